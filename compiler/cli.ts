@@ -1,0 +1,132 @@
+// The mvrc command-line driver: parses the command name and hands the rest to the command's
+// module. Every failure ends in a message and an exit status, never a stack trace:
+// 0 ok, 1 findings/errors in the input, 2 usage or environment error.
+import { EXIT_USAGE, UsageError, type CliIO, type Command } from './commands/types.ts';
+import { VERSION } from './version.ts';
+
+interface CommandEntry {
+  summary: string;
+  usage: string;
+  load: () => Promise<Command>;
+}
+
+const commands: Record<string, CommandEntry> = {
+  check: {
+    summary: 'check rule files and report diagnostics',
+    usage: 'mvrc check FILE... [--format text|json|sarif] [--color auto|always|never] [--no-warnings]',
+    load: async () => (await import('./commands/check.ts')).run,
+  },
+  fmt: {
+    summary: 'print a rule file in canonical form',
+    usage: 'mvrc fmt FILE... [--write | --check]',
+    load: async () => (await import('./commands/fmt.ts')).run,
+  },
+  compile: {
+    summary: 'compile rules to a C module (rules.c, rules.h, manifest.json)',
+    usage: 'mvrc compile FILE -o DIR',
+    load: async () => (await import('./commands/compile.ts')).run,
+  },
+  build: {
+    summary: 'compile rules and build the module with the C compiler (DIR/rules.so)',
+    usage: 'mvrc build FILE -o DIR',
+    load: async () => (await import('./commands/build.ts')).run,
+  },
+  graph: {
+    summary: 'print the matching automaton as Graphviz DOT',
+    usage: 'mvrc graph FILE [-o OUT.dot]',
+    load: async () => (await import('./commands/graph.ts')).run,
+  },
+  run: {
+    summary: 'run a program as leader, optionally with a follower version beside it',
+    usage: 'mvrc run [--rules F] [--control SOCK] [--follower-log F] -- LEADER_CMD... [::: FOLLOWER_CMD...]',
+    load: async () => (await import('./commands/run.ts')).run,
+  },
+  ctl: {
+    summary: 'talk to a running monitor: status',
+    usage: 'mvrc ctl SOCK status [--json]',
+    load: async () => (await import('./commands/ctl.ts')).run,
+  },
+};
+
+function help(): string {
+  const width = Math.max(...Object.keys(commands).map((k) => k.length));
+  const lines = [
+    `mvrc ${VERSION} — multi-version execution rules: compiler and runtime`,
+    '',
+    'Usage: mvrc COMMAND [ARGS...]',
+    '',
+    'Commands:',
+    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    '',
+    "Run 'mvrc COMMAND --help' for a command's options.",
+    'Exit status: 0 ok, 1 errors in the input, 2 usage or environment error.',
+  ];
+  return lines.join('\n') + '\n';
+}
+
+export async function main(argv: string[], io: CliIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout(help());
+    return name === undefined ? EXIT_USAGE : 0;
+  }
+  if (name === '--version' || name === '-V') {
+    io.stdout(`mvrc ${VERSION}\n`);
+    return 0;
+  }
+  const entry = commands[name];
+  if (!entry) {
+    io.stderr(`mvrc: error: unknown command '${name}'\n\n${help()}`);
+    return EXIT_USAGE;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    const dd = rest.indexOf('--');
+    const hi = rest.indexOf('--help') >= 0 ? rest.indexOf('--help') : rest.indexOf('-h');
+    if (dd < 0 || hi < dd) {
+      io.stdout(`Usage: ${entry.usage}\n`);
+      return 0;
+    }
+  }
+  try {
+    const command = await entry.load();
+    return await command(rest, io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr(`mvrc ${name}: error: ${e.message}\nUsage: ${entry.usage}\n`);
+      return EXIT_USAGE;
+    }
+    const err = e as NodeJS.ErrnoException;
+    if (err && typeof err.code === 'string' && typeof err.message === 'string' && err.syscall) {
+      io.stderr(`mvrc ${name}: error: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    // An internal error is a bug in mvrc: say so plainly, with the detail needed for a report.
+    io.stderr(`mvrc ${name}: internal error: ${err?.message ?? String(e)}\nThis is a bug in mvrc; please report it with the input that caused it.\n`);
+    if (io.env.MVRC_DEBUG) io.stderr(`${(e as Error)?.stack ?? ''}\n`);
+    return EXIT_USAGE;
+  }
+}
+
+// Entry point when run as the bundled CLI (dist/mvrc.cjs) or with tsx.
+const isMain = typeof require !== 'undefined' && typeof module !== 'undefined' ? require.main === module : process.argv[1]?.endsWith('cli.ts');
+if (isMain) {
+  const io: CliIO = {
+    stdout: (t) => void process.stdout.write(t),
+    stderr: (t) => void process.stderr.write(t),
+    cwd: process.cwd(),
+    isTTY: Boolean(process.stderr.isTTY),
+    env: process.env,
+  };
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+  });
+  main(process.argv.slice(2), io).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      process.stderr.write(`mvrc: internal error: ${(e as Error)?.message ?? String(e)}\n`);
+      process.exitCode = 2;
+    },
+  );
+}

@@ -1,0 +1,99 @@
+// The one catalog of mvrc diagnostics. Codes are stable: never renumber or reuse one.
+// Ranges: MVR1xxx syntax, MVR2xxx names, MVR3xxx types, MVR4xxx rule semantics,
+// MVR5xxx C compilation, MVR9xxx input files and environment.
+// Messages use {0}, {1}... placeholders. A message says what is wrong; `help` says what to do.
+// To add a message: append an entry in the right section with the next free code.
+
+export type Severity = 'error' | 'warning' | 'note';
+
+export interface MessageTemplate {
+  code: string;
+  severity: Severity;
+  message: string;
+  help?: string;
+}
+
+function m(code: string, severity: Severity, message: string, help?: string): MessageTemplate {
+  return help === undefined ? { code, severity, message } : { code, severity, message, help };
+}
+
+export const Diag = {
+  // ---- MVR1xxx: syntax ----------------------------------------------------------------
+  UnexpectedToken: m('MVR1001', 'error', 'unexpected {0}; expected {1}'),
+  UnterminatedCBlock: m('MVR1002', 'error', "unterminated C block: this '{' has no matching '}'", "close the block with '}' (braces inside C strings, character literals and comments do not count)"),
+  UnterminatedDoubleCBlock: m('MVR1003', 'error', "unterminated C block: this '{{' has no matching '}}'", "close the block with '}}'"),
+  UnterminatedString: m('MVR1004', 'error', 'unterminated string literal', 'add the closing \'"\' on the same line'),
+  UnterminatedComment: m('MVR1005', 'error', "unterminated block comment", "close the comment with '*/'"),
+  InvalidCharacter: m('MVR1006', 'error', 'invalid character {0}', 'remove it; rule files are ASCII text outside strings, comments and C blocks'),
+  InvalidEscape: m('MVR1007', 'error', 'invalid escape sequence {0} in string', 'use one of \\r \\n \\t \\\\ \\" \\0 or \\xNN'),
+  IntegerOutOfRange: m('MVR1008', 'error', 'integer literal {0} does not fit in 64 bits'),
+  UnterminatedTypedBlock: m('MVR1009', 'error', "unterminated typed block: this '{0}' has no matching '{1}'"),
+  MissingArrow: m('MVR1010', 'error', "expected '=>' between the left and right side of a rule"),
+  TooManyErrors: m('MVR1011', 'error', 'too many errors ({0}); stopping here', 'fix the errors above and run again'),
+  EmptyRuleSide: m('MVR1012', 'error', "the {0} side of a rule is empty", "write 'nothing' for an empty side"),
+  InvalidIncludePath: m('MVR1013', 'error', 'invalid #include path {0}'),
+  NestingTooDeep: m('MVR1014', 'error', 'blocks nested deeper than {0} levels', 'simplify the C code or move it into an #include-d header'),
+
+  // ---- MVR2xxx: names -----------------------------------------------------------------
+  UnknownSyscall: m('MVR2001', 'error', "unknown syscall or group '{0}'"),
+  UnknownLabel: m('MVR2002', 'error', "'{0}' is not a label bound on the left side of this rule", "bind it on the left with 'as {0}', or call a syscall with '{0}(...)'"),
+  DuplicateLabel: m('MVR2003', 'error', "label '{0}' is bound twice in this rule", 'give each left-hand item its own label'),
+  DuplicateGroup: m('MVR2004', 'error', "group '{0}' is defined twice", 'rename one of the groups'),
+  GroupShadowsSyscall: m('MVR2005', 'error', "group '{0}' has the name of a syscall", 'choose a name that is not a syscall'),
+  ImportNotFound: m('MVR2006', 'error', "cannot find imported file '{0}'", "use \"std/NAME\" for a standard rule file or a path relative to this file"),
+  ImportCycle: m('MVR2007', 'error', 'import cycle: {0}', 'remove one of the imports'),
+  UnusedVariable: m('MVR2008', 'warning', "variable '{0}' is never used", "use '_' for an argument you do not need"),
+  UnusedLabel: m('MVR2009', 'warning', "label '{0}' is never used on the right side", "remove 'as {0}' or refer to it on the right side"),
+  DuplicateRuleName: m('MVR2010', 'error', "rule name '@{0}' is used twice", 'give each named rule its own name'),
+  LabelShadowsSyscall: m('MVR2011', 'warning', "label '{0}' has the name of a syscall; on the right side it refers to the label", 'rename the label'),
+  UnknownCVariable: m('MVR2012', 'error', "'$({0})' is not a variable of this rule", 'bind it as an argument of a call in this rule'),
+  DuplicateImport: m('MVR2013', 'warning', "'{0}' is imported twice; the second import has no effect", 'remove the second import'),
+
+  // ---- MVR3xxx: types -----------------------------------------------------------------
+  TooManyArguments: m('MVR3001', 'error', "'{0}' takes {1} argument(s) but {2} were given", 'remove the extra arguments'),
+  VariableKindConflict: m('MVR3002', 'error', "variable '{0}' is used as {1} here but as {2} elsewhere", 'use a different variable name for each kind of value'),
+  StringForNonBytes: m('MVR3003', 'error', "a string literal cannot match argument '{0}' of '{1}', which is {2}", 'use an integer, a variable or _'),
+  IntegerForBytes: m('MVR3004', 'error', "an integer literal cannot match argument '{0}' of '{1}', which is {2}", 'use a string literal, a variable or _'),
+  LabelSyscallMismatch: m('MVR3005', 'error', "label '{0}' is a '{1}' event but is replayed here with {2} argument(s); '{1}' takes {3}"),
+  GroupArgs: m('MVR3006', 'error', "group '{0}' cannot take arguments", 'write the group name alone; its members carry the argument patterns'),
+  TypedBlockSyntax: m('MVR3010', 'error', '{0} is not allowed in a typed block', 'typed blocks accept comparisons, arithmetic, && || !, string methods (startsWith, endsWith, includes, indexOf, slice, split), const and assignments to outputs and ret'),
+  TypedBlockParse: m('MVR3011', 'error', 'typed block does not parse: {0}'),
+  TypedBlockUnknownName: m('MVR3012', 'error', "cannot find name '{0}' in this rule", 'typed blocks can use the rule variables, ret, and const bindings'),
+  TypedBlockTypeMismatch: m('MVR3013', 'error', 'type mismatch: {0}'),
+  TypedBlockAssignInput: m('MVR3014', 'error', "cannot assign to '{0}': only follower outputs and ret can be assigned", 'assign to an output buffer variable or to ret'),
+  TypedBlockUnknownMethod: m('MVR3015', 'error', "'{0}' has no method '{1}' in typed blocks"),
+  TypedBlockGuardNotBoolean: m('MVR3016', 'error', 'a guard must be a boolean expression, but this is {0}'),
+  IntegerOutOfParamRange: m('MVR3017', 'error', "integer {0} is out of range for argument '{1}' of '{2}'"),
+
+  // ---- MVR4xxx: rule semantics --------------------------------------------------------
+  ShadowedRule: m('MVR4001', 'warning', 'this rule can never fire: an earlier rule has the same left side and no predicate', 'remove this rule, or add a predicate to the earlier rule'),
+  ConflictingRules: m('MVR4002', 'error', 'this rule conflicts with an earlier rule: same left side and first follower call, different follower actions, and no predicate to tell them apart', 'add a predicate to one of them or merge them'),
+  EmulationNote: m('MVR4003', 'note', "'{0}' is made by the follower only and may act on a shared resource: it will be emulated, not executed{1}"),
+  NothingToNothing: m('MVR4004', 'error', "a rule cannot have 'nothing' on both sides"),
+  OnlyStarredItems: m('MVR4005', 'warning', 'every item on the right side is starred, so this rule can match an empty follower sequence', 'remove the * from at least one item'),
+  LabelUsedTwice: m('MVR4006', 'error', "label '{0}' is used twice on the right side: one leader event can be given to the follower only once", 'use the label once'),
+  LeftSideTooLong: m('MVR4007', 'error', 'the left side has {0} items; at most {1} are supported', 'split the rule'),
+  DuplicateBegin: m('MVR4008', 'error', "only one 'begin' rule is allowed per program", 'merge the begin rules'),
+  StarAfterStarAmbiguous: m('MVR4009', 'warning', "'{0}' * is followed by another '{0}': the starred item takes every such call, so the next one can never match", 'remove the * or the following item'),
+  DivergeWithoutReason: m('MVR4010', 'note', "this 'diverge' has no reason; reports will say only \"expected divergence\"", 'add a reason string: diverge "why"'),
+  ExternalExecNote: m('MVR4011', 'note', "'{0}' is local to the follower and will be executed by it"),
+  StarredLeft: m('MVR4012', 'error', "'*' is only allowed on the right side"),
+
+  // ---- MVR5xxx: C compilation ---------------------------------------------------------
+  CCompileError: m('MVR5001', 'error', 'C compiler: {0}'),
+  CCompileWarning: m('MVR5002', 'error', 'C compiler warning (treated as error): {0}'),
+  CCompilerFailed: m('MVR5003', 'error', 'C compiler failed: {0}'),
+  CCompilerNotFound: m('MVR5004', 'error', "cannot run the C compiler '{0}': {1}", 'install gcc (or set CC to a C compiler)'),
+
+  // ---- MVR9xxx: input files and environment -------------------------------------------
+  CannotReadFile: m('MVR9001', 'error', "cannot read '{0}': {1}"),
+  IsADirectory: m('MVR9002', 'error', "'{0}' is a directory, not a rule file", 'name a .mvr file'),
+  BinaryFile: m('MVR9003', 'error', "'{0}' is not a text file (it contains NUL or invalid UTF-8 bytes)", 'name a .mvr rule file'),
+  FileTooLarge: m('MVR9004', 'error', "'{0}' is {1} bytes; rule files larger than {2} bytes are not accepted"),
+} as const satisfies Record<string, MessageTemplate>;
+
+export type DiagKey = keyof typeof Diag;
+
+export function formatMessage(template: string, args: readonly (string | number)[]): string {
+  return template.replace(/\{(\d+)\}/g, (_all, i: string) => String(args[Number(i)] ?? ''));
+}
