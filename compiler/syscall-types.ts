@@ -25,11 +25,15 @@ export interface ParamInfo {
   name: string;
   kind: ParamKind;
   dir: Direction;
-  /** Index of the parameter that gives this buffer's length (in_bytes, out_bytes, in/out_struct). */
+  /** Index of the parameter that gives this buffer's length (in_bytes, out_bytes, in/out_struct).
+   *  That parameter is a 'size' (its value), or a 4-byte 'inout' out_struct: a socklen_t the
+   *  kernel reads as the capacity and updates with the real length (accept, recvfrom, getsockopt). */
   lenParam?: number;
-  /** out_bytes: the number of bytes written is the return value. */
+  /** out_bytes: the number of bytes written is the return value (for an array of fixedSize
+   *  elements: the number of elements, as in epoll_wait). */
   lenFromRet?: boolean;
-  /** Fixed size in bytes of a structure (x86-64), when not given by lenParam. */
+  /** Fixed size in bytes of a structure (x86-64), when not given by lenParam. With lenParam as
+   *  well: the size of one element of an array of lenParam elements (poll fds, epoll events). */
   fixedSize?: number;
 }
 

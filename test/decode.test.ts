@@ -1,0 +1,234 @@
+// strace-like formatting of syscalls for reports (compiler/decode.ts).
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { errnoMessage, errnoName, escapeBytes, formatCall, knownErrnos } from '../compiler/decode.ts';
+import { syscallByName } from '../compiler/syscalls.ts';
+
+const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
+const nr = (name: string): number => {
+  const s = syscallByName(name);
+  if (!s) throw new Error(`no syscall ${name}`);
+  return s.nr;
+};
+const le32 = (...vals: number[]): Uint8Array => {
+  const b = new Uint8Array(vals.length * 4);
+  vals.forEach((v, i) => new DataView(b.buffer).setInt32(i * 4, v, true));
+  return b;
+};
+const epollEvent = (events: number, data: bigint): Uint8Array => {
+  const b = new Uint8Array(12);
+  new DataView(b.buffer).setUint32(0, events, true);
+  new DataView(b.buffer).setBigUint64(4, data, true);
+  return b;
+};
+
+describe('decode: strace-like formatting', () => {
+  it('write with its bytes and count', () => {
+    expect(formatCall(nr('write'), [3n, 0x5000n, 4n], [undefined, bytes('OK\r\n'), undefined], 4n)).to.equal(
+      'write(3, "OK\\r\\n", 4) = 4',
+    );
+  });
+
+  it('openat with AT_FDCWD and decoded flags; mode only with O_CREAT', () => {
+    const path = bytes('/etc/x\0');
+    expect(formatCall(nr('openat'), [-100, 0x1000, 0o2000000, 0], [undefined, path], 3)).to.equal(
+      'openat(AT_FDCWD, "/etc/x", O_RDONLY|O_CLOEXEC) = 3',
+    );
+    expect(formatCall(nr('openat'), [-100, 0x1000, 0o1101, 0o644], [undefined, path], 3)).to.equal(
+      'openat(AT_FDCWD, "/etc/x", O_WRONLY|O_CREAT|O_TRUNC, 0644) = 3',
+    );
+    expect(formatCall(nr('open'), [0x1000, 0o4010002, 0], [path], 4)).to.equal('open("/etc/x", O_RDWR|O_SYNC) = 4');
+  });
+
+  it('errors as -1 NAME (message), from negative or raw unsigned return values', () => {
+    const want = 'openat(AT_FDCWD, "/nope", O_RDONLY) = -1 ENOENT (No such file or directory)';
+    const args = [BigInt.asUintN(64, -100n), 0x1000n, 0n, 0n];
+    expect(formatCall(nr('openat'), args, [undefined, bytes('/nope')], -2n)).to.equal(want);
+    expect(formatCall(nr('openat'), args, [undefined, bytes('/nope')], BigInt.asUintN(64, -2n))).to.equal(want);
+    expect(formatCall(nr('close'), [99], [], -9)).to.equal('close(99) = -1 EBADF (Bad file descriptor)');
+    expect(formatCall(nr('close'), [99], [], -600)).to.equal('close(99) = -1 ERRNO_600 (Unknown error 600)');
+  });
+
+  it('an output buffer is not shown when the call failed', () => {
+    expect(formatCall(nr('read'), [5, 0x2000, 100], [undefined, bytes('stale')], -11)).to.equal(
+      'read(5, 0x2000, 100) = -1 EAGAIN (Resource temporarily unavailable)',
+    );
+  });
+
+  it('bytes are cut after 32 with ...', () => {
+    const data = bytes('a'.repeat(40));
+    expect(formatCall(nr('read'), [5, 0x2000, 100], [undefined, data], 40)).to.equal(
+      `read(5, "${'a'.repeat(32)}"..., 100) = 40`,
+    );
+    expect(formatCall(nr('read'), [5, 0x2000, 100], [undefined, data.subarray(0, 32)], 32)).to.equal(
+      `read(5, "${'a'.repeat(32)}", 100) = 32`,
+    );
+  });
+
+  it('escapes quotes, backslashes, control and non-ASCII bytes', () => {
+    expect(escapeBytes(new Uint8Array([0x22, 0x5c, 0x09, 0x00, 0xff, 0x41]))).to.equal('"\\"\\\\\\t\\x00\\xffA"');
+  });
+
+  it('fcntl commands, flags and F_GETFL results', () => {
+    expect(formatCall(nr('fcntl'), [3, 3, 0], [], 0o4002)).to.equal('fcntl(3, F_GETFL) = 0x802 (flags O_RDWR|O_NONBLOCK)');
+    expect(formatCall(nr('fcntl'), [3, 4, 0o4002], [], 0)).to.equal('fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0');
+    expect(formatCall(nr('fcntl'), [3, 2, 1], [], 0)).to.equal('fcntl(3, F_SETFD, FD_CLOEXEC) = 0');
+    expect(formatCall(nr('fcntl'), [3, 1030, 10], [], 10)).to.equal('fcntl(3, F_DUPFD_CLOEXEC, 10) = 10');
+  });
+
+  it('epoll_ctl operations and events; epoll_wait shows the events returned', () => {
+    const ev = epollEvent(0x80000001, 7n);
+    expect(formatCall(nr('epoll_ctl'), [4, 1, 7, 0x7000], [undefined, undefined, undefined, ev], 0)).to.equal(
+      'epoll_ctl(4, EPOLL_CTL_ADD, 7, {events=EPOLLIN|EPOLLET, data={u32=7, u64=7}}) = 0',
+    );
+    expect(formatCall(nr('epoll_ctl'), [4, 2, 7, 0], [], 0)).to.equal('epoll_ctl(4, EPOLL_CTL_DEL, 7, NULL) = 0');
+    const two = new Uint8Array([...epollEvent(1, 5n), ...epollEvent(4, 6n)]);
+    expect(formatCall(nr('epoll_wait'), [4, 0x7000, 16, -1], [undefined, two], 2)).to.equal(
+      'epoll_wait(4, [{events=EPOLLIN, data={u32=5, u64=5}}, {events=EPOLLOUT, data={u32=6, u64=6}}], 16, -1) = 2',
+    );
+  });
+
+  it('socket domain, type and protocol', () => {
+    expect(formatCall(nr('socket'), [2, 1 | 0o4000 | 0o2000000, 6], [], 3)).to.equal(
+      'socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC|SOCK_NONBLOCK, IPPROTO_TCP) = 3',
+    );
+    expect(formatCall(nr('socket'), [1, 2, 0], [], 3)).to.equal('socket(AF_UNIX, SOCK_DGRAM, 0) = 3');
+    expect(formatCall(nr('socket'), [99, 1, 0], [], -97)).to.equal(
+      'socket(99, SOCK_STREAM, 0) = -1 EAFNOSUPPORT (Address family not supported by protocol)',
+    );
+  });
+
+  it('socket addresses and value-result lengths', () => {
+    const sin = new Uint8Array(16);
+    sin.set([2, 0, 0x1f, 0x90, 127, 0, 0, 1]);
+    expect(formatCall(nr('accept4'), [3, 0x100, 0x200, 0o4000], [undefined, sin, le32(16)], 5)).to.equal(
+      'accept4(3, {sa_family=AF_INET, sin_port=htons(8080), sin_addr=inet_addr("127.0.0.1")}, [16], SOCK_NONBLOCK) = 5',
+    );
+    const sun = new Uint8Array([1, 0, ...bytes('/run/s.sock'), 0]);
+    expect(formatCall(nr('connect'), [3, 0x100, sun.length], [undefined, sun], 0)).to.equal(
+      `connect(3, {sa_family=AF_UNIX, sun_path="/run/s.sock"}, ${sun.length}) = 0`,
+    );
+    const sin6 = new Uint8Array(28);
+    sin6.set([10, 0, 0x00, 0x50]);
+    sin6[23] = 1; // ::1
+    expect(formatCall(nr('bind'), [3, 0x100, 28], [undefined, sin6], 0)).to.equal(
+      'bind(3, {sa_family=AF_INET6, sin6_port=htons(80), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, "::1", &sin6_addr), sin6_scope_id=0}, 28) = 0',
+    );
+  });
+
+  it('pipe fds, mmap flags and address results, signals, fds given as 32-bit -1', () => {
+    expect(formatCall(nr('pipe2'), [0x100, 0o2000000], [le32(3, 4)], 0)).to.equal('pipe2([3, 4], O_CLOEXEC) = 0');
+    expect(formatCall(nr('mmap'), [0, 4096, 3, 0x22, 0xffffffff, 0], [], 0x7f0000001000n)).to.equal(
+      'mmap(NULL, 4096, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7f0000001000',
+    );
+    expect(formatCall(nr('kill'), [1234, 15], [], 0)).to.equal('kill(1234, SIGTERM) = 0');
+    expect(formatCall(nr('rt_sigprocmask'), [0, 0x10, 0, 8], [], 0)).to.equal('rt_sigprocmask(SIG_BLOCK, 0x10, NULL, 8) = 0');
+  });
+
+  it('signal sets, futex operations, time structures', () => {
+    // Bit n-1 is signal n: SIGINT (2) and SIGTERM (15).
+    const set = new Uint8Array([0x02, 0x40, 0, 0, 0, 0, 0, 0]);
+    expect(formatCall(nr('rt_sigprocmask'), [2, 0x10, 0x20, 8], [undefined, set, new Uint8Array(8)], 0)).to.equal(
+      'rt_sigprocmask(SIG_SETMASK, [INT TERM], [], 8) = 0',
+    );
+    expect(formatCall(nr('futex'), [0x10, 129, 1, 0, 0, 0], [], 1)).to.equal('futex(0x10, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0) = 1');
+    const ts = new Uint8Array(16);
+    new DataView(ts.buffer).setBigInt64(0, 5n, true);
+    new DataView(ts.buffer).setBigInt64(8, 123n, true);
+    expect(formatCall(nr('clock_gettime'), [1, 0x10], [undefined, ts], 0)).to.equal(
+      'clock_gettime(CLOCK_MONOTONIC, {tv_sec=5, tv_nsec=123}) = 0',
+    );
+    expect(formatCall(nr('gettimeofday'), [0x10, 0], [ts], 0)).to.equal('gettimeofday({tv_sec=5, tv_usec=123}, NULL) = 0');
+  });
+
+  it('stat results, poll fds and wait statuses', () => {
+    const st = new Uint8Array(144);
+    new DataView(st.buffer).setUint32(24, 0o100644, true);
+    new DataView(st.buffer).setBigInt64(48, 123n, true);
+    expect(formatCall(nr('fstat'), [3, 0x10], [undefined, st], 0)).to.equal('fstat(3, {st_mode=S_IFREG|0644, st_size=123, ...}) = 0');
+    const fds = new Uint8Array(16);
+    const d = new DataView(fds.buffer);
+    d.setInt32(0, 3, true);
+    d.setUint16(4, 1, true);
+    d.setUint16(6, 1, true);
+    d.setInt32(8, 4, true);
+    d.setUint16(12, 4, true);
+    expect(formatCall(nr('poll'), [0x10, 2, 1000], [fds], 1)).to.equal(
+      'poll([{fd=3, events=POLLIN, revents=POLLIN}, {fd=4, events=POLLOUT}], 2, 1000) = 1',
+    );
+    expect(formatCall(nr('wait4'), [-1, 0x10, 0, 0], [undefined, le32(9)], 77)).to.equal(
+      'wait4(-1, [{WIFSIGNALED(s) && WTERMSIG(s) == SIGKILL}], 0, NULL) = 77',
+    );
+    expect(formatCall(nr('wait4'), [-1, 0x10, 1, 0], [undefined, le32(3 << 8)], 77)).to.equal(
+      'wait4(-1, [{WIFEXITED(s) && WEXITSTATUS(s) == 3}], WNOHANG, NULL) = 77',
+    );
+  });
+
+  it('numbers and bigints give the same text', () => {
+    expect(formatCall(nr('lseek'), [3, 100, 0], [], 100)).to.equal(formatCall(nr('lseek'), [3n, 100n, 0n], [], 100n));
+    expect(formatCall(nr('lseek'), [3, 100, 0], [], 100)).to.equal('lseek(3, 100, SEEK_SET) = 100');
+  });
+
+  it('undescribed and unknown syscalls show hex arguments; no result shows ?', () => {
+    expect(formatCall(nr('shmget'), [1, 4096, 0o1600], [], 7)).to.equal('shmget(0x1, 0x1000, 0x380) = 7');
+    expect(formatCall(999, [1, 2], [], -38)).to.equal('syscall_999(0x1, 0x2) = -1 ENOSYS (Function not implemented)');
+    expect(formatCall(nr('exit_group'), [0], [])).to.equal('exit_group(0) = ?');
+    expect(formatCall(nr('getpid'), [], [], 42)).to.equal('getpid() = 42');
+  });
+
+  it('never throws, whatever the input', () => {
+    const arb = fc.record({
+      nr: fc.oneof(fc.integer({ min: -5, max: 480 }), fc.constantFrom(0, 1, 7, 9, 43, 72, 232, 233, 257, 288)),
+      args: fc.array(fc.bigInt({ min: -(1n << 64n), max: 1n << 64n }), { maxLength: 8 }),
+      bufs: fc.array(fc.option(fc.uint8Array({ maxLength: 64 }), { nil: undefined }), { maxLength: 7 }),
+      ret: fc.option(fc.bigInt({ min: -(1n << 64n), max: 1n << 64n }), { nil: undefined }),
+    });
+    fc.assert(
+      fc.property(arb, ({ nr: n, args, bufs, ret }) => {
+        const s = formatCall(n, args, bufs, ret);
+        return typeof s === 'string' && / = /.test(s);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  describe('errno names', () => {
+    it('errnoName and errnoMessage', () => {
+      expect(errnoName(2)).to.equal('ENOENT');
+      expect(errnoName(11)).to.equal('EAGAIN');
+      expect(errnoName(104)).to.equal('ECONNRESET');
+      expect(errnoName(0)).to.equal(undefined);
+      expect(errnoName(9999)).to.equal(undefined);
+      expect(errnoMessage(32)).to.equal('Broken pipe');
+    });
+
+    it('agree with the C library: values from <errno.h>, texts from strerror', function () {
+      if (spawnSync('gcc', ['--version']).status !== 0) this.skip();
+      const dir = mkdtempSync(join(tmpdir(), 'mvr-errno-'));
+      try {
+        const libc = knownErrnos().filter(([n]) => n < 512); // 512+ are kernel-internal
+        const lines = ['#include <errno.h>', '#include <stdio.h>', '#include <string.h>', 'int main(void) {'];
+        for (const [n, name] of libc) {
+          lines.push(`  printf("%d\\t%s\\t%d\\t%s\\n", ${n}, "${name}", ${name}, strerror(${n}));`);
+        }
+        lines.push('  return 0;', '}', '');
+        writeFileSync(join(dir, 'e.c'), lines.join('\n'));
+        const cc = spawnSync('gcc', ['-std=gnu11', '-Wall', '-Werror', 'e.c', '-o', 'e'], { cwd: dir, encoding: 'utf8' });
+        expect(cc.status, cc.stderr).to.equal(0);
+        const out = spawnSync(join(dir, 'e'), [], { encoding: 'utf8' }).stdout.trim().split('\n');
+        expect(out).to.have.length(libc.length);
+        for (const line of out) {
+          const [n, name, value, text] = line.split('\t');
+          expect(Number(value), `${name} is ${value} in <errno.h>`).to.equal(Number(n));
+          expect(errnoMessage(Number(n)), name).to.equal(text);
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+});

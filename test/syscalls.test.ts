@@ -1,0 +1,398 @@
+// The syscall table: numbers agree with the system's <sys/syscall.h>, the generated files are up
+// to date, described parameters are self-consistent, and the facts other parts rely on hold.
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  allSyscalls,
+  editDistance,
+  paramKindDescription,
+  suggestSyscallName,
+  syscallByName,
+  syscallByNr,
+} from '../compiler/syscalls.ts';
+import { parseSyscallTsv } from '../scripts/gen-syscalls.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const INCLUDE = join(ROOT, 'runtime-c', 'include');
+
+function run(cmd: string, args: string[], cwd: string): { status: number | null; out: string } {
+  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8' });
+  return { status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
+}
+
+function haveGcc(): boolean {
+  return spawnSync('gcc', ['--version']).status === 0;
+}
+
+describe('syscall table', () => {
+  describe('agreement with the C library headers and the generated C header', function () {
+    let dir: string;
+    before(function () {
+      if (!haveGcc()) throw new Error("gcc is required for this test: run scripts/install-deps.sh");
+      dir = mkdtempSync(join(tmpdir(), 'mvr-syscalls-'));
+    });
+    after(() => {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('every number equals SYS_<name>, and the C table has that name at that index', () => {
+      // One static assertion per syscall the system header knows: a wrong number is a compile error.
+      const lines = [
+        '#define _GNU_SOURCE',
+        '#include <stdio.h>',
+        '#include <string.h>',
+        '#include <sys/syscall.h>',
+        '#include "mvr_syscalls.h"',
+        'static int checked, bad;',
+        'static void check(long nr, const char *name, int nargs) {',
+        '  const struct mvr_syscall_info *s = mvr_syscall_lookup(nr);',
+        '  checked++;',
+        '  if (s == NULL || strcmp(s->name, name) != 0 || s->nargs != nargs) {',
+        '    bad++;',
+        '    printf("mismatch at %ld: %s\\n", nr, name);',
+        '  }',
+        '}',
+        'int main(void) {',
+      ];
+      for (const s of allSyscalls()) {
+        lines.push(
+          `#ifdef SYS_${s.name}`,
+          `  _Static_assert(SYS_${s.name} == ${s.nr}, "${s.name} is ${s.nr} in the table but not in <sys/syscall.h>");`,
+          `  check(SYS_${s.name}, "${s.name}", ${s.arity});`,
+          '#endif',
+        );
+      }
+      lines.push('  printf("checked %d bad %d\\n", checked, bad);', '  return bad != 0;', '}', '');
+      writeFileSync(join(dir, 'nrs.c'), lines.join('\n'));
+      const cc = run('gcc', ['-std=c11', '-Wall', '-Wextra', '-Werror', `-I${INCLUDE}`, 'nrs.c', '-o', 'nrs'], dir);
+      expect(cc.status, cc.out).to.equal(0);
+      const r = run(join(dir, 'nrs'), [], dir);
+      expect(r.status, r.out).to.equal(0);
+      const m = /checked (\d+) bad 0/.exec(r.out);
+      expect(m, r.out).to.not.equal(null);
+      // glibc 2.36 knows 0..334 and 424..450: the check must have covered nearly all of them.
+      expect(Number(m![1])).to.be.greaterThan(350);
+    });
+
+    it('knows every syscall name the system header defines', () => {
+      // The macros <sys/syscall.h> defines, as the preprocessor sees them.
+      const pp = run('gcc', ['-dM', '-E', '-x', 'c', '-include', 'sys/syscall.h', '/dev/null'], dir);
+      expect(pp.status, pp.out).to.equal(0);
+      const names = [...pp.out.matchAll(/^#define SYS_([a-z0-9_]+) /gm)].map((m) => m[1]!);
+      expect(names.length).to.be.greaterThan(300);
+      const missing = names.filter((n) => syscallByName(n) === undefined);
+      expect(missing).to.deep.equal([]);
+    });
+
+    it('every fixed structure size is sizeof the C type on this machine', () => {
+      // The C type behind each fixed-size parameter; a new fixed-size parameter must be added here.
+      const types: Record<string, string> = {
+        statbuf: 'struct stat',
+        statxbuf: 'struct statx',
+        'rt_sigaction.oldact': 'struct { void *handler; unsigned long flags; void *restorer; unsigned long mask; }',
+        fds: 'struct pollfd',
+        pipefd: 'int[2]',
+        sv: 'int[2]',
+        readfds: 'fd_set',
+        writefds: 'fd_set',
+        exceptfds: 'fd_set',
+        'select.timeout': 'struct timeval',
+        'pselect6.timeout': 'struct timespec',
+        'recvmmsg.timeout': 'struct timespec',
+        'epoll_pwait2.timeout': 'struct timespec',
+        req: 'struct timespec',
+        rem: 'struct timespec',
+        request: 'struct timespec',
+        remain: 'struct timespec',
+        tp: 'struct timespec',
+        res: 'struct timespec',
+        tmo_p: 'struct timespec',
+        'utimensat.times': 'struct timespec[2]',
+        'getitimer.curr_value': 'struct itimerval',
+        'setitimer.new_value': 'struct itimerval',
+        'setitimer.old_value': 'struct itimerval',
+        'timerfd_settime.new_value': 'struct itimerspec',
+        'timerfd_settime.old_value': 'struct itimerspec',
+        'timerfd_gettime.curr_value': 'struct itimerspec',
+        offset: 'off_t',
+        off_in: 'loff_t',
+        off_out: 'loff_t',
+        addrlen: 'socklen_t',
+        optlen: 'socklen_t',
+        wstatus: 'int',
+        rusage: 'struct rusage',
+        usage: 'struct rusage',
+        'uname.buf': 'struct utsname',
+        tv: 'struct timeval',
+        tz: 'struct timezone',
+        rlim: 'struct rlimit',
+        new_limit: 'struct rlimit',
+        old_limit: 'struct rlimit',
+        info: 'struct sysinfo',
+        'times.buf': 'struct tms',
+        old_ss: 'stack_t',
+        'statfs.buf': 'struct statfs',
+        'fstatfs.buf': 'struct statfs',
+        tloc: 'time_t',
+        events: 'struct epoll_event',
+        event: 'struct epoll_event',
+        infop: 'siginfo_t',
+        cpu: 'unsigned',
+        node: 'unsigned',
+      };
+      const lines = [
+        '#define _GNU_SOURCE',
+        '#include <fcntl.h>',
+        '#include <poll.h>',
+        '#include <signal.h>',
+        '#include <sys/epoll.h>',
+        '#include <sys/resource.h>',
+        '#include <sys/select.h>',
+        '#include <sys/socket.h>',
+        '#include <sys/stat.h>',
+        '#include <sys/statfs.h>',
+        '#include <sys/sysinfo.h>',
+        '#include <sys/time.h>',
+        '#include <sys/times.h>',
+        '#include <sys/utsname.h>',
+        '#include <time.h>',
+        'typedef long long loff_t_;',
+        '#define loff_t loff_t_',
+      ];
+      let count = 0;
+      for (const s of allSyscalls()) {
+        s.params.forEach((p) => {
+          if (p.fixedSize === undefined) return;
+          const type = types[`${s.name}.${p.name}`] ?? types[p.name];
+          expect(type, `no C type listed for ${s.name}.${p.name}`).to.be.a('string');
+          lines.push(`_Static_assert(sizeof(${type}) == ${p.fixedSize}, "${s.name}.${p.name}: sizeof is not ${p.fixedSize}");`);
+          count++;
+        });
+      }
+      expect(count).to.be.greaterThan(60);
+      writeFileSync(join(dir, 'sizes.c'), lines.join('\n') + '\nint main(void) { return 0; }\n');
+      const cc = run('gcc', ['-std=c11', '-Wall', '-Wextra', '-Werror', '-c', 'sizes.c', '-o', 'sizes.o'], dir);
+      expect(cc.status, cc.out).to.equal(0);
+    });
+
+    it('the header compiles cleanly in two translation units with -Werror', () => {
+      writeFileSync(join(dir, 'a.c'), '#include "mvr_syscalls.h"\nint first_nargs(void) { return mvr_syscall_table[0].nargs; }\n');
+      writeFileSync(
+        join(dir, 'b.c'),
+        [
+          '#include <stdio.h>',
+          '#include "mvr_syscalls.h"',
+          'int first_nargs(void);',
+          'int main(void) {',
+          '  const struct mvr_syscall_info *w = mvr_syscall_lookup(1);',
+          '  printf("%d %s %d %d %d %u\\n", first_nargs(), w->name, w->effect == MVR_E_EXTERNAL,',
+          '         w->params[1].kind == MVR_P_IN_BYTES, w->params[1].len_param,',
+          '         (unsigned)(mvr_syscall_lookup(MVR_SYSCALL_MAX) == NULL && mvr_syscall_lookup(400) == NULL));',
+          '  return 0;',
+          '}',
+          '',
+        ].join('\n'),
+      );
+      const flags = ['-std=c11', '-Wall', '-Wextra', '-Werror', '-pedantic', `-I${INCLUDE}`];
+      const cc = run('gcc', [...flags, 'a.c', 'b.c', '-o', 'ab'], dir);
+      expect(cc.status, cc.out).to.equal(0);
+      const r = run(join(dir, 'ab'), [], dir);
+      expect(r.out.trim()).to.equal('3 write 1 1 2 1');
+    });
+  });
+
+  it('the generated files are up to date (gen-syscalls --check)', () => {
+    const r = run(process.execPath, ['--import', 'tsx', 'scripts/gen-syscalls.ts', '--check'], ROOT);
+    expect(r.status, r.out).to.equal(0);
+  });
+
+  it('is sorted by number with unique numbers and names, and look-ups agree', () => {
+    const all = allSyscalls();
+    expect(all.length).to.be.greaterThan(370);
+    for (let i = 1; i < all.length; i++) expect(all[i]!.nr).to.be.greaterThan(all[i - 1]!.nr);
+    expect(new Set(all.map((s) => s.name)).size).to.equal(all.length);
+    for (const s of all) {
+      expect(syscallByNr(s.nr)).to.equal(s);
+      expect(syscallByName(s.name)).to.equal(s);
+    }
+    expect(syscallByName('no_such_call')).to.equal(undefined);
+    expect(syscallByNr(400)).to.equal(undefined); // 335..423 mostly unused on x86-64
+    expect(syscallByNr(-1)).to.equal(undefined);
+  });
+
+  it('described syscalls are self-consistent', () => {
+    for (const s of allSyscalls()) {
+      const where = `${s.name} (${s.nr})`;
+      expect(s.arity, where).to.be.within(0, 6);
+      expect(s.params.length, `${where}: arity matches parameter count`).to.equal(s.arity);
+      if (!s.detailed) {
+        expect(s.effect, `${where}: undescribed calls are external`).to.equal('external');
+        for (const p of s.params) expect(p.kind, where).to.equal('int');
+        continue;
+      }
+      if (s.fdParam !== undefined) expect(s.params[s.fdParam]?.kind, `${where}: fdParam names an fd`).to.equal('fd');
+      s.params.forEach((p, i) => {
+        const at = `${where} parameter ${i} ${p.name}`;
+        const isBuffer = ['in_bytes', 'out_bytes', 'in_struct', 'out_struct'].includes(p.kind);
+        if (p.kind === 'out_bytes' || p.kind === 'out_struct') expect(p.dir, at).to.not.equal('in');
+        else expect(p.dir, at).to.equal('in');
+        if (!isBuffer) {
+          expect(p.lenParam, at).to.equal(undefined);
+          expect(p.fixedSize, at).to.equal(undefined);
+          expect(p.lenFromRet, at).to.equal(undefined);
+        }
+        if (p.kind === 'out_bytes') {
+          expect(p.lenParam !== undefined || p.fixedSize !== undefined, `${at}: out_bytes has a length`).to.equal(true);
+        }
+        if (p.kind === 'in_bytes') expect(p.lenParam, `${at}: in_bytes has a length parameter`).to.not.equal(undefined);
+        if (isBuffer) expect(p.lenParam !== undefined || p.fixedSize !== undefined, `${at}: sized`).to.equal(true);
+        if (p.lenFromRet) expect(p.kind, at).to.be.oneOf(['out_bytes', 'out_struct']);
+        if (p.lenParam !== undefined) {
+          expect(p.lenParam, at).to.not.equal(i);
+          const len = s.params[p.lenParam];
+          expect(len, `${at}: lenParam in range`).to.not.equal(undefined);
+          // A size, or a socklen_t the kernel reads and updates (accept, recvfrom, getsockopt).
+          const valueResult = len!.kind === 'out_struct' && len!.fixedSize === 4 && len!.dir === 'inout';
+          expect(len!.kind === 'size' || valueResult, `${at}: lenParam points at ${len!.name} (${len!.kind})`).to.equal(true);
+        }
+      });
+    }
+  });
+
+  it('describes the syscalls servers use', () => {
+    const serverCalls = `read write open openat close pread64 pwrite64 readv writev lseek fstat stat lstat newfstatat
+      statx access faccessat getdents64 readlink mkdir unlink unlinkat rename renameat renameat2 ftruncate
+      fsync fdatasync chdir getcwd socket accept accept4 recvfrom sendto recvmsg sendmsg setsockopt
+      getsockopt getsockname getpeername bind listen connect shutdown socketpair epoll_create
+      epoll_create1 epoll_ctl epoll_wait epoll_pwait epoll_pwait2 poll ppoll select pselect6 eventfd2
+      timerfd_create timerfd_settime timerfd_gettime signalfd4 pipe pipe2 dup dup2 dup3 fcntl ioctl
+      mmap munmap mprotect mremap madvise brk rt_sigaction rt_sigprocmask rt_sigreturn sigaltstack kill
+      tgkill tkill clone clone3 fork vfork execve exit exit_group wait4 getpid gettid getppid getuid
+      geteuid getgid getegid setsid prctl arch_prctl set_tid_address set_robust_list rseq futex
+      nanosleep clock_nanosleep clock_gettime gettimeofday time getrandom uname sysinfo getrlimit
+      prlimit64 sched_yield sched_getaffinity sendfile splice`.split(/\s+/).filter((n) => n !== '');
+    expect(serverCalls.length).to.be.greaterThan(110);
+    const undescribed = serverCalls.filter((n) => syscallByName(n)?.detailed !== true);
+    expect(undescribed).to.deep.equal([]);
+  });
+
+  describe('facts other parts rely on', () => {
+    it('read is 0: (fd, out_bytes sized by count and written length = ret, size)', () => {
+      const read = syscallByName('read')!;
+      expect(read.nr).to.equal(0);
+      expect(read.params.map((p) => p.kind)).to.deep.equal(['fd', 'out_bytes', 'size']);
+      expect(read.params[1]).to.include({ lenParam: 2, lenFromRet: true, dir: 'out' });
+      expect(read.fdParam).to.equal(0);
+      expect(read.effect).to.equal('external'); // consumes input from a shared resource
+    });
+
+    it('write is 1, external, its bytes an in_bytes sized by count', () => {
+      const write = syscallByName('write')!;
+      expect(write.nr).to.equal(1);
+      expect(write.effect).to.equal('external');
+      expect(write.params[1]).to.include({ kind: 'in_bytes', lenParam: 2 });
+    });
+
+    it('effect classes', () => {
+      const effect = (n: string): string | undefined => syscallByName(n)?.effect;
+      for (const n of ['write', 'sendto', 'unlink', 'rename', 'kill', 'connect', 'bind', 'listen', 'shutdown', 'read', 'recvfrom', 'close', 'accept4', 'lseek']) {
+        expect(effect(n), n).to.equal('external');
+      }
+      for (const n of ['getpid', 'gettid', 'mmap', 'munmap', 'rt_sigprocmask', 'rt_sigaction', 'brk', 'exit_group']) {
+        expect(effect(n), n).to.equal('local');
+      }
+      for (const n of ['fstat', 'stat', 'access', 'getcwd', 'clock_gettime', 'newfstatat']) {
+        expect(effect(n), n).to.equal('readonly');
+      }
+    });
+
+    it('fixed x86-64 structure sizes', () => {
+      expect(syscallByName('fstat')!.params[1]!.fixedSize).to.equal(144);
+      expect(syscallByName('statx')!.params[4]!.fixedSize).to.equal(256);
+      expect(syscallByName('clock_gettime')!.params[1]!.fixedSize).to.equal(16);
+      expect(syscallByName('epoll_ctl')!.params[3]!.fixedSize).to.equal(12);
+      // epoll_wait: an array of maxevents 12-byte events, ret of them written.
+      expect(syscallByName('epoll_wait')!.params[1]).to.include({ lenParam: 2, fixedSize: 12, lenFromRet: true });
+    });
+
+    it('fd-returning calls', () => {
+      for (const n of ['open', 'openat', 'socket', 'accept', 'accept4', 'dup', 'dup2', 'dup3', 'epoll_create1', 'eventfd2', 'timerfd_create']) {
+        expect(syscallByName(n)!.returnsFd, n).to.equal(true);
+      }
+      for (const n of ['read', 'close', 'pipe2', 'getpid']) expect(syscallByName(n)!.returnsFd, n).to.not.equal(true);
+    });
+
+    it('newer syscalls than the C library headers know are present', () => {
+      expect(syscallByName('mseal')?.nr).to.equal(462);
+      expect(syscallByName('file_setattr')?.nr).to.equal(469);
+      expect(syscallByName('uretprobe')?.nr).to.equal(335);
+    });
+  });
+
+  describe('the TSV parser rejects bad data with a line number', () => {
+    const ok = '0\tread\t3\texternal\tfd=0\tfd:fd\tbuf:out_bytes[len=2,ret]\tcount:size\n';
+    it('accepts a good line', () => {
+      const r = parseSyscallTsv(`# comment\n${ok}`, 't.tsv');
+      expect(r.errors).to.deep.equal([]);
+      expect(r.syscalls[0]).to.deep.include({ name: 'read', nr: 0, arity: 3, detailed: true, fdParam: 0 });
+    });
+    const bad: [string, string, RegExp][] = [
+      ['arity mismatch', '0\tread\t2\texternal\t-\tfd:fd\tbuf:out_bytes[len=2]\tcount:size', /arity 2 but 3 parameters/],
+      ['unknown kind', '0\tread\t1\texternal\t-\tfd:fdd', /unknown kind 'fdd'/],
+      ['lenParam at a non-size', '0\tread\t3\texternal\t-\tfd:fd\tbuf:out_bytes[len=0]\tcount:size', /neither a size/],
+      ['out_bytes without a length', '0\tread\t3\texternal\t-\tfd:fd\tbuf:out_bytes\tcount:size', /needs len=N/],
+      ['undescribed but local', '7\tfoo\t2\tlocal\t-\t?', /must be external/],
+      ['fd= at a non-fd', '0\tread\t1\texternal\tfd=0\tn:int', /does not name an fd/],
+      ['bad effect', '0\tread\t0\tsometimes\t-\tvoid', /effect 'sometimes'/],
+    ];
+    for (const [what, line, message] of bad) {
+      it(what, () => {
+        const r = parseSyscallTsv(`# header\n${line}\n`, 't.tsv');
+        expect(r.errors).to.have.length(1);
+        expect(r.errors[0]).to.match(/^t\.tsv:2: /);
+        expect(r.errors[0]).to.match(message);
+      });
+    }
+    it('duplicate names and numbers', () => {
+      const r = parseSyscallTsv(`${ok}${ok}${ok.replace('0\tread', '1\tread')}${ok.replace('\tread', '\tother')}`, 't.tsv');
+      expect(r.errors.map((e) => e.replace(/:.*?: /, ': '))).to.deep.equal([
+        't.tsv: read: duplicate name (first on line 1)',
+        't.tsv: read: duplicate name (first on line 1)',
+        't.tsv: other: duplicate number 0 (first on line 1)',
+      ]);
+    });
+  });
+
+  describe('names for messages', () => {
+    it('suggests the closest name for a misspelling', () => {
+      expect(suggestSyscallName('opne')).to.equal('open');
+      expect(suggestSyscallName('acept')).to.equal('accept');
+      expect(suggestSyscallName('epoll_wiat')).to.equal('epoll_wait');
+      expect(suggestSyscallName('Read')).to.equal('read');
+      expect(suggestSyscallName('rt_sigprocmsk')).to.equal('rt_sigprocmask');
+    });
+    it('suggests group names passed as extra', () => {
+      expect(suggestSyscallName('calss', ['calls'])).to.equal('calls');
+    });
+    it('suggests nothing for known names or names far from everything', () => {
+      expect(suggestSyscallName('read')).to.equal(undefined);
+      expect(suggestSyscallName('calls', ['calls'])).to.equal(undefined);
+      expect(suggestSyscallName('frobnicate_widget')).to.equal(undefined);
+      expect(suggestSyscallName('')).to.equal(undefined);
+    });
+    it('edit distance counts a swap of neighbours as one edit', () => {
+      expect(editDistance('open', 'opne')).to.equal(1);
+      expect(editDistance('', 'abc')).to.equal(3);
+      expect(editDistance('kitten', 'sitting')).to.equal(3);
+    });
+    it('describes parameter kinds', () => {
+      expect(paramKindDescription('fd')).to.equal('a file descriptor');
+      expect(paramKindDescription('in_bytes')).to.equal('input bytes');
+      expect(paramKindDescription('path')).to.equal('a path');
+    });
+  });
+});
