@@ -33,6 +33,8 @@ export const Diag = {
   EmptyRuleSide: m('MVR1012', 'error', "the {0} side of a rule is empty", "write 'nothing' for an empty side"),
   InvalidIncludePath: m('MVR1013', 'error', 'invalid #include path {0}'),
   NestingTooDeep: m('MVR1014', 'error', 'blocks nested deeper than {0} levels', 'simplify the C code or move it into an #include-d header'),
+  InvalidInteger: m('MVR1015', 'error', 'invalid integer literal {0}', 'write a decimal, 0x hexadecimal, 0o octal or leading-0 octal integer'),
+  ParserInternalError: m('MVR1016', 'error', 'internal error in the parser: {0}', 'please report this input as an mvrc bug'),
 
   // ---- MVR2xxx: names -----------------------------------------------------------------
   UnknownSyscall: m('MVR2001', 'error', "unknown syscall or group '{0}'"),
@@ -90,6 +92,7 @@ export const Diag = {
   IsADirectory: m('MVR9002', 'error', "'{0}' is a directory, not a rule file", 'name a .mvr file'),
   BinaryFile: m('MVR9003', 'error', "'{0}' is not a text file (it contains NUL or invalid UTF-8 bytes)", 'name a .mvr rule file'),
   FileTooLarge: m('MVR9004', 'error', "'{0}' is {1} bytes; rule files larger than {2} bytes are not accepted"),
+  InternalError: m('MVR9005', 'error', 'internal error while {0}: {1}', 'this is a bug in mvrc; please report it together with the rule file'),
 } as const satisfies Record<string, MessageTemplate>;
 
 export type DiagKey = keyof typeof Diag;
