@@ -154,7 +154,7 @@ describe('mvrc CLI', () => {
       expect(r2.status).to.be.oneOf([0, 1]);
       noStackTrace(r2);
       const h = join(dir, 'deep3.mvr');
-      writeFileSync(h, `read(_,_,_) {${'{'.repeat(10_000)} => nothing\n`);
+      writeFileSync(h, `read(_,_,_) { ${'{'.repeat(10_000)} => nothing\n`);
       const r3 = mvrc(['check', h], { cwd: dir });
       expect(r3.status).to.equal(1);
       expect(r3.stderr).to.contain('MVR1002');
