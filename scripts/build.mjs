@@ -3,6 +3,26 @@
 import { build } from 'esbuild';
 import { chmodSync } from 'node:fs';
 
+// The TypeScript compiler API (~9 MB) is needed only by rules with typed blocks. It stays an
+// external runtime dependency and is loaded on first use: the bundle sees a proxy whose first
+// property access requires the real module. `__esModule` is answered without loading so that
+// esbuild's interop helper does not trigger the load at start-up.
+const lazyTypeScript = {
+  name: 'lazy-typescript',
+  setup(b) {
+    b.onResolve({ filter: /^typescript$/ }, (args) => (args.namespace === 'lazy-ts' ? { path: 'typescript', external: true } : { path: 'typescript', namespace: 'lazy-ts' }));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-ts' }, () => ({
+      contents: `let real;
+const load = () => (real ??= require('typescript'));
+module.exports = new Proxy({}, {
+  get: (_t, key) => (key === '__esModule' ? false : load()[key]),
+  has: (_t, key) => key in load(),
+});`,
+      loader: 'js',
+    }));
+  },
+};
+
 await build({
   entryPoints: ['compiler/cli.ts'],
   outfile: 'dist/mvrc.cjs',
@@ -11,9 +31,7 @@ await build({
   target: 'node20',
   format: 'cjs',
   banner: { js: '#!/usr/bin/env node' },
-  // The TypeScript compiler API is large and only needed for typed blocks; it stays a
-  // runtime dependency loaded on first use instead of being inlined into the bundle.
-  external: ['typescript'],
+  plugins: [lazyTypeScript],
   sourcemap: 'linked',
   logLevel: 'warning',
 });

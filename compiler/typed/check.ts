@@ -10,7 +10,9 @@ import type { ParamKind } from '../syscall-types.ts';
 import { type Expr, type LocalVar, type SearchMethod, type Stmt, type TemplatePart, type Ty, type TypedBlock, type TypedEnv, type TypedExpr, typeOfKind, tyName } from './ir.ts';
 import { type ParsedText, parseBlockText, parseGuardText } from './parse.ts';
 
-const K = ts.SyntaxKind;
+// The TypeScript API is loaded on first use (the CLI bundle loads it lazily: most rule files have
+// no typed blocks), so nothing at module level may touch `ts` values.
+const K = new Proxy({} as typeof ts.SyntaxKind, { get: (_t, key) => (ts.SyntaxKind as unknown as Record<string | symbol, unknown>)[key] });
 /** Deepest expression/statement nesting accepted: keeps the checker, the evaluator and the C
  *  compiler far from their recursion limits. */
 export const MAX_TYPED_DEPTH = 200;
@@ -34,12 +36,22 @@ function tyWord(t: Ty): string {
 
 // SyntaxKind's reverse mapping names some kinds after range markers (FirstStatement, ...): keep
 // the first name of each value instead.
-const kindNames = new Map<number, string>();
-for (const [name, value] of Object.entries(ts.SyntaxKind)) {
-  if (typeof value === 'number' && !kindNames.has(value) && !/^(First|Last)/.test(name)) kindNames.set(value, name);
+let kindNamesMemo: Map<number, string> | undefined;
+function kindNames(): Map<number, string> {
+  if (kindNamesMemo) return kindNamesMemo;
+  kindNamesMemo = new Map<number, string>();
+  for (const [name, value] of Object.entries(ts.SyntaxKind)) {
+    if (typeof value === 'number' && !kindNamesMemo.has(value) && !/^(First|Last)/.test(name)) kindNamesMemo.set(value, name);
+  }
+  return kindNamesMemo;
 }
 
-const DESCRIPTIONS: Partial<Record<ts.SyntaxKind, string>> = {
+const lazy = <T>(make: () => T): (() => T) => {
+  let v: T | undefined;
+  return () => (v ??= make());
+};
+
+const DESCRIPTIONS = lazy((): Partial<Record<ts.SyntaxKind, string>> => ({
   [K.WhileStatement]: "a 'while' loop",
   [K.DoStatement]: "a 'do...while' loop",
   [K.ForStatement]: "a 'for' loop",
@@ -86,20 +98,20 @@ const DESCRIPTIONS: Partial<Record<ts.SyntaxKind, string>> = {
   [K.MetaProperty]: "'import.meta' / 'new.target'",
   [K.DebuggerStatement]: "'debugger'",
   [K.WithStatement]: "'with'",
-};
+}));
 
 /** Help text replacing the catalog's generic one, where a specific hint exists. */
-const HELP: Partial<Record<ts.SyntaxKind, string>> = {
+const HELP = lazy((): Partial<Record<ts.SyntaxKind, string>> => ({
   [K.ElementAccessExpression]: 'use s.slice(i, i + 1)',
   [K.PostfixUnaryExpression]: "write 'x += 1' or 'x -= 1'",
   [K.BigIntLiteral]: "numbers in typed blocks are already 64-bit integers: drop the 'n'",
-};
+}));
 
 function describe(node: ts.Node): string {
-  const d = DESCRIPTIONS[node.kind];
+  const d = DESCRIPTIONS()[node.kind];
   if (d !== undefined) return d;
   // e.g. "ImportKeyword" -> "import keyword"
-  const name = kindNames.get(node.kind) ?? 'this syntax';
+  const name = kindNames().get(node.kind) ?? 'this syntax';
   return name.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
 }
 
@@ -175,7 +187,7 @@ class Checker {
   }
 
   // ---- reporting ----
-  private notAllowed(node: ts.Node, what: string, help: string | undefined = HELP[node.kind]): undefined {
+  private notAllowed(node: ts.Node, what: string, help: string | undefined = HELP()[node.kind]): undefined {
     this.failed = true;
     this.diags.add(Diag.TypedBlockSyntax, this.file, this.p.spanOf(node), [what], help === undefined ? {} : { help });
     return undefined;
@@ -545,7 +557,7 @@ class Checker {
     if (!ts.isBinaryExpression(e) || e.operatorToken.kind < K.FirstAssignment || e.operatorToken.kind > K.LastAssignment) {
       if (ts.isPostfixUnaryExpression(e) || ts.isPrefixUnaryExpression(e)) {
         if (e.operator === K.PlusPlusToken || e.operator === K.MinusMinusToken) {
-          this.notAllowed(e, DESCRIPTIONS[K.PostfixUnaryExpression]!, HELP[K.PostfixUnaryExpression]);
+          this.notAllowed(e, DESCRIPTIONS()[K.PostfixUnaryExpression]!, HELP()[K.PostfixUnaryExpression]);
           return;
         }
       }
