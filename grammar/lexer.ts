@@ -411,11 +411,16 @@ export const allTokens: TokenType[] = [
 
 let lexerInstance: Lexer | undefined;
 
+/** Set by the CLI bundle (scripts/build.mjs): the grammar is validated by the tests instead. */
+export const SKIP_GRAMMAR_VALIDATION = process.env.MVRC_SKIP_GRAMMAR_VALIDATION === '1';
+
 /** The one lexer (building it validates every pattern, so it is built once and reused). */
 export function mvrLexer(): Lexer {
   lexerInstance ??= new Lexer(allTokens, {
     positionTracking: 'onlyOffset',
     ensureOptimizations: true,
+    // Grammar validation runs in the tests (tsx); the bundled CLI skips it to start faster.
+    skipValidations: SKIP_GRAMMAR_VALIDATION,
     // Messages are replaced by catalog diagnostics in grammar/index.ts.
     errorMessageProvider: {
       buildUnexpectedCharactersMessage: () => '',

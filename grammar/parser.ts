@@ -146,7 +146,7 @@ class MvrParser extends CstParser {
   }
 
   constructor() {
-    super(T.allTokens, { recoveryEnabled: false, maxLookahead: 1, errorMessageProvider: messages });
+    super(T.allTokens, { recoveryEnabled: false, maxLookahead: 1, errorMessageProvider: messages, skipValidations: T.SKIP_GRAMMAR_VALIDATION });
     this.performSelfAnalysis();
   }
 

@@ -32,6 +32,8 @@ await build({
   format: 'cjs',
   banner: { js: '#!/usr/bin/env node' },
   plugins: [lazyTypeScript],
+  define: { 'process.env.MVRC_SKIP_GRAMMAR_VALIDATION': '"1"' },
+  minify: true,
   sourcemap: 'linked',
   logLevel: 'warning',
 });
