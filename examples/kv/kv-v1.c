@@ -1,0 +1,596 @@
+/* kv-v1: a small in-memory key-value server, version 1 of the example update pair.
+ *
+ * Protocol (one request per line, "\n" or "\r\n"):
+ *   PUT <key> <value>   -> OK               (value = rest of the line, may hold spaces)
+ *   GET <key>           -> VALUE <value> | NOTFOUND
+ *   anything else       -> ERROR unknown command
+ *   a line over 1 MiB   -> ERROR line too long, then the connection is closed
+ *
+ * kv-v2.c is this file plus typed values (the MVEDSUA running example); the two are kept
+ * separate on purpose, as a real release pair would be: `diff kv-v1.c kv-v2.c` shows the update.
+ *
+ * Design choices made for multi-version execution (MVE), where the same inputs drive v1 and v2
+ * and their system calls are compared:
+ * - single thread, level-triggered epoll, exactly one read() per readiness event and one write()
+ *   per batch of replies, with buffer sizes that depend only on the input, so both versions make
+ *   the same calls for the same traffic;
+ * - read()/write() rather than recv()/send(), the calls the mapping rules are written against;
+ * - epoll user data is the fd number (identical in both versions), not a pointer;
+ * - SIGTERM arrives through a signalfd, i.e. as an ordinary read at a well-defined point;
+ * - connections are removed from epoll before close(): under MVE the same socket is also open in
+ *   the other version, so close() alone would not drop the registration.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+
+#define PROG "kv-v1"
+#define IN_INITIAL 16384          /* first input buffer; grows only for longer lines */
+#define MAX_LINE (1u << 20)       /* longest request line accepted */
+#define OUT_HIGH (256u * 1024)    /* stop executing pipelined requests above this much unsent output */
+#define MAX_EVENTS 64
+#define ACCEPT_BURST 16           /* accept at most this many clients per readiness event */
+
+/* ---- errors: one convention, die() for fatal conditions, errno appended when it helps ---- */
+
+static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+static void die_errno(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, PROG ": error: ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(1);
+}
+
+static void die_errno(const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, PROG ": error: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, ": %s\n", strerror(saved));
+	va_end(ap);
+	exit(1);
+}
+
+static void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		die("out of memory (%zu bytes)", n);
+	return p;
+}
+
+static void *xcalloc(size_t count, size_t size)
+{
+	void *p = calloc(count, size);
+	if (!p)
+		die("out of memory (%zu x %zu bytes)", count, size);
+	return p;
+}
+
+static void *xrealloc(void *old, size_t n)
+{
+	void *p = realloc(old, n ? n : 1);
+	if (!p)
+		die("out of memory (%zu bytes)", n);
+	return p;
+}
+
+/* ---- the store: chained hash table with incremental rehashing ----
+ * Growth moves a few buckets per operation from the old table to the new one (as Redis does),
+ * so that loading a million keys never stalls one request for a whole rehash. */
+
+struct entry {
+	struct entry *next;
+	uint64_t hash;
+	char *val;
+	size_t vlen;
+	size_t klen;
+	char key[];
+};
+
+struct table {
+	struct entry **buckets;
+	size_t size; /* a power of two, or 0 when unused */
+};
+
+struct dict {
+	struct table t[2]; /* t[1] is in use only while rehashing */
+	size_t rehash_pos; /* next bucket of t[0] to move */
+	bool rehashing;
+	size_t count;
+};
+
+#define DICT_INITIAL 1024
+#define REHASH_STEP 4 /* buckets moved per operation while growing */
+
+static uint64_t hash_bytes(const char *s, size_t n)
+{
+	/* FNV-1a, 64 bit: simple and good enough for a test server (no hash-flooding defence). */
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+static void table_init(struct table *t, size_t size)
+{
+	t->buckets = xcalloc(size, sizeof *t->buckets);
+	t->size = size;
+}
+
+static void dict_init(struct dict *d)
+{
+	memset(d, 0, sizeof *d);
+	table_init(&d->t[0], DICT_INITIAL);
+}
+
+static void dict_rehash_step(struct dict *d)
+{
+	if (!d->rehashing)
+		return;
+	/* Visit a bounded number of buckets, empty ones included, so one step stays cheap. */
+	for (int moved = 0, visited = 0; moved < REHASH_STEP && visited < REHASH_STEP * 10; visited++) {
+		if (d->rehash_pos == d->t[0].size) {
+			free(d->t[0].buckets);
+			d->t[0] = d->t[1];
+			d->t[1] = (struct table){ 0 };
+			d->rehashing = false;
+			return;
+		}
+		struct entry *e = d->t[0].buckets[d->rehash_pos];
+		d->t[0].buckets[d->rehash_pos++] = NULL;
+		if (e)
+			moved++;
+		while (e) {
+			struct entry *next = e->next;
+			size_t i = e->hash & (d->t[1].size - 1);
+			e->next = d->t[1].buckets[i];
+			d->t[1].buckets[i] = e;
+			e = next;
+		}
+	}
+}
+
+static struct entry *dict_find(struct dict *d, const char *key, size_t klen, uint64_t h)
+{
+	for (int ti = 0; ti < (d->rehashing ? 2 : 1); ti++) {
+		struct table *t = &d->t[ti];
+		for (struct entry *e = t->buckets[h & (t->size - 1)]; e; e = e->next)
+			if (e->hash == h && e->klen == klen && memcmp(e->key, key, klen) == 0)
+				return e;
+	}
+	return NULL;
+}
+
+static struct entry *dict_get(struct dict *d, const char *key, size_t klen)
+{
+	dict_rehash_step(d);
+	return dict_find(d, key, klen, hash_bytes(key, klen));
+}
+
+static void dict_put(struct dict *d, const char *key, size_t klen, const char *val, size_t vlen)
+{
+	dict_rehash_step(d);
+	uint64_t h = hash_bytes(key, klen);
+	struct entry *e = dict_find(d, key, klen, h);
+	char *copy = xmalloc(vlen);
+	memcpy(copy, val, vlen);
+	if (e) {
+		free(e->val);
+		e->val = copy;
+		e->vlen = vlen;
+		return;
+	}
+	e = xmalloc(sizeof *e + klen);
+	e->hash = h;
+	e->val = copy;
+	e->vlen = vlen;
+	e->klen = klen;
+	memcpy(e->key, key, klen);
+	struct table *t = &d->t[d->rehashing ? 1 : 0];
+	size_t i = h & (t->size - 1);
+	e->next = t->buckets[i];
+	t->buckets[i] = e;
+	d->count++;
+	/* Load factor 1: start growing; the move happens a few buckets per later operation. */
+	if (!d->rehashing && d->count > d->t[0].size) {
+		table_init(&d->t[1], d->t[0].size * 2);
+		d->rehash_pos = 0;
+		d->rehashing = true;
+	}
+}
+
+static void dict_free(struct dict *d)
+{
+	for (int ti = 0; ti < 2; ti++) {
+		for (size_t i = 0; i < d->t[ti].size; i++) {
+			struct entry *e = d->t[ti].buckets[i];
+			while (e) {
+				struct entry *next = e->next;
+				free(e->val);
+				free(e);
+				e = next;
+			}
+		}
+		free(d->t[ti].buckets);
+	}
+	memset(d, 0, sizeof *d);
+}
+
+/* ---- connections ---- */
+
+struct conn {
+	int fd;
+	char *in;
+	size_t in_len, in_cap;
+	char *out;
+	size_t out_len, out_off, out_cap;
+	bool want_write; /* registered for EPOLLOUT (and not EPOLLIN) until output drains */
+	bool eof;        /* the peer has finished sending: answer what is buffered, then close */
+	bool closing;    /* protocol error: close once the error reply is written */
+};
+
+static struct dict store;
+static int epfd = -1;
+static struct conn **conns; /* indexed by fd */
+static size_t conns_cap;
+
+static void out_append(struct conn *c, const char *s, size_t n)
+{
+	if (c->out_len + n > c->out_cap) {
+		size_t cap = c->out_cap ? c->out_cap : 4096;
+		while (cap < c->out_len + n)
+			cap *= 2;
+		c->out = xrealloc(c->out, cap);
+		c->out_cap = cap;
+	}
+	memcpy(c->out + c->out_len, s, n);
+	c->out_len += n;
+}
+
+#define REPLY(c, lit) out_append((c), lit, sizeof(lit) - 1)
+
+static void epoll_set(int fd, uint32_t events, int op)
+{
+	struct epoll_event ev = { .events = events, .data.fd = fd };
+	if (epoll_ctl(epfd, op, fd, &ev) < 0)
+		die_errno("epoll_ctl(fd %d)", fd);
+}
+
+static void conn_close(struct conn *c)
+{
+	if (epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL) < 0)
+		die_errno("epoll_ctl(DEL fd %d)", c->fd);
+	close(c->fd);
+	conns[c->fd] = NULL;
+	free(c->in);
+	free(c->out);
+	free(c);
+}
+
+static void conn_open(int fd)
+{
+	if ((size_t)fd >= conns_cap) {
+		size_t cap = conns_cap ? conns_cap : 64;
+		while (cap <= (size_t)fd)
+			cap *= 2;
+		conns = xrealloc(conns, cap * sizeof *conns);
+		memset(conns + conns_cap, 0, (cap - conns_cap) * sizeof *conns);
+		conns_cap = cap;
+	}
+	struct conn *c = xcalloc(1, sizeof *c);
+	c->fd = fd;
+	c->in_cap = IN_INITIAL;
+	c->in = xmalloc(c->in_cap);
+	conns[fd] = c;
+	epoll_set(fd, EPOLLIN, EPOLL_CTL_ADD);
+}
+
+/* ---- requests ---- */
+
+static bool has_space(const char *s, size_t n)
+{
+	return memchr(s, ' ', n) != NULL;
+}
+
+static void cmd_put(struct conn *c, const char *args, size_t n)
+{
+	const char *sp = memchr(args, ' ', n);
+	if (!sp || sp == args) {
+		REPLY(c, "ERROR unknown command\n");
+		return;
+	}
+	size_t klen = (size_t)(sp - args);
+	dict_put(&store, args, klen, sp + 1, n - klen - 1);
+	REPLY(c, "OK\n");
+}
+
+static void cmd_get(struct conn *c, const char *key, size_t klen)
+{
+	if (klen == 0 || has_space(key, klen)) {
+		REPLY(c, "ERROR unknown command\n");
+		return;
+	}
+	struct entry *e = dict_get(&store, key, klen);
+	if (!e) {
+		REPLY(c, "NOTFOUND\n");
+		return;
+	}
+	REPLY(c, "VALUE ");
+	out_append(c, e->val, e->vlen);
+	REPLY(c, "\n");
+}
+
+static void execute(struct conn *c, const char *line, size_t n)
+{
+	if (n > 0 && line[n - 1] == '\r')
+		n--;
+	if (n >= 4 && memcmp(line, "PUT ", 4) == 0)
+		cmd_put(c, line + 4, n - 4);
+	else if (n >= 4 && memcmp(line, "GET ", 4) == 0)
+		cmd_get(c, line + 4, n - 4);
+	else
+		REPLY(c, "ERROR unknown command\n");
+}
+
+/* Executes the complete lines in the input buffer, stopping early when much output is pending
+ * (a client that pipelines without reading must not make us buffer without bound). */
+static void conn_process(struct conn *c)
+{
+	size_t start = 0;
+	while (!c->closing && c->out_len - c->out_off < OUT_HIGH) {
+		char *nl = memchr(c->in + start, '\n', c->in_len - start);
+		if (!nl)
+			break;
+		size_t n = (size_t)(nl - (c->in + start));
+		execute(c, c->in + start, n);
+		start += n + 1;
+	}
+	if (start > 0) {
+		memmove(c->in, c->in + start, c->in_len - start);
+		c->in_len -= start;
+	}
+	/* A buffer grown for one long line goes back to its first size once that line is done. */
+	if (c->in_cap > IN_INITIAL && c->in_len <= IN_INITIAL / 2) {
+		c->in_cap = IN_INITIAL;
+		c->in = xrealloc(c->in, c->in_cap);
+	}
+	/* A full buffer without a newline: grow it, up to the line limit. */
+	if (!c->closing && c->in_len == c->in_cap && !memchr(c->in, '\n', c->in_len)) {
+		if (c->in_cap >= MAX_LINE) {
+			REPLY(c, "ERROR line too long\n");
+			c->closing = true;
+			c->in_len = 0;
+		} else {
+			c->in_cap *= 2;
+			c->in = xrealloc(c->in, c->in_cap);
+		}
+	}
+}
+
+static bool has_complete_line(const struct conn *c)
+{
+	return memchr(c->in, '\n', c->in_len) != NULL;
+}
+
+static void want_output_space(struct conn *c, bool on)
+{
+	if (c->want_write != on) {
+		c->want_write = on;
+		epoll_set(c->fd, on ? EPOLLOUT : EPOLLIN, EPOLL_CTL_MOD);
+	}
+}
+
+/* Runs buffered requests and writes their replies (one write() per batch) until the input holds
+ * no complete line or the socket is full. Closes the connection when it is finished. */
+static void conn_pump(struct conn *c)
+{
+	for (;;) {
+		conn_process(c);
+		if (c->out_off < c->out_len) {
+			ssize_t w = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
+			if (w < 0 && errno != EAGAIN && errno != EINTR) {
+				conn_close(c); /* the peer is gone (EPIPE, ECONNRESET): nothing left to say */
+				return;
+			}
+			if (w > 0)
+				c->out_off += (size_t)w;
+			if (c->out_off < c->out_len) {
+				want_output_space(c, true);
+				return;
+			}
+		}
+		c->out_off = c->out_len = 0;
+		if (c->out_cap > OUT_HIGH) { /* do not keep a large reply's buffer for the idle connection */
+			free(c->out);
+			c->out = NULL;
+			c->out_cap = 0;
+		}
+		bool more = has_complete_line(c);
+		if (c->closing || (c->eof && !more)) {
+			conn_close(c); /* a partial last line before EOF is dropped: it is no request */
+			return;
+		}
+		if (!more) {
+			want_output_space(c, false);
+			return;
+		}
+		/* Stopped at OUT_HIGH with requests left: the output has drained, run the rest. */
+	}
+}
+
+static void conn_event(struct conn *c, uint32_t events)
+{
+	if (c->want_write) {
+		if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+			return;
+	} else {
+		ssize_t r = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+		if (r < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				conn_close(c);
+			return;
+		}
+		if (r == 0)
+			c->eof = true; /* requests already read are still answered */
+		else
+			c->in_len += (size_t)r;
+	}
+	conn_pump(c);
+}
+
+/* ---- start-up and the event loop ---- */
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: " PROG " [--port N]   (N = 0 picks a free port; default 0)\n");
+	exit(2);
+}
+
+static int parse_port(const char *s)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || *s == '\0' || *end != '\0' || v < 0 || v > 65535)
+		die("bad port '%s' (expected 0..65535)", s);
+	return (int)v;
+}
+
+static int listen_on(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		die_errno("socket");
+	int one = 1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
+		die_errno("setsockopt(SO_REUSEADDR)");
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0)
+		die_errno("bind 127.0.0.1:%d", port);
+	if (listen(fd, 511) < 0)
+		die_errno("listen");
+	return fd;
+}
+
+static int bound_port(int fd)
+{
+	struct sockaddr_in addr;
+	socklen_t len = sizeof addr;
+	if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0)
+		die_errno("getsockname");
+	return ntohs(addr.sin_port);
+}
+
+static void accept_clients(int lfd)
+{
+	for (int i = 0; i < ACCEPT_BURST; i++) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			/* EAGAIN: no more pending; ECONNABORTED etc.: that client is gone; EMFILE: try later. */
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED && errno != EMFILE &&
+			    errno != ENFILE && errno != EPROTO)
+				die_errno("accept4");
+			return;
+		}
+		/* Replies are small and written as soon as they are ready: without TCP_NODELAY, Nagle's
+		 * algorithm holds a reply back until the previous one is acknowledged, and the client's
+		 * delayed ACK turns pipelined loads into 40 ms stalls. A failure (the client already
+		 * reset the connection) costs nothing: the next read reports it. */
+		int one = 1;
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		conn_open(fd);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	int port = 0;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
+			port = parse_port(argv[++i]);
+		else if (strncmp(argv[i], "--port=", 7) == 0)
+			port = parse_port(argv[i] + 7);
+		else
+			usage();
+	}
+
+	/* Writes to a client that went away must fail with EPIPE, not kill the server. */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		die_errno("signal(SIGPIPE)");
+	sigset_t term;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &term, NULL) < 0)
+		die_errno("sigprocmask");
+	int sfd = signalfd(-1, &term, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sfd < 0)
+		die_errno("signalfd");
+
+	dict_init(&store);
+	int lfd = listen_on(port);
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (epfd < 0)
+		die_errno("epoll_create1");
+	epoll_set(lfd, EPOLLIN, EPOLL_CTL_ADD);
+	epoll_set(sfd, EPOLLIN, EPOLL_CTL_ADD);
+
+	/* The first stdout line is the contract with scripts and tests that start us on port 0. */
+	printf("listening on %d\n", bound_port(lfd));
+	fflush(stdout);
+
+	struct epoll_event evs[MAX_EVENTS];
+	for (bool running = true; running;) {
+		int n = epoll_wait(epfd, evs, MAX_EVENTS, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			die_errno("epoll_wait");
+		}
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+			if (fd == sfd) {
+				running = false;
+			} else if (fd == lfd) {
+				accept_clients(lfd);
+			} else if ((size_t)fd < conns_cap && conns[fd]) {
+				conn_event(conns[fd], evs[i].events);
+			}
+		}
+	}
+
+	/* Clean shutdown: drop every client, free the store (so leak checkers see a clean exit). */
+	for (size_t fd = 0; fd < conns_cap; fd++)
+		if (conns[fd])
+			conn_close(conns[fd]);
+	free(conns);
+	dict_free(&store);
+	close(lfd);
+	close(sfd);
+	close(epfd);
+	return 0;
+}
