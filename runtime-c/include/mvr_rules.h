@@ -102,7 +102,10 @@ int mvr_rules_step(void *state, const mvr_leader_view *leader, const mvr_call *c
 /* The lowest leader event index the matcher may still read: everything before it can be freed. */
 uint64_t mvr_rules_low_water(const void *state);
 /* Called when the follower exits: decides leftover leader events (SKIP) or divergence.
- * Returns MVR_OK when the rest of the leader stream is reconciled, else MVR_DIVERGE. */
+ * Returns MVR_OK when the rest of the leader stream is reconciled, else MVR_DIVERGE.
+ * Also (docs/semantics.md, "finish"): MVR_EXPECTED_DIVERGE when a leftover event reaches a
+ * `=> diverge` rule, and MVR_NEED_MORE when the leader has not exited yet or out->leader is full;
+ * progress is kept then: call it again once the leader has more events or has exited. */
 int mvr_rules_finish(void *state, const mvr_leader_view *leader, mvr_step *out);
 
 #endif /* MVR_RULES_H */
