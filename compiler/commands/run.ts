@@ -1,0 +1,156 @@
+// `mvrc run`: runs a program as the leader, optionally with a follower version beside it under
+// the mvr runtime (runtime-c/). Builds the rules (via `mvrc build`) and the runtime (cached), then
+// runs the monitor, which starts both versions. Exit status: the leader's.
+//
+//   mvrc run [--rules F] [--control SOCK] [--follower-log F] [--state-dir D] [--ring-size BYTES]
+//            [--deadline-ms N] [--leader-env K=V]... [--follower-env K=V]...
+//            -- LEADER_CMD... [::: FOLLOWER_CMD...]
+//
+// --rules takes a .mvr file (compiled with `mvrc build`) or an already built rules .so.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { buildRuntime, RuntimeBuildError } from '../../codegen-c/runtime-build.ts';
+import { EXIT_USAGE, UsageError, type CliIO } from './types.ts';
+
+export interface RunOptions {
+  rules?: string;
+  control?: string;
+  followerLog?: string;
+  stateDir?: string;
+  ringSize?: number;
+  deadlineMs?: number;
+  leaderEnv: string[];
+  followerEnv: string[];
+  leader: string[];
+  follower?: string[];
+}
+
+const VALUE_OPTIONS = new Set(['--rules', '--control', '--follower-log', '--state-dir', '--ring-size', '--deadline-ms', '--leader-env', '--follower-env']);
+
+function positiveInt(flag: string, v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) <= 0 || !Number.isSafeInteger(Number(v))) throw new UsageError(`${flag} expects a positive integer, got '${v}'`);
+  return Number(v);
+}
+
+/** Parses the command line of `mvrc run` (exported for tests). */
+export function parseRunArgs(args: string[]): RunOptions {
+  const o: RunOptions = { leaderEnv: [], followerEnv: [], leader: [] };
+  let i = 0;
+  for (; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') {
+      i++;
+      break;
+    }
+    const eq = a.indexOf('=');
+    const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
+    if (!VALUE_OPTIONS.has(name)) throw new UsageError(a.startsWith('-') ? `unknown option '${a}'` : `expected '--' before the leader command, got '${a}'`);
+    let v: string;
+    if (name !== a) v = a.slice(eq + 1);
+    else {
+      if (i + 1 >= args.length) throw new UsageError(`${a} needs a value`);
+      v = args[++i]!;
+    }
+    switch (name) {
+      case '--rules': o.rules = v; break;
+      case '--control': o.control = v; break;
+      case '--follower-log': o.followerLog = v; break;
+      case '--state-dir': o.stateDir = v; break;
+      case '--ring-size': o.ringSize = positiveInt(name, v); break;
+      case '--deadline-ms': o.deadlineMs = positiveInt(name, v); break;
+      case '--leader-env':
+      case '--follower-env':
+        if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(v)) throw new UsageError(`${name} expects NAME=VALUE, got '${v}'`);
+        (name === '--leader-env' ? o.leaderEnv : o.followerEnv).push(v);
+        break;
+    }
+  }
+  const rest = args.slice(i);
+  const sep = rest.indexOf(':::');
+  o.leader = sep < 0 ? rest : rest.slice(0, sep);
+  if (sep >= 0) o.follower = rest.slice(sep + 1);
+  if (o.leader.length === 0) throw new UsageError("no leader command (give it after '--')");
+  if (o.follower && o.follower.length === 0) throw new UsageError("no follower command after ':::'");
+  if (o.rules && !o.follower) throw new UsageError('--rules needs a follower command (after :::)');
+  if (o.ringSize !== undefined && o.ringSize < 65536) throw new UsageError('--ring-size must be at least 65536');
+  return o;
+}
+
+/** Builds the rules module for --rules FILE.mvr with `mvrc build`; returns the .so path or null (reported). */
+async function buildRules(file: string, stateDir: string, io: CliIO): Promise<string | null> {
+  if (file.endsWith('.so')) {
+    if (!existsSync(file)) throw new UsageError(`rules module not found: ${file}`);
+    return file;
+  }
+  const out = path.join(stateDir, 'rules');
+  mkdirSync(out, { recursive: true });
+  const build = (await import('./build.ts')).run;
+  // Its diagnostics (stderr) are the user's; its success line would mix into the leader's stdout.
+  const status = await build([file, '-o', out], { ...io, stdout: () => {} });
+  if (status !== 0) return null;
+  const so = path.join(out, 'rules.so');
+  if (!existsSync(so)) {
+    io.stderr(`mvrc run: error: 'mvrc build' did not produce ${so}\n`);
+    return null;
+  }
+  return so;
+}
+
+export async function run(args: string[], io: CliIO): Promise<number> {
+  const o = parseRunArgs(args);
+  const abs = (p: string): string => path.resolve(io.cwd, p);
+  const stateDir = o.stateDir ? abs(o.stateDir) : mkdtempSync(path.join(tmpdir(), 'mvrc-run-'));
+  mkdirSync(stateDir, { recursive: true });
+
+  let rulesSo: string | undefined;
+  if (o.rules) {
+    const so = await buildRules(abs(o.rules), stateDir, io);
+    if (so === null) return 1;
+    rulesSo = so;
+  }
+  let rt;
+  try {
+    rt = o.follower ? buildRuntime({ env: io.env }) : null;
+  } catch (e) {
+    if (e instanceof RuntimeBuildError) {
+      io.stderr(`mvrc run: error: ${e.message}\n`);
+      return EXIT_USAGE;
+    }
+    throw e;
+  }
+  // Without a follower the leader runs alone, without the agent; the monitor still owns the
+  // control socket and reports its exit.
+  const monitor = rt ? rt.monitor : buildRuntime({ env: io.env }).monitor;
+  const margs: string[] = [];
+  if (rt) margs.push('--agent', rt.agent);
+  if (rulesSo) margs.push('--rules', rulesSo);
+  if (o.control) margs.push('--control', abs(o.control));
+  if (o.follower) margs.push('--follower-log', o.followerLog ? abs(o.followerLog) : path.join(stateDir, 'follower.log'));
+  margs.push('--state-dir', stateDir);
+  if (o.ringSize) margs.push('--ring-size', String(o.ringSize));
+  if (o.deadlineMs) margs.push('--deadline-ms', String(o.deadlineMs));
+  for (const e of o.leaderEnv) margs.push('--leader-env', e);
+  for (const e of o.followerEnv) margs.push('--follower-env', e);
+  margs.push('--', ...o.leader);
+  if (o.follower) margs.push(':::', ...o.follower);
+
+  const child = spawn(monitor, margs, { cwd: io.cwd, env: io.env, stdio: 'inherit' });
+  const forward = (sig: NodeJS.Signals) => () => void child.kill(sig);
+  const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
+  for (const [s, h] of handlers) process.on(s, h);
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 + (osSignal(signal) ?? 1) : 2)));
+    });
+  } finally {
+    for (const [s, h] of handlers) process.removeListener(s, h);
+  }
+}
+
+function osSignal(name: NodeJS.Signals): number | undefined {
+  const table: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGSEGV: 11, SIGTERM: 15 };
+  return table[name];
+}

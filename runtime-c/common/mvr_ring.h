@@ -1,0 +1,145 @@
+/* mvr_ring.h — the shared memory between the monitor, the leader's agent and the follower's agent.
+ *
+ * One memfd, created by the monitor, mapped by all three. The header holds the global state (the
+ * follower's report, flags) and each ring's control words; then come MVR_MAX_RINGS data areas,
+ * one per thread pair (pages are only allocated when touched). Each is a single-producer (leader
+ * thread) single-consumer (follower thread) ring of variable-length event records.
+ *
+ * Positions (head, tail) are byte counters that only grow; the physical offset is pos % data_size.
+ * A record never straddles the end of the data area: when it would, the leader writes a PAD record
+ * up to the end and continues at offset 0. Records and buffers are 8-byte aligned.
+ *
+ * Ordering: the leader writes a record, then publishes it with a release store of `head`; the
+ * follower reads `head` with acquire. The follower releases space with a release store of `tail`
+ * (the start of the oldest record the matcher may still read).
+ */
+#ifndef MVR_RING_H
+#define MVR_RING_H
+
+#include <stdint.h>
+
+#define MVR_SHM_MAGIC 0x4d565231u /* "MVR1" */
+#define MVR_SHM_VERSION 1u
+#define MVR_HDR_SIZE 16384u
+#define MVR_REPORT_MAX 8192u
+
+#define MVR_REC_EVENT 1u
+#define MVR_REC_PAD 2u
+#define MVR_REC_SIGNAL 3u /* a signal handler of the leader ran before event `index`; nr = the signal */
+
+/* Record flags. */
+#define MVR_RECF_TRUNCATED 1u /* some buffer was cut at the per-buffer cap */
+#define MVR_RECF_NORET 2u     /* recorded before the call (exit_group, execve, clone): ret unknown */
+
+typedef struct mvr_rec {
+  uint32_t size; /* whole record, header + buffers, multiple of 8 */
+  uint32_t kind; /* MVR_REC_EVENT or MVR_REC_PAD */
+  uint32_t nr;
+  uint32_t flags;
+  uint64_t index; /* event index in the leader's stream, from 0 */
+  int64_t args[6];
+  int64_t ret;
+  uint32_t len[6]; /* recorded bytes per parameter; buffers follow in parameter order, each 8-aligned */
+} mvr_rec;
+
+/* What a follower thread is doing, for crash reports (written before each decision). */
+typedef struct mvr_fcall {
+  uint32_t nr;
+  uint32_t valid;
+  int64_t args[6];
+  uint64_t event; /* next leader event the follower's matcher looks at */
+} mvr_fcall;
+
+enum mvr_report_kind {
+  MVR_REPORT_NONE = 0,
+  MVR_REPORT_DIVERGE = 1,          /* irreconcilable divergence */
+  MVR_REPORT_EXPECTED_DIVERGE = 2, /* a `diverge "reason"` rule */
+  MVR_REPORT_UNSUPPORTED = 3,      /* something the v1 runtime cannot follow (new processes, exec) */
+  MVR_REPORT_INTERNAL = 4,         /* the follower's agent failed (ring, rules module, descriptors) */
+};
+
+/* Exit status a follower uses after writing a report, so that the monitor tells it from a crash. */
+#define MVR_FOLLOWER_REPORT_EXIT 86
+
+/* Threads are paired by creation order: the leader's k-th thread and the follower's k-th thread
+ * share ring k (the main threads ring 0). */
+#define MVR_MAX_RINGS 16
+
+/* One ring's control words. */
+typedef struct mvr_ringctl {
+  /* Written by the leader thread. */
+  _Alignas(64) volatile uint64_t head;   /* bytes published */
+  volatile uint64_t events;              /* events published */
+  volatile uint32_t head_seq;            /* futex word: bumped when publishing and the follower waits */
+  volatile uint32_t leader_eof;          /* 1: this leader thread (or the process) records no more */
+  volatile uint32_t leader_waiting;      /* 1 while the leader waits on tail_seq */
+  volatile uint64_t leader_want;         /* free bytes the waiting leader wants before it is woken */
+  volatile uint32_t in_use;              /* 1 once a leader thread owns this ring (set by the leader) */
+  volatile uint64_t leader_wait_ns;      /* total time the leader spent waiting for space */
+
+  /* Written by the follower thread. */
+  _Alignas(64) volatile uint64_t tail;   /* bytes released */
+  volatile uint64_t consumed;            /* leader events decided (the matcher's low water) */
+  volatile uint32_t tail_seq;            /* futex word: bumped when releasing and the leader waits */
+  volatile uint32_t follower_waiting;    /* 1 while the follower waits on head_seq */
+  volatile uint64_t follower_calls;      /* follower syscalls handled */
+  volatile int32_t follower_pid;         /* the follower process following this ring, when not the first */
+  volatile uint32_t follower_exited;     /* 1: that process matched the leader's exit_group and exited */
+  volatile uint32_t last_rule;           /* the rule of the follower's last decision (0xffffffff: default) */
+  volatile uint32_t pad2;
+  mvr_fcall fcur;                        /* the follower's current call */
+} mvr_ringctl;
+
+typedef struct mvr_shared {
+  uint32_t magic, version;
+  uint64_t data_size;    /* bytes in each ring's data area; ring r's data follows the header at r * data_size */
+  uint64_t max_buf;      /* per-buffer recording cap */
+  uint32_t ring_wait_ms; /* the longest the leader waits for ring space before giving up on the follower */
+  uint32_t nrings;
+
+  volatile uint32_t overflow;            /* 1: the leader gave up on the follower (ring full, descriptor channel) */
+  volatile int32_t fd_error;             /* errno of a failed descriptor send */
+  volatile uint32_t leader_threads;      /* rings handed out to leader threads (after ring 0) */
+  volatile uint32_t follower_threads;    /* rings taken by follower threads (after ring 0) */
+  volatile uint32_t leader_started;      /* set by the leader's agent at start-up */
+  volatile uint32_t pad1;
+
+  /* The follower's report before it exits with MVR_FOLLOWER_REPORT_EXIT. */
+  volatile uint32_t report_kind;         /* enum mvr_report_kind */
+  volatile uint32_t report_rule;         /* rule index, or 0xffffffff for the default */
+  volatile uint64_t report_event;        /* leader event index of the report */
+  volatile uint32_t report_ring;         /* the thread pair */
+  char report[MVR_REPORT_MAX];           /* NUL-terminated, multi-line, strace-like */
+
+  /* Written by the monitor. */
+  _Alignas(64) volatile uint32_t follower_attached; /* 0: the leader stops recording at once */
+
+  mvr_ringctl ring[MVR_MAX_RINGS];
+} mvr_shared;
+
+_Static_assert(sizeof(mvr_shared) <= MVR_HDR_SIZE, "header must fit its page(s)");
+
+static inline uint64_t mvr_align8(uint64_t n) { return (n + 7u) & ~(uint64_t)7u; }
+
+#define MVR_ENV_ROLE "MVR_ROLE"         /* "leader" or "follower" */
+#define MVR_ENV_SHM_FD "MVR_SHM_FD"     /* fd number of the shared memfd */
+#define MVR_ENV_RULES "MVR_RULES"       /* path of rules.so (follower only; empty: default matcher) */
+#define MVR_ENV_MIRROR "MVR_MIRROR_STDIO" /* "0": the follower does not copy its fd 1/2 writes to its log */
+#define MVR_ENV_FDSOCK "MVR_FDSOCK_FD"  /* fd number of this process's end of the descriptor channel */
+
+/* The runtime's own descriptors sit at or above this number in both versions (same numbers), out
+ * of the way of the program's. */
+#define MVR_FD_BASE 900
+
+/* Descriptor channel (a SOCK_SEQPACKET pair, leader -> follower): for every leader event that
+ * creates descriptors, one message carrying them (SCM_RIGHTS) and the numbers they have in the
+ * leader, so the follower installs the same kernel objects under the same numbers. Sent before
+ * the event is published, so the follower never waits for a message that is not on its way. */
+typedef struct mvr_fdmsg {
+  uint64_t event;
+  uint32_t ring;
+  uint32_t n;
+  int32_t fds[2];
+} mvr_fdmsg;
+
+#endif /* MVR_RING_H */

@@ -1,0 +1,61 @@
+/* The runtime's accessors over the generated syscall table (see mvr_sysinfo.h). */
+#include "mvr_sysinfo.h"
+#include "mvr_syscalls.h"
+
+_Static_assert((int)MVR_EFFECT_LOCAL == (int)MVR_E_LOCAL && (int)MVR_EFFECT_READONLY == (int)MVR_E_READONLY &&
+               (int)MVR_EFFECT_EXTERNAL == (int)MVR_E_EXTERNAL, "effect classes agree with mvr_syscalls.h");
+
+static const char *const unknown_names[] = {"syscall_?"};
+
+const char *mvr_si_name(uint32_t nr) {
+  const struct mvr_syscall_info *si = mvr_syscall_lookup(nr);
+  return si ? si->name : unknown_names[0];
+}
+
+int mvr_si_known(uint32_t nr) { return mvr_syscall_lookup(nr) != NULL; }
+
+unsigned mvr_si_arity(uint32_t nr) {
+  const struct mvr_syscall_info *si = mvr_syscall_lookup(nr);
+  return si ? si->nargs : 6;
+}
+
+int mvr_si_effect(uint32_t nr) {
+  const struct mvr_syscall_info *si = mvr_syscall_lookup(nr);
+  return si ? si->effect : MVR_E_EXTERNAL;
+}
+
+int mvr_si_kind(uint32_t nr, unsigned i) {
+  const struct mvr_syscall_info *si = mvr_syscall_lookup(nr);
+  if (!si || i >= 6 || i >= si->nargs) return MVR_K_SCALAR;
+  switch (si->params[i].kind) {
+    case MVR_P_PTR: return MVR_K_PTR;
+    case MVR_P_IN_BYTES: return MVR_K_IN_BYTES;
+    case MVR_P_OUT_BYTES: return MVR_K_OUT_BYTES;
+    case MVR_P_PATH: return MVR_K_PATH;
+    case MVR_P_IN_STRUCT: return MVR_K_IN_STRUCT;
+    case MVR_P_OUT_STRUCT: return MVR_K_OUT_STRUCT;
+    default: return MVR_K_SCALAR;
+  }
+}
+
+int mvr_si_len_param(uint32_t nr, unsigned i) {
+  const struct mvr_syscall_info *si = mvr_syscall_lookup(nr);
+  if (!si || i >= 6) return -1;
+  int lp = si->params[i].len_param;
+  return lp >= 0 && lp < si->nargs ? lp : -1;
+}
+
+int mvr_si_len_from_ret(uint32_t nr, unsigned i) {
+  const struct mvr_syscall_info *si = mvr_syscall_lookup(nr);
+  return si && i < 6 ? si->params[i].len_from_ret : 0;
+}
+
+uint32_t mvr_si_fixed_size(uint32_t nr, unsigned i) {
+  const struct mvr_syscall_info *si = mvr_syscall_lookup(nr);
+  return si && i < 6 ? si->params[i].fixed_size : 0;
+}
+
+int mvr_si_returns_fd(uint32_t nr) {
+  const struct mvr_syscall_info *si = mvr_syscall_lookup(nr);
+  return si ? si->returns_fd : 0;
+}

@@ -1,0 +1,32 @@
+/* mvr_sysinfo.h — the runtime's view of the syscall table (runtime-c/include/mvr_syscalls.h,
+ * generated from compiler/syscalls/x86_64.tsv; included only by mvr_sysinfo.c, as it holds the table). Everything in the runtime that needs to know what
+ * a parameter holds goes through these few functions, so the table's layout is named once. */
+#ifndef MVR_SYSINFO_H
+#define MVR_SYSINFO_H
+
+#include <stdint.h>
+
+/* Parameter kinds and effect classes, in the runtime's own small enums. */
+enum mvr_kind {
+  MVR_K_SCALAR = 0, /* fd, int, size, flags: compared by value */
+  MVR_K_PTR,        /* an address: never compared, never copied */
+  MVR_K_IN_BYTES,
+  MVR_K_OUT_BYTES,
+  MVR_K_PATH,
+  MVR_K_IN_STRUCT,
+  MVR_K_OUT_STRUCT,
+};
+/* Effect classes: the values of enum mvr_effect in mvr_syscalls.h. */
+enum { MVR_EFFECT_LOCAL = 0, MVR_EFFECT_READONLY = 1, MVR_EFFECT_EXTERNAL = 2 };
+
+const char *mvr_si_name(uint32_t nr);   /* "syscall_NNN" for unknown numbers (static buffer-free) */
+int mvr_si_known(uint32_t nr);
+unsigned mvr_si_arity(uint32_t nr);     /* 6 for unknown numbers */
+int mvr_si_effect(uint32_t nr);         /* unknown numbers: external */
+int mvr_si_kind(uint32_t nr, unsigned i);
+int mvr_si_len_param(uint32_t nr, unsigned i); /* -1: none */
+int mvr_si_len_from_ret(uint32_t nr, unsigned i);
+uint32_t mvr_si_fixed_size(uint32_t nr, unsigned i); /* 0: none */
+int mvr_si_returns_fd(uint32_t nr);
+
+#endif

@@ -1,0 +1,387 @@
+// End-to-end tests of the mvr runtime (runtime-c/): real processes run as leader and follower under
+// `mvrc run`. The fixture test/fixtures/mvr-lines.c prints lines stamped with clock_gettime and
+// echoes its stdin; build-time switches make faulty follower versions (crash, hang, different bytes).
+import { expect } from 'chai';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, cpSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { dirname } from 'node:path';
+import { CLI, tempDir } from './helpers/cli.ts';
+import { parseRunArgs } from '../compiler/commands/run.ts';
+import { buildRuntime, RuntimeBuildError } from '../codegen-c/runtime-build.ts';
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const FIXTURE = join(REPO, 'test', 'fixtures', 'mvr-lines.c');
+const CFLAGS = ['-std=c11', '-Wall', '-Wextra', '-Werror', '-D_GNU_SOURCE', '-O1'];
+
+/** The bundled CLI, as users run it (`npm test` builds it before mocha). */
+function cli(): string[] {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run 'npm run build' (npm test does it)`);
+  return [CLI];
+}
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+function mvrcRun(args: string[], input = '', timeoutMs = 30_000): Run {
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, [...cli(), 'run', ...args], { cwd: REPO, input, encoding: 'utf8', timeout: timeoutMs });
+  return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '', ms: Date.now() - t0 };
+}
+
+/** Replaces the clock values, which differ from run to run. */
+function maskTimes(s: string): string {
+  return s.replace(/t=\d+\.\d+/g, 't=T');
+}
+
+describe('runtime: leader and follower side by side', function () {
+  this.timeout(120_000);
+  let dir: string;
+  const bin: Record<string, string> = {};
+
+  before(function () {
+    if (process.platform !== 'linux' || process.arch !== 'x64') this.skip();
+    dir = tempDir('mvrc-runtime-');
+    const variants: Record<string, string[]> = { lines: [], crash: ['-DCRASH_AT=7'], hang: ['-DHANG_AT=7'], diff: ['-DDIFF_AT=7'] };
+    for (const [name, defs] of Object.entries(variants)) {
+      bin[name] = join(dir, name);
+      execFileSync('cc', [...CFLAGS, ...defs, '-o', bin[name]!, FIXTURE]);
+    }
+    const threads = join(REPO, 'test', 'fixtures', 'mvr-threads.c');
+    bin.threads = join(dir, 'threads');
+    execFileSync('cc', [...CFLAGS, '-pthread', '-o', bin.threads, threads]);
+    bin.threadCrash = join(dir, 'thread-crash');
+    execFileSync('cc', [...CFLAGS, '-pthread', '-DCRASH_THREAD=2', '-o', bin.threadCrash, threads]);
+    const fork = join(REPO, 'test', 'fixtures', 'mvr-fork.c');
+    bin.fork = join(dir, 'fork');
+    execFileSync('cc', [...CFLAGS, '-o', bin.fork, fork]);
+    bin.forkCrash = join(dir, 'fork-crash');
+    execFileSync('cc', [...CFLAGS, '-DCRASH_CHILD=1', '-o', bin.forkCrash, fork]);
+    bin.rules = join(dir, 'rules-default.so');
+    execFileSync('cc', [...CFLAGS, '-shared', '-fPIC', '-I', join(REPO, 'runtime-c', 'include'), '-I', join(REPO, 'runtime-c', 'common'),
+      '-o', bin.rules, join(REPO, 'test', 'fixtures', 'rules-default.c'), join(REPO, 'runtime-c', 'common', 'mvr_sysinfo.c')]);
+  });
+
+  it('gives the same output as the leader alone, and the follower sees the same clock values', () => {
+    const input = 'some input\nfor both\n';
+    const alone = spawnSync(bin.lines!, ['--lines', '40'], { input, encoding: 'utf8' });
+    const log = join(dir, 'same.log');
+    const r = mvrcRun(['--follower-log', log, '--', bin.lines!, '--lines', '40', ':::', bin.lines!, '--lines', '40'], input);
+    expect(r.stderr, r.stderr).to.not.match(/retired/);
+    expect(r.status).to.equal(0);
+    expect(maskTimes(r.stdout)).to.equal(maskTimes(alone.stdout));
+    expect(r.stdout).to.contain(`stdin bytes: ${input.length}`);
+    // The follower printed (into its own log) exactly what the leader printed, clock values included:
+    // it got the leader's clock_gettime results, and its stdin bytes from the leader's reads.
+    expect(readFileSync(log, 'utf8')).to.equal(r.stdout);
+  });
+
+  it('exits with the leader status, and a different exit of the follower is a divergence', () => {
+    const same = mvrcRun(['--', bin.lines!, '--lines', '2', '--exit', '5', ':::', bin.lines!, '--lines', '2', '--exit', '5']);
+    expect(same.status).to.equal(5);
+    expect(same.stderr).to.not.match(/retired/);
+    const other = mvrcRun(['--', bin.lines!, '--lines', '2', '--exit', '5', ':::', bin.lines!, '--lines', '2', '--exit', '4']);
+    expect(other.status).to.equal(5);
+    expect(other.stderr).to.match(/retired: divergence/);
+    expect(other.stderr).to.contain('leader:   exit_group(5)');
+    expect(other.stderr).to.contain('follower: exit_group(4)');
+  });
+
+  it('runs a single leader when no follower is given', () => {
+    const r = mvrcRun(['--', bin.lines!, '--lines', '3', '--exit', '3'], 'xy');
+    expect(r.status).to.equal(3);
+    expect(r.stdout.split('\n').filter((l) => l.startsWith('line ')).length).to.equal(3);
+    expect(r.stdout).to.contain('stdin bytes: 2');
+  });
+
+  it('drives a rules module given with --rules (.so) like the built-in default matcher', () => {
+    const log = join(dir, 'rules.log');
+    const r = mvrcRun(['--rules', bin.rules!, '--follower-log', log, '--', bin.lines!, '--lines', '10', ':::', bin.lines!, '--lines', '10'], 'abc');
+    expect(r.status).to.equal(0);
+    expect(r.stderr, r.stderr).to.not.match(/retired/);
+    expect(readFileSync(log, 'utf8')).to.equal(r.stdout);
+    const d = mvrcRun(['--rules', bin.rules!, '--', bin.lines!, '--lines', '10', ':::', bin.diff!, '--lines', '10']);
+    expect(d.stderr).to.match(/retired: divergence/);
+  });
+
+  it('runs rules compiled from a .mvr file (--rules) that reconcile a changed write', () => {
+    const log = join(dir, 'mvr-rules.log');
+    const rules = join(REPO, 'test', 'fixtures', 'line7.mvr');
+    const r = mvrcRun(['--rules', rules, '--follower-log', log, '--', bin.lines!, '--lines', '12', ':::', bin.diff!, '--lines', '12']);
+    expect(r.stderr, r.stderr).to.not.match(/retired/);
+    expect(r.status).to.equal(0);
+    expect(r.stdout).to.match(/^line 7 t=/m);
+    expect(r.stdout).to.not.contain('LINE');
+    // The follower wrote its own spelling (into its log) and got the leader's results.
+    const followerOut = readFileSync(log, 'utf8');
+    expect(followerOut).to.match(/^LINE 7 t=/m);
+    expect(followerOut.replace('LINE 7', 'line 7')).to.equal(r.stdout);
+    // Without the rules the same pair diverges.
+    const bare = mvrcRun(['--', bin.lines!, '--lines', '12', ':::', bin.diff!, '--lines', '12']);
+    expect(bare.stderr).to.match(/retired: divergence/);
+  });
+
+  it('retires a crashing follower with a report naming the event, and the leader keeps going', () => {
+    const r = mvrcRun(['--', bin.lines!, '--lines', '30', ':::', bin.crash!, '--lines', '30'], 'abc');
+    expect(r.status).to.equal(0);
+    expect(r.stdout.split('\n').filter((l) => l.startsWith('line ')).length).to.equal(30);
+    expect(r.stdout).to.contain('stdin bytes: 3');
+    expect(r.stderr, r.stderr).to.match(/follower \(pid \d+\) retired: crash at leader event #\d+/);
+    expect(r.stderr).to.contain('signal 11');
+    // It crashed before line 7's clock_gettime: that is the leader event it did not reach.
+    expect(r.stderr).to.match(/leader: +clock_gettime\(1, /);
+    // Its last call was line 6's write.
+    expect(r.stderr).to.match(/follower: +write\(1, /);
+  });
+
+  it('retires a follower that makes no progress past the deadline', () => {
+    const r = mvrcRun(['--deadline-ms', '300', '--', bin.lines!, '--lines', '30', ':::', bin.hang!, '--lines', '30'], '');
+    expect(r.status).to.equal(0);
+    expect(r.stdout.split('\n').filter((l) => l.startsWith('line ')).length).to.equal(30);
+    expect(r.stderr, r.stderr).to.match(/retired: hang at leader event #\d+/);
+    expect(r.stderr).to.match(/no progress for \d+ ms/);
+  });
+
+  it('reports different bytes as a divergence with both calls decoded', () => {
+    const r = mvrcRun(['--', bin.lines!, '--lines', '20', ':::', bin.diff!, '--lines', '20'], '');
+    expect(r.status).to.equal(0);
+    expect(r.stdout.split('\n').filter((l) => l.startsWith('line ')).length).to.equal(20);
+    expect(r.stderr).to.match(/retired: divergence at leader event #\d+/);
+    expect(r.stderr).to.match(/leader: +write\(1, "line 7 t=\d+\.\d+\\n", \d+\) = \d+/);
+    expect(r.stderr).to.match(/follower: +write\(1, "LINE 7 t=\d+\.\d+\\n", \d+\)/);
+    expect(r.stderr).to.contain('default rule');
+  });
+
+  it('keeps SIGSYS deliverable when the program blocks every signal', () => {
+    const log = join(dir, 'block.log');
+    const args = ['--lines', '10', '--block-signals'];
+    const r = mvrcRun(['--follower-log', log, '--', bin.lines!, ...args, ':::', bin.lines!, ...args], 'z');
+    expect(r.status).to.equal(0);
+    expect(r.stderr).to.not.match(/retired|mvr-agent/);
+    expect(r.stdout.split('\n').filter((l) => l.startsWith('line ')).length).to.equal(10);
+    expect(readFileSync(log, 'utf8')).to.equal(r.stdout);
+  });
+
+  it('streams through a small ring many times over (wrap-around, the leader waiting for space)', () => {
+    // 3000 lines are ~800 KiB of events through a 64 KiB ring.
+    const log = join(dir, 'wrap.log');
+    const r = mvrcRun(['--ring-size', '65536', '--follower-log', log, '--', bin.lines!, '--lines', '3000', ':::', bin.lines!, '--lines', '3000'], 'x');
+    expect(r.stderr, r.stderr).to.not.match(/retired/);
+    expect(r.status).to.equal(0);
+    expect(r.stdout.split('\n').filter((l) => l.startsWith('line ')).length).to.equal(3000);
+    expect(readFileSync(log, 'utf8')).to.equal(r.stdout);
+  });
+
+  it('never blocks the leader on a full ring longer than the bound', () => {
+    // 64 KiB ring, 4000 lines (~130 KiB of events): the hanging follower stops draining it.
+    const r = mvrcRun(['--ring-size', '65536', '--deadline-ms', '400', '--', bin.lines!, '--lines', '4000', ':::', bin.hang!, '--lines', '4000'], '');
+    expect(r.status).to.equal(0);
+    expect(r.stdout.split('\n').filter((l) => l.startsWith('line ')).length).to.equal(4000);
+    expect(r.stderr).to.match(/retired: (ring-full|hang)/);
+    expect(r.ms).to.be.below(15_000);
+  });
+
+  it('pairs threads by creation order: each follower thread gets its leader thread\'s results', () => {
+    const log = join(dir, 'threads.log');
+    const r = mvrcRun(['--follower-log', log, '--', bin.threads!, '6', '150', ':::', bin.threads!, '6', '150']);
+    expect(r.stderr, r.stderr).to.not.match(/retired/);
+    expect(r.status).to.equal(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines.length).to.equal(6 * 150 + 1);
+    expect(lines[lines.length - 1]).to.equal('total 900');
+    // The threads interleave differently in the two processes, but every follower thread printed
+    // exactly its leader thread's lines, clock values included.
+    const sorted = (t: string) => t.trimEnd().split('\n').sort().join('\n');
+    expect(sorted(readFileSync(log, 'utf8'))).to.equal(sorted(r.stdout));
+  });
+
+  it('retires a follower whose thread crashes, naming the thread pair, and the leader keeps going', () => {
+    const r = mvrcRun(['--', bin.threads!, '4', '20', ':::', bin.threadCrash!, '4', '20']);
+    expect(r.status).to.equal(0);
+    expect(r.stdout.trimEnd().split('\n').length).to.equal(4 * 20 + 1);
+    expect(r.stderr).to.match(/retired: crash/);
+    // Thread 2 is the third thread created: pair #3; it crashed before line 10's clock_gettime.
+    expect(r.stderr).to.match(/task pair #3:\n {2}leader: +clock_gettime\(1, .*\(event #20\)/);
+  });
+
+  it('retires the follower (never letting an unfollowed thread run) past the runtime\'s 15 rings', () => {
+    const r = mvrcRun(['--', bin.threads!, '17', '3', ':::', bin.threads!, '17', '3']);
+    expect(r.status).to.equal(0);
+    expect(r.stdout.trimEnd().split('\n').length).to.equal(17 * 3 + 1);
+    expect(r.stderr).to.match(/retired: unsupported/);
+    expect(r.stderr).to.contain('more threads and processes than the runtime has rings');
+  });
+
+  it('pairs child processes by creation order (fork), and the parent sees the leader\'s children', () => {
+    const log = join(dir, 'fork.log');
+    const r = mvrcRun(['--follower-log', log, '--', bin.fork!, '3', '25', ':::', bin.fork!, '3', '25']);
+    expect(r.stderr, r.stderr).to.not.match(/retired/);
+    expect(r.status).to.equal(0);
+    for (let c = 0; c < 3; c++) expect(r.stdout).to.contain(`child ${c} exited with ${10 + c}\n`);
+    const sorted = (t: string) => t.trimEnd().split('\n').sort().join('\n');
+    // The follower's children printed their leader children's lines (clock values included), and
+    // its parent got the leader's wait4 results.
+    expect(sorted(readFileSync(log, 'utf8'))).to.equal(sorted(r.stdout));
+  });
+
+  it('retires the follower when one of its child processes crashes; the leader\'s children finish', () => {
+    const r = mvrcRun(['--', bin.fork!, '3', '10', ':::', bin.forkCrash!, '3', '10']);
+    expect(r.status).to.equal(0);
+    expect(r.stdout.trimEnd().split('\n').length).to.equal(3 * 11);
+    expect(r.stderr).to.match(/retired: crash/);
+    expect(r.stderr).to.match(/child process \d+ \(task pair #2\) ended without reaching its leader's exit/);
+  });
+
+  it('runs a command the program spawns (system) once: the follower gets the leader\'s result', () => {
+    const prog = join(dir, 'system');
+    execFileSync('cc', [...CFLAGS, '-o', prog, join(REPO, 'test', 'fixtures', 'mvr-system.c')]);
+    const marker = join(dir, 'spawned.txt');
+    const log = join(dir, 'system.log');
+    const cmd = `echo spawned >> ${marker}; exit 3`;
+    const r = mvrcRun(['--follower-log', log, '--', prog, cmd, ':::', prog, cmd]);
+    expect(r.stderr, r.stderr).to.not.match(/retired/);
+    expect(r.status).to.equal(0);
+    expect(r.stdout).to.equal(`system returned ${3 << 8}\n`);
+    expect(readFileSync(marker, 'utf8')).to.equal('spawned\n'); // once, by the leader's child
+    expect(readFileSync(log, 'utf8')).to.equal(r.stdout);
+  });
+
+  it('keeps each version\'s epoll user data: the follower gets its own data back from epoll_wait', () => {
+    const src = join(REPO, 'test', 'fixtures', 'mvr-epoll.c');
+    const v1 = join(dir, 'epoll-1000');
+    const v2 = join(dir, 'epoll-5000');
+    execFileSync('cc', [...CFLAGS, '-DDATA_BASE=1000', '-o', v1, src]);
+    execFileSync('cc', [...CFLAGS, '-DDATA_BASE=5000', '-o', v2, src]);
+    const log = join(dir, 'epoll.log');
+    const r = mvrcRun(['--follower-log', log, '--', v1, ':::', v2]);
+    expect(r.stderr, r.stderr).to.not.match(/retired/);
+    expect(r.status).to.equal(0);
+    expect(r.stdout).to.contain('ok 3\n');
+    // The follower checked the data it got back against what it registered itself.
+    expect(readFileSync(log, 'utf8')).to.equal(r.stdout);
+  });
+
+  it('replays the leader\'s signals to the follower at the same point (handlers, EINTR)', async () => {
+    const src = join(REPO, 'test', 'fixtures', 'mvr-signals.c');
+    const prog = join(dir, 'signals');
+    execFileSync('cc', [...CFLAGS, '-o', prog, src]);
+    const sock = join(dir, 'sig.sock');
+    const log = join(dir, 'signals.log');
+    const child = spawn(process.execPath, [...cli(), 'run', '--control', sock, '--follower-log', log, '--', prog, ':::', prog],
+      { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((res) => child.once('exit', (c) => res(c)));
+    const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
+    const waitFor = async (text: string) => {
+      for (let i = 0; i < 100 && !out.includes(text); i++) await sleep(50);
+      expect(out, err).to.contain(text);
+    };
+    await waitFor('ready');
+    const st = JSON.parse(spawnSync(process.execPath, [...cli(), 'ctl', sock, 'status', '--json'], { cwd: REPO, encoding: 'utf8' }).stdout);
+    const leader: number = st.leader.pid;
+    child.stdin!.write('a\n');
+    await waitFor('echo: a');
+    process.kill(leader, 'SIGUSR1'); // handled while the leader is blocked in read() (SA_RESTART)
+    await waitFor('handler: signal 10');
+    child.stdin!.write('b\n');
+    await waitFor('echo: b');
+    process.kill(leader, 'SIGUSR2'); // no SA_RESTART: the read fails with EINTR
+    await waitFor('read interrupted (EINTR), usr2 count 1');
+    child.stdin!.end('c\n');
+    expect(await exited).to.equal(0);
+    expect(out).to.equal('ready (handler seen as installed: yes)\necho: a\nhandler: signal 10\necho: b\n' +
+      'read interrupted (EINTR), usr2 count 1\necho: c\ndone\n');
+    expect(err).to.not.match(/retired/);
+    // The follower never got a signal from outside: the runtime raised each one at the point the
+    // leader's handler ran, and it printed the same lines.
+    expect(readFileSync(log, 'utf8')).to.equal(out);
+  });
+
+  it('answers `mvrc ctl SOCK status` while running, with retirements', async () => {
+    const sock = join(dir, 'ctl.sock');
+    const child = spawn(process.execPath, [...cli(), 'run', '--control', sock, '--', bin.lines!, '--lines', '12', ':::', bin.crash!, '--lines', '12'],
+      { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((res) => child.once('exit', (c) => res(c)));
+    try {
+      const ctl = (args: string[]) => spawnSync(process.execPath, [...cli(), 'ctl', sock, ...args], { cwd: REPO, encoding: 'utf8' });
+      let st: { stage: string; leader: { pid: number }; follower: { pid: number; state: string }; events: { recorded: number; consumed: number }; ring: { size: number }; retirements: { reason: string; event: number }[] } | null = null;
+      for (let i = 0; i < 100; i++) {
+        if (existsSync(sock)) {
+          const r = ctl(['status', '--json']);
+          if (r.status === 0) {
+            st = JSON.parse(r.stdout);
+            if (st!.retirements.length > 0) break;
+          }
+        }
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      expect(st, 'status answered').to.not.equal(null);
+      expect(st!.leader.pid).to.be.above(0);
+      expect(st!.follower.pid).to.be.above(0);
+      expect(st!.retirements.map((x) => x.reason)).to.deep.equal(['crash']);
+      expect(st!.stage).to.equal('single leader');
+      expect(st!.follower.state).to.equal('retired');
+      expect(st!.events.recorded).to.be.at.least(st!.events.consumed);
+      expect(st!.ring.size).to.be.above(0);
+      // Only this user may talk to the monitor.
+      expect(statSync(sock).mode & 0o777).to.equal(0o600);
+      const promote = ctl(['promote']);
+      expect(promote.status).to.equal(2);
+      expect(promote.stderr).to.contain("'promote' is not supported by this runtime yet");
+      const human = ctl(['status']);
+      expect(human.status).to.equal(0);
+      expect(human.stdout).to.match(/stage: +single leader/);
+      expect(human.stdout).to.match(/crash at leader event #\d+/);
+    } finally {
+      child.stdin!.end();
+      expect(await exited).to.equal(0);
+    }
+  });
+
+  it('builds the runtime once per content (cache), and again when a source changes', () => {
+    const src = join(dir, 'runtime-src');
+    cpSync(join(REPO, 'runtime-c'), src, { recursive: true, filter: (p) => !/build(-san)?$/.test(p) });
+    const cacheDir = join(dir, 'cache');
+    const env = { ...process.env };
+    delete env['MVRC_RUNTIME_DIR'];
+    const opts = { sourceDir: src, cacheDir, env };
+    const first = buildRuntime(opts);
+    expect(first.built).to.equal(true);
+    expect(existsSync(first.agent) && existsSync(first.monitor)).to.equal(true);
+    const again = buildRuntime(opts);
+    expect(again).to.deep.equal({ ...first, built: false });
+    appendFileSync(join(src, 'common', 'mvr_util.c'), '/* changed */\n');
+    const changed = buildRuntime(opts);
+    expect(changed.built).to.equal(true);
+    expect(changed.dir).to.not.equal(first.dir);
+    // A compiler error is reported with the compiler's message, not thrown as a crash.
+    appendFileSync(join(src, 'common', 'mvr_util.c'), 'int broken(void) { return }\n');
+    expect(() => buildRuntime(opts)).to.throw(RuntimeBuildError, /building the mvr runtime failed[\s\S]*mvr_util\.c/);
+  });
+
+  it('rejects bad command lines with usage errors', () => {
+    expect(() => parseRunArgs([])).to.throw(/no leader command/);
+    expect(() => parseRunArgs(['--', 'a', ':::'])).to.throw(/no follower command/);
+    expect(() => parseRunArgs(['--ring-size', 'x', '--', 'a'])).to.throw(/positive integer/);
+    expect(() => parseRunArgs(['--bogus', '--', 'a'])).to.throw(/unknown option/);
+    expect(parseRunArgs(['--deadline-ms=50', '--leader-env', 'A=1', '--', 'a', 'b', ':::', 'c'])).to.deep.include({
+      deadlineMs: 50, leaderEnv: ['A=1'], leader: ['a', 'b'], follower: ['c'],
+    });
+    const r = mvrcRun(['--', 'a', ':::']);
+    expect(r.status).to.equal(2);
+    expect(r.stderr).to.contain('no follower command');
+    // A leader that cannot be started: the exec failure is reported, status 127 as in a shell.
+    const missing = join(dir, 'no-such-program');
+    const m = mvrcRun(['--', missing, ':::', bin.lines!]);
+    expect(m.status).to.equal(127);
+    expect(m.stderr).to.contain(`cannot run '${missing}'`);
+  });
+});
