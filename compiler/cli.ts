@@ -38,7 +38,7 @@ const commands: Record<string, CommandEntry> = {
   },
   run: {
     summary: 'run a program as leader, optionally with a follower version beside it',
-    usage: 'mvrc run [--rules F] [--control SOCK] [--follower-log F] -- LEADER_CMD... [::: FOLLOWER_CMD...]',
+    usage: 'mvrc run [--rules F] [--control SOCK] [--follower-log F] [--state-dir D] [--ring-size BYTES] [--deadline-ms N] [--leader-env K=V]... [--follower-env K=V]... -- LEADER_CMD... [::: FOLLOWER_CMD...]',
     load: async () => (await import('./commands/run.ts')).run,
   },
   ctl: {

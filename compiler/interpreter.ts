@@ -258,8 +258,11 @@ export class Interpreter {
       if (!ev && !eof) return 'need_more';
       let restarted = false;
       if (ev) {
-        for (const id of leaderCandidates(this.a, ev.nr, ev.args)) {
+        const candidates = leaderCandidates(this.a, ev.nr, ev.args);
+        // Pass 1: mappings and expected divergences come before the default match.
+        for (const id of candidates) {
           const rule = this.a.rules[id]!;
+          if (rule.rhs === 'nothing') continue;
           if (rule.firstFollowerNrs !== 'any' && !rule.firstFollowerNrs.has(call.nr)) continue;
           const m = this.matchLeft(w, rule, leader);
           if (m === 'need') return 'need_more';
@@ -273,15 +276,8 @@ export class Interpreter {
             w.res.reason = rule.reason || Reasons.expected;
             return 'expected_diverge';
           }
-          if (rule.rhs === 'nothing') {
-            for (let i = 0; i < rule.left.length; i++) w.acts.push({ event: s.next + BigInt(i), action: 'skip' });
-            s.next += BigInt(rule.left.length);
-            restarted = true;
-            break;
-          }
           if (this.tryRule(w, rule, call)) return 'ok';
         }
-        if (restarted) continue;
         if (ev.nr === call.nr && this.inputsEqual(ev, call)) {
           if (w.acts.length + 1 > MAX_LEFT) {
             w.res.reason = Reasons.tooMany;
@@ -293,6 +289,25 @@ export class Interpreter {
           s.next += 1n;
           return 'ok';
         }
+        // Pass 2: leader-only rules (`X => nothing`), only where the default does not hold: a
+        // follower that does make the call gets the leader's results.
+        for (const id of candidates) {
+          const rule = this.a.rules[id]!;
+          if (rule.rhs !== 'nothing') continue;
+          if (rule.firstFollowerNrs !== 'any' && !rule.firstFollowerNrs.has(call.nr)) continue;
+          const m = this.matchLeft(w, rule, leader);
+          if (m === 'need') return 'need_more';
+          if (m === 'no') continue;
+          if (w.acts.length + rule.left.length > MAX_LEFT) {
+            w.res.reason = Reasons.tooMany;
+            return 'diverge';
+          }
+          for (let i = 0; i < rule.left.length; i++) w.acts.push({ event: s.next + BigInt(i), action: 'skip' });
+          s.next += BigInt(rule.left.length);
+          restarted = true;
+          break;
+        }
+        if (restarted) continue;
       }
       for (const id of nothingCandidates(this.a, call.nr)) {
         const rule = this.a.rules[id]!;

@@ -94,6 +94,27 @@ describe('published scenarios (interpreter and generated C)', function () {
     );
   });
 
+  it('a leader-only rule (X => nothing) yields to the default: a follower that makes the call gets the leader\'s clock', () => {
+    const ts = 'TIMESPEC16BYTES!';
+    scenario(
+      'clock_gettime(_, _) => nothing\n',
+      [
+        L({ nr: nr('clock_gettime'), args: [1, 0], ret: 0, bufs: { 1: ts } }),
+        L({ nr: nr('write'), args: [1, 0, 2], ret: 2, bufs: { 1: 'ok' } }),
+        L({ nr: nr('clock_gettime'), args: [1, 0], ret: 0, bufs: { 1: ts } }),
+        L({ nr: nr('write'), args: [1, 0, 2], ret: 2, bufs: { 1: 'ok' } }),
+        // the follower reads the clock too: the default match gives it the leader's time
+        F({ nr: nr('clock_gettime'), args: [1, 0], caps: { 1: 16 } }),
+        F({ nr: nr('write'), args: [1, 0, 2], bufs: { 1: 'ok' } }),
+        // the follower does not read the clock here: the rule consumes the leader's read
+        F({ nr: nr('write'), args: [1, 0, 2], bufs: { 1: 'ok' } }),
+        'E',
+        'X',
+      ],
+      [`ok r=D f=match ev=0 ret=0 out=1:${hex(ts)} L=0:m`, 'ok r=D f=match ev=1 ret=2 L=1:m', 'ok r=D f=match ev=3 ret=2 L=2:k,3:m', 'fin ok'],
+    );
+  });
+
   it('vsftpd: a command the new version knows is answered as unknown, like the old one did', () => {
     const rules = 'read(_,_,_), write(_,"500 Unknown command",_) => read(_,"FOOBAR\\r\\n",8), write(_,"500 Unknown command",_)\n';
     const reply = '500 Unknown command';

@@ -1953,24 +1953,19 @@ static int mvr_step_inner(struct mvr_w *w) {
     if (ev) {
       uint32_t n;
       const uint32_t *cand = mvr_leader_candidates(ev, &n);
+      /* Pass 1: mappings and expected divergences come before the default match. */
       for (uint32_t ci = 0; ci < n; ci++) {
         uint32_t rid = cand[ci];
         const struct mvr_rule *r = &mvr_rule_table[rid];
+        if (r->rhs == MVR_RHS_NOTHING) continue;
         if (!mvr_has_nr(r, c->nr)) continue;
         int m = mvr_match_left(w, r);
         if (m < 0) return MVR_NEED_MORE;
         if (m == 0) continue;
         if (w->out->n_leader + r->nleft > MVR_MAX_LEADER_ACTIONS) return mvr_diverge(w, MVR_REASON_TOO_MANY);
         if (r->rhs == MVR_RHS_DIVERGE) return mvr_expected(w, rid);
-        if (r->rhs == MVR_RHS_NOTHING) {
-          for (uint32_t i = 0; i < r->nleft; i++) mvr_act(w, w->s.next + i, MVR_L_SKIP);
-          w->s.next += r->nleft;
-          restarted = 1;
-          break;
-        }
         if (mvr_try_rule(w, rid)) return MVR_OK;
       }
-      if (restarted) continue;
       if (ev->nr == c->nr && mvr_inputs_equal(ev, c)) {
         if (w->out->n_leader + 1 > MVR_MAX_LEADER_ACTIONS) return mvr_diverge(w, MVR_REASON_TOO_MANY);
         mvr_act(w, w->s.next, MVR_L_MATCH);
@@ -1979,6 +1974,23 @@ static int mvr_step_inner(struct mvr_w *w) {
         w->s.next += 1;
         return MVR_OK;
       }
+      /* Pass 2: leader-only rules (X => nothing), only where the default does not hold: a
+       * follower that does make the call gets the leader's results. */
+      for (uint32_t ci = 0; ci < n; ci++) {
+        uint32_t rid = cand[ci];
+        const struct mvr_rule *r = &mvr_rule_table[rid];
+        if (r->rhs != MVR_RHS_NOTHING) continue;
+        if (!mvr_has_nr(r, c->nr)) continue;
+        int m = mvr_match_left(w, r);
+        if (m < 0) return MVR_NEED_MORE;
+        if (m == 0) continue;
+        if (w->out->n_leader + r->nleft > MVR_MAX_LEADER_ACTIONS) return mvr_diverge(w, MVR_REASON_TOO_MANY);
+        for (uint32_t i = 0; i < r->nleft; i++) mvr_act(w, w->s.next + i, MVR_L_SKIP);
+        w->s.next += r->nleft;
+        restarted = 1;
+        break;
+      }
+      if (restarted) continue;
     }
     uint32_t n;
     const uint32_t *cand = mvr_nothing_candidates(c->nr, &n);
