@@ -25,6 +25,21 @@
  * - SIGTERM arrives through a signalfd, i.e. as an ordinary read at a well-defined point;
  * - connections are removed from epoll before close(): under MVE the same socket is also open in
  *   the other version, so close() alone would not drop the registration.
+ *
+ * Live update by handoff (runtime-c/dsu/mvr_dsu.h, docs/handoff.md): the top of the event loop
+ * is the update point; the state image holds the listening socket (inherited by the new
+ * version: both then accept on it) and every key and value. Connections open at the fork point
+ * stay with this process. Without MVR_DSU_CTL_FD / MVR_DSU_STATE_FD in the environment the
+ * library makes no system call, so the server behaves exactly as it does without it.
+ * Loading a version 1 image gives every value the type string (the MVEDSUA transformation).
+ *
+ * Injected faults, for the update tests (--fault SPEC or MVR_KV_FAULT=SPEC; the option wins):
+ *   transform-crash            the transformation touches memory it already gave back and dies
+ *                              (SIGSEGV), like MVEDSUA's Memcached use-after-free
+ *   transform-drop-field[=K]   the transformation loses the value of key K (default: the first
+ *                              entry of the image): a wrong transformation, seen later as a
+ *                              divergence (GET K answers "VALUE " instead of the value)
+ *   crash-on-cmd=CMD           dies (SIGSEGV) when a request whose first word is CMD arrives
  */
 #include <errno.h>
 #include <signal.h>
@@ -40,9 +55,14 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 
+#include "mvr_dsu.h"
+
 #define PROG "kv-v2"
+#define DSU_NAME "kv"              /* the program identity in state images, shared by all versions */
+#define DSU_VERSION 2
 #define IN_INITIAL 16384          /* first input buffer; grows only for longer lines */
 #define MAX_LINE (1u << 20)       /* longest request line accepted */
 #define OUT_HIGH (256u * 1024)    /* stop executing pipelined requests above this much unsent output */
@@ -267,6 +287,8 @@ struct conn {
 };
 
 static struct dict store;
+static int listen_fd = -1;    /* saved in the state image, so that the new version inherits it */
+static int inherited_lfd = -1; /* the listening socket named by a loaded state image */
 static int epfd = -1;
 static struct conn **conns; /* indexed by fd */
 static size_t conns_cap;
@@ -456,10 +478,57 @@ static void cmd_get(struct conn *c, const char *key, size_t klen)
 	REPLY(c, "\n");
 }
 
+/* ---- injected faults (see the top of the file) ---- */
+
+enum fault { FAULT_NONE, FAULT_TRANSFORM_CRASH, FAULT_TRANSFORM_DROP_FIELD, FAULT_CRASH_ON_CMD };
+static enum fault fault;
+static const char *fault_arg; /* the key of transform-drop-field, the command of crash-on-cmd */
+
+static void parse_fault(const char *spec)
+{
+	if (strcmp(spec, "transform-crash") == 0) {
+		fault = FAULT_TRANSFORM_CRASH;
+	} else if (strcmp(spec, "transform-drop-field") == 0) {
+		fault = FAULT_TRANSFORM_DROP_FIELD;
+	} else if (strncmp(spec, "transform-drop-field=", 21) == 0 && spec[21]) {
+		fault = FAULT_TRANSFORM_DROP_FIELD;
+		fault_arg = spec + 21;
+	} else if (strncmp(spec, "crash-on-cmd=", 13) == 0 && spec[13]) {
+		fault = FAULT_CRASH_ON_CMD;
+		fault_arg = spec + 13;
+	} else {
+		die("unknown fault '%s' (transform-crash, transform-drop-field[=KEY], crash-on-cmd=CMD)", spec);
+	}
+}
+
+/* A use-after-free that crashes every time: the scratch page is unmapped, not merely freed to
+ * malloc (which would keep it readable and make the fault depend on the allocator). */
+static void fault_use_after_free(const char *key, size_t klen)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	char *scratch = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (scratch == MAP_FAILED)
+		die_errno("mmap");
+	memcpy(scratch, key, klen < page ? klen : page);
+	munmap(scratch, page);
+	volatile char *stale = scratch;
+	stale[0] = 'x'; /* SIGSEGV */
+}
+
+static void maybe_crash_on(const char *line, size_t n)
+{
+	const char *sp = memchr(line, ' ', n);
+	size_t wlen = sp ? (size_t)(sp - line) : n;
+	if (strlen(fault_arg) == wlen && memcmp(line, fault_arg, wlen) == 0)
+		raise(SIGSEGV);
+}
+
 static void execute(struct conn *c, const char *line, size_t n)
 {
 	if (n > 0 && line[n - 1] == '\r')
 		n--;
+	if (fault == FAULT_CRASH_ON_CMD)
+		maybe_crash_on(line, n);
 	if (n >= 4 && memcmp(line, "PUT ", 4) == 0)
 		cmd_put(c, line + 4, n - 4);
 	else if (n >= 4 && memcmp(line, "PUT-", 4) == 0)
@@ -578,11 +647,98 @@ static void conn_event(struct conn *c, uint32_t events)
 	conn_pump(c);
 }
 
+/* ---- live update: the state image ----
+ * u32 listening fd (UINT32_MAX: none) | u64 count | count x (bytes key, bytes value, u32 type)
+ * Version 1 images have no type: their values load as strings. */
+
+#define NO_FD UINT32_MAX
+
+static int64_t kv_save(mvr_dsu_writer *w, void *app)
+{
+	(void)app;
+	mvr_dsu_put_u32(w, listen_fd >= 0 ? (uint32_t)listen_fd : NO_FD);
+	mvr_dsu_put_u64(w, store.count);
+	for (int ti = 0; ti < 2; ti++) {
+		for (size_t i = 0; i < store.t[ti].size; i++) {
+			for (struct entry *e = store.t[ti].buckets[i]; e; e = e->next) {
+				mvr_dsu_put_bytes(w, e->key, e->klen);
+				mvr_dsu_put_bytes(w, e->val, e->vlen);
+				mvr_dsu_put_u32(w, (uint32_t)e->type);
+			}
+		}
+	}
+	return (int64_t)store.count;
+}
+
+/* Checks what a request could have stored: a key is non-empty without space or newline, a value
+ * has no newline. A transformation that accepts anything would hide a corrupt image. */
+static bool valid_entry(mvr_dsu_reader *r, const char *key, size_t klen, const char *val, size_t vlen)
+{
+	if (klen == 0 || memchr(key, ' ', klen) || memchr(key, '\n', klen) || memchr(val, '\n', vlen)) {
+		mvr_dsu_reader_fail(r, "an entry that no request can store (empty key, or a space or newline in it)");
+		return false;
+	}
+	if (dict_find(&store, key, klen, hash_bytes(key, klen))) {
+		mvr_dsu_reader_fail(r, "a key stored twice");
+		return false;
+	}
+	return true;
+}
+
+static int inherited_listener(mvr_dsu_reader *r, uint32_t fd)
+{
+	if (fd == NO_FD)
+		return -1;
+	int on = 0;
+	socklen_t len = sizeof on;
+	if (fd > INT32_MAX || getsockopt((int)fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) < 0 || !on) {
+		mvr_dsu_reader_fail(r, "descriptor %u named by the image is not a listening socket", fd);
+		return -1;
+	}
+	return (int)fd;
+}
+
+static int64_t kv_load(mvr_dsu_reader *r, void *app, uint32_t from)
+{
+	(void)app;
+	if (from != 1 && from != 2) {
+		mvr_dsu_reader_fail(r, "this is kv version %d; it loads the state of versions 1 and 2", DSU_VERSION);
+		return -1;
+	}
+	int lfd = inherited_listener(r, mvr_dsu_get_u32(r));
+	/* the smallest entry: two 8-byte lengths (and a 4-byte type in version 2) */
+	uint64_t n = mvr_dsu_get_count(r, from == 1 ? 16 : 20);
+	for (uint64_t i = 0; i < n && mvr_dsu_reader_ok(r); i++) {
+		size_t klen, vlen;
+		const char *key = mvr_dsu_get_bytes(r, &klen);
+		const char *val = mvr_dsu_get_bytes(r, &vlen);
+		uint32_t type = from == 2 ? mvr_dsu_get_u32(r) : VT_STRING; /* v1 values are strings */
+		if (!mvr_dsu_reader_ok(r))
+			break;
+		if (type > VT_DATE) {
+			mvr_dsu_reader_fail(r, "entry %llu has type %u (version 2 knows 0..2)", (unsigned long long)i, type);
+			break;
+		}
+		if (!valid_entry(r, key, klen, val, vlen))
+			break;
+		if (fault == FAULT_TRANSFORM_CRASH && i == n / 2)
+			fault_use_after_free(key, klen);
+		if (fault == FAULT_TRANSFORM_DROP_FIELD &&
+		    (fault_arg ? strlen(fault_arg) == klen && memcmp(fault_arg, key, klen) == 0 : i == 0))
+			vlen = 0;
+		dict_put(&store, key, klen, val, vlen, (enum vtype)type);
+	}
+	if (!mvr_dsu_reader_ok(r))
+		return -1;
+	inherited_lfd = lfd;
+	return (int64_t)n;
+}
+
 /* ---- start-up and the event loop ---- */
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: " PROG " [--port N]   (N = 0 picks a free port; default 0)\n");
+	fprintf(stderr, "usage: " PROG " [--port N] [--fault SPEC]   (N = 0 picks a free port; default 0)\n");
 	exit(2);
 }
 
@@ -646,14 +802,21 @@ static void accept_clients(int lfd)
 int main(int argc, char **argv)
 {
 	int port = 0;
+	const char *fault_spec = getenv("MVR_KV_FAULT");
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
 			port = parse_port(argv[++i]);
 		else if (strncmp(argv[i], "--port=", 7) == 0)
 			port = parse_port(argv[i] + 7);
+		else if (strcmp(argv[i], "--fault") == 0 && i + 1 < argc)
+			fault_spec = argv[++i];
+		else if (strncmp(argv[i], "--fault=", 8) == 0)
+			fault_spec = argv[i] + 8;
 		else
 			usage();
 	}
+	if (fault_spec && *fault_spec)
+		parse_fault(fault_spec);
 
 	/* Writes to a client that went away must fail with EPIPE, not kill the server. */
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
@@ -669,12 +832,22 @@ int main(int argc, char **argv)
 		die_errno("signalfd");
 
 	dict_init(&store);
-	int lfd = listen_on(port);
+	/* Started by a handoff: loads the old version's state (or exits with a message). */
+	if (mvr_dsu_init(DSU_NAME, DSU_VERSION, kv_save, kv_load, NULL) < 0)
+		die("dsu: %s", mvr_dsu_error());
+	int lfd = inherited_lfd >= 0 ? inherited_lfd : listen_on(port);
+	listen_fd = lfd;
+	if (mvr_dsu_keep_fd(lfd) < 0)
+		die("dsu: %s", mvr_dsu_error());
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (epfd < 0)
 		die_errno("epoll_create1");
 	epoll_set(lfd, EPOLLIN, EPOLL_CTL_ADD);
 	epoll_set(sfd, EPOLLIN, EPOLL_CTL_ADD);
+	/* Readable when an update request (or the end of a handoff child) is waiting; the update
+	 * point at the top of the loop handles it, so the event itself needs no branch below. */
+	if (mvr_dsu_fd() >= 0)
+		epoll_set(mvr_dsu_fd(), EPOLLIN, EPOLL_CTL_ADD);
 
 	/* The first stdout line is the contract with scripts and tests that start us on port 0. */
 	printf("listening on %d\n", bound_port(lfd));
@@ -682,6 +855,7 @@ int main(int argc, char **argv)
 
 	struct epoll_event evs[MAX_EVENTS];
 	for (bool running = true; running;) {
+		mvr_dsu_update_point(); /* a safe point: no request half-executed */
 		int n = epoll_wait(epfd, evs, MAX_EVENTS, -1);
 		if (n < 0) {
 			if (errno == EINTR)

@@ -1,0 +1,846 @@
+/* mvr_dsu.c: the handoff library (see mvr_dsu.h for the protocol and docs/handoff.md). */
+#include "mvr_dsu.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#define IMAGE_MAGIC "MVRDSU\r\n"
+#define IMAGE_FORMAT 1u
+#define NAME_MAX_LEN 255u
+#define MAX_KEEP 16           /* descriptors the program may hand to the new version */
+#define MAX_CHILDREN 8        /* handoff children watched at once (the new versions live on) */
+#define REQ_MAX 65536         /* longest request line */
+#define MSG_LEN 512
+
+/* ---- errors: one convention: -1 and a message in g.err ---- */
+
+static struct {
+	const char *program;
+	uint32_t version;
+	mvr_dsu_save_fn save;
+	mvr_dsu_load_fn load;
+	void *app;
+	int ctl;      /* control channel, -1 if none */
+	int ep;       /* internal epoll over ctl and the children's pidfds, -1 when inert */
+	uint64_t points;
+	int keep[MAX_KEEP];
+	size_t nkeep;
+	struct { pid_t pid; int pidfd; } child[MAX_CHILDREN];
+	size_t nchild;
+	bool poll_children; /* pidfd_open is unavailable: waitpid at every update point */
+	char req[REQ_MAX];
+	size_t reqlen;
+	bool discarding;    /* skipping the rest of an over-long request line */
+	int passed_fd;      /* a descriptor received with a request (SCM_RIGHTS), -1 if none */
+	char err[MSG_LEN];
+} g = { .ctl = -1, .ep = -1, .passed_fd = -1 };
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(g.err, sizeof g.err, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+const char *mvr_dsu_error(void)
+{
+	return g.err;
+}
+
+/* ---- reports: one line, written without blocking (a controller that does not read must never
+ * stall the server; such a controller loses reports) ---- */
+
+static void report(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void report(int fd, const char *fmt, ...)
+{
+	if (fd < 0)
+		return;
+	char line[MSG_LEN * 3 + 128];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof line - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof line - 2)
+		n = (int)sizeof line - 2;
+	line[n++] = '\n';
+	ssize_t w = send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (w < 0 && errno == ENOTSOCK)
+		w = write(fd, line, (size_t)n);
+	(void)w;
+}
+
+/* Percent-encodes `s` so that it is one protocol field. */
+static const char *encode(const char *s, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p && o + 4 < cap; p++) {
+		if (*p <= 0x20 || *p >= 0x7f || *p == '%') {
+			out[o++] = '%';
+			out[o++] = hex[*p >> 4];
+			out[o++] = hex[*p & 15];
+		} else {
+			out[o++] = (char)*p;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static void report_failed(int fd, const char *stage, const char *msg)
+{
+	char enc[MSG_LEN * 3 + 1];
+	report(fd, "failed pid=%d stage=%s error=%s", (int)getpid(), stage, encode(msg, enc, sizeof enc));
+}
+
+/* ---- little helpers ---- */
+
+static int parse_fd(const char *s, int *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || *s == '\0' || *end != '\0' || v < 0 || v > INT_MAX)
+		return -1;
+	if (fcntl((int)v, F_GETFD) < 0)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+/* Reads and removes an fd-valued environment variable: 0 if unset, 1 if set (in *fd), -1 if bad. */
+static int take_env_fd(const char *name, int *fd)
+{
+	const char *v = getenv(name);
+	if (!v)
+		return 0;
+	int rc = parse_fd(v, fd) < 0 ? fail("%s=%s is not an open file descriptor", name, v) : 1;
+	unsetenv(name);
+	return rc;
+}
+
+static int set_cloexec(int fd, bool on)
+{
+	int fl = fcntl(fd, F_GETFD);
+	if (fl < 0 || fcntl(fd, F_SETFD, on ? (fl | FD_CLOEXEC) : (fl & ~FD_CLOEXEC)) < 0)
+		return fail("fcntl(fd %d): %s", fd, strerror(errno));
+	return 0;
+}
+
+static uint64_t fnv1a(uint64_t h, const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+#define FNV_INIT 0xcbf29ce484222325ull
+
+static void le32(unsigned char *b, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		b[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void le64(unsigned char *b, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		b[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* ---- writer: buffered writes into the image file, checksum computed on the way ---- */
+
+struct mvr_dsu_writer {
+	int fd;
+	bool failed;
+	uint64_t total; /* payload bytes written */
+	uint64_t hash;
+	size_t len;
+	unsigned char buf[1 << 16];
+	char err[MSG_LEN];
+};
+
+void mvr_dsu_writer_fail(mvr_dsu_writer *w, const char *fmt, ...)
+{
+	if (w->failed)
+		return;
+	w->failed = true;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(w->err, sizeof w->err, fmt, ap);
+	va_end(ap);
+}
+
+static void writer_flush(mvr_dsu_writer *w)
+{
+	size_t off = 0;
+	while (!w->failed && off < w->len) {
+		ssize_t n = write(w->fd, w->buf + off, w->len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			mvr_dsu_writer_fail(w, "writing the state image: %s", n < 0 ? strerror(errno) : "short write");
+		else
+			off += (size_t)n;
+	}
+	w->len = 0;
+}
+
+static void writer_append(mvr_dsu_writer *w, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	w->hash = fnv1a(w->hash, b, n);
+	w->total += n;
+	while (n > 0 && !w->failed) {
+		if (w->len == sizeof w->buf)
+			writer_flush(w);
+		size_t k = sizeof w->buf - w->len;
+		if (k > n)
+			k = n;
+		memcpy(w->buf + w->len, b, k);
+		w->len += k;
+		b += k;
+		n -= k;
+	}
+}
+
+void mvr_dsu_put_u32(mvr_dsu_writer *w, uint32_t v)
+{
+	unsigned char b[4];
+	le32(b, v);
+	if (!w->failed)
+		writer_append(w, b, sizeof b);
+}
+
+void mvr_dsu_put_u64(mvr_dsu_writer *w, uint64_t v)
+{
+	unsigned char b[8];
+	le64(b, v);
+	if (!w->failed)
+		writer_append(w, b, sizeof b);
+}
+
+void mvr_dsu_put_bytes(mvr_dsu_writer *w, const void *p, size_t n)
+{
+	mvr_dsu_put_u64(w, n);
+	if (!w->failed && n > 0)
+		writer_append(w, p, n);
+}
+
+/* ---- reader: a bounds-checked cursor over bytes in memory ---- */
+
+struct mvr_dsu_reader {
+	const unsigned char *p;
+	size_t len, off;
+	bool failed;
+	char err[MSG_LEN];
+};
+
+void mvr_dsu_reader_fail(mvr_dsu_reader *r, const char *fmt, ...)
+{
+	if (r->failed)
+		return;
+	r->failed = true;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->err, sizeof r->err, fmt, ap);
+	va_end(ap);
+}
+
+int mvr_dsu_reader_ok(const mvr_dsu_reader *r)
+{
+	return !r->failed;
+}
+
+/* The next n bytes, or NULL (sticky failure) when fewer are left. */
+static const unsigned char *take(mvr_dsu_reader *r, uint64_t n, const char *what)
+{
+	if (r->failed)
+		return NULL;
+	if (n > r->len - r->off) {
+		mvr_dsu_reader_fail(r, "truncated image: %s needs %llu bytes at offset %zu, %zu left", what,
+				    (unsigned long long)n, r->off, r->len - r->off);
+		return NULL;
+	}
+	const unsigned char *p = r->p + r->off;
+	r->off += (size_t)n;
+	return p;
+}
+
+static uint32_t rd32(const unsigned char *b)
+{
+	uint32_t v = 0;
+	for (int i = 3; i >= 0; i--)
+		v = (v << 8) | b[i];
+	return v;
+}
+
+static uint64_t rd64(const unsigned char *b)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | b[i];
+	return v;
+}
+
+uint32_t mvr_dsu_get_u32(mvr_dsu_reader *r)
+{
+	const unsigned char *b = take(r, 4, "a u32");
+	return b ? rd32(b) : 0;
+}
+
+uint64_t mvr_dsu_get_u64(mvr_dsu_reader *r)
+{
+	const unsigned char *b = take(r, 8, "a u64");
+	return b ? rd64(b) : 0;
+}
+
+const void *mvr_dsu_get_bytes(mvr_dsu_reader *r, size_t *n)
+{
+	*n = 0;
+	uint64_t len = mvr_dsu_get_u64(r);
+	const unsigned char *b = take(r, len, "a byte string");
+	if (b)
+		*n = (size_t)len;
+	return b;
+}
+
+uint64_t mvr_dsu_get_count(mvr_dsu_reader *r, size_t min_each)
+{
+	uint64_t n = mvr_dsu_get_u64(r);
+	if (r->failed)
+		return 0;
+	size_t left = r->len - r->off;
+	if (min_each > 0 && n > left / min_each) {
+		mvr_dsu_reader_fail(r, "corrupt image: a count of %llu items of at least %zu bytes each at offset %zu, but only %zu bytes left",
+				    (unsigned long long)n, min_each, r->off - 8, left);
+		return 0;
+	}
+	return n;
+}
+
+/* ---- loading (the new version, in mvr_dsu_init) ---- */
+
+#define HEADER_FIXED (8 + 4 + 4 + 4 + 8 + 8 + 8) /* without the program name */
+
+/* Reads the whole image from fd into memory (closing fd), verifies its header and checksum, and
+ * runs load_fn over the payload. 0 on success, -1 with g.err set. */
+static int load_image(int fd, uint64_t *bytes, int64_t *entries, uint32_t *from)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return fail("cannot stat the state image (fd %d): %s", fd, strerror(errno));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return fail("the state image (fd %d) is not a memfd or regular file", fd);
+	}
+	if (st.st_size < HEADER_FIXED + 1) {
+		close(fd);
+		return fail("truncated image: %lld bytes, shorter than any header", (long long)st.st_size);
+	}
+	if ((uint64_t)st.st_size > SIZE_MAX / 2) {
+		close(fd);
+		return fail("the state image is too large (%lld bytes)", (long long)st.st_size);
+	}
+	size_t size = (size_t)st.st_size;
+	unsigned char *buf = malloc(size);
+	if (!buf) {
+		close(fd);
+		return fail("out of memory reading the state image (%zu bytes)", size);
+	}
+	size_t got = 0;
+	int read_errno = 0;
+	while (got < size) {
+		ssize_t n = pread(fd, buf + got, size - got, (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			read_errno = n < 0 ? errno : 0;
+			break;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	int rc = -1;
+	if (got < size) {
+		fail("cannot read the state image: %s", read_errno ? strerror(read_errno) : "it shrank while being read");
+		goto out;
+	}
+
+	mvr_dsu_reader hr = { .p = buf, .len = size };
+	const unsigned char *magic = take(&hr, 8, "the magic");
+	if (!magic || memcmp(magic, IMAGE_MAGIC, 8) != 0) {
+		fail("not a state image (bad magic)");
+		goto out;
+	}
+	uint32_t format = mvr_dsu_get_u32(&hr);
+	if (format != IMAGE_FORMAT) {
+		fail("image format %u, this library reads format %u", format, IMAGE_FORMAT);
+		goto out;
+	}
+	*from = mvr_dsu_get_u32(&hr);
+	uint32_t name_len = mvr_dsu_get_u32(&hr);
+	if (name_len == 0 || name_len > NAME_MAX_LEN) {
+		fail("corrupt image header: program name of %u bytes", name_len);
+		goto out;
+	}
+	const unsigned char *name = take(&hr, name_len, "the program name");
+	uint64_t payload_len = mvr_dsu_get_u64(&hr);
+	uint64_t nentries = mvr_dsu_get_u64(&hr);
+	uint64_t sum = mvr_dsu_get_u64(&hr);
+	if (!name || hr.failed) {
+		fail("truncated image header (%zu bytes)", size);
+		goto out;
+	}
+	if (strlen(g.program) != name_len || memcmp(name, g.program, name_len) != 0) {
+		char enc[3 * NAME_MAX_LEN + 1], tmp[NAME_MAX_LEN + 1];
+		memcpy(tmp, name, name_len);
+		tmp[name_len] = '\0';
+		fail("image of program '%s', this is '%s'", encode(tmp, enc, sizeof enc), g.program);
+		goto out;
+	}
+	size_t left = hr.len - hr.off;
+	if (payload_len != left) {
+		fail("%s image: the header announces %llu payload bytes, the file holds %zu",
+		     payload_len > left ? "truncated" : "corrupt", (unsigned long long)payload_len, left);
+		goto out;
+	}
+	if (fnv1a(FNV_INIT, buf + hr.off, left) != sum) {
+		fail("corrupt image: checksum mismatch");
+		goto out;
+	}
+	(void)nentries; /* the writer's count: informative only, a transformation may change it */
+
+	mvr_dsu_reader r = { .p = buf + hr.off, .len = left };
+	int64_t n = g.load(&r, g.app, *from);
+	if (r.failed) {
+		fail("cannot load the state of version %u: %s", *from, r.err);
+		goto out;
+	}
+	if (n < 0) {
+		fail("cannot load the state of version %u: the load function failed", *from);
+		goto out;
+	}
+	if (r.off != r.len) {
+		fail("cannot load the state of version %u: %zu bytes left unread (image and loader disagree)", *from,
+		     r.len - r.off);
+		goto out;
+	}
+	*bytes = size;
+	*entries = n;
+	rc = 0;
+out:
+	free(buf);
+	return rc;
+}
+
+/* ---- init ---- */
+
+int mvr_dsu_init(const char *program, uint32_t version, mvr_dsu_save_fn save, mvr_dsu_load_fn load,
+		 void *app)
+{
+	g.program = program;
+	g.version = version;
+	g.save = save;
+	g.load = load;
+	g.app = app;
+
+	int state_fd = -1, report_fd = -1;
+	int have_ctl = take_env_fd("MVR_DSU_CTL_FD", &g.ctl);
+	char ctl_err[MSG_LEN] = "";
+	if (have_ctl < 0) {
+		memcpy(ctl_err, g.err, sizeof ctl_err);
+		g.ctl = -1;
+	}
+	int have_state = take_env_fd("MVR_DSU_STATE_FD", &state_fd);
+	int have_report = take_env_fd("MVR_DSU_REPORT_FD", &report_fd);
+
+	if (have_state != 0) {
+		uint64_t bytes = 0;
+		int64_t entries = 0;
+		uint32_t from = 0;
+		int rc = have_state < 0 ? -1 : load_image(state_fd, &bytes, &entries, &from);
+		if (have_report <= 0)
+			report_fd = g.ctl; /* no (usable) requester channel: report on our own, if any */
+		if (rc < 0) {
+			/* A new version that cannot load must not serve with a partial state: say why, exit. */
+			fprintf(stderr, "%s: dsu: error: %s\n", program_invocation_short_name, g.err);
+			report_failed(report_fd, "load", g.err);
+			exit(MVR_DSU_EXIT_LOAD);
+		}
+		report(report_fd, "loaded pid=%d version=%u from=%u bytes=%llu entries=%lld", (int)getpid(), version,
+		       from, (unsigned long long)bytes, (long long)entries);
+		/* The report channel belongs to the requester; this version keeps only its own control. */
+		if (have_report > 0 && report_fd != g.ctl)
+			close(report_fd);
+	}
+	if (have_ctl < 0) {
+		memcpy(g.err, ctl_err, sizeof g.err);
+		return -1;
+	}
+	if (g.ctl >= 0) {
+		/* Keep the channel out of unrelated exec'd programs; a handoff child clears this. */
+		if (set_cloexec(g.ctl, true) < 0)
+			return -1;
+		g.ep = epoll_create1(EPOLL_CLOEXEC);
+		if (g.ep < 0)
+			return fail("epoll_create1: %s", strerror(errno));
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0 };
+		if (epoll_ctl(g.ep, EPOLL_CTL_ADD, g.ctl, &ev) < 0)
+			return fail("epoll_ctl(control fd %d): %s", g.ctl, strerror(errno));
+	}
+	return have_state > 0 ? 1 : 0;
+}
+
+int mvr_dsu_fd(void)
+{
+	return g.ep;
+}
+
+int mvr_dsu_keep_fd(int fd)
+{
+	for (size_t i = 0; i < g.nkeep; i++)
+		if (g.keep[i] == fd)
+			return 0;
+	if (fd < 0)
+		return fail("mvr_dsu_keep_fd: bad descriptor %d", fd);
+	if (g.nkeep == MAX_KEEP)
+		return fail("mvr_dsu_keep_fd: more than %d descriptors", MAX_KEEP);
+	g.keep[g.nkeep++] = fd;
+	return 0;
+}
+
+/* ---- the handoff child ---- */
+
+static void child_fail(const char *stage, int status, const char *fmt, ...) __attribute__((noreturn, format(printf, 3, 4)));
+static void child_fail(const char *stage, int status, const char *fmt, ...)
+{
+	char msg[MSG_LEN];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	report_failed(g.ctl, stage, msg);
+	_exit(status);
+}
+
+/* Runs in the forked child: writes the image and execs the new version; never returns. */
+static void handoff_child(char **argv, int sync_fd, int new_ctl)
+{
+	/* Wait until the parent has reported the fork point, so that "forked" precedes our reports. */
+	char c;
+	while (read(sync_fd, &c, 1) < 0 && errno == EINTR)
+		;
+	close(sync_fd);
+
+	int fd = memfd_create("mvr-dsu-state", MFD_CLOEXEC);
+	if (fd < 0)
+		child_fail("save", 126, "memfd_create: %s", strerror(errno));
+	size_t name_len = strlen(g.program);
+	if (name_len == 0 || name_len > NAME_MAX_LEN)
+		child_fail("save", 126, "program name of %zu bytes (1..%u allowed)", name_len, NAME_MAX_LEN);
+	size_t header_len = HEADER_FIXED + name_len;
+	if (lseek(fd, (off_t)header_len, SEEK_SET) < 0)
+		child_fail("save", 126, "lseek: %s", strerror(errno));
+
+	static mvr_dsu_writer w; /* 64 KiB: not on the stack */
+	w.fd = fd;
+	w.hash = FNV_INIT;
+	int64_t entries = g.save(&w, g.app);
+	writer_flush(&w);
+	if (w.failed)
+		child_fail("save", 126, "%s", w.err);
+	if (entries < 0)
+		child_fail("save", 126, "the save function failed");
+
+	unsigned char hdr[HEADER_FIXED + NAME_MAX_LEN], *h = hdr;
+	memcpy(h, IMAGE_MAGIC, 8), h += 8;
+	le32(h, IMAGE_FORMAT), h += 4;
+	le32(h, g.version), h += 4;
+	le32(h, (uint32_t)name_len), h += 4;
+	memcpy(h, g.program, name_len), h += name_len;
+	le64(h, w.total), h += 8;
+	le64(h, (uint64_t)entries), h += 8;
+	le64(h, w.hash), h += 8;
+	if (pwrite(fd, hdr, header_len, 0) != (ssize_t)header_len)
+		child_fail("save", 126, "writing the image header: %s", strerror(errno));
+
+	/* What the new version inherits: the image, the requester's channel for its report, its own
+	 * control channel if one was passed, and the descriptors the program asked to keep. */
+	char num[3][16];
+	snprintf(num[0], sizeof num[0], "%d", fd);
+	snprintf(num[1], sizeof num[1], "%d", g.ctl);
+	snprintf(num[2], sizeof num[2], "%d", new_ctl);
+	if (set_cloexec(fd, false) < 0 || set_cloexec(g.ctl, false) < 0 || (new_ctl >= 0 && set_cloexec(new_ctl, false) < 0))
+		child_fail("save", 126, "%s", g.err);
+	for (size_t i = 0; i < g.nkeep; i++)
+		if (set_cloexec(g.keep[i], false) < 0)
+			child_fail("save", 126, "%s", g.err);
+	if (setenv("MVR_DSU_STATE_FD", num[0], 1) < 0 || setenv("MVR_DSU_REPORT_FD", num[1], 1) < 0 ||
+	    (new_ctl >= 0 ? setenv("MVR_DSU_CTL_FD", num[2], 1) : unsetenv("MVR_DSU_CTL_FD")) < 0)
+		child_fail("save", 126, "setenv: %s", strerror(errno));
+	/* The program's blocked signals (kv blocks SIGTERM for its signalfd) are its own business;
+	 * the new version starts with none blocked, as a freshly started program would. */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execvp(argv[0], argv);
+	child_fail("exec", 127, "cannot run %s: %s", argv[0], strerror(errno));
+}
+
+/* ---- the old version: requests and children ---- */
+
+static void watch_child(pid_t pid)
+{
+	if (g.nchild == MAX_CHILDREN)
+		return; /* cannot happen: requests are refused when full */
+	int pidfd = g.poll_children ? -1 : (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd >= 0) {
+		set_cloexec(pidfd, true);
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)pid };
+		if (epoll_ctl(g.ep, EPOLL_CTL_ADD, pidfd, &ev) < 0) {
+			close(pidfd);
+			pidfd = -1;
+		}
+	}
+	if (pidfd < 0)
+		g.poll_children = true; /* no pidfd (old kernel): reap by polling at update points */
+	g.child[g.nchild].pid = pid;
+	g.child[g.nchild].pidfd = pidfd;
+	g.nchild++;
+}
+
+/* Reaps the handoff children that ended and reports how. */
+static void reap_children(void)
+{
+	for (size_t i = 0; i < g.nchild;) {
+		int status;
+		pid_t r = waitpid(g.child[i].pid, &status, WNOHANG);
+		if (r == 0 || (r < 0 && errno == EINTR)) {
+			i++;
+			continue;
+		}
+		if (r > 0) {
+			if (WIFSIGNALED(status))
+				report(g.ctl, "killed pid=%d signal=%d", (int)r, WTERMSIG(status));
+			else
+				report(g.ctl, "exited pid=%d status=%d", (int)r, WEXITSTATUS(status));
+		}
+		if (g.child[i].pidfd >= 0)
+			close(g.child[i].pidfd); /* also drops it from the epoll set */
+		g.child[i] = g.child[--g.nchild];
+	}
+}
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Decodes a percent-encoded field in place; -1 on a bad escape. */
+static int decode(char *s)
+{
+	char *o = s;
+	for (char *p = s; *p; p++) {
+		if (*p != '%') {
+			*o++ = *p;
+			continue;
+		}
+		int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
+		if (lo < 0 || (hi == 0 && lo == 0))
+			return -1;
+		*o++ = (char)(hi * 16 + lo);
+		p += 2;
+	}
+	*o = '\0';
+	return 0;
+}
+
+/* Executes one request line (NUL-terminated, without its newline). Returns 1 if it forked. */
+static int handle_request(char *line)
+{
+	int new_ctl = g.passed_fd; /* a descriptor sent along belongs to the next request */
+	g.passed_fd = -1;
+	size_t n = strlen(line);
+	if (n > 0 && line[n - 1] == '\r')
+		line[--n] = '\0';
+	int rc = -1;
+	size_t argc = 0;
+	char **argv = NULL;
+	if (strncmp(line, "update ", 7) != 0) {
+		fail("unknown request '%.64s' (expected: update ARGV...)", line); /* encoded when reported */
+		goto refuse;
+	}
+	for (char *p = line + 6; p; p = strchr(p + 1, ' '))
+		argc++;
+	argv = calloc(argc + 1, sizeof *argv);
+	if (!argv) {
+		fail("out of memory");
+		goto refuse;
+	}
+	size_t i = 0;
+	for (char *p = line + 7;; p++) {
+		argv[i] = p;
+		char *sp = strchr(p, ' ');
+		if (sp)
+			*sp = '\0';
+		if (decode(argv[i]) < 0) {
+			fail("bad percent escape in argument %zu", i);
+			goto refuse;
+		}
+		i++;
+		if (!sp)
+			break;
+		p = sp;
+	}
+	if (argv[0][0] == '\0') {
+		fail("update: empty program name");
+		goto refuse;
+	}
+	if (g.nchild == MAX_CHILDREN) {
+		fail("update: %d handoff children still running", MAX_CHILDREN);
+		goto refuse;
+	}
+	int sync[2];
+	if (pipe2(sync, O_CLOEXEC) < 0) {
+		fail("pipe2: %s", strerror(errno));
+		report_failed(g.ctl, "fork", g.err);
+		goto out;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		fail("fork: %s", strerror(errno));
+		report_failed(g.ctl, "fork", g.err);
+		close(sync[0]);
+		close(sync[1]);
+		goto out;
+	}
+	if (pid == 0) {
+		close(sync[1]);
+		handoff_child(argv, sync[0], new_ctl);
+	}
+	close(sync[0]);
+	report(g.ctl, "forked pid=%d point=%llu version=%u", (int)pid, (unsigned long long)g.points, g.version);
+	close(sync[1]); /* lets the child go on */
+	watch_child(pid);
+	rc = 1;
+	goto out;
+refuse:
+	report_failed(g.ctl, "request", g.err);
+out:
+	if (new_ctl >= 0)
+		close(new_ctl); /* the child has its copy */
+	free(argv);
+	return rc;
+}
+
+static void close_ctl(void)
+{
+	epoll_ctl(g.ep, EPOLL_CTL_DEL, g.ctl, NULL);
+	close(g.ctl);
+	g.ctl = -1;
+}
+
+/* Reads what the control channel has (without blocking) and executes complete request lines. */
+static int read_requests(void)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+	} cm;
+	struct iovec iov = { .iov_base = g.req + g.reqlen, .iov_len = sizeof g.req - 1 - g.reqlen };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf };
+	ssize_t n = recvmsg(g.ctl, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0 && errno == ENOTSOCK) { /* a pipe carries requests too, just no descriptors */
+		msg.msg_controllen = 0;
+		n = read(g.ctl, g.req + g.reqlen, sizeof g.req - 1 - g.reqlen);
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		close_ctl(); /* the controller is gone (or the channel broke): nothing more will be asked */
+		return 0;
+	}
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		int *fds = (int *)CMSG_DATA(c);
+		for (size_t j = 0; j < k; j++) {
+			if (g.passed_fd < 0)
+				g.passed_fd = fds[j];
+			else
+				close(fds[j]); /* one channel per request */
+		}
+	}
+	g.reqlen += (size_t)n;
+	int rc = 0;
+	size_t start = 0;
+	for (;;) {
+		char *nl = memchr(g.req + start, '\n', g.reqlen - start);
+		if (!nl)
+			break;
+		*nl = '\0';
+		if (!g.discarding) {
+			int r = handle_request(g.req + start);
+			if (r < 0)
+				rc = -1;
+			else if (r > 0 && rc == 0)
+				rc = 1;
+		}
+		g.discarding = false;
+		start = (size_t)(nl - g.req) + 1;
+	}
+	memmove(g.req, g.req + start, g.reqlen - start);
+	g.reqlen -= start;
+	if (g.reqlen == sizeof g.req - 1) {
+		g.discarding = true;
+		g.reqlen = 0;
+		fail("request line longer than %d bytes", REQ_MAX - 1);
+		report_failed(g.ctl, "request", g.err);
+		rc = -1;
+	}
+	return rc;
+}
+
+int mvr_dsu_update_point(void)
+{
+	g.points++;
+	if (g.ep < 0)
+		return 0; /* inert: no control channel */
+	struct epoll_event evs[MAX_CHILDREN + 1];
+	int n = epoll_wait(g.ep, evs, MAX_CHILDREN + 1, 0);
+	int rc = 0;
+	bool children = g.poll_children && g.nchild > 0;
+	for (int i = 0; i < n; i++) {
+		if (evs[i].data.u64 != 0)
+			children = true;
+		else if (g.ctl >= 0)
+			rc = read_requests();
+	}
+	if (children)
+		reap_children();
+	return rc;
+}
