@@ -13,7 +13,35 @@ const lazyTypeScript = {
     b.onResolve({ filter: /^typescript$/ }, (args) => (args.namespace === 'lazy-ts' ? { path: 'typescript', external: true } : { path: 'typescript', namespace: 'lazy-ts' }));
     b.onLoad({ filter: /.*/, namespace: 'lazy-ts' }, () => ({
       contents: `let real;
-const load = () => (real ??= require('typescript'));
+const load = () => (real ??= loadTypeScript());
+// Node 20 has no built-in compile cache: compiling typescript.js (~9 MB) takes ~150 ms, so its
+// V8 code cache is kept under the user's cache directory (keyed by Node version, file size and
+// mtime). Any problem falls back to a plain require.
+function loadTypeScript() {
+  try {
+    const fs = require('node:fs'), path = require('node:path'), vm = require('node:vm'), os = require('node:os'), Module = require('node:module');
+    const file = require.resolve('typescript');
+    const st = fs.statSync(file);
+    const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+    const cacheFile = path.join(base, 'mvrc', 'typescript-' + process.version + '-' + st.size + '-' + Math.floor(st.mtimeMs) + '.v8cache');
+    let cached;
+    try { cached = fs.readFileSync(cacheFile); } catch {}
+    const script = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), { filename: file, cachedData: cached });
+    const mod = { exports: {} };
+    script.runInThisContext().call(mod.exports, mod.exports, require, mod, file, path.dirname(file));
+    if (!cached || script.cachedDataRejected) {
+      try {
+        fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
+        const tmp = cacheFile + '.' + process.pid;
+        fs.writeFileSync(tmp, script.createCachedData());
+        fs.renameSync(tmp, cacheFile);
+      } catch {}
+    }
+    return mod.exports;
+  } catch {
+    return require('typescript');
+  }
+}
 module.exports = new Proxy({}, {
   get: (_t, key) => (key === '__esModule' ? false : load()[key]),
   has: (_t, key) => key in load(),
