@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLI as BUNDLE, tempDir } from './helpers/cli.ts';
-import { runLoad, startKv, type KvServer } from './helpers/kv-client.ts';
+import { LineConn, runLoad, startKv, type KvServer } from './helpers/kv-client.ts';
 import type { MonitorStatus } from '../compiler/commands/ctl.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -77,6 +77,31 @@ describe('runtime: kv-v1 leading, kv-v2 following', function () {
     expect(kv.stderr()).to.not.match(/retired/);
     // The follower got the leader's port from the matched getsockname().
     expect(readFileSync(log, 'utf8')).to.contain(`listening on ${kv.port}\n`);
+  });
+
+  it('without the forward rules, a typed PUT is a divergence reported at the reply that differs', async () => {
+    const { kv, sock } = await start('norules');
+    try {
+      const c = await LineConn.open(kv.port);
+      await c.send('PUT a 1\n');
+      expect(await c.nextLine()).to.equal('OK');
+      await c.send('PUT-number b 5\n');
+      // The leader (v1) answers; the client never sees the follower's different answer.
+      expect(await c.nextLine()).to.equal('ERROR unknown command');
+      await c.send('GET a\n');
+      expect(await c.nextLine()).to.equal('VALUE 1');
+      c.close();
+      const st = await until(() => status(sock), (s) => s.retirements.length > 0);
+      expect(st.retirements).to.have.length(1);
+      const r = st.retirements[0]!;
+      expect(r.reason).to.match(/divergence/);
+      // The event is the old version's reply to the typed PUT; the follower's call is the new reply.
+      expect(r.report).to.match(/leader: +write\(\d+, "ERROR unknown command\\n", 22\) = 22/);
+      expect(r.report).to.match(/follower: +write\(\d+, "OK\\n", 3\)/);
+      expect(r.event).to.be.a('number').and.to.be.above(0);
+    } finally {
+      await kv.stop();
+    }
   });
 
   it('follows typed (v2-only) requests with the forward rules (examples/kv/forward.mvr)', async () => {
