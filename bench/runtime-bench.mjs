@@ -18,7 +18,7 @@
 // `mvrc run` missing or failing, redis not installed) says why instead of a figure: no figure
 // is ever estimated.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { cpus, release, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -163,9 +163,9 @@ async function startServer(cmd, args, { port = null, timeoutMs = 90000 } = {}) {
     if (exited !== null) break;
     if (port === null) {
       const m = /^listening on (\d+)\s*$/m.exec(out);
-      if (m) return { port: Number(m[1]), stop, stderr: () => err };
+      if (m) return { port: Number(m[1]), stop, stderr: () => err, pid: proc.pid };
     } else if ((await probe(port, 'PING\r\n', 300))?.startsWith('+PONG')) {
-      return { port, stop, stderr: () => err };
+      return { port, stop, stderr: () => err, pid: proc.pid };
     }
     await sleep(50);
   }
@@ -242,6 +242,30 @@ async function followerState(sock) {
   }
 }
 
+/** Resident memory (KiB) of the server's process tree: monitor, leader and follower; the Node
+ *  process of `mvrc run` itself (a launcher) is not counted. */
+function treeRssKiB(pid) {
+  let total = 0;
+  const seen = new Set();
+  const visit = (p) => {
+    if (seen.has(p)) return;
+    seen.add(p);
+    try {
+      const status = readFileSync(`/proc/${p}/status`, 'utf8');
+      const name = /^Name:\s*(.*)$/m.exec(status)?.[1] ?? '';
+      const rss = Number(/^VmRSS:\s*(\d+)/m.exec(status)?.[1] ?? 0);
+      if (name !== 'node' && name !== 'MainThread') total += rss;
+      for (const t of readdirSync(`/proc/${p}/task`)) {
+        for (const c of readFileSync(`/proc/${p}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) visit(Number(c));
+      }
+    } catch {
+      /* the process went away */
+    }
+  };
+  visit(pid);
+  return total;
+}
+
 // ---- the rows ----
 const median = (xs) => {
   const v = xs.filter((x) => x !== null && x !== undefined).sort((a, b) => a - b);
@@ -278,6 +302,7 @@ async function measureRound(cfg, loadFn, results, round) {
     for (const row of rows) {
       try {
         const m = await loadFn(srv.port, row.clients);
+        m.rssKiB = treeRssKiB(srv.pid);
         row.samples.push(m);
         row.tool = m.tool;
         if (m.errors) row.notes.add(`round ${round}: ${m.errors} errors`);
@@ -305,6 +330,7 @@ function summarize(results) {
     r.p50us = median(r.samples.map((m) => m.p50us));
     r.p99us = median(r.samples.map((m) => m.p99us));
     r.rounds = r.samples.length;
+    r.rssMiB = r.samples.length ? Math.max(...r.samples.map((m) => m.rssKiB ?? 0)) / 1024 : null;
     // Spread of req/s over the rounds, as a share of the median: how far to trust the ratios.
     const rates = r.samples.map((m) => m.rps);
     r.spread = rates.length > 1 && r.rps ? (Math.max(...rates) - Math.min(...rates)) / r.rps : null;
@@ -323,7 +349,7 @@ function fmt(n, digits = 0) {
 
 function printTable(results) {
   const native = (r) => results.find((x) => x.server === r.server && x.mode === 'native' && x.clients === r.clients);
-  const head = ['server', 'mode', 'clients', 'rounds', 'req/s', 'spread', 'p50 us', 'p99 us', 'cost/req', 'p99 vs native', 'note'];
+  const head = ['server', 'mode', 'clients', 'rounds', 'req/s', 'spread', 'p50 us', 'p99 us', 'cost/req', 'p99 vs native', 'RSS MiB', 'note'];
   const body = results.map((r) => {
     const n = native(r);
     // No ratio for a leader + follower row whose follower was lost: it would pass for one.
@@ -331,7 +357,7 @@ function printTable(results) {
     const cost = ok && r.rps && n?.rps ? `${(n.rps / r.rps).toFixed(2)}x` : '-';
     const p99 = ok && r.p99us && n?.p99us ? `${(r.p99us / n.p99us).toFixed(2)}x` : '-';
     const spread = r.spread === null ? '-' : `${Math.round(r.spread * 100)}%`;
-    return [r.server, r.mode, String(r.clients), String(r.rounds), fmt(r.rps), spread, fmt(r.p50us, 1), fmt(r.p99us, 1), cost, p99, r.shortNote];
+    return [r.server, r.mode, String(r.clients), String(r.rounds), fmt(r.rps), spread, fmt(r.p50us, 1), fmt(r.p99us, 1), cost, p99, fmt(r.rssMiB, 1), r.shortNote];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
