@@ -2,7 +2,8 @@
 // Runtime overhead benchmark: requests/s and latency of a server run natively, under
 // `mvrc run` as a single leader, and under `mvrc run` with a follower (leader + follower),
 // with 1 and 8 client connections, for the example kv server (kv-v1, follower kv-v2 with
-// examples/kv/forward.mvr) and for redis-server (follower: the same redis-server, no rules).
+// examples/kv/forward.mvr) and for redis-server (follower: the same redis-server, rules
+// examples/redis/redis.mvr).
 // Prints a table and, per row, the cost per request relative to native in the same run.
 //
 //   node bench/runtime-bench.mjs [--seconds S] [--warmup S] [--rounds N] [--clients 1,8] [--no-redis]
@@ -408,7 +409,7 @@ async function main() {
     const r1 = { server: 'redis', mode: 'native', cmd: 'redis-server', args: () => redisArgs(r1.port), unavailable: redisWhy };
     const m2 = mvrc(() => ['--', 'redis-server', ...redisArgs(r2.port)]);
     const r2 = { server: 'redis', mode: 'mvrc single leader', ...m2, unavailable: redisWhy ?? m2.unavailable };
-    const m3 = mvrc(() => ['--', 'redis-server', ...redisArgs(r3.port), ':::', 'redis-server', ...redisArgs(r3.port)], true);
+    const m3 = mvrc(() => ['--rules', path.join(ROOT, 'examples', 'redis', 'redis.mvr'), '--', 'redis-server', ...redisArgs(r3.port), ':::', 'redis-server', ...redisArgs(r3.port)], true);
     const r3 = { server: 'redis', mode: 'mvrc leader+follower', ...m3, unavailable: redisWhy ?? m3.unavailable };
     for (const c of [r1, r2, r3]) Object.assign(c, { load: redisLoad, needsPort: true });
     configs.push(r1, r2, r3);
