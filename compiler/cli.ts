@@ -38,12 +38,12 @@ const commands: Record<string, CommandEntry> = {
   },
   run: {
     summary: 'run a program as leader, optionally with a follower version beside it',
-    usage: 'mvrc run [--rules F] [--control SOCK] [--follower-log F] [--state-dir D] [--ring-size BYTES] [--deadline-ms N] [--leader-env K=V]... [--follower-env K=V]... -- LEADER_CMD... [::: FOLLOWER_CMD...]',
+    usage: 'mvrc run [--rules F] [--back B] [--control SOCK] [--journal-size BYTES] [--follower-log F] [--state-dir D] [--ring-size BYTES] [--deadline-ms N] [--leader-env K=V]... [--follower-env K=V]... -- LEADER_CMD... [::: FOLLOWER_CMD...]',
     load: async () => (await import('./commands/run.ts')).run,
   },
   ctl: {
-    summary: 'talk to a running monitor: status',
-    usage: 'mvrc ctl SOCK status [--json]',
+    summary: 'talk to a running monitor: status, update, promote, commit, rollback',
+    usage: 'mvrc ctl SOCK status|promote|commit|rollback [--json] | mvrc ctl SOCK update [--rules F] [--back B] [--state replay|start] [--retries N] [--env K=V]... [--json] -- NEW_CMD...',
     load: async () => (await import('./commands/ctl.ts')).run,
   },
 };

@@ -2,11 +2,14 @@
 // the mvr runtime (runtime-c/). Builds the rules (via `mvrc build`) and the runtime (cached), then
 // runs the monitor, which starts both versions. Exit status: the leader's.
 //
-//   mvrc run [--rules F] [--control SOCK] [--follower-log F] [--state-dir D] [--ring-size BYTES]
-//            [--deadline-ms N] [--leader-env K=V]... [--follower-env K=V]...
-//            -- LEADER_CMD... [::: FOLLOWER_CMD...]
+//   mvrc run [--rules F] [--back B] [--control SOCK] [--journal-size BYTES] [--follower-log F]
+//            [--state-dir D] [--ring-size BYTES] [--deadline-ms N] [--leader-env K=V]...
+//            [--follower-env K=V]... -- LEADER_CMD... [::: FOLLOWER_CMD...]
 //
-// --rules takes a .mvr file (compiled with `mvrc build`) or an already built rules .so.
+// --rules/--back take a .mvr file (compiled with `mvrc build`) or an already built rules .so.
+// With --control the leader runs under the agent even alone, so that `mvrc ctl SOCK update`
+// can start a new version later (docs/lifecycle.md); --journal-size bounds the journal of its
+// events that a replaying new version consumes (default 64 MiB, 0: off).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +19,9 @@ import { EXIT_USAGE, UsageError, type CliIO } from './types.ts';
 
 export interface RunOptions {
   rules?: string;
+  back?: string;
   control?: string;
+  journalSize?: number;
   followerLog?: string;
   stateDir?: string;
   ringSize?: number;
@@ -27,7 +32,7 @@ export interface RunOptions {
   follower?: string[];
 }
 
-const VALUE_OPTIONS = new Set(['--rules', '--control', '--follower-log', '--state-dir', '--ring-size', '--deadline-ms', '--leader-env', '--follower-env']);
+const VALUE_OPTIONS = new Set(['--rules', '--back', '--journal-size', '--control', '--follower-log', '--state-dir', '--ring-size', '--deadline-ms', '--leader-env', '--follower-env']);
 
 function positiveInt(flag: string, v: string): number {
   if (!/^\d+$/.test(v) || Number(v) <= 0 || !Number.isSafeInteger(Number(v))) throw new UsageError(`${flag} expects a positive integer, got '${v}'`);
@@ -55,6 +60,11 @@ export function parseRunArgs(args: string[]): RunOptions {
     }
     switch (name) {
       case '--rules': o.rules = v; break;
+      case '--back': o.back = v; break;
+      case '--journal-size':
+        if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw new UsageError(`--journal-size expects a number of bytes, got '${v}'`);
+        o.journalSize = Number(v);
+        break;
       case '--control': o.control = v; break;
       case '--follower-log': o.followerLog = v; break;
       case '--state-dir': o.stateDir = v; break;
@@ -73,18 +83,19 @@ export function parseRunArgs(args: string[]): RunOptions {
   if (sep >= 0) o.follower = rest.slice(sep + 1);
   if (o.leader.length === 0) throw new UsageError("no leader command (give it after '--')");
   if (o.follower && o.follower.length === 0) throw new UsageError("no follower command after ':::'");
-  if (o.rules && !o.follower) throw new UsageError('--rules needs a follower command (after :::)');
+  if (o.rules && !o.follower) throw new UsageError('--rules needs a follower command (after :::); to update a running leader use `mvrc ctl SOCK update --rules F`');
+  if (o.back && !o.follower) throw new UsageError('--back needs a follower command (after :::)');
   if (o.ringSize !== undefined && o.ringSize < 65536) throw new UsageError('--ring-size must be at least 65536');
   return o;
 }
 
-/** Builds the rules module for --rules FILE.mvr with `mvrc build`; returns the .so path or null (reported). */
-async function buildRules(file: string, stateDir: string, io: CliIO): Promise<string | null> {
+/** Builds the rules module for --rules FILE.mvr with `mvrc build` into stateDir/sub; returns the .so path or null (reported). */
+export async function buildRules(file: string, stateDir: string, io: CliIO, sub = 'rules'): Promise<string | null> {
   if (file.endsWith('.so')) {
     if (!existsSync(file)) throw new UsageError(`rules module not found: ${file}`);
     return file;
   }
-  const out = path.join(stateDir, 'rules');
+  const out = path.join(stateDir, sub);
   mkdirSync(out, { recursive: true });
   const build = (await import('./build.ts')).run;
   // Its diagnostics (stderr) are the user's; its success line would mix into the leader's stdout.
@@ -110,9 +121,16 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     if (so === null) return 1;
     rulesSo = so;
   }
+  let backSo: string | undefined;
+  if (o.back) {
+    const so = await buildRules(abs(o.back), stateDir, io, 'back');
+    if (so === null) return 1;
+    backSo = so;
+  }
   let rt;
   try {
-    rt = o.follower ? buildRuntime({ env: io.env }) : null;
+    // With a control socket the leader runs under the agent even alone: it may be updated.
+    rt = o.follower || o.control ? buildRuntime({ env: io.env }) : null;
   } catch (e) {
     if (e instanceof RuntimeBuildError) {
       io.stderr(`mvrc run: error: ${e.message}\n`);
@@ -120,13 +138,15 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     }
     throw e;
   }
-  // Without a follower the leader runs alone, without the agent; the monitor still owns the
-  // control socket and reports its exit.
+  // Without a follower or a control socket the leader runs alone, without the agent; the monitor
+  // reports its exit.
   const monitor = rt ? rt.monitor : buildRuntime({ env: io.env }).monitor;
   const margs: string[] = [];
   if (rt) margs.push('--agent', rt.agent);
   if (rulesSo) margs.push('--rules', rulesSo);
+  if (backSo) margs.push('--back', backSo);
   if (o.control) margs.push('--control', abs(o.control));
+  if (o.journalSize !== undefined) margs.push('--journal-size', String(o.journalSize));
   if (o.follower) margs.push('--follower-log', o.followerLog ? abs(o.followerLog) : path.join(stateDir, 'follower.log'));
   margs.push('--state-dir', stateDir);
   if (o.ringSize) margs.push('--ring-size', String(o.ringSize));

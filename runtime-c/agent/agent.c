@@ -35,7 +35,8 @@
  *    program's effects are external. execve: recorded, run by the leader (the new image runs
  *    untouched); a follower reaching one is retired as "unsupported". Rings are not reused: at
  *    most 15 threads and child processes are followed; a follower needing more is retired.
- *  - Once the follower is gone, the leader's threads disarm SUD and run natively.
+ *  - Once the follower is gone (and no journal is kept), the leader's threads disarm SUD and run
+ *    natively.
  *  - Signals: SIGSYS is kept deliverable (stripped from every mask the program sets, handlers for
  *    it refused). The leader's handlers are wrapped: a signal handled by the leader is recorded
  *    in the ring before the events its handler makes, and the follower raises the same signal on
@@ -45,8 +46,14 @@
  * The handler uses only raw syscalls from the allowed region and no allocation. The program's
  * signal handlers get the agent's restorer (in the allowed region) so their rt_sigreturn never traps.
  *
- * Not in v1: following exec, reusing rings, promotion (the follower taking over), calling
- * mvr_rules_finish at the follower's exit, signals for rules with look-ahead across a signal.
+ * Live update (docs/lifecycle.md): while `journal_valid` is set, a leader without a follower keeps
+ * SUD armed and records into the rings as a journal (nothing is released until the journal bound),
+ * so that a new version started later replays its whole history. Role switch (promotion,
+ * rollback from the updated-leader stage, failover): mvr_promote in mvr_ring.h; single-threaded
+ * programs only (ring 0).
+ *
+ * Not in v1: following exec, reusing rings, calling mvr_rules_finish at the follower's exit,
+ * signals for rules with look-ahead across a signal, role switch of multi-threaded programs.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -129,6 +136,14 @@ static uint8_t *g_data;
 static volatile char g_selector = SELECTOR_BLOCK;
 static int g_mirror_stdio = 1;
 static int g_fdsock = -1; /* descriptor channel (mvr_ring.h) */
+/* Set while the agent itself runs library code that makes syscalls (loading the backward rules at
+ * a role switch): those calls are executed as they are, never recorded or matched. */
+static TLS int t_passthrough;
+
+/* Whether the leader records: a follower is attached, or the journal is still being kept. */
+static inline int recording(void) {
+  return (g_shm->follower_attached || g_shm->journal_valid) && !g_shm->overflow;
+}
 
 /* ---- per-thread state ------------------------------------------------------------------------- */
 
@@ -313,6 +328,11 @@ static int leader_wait_space(tstate *ts, uint64_t need) {
   mvr_ringctl *rc = ts->rc;
   uint64_t size = g_shm->data_size;
   uint64_t start = 0;
+  if (__atomic_load_n(&g_shm->journal_valid, __ATOMIC_SEQ_CST)) {
+    /* The journal keeps every event from #0: nothing is ever overwritten while it lasts. */
+    if (rc->head + need <= g_shm->journal_limit && rc->head + need <= size) return 1;
+    if (__atomic_exchange_n(&g_shm->journal_valid, 0, __ATOMIC_SEQ_CST)) g_shm->journal_end = g_shm->ring[0].events;
+  }
   for (;;) {
     uint64_t head = rc->head;
     uint64_t tail = __atomic_load_n(&rc->tail, __ATOMIC_ACQUIRE);
@@ -340,8 +360,8 @@ static int leader_wait_space(tstate *ts, uint64_t need) {
 
 static void leader_record(uint32_t nr, const int64_t *args, int64_t ret, uint32_t flags) {
   tstate *ts = t_ts;
-  if (!ts || ts->leader_stopped) return;
-  if (!g_shm->follower_attached || g_shm->overflow) {
+  if (!ts || ts->leader_stopped || g_role != ROLE_LEADER) return;
+  if (!recording()) {
     ts->leader_stopped = 1;
     return;
   }
@@ -413,8 +433,8 @@ static void leader_record(uint32_t nr, const int64_t *args, int64_t ret, uint32_
 /* Records that the leader runs its handler for `sig` now, before its next event. */
 static void leader_record_signal(int sig) {
   tstate *ts = t_ts;
-  if (!ts || ts->leader_stopped) return;
-  if (!g_shm->follower_attached || g_shm->overflow) {
+  if (!ts || ts->leader_stopped || g_role != ROLE_LEADER) return;
+  if (!recording()) {
     ts->leader_stopped = 1;
     return;
   }
@@ -450,6 +470,32 @@ static void leader_record_signal(int sig) {
   restore_signals(&old_mask);
 }
 
+/* Writes an agent note (MVR_REC_AGENT): not an event, the follower's view applies and skips it. */
+static void leader_note(int64_t fd, int64_t data) {
+  tstate *ts = t_ts;
+  if (!ts || ts->leader_stopped || !recording()) return;
+  mvr_ringctl *rc = ts->rc;
+  uint64_t size = g_shm->data_size, need = sizeof(mvr_rec);
+  uint64_t head = rc->head, off = head % size;
+  uint64_t pad = (size - off < need) ? size - off : 0;
+  if (!leader_wait_space(ts, pad + need)) return;
+  if (pad) {
+    mvr_rec *p = (mvr_rec *)(ts->data + off);
+    p->size = (uint32_t)pad;
+    p->kind = MVR_REC_PAD;
+    head += pad;
+    off = 0;
+  }
+  mvr_rec *r = (mvr_rec *)(ts->data + off);
+  memset(r, 0, sizeof *r);
+  r->size = (uint32_t)need;
+  r->kind = MVR_REC_AGENT;
+  r->index = rc->events;
+  r->args[0] = fd;
+  r->args[1] = data;
+  __atomic_store_n(&rc->head, head + need, __ATOMIC_SEQ_CST);
+}
+
 /* The program's handlers, per signal, as it installed them (the leader installs mvr_sig_wrapper). */
 static void *volatile g_app_handler[65];
 static volatile unsigned long g_app_flags[65];
@@ -470,6 +516,8 @@ static void ring_eof(mvr_ringctl *rc) {
 
 /* ---- follower: the leader view over the ring -------------------------------------------------- */
 
+static void lmap_put(uint64_t key, int fd);
+
 static const mvr_event *view_get(void *ctx, uint64_t index, int *eof) {
   tstate *ts = ctx;
   mvr_ringctl *rc = ts->rc;
@@ -485,6 +533,12 @@ static const mvr_event *view_get(void *ctx, uint64_t index, int *eof) {
     uint64_t size = g_shm->data_size;
     mvr_rec *r = (mvr_rec *)(ts->data + ts->scan_pos % size);
     if (r->kind == MVR_REC_PAD) {
+      ts->scan_pos += r->size;
+      continue;
+    }
+    if (r->kind == MVR_REC_AGENT) {
+      /* A promoted leader's epoll registration: its user data for this fd. */
+      lmap_put((uint64_t)r->args[1], (int)r->args[0]);
       ts->scan_pos += r->size;
       continue;
     }
@@ -637,7 +691,9 @@ struct epoll_event_packed {
   uint64_t data;
 } __attribute__((packed));
 
-static uint64_t g_fdata[FDMAX];   /* follower's data per fd */
+static uint64_t g_fdata[FDMAX];   /* this version's own epoll data per fd (both roles) */
+static uint32_t g_fev[FDMAX];     /* ... its event mask */
+static int32_t g_fepfd[FDMAX];    /* ... the epoll instance it is registered with, +1 (0: none) */
 #define LMAP 16384u
 static uint64_t g_lkey[LMAP];      /* leader data -> fd (open addressing; fd+1, 0 = empty) */
 static int32_t g_lfd[LMAP];
@@ -665,11 +721,25 @@ static int lmap_get(uint64_t key) {
   return -1;
 }
 
+/* Notes this version's own registration (both roles): a promoted follower re-registers its data. */
+static void epoll_note_own(const int64_t *fargs) {
+  int op = (int)fargs[1], fd = (int)fargs[2];
+  if (fd < 0 || fd >= FDMAX) return;
+  if ((op == 1 /* ADD */ || op == 3 /* MOD */) && fargs[3]) {
+    const struct epoll_event_packed *e = (const struct epoll_event_packed *)(uintptr_t)fargs[3];
+    g_fdata[fd] = e->data;
+    g_fev[fd] = e->events;
+    g_fepfd[fd] = (int32_t)fargs[0] + 1;
+  } else if (op == 2 /* DEL */) {
+    g_fepfd[fd] = 0;
+  }
+}
+
 static void epoll_note_ctl(const int64_t *fargs, const parsed *lev) {
   int op = (int)fargs[1], fd = (int)fargs[2];
   if (fd < 0 || fd >= FDMAX) return;
+  epoll_note_own(fargs);
   if (op == 1 /* ADD */ || op == 3 /* MOD */) {
-    if (fargs[3]) g_fdata[fd] = ((const struct epoll_event_packed *)(uintptr_t)fargs[3])->data;
     if (lev) lmap_put(lev->ep_data, fd);
   }
 }
@@ -758,6 +828,7 @@ static void follower_release(tstate *ts) {
     uint64_t pos = lw < ts->scan_index ? ts->win[lw % WIN].pos : ts->scan_pos;
     ts->low = lw;
     rc->consumed = lw;
+    if (ts->ring == 0 && lw >= g_shm->catch_target && !g_shm->catch_done_ns) g_shm->catch_done_ns = now_ns();
     __atomic_store_n(&rc->tail, pos, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&rc->leader_waiting, __ATOMIC_SEQ_CST) &&
         g_shm->data_size - (rc->head - pos) >= rc->leader_want) {
@@ -772,14 +843,143 @@ static void follower_wait_events(tstate *ts) {
   /* Spin a little first: the leader usually publishes within microseconds, and a follower asleep
    * on the futex costs the leader a wake-up syscall per event. */
   for (int i = 0; i < 4000; i++) {
-    if (__atomic_load_n(&rc->head, __ATOMIC_ACQUIRE) != ts->scan_pos || rc->leader_eof) return;
+    if (__atomic_load_n(&rc->head, __ATOMIC_ACQUIRE) != ts->scan_pos || rc->leader_eof || g_shm->leader_paused) return;
     __builtin_ia32_pause();
   }
   uint32_t seq = __atomic_load_n(&rc->head_seq, __ATOMIC_SEQ_CST);
   __atomic_store_n(&rc->follower_waiting, 1, __ATOMIC_SEQ_CST);
   uint64_t head = __atomic_load_n(&rc->head, __ATOMIC_SEQ_CST);
-  if (head == ts->scan_pos && !rc->leader_eof) futex_wait(&rc->head_seq, seq, 50 * 1000000ull);
+  if (head == ts->scan_pos && !rc->leader_eof && !g_shm->leader_paused) futex_wait(&rc->head_seq, seq, 50 * 1000000ull);
   __atomic_store_n(&rc->follower_waiting, 0, __ATOMIC_SEQ_CST);
+}
+
+/* ---- role switch (promotion, rollback from the updated-leader stage, failover) -----------------
+ * See enum mvr_promote in mvr_ring.h. Single-threaded programs only (ring 0). */
+
+static void on_sigsys(int sig, siginfo_t *info, void *ctx);
+
+static void install_sigsys(void) {
+  struct ksigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.handler = (void *)on_sigsys;
+  sa.restorer = (void *)mvr_restorer;
+  /* Leader: SA_NODEFER and an empty mask, so the program's signals still interrupt blocking calls
+   * made from the handler (ring writes block signals briefly instead). Follower: no signal reaches
+   * it from outside in v1; all are deferred while it decides a call. */
+  sa.flags = SA_SIGINFO | SA_RESTORER | SA_NODEFER;
+  sa.mask = g_role == ROLE_FOLLOWER ? ~KSIGSYS_BIT : 0;
+  if (RAW4(SYS_rt_sigaction, SIGSYS, &sa, 0, 8) != 0) agent_fatal("cannot install the SIGSYS handler");
+}
+
+/* The follower becomes the leader: it has consumed every event of the paused (or dead) leader. */
+static void become_leader(tstate *ts) {
+  mvr_ringctl *rc = ts->rc;
+  /* Descriptors still queued for this process (events it emulated) would stay open forever. */
+  for (;;) {
+    mvr_fdmsg m;
+    union {
+      struct cmsghdr h;
+      char buf[CMSG_SPACE(2 * sizeof(int))];
+    } cm;
+    struct iovec iov = {&m, sizeof m};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
+    if (RAW3(SYS_recvmsg, g_fdsock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) <= 0) break;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      unsigned n = (unsigned)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+      int got[2];
+      if (n > 2) n = 2;
+      memcpy(got, CMSG_DATA(c), n * sizeof(int));
+      for (unsigned k = 0; k < n; k++) RAW1(SYS_close, got[k]);
+    }
+  }
+  g_shm->switch_event = rc->events;
+  if (g_shm->pause_start_ns) g_shm->pause_ns = now_ns() - g_shm->pause_start_ns;
+  /* A fresh stream: the old leader (if it follows) reads it from event #0. */
+  rc->head = 0;
+  rc->tail = 0;
+  rc->events = 0;
+  rc->consumed = 0;
+  rc->leader_eof = 0;
+  rc->follower_exited = 0;
+  rc->follower_calls = 0;
+  rc->fcur.valid = 0;
+  rc->leader_wait_ns = 0;
+  g_fd_installed[0] = 0;
+  g_shm->journal_valid = 0;
+  g_shm->overflow = 0;
+  g_shm->report_kind = MVR_REPORT_NONE;
+  g_shm->follower_attached = g_shm->old_follows;
+  ts->leader_stopped = 0;
+  g_role = ROLE_LEADER;
+  install_sigsys();
+  /* The epoll instances hold the old leader's user data and were polled in its context (a
+   * signalfd's wake-ups go to the process that registered it): register every descriptor again
+   * (DEL + ADD) with this version's data, and tell the old version (if it follows) which data now
+   * names which descriptor. */
+  for (int fd = 0; fd < FDMAX; fd++) {
+    if (!g_fepfd[fd]) continue;
+    struct epoll_event_packed e = {g_fev[fd], g_fdata[fd]};
+    RAW4(SYS_epoll_ctl, g_fepfd[fd] - 1, 2 /* DEL */, fd, 0);
+    if (RAW4(SYS_epoll_ctl, g_fepfd[fd] - 1, 1 /* ADD */, fd, &e) == 0) leader_note(fd, (int64_t)g_fdata[fd]);
+    else g_fepfd[fd] = 0;
+  }
+  __atomic_store_n(&g_shm->promote_state, MVR_PROMOTE_DONE, __ATOMIC_SEQ_CST);
+  futex_wake(&g_shm->promote_state);
+}
+
+/* The paused leader follows the new leader with the backward rules. */
+static void become_follower(tstate *ts) {
+  t_passthrough = 1;
+  follower_load_rules(g_shm->back_rules);
+  t_passthrough = 0;
+  g_role = ROLE_FOLLOWER;
+  g_mirror_stdio = 0; /* its fd 1/2 are the terminal's, not a log */
+  ts->scan_pos = 0;
+  ts->scan_index = 0;
+  ts->low = 0;
+  ts->pending_sig = 0;
+  ts->restart = 0;
+  follower_thread_init(ts);
+  g_fd_installed[0] = 0;
+  memset(g_lfd, 0, sizeof g_lfd);
+  install_sigsys();
+  __atomic_store_n(&g_shm->leader_paused, 0, __ATOMIC_SEQ_CST);
+}
+
+/* Leader, at a recorded syscall entry: stops while a role switch is requested. Returns when it
+ * goes on, as the leader (switch aborted) or as the follower. */
+static void leader_pause(tstate *ts) {
+  mvr_ringctl *rc = ts->rc;
+  g_shm->pause_start_ns = now_ns();
+  __atomic_store_n(&g_shm->leader_paused, 1, __ATOMIC_SEQ_CST);
+  __atomic_add_fetch(&rc->head_seq, 1, __ATOMIC_SEQ_CST);
+  futex_wake(&rc->head_seq);
+  for (;;) {
+    uint32_t st = __atomic_load_n(&g_shm->promote_state, __ATOMIC_SEQ_CST);
+    if (st == MVR_PROMOTE_REQ || st == MVR_PROMOTE_SWITCHING || (st == MVR_PROMOTE_DONE && !g_shm->old_follows)) {
+      futex_wait(&g_shm->promote_state, st, 100 * 1000000ull); /* retired: the monitor kills us here */
+      continue;
+    }
+    if (st == MVR_PROMOTE_DONE) {
+      become_follower(ts);
+      return;
+    }
+    __atomic_store_n(&g_shm->leader_paused, 0, __ATOMIC_SEQ_CST); /* aborted */
+    return;
+  }
+}
+
+/* Follower, out of events: takes over when the leader is paused (or dead) and every one of its
+ * events is decided. */
+static int follower_take_over(tstate *ts) {
+  if (ts->ring != 0 || __atomic_load_n(&g_shm->promote_state, __ATOMIC_SEQ_CST) != MVR_PROMOTE_REQ) return 0;
+  if (!__atomic_load_n(&g_shm->leader_paused, __ATOMIC_SEQ_CST)) return 0;
+  if (ts->low != ts->scan_index || ts->scan_pos != __atomic_load_n(&ts->rc->head, __ATOMIC_SEQ_CST) || ts->pending_sig) return 0;
+  uint32_t want = MVR_PROMOTE_REQ;
+  if (!__atomic_compare_exchange_n(&g_shm->promote_state, &want, MVR_PROMOTE_SWITCHING, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) return 0;
+  become_leader(ts);
+  return 1;
 }
 
 /* Matches the follower's call against the leader's events and applies the decision. With
@@ -837,6 +1037,11 @@ static int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only) 
     }
     if (ts->scan_index - ts->low >= WIN)
       follower_retire(MVR_REPORT_INTERNAL, "the rules need a longer look-ahead than the runtime holds", &call, ts->low, MVR_RULE_DEFAULT);
+    if (follower_take_over(ts)) {
+      /* Re-issued as the leader: it executes the call for real. */
+      ts->restart = 1;
+      return 0;
+    }
     follower_wait_events(ts);
   }
   uint64_t at = step->n_leader ? step->leader[0].event : ts->low;
@@ -1030,7 +1235,7 @@ static uint64_t clone_flags(uint32_t nr, const int64_t *a, uint64_t *child_sp) {
 static void arm_sud(void);
 void mvr_thread_start(uint64_t ring) {
   if (ring >= MVR_MAX_RINGS) return;
-  if (g_role == ROLE_LEADER && (!g_shm->follower_attached || g_shm->overflow)) return; /* nothing to follow */
+  if (g_role == ROLE_LEADER && !recording()) return; /* nothing to follow */
   tstate *ts = tstate_new((uint32_t)ring);
   __atomic_or_fetch(&g_my_rings, 1u << ring, __ATOMIC_SEQ_CST);
   if (g_role == ROLE_FOLLOWER) follower_thread_init(ts);
@@ -1117,7 +1322,7 @@ long mvr_after_create(long ret) {
   if (ret == 0) {
     /* The child. A followed child takes its ring and arms SUD (not inherited by fork). */
     if (!t_create.follow || t_create.ring >= MVR_MAX_RINGS) return 0;
-    if (g_role == ROLE_LEADER && (!g_shm->follower_attached || g_shm->overflow)) return 0;
+    if (g_role == ROLE_LEADER && !recording()) return 0;
     tstate *ts = tstate_new((uint32_t)t_create.ring);
     g_my_rings = 1u << t_create.ring;
     if (g_role == ROLE_FOLLOWER) {
@@ -1148,13 +1353,18 @@ static void on_sigsys(int sig, siginfo_t *info, void *ctx) {
   (void)sig;
   ucontext_t *uc = ctx;
   greg_t *g = uc->uc_mcontext.gregs;
-  if (info->si_code != SYS_USER_DISPATCH) return;
+  if (info->si_code != SYS_USER_DISPATCH) return; /* e.g. the monitor's kick at a role switch */
   uint32_t nr = (uint32_t)info->si_syscall;
   int64_t a[6] = {g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8], g[REG_R9]};
+  if (t_passthrough && nr != SYS_rt_sigreturn) {
+    g[REG_RAX] = exec_call(nr, a);
+    return;
+  }
 
-  /* Once the follower is gone, a leader thread stops trapping altogether (each thread on its next
-   * syscall): a single leader runs at native speed. Its handlers stay wrapped, recording nothing. */
-  if (g_role == ROLE_LEADER && (!g_shm->follower_attached || g_shm->overflow) &&
+  /* Once nothing can follow any more (no follower, and no journal for a later update), a leader
+   * thread stops trapping altogether (each thread on its next syscall): a single leader runs at
+   * native speed. Its handlers stay wrapped, recording nothing. */
+  if (g_role == ROLE_LEADER && !recording() &&
       nr != SYS_rt_sigreturn && nr != SYS_rt_sigaction && nr != SYS_rt_sigprocmask) {
     RAW6(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_OFF, 0, 0, 0, 0);
     if (!is_creation(nr)) {
@@ -1220,8 +1430,18 @@ static void on_sigsys(int sig, siginfo_t *info, void *ctx) {
     g[REG_RAX] = exec_call(nr, a);
     return;
   }
+  if (g_role == ROLE_LEADER && t_ts && __atomic_load_n(&g_shm->promote_state, __ATOMIC_SEQ_CST) == MVR_PROMOTE_REQ)
+    leader_pause(t_ts); /* may return as the follower */
   if (g_role == ROLE_LEADER) {
     int64_t ret = exec_call(nr, a);
+    if (ret == -EINTR && __atomic_load_n(&g_shm->promote_state, __ATOMIC_SEQ_CST) == MVR_PROMOTE_REQ) {
+      /* Kicked out of a blocking call for a role switch: the call did not happen; it is
+       * re-issued, and pauses at its entry. */
+      g[REG_RIP] -= 2;
+      g[REG_RAX] = nr;
+      return;
+    }
+    if (nr == SYS_epoll_ctl && ret == 0) epoll_note_own(a);
     leader_record(nr, a, ret, 0);
     g[REG_RAX] = ret;
   } else {
@@ -1312,16 +1532,7 @@ __attribute__((constructor)) static void mvr_agent_init(void) {
   }
   t_ts = ts;
 
-  struct ksigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.handler = (void *)on_sigsys;
-  sa.restorer = (void *)mvr_restorer;
-  /* Leader: SA_NODEFER and an empty mask, so the program's signals still interrupt blocking calls
-   * made from the handler (ring writes block signals briefly instead). Follower: no signal reaches
-   * it from outside in v1; all are deferred while it decides a call. */
-  sa.flags = SA_SIGINFO | SA_RESTORER | SA_NODEFER;
-  sa.mask = g_role == ROLE_FOLLOWER ? ~KSIGSYS_BIT : 0;
-  if (RAW4(SYS_rt_sigaction, SIGSYS, &sa, 0, 8) != 0) agent_fatal("cannot install the SIGSYS handler");
+  install_sigsys();
   uint64_t unblock = KSIGSYS_BIT;
   RAW4(SYS_rt_sigprocmask, SIG_UNBLOCK, &unblock, 0, 8);
   arm_sud();

@@ -19,13 +19,15 @@
 #include <stdint.h>
 
 #define MVR_SHM_MAGIC 0x4d565231u /* "MVR1" */
-#define MVR_SHM_VERSION 1u
+#define MVR_SHM_VERSION 2u
 #define MVR_HDR_SIZE 16384u
 #define MVR_REPORT_MAX 8192u
 
 #define MVR_REC_EVENT 1u
 #define MVR_REC_PAD 2u
 #define MVR_REC_SIGNAL 3u /* a signal handler of the leader ran before event `index`; nr = the signal */
+#define MVR_REC_AGENT 4u  /* a note between agents, not an event (no index): args[0] = fd, args[1] = the
+                           * new leader's epoll user data for it (written when a follower is promoted) */
 
 /* Record flags. */
 #define MVR_RECF_TRUNCATED 1u /* some buffer was cut at the per-buffer cap */
@@ -57,6 +59,14 @@ enum mvr_report_kind {
   MVR_REPORT_UNSUPPORTED = 3,      /* something the v1 runtime cannot follow (new processes, exec) */
   MVR_REPORT_INTERNAL = 4,         /* the follower's agent failed (ring, rules module, descriptors) */
 };
+
+/* The role switch (promotion, rollback from the updated-leader stage, failover after a leader
+ * crash). The monitor sets REQ (and kicks the leader with SIGSYS so that a blocking call returns);
+ * the leader agent stops at its next recorded syscall entry and sets leader_paused; the follower
+ * agent, once it has consumed every event, moves REQ -> SWITCHING, becomes the leader (ring 0
+ * restarts at event #0) and sets DONE. The paused agent then follows with back_rules when
+ * old_follows, or waits to be killed. ABORT (set by the monitor, only from REQ): the leader resumes. */
+enum mvr_promote { MVR_PROMOTE_NONE = 0, MVR_PROMOTE_REQ = 1, MVR_PROMOTE_SWITCHING = 2, MVR_PROMOTE_DONE = 3, MVR_PROMOTE_ABORT = 4 };
 
 /* Exit status a follower uses after writing a report, so that the monitor tells it from a crash. */
 #define MVR_FOLLOWER_REPORT_EXIT 86
@@ -113,6 +123,22 @@ typedef struct mvr_shared {
 
   /* Written by the monitor. */
   _Alignas(64) volatile uint32_t follower_attached; /* 0: the leader stops recording at once */
+
+  /* Live update (docs/lifecycle.md). */
+  volatile uint32_t lifecycle;      /* 1: the monitor takes update/promote/commit/rollback (informative) */
+  volatile uint32_t journal_valid;  /* 1: ring data holds every leader event from #0 (nothing released) */
+  volatile uint64_t journal_limit;  /* bytes of a ring the journal may use; past it journal_valid = 0 */
+  volatile uint64_t journal_end;    /* ring 0's event count when the journal bound was exceeded */
+  volatile uint32_t promote_state;  /* enum mvr_promote: the role switch handshake */
+  volatile uint32_t leader_paused;  /* set by the leader agent while it waits at a syscall entry */
+  volatile uint32_t old_follows;    /* at the switch: the paused leader becomes the follower (else retired) */
+  volatile uint32_t pad3;
+  volatile uint64_t switch_event;   /* ring 0 events the follower had consumed when it took over */
+  volatile uint64_t pause_start_ns; /* CLOCK_MONOTONIC when the leader paused for the switch */
+  volatile uint64_t pause_ns;       /* how long it was paused until the follower took over */
+  volatile uint64_t catch_target;   /* ring 0 events a replaying follower must consume to catch up */
+  volatile uint64_t catch_done_ns;  /* CLOCK_MONOTONIC when it had (written by the follower) */
+  char back_rules[1024];            /* rules module (or "") for the paused leader once it follows */
 
   mvr_ringctl ring[MVR_MAX_RINGS];
 } mvr_shared;

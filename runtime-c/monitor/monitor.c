@@ -2,9 +2,9 @@
  * and retires the follower on a crash, a hang, a divergence or a full ring. It never sits on the
  * syscall path: the agents in both processes talk through the ring.
  *
- *   mvr-monitor --agent SO [--rules SO] [--control SOCK] [--follower-log FILE] [--state-dir DIR]
- *               [--ring-size BYTES] [--deadline-ms N] [--leader-env K=V]... [--follower-env K=V]...
- *               -- LEADER_CMD... [::: FOLLOWER_CMD...]
+ *   mvr-monitor --agent SO [--rules SO] [--back SO] [--control SOCK] [--follower-log FILE] [--state-dir DIR]
+ *               [--ring-size BYTES] [--journal-size BYTES] [--deadline-ms N] [--leader-env K=V]...
+ *               [--follower-env K=V]... -- LEADER_CMD... [::: FOLLOWER_CMD...]
  *
  * Exit status: the leader's (128+N when it was killed by signal N); 2 for a usage/environment error.
  *
@@ -14,7 +14,13 @@
  * ptrace them: under PTRACE_SEIZE every signal, including the SIGSYS that syscall user dispatch
  * raises for each syscall, stops the tracee for the tracer (a signal-delivery-stop: measured here,
  * 1000 of 1000 trapped syscalls, ~10 us each instead of ~1-2 us), which would put the monitor on
- * the syscall path. New threads and processes arm SUD themselves (agent/trampoline.S). */
+ * the syscall path. New threads and processes arm SUD themselves (agent/trampoline.S).
+ *
+ * Live update (docs/lifecycle.md): with --agent and --control the leader runs under the agent even
+ * alone (stage `single leader`), journaling its events; the control socket takes update, promote,
+ * commit and rollback. Descriptors travel through the monitor (a relay: leader -> monitor ->
+ * follower), which keeps those of the journal so that a replaying follower gets them again. */
+#include <sys/resource.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -49,8 +55,8 @@
 #define MAX_CLIENTS 8
 
 typedef struct options {
-  const char *agent, *rules, *control, *follower_log, *state_dir;
-  uint64_t ring_size;
+  const char *agent, *rules, *back, *control, *follower_log, *state_dir;
+  uint64_t ring_size, journal_size;
   uint32_t deadline_ms;
   const char *leader_env[MAX_ENV], *follower_env[MAX_ENV];
   int n_leader_env, n_follower_env;
@@ -76,6 +82,47 @@ static retirement retired[MAX_RETIRE];
 static int n_retired;
 static sigset_t orig_mask;
 
+/* ---- live update state ------------------------------------------------------------------------- */
+static int lifecycle; /* the leader runs under the agent and may be updated (--agent and --control) */
+enum stage { ST_SINGLE, ST_OUTDATED, ST_UPDATED };
+static enum stage stage;
+static const char *const stage_names[] = {"single leader", "outdated leader", "updated leader"};
+static int leader_version = 1, follower_version, next_version = 2;
+static const char *follower_rules;   /* the rules the follower runs (for reports) */
+static char *upd_rules, *upd_back;  /* the current update's forward and backward rules */
+static char **upd_argv;              /* the current update's new-version command */
+static char **upd_env;
+static int upd_n_env;
+static int upd_retries, upd_attempt;
+static uint64_t upd_retry_at;        /* when to start the next attempt (ms), 0: none */
+static uint64_t catch_start_ms, catch_target, catch_done_ms, catch_events;
+static uint64_t catch_start_ns, catch_rate;
+
+static uint64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+static int catch_active;
+
+/* The role switch in progress. */
+enum op { OP_NONE, OP_PROMOTE, OP_ROLLBACK, OP_FAILOVER };
+static enum op switch_op;
+static uint64_t switch_t0;
+static uint64_t switch_asked;        /* when the switch was asked for (ms) */
+static int switch_requested;         /* REQ was set (after the follower came close enough) */
+static int switch_client = -1;       /* the control client waiting for the switch's answer */
+
+typedef struct tl_entry {
+  uint64_t ms; /* wall clock */
+  const char *event;
+  char *reason;
+  enum stage stage;
+} tl_entry;
+static tl_entry *timeline;
+static size_t n_timeline, cap_timeline;
+static void tl_add(const char *event, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 static uint64_t now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -83,8 +130,8 @@ static uint64_t now_ms(void) {
 }
 
 static void usage(const char *msg) {
-  mvr_die("%s\nusage: mvr-monitor --agent SO [--rules SO] [--control SOCK] [--follower-log FILE] "
-          "[--state-dir DIR] [--ring-size BYTES] [--deadline-ms N] [--leader-env K=V]... "
+  mvr_die("%s\nusage: mvr-monitor --agent SO [--rules SO] [--back SO] [--control SOCK] [--follower-log FILE] "
+          "[--state-dir DIR] [--ring-size BYTES] [--journal-size BYTES] [--deadline-ms N] [--leader-env K=V]... "
           "[--follower-env K=V]... -- LEADER_CMD... [::: FOLLOWER_CMD...]",
           msg);
 }
@@ -103,6 +150,7 @@ static uint64_t parse_num(const char *flag, const char *s) {
 
 static void parse_args(int argc, char **argv) {
   opt.ring_size = 16u << 20;
+  opt.journal_size = 64u << 20;
   opt.deadline_ms = 3000;
   int i = 1;
   for (; i < argc; i++) {
@@ -115,6 +163,8 @@ static void parse_args(int argc, char **argv) {
     const char *v = argv[++i];
     if (!strcmp(a, "--agent")) opt.agent = v;
     else if (!strcmp(a, "--rules")) opt.rules = v;
+    else if (!strcmp(a, "--back")) opt.back = v;
+    else if (!strcmp(a, "--journal-size")) opt.journal_size = parse_num(a, v);
     else if (!strcmp(a, "--control")) opt.control = v;
     else if (!strcmp(a, "--follower-log")) opt.follower_log = v;
     else if (!strcmp(a, "--state-dir")) opt.state_dir = v;
@@ -160,19 +210,157 @@ static int high_fd(int fd) {
   return h;
 }
 
-static int fdchan[2] = {-1, -1}; /* [0] leader's end, [1] follower's end */
+/* ---- descriptor relay --------------------------------------------------------------------------
+ * Each process has its own channel (a SOCK_SEQPACKET pair) to the monitor. The leader's agent sends
+ * the descriptors of each event on its channel; the monitor queues them and forwards them, in
+ * order, on the follower's channel. While the journal lasts the queue is kept whole (the monitor
+ * holds those descriptors), so a follower started later replays them from event #0. */
 
-static void create_fd_channel(void) {
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) mvr_die_errno("socketpair");
-  fdchan[0] = high_fd(sv[0]);
-  fdchan[1] = high_fd(sv[1]);
+static int leader_chan = -1, follower_chan = -1; /* the monitor's ends */
+typedef struct jfd {
+  mvr_fdmsg m;
+  int fds[2];
+} jfd;
+static jfd *jq;
+static size_t jq_n, jq_cap, jq_fwd;
+static int jq_keep; /* the queue is the journal's */
+static int placeholder_fd = -1; /* sent instead of a journal descriptor the leader already closed */
+static uint64_t jscan_pos;      /* ring 0 position up to which close events were looked at */
+
+/* While the journal is kept, the monitor would hold every descriptor the leader ever created (and
+ * a connection the leader closed would never be shut down): when the leader closes one, the
+ * monitor drops its copy and a replaying follower gets a placeholder (/dev/null) in its place,
+ * which it closes at the same event. */
+static void journal_scan_closes(void) {
+  if (!jq_keep || !shm->journal_valid) return;
+  uint64_t head = __atomic_load_n(&shm->ring[0].head, __ATOMIC_ACQUIRE);
+  while (jscan_pos < head) {
+    const mvr_rec *r = (const mvr_rec *)(ring_data + jscan_pos % shm->data_size);
+    if (r->size < sizeof(mvr_rec) || r->size > shm->data_size || r->kind == MVR_REC_PAD) return; /* journal over */
+    if (r->kind == MVR_REC_EVENT && r->nr == SYS_close && r->ret == 0) {
+      int fd = (int)r->args[0];
+      int done = 0;
+      for (size_t i = jq_n; i-- > 0 && !done;) {
+        for (unsigned k = 0; k < jq[i].m.n && k < 2; k++) {
+          if (jq[i].m.fds[k] != fd) continue;
+          if (jq[i].fds[k] >= 0) close(jq[i].fds[k]);
+          jq[i].fds[k] = -2;
+          done = 1;
+          break;
+        }
+      }
+    }
+    jscan_pos += r->size;
+  }
+}
+
+static void big_buffers(int fd) {
   /* Room for many descriptors in flight while the follower lags (root may exceed wmem_max). */
   int big = 8 << 20;
-  if (setsockopt(fdchan[0], SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof big) < 0)
-    setsockopt(fdchan[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
-  if (setsockopt(fdchan[1], SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big) < 0)
-    setsockopt(fdchan[1], SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof big) < 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big) < 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+}
+
+/* A new channel: returns the monitor's end; *child gets the process's end (both close-on-exec). */
+static int new_channel(int *child) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) mvr_die_errno("socketpair");
+  int m = high_fd(sv[0]);
+  *child = high_fd(sv[1]);
+  big_buffers(m);
+  big_buffers(*child);
+  return m;
+}
+
+static void jq_close(size_t i) {
+  for (unsigned k = 0; k < jq[i].m.n && k < 2; k++)
+    if (jq[i].fds[k] >= 0) close(jq[i].fds[k]);
+}
+
+/* Drops what is no longer needed: everything forwarded (or everything, without a follower),
+ * unless the queue is the journal's. */
+static void jq_trim(void) {
+  if (jq_keep) return;
+  size_t upto = follower_chan >= 0 ? jq_fwd : jq_n;
+  if (!upto) return;
+  for (size_t i = 0; i < upto; i++) jq_close(i);
+  memmove(jq, jq + upto, (jq_n - upto) * sizeof *jq);
+  jq_n -= upto;
+  jq_fwd -= upto < jq_fwd ? upto : jq_fwd;
+}
+
+static void jq_drop_journal(void) {
+  jq_keep = 0;
+  jq_trim();
+}
+
+static void relay_read(void) {
+  while (leader_chan >= 0) {
+    if (jq_n == jq_cap) {
+      jq_cap = jq_cap ? jq_cap * 2 : 256;
+      jq = realloc(jq, jq_cap * sizeof *jq);
+      if (!jq) mvr_die("out of memory");
+    }
+    jfd *e = &jq[jq_n];
+    union {
+      struct cmsghdr h;
+      char buf[CMSG_SPACE(2 * sizeof(int))];
+    } cm;
+    struct iovec iov = {&e->m, sizeof e->m};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
+    ssize_t r = recvmsg(leader_chan, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (r <= 0) { /* the leader is gone */
+      close(leader_chan);
+      leader_chan = -1;
+      return;
+    }
+    e->fds[0] = e->fds[1] = -1;
+    unsigned n = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      n = (unsigned)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+      if (n > 2) n = 2;
+      memcpy(e->fds, CMSG_DATA(c), n * sizeof(int));
+    }
+    if ((mh.msg_flags & MSG_CTRUNC) || n != e->m.n) {
+      /* The monitor could not take them (descriptor limit): the journal ends here. */
+      for (unsigned k = 0; k < n; k++) close(e->fds[k]);
+      if (__atomic_exchange_n(&shm->journal_valid, 0, __ATOMIC_SEQ_CST)) shm->journal_end = shm->ring[0].events;
+      jq_drop_journal();
+      __atomic_store_n(&shm->overflow, 1, __ATOMIC_SEQ_CST);
+      shm->fd_error = EMFILE;
+      return;
+    }
+    jq_n++;
+  }
+}
+
+static void relay_forward(void) {
+  while (follower_chan >= 0 && jq_fwd < jq_n) {
+    jfd *e = &jq[jq_fwd];
+    union {
+      struct cmsghdr h;
+      char buf[CMSG_SPACE(2 * sizeof(int))];
+    } cm;
+    memset(&cm, 0, sizeof cm);
+    struct iovec iov = {&e->m, sizeof e->m};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (e->m.n) {
+      mh.msg_control = cm.buf;
+      mh.msg_controllen = CMSG_SPACE(e->m.n * sizeof(int));
+      struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(e->m.n * sizeof(int));
+      int fds[2] = {e->fds[0] == -2 ? placeholder_fd : e->fds[0], e->fds[1] == -2 ? placeholder_fd : e->fds[1]};
+      memcpy(CMSG_DATA(c), fds, e->m.n * sizeof(int));
+    }
+    ssize_t r = sendmsg(follower_chan, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (r < 0) return; /* full (sent later) or the follower is gone */
+    jq_fwd++;
+  }
+  jq_trim();
 }
 
 static int create_shm(void) {
@@ -180,7 +368,10 @@ static int create_shm(void) {
   if (low < 0) mvr_die_errno("memfd_create");
   int fd = high_fd(low);
   /* One data area per thread pair; pages are allocated only when a ring is used. */
-  uint64_t total = MVR_HDR_SIZE + (uint64_t)MVR_MAX_RINGS * opt.ring_size;
+  /* A single leader that may be updated keeps its journal in the rings: room for the bound. */
+  uint64_t data_size = opt.ring_size;
+  if (opt.agent && opt.control && !opt.follower_argv && opt.journal_size > data_size) data_size = (opt.journal_size + 4095) & ~(uint64_t)4095;
+  uint64_t total = MVR_HDR_SIZE + (uint64_t)MVR_MAX_RINGS * data_size;
   if (ftruncate(fd, (off_t)total) < 0) mvr_die_errno("ftruncate of the ring (%llu bytes)", (unsigned long long)total);
   void *p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED) mvr_die_errno("mmap of the ring");
@@ -189,7 +380,7 @@ static int create_shm(void) {
   memset(shm, 0, sizeof *shm);
   shm->magic = MVR_SHM_MAGIC;
   shm->version = MVR_SHM_VERSION;
-  shm->data_size = opt.ring_size;
+  shm->data_size = data_size;
   shm->max_buf = opt.ring_size / 16;
   shm->ring_wait_ms = opt.deadline_ms;
   shm->nrings = MVR_MAX_RINGS;
@@ -238,20 +429,19 @@ static void set_env_list(const char *const *list, int n) {
   }
 }
 
-static int spawn(char **argv, int follower, int shm_fd, int log_fd) {
+static int spawn(char **argv, int follower, int shm_fd, int log_fd, int chan, const char *const *env, int n_env, const char *rules) {
   pid_t pid = fork();
   if (pid < 0) mvr_die_errno("fork");
   if (pid) return pid;
   sigprocmask(SIG_SETMASK, &orig_mask, NULL);
   /* The user's settings first, so that a LD_PRELOAD among them is kept after the agent's. */
-  if (follower) set_env_list(opt.follower_env, opt.n_follower_env);
-  else set_env_list(opt.leader_env, opt.n_leader_env);
-  if (opt.follower_argv) {
+  set_env_list(env, n_env);
+  if (chan >= 0) {
     char buf[32];
     snprintf(buf, sizeof buf, "%d", shm_fd);
     setenv(MVR_ENV_SHM_FD, buf, 1);
     setenv(MVR_ENV_ROLE, follower ? "follower" : "leader", 1);
-    int mine = fdchan[follower ? 1 : 0];
+    int mine = chan;
     snprintf(buf, sizeof buf, "%d", mine);
     setenv(MVR_ENV_FDSOCK, buf, 1);
     fcntl(shm_fd, F_SETFD, 0);
@@ -267,7 +457,7 @@ static int spawn(char **argv, int follower, int shm_fd, int log_fd) {
     } else {
       setenv("LD_PRELOAD", opt.agent, 1);
     }
-    if (follower) setenv(MVR_ENV_RULES, opt.rules ? opt.rules : "", 1);
+    if (follower) setenv(MVR_ENV_RULES, rules ? rules : "", 1);
     else unsetenv(MVR_ENV_RULES);
   }
   if (follower) {
@@ -336,14 +526,22 @@ static char *fmt_alloc(const char *fmt, ...) {
  * monitor: it is opened, never run). */
 static void rule_text(char *out, size_t cap, uint32_t idx) {
   static void *mod;
+  static const char *loaded;
   static const mvr_rule_info *info;
   static const uint32_t *count;
   if (idx == MVR_RULE_DEFAULT) {
     snprintf(out, cap, "default rule (a syscall matches itself)");
     return;
   }
-  if (!mod && opt.rules) {
-    mod = dlopen(opt.rules, RTLD_LAZY | RTLD_LOCAL);
+  if (loaded != follower_rules) { /* the follower's rules changed (an update, a promotion) */
+    if (mod) dlclose(mod);
+    mod = NULL;
+    info = NULL;
+    count = NULL;
+    loaded = follower_rules;
+  }
+  if (!mod && follower_rules && *follower_rules) {
+    mod = dlopen(follower_rules, RTLD_LAZY | RTLD_LOCAL);
     if (mod) {
       info = dlsym(mod, "mvr_rules_info");
       count = dlsym(mod, "mvr_rules_count");
@@ -401,6 +599,8 @@ static uint64_t total_consumed(void) {
   return n;
 }
 
+static void follower_gone(const char *why, int failure);
+
 static void add_retirement(const char *reason, uint64_t event, char *detail) {
   if (n_retired < MAX_RETIRE) {
     retired[n_retired].pid = follower_pid;
@@ -413,6 +613,7 @@ static void add_retirement(const char *reason, uint64_t event, char *detail) {
           (unsigned long long)event, detail);
   if (opt.follower_log) fprintf(stderr, "mvr-monitor: the follower's output is in %s\n", opt.follower_log);
   fflush(stderr);
+  follower_gone(reason, 1);
 }
 
 /* Detach the follower: the leader stops recording and never waits for it again. */
@@ -563,6 +764,316 @@ static void check_progress(void) {
 
 /* ---- control socket ---------------------------------------------------------------------------- */
 
+/* ---- live update: timeline, stages, role switches ----------------------------------------------- */
+
+static uint64_t wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void tl_add(const char *event, const char *fmt, ...) {
+  if (n_timeline == cap_timeline) {
+    cap_timeline = cap_timeline ? cap_timeline * 2 : 32;
+    timeline = realloc(timeline, cap_timeline * sizeof *timeline);
+    if (!timeline) mvr_die("out of memory");
+  }
+  va_list ap;
+  va_start(ap, fmt);
+  char *r = NULL;
+  if (vasprintf(&r, fmt, ap) < 0) r = NULL;
+  va_end(ap);
+  timeline[n_timeline].ms = wall_ms();
+  timeline[n_timeline].event = event;
+  timeline[n_timeline].reason = r ? r : strdup("");
+  timeline[n_timeline].stage = stage;
+  n_timeline++;
+  if (lifecycle) {
+    fprintf(stderr, "mvr-monitor: %s: %s (stage: %s)\n", event, r ? r : "", stage_names[stage]);
+    fflush(stderr);
+  }
+}
+
+static void reply(int c, const char *s) {
+  if (c < 0) return;
+  size_t off = 0, total = strlen(s);
+  while (off < total) {
+    ssize_t k = write(c, s + off, total - off);
+    if (k <= 0) break;
+    off += (size_t)k;
+  }
+  close(c);
+}
+
+static void reply_error(int c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void reply_error(int c, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *m = NULL;
+  if (vasprintf(&m, fmt, ap) < 0) m = NULL;
+  va_end(ap);
+  sbuf b = {malloc(256), 0, 256};
+  sb_add(&b, "{\"ok\":false,\"error\":");
+  sb_json_str(&b, m ? m : "error");
+  sb_add(&b, ",\"stage\":\"%s\"}\n", stage_names[stage]);
+  reply(c, b.p);
+  free(b.p);
+  free(m);
+}
+
+static void reply_ok(int c, const char *msg) {
+  sbuf b = {malloc(256), 0, 256};
+  sb_add(&b, "{\"ok\":true,\"message\":");
+  sb_json_str(&b, msg);
+  sb_add(&b, ",\"stage\":\"%s\",\"leaderPid\":%d,\"leaderVersion\":%d}\n", stage_names[stage], leader_pid, leader_version);
+  reply(c, b.p);
+  free(b.p);
+}
+
+/* Called once the follower is gone (retired on a fault, or ended by rollback/commit). */
+static void follower_gone(const char *why, int failure) {
+  if (follower_chan >= 0) {
+    close(follower_chan);
+    follower_chan = -1;
+  }
+  jq_trim();
+  catch_active = 0;
+  if (switch_op == OP_PROMOTE || switch_op == OP_ROLLBACK) {
+    uint32_t want = MVR_PROMOTE_REQ;
+    __atomic_compare_exchange_n(&shm->promote_state, &want, MVR_PROMOTE_ABORT, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    futex_wake(&shm->promote_state);
+    reply_error(switch_client, "the follower was retired during the switch (%s): nothing changed", why);
+    switch_client = -1;
+    switch_op = OP_NONE;
+  }
+  if (stage == ST_OUTDATED) {
+    stage = ST_SINGLE;
+    if (lifecycle && failure) {
+      tl_add("rollback", "automatic: the new version (pid %d) was retired (%s); version %d leads alone with its state intact",
+             follower_pid, why, leader_version);
+      if ((!strcmp(why, "divergence") || !strcmp(why, "expected-divergence")) && upd_argv && upd_attempt <= upd_retries &&
+          shm->journal_valid) {
+        upd_retry_at = now_ms() + 300;
+        tl_add("retry", "attempt %d of %d in 300 ms", upd_attempt + 1, upd_retries + 1);
+      }
+    }
+  } else if (stage == ST_UPDATED && failure) {
+    tl_add("retire", "the old version (pid %d, following) was retired (%s): rollback is no longer possible; commit to finish",
+           follower_pid, why);
+  }
+}
+
+/* Ends the follower on request (rollback, commit): not a fault, so no retirement report. */
+static void end_follower(void) {
+  detach_follower();
+  if (follower_pid > 0 && (follower_state == P_RUNNING || follower_state == P_FINISHED)) {
+    kill(follower_pid, SIGKILL);
+    int st;
+    if (follower_state == P_RUNNING)
+      while (waitpid(follower_pid, &st, 0) < 0 && errno == EINTR) {}
+  }
+  follower_state = P_RETIRED;
+  if (follower_chan >= 0) {
+    close(follower_chan);
+    follower_chan = -1;
+  }
+  jq_trim();
+  catch_active = 0;
+}
+
+static int shm_fd_g = -1;
+
+static void reset_follower_side(void) {
+  shm->report_kind = MVR_REPORT_NONE;
+  shm->report[0] = 0;
+  shm->follower_threads = 0;
+  for (unsigned k = 0; k < MVR_MAX_RINGS; k++) {
+    mvr_ringctl *rc = &shm->ring[k];
+    rc->tail = 0; /* the journal: nothing was released */
+    rc->consumed = 0;
+    rc->follower_calls = 0;
+    rc->follower_exited = 0;
+    rc->follower_pid = 0;
+    rc->follower_waiting = 0;
+    rc->fcur.valid = 0;
+    rc->last_rule = MVR_RULE_DEFAULT;
+    last_consumed_k[k] = 0;
+    last_progress_k[k] = 0;
+    if (child_pidfd[k] > 0) close(child_pidfd[k]);
+    child_pidfd[k] = 0;
+  }
+}
+
+/* Starts (or restarts) the current update's new version as the follower, replaying the journal. */
+static void start_follower(void) {
+  upd_attempt++;
+  reset_follower_side();
+  char logp[PATH_MAX];
+  if (opt.follower_log) snprintf(logp, sizeof logp, "%s", opt.follower_log);
+  else snprintf(logp, sizeof logp, "%s/mvr-follower-%d-v%d.log", opt.state_dir ? opt.state_dir : "/tmp", (int)getpid(), next_version);
+  int log_fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (log_fd < 0) log_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  int child;
+  follower_chan = new_channel(&child);
+  jq_fwd = 0; /* the journal's descriptors first */
+  __atomic_store_n(&shm->follower_attached, 1, __ATOMIC_SEQ_CST);
+  follower_rules = upd_rules;
+  follower_pid = spawn(upd_argv, 1, shm_fd_g, log_fd, child, (const char *const *)upd_env, upd_n_env, upd_rules);
+  close(child);
+  close(log_fd);
+  follower_state = P_RUNNING;
+  follower_version = next_version;
+  stage = ST_OUTDATED;
+  catch_active = 1;
+  catch_start_ms = now_ms();
+  catch_target = shm->ring[0].events;
+  shm->catch_target = catch_target ? catch_target : 1;
+  shm->catch_done_ns = 0;
+  catch_start_ns = mono_ns();
+  catch_done_ms = 0;
+  catch_events = 0;
+  tl_add("update", "attempt %d: version %d (pid %d, %s) follows version %d, replaying the journal from event #0 (%llu events so far); log: %s",
+         upd_attempt, next_version, follower_pid, upd_argv[0], leader_version, (unsigned long long)catch_target, logp);
+  relay_forward();
+}
+
+static int single_threaded(void) { return shm->leader_threads == 0 && shm->follower_threads == 0; }
+
+/* The leader is paused only once the follower is this close (in events), so that the pause lasts
+ * about as long as the follower takes to consume a few events. */
+#define SWITCH_LAG 64
+
+static void request_switch(void) {
+  switch_requested = 1;
+  switch_t0 = now_ms();
+  __atomic_store_n(&shm->promote_state, MVR_PROMOTE_REQ, __ATOMIC_SEQ_CST);
+  futex_wake(&shm->promote_state);
+  if (switch_op != OP_FAILOVER && leader_pid > 0) kill(leader_pid, SIGSYS); /* out of a blocking call */
+}
+
+static void begin_switch(enum op op, int old_follows, const char *back, int client) {
+  snprintf(shm->back_rules, sizeof shm->back_rules, "%s", back ? back : "");
+  shm->old_follows = (uint32_t)old_follows;
+  if (op != OP_FAILOVER) shm->leader_paused = 0;
+  shm->pause_start_ns = 0;
+  shm->pause_ns = 0;
+  switch_op = op;
+  switch_asked = now_ms();
+  switch_client = client;
+  switch_requested = 0;
+  if (op == OP_FAILOVER || shm->ring[0].events - shm->ring[0].consumed <= SWITCH_LAG) request_switch();
+}
+
+/* The switch finished: the follower leads. */
+static void finish_switch(void) {
+  enum op op = switch_op;
+  int old_pid = leader_pid, old_ver = leader_version, old_chan = leader_chan;
+  enum proc_state old_state = leader_state;
+  uint64_t pause = shm->pause_ns / 1000000u; /* measured by the agents */
+  leader_pid = follower_pid;
+  leader_state = P_RUNNING;
+  leader_version = follower_version;
+  leader_chan = follower_chan;
+  for (size_t i = 0; i < jq_n; i++) jq_close(i); /* the old stream's descriptors */
+  jq_n = jq_fwd = 0;
+  jq_keep = 0;
+  reset_follower_side();
+  int old_alive = old_state == P_RUNNING;
+  if (shm->old_follows && old_alive) {
+    follower_pid = old_pid;
+    follower_state = P_RUNNING;
+    follower_version = old_ver;
+    follower_chan = old_chan;
+    follower_rules = upd_back;
+    __atomic_store_n(&shm->follower_attached, 1, __ATOMIC_SEQ_CST);
+  } else {
+    if (old_alive) {
+      kill(old_pid, SIGKILL);
+      int st;
+      while (waitpid(old_pid, &st, 0) < 0 && errno == EINTR) {}
+    }
+    if (old_chan >= 0) close(old_chan);
+    follower_pid = -1;
+    follower_state = P_NONE;
+    follower_version = 0;
+    follower_chan = -1;
+    __atomic_store_n(&shm->follower_attached, 0, __ATOMIC_SEQ_CST);
+  }
+  switch_op = OP_NONE;
+  char msg[512];
+  if (op == OP_PROMOTE) {
+    stage = ST_UPDATED;
+    if (shm->old_follows)
+      snprintf(msg, sizeof msg, "version %d (pid %d) leads; version %d (pid %d) follows with the backward rules (switched at event #%llu, leader paused %llu ms)",
+               leader_version, leader_pid, old_ver, old_pid, (unsigned long long)shm->switch_event, (unsigned long long)pause);
+    else
+      snprintf(msg, sizeof msg, "version %d (pid %d) leads; version %d was retired (no backward rules; switched at event #%llu, leader paused %llu ms)",
+               leader_version, leader_pid, old_ver, (unsigned long long)shm->switch_event, (unsigned long long)pause);
+    tl_add("promote", "%s", msg);
+  } else if (op == OP_ROLLBACK) {
+    stage = ST_SINGLE;
+    snprintf(msg, sizeof msg, "version %d (pid %d) leads alone again with its state; version %d retired (leader paused %llu ms)",
+             leader_version, leader_pid, old_ver, (unsigned long long)pause);
+    tl_add("rollback", "%s", msg);
+  } else {
+    stage = ST_SINGLE;
+    snprintf(msg, sizeof msg, "version %d (pid %d) took over after consuming all %llu events of the dead leader",
+             leader_version, leader_pid, (unsigned long long)shm->switch_event);
+    tl_add("failover", "%s", msg);
+  }
+  reply_ok(switch_client, msg);
+  switch_client = -1;
+}
+
+/* Called every loop turn while a switch is in progress. */
+static void switch_progress(void) {
+  if (switch_op == OP_NONE) return;
+  uint32_t st = __atomic_load_n(&shm->promote_state, __ATOMIC_SEQ_CST);
+  if (st == MVR_PROMOTE_DONE) {
+    finish_switch();
+    return;
+  }
+  if (!switch_requested) {
+    uint64_t lag = shm->ring[0].events - shm->ring[0].consumed;
+    if (lag <= SWITCH_LAG) {
+      request_switch();
+    } else if (now_ms() - switch_asked > opt.deadline_ms) {
+      enum op op = switch_op;
+      switch_op = OP_NONE;
+      tl_add(op == OP_PROMOTE ? "promote" : "rollback", "not started: the follower stayed %llu events behind for %u ms; nothing changed",
+             (unsigned long long)lag, opt.deadline_ms);
+      reply_error(switch_client, "%s not started: the follower is %llu events behind the leader (more than %d for %u ms); nothing changed",
+                  op == OP_PROMOTE ? "promote" : "rollback", (unsigned long long)lag, SWITCH_LAG, opt.deadline_ms);
+      switch_client = -1;
+    }
+    return;
+  }
+  uint64_t waited = now_ms() - switch_t0;
+  if (st == MVR_PROMOTE_REQ && !shm->leader_paused && leader_pid > 0 && switch_op != OP_FAILOVER) kill(leader_pid, SIGSYS);
+  if (st == MVR_PROMOTE_REQ && waited > opt.deadline_ms) {
+    uint32_t want = MVR_PROMOTE_REQ;
+    if (!__atomic_compare_exchange_n(&shm->promote_state, &want, MVR_PROMOTE_ABORT, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) return;
+    futex_wake(&shm->promote_state);
+    enum op op = switch_op;
+    switch_op = OP_NONE;
+    if (op == OP_FAILOVER) {
+      tl_add("failover", "failed: the follower did not consume the dead leader's events within %u ms", opt.deadline_ms);
+      char *ctx = context_lines();
+      retire("leader-exited", shm->ring[0].consumed, fmt_alloc("  the leader crashed and the follower could not take over\n%s", ctx));
+      free(ctx);
+      return;
+    }
+    tl_add(op == OP_PROMOTE ? "promote" : "rollback", "aborted: the %s was %s after %llu ms; nothing changed",
+           shm->leader_paused ? "follower" : "leader", shm->leader_paused ? "not caught up" : "not paused",
+           (unsigned long long)waited);
+    reply_error(switch_client, "%s aborted: the %s did not reach a consistent point within %u ms; nothing changed",
+                op == OP_PROMOTE ? "promote" : "rollback", shm->leader_paused ? "follower" : "leader", opt.deadline_ms);
+    switch_client = -1;
+  }
+}
+
+/* ---- control socket ---------------------------------------------------------------------------- */
+
 static const char *state_name(enum proc_state s, int follower) {
   switch (s) {
     case P_RUNNING: return follower ? "following" : "running";
@@ -575,16 +1086,17 @@ static const char *state_name(enum proc_state s, int follower) {
 
 static char *status_json(void) {
   sbuf b = {malloc(1024), 0, 1024};
-  const char *stage = follower_active() && shm->follower_attached ? "outdated leader" : "single leader";
   uint64_t used = 0;
   unsigned pairs = 0;
   for (unsigned k = 0; k < MVR_MAX_RINGS; k++) {
     used += shm->ring[k].head - shm->ring[k].tail;
     if (shm->ring[k].in_use) pairs++;
   }
-  sb_add(&b, "{\"stage\":\"%s\",\"leader\":{\"pid\":%d,\"state\":\"%s\"},", stage, leader_pid, state_name(leader_state, 0));
-  if (opt.follower_argv)
-    sb_add(&b, "\"follower\":{\"pid\":%d,\"state\":\"%s\"},", follower_pid, state_name(follower_state, 1));
+  const char *leads = stage == ST_OUTDATED ? "old" : stage == ST_UPDATED ? "new" : "single";
+  sb_add(&b, "{\"stage\":\"%s\",\"leads\":\"%s\",\"leader\":{\"pid\":%d,\"state\":\"%s\",\"version\":%d},", stage_names[stage], leads,
+         leader_pid, state_name(leader_state, 0), leader_version);
+  if (follower_pid > 0)
+    sb_add(&b, "\"follower\":{\"pid\":%d,\"state\":\"%s\",\"version\":%d},", follower_pid, state_name(follower_state, 1), follower_version);
   else
     sb_add(&b, "\"follower\":null,");
   uint64_t wait_ns = 0;
@@ -593,6 +1105,28 @@ static char *status_json(void) {
   sb_add(&b, "\"threads\":%u,", pairs);
   sb_add(&b, "\"ring\":{\"size\":%llu,\"used\":%llu,\"leaderWaitMs\":%llu},", (unsigned long long)shm->data_size,
          (unsigned long long)used, (unsigned long long)(wait_ns / 1000000u));
+  sb_add(&b, "\"journal\":{\"enabled\":%s,\"valid\":%s,\"limit\":%llu,\"used\":%llu,\"descriptors\":%llu,\"exceededAtEvent\":%llu},",
+         lifecycle && opt.journal_size ? "true" : "false", shm->journal_valid ? "true" : "false", (unsigned long long)shm->journal_limit,
+         (unsigned long long)(shm->journal_valid ? shm->ring[0].head : 0), (unsigned long long)(jq_keep ? jq_n : 0),
+         (unsigned long long)shm->journal_end);
+  if (catch_target || catch_done_ms) {
+    uint64_t ms = (catch_done_ms ? catch_done_ms : now_ms()) - catch_start_ms;
+    uint64_t ev = catch_done_ms ? catch_events : (stage == ST_OUTDATED ? shm->ring[0].consumed : 0);
+    uint64_t rate = catch_done_ms ? catch_rate : ms ? ev * 1000u / ms : ev;
+    sb_add(&b, "\"catchUp\":{\"target\":%llu,\"done\":%s,\"ms\":%llu,\"eventsPerSec\":%llu},", (unsigned long long)catch_target,
+           catch_done_ms ? "true" : "false", (unsigned long long)ms, (unsigned long long)rate);
+  } else {
+    sb_add(&b, "\"catchUp\":null,");
+  }
+  sb_add(&b, "\"update\":{\"attempt\":%d,\"retries\":%d},", upd_attempt, upd_retries);
+  sb_add(&b, "\"timeline\":[");
+  for (size_t i = 0; i < n_timeline; i++) {
+    sb_add(&b, "%s{\"timeMs\":%llu,\"event\":\"%s\",\"stage\":\"%s\",\"reason\":", i ? "," : "", (unsigned long long)timeline[i].ms,
+           timeline[i].event, stage_names[timeline[i].stage]);
+    sb_json_str(&b, timeline[i].reason);
+    sb_add(&b, "}");
+  }
+  sb_add(&b, "],");
   sb_add(&b, "\"retirements\":[");
   for (int i = 0; i < n_retired; i++) {
     sb_add(&b, "%s{\"pid\":%d,\"reason\":\"%s\",\"event\":%llu,\"report\":", i ? "," : "", retired[i].pid, retired[i].reason,
@@ -620,24 +1154,153 @@ static int open_control(const char *path) {
   return fd;
 }
 
+
+/* Control lines are words separated by spaces, each percent-encoded (%XX) so that a value never
+ * holds a raw space or newline: `status`, `promote`, `commit`, `rollback`,
+ * `update [rules=SO] [back=SO] [state=replay|start] [retries=N] [env=K=V]... -- ARGV...`. */
+static void pct_decode(char *s) {
+  char *o = s;
+  for (; *s; s++) {
+    if (*s == '%' && s[1] && s[2]) {
+      char hex[3] = {s[1], s[2], 0};
+      *o++ = (char)strtol(hex, NULL, 16);
+      s += 2;
+    } else {
+      *o++ = *s;
+    }
+  }
+  *o = 0;
+}
+
+static void free_argv(char **v) {
+  if (!v) return;
+  for (char **p = v; *p; p++) free(*p);
+  free(v);
+}
+
+static void cmd_update(int c, char **tok, int n) {
+  if (!lifecycle) return reply_error(c, "this monitor cannot update: it was started without the agent in the leader");
+  if (switch_op != OP_NONE) return reply_error(c, "a role switch is in progress");
+  if (stage != ST_SINGLE) return reply_error(c, "update needs the single leader stage (now: %s): commit or roll back first", stage_names[stage]);
+  if (leader_state != P_RUNNING) return reply_error(c, "the leader is not running");
+  const char *rules = NULL, *back = NULL, *state = "replay";
+  int retries = 0, i = 1;
+  const char *envs[MAX_ENV];
+  int n_env = 0;
+  for (; i < n && strcmp(tok[i], "--"); i++) {
+    char *v = strchr(tok[i], '=');
+    if (!v) return reply_error(c, "update: expected KEY=VALUE or '--', got '%.60s'", tok[i]);
+    *v++ = 0;
+    if (!strcmp(tok[i], "rules")) rules = v;
+    else if (!strcmp(tok[i], "back")) back = v;
+    else if (!strcmp(tok[i], "state")) state = v;
+    else if (!strcmp(tok[i], "retries")) retries = atoi(v);
+    else if (!strcmp(tok[i], "env") && strchr(v, '=') && n_env < MAX_ENV) envs[n_env++] = v;
+    else return reply_error(c, "update: unknown setting '%.60s'", tok[i]);
+  }
+  if (i >= n - 1) return reply_error(c, "update needs the new version's command (after '--')");
+  if (!strcmp(state, "start"))
+    return reply_error(c, "--state start cannot update a running leader: the new version's start-up calls (socket, bind, listen...) "
+                          "have no counterpart in the leader's live events; use --state replay (the default) or start both "
+                          "versions together with `mvrc run -- OLD ::: NEW`");
+  if (!strcmp(state, "handoff")) return reply_error(c, "--state handoff is not supported by this runtime yet");
+  if (strcmp(state, "replay")) return reply_error(c, "unknown --state '%.40s' (expected replay or start)", state);
+  if (!shm->journal_valid)
+    return reply_error(c, opt.journal_size
+                              ? "cannot replay: the journal bound (%llu bytes, --journal-size) was exceeded at leader event #%llu, so the "
+                                "new version cannot rebuild the leader's state from its history; nothing changed, the old version keeps serving"
+                              : "cannot replay: the journal is off (--journal-size 0)%.0llu; nothing changed, the old version keeps serving",
+                       (unsigned long long)shm->journal_limit, (unsigned long long)shm->journal_end);
+  if (rules && *rules && access(rules, R_OK)) return reply_error(c, "rules module not readable: %s", rules);
+  if (back && *back && access(back, R_OK)) return reply_error(c, "backward rules module not readable: %s", back);
+  free_argv(upd_argv);
+  free_argv(upd_env);
+  free(upd_rules);
+  free(upd_back);
+  upd_rules = rules && *rules ? strdup(rules) : NULL;
+  upd_back = back && *back ? strdup(back) : NULL;
+  int argc = n - i - 1;
+  upd_argv = calloc((size_t)argc + 1, sizeof *upd_argv);
+  for (int k = 0; k < argc; k++) upd_argv[k] = strdup(tok[i + 1 + k]);
+  upd_env = calloc((size_t)n_env + 1, sizeof *upd_env);
+  for (int k = 0; k < n_env; k++) upd_env[k] = strdup(envs[k]);
+  upd_n_env = n_env;
+  upd_retries = retries < 0 ? 0 : retries;
+  upd_attempt = 0;
+  upd_retry_at = 0;
+  next_version = (leader_version > follower_version ? leader_version : follower_version) + 1;
+  if (next_version <= leader_version) next_version = leader_version + 1;
+  start_follower();
+  char msg[256];
+  snprintf(msg, sizeof msg, "version %d (pid %d) started as the follower of version %d (pid %d); it replays the journal, then follows live",
+           follower_version, follower_pid, leader_version, leader_pid);
+  reply_ok(c, msg);
+}
+
+static void cmd_promote(int c) {
+  if (switch_op != OP_NONE) return reply_error(c, "a role switch is in progress");
+  if (stage != ST_OUTDATED) return reply_error(c, "promote needs the outdated leader stage (now: %s)", stage_names[stage]);
+  if (follower_state != P_RUNNING) return reply_error(c, "the follower is not running");
+  if (leader_state != P_RUNNING) return reply_error(c, "the leader is not running");
+  if (!single_threaded()) return reply_error(c, "promotion supports single-threaded programs only (this runtime version)");
+  begin_switch(OP_PROMOTE, upd_back != NULL, upd_back, c);
+}
+
+static void cmd_commit(int c) {
+  if (switch_op != OP_NONE) return reply_error(c, "a role switch is in progress");
+  if (stage != ST_UPDATED) return reply_error(c, "commit needs the updated leader stage (now: %s)%s", stage_names[stage],
+                                              stage == ST_OUTDATED ? ": promote first" : "");
+  int old = follower_version, old_pid = follower_pid;
+  if (follower_state == P_RUNNING) end_follower();
+  stage = ST_SINGLE;
+  upd_retry_at = 0;
+  char msg[256];
+  if (old)
+    snprintf(msg, sizeof msg, "version %d (pid %d) leads alone; version %d (pid %d) retired", leader_version, leader_pid, old, old_pid);
+  else
+    snprintf(msg, sizeof msg, "version %d (pid %d) leads alone", leader_version, leader_pid);
+  tl_add("commit", "%s", msg);
+  reply_ok(c, msg);
+}
+
+static void cmd_rollback(int c) {
+  if (switch_op != OP_NONE) return reply_error(c, "a role switch is in progress");
+  if (stage == ST_SINGLE) return reply_error(c, "nothing to roll back: the stage is single leader");
+  if (stage == ST_OUTDATED) {
+    int v = follower_version, p = follower_pid;
+    end_follower();
+    stage = ST_SINGLE;
+    upd_retry_at = 0;
+    char msg[256];
+    snprintf(msg, sizeof msg, "on request: version %d (pid %d) retired; version %d (pid %d) leads alone with its state intact", v, p,
+             leader_version, leader_pid);
+    tl_add("rollback", "%s", msg);
+    return reply_ok(c, msg);
+  }
+  if (follower_state != P_RUNNING)
+    return reply_error(c, "the old version no longer follows (retired at or after promotion): rollback is not possible; commit instead");
+  if (!single_threaded()) return reply_error(c, "rollback supports single-threaded programs only (this runtime version)");
+  begin_switch(OP_ROLLBACK, 0, "", c);
+}
+
 static void serve_client(int lfd) {
   int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
   if (c < 0) return;
   struct ucred cred;
   socklen_t len = sizeof cred;
   if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || (cred.uid != geteuid() && cred.uid != 0)) {
-    const char *msg = "{\"error\":\"permission denied\"}\n";
-    (void)!write(c, msg, strlen(msg));
-    close(c);
+    reply(c, "{\"ok\":false,\"error\":\"permission denied\"}\n");
     return;
   }
-  struct timeval tv = {0, 200000}; /* a client gets 200 ms to send its command */
+  struct timeval tv = {0, 500000}; /* a client gets 500 ms to send its command */
   setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  char cmd[128];
+  enum { CMD_MAX = 65536 };
+  char *cmd = malloc(CMD_MAX);
+  if (!cmd) mvr_die("out of memory");
   ssize_t n = 0;
-  while (n < (ssize_t)sizeof cmd - 1) {
-    ssize_t k = read(c, cmd + n, sizeof cmd - 1 - (size_t)n);
+  while (n < CMD_MAX - 1) {
+    ssize_t k = read(c, cmd + n, CMD_MAX - 1 - (size_t)n);
     if (k <= 0) break;
     n += k;
     if (memchr(cmd, '\n', (size_t)n)) break;
@@ -645,17 +1308,23 @@ static void serve_client(int lfd) {
   cmd[n > 0 ? n : 0] = 0;
   char *nl = strchr(cmd, '\n');
   if (nl) *nl = 0;
-  char *out;
-  if (!strcmp(cmd, "status")) out = status_json();
-  else out = fmt_alloc("{\"error\":\"unknown command\",\"command\":\"%.60s\"}\n", cmd);
-  size_t off = 0, total = strlen(out);
-  while (off < total) {
-    ssize_t k = write(c, out + off, total - off);
-    if (k <= 0) break;
-    off += (size_t)k;
+  char *tok[1024];
+  int nt = 0;
+  for (char *save = NULL, *t = strtok_r(cmd, " ", &save); t && nt < 1024; t = strtok_r(NULL, " ", &save)) {
+    pct_decode(t);
+    tok[nt++] = t;
   }
-  free(out);
-  close(c);
+  if (nt == 0) reply_error(c, "empty command (expected status, update, promote, commit or rollback)");
+  else if (!strcmp(tok[0], "status") && nt == 1) {
+    char *out = status_json();
+    reply(c, out);
+    free(out);
+  } else if (!strcmp(tok[0], "update")) cmd_update(c, tok, nt);
+  else if (!strcmp(tok[0], "promote") && nt == 1) cmd_promote(c);
+  else if (!strcmp(tok[0], "commit") && nt == 1) cmd_commit(c);
+  else if (!strcmp(tok[0], "rollback") && nt == 1) cmd_rollback(c);
+  else reply_error(c, "unknown command '%.60s' (expected status, update, promote, commit or rollback)", tok[0]);
+  free(cmd);
 }
 
 /* ---- main loop --------------------------------------------------------------------------------- */
@@ -673,6 +1342,25 @@ static void reap(void) {
     if (p == leader_pid) {
       leader_state = P_EXITED;
       leader_status = st;
+      if (lifecycle && WIFSIGNALED(st) && follower_state == P_RUNNING && shm->follower_attached && single_threaded() &&
+          (stage == ST_OUTDATED || stage == ST_UPDATED)) {
+        /* The leader crashed during MVE: its follower takes over once it consumed its events. */
+        if (switch_op == OP_NONE)
+          tl_add("crash", "the leader (version %d, pid %d) was killed by signal %d (%s): version %d takes over", leader_version, leader_pid,
+                 WTERMSIG(st), strsignal(WTERMSIG(st)), follower_version);
+        if (switch_op != OP_NONE && switch_client >= 0) {
+          reply_error(switch_client, "the leader crashed during the switch: its follower takes over");
+          switch_client = -1;
+        }
+        __atomic_store_n(&shm->leader_paused, 1, __ATOMIC_SEQ_CST);
+        if (switch_op == OP_NONE || __atomic_load_n(&shm->promote_state, __ATOMIC_SEQ_CST) != MVR_PROMOTE_REQ)
+          begin_switch(OP_FAILOVER, 0, "", -1);
+        switch_op = OP_FAILOVER;
+        shm->old_follows = 0;
+        __atomic_add_fetch(&shm->ring[0].head_seq, 1, __ATOMIC_SEQ_CST);
+        futex_wake(&shm->ring[0].head_seq);
+        continue;
+      }
       for (unsigned k = 0; k < MVR_MAX_RINGS; k++) {
         __atomic_store_n(&shm->ring[k].leader_eof, 1, __ATOMIC_SEQ_CST);
         __atomic_add_fetch(&shm->ring[k].head_seq, 1, __ATOMIC_SEQ_CST);
@@ -687,10 +1375,28 @@ static void reap(void) {
 int main(int argc, char **argv) {
   mvr_set_prog("mvr-monitor");
   parse_args(argc, argv);
+  lifecycle = opt.agent && opt.control;
+  /* The journal holds the descriptors of its events: allow as many as the hard limit. */
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
   /* Orphaned follower (and leader) child processes are reparented to the monitor and reaped. */
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   int shm_fd = create_shm();
-  if (opt.follower_argv) create_fd_channel();
+  shm_fd_g = shm_fd;
+  int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (nul < 0) mvr_die_errno("open /dev/null");
+  placeholder_fd = high_fd(nul);
+  if (lifecycle) {
+    shm->lifecycle = 1;
+    if (!opt.follower_argv && opt.journal_size) {
+      shm->journal_limit = opt.journal_size;
+      shm->journal_valid = 1;
+      jq_keep = 1;
+    }
+  }
 
   sigset_t mask;
   sigemptyset(&mask);
@@ -716,22 +1422,34 @@ int main(int argc, char **argv) {
     if (log_fd < 0) mvr_die_errno("cannot open the follower log %s", opt.follower_log);
   }
 
-  leader_pid = spawn(opt.leader_argv, 0, shm_fd, -1);
+  int child = -1;
+  if (opt.follower_argv || lifecycle) leader_chan = new_channel(&child);
+  leader_pid = spawn(opt.leader_argv, 0, shm_fd, -1, child, opt.leader_env, opt.n_leader_env, NULL);
+  if (child >= 0) close(child);
   leader_state = P_RUNNING;
+  upd_back = opt.back ? strdup(opt.back) : NULL;
   if (opt.follower_argv) {
-    follower_pid = spawn(opt.follower_argv, 1, shm_fd, log_fd);
+    follower_chan = new_channel(&child);
+    follower_rules = opt.rules;
+    follower_pid = spawn(opt.follower_argv, 1, shm_fd, log_fd, child, opt.follower_env, opt.n_follower_env, opt.rules);
+    close(child);
     follower_state = P_RUNNING;
+    follower_version = 2;
+    stage = ST_OUTDATED;
     close(log_fd);
-    close(fdchan[0]);
-    close(fdchan[1]);
+    tl_add("start", "version 1 (pid %d) leads, version 2 (pid %d) follows from the start", leader_pid, follower_pid);
   } else {
     shm->follower_attached = 0;
+    stage = ST_SINGLE;
+    tl_add("start", "version 1 (pid %d) leads alone%s", leader_pid, shm->journal_valid ? ", keeping a journal for updates" : "");
   }
   uint64_t leader_exit_ms = 0;
 
   for (;;) {
-    struct pollfd pf[2] = {{sfd, POLLIN, 0}, {lfd, POLLIN, 0}};
-    int r = poll(pf, lfd >= 0 ? 2 : 1, 20);
+    struct pollfd pf[4] = {{sfd, POLLIN, 0}, {lfd, POLLIN, 0}, {leader_chan, POLLIN, 0}, {follower_chan, POLLOUT, 0}};
+    if (lfd < 0) pf[1].fd = -1;
+    if (jq_fwd >= jq_n) pf[3].fd = -1;
+    int r = poll(pf, 4, 20);
     if (r < 0 && errno != EINTR) mvr_die_errno("poll");
     if (r > 0 && (pf[0].revents & POLLIN)) {
       struct signalfd_siginfo si;
@@ -739,9 +1457,30 @@ int main(int argc, char **argv) {
         if (si.ssi_signo != SIGCHLD && leader_state == P_RUNNING) kill(leader_pid, (int)si.ssi_signo);
       }
     }
+    relay_read();
+    journal_scan_closes();
+    relay_forward();
+    if (jq_keep && !shm->journal_valid) jq_drop_journal();
     reap();
     if (r > 0 && lfd >= 0 && (pf[1].revents & POLLIN)) serve_client(lfd);
     check_progress();
+    switch_progress();
+    if (catch_active && !catch_done_ms && stage == ST_OUTDATED && shm->catch_done_ns) {
+      /* Timed by the follower's agent (from the new process's start to its last journal event). */
+      uint64_t ns = shm->catch_done_ns > catch_start_ns ? shm->catch_done_ns - catch_start_ns : 1;
+      catch_done_ms = catch_start_ms + ns / 1000000u;
+      catch_events = catch_target;
+      catch_rate = catch_target * 1000000000ull / ns;
+      tl_add("caught-up", "version %d consumed the %llu journal events in %.1f ms (%llu events/s, start-up included); it follows live",
+             follower_version, (unsigned long long)catch_target, (double)ns / 1e6, (unsigned long long)catch_rate);
+    }
+    if (upd_retry_at && now_ms() >= upd_retry_at && stage == ST_SINGLE && leader_state == P_RUNNING && switch_op == OP_NONE) {
+      upd_retry_at = 0;
+      if (shm->journal_valid) start_follower();
+      else tl_add("retry", "cancelled: the journal bound was exceeded");
+    }
+    if (leader_state == P_EXITED && switch_op == OP_FAILOVER) continue;
+    if (leader_state == P_RUNNING) leader_exit_ms = 0;
     if (leader_state == P_EXITED) {
       if (!follower_active()) break;
       /* Give the follower time to reach the leader's end; then it is retired. */
