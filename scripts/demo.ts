@@ -1,30 +1,28 @@
-// `npm run demo`: the new version of a key-value server runs beside the old one under MVE.
-// 1. kv-v1 serves clients as the leader while kv-v2 follows it under the forward rules: every
-//    answer is checked against a model of the store, including requests only v2 understands.
-// 2. A faulty v2 (it crashes on the first GET) follows v1: it is retired with a report, and the
-//    clients never notice.
+// `npm run demo`: a live update of a stateful server under multi-version execution.
+// kv-v1 serves clients; it is updated to kv-v2 while the clients keep going: kv-v2 starts fresh,
+// catches up by replaying the old version's journal through the forward rules, follows it live,
+// is promoted (kv-v1 follows it under the backward rules), and is committed. Every client answer
+// is checked against a model of the store; then a faulty update is rolled back automatically.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatStatus, query, type MonitorStatus } from '../compiler/commands/ctl.ts';
+import { query, type MonitorStatus } from '../compiler/commands/ctl.ts';
 import { REPO } from '../test/helpers/cli.ts';
-import { runLoad, startKv, type KvServer } from '../test/helpers/kv-client.ts';
+import { checkKeys, LineConn, loadKeys, runLoad, startKv, type LoadResult } from '../test/helpers/kv-client.ts';
 
 const CLI = join(REPO, 'dist', 'mvrc.cjs');
 const KV = join(REPO, 'examples', 'kv');
 const t0 = Date.now();
 const timeline: string[] = [];
+let failures = 0;
+let requests = 0;
 const say = (s: string) => console.log(s);
 const mark = (s: string) => {
   const line = `${((Date.now() - t0) / 1000).toFixed(2).padStart(6)} s  ${s}`;
   timeline.push(line);
   say(`  ${line}`);
 };
-
-function step(n: number, total: number, s: string) {
-  say(`\n[${n}/${total}] ${s}`);
-}
 
 function must(cmd: string, args: string[]) {
   const r = spawnSync(cmd, args, { cwd: REPO, encoding: 'utf8' });
@@ -35,70 +33,104 @@ function must(cmd: string, args: string[]) {
   return r;
 }
 
+/** `mvrc ctl SOCK ARGS...` as a user types it (shown), returning its exit status and output. */
+function ctl(sock: string, args: string[]): { status: number | null; out: string } {
+  say(`  $ mvrc ctl kv.sock ${args.map((a) => (a.startsWith(REPO) ? a.slice(REPO.length + 1) : a)).join(' ')}`);
+  const r = spawnSync(process.execPath, [CLI, 'ctl', sock, ...args], { cwd: REPO, encoding: 'utf8' });
+  const out = (r.stdout + r.stderr).trim();
+  if (out) say(out.replace(/^/gm, '    '));
+  return { status: r.status, out };
+}
+
 async function status(sock: string): Promise<MonitorStatus> {
   return JSON.parse(await query(sock, 'status')) as MonitorStatus;
 }
 
-async function mveRun(dir: string, name: string, followerEnv: string[] = []): Promise<{ server: KvServer; sock: string; log: string }> {
-  const sock = join(dir, `${name}.sock`);
-  const log = join(dir, `${name}-follower.log`);
-  const args = [CLI, 'run', '--rules', join(KV, 'forward.mvr'), '--control', sock, '--follower-log', log, ...followerEnv.flatMap((e) => ['--follower-env', e]), '--', join(KV, 'kv-v1'), '--port', '0', ':::', join(KV, 'kv-v2'), '--port', '0'];
-  say(`  $ mvrc run --rules examples/kv/forward.mvr --control ${name}.sock${followerEnv.map((e) => ` --follower-env ${e}`).join('')} -- kv-v1 --port 0 ::: kv-v2 --port 0`);
-  const server = await startKv(process.execPath, args, { timeoutMs: 120_000 });
-  return { server, sock, log };
+async function until(sock: string, ok: (s: MonitorStatus) => boolean, ms = 20_000): Promise<MonitorStatus> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const s = await status(sock);
+    if (ok(s) || Date.now() > end) return s;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function count(what: string, r: LoadResult) {
+  requests += r.answered;
+  failures += r.errors.length + r.mismatches.length;
+  mark(`${what}: ${r.answered} answered, ${r.errors.length} client errors, ${r.mismatches.length} wrong answers`);
+  for (const m of [...r.errors, ...r.mismatches].slice(0, 3)) say(`      ${m}`);
 }
 
 async function main() {
-  const total = 5;
   const dir = mkdtempSync(join(tmpdir(), 'mvrc-demo-'));
-  let exit = 0;
+  const sock = join(dir, 'kv.sock');
+  const KEYS = 20_000;
+  let server: Awaited<ReturnType<typeof startKv>> | undefined;
   try {
-    step(1, total, 'build the two versions of the key-value server and check the rules');
+    say('\n[1/7] build the two versions of the key-value server and check the rules');
     must('make', ['-s', '-C', KV]);
-    mark('built examples/kv/kv-v1 (old) and kv-v2 (new: typed values, TYPE command)');
-    const check = must(process.execPath, [CLI, 'check', join(KV, 'forward.mvr')]);
-    mark(`mvrc check examples/kv/forward.mvr: ${check.stderr.trim().split('\n').at(-1)}`);
+    mark('built examples/kv/kv-v1 (running) and kv-v2 (the update: typed values, TYPE command)');
+    const check = must(process.execPath, [CLI, 'check', '--no-warnings', join(KV, 'forward.mvr'), join(KV, 'backward.mvr')]);
+    mark(`mvrc check forward.mvr backward.mvr: ${check.stderr.trim().split('\n').at(-1)}`);
 
-    step(2, total, 'run kv-v1 as the leader and kv-v2 as its follower (multi-version execution)');
-    const a = await mveRun(dir, 'mve');
-    mark(`leader kv-v1 serving on 127.0.0.1:${a.server.port}; follower kv-v2 started beside it`);
+    say('\n[2/7] kv-v1 serves alone, updatable');
+    say('  $ mvrc run --control kv.sock -- examples/kv/kv-v1 --port 0');
+    server = await startKv(process.execPath, [CLI, 'run', '--control', sock, '--follower-log', join(dir, 'follower.log'), '--', join(KV, 'kv-v1'), '--port', '0'], { timeoutMs: 120_000 });
+    const port = server.port;
+    mark(`kv-v1 listening on 127.0.0.1:${port}`);
+    const loaded = await loadKeys(port, KEYS);
+    mark(`loaded ${loaded.loaded} keys in ${Math.round(loaded.ms)} ms`);
 
-    step(3, total, 'clients: 16 connections x 150 requests, checked against a model of the store');
-    const plain = await runLoad({ port: a.server.port, clients: 16, requests: 150, seed: 1 });
-    mark(`PUT/GET: ${plain.answered} answered, ${plain.errors.length} client errors, ${plain.mismatches.length} wrong answers`);
-    const typed = await runLoad({ port: a.server.port, clients: 4, requests: 50, seed: 2, typed: true, expect: 'v1', keyPrefix: 't' });
-    mark(`with v2-only requests (PUT-number, TYPE...): ${typed.answered} answered, ${typed.errors.length} client errors, ${typed.mismatches.length} wrong answers`);
-    const st = await status(a.sock);
-    say(formatStatus(st).replace(/^/gm, '    '));
-    mark(`follower ${st.follower ? st.follower.state : 'gone'}: ${st.events.consumed} of ${st.events.recorded} leader events reconciled, ${st.retirements.length} retirements`);
-    if (plain.errors.length + plain.mismatches.length + typed.errors.length + typed.mismatches.length > 0 || st.retirements.length > 0) exit = 1;
-    await a.server.stop();
+    say('\n[3/7] first attempt: a faulty kv-v2 build (it crashes on GET) is rolled back automatically');
+    const faulty = runLoad({ port, clients: 8, requests: 300, seed: 4, keyPrefix: 'f' });
+    ctl(sock, ['update', '--env', 'MVR_KV_FAULT=crash-on-cmd=GET', '--rules', join(KV, 'forward.mvr'), '--', join(KV, 'kv-v2'), '--port', '0']);
+    count('clients during the faulty update', await faulty);
+    const afterFault = await until(sock, (s) => s.stage === 'single leader' && (s.timeline ?? []).some((t) => t.event === 'rollback'));
+    const rb = (afterFault.timeline ?? []).filter((t) => t.event === 'rollback').at(-1);
+    mark(rb ? `rolled back: ${rb.reason}` : `NOT rolled back (stage: ${afterFault.stage})`);
+    if (!rb) failures++;
 
-    step(4, total, 'a faulty new version: kv-v2 that crashes on the first GET');
-    const b = await mveRun(dir, 'faulty', ['MVR_KV_FAULT=crash-on-cmd=GET']);
-    const during = await runLoad({ port: b.server.port, clients: 16, requests: 150, seed: 3 });
-    mark(`clients: ${during.answered} answered, ${during.errors.length} client errors, ${during.mismatches.length} wrong answers`);
-    const st2 = await status(b.sock);
-    const r = st2.retirements[0];
-    if (r) {
-      mark(`follower retired: ${r.reason} at leader event #${r.event}; the leader kept serving`);
-      say(r.report.trimEnd().replace(/^/gm, '    '));
-    } else {
-      mark('the faulty follower was NOT retired');
-      exit = 1;
-    }
-    if (during.errors.length + during.mismatches.length > 0) exit = 1;
-    await b.server.stop();
+    say('\n[4/7] update to the fixed kv-v2 while 8 clients keep working: it replays the journal, then follows live');
+    const during = runLoad({ port, clients: 8, requests: 300, seed: 1, keyPrefix: 'u' });
+    const up = ctl(sock, ['update', '--rules', join(KV, 'forward.mvr'), '--back', join(KV, 'backward.mvr'), '--', join(KV, 'kv-v2'), '--port', '0']);
+    if (up.status !== 0) throw new Error('the update did not start');
+    count('clients during the update', await during);
+    const caught = await until(sock, (s) => Boolean(s.catchUp?.done));
+    if (caught.catchUp) mark(`kv-v2 caught up: ${caught.catchUp.target} journal events in ${caught.catchUp.ms} ms (${caught.catchUp.eventsPerSec} events/s)`);
+    count('requests only kv-v2 understands, answered by kv-v1 as before (forward rules)', await runLoad({ port, clients: 4, requests: 50, seed: 2, typed: true, expect: 'v1', keyPrefix: 't' }));
 
-    step(5, total, 'timeline');
+    say('\n[5/7] promote: kv-v2 leads, kv-v1 follows it under the backward rules');
+    const promote = runLoad({ port, clients: 8, requests: 300, seed: 3, keyPrefix: 'p' });
+    if (ctl(sock, ['promote']).status !== 0) throw new Error('promote failed');
+    count('clients across the promotion', await promote);
+
+    say('\n[6/7] commit: kv-v2 alone');
+    if (ctl(sock, ['commit']).status !== 0) throw new Error('commit failed');
+    const keys = await checkKeys(port, KEYS);
+    failures += keys.mismatches.length;
+    mark(`all ${keys.checked} keys loaded into kv-v1 read back from kv-v2: ${keys.mismatches.length} lost or wrong`);
+    const c = await LineConn.open(port);
+    await c.send('TYPE key:7\n');
+    const type = await c.nextLine();
+    await c.send('PUT-number answer 42\n');
+    const put = await c.nextLine();
+    c.close();
+    mark(`kv-v2 features now live: 'TYPE key:7' -> '${type}', 'PUT-number answer 42' -> '${put}'`);
+    if (type !== 'TYPE string' || put !== 'OK') failures++;
+
+    say('\n[7/7] the monitor\'s timeline, and the demo\'s');
+    const after = await status(sock);
+    for (const t of after.timeline ?? []) say(`  ${new Date(t.timeMs).toISOString().slice(11, 23)}  ${t.event.padEnd(9)} ${t.stage.padEnd(16)} ${t.reason}`);
+    say('');
     for (const l of timeline) say(`  ${l}`);
-    say(exit === 0 ? '\nDemo finished: zero failed client requests.' : '\nDemo finished WITH PROBLEMS (see above).');
-    const followerLog = readFileSync(b.log, 'utf8').trim();
-    if (followerLog) say(`\nThe faulty follower's own output (kept apart from the leader's):\n${followerLog.split('\n').slice(-5).map((l) => `    ${l}`).join('\n')}`);
+    say(`\n${requests} client requests, ${failures} failed or wrong.`);
+    say(failures === 0 ? 'Demo finished: the server was updated live, nothing was lost.' : 'Demo finished WITH PROBLEMS (see above).');
+    process.exitCode = failures === 0 ? 0 : 1;
   } finally {
+    await server?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
-  process.exitCode = exit;
 }
 
 main().catch((e) => {

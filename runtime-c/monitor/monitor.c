@@ -1205,6 +1205,11 @@ static void cmd_update(int c, char **tok, int n) {
                           "versions together with `mvrc run -- OLD ::: NEW`");
   if (!strcmp(state, "handoff")) return reply_error(c, "--state handoff is not supported by this runtime yet");
   if (strcmp(state, "replay")) return reply_error(c, "unknown --state '%.40s' (expected replay or start)", state);
+  if (!shm->journal_valid && leader_version != 1)
+    return reply_error(c, "cannot replay: version %d became the leader by promotion, so its journal does not start at its "
+                          "first event and a new version cannot rebuild its state from it; restart it under `mvrc run "
+                          "--control` to update it again; nothing changed, it keeps serving",
+                       leader_version);
   if (!shm->journal_valid)
     return reply_error(c, opt.journal_size
                               ? "cannot replay: the journal bound (%llu bytes, --journal-size) was exceeded at leader event #%llu, so the "
