@@ -147,6 +147,38 @@ describe('live update lifecycle: kv-v1 -> kv-v2', function () {
     expect(await kv.stop(), kv.stderr()).to.equal(0);
   });
 
+  it('a connection open across the update keeps working, even when an earlier closed one had its descriptor number', async () => {
+    const { kv, sock } = await single();
+    // A closes before B connects, so B gets A's descriptor number in the leader; the journal must
+    // hand the new version B's socket, not the placeholder for A's closed one.
+    const a = await LineConn.open(kv.port);
+    expect(await a.request('PUT before-a 1')).to.equal('OK');
+    a.close();
+    // Soon enough that the monitor has not looked at A's close yet (it scans when woken).
+    await new Promise((r) => setTimeout(r, 5));
+    const b = await LineConn.open(kv.port);
+    try {
+      expect(await b.request('PUT before-b 2')).to.equal('OK');
+      const up = update(sock);
+      expect(up.status, up.stderr).to.equal(0);
+      await until(sock, (s) => s.catchUp?.done === true, 'catch-up');
+      expect(await b.request('GET before-a')).to.equal('VALUE 1');
+      expect(ctl(sock, ['promote']).status).to.equal(0);
+      // The new version now leads and serves B's connection itself (v1 follows it).
+      expect(await b.request('PUT on-b 7')).to.equal('OK');
+      expect(ctl(sock, ['commit']).status).to.equal(0);
+      expect(await b.request('GET before-b')).to.equal('VALUE 2');
+      expect(await b.request('PUT-number on-b 8')).to.equal('OK');
+      expect(await b.request('TYPE on-b')).to.equal('TYPE number');
+    } finally {
+      b.close();
+    }
+    const fin = status(sock);
+    expect(fin).to.deep.include({ stage: 'single leader' });
+    expect(fin.leader.version).to.equal(2);
+    expect(fin.retirements).to.deep.equal([]);
+  });
+
   it('a single leader keeping its journal still shuts connections down when it closes them', async () => {
     const { kv, sock } = await single();
     const answer = await new Promise<string>((resolve, reject) => {

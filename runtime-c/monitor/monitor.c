@@ -231,16 +231,24 @@ static uint64_t jscan_pos;      /* ring 0 position up to which close events were
  * a connection the leader closed would never be shut down): when the leader closes one, the
  * monitor drops its copy and a replaying follower gets a placeholder (/dev/null) in its place,
  * which it closes at the same event. */
+static void relay_read(void);
+
 static void journal_scan_closes(void) {
   if (!jq_keep || !shm->journal_valid) return;
   uint64_t head = __atomic_load_n(&shm->ring[0].head, __ATOMIC_ACQUIRE);
+  /* The agent sends an event's descriptors before it publishes the event: once the head is read,
+   * draining the channel queues the descriptors of every event up to it. */
+  relay_read();
   while (jscan_pos < head) {
     const mvr_rec *r = (const mvr_rec *)(ring_data + jscan_pos % shm->data_size);
     if (r->size < sizeof(mvr_rec) || r->size > shm->data_size || r->kind == MVR_REC_PAD) return; /* journal over */
     if (r->kind == MVR_REC_EVENT && r->nr == SYS_close && r->ret == 0) {
       int fd = (int)r->args[0];
       int done = 0;
+      /* The descriptor this close ends is the newest one with that number created BEFORE it: a
+       * later connection may already have been given the same number (and be queued). */
       for (size_t i = jq_n; i-- > 0 && !done;) {
+        if (jq[i].m.ring != 0 || jq[i].m.event >= r->index) continue;
         for (unsigned k = 0; k < jq[i].m.n && k < 2; k++) {
           if (jq[i].m.fds[k] != fd) continue;
           if (jq[i].fds[k] >= 0) close(jq[i].fds[k]);
