@@ -11,6 +11,7 @@ import type { CBlock } from '../compiler/ast.ts';
 import { LineMap } from '../compiler/span.ts';
 import type { ParamKind } from '../compiler/syscall-types.ts';
 import { allSyscalls } from '../compiler/syscalls.ts';
+import { isScalarKind } from './default-match.ts';
 import { cStringLiteral, lowerTypedBlockToC, lowerTypedExprToC } from '../compiler/typed/index.ts';
 
 export interface EmitOptions {
@@ -61,9 +62,6 @@ const OPS = { any: 0, int: 1, bytes: 2, bind: 3, eqLeft: 4, eqSlot: 5 } as const
 
 function cType(kind: ParamKind): string {
   return kind === 'size' ? 'size_t' : kind === 'ptr' ? 'unsigned long' : 'long';
-}
-function isScalarKind(kind: ParamKind): boolean {
-  return kind === 'fd' || kind === 'int' || kind === 'size' || kind === 'flags' || kind === 'ptr';
 }
 function isOutKind(kind: ParamKind): boolean {
   return kind === 'out_bytes' || kind === 'out_struct';
@@ -162,8 +160,6 @@ export function emitC(program: Program, automaton: Automaton, opts: EmitOptions 
     'enum { MVR_R_CALL = 0, MVR_R_LABEL = 1, MVR_R_REPLAY = 2 };',
     'enum { MVR_RHS_SEQ = 0, MVR_RHS_NOTHING = 1, MVR_RHS_DIVERGE = 2 };',
     '',
-    '/* Per syscall number: how the default match compares each argument. */',
-    'struct mvr_sc { uint8_t known, exec, fd_arg, count_arg; uint8_t cls[MVR_MAX_ARGS]; };',
     '/* One argument of a pattern: what to test (op) and how to compare (cls, MVR_C_* without OUTRET;',
     ' * for pattern arguments MVR_C_NONE means a pointer). */',
     'struct mvr_arg { uint8_t op, cls, item, arg; int16_t save; uint16_t slot; uint32_t blen; int64_t ival; const uint8_t *bytes; };',
@@ -203,35 +199,8 @@ export function emitC(program: Program, automaton: Automaton, opts: EmitOptions 
     });
   }
 
-  // ---- syscall table ----
-  o.push('static const struct mvr_sc mvr_sc[MVR_NSC] = {');
-  for (let nr = 0; nr < NSC; nr++) {
-    const sc = automaton.syscall(nr);
-    if (!sc) {
-      o.push(`  { 0, 0, MVR_NONE, MVR_NONE, { 0, 0, 0, 0, 0, 0 } },`);
-      continue;
-    }
-    const cls: number[] = [];
-    for (let j = 0; j < 6; j++) {
-      const p = j < sc.arity ? sc.params[j] : undefined;
-      const k = j < sc.arity ? (p?.kind ?? 'int') : undefined;
-      if (k === undefined || k === 'ptr') cls.push(0);
-      else if (isScalarKind(k)) cls.push(1);
-      else if (k === 'in_bytes' || k === 'path' || k === 'in_struct') cls.push(2);
-      else cls.push(k === 'out_bytes' && p?.lenFromRet ? 4 : 3);
-    }
-    let count = 'MVR_NONE';
-    for (const p of sc.params) {
-      if ((p.kind === 'in_bytes' || p.kind === 'out_bytes') && p.lenParam !== undefined && sc.params[p.lenParam]?.kind === 'size') {
-        count = String(p.lenParam);
-        break;
-      }
-    }
-    const exec = sc.effect === 'local' || sc.effect === 'readonly' ? 1 : 0;
-    const fd = sc.fdParam !== undefined ? String(sc.fdParam) : 'MVR_NONE';
-    o.push(`  { 1, ${exec}, ${fd}, ${count}, { ${cls.join(', ')} } }, /* ${nr} ${sc.name} */`);
-  }
-  o.push('};', '');
+  // ---- syscall table: the same for every module, generated once from the syscall data ----
+  o.push('#include "mvr_default_match.h"', '_Static_assert(MVR_NSC <= MVR_SC_COUNT, "mvr_default_match.h is older than the syscall table");', '');
 
   // ---- literals and argument patterns ----
   const lits = new Map<string, string>();
@@ -386,9 +355,9 @@ export function emitC(program: Program, automaton: Automaton, opts: EmitOptions 
     module: moduleName,
     abi: 1,
     sources,
-    files: ['rules.c', 'rules.h', 'mvr_rules.h', 'mvr_matcher.h', ...(hasTyped ? ['mvr_typed.h'] : [])],
+    files: ['rules.c', 'rules.h', 'mvr_rules.h', 'mvr_matcher.h', 'mvr_default_match.h', ...(hasTyped ? ['mvr_typed.h'] : [])],
     includeDirs,
-    runtimeHeaders: ['mvr_matcher.h', ...(hasTyped ? ['mvr_typed.h'] : [])],
+    runtimeHeaders: ['mvr_matcher.h', 'mvr_default_match.h', ...(hasTyped ? ['mvr_typed.h'] : [])],
     rules: rules.map((r) => ({ id: r.id, file: r.file, line: r.line, column: r.column, name: r.name, kind: ruleKind(r), text: r.text })),
   };
   return { files: new Map([['rules.c', o.text()], ['rules.h', header]]), manifest };

@@ -1,14 +1,16 @@
-// Generates the syscall table for the compiler (compiler/syscall-table.generated.ts) and for the C
-// runtime (runtime-c/include/mvr_syscalls.h) from the one data file, compiler/syscalls/x86_64.tsv
-// (its header comment documents the columns).
+// Generates the syscall table for the compiler (compiler/syscall-table.generated.ts), for the C
+// runtime (runtime-c/include/mvr_syscalls.h) and for generated rule modules (the default match's
+// table, runtime-c/include/mvr_default_match.h) from the one data file,
+// compiler/syscalls/x86_64.tsv (its header comment documents the columns).
 //
-//   npx tsx scripts/gen-syscalls.ts           rewrite both generated files
-//   npx tsx scripts/gen-syscalls.ts --check   exit 1 when either one is out of date
+//   npx tsx scripts/gen-syscalls.ts           rewrite the generated files
+//   npx tsx scripts/gen-syscalls.ts --check   exit 1 when any of them is out of date
 //
 // Exit status: 0 ok, 1 data errors or stale files (--check), 2 usage or I/O errors.
 import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Direction, EffectClass, ParamInfo, ParamKind, SyscallInfo } from '../compiler/syscall-types.ts';
+import { renderDefaultMatchHeader } from '../codegen-c/default-match.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const TSV_PATH = 'compiler/syscalls/x86_64.tsv';
@@ -322,6 +324,7 @@ function main(argv: readonly string[]): number {
   const outputs: [string, string][] = [
     [TS_OUT_PATH, renderTs(syscalls)],
     [C_OUT_PATH, renderC(syscalls)],
+    ['runtime-c/include/mvr_default_match.h', renderDefaultMatchHeader(syscalls)],
   ];
   let stale = 0;
   for (const [path, content] of outputs) {
