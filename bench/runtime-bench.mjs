@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runtime overhead benchmark: requests/s and latency of a server run natively, under
-// `mvrc run` as a single leader, and under `mvrc run` with a follower (leader + follower),
+// `mvrc run` as a single leader (updatable: with a journal for replay, and for kv also without one,
+// updatable by state handoff), and under `mvrc run` with a follower (leader + follower),
 // with 1 and 8 client connections, for the example kv server (kv-v1, follower kv-v2 with
 // examples/kv/forward.mvr) and for redis-server (follower: the same redis-server, rules
 // examples/redis/redis.mvr).
@@ -393,6 +394,8 @@ async function main() {
   const configs = [
     { server: 'kv', mode: 'native', cmd: v1, args: () => ['--port', '0'], load: kvLoad },
     { server: 'kv', mode: 'mvrc single leader', ...mvrc(() => ['--', v1, '--port', '0']), load: kvLoad },
+    // Updatable by handoff (kv uses runtime-c/dsu): no journal, so the leader runs untrapped.
+    { server: 'kv', mode: 'mvrc single, no journal', ...mvrc(() => ['--journal-size', '0', '--', v1, '--port', '0']), load: kvLoad },
     {
       server: 'kv',
       mode: 'mvrc leader+follower',

@@ -1,11 +1,15 @@
 // Update pause (issue 5): the worst client latency while kv is updated live from v1 to v2
-// (replay, promote, commit) against the worst latency of the same client in steady state, in the
-// same run; and against what users do today: stop the old version, start the new one, reload the
-// state (kv keeps its store in memory, so "dump + restart" means reloading every key).
+// (update, promote, commit) against the worst latency of the same client in steady state, in the
+// same run, for both ways of bringing the new version's state up to date: replay (the leader
+// keeps a journal; the new version replays it) and handoff (the leader runs without a journal;
+// it forks at an update point and the new version loads its state). And against what users do
+// today: stop the old version, start the new one, reload the state (kv keeps its store in memory,
+// so "dump + restart" means reloading every key).
 // Goal: max latency during the update within 1.5x of steady state (MVEDSUA: 117 ms vs 100 ms
-// native for 1M Redis keys; in-place DSU 5,040 ms). Also prints replay catch-up speed.
+// native for 1M Redis keys; in-place DSU 5,040 ms). Also prints replay catch-up speed and the
+// handoff's load time.
 //
-//   node bench/update-bench.mjs [--keys N] [--steady-seconds S]
+//   node bench/update-bench.mjs [--keys N] [--steady-seconds S] [--modes replay,handoff]
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -21,6 +25,12 @@ const arg = (name, dflt) => {
 };
 const KEYS = arg('--keys', 1_000_000);
 const STEADY_S = arg('--steady-seconds', 3);
+const MODES = (() => {
+  const i = process.argv.indexOf('--modes');
+  const m = i > 0 ? String(process.argv[i + 1]).split(',') : ['replay', 'handoff'];
+  for (const x of m) if (x !== 'replay' && x !== 'handoff') throw new Error(`--modes: unknown mode '${x}' (replay, handoff)`);
+  return m;
+})();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const key = (i) => `key:${i}`;
 const value = (i) => `value-${i}-${(i * 2654435761) >>> 0}`;
@@ -128,7 +138,7 @@ function prober(port) {
     },
     window(from, to) {
       const xs = lat.filter((x) => x.at >= from && x.at <= to).map((x) => x.ms);
-      return { n: xs.length, max: xs.length ? Math.max(...xs) : NaN, p99: xs.length ? xs.sort((a, b) => a - b)[Math.floor(xs.length * 0.99)] : NaN };
+      return { n: xs.length, max: xs.length ? xs.reduce((m, x) => (x > m ? x : m), -Infinity) : NaN, p99: xs.length ? xs.sort((a, b) => a - b)[Math.floor(xs.length * 0.99)] : NaN };
     },
     errors: () => errors,
     worstGap: () => worstGap,
@@ -158,15 +168,13 @@ function ctl(sock, args) {
   });
 }
 
-async function main() {
-  spawnSync('make', ['-s', '-C', KV], { stdio: 'inherit' });
-  const dir = mkdtempSync(path.join(tmpdir(), 'mvrc-update-bench-'));
-  const sock = path.join(dir, 'kv.sock');
-  const f = (x) => (Number.isFinite(x) ? x.toFixed(1) : '-');
-  try {
-    // ---- live update under MVE ----
-    const journal = String(Math.max(64 << 20, KEYS * 200));
-    const srv = await start(process.execPath, [CLI, 'run', '--control', sock, '--journal-size', journal, '--follower-log', path.join(dir, 'f.log'), '--', path.join(KV, 'kv-v1'), '--port', '0']);
+/** A live update under MVE, by replay or by handoff: steady-state and update-time latencies. */
+async function liveUpdate(mode, dir) {
+  const sock = path.join(dir, `${mode}.sock`);
+  {
+    // Replay needs the journal; a handoff does not, so that leader runs untrapped until the update.
+    const journal = mode === 'replay' ? String(Math.max(64 << 20, KEYS * 200)) : '0';
+    const srv = await start(process.execPath, [CLI, 'run', '--control', sock, '--journal-size', journal, '--follower-log', path.join(dir, `${mode}.log`), '--', path.join(KV, 'kv-v1'), '--port', '0']);
     const loadMs = await load(srv.port, KEYS);
     console.error(`loaded ${KEYS} keys into kv-v1 under mvrc run in ${loadMs} ms`);
     const probe = prober(() => srv.port);
@@ -175,11 +183,14 @@ async function main() {
     await sleep(STEADY_S * 1000);
     const s1 = performance.now();
     const phases = {};
-    const up = await ctl(sock, ['update', '--rules', path.join(KV, 'forward.mvr'), '--back', path.join(KV, 'backward.mvr'), '--', path.join(KV, 'kv-v2'), '--port', '0']);
+    const rules = ['--rules', path.join(KV, 'forward.mvr'), '--back', path.join(KV, 'backward.mvr')];
+    const up = mode === 'replay'
+      ? await ctl(sock, ['update', ...rules, '--', path.join(KV, 'kv-v2'), '--port', '0'])
+      : await ctl(sock, ['update', '--state', 'handoff', ...rules, '--', path.join(KV, 'kv-v2')]);
     let st;
     for (;;) {
       st = await ctl(sock, ['status']);
-      if (st.catchUp?.done || st.stage === 'single leader') break;
+      if (mode === 'handoff' || st.catchUp?.done || st.stage === 'single leader') break;
       await sleep(50);
     }
     if (st.stage !== 'outdated leader') throw new Error(`the update did not reach the outdated-leader stage: ${JSON.stringify(st.timeline?.at(-1) ?? up)}`);
@@ -200,9 +211,17 @@ async function main() {
     await probe.stop();
     await stop(srv.proc);
     if (process.env.MVRC_BENCH_DEBUG) console.error({ phases, spikes: probe.spikes(s1, u1) });
-    const steady = probe.window(s0, s1);
-    const during = probe.window(s1, u1);
-    const catchUp = st.catchUp;
+    return { mode, steady: probe.window(s0, s1), during: probe.window(s1, u1), errors: probe.errors(), catchUp: st.catchUp, loaded: mode === 'handoff' ? up.message : null };
+  }
+}
+
+async function main() {
+  spawnSync('make', ['-s', '-C', KV], { stdio: 'inherit' });
+  const dir = mkdtempSync(path.join(tmpdir(), 'mvrc-update-bench-'));
+  const f = (x) => (Number.isFinite(x) ? x.toFixed(1) : '-');
+  try {
+    const runs = [];
+    for (const mode of MODES) runs.push(await liveUpdate(mode, dir));
 
     // ---- what users do today: stop, start the new version, reload ----
     const old = await start(path.join(KV, 'kv-v1'), ['--port', '0']);
@@ -223,12 +242,19 @@ async function main() {
     await stop(fresh.proc);
 
     console.log(`kv, ${KEYS.toLocaleString('en-US')} keys; one client issuing GETs back to back, every answer checked`);
-    console.log(`steady state under mvrc run:   ${steady.n} requests, p99 ${f(steady.p99)} ms, max ${f(steady.max)} ms`);
-    console.log(`during update→promote→commit:  ${during.n} requests, p99 ${f(during.p99)} ms, max ${f(during.max)} ms  (${(during.max / steady.max).toFixed(2)}x steady max; goal ≤ 1.5x: ${during.max <= 1.5 * steady.max ? 'met' : 'NOT met'})`);
-    console.log(`wrong answers during the live update: ${probe.errors()}`);
-    if (catchUp) console.log(`replay catch-up: ${catchUp.target.toLocaleString('en-US')} journal events in ${catchUp.ms} ms (${catchUp.eventsPerSec.toLocaleString('en-US')} events/s, new version's start-up included)`);
+    let worst = 0;
+    for (const { mode, steady, during, errors, catchUp, loaded } of runs) {
+      const label = mode === 'replay' ? 'replay (journal kept)' : 'handoff (no journal)';
+      console.log(`${label}:`);
+      console.log(`  steady state under mvrc run:   ${steady.n} requests, p99 ${f(steady.p99)} ms, max ${f(steady.max)} ms`);
+      console.log(`  during update→promote→commit:  ${during.n} requests, p99 ${f(during.p99)} ms, max ${f(during.max)} ms  (${(during.max / steady.max).toFixed(2)}x steady max; goal ≤ 1.5x: ${during.max <= 1.5 * steady.max ? 'met' : 'NOT met'})`);
+      console.log(`  wrong answers during the live update: ${errors}`);
+      if (catchUp) console.log(`  replay catch-up: ${catchUp.target.toLocaleString('en-US')} journal events in ${catchUp.ms} ms (${catchUp.eventsPerSec.toLocaleString('en-US')} events/s, new version's start-up included)`);
+      if (loaded) console.log(`  handoff: ${loaded}`);
+      worst = Math.max(worst, during.max);
+    }
     const restart = r1 - r0;
-    console.log(`stop + start kv-v2 + reload every key: ${restart.toFixed(0)} ms until clients get correct answers again (no answer at all for ${f(outage)} ms, then ${probe2.errors()} wrong answers while the state was reloaded) — ${(restart / during.max).toFixed(1)}x the live update's worst latency`);
+    console.log(`stop + start kv-v2 + reload every key: ${restart.toFixed(0)} ms until clients get correct answers again (no answer at all for ${f(outage)} ms, then ${probe2.errors()} wrong answers while the state was reloaded) — ${(restart / worst).toFixed(1)}x the live updates' worst latency`);
     console.log('Published (MVEDSUA, 1M Redis keys): max latency 117 ms during the update vs 100 ms native; in-place DSU 5,040 ms; dump + restart of a 10 GB Redis 28 s.');
   } finally {
     rmSync(dir, { recursive: true, force: true });

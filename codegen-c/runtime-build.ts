@@ -65,6 +65,8 @@ function listSources(dir: string): string[] {
     if (!existsSync(d)) continue;
     for (const f of readdirSync(d).sort()) if (/\.(c|h|S)$/.test(f)) out.push(`${sub}/${f}`);
   }
+  // The interface the agent offers the handoff library (the library itself is the program's).
+  if (existsSync(path.join(dir, 'dsu', 'mvr_agent_api.h'))) out.push('dsu/mvr_agent_api.h');
   return out;
 }
 
@@ -121,7 +123,7 @@ export function buildRuntime(opts: RuntimeBuildOptions = {}): RuntimeBuild {
   mkdirSync(root, { recursive: true });
   const tmp = mkdtempSync(path.join(root, `.build-${key}-`));
   try {
-    const inc = ['-I', path.join(src, 'include'), '-I', path.join(src, 'common')];
+    const inc = ['-I', path.join(src, 'include'), '-I', path.join(src, 'common'), '-I', path.join(src, 'dsu')];
     compile(cc, [...RUNTIME_CFLAGS, ...inc, '-fPIC', '-shared', '-fvisibility=hidden', '-o', path.join(tmp, 'libmvr-agent.so'),
       ...AGENT_SOURCES.map((f) => path.join(src, f)), ...LINK_FLAGS], env);
     compile(cc, [...RUNTIME_CFLAGS, ...inc, '-o', path.join(tmp, 'mvr-monitor'), ...MONITOR_SOURCES.map((f) => path.join(src, f)), ...LINK_FLAGS], env);

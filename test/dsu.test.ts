@@ -5,10 +5,12 @@
 // socket. Corrupt state images, a crashing transformation and a wrong one must never touch the
 // old version, and a new version that cannot load must exit with a message, never crash (also
 // checked under ASan + UBSan). The image format used below is the one documented in mvr_dsu.h
-// and docs/handoff.md, written independently here from that description.
+// and docs/handoff.md, written independently here from that description. kv's images end with
+// a connection section (the open connections and their buffers, which a follower under MVE
+// restores); a plain handoff checks it and leaves the connections with the old version.
 import { expect } from 'chai';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -214,28 +216,88 @@ function kvPayload(entries: [string, string, number?][], opts: { lfd?: number; c
   return Buffer.concat(parts);
 }
 
-/** Starts `bin` with `img` as its state image (fd 3); resolves when it prints its port or exits. */
-function loadImage(bin: string, img: Buffer, dir: string, env: NodeJS.ProcessEnv = {}): Promise<{ port?: number; code: number | null; signal: string | null; stderr: string; proc: ChildProcess }> {
+/** One connection of kv's connection section; flags: 1 want_write, 2 eof, 4 closing. */
+interface ConnRec {
+  fd: number;
+  flags: number;
+  inCap: number;
+  input: Buffer;
+  output: Buffer;
+}
+const IN_INITIAL = 16384;
+
+/** kv's connection section (after the entries): epoll fd, signalfd, connections. */
+function connSection(o: { epfd?: number; sfd?: number; count?: bigint; conns?: Partial<Omit<ConnRec, 'input' | 'output'> & { input: string; output: string }>[] } = {}): Buffer {
+  const conns = o.conns ?? [];
+  const parts = [u32(o.epfd ?? 5), u32(o.sfd ?? 4), u64(o.count ?? BigInt(conns.length))];
+  for (const c of conns) parts.push(u32(c.fd ?? 9), u32(c.flags ?? 0), u32(c.inCap ?? IN_INITIAL), bytes(c.input ?? ''), bytes(c.output ?? ''));
+  return Buffer.concat(parts);
+}
+
+/** Parses a kv state image as documented (header, entries, optional connection section). */
+function parseImage(img: Buffer): { version: number; lfd: number; keys: string[]; section?: { epfd: number; sfd: number; conns: ConnRec[] } } {
+  let off = 0;
+  const take = (n: number): Buffer => {
+    expect(off + n, 'image length').to.be.at.most(img.length);
+    off += n;
+    return img.subarray(off - n, off);
+  };
+  const rd32 = (): number => take(4).readUInt32LE();
+  const rd64 = (): number => Number(take(8).readBigUInt64LE());
+  const rdBytes = (): Buffer => take(rd64());
+  expect(take(8).toString('latin1')).to.equal('MVRDSU\r\n');
+  expect(rd32()).to.equal(1);
+  const version = rd32();
+  expect(take(rd32()).toString('latin1')).to.equal('kv');
+  const payloadLen = rd64();
+  rd64(); // entries
+  const sum = take(8).readBigUInt64LE();
+  expect(payloadLen).to.equal(img.length - off);
+  expect(sum).to.equal(fnv1a64(img.subarray(off)));
+  const lfd = rd32();
+  const keys: string[] = [];
+  for (let i = rd64(); i > 0; i--) {
+    keys.push(rdBytes().toString('latin1'));
+    rdBytes();
+    if (version === 2) rd32();
+  }
+  if (off === img.length) return { version, lfd, keys };
+  const epfd = rd32();
+  const sfd = rd32();
+  const conns: ConnRec[] = [];
+  for (let i = rd64(); i > 0; i--) conns.push({ fd: rd32(), flags: rd32(), inCap: rd32(), input: rdBytes(), output: rdBytes() });
+  expect(off, 'bytes after the connection section').to.equal(img.length);
+  return { version, lfd, keys, section: { epfd, sfd, conns } };
+}
+
+/** Starts `bin` with `img` as its state image (fd 3) and a report channel (fd 4); resolves when it
+ * prints its port or exits, with the report it wrote. */
+function loadImage(bin: string, img: Buffer, dir: string, env: NodeJS.ProcessEnv = {}): Promise<{ port?: number; code: number | null; signal: string | null; stderr: string; report: string; proc: ChildProcess }> {
   const file = join(dir, `image-${Math.random().toString(36).slice(2)}`);
   writeFileSync(file, img);
   const fd = openSync(file, 'r');
-  const proc = spawn(bin, ['--port', '0'], { stdio: ['ignore', 'pipe', 'pipe', fd], env: { ...process.env, ...env, MVR_DSU_STATE_FD: '3' } });
+  const proc = spawn(bin, ['--port', '0'], { stdio: ['ignore', 'pipe', 'pipe', fd, 'pipe'], env: { ...process.env, ...env, MVR_DSU_STATE_FD: '3', MVR_DSU_REPORT_FD: '4' } });
   closeSync(fd);
   let err = '';
   let out = '';
+  let report = '';
   proc.stderr!.setEncoding('utf8');
   proc.stderr!.on('data', (d: string) => (err += d));
+  const rep = proc.stdio[4] as Socket;
+  rep.setEncoding('latin1');
+  rep.on('data', (d: string) => (report += d));
+  rep.on('error', () => {});
   proc.stdout!.setEncoding('utf8');
   return new Promise((resolve) => {
     proc.stdout!.on('data', (d: string) => {
       out += d;
       const m = /^listening on (\d+)\n/.exec(out);
-      if (m) resolve({ port: Number(m[1]), code: null, signal: null, stderr: err, proc });
+      if (m) resolve({ port: Number(m[1]), code: null, signal: null, stderr: err, report, proc });
     });
     proc.once('exit', (code, signal) => {
       rmSync(file, { force: true });
-      // Let stderr drain before resolving.
-      setTimeout(() => resolve({ code, signal, stderr: err, proc }), 50);
+      // Let stderr and the report drain before resolving.
+      setTimeout(() => resolve({ code, signal, stderr: err, report, proc }), 50);
     });
   });
 }
@@ -352,6 +414,96 @@ describe('DSU handoff (runtime-c/dsu) with examples/kv', function () {
     await old.stop();
     const { mismatches } = await checkKeys(old.port, 1000);
     expect(mismatches).to.deep.equal([`GET ${bulkKey(17)}: got "VALUE "`]);
+  });
+
+  /** An update whose new version first copies the state image it was given to `file`. */
+  function updateCapturing(s: Controlled, file: string, bin: string): void {
+    // A new open file description: the library wrote the image through its descriptor, whose
+    // offset is at the end (the loader reads with pread from 0).
+    s.update(['sh', '-c', 'cat "/proc/self/fd/$MVR_DSU_STATE_FD" >"$0" && exec "$1" --port 0', file, bin]);
+  }
+
+  it('hands over while connections are open and idle, one with a partial line: they stay with kv-v1, which answers them', async () => {
+    const old = await start(BIN.v1);
+    const [a, b, c] = [await LineConn.open(old.port), await LineConn.open(old.port), await LineConn.open(old.port)];
+    try {
+      expect(await a.request('PUT a 1')).to.equal('OK');
+      expect(await b.request('PUT b two words')).to.equal('OK');
+      // One write: the answer shows that the server has read the partial line after it too.
+      await c.send('GET a\nPUT par');
+      expect(await c.nextLine()).to.equal('VALUE 1');
+
+      const file = join(dir, 'image-open-conns');
+      updateCapturing(old, file, BIN.v2);
+      const forked = await old.waitReport((r) => r.kind === 'forked');
+      const loaded = await old.waitReport((r) => r.kind !== 'forked');
+      expect(loaded).to.include({ kind: 'loaded', pid: forked.pid, version: '2', from: '1', entries: '2' });
+
+      // The old version goes on serving the three connections (as v1: TYPE is unknown to it).
+      expect(await c.request('tial x')).to.equal('OK'); // completes "PUT partial x"
+      expect(await c.request('GET partial')).to.equal('VALUE x');
+      expect(await a.request('GET b')).to.equal('VALUE two words');
+      expect(await b.request('TYPE b')).to.equal('ERROR unknown command');
+
+      // The image holds the three connections as the old version had them at the fork point.
+      const img = parseImage(readFileSync(file));
+      expect(img.keys.sort()).to.deep.equal(['a', 'b']);
+      const sec = img.section!;
+      expect(sec, 'connection section').to.not.equal(undefined);
+      const fds = sec.conns.map((x) => x.fd);
+      expect(new Set([img.lfd, sec.epfd, sec.sfd, ...fds]).size, 'distinct descriptors').to.equal(6);
+      expect(fds).to.deep.equal([...fds].sort((x, y) => x - y));
+      expect(sec.conns.map((x) => [x.flags, x.inCap, x.input.toString('latin1'), x.output.length])).to.deep.equal([
+        [0, IN_INITIAL, '', 0],
+        [0, IN_INITIAL, '', 0],
+        [0, IN_INITIAL, 'PUT par', 0],
+      ]);
+
+      // The new version never had them: they end with the old version.
+      expect(await old.stop()).to.deep.equal({ code: 0, signal: null });
+      for (const conn of [a, b, c]) expect(await conn.waitClosed()).to.equal(true);
+      const n = await LineConn.open(old.port);
+      expect(await n.request('TYPE b')).to.equal('TYPE string'); // v2 serves from now on
+      n.close();
+      expect(old.stderr()).to.equal('');
+    } finally {
+      for (const conn of [a, b, c]) conn.close();
+    }
+  });
+
+  it('saves a connection blocked on output with its pending reply and unexecuted requests; kv-v1 delivers every reply', async () => {
+    const old = await start(BIN.v1);
+    const big = 'v'.repeat(512 * 1024);
+    const w = await LineConn.open(old.port);
+    try {
+      expect(await w.request(`PUT big ${big}`)).to.equal('OK');
+      const N = 64; // 32 MiB of replies: far more than the socket buffers hold
+      w.socket.pause();
+      await w.send('GET big\n'.repeat(N));
+      await new Promise((r) => setTimeout(r, 300)); // the server fills the socket and waits
+      const file = join(dir, 'image-blocked-conn');
+      updateCapturing(old, file, BIN.v2);
+      const loaded = await old.waitReport((r) => r.kind !== 'forked');
+      expect(loaded).to.include({ kind: 'loaded', entries: '1' });
+
+      const sec = parseImage(readFileSync(file)).section!;
+      expect(sec.conns).to.have.length(1);
+      const rec = sec.conns[0]!;
+      expect(rec.flags, 'want_write').to.equal(1);
+      expect(rec.output.length).to.be.within(1, 256 * 1024 + (1 << 20) + 16);
+      // The unsent end of whole replies: the server appends only complete ones.
+      const reply = `VALUE ${big}\n`;
+      expect(reply.repeat(Math.ceil(rec.output.length / reply.length) + 1).endsWith(rec.output.toString('latin1')), 'pending output').to.equal(true);
+      const left = rec.input.toString('latin1');
+      expect(left, 'requests not executed yet').to.match(/^(GET big\n)+$/);
+      expect(left.length / 8).to.be.below(N);
+
+      w.socket.resume();
+      for (let i = 0; i < N; i++) expect((await w.nextLine()) === `VALUE ${big}`, `reply ${i}`).to.equal(true);
+      expect(await w.request('GET nothing')).to.equal('NOTFOUND');
+    } finally {
+      w.close();
+    }
   });
 
   it('rolls back: kv-v1 loads a kv-v2 image, keeping typed values as plain values', async () => {
@@ -471,7 +623,9 @@ print(json.dumps(out))
       const binOf = (v: 'v1' | 'v2'): string => (build === 'plain' ? BIN[v] : san[v]);
 
       it(`loads well-formed version 1 and 2 images (${build})`, async () => {
-        const v1img = image(kvPayload(good), { version: 1, entries: 3n });
+        // With a connection section, as kv writes it: checked, then dropped (a plain handoff).
+        const section = connSection({ conns: [{ fd: 9, input: 'PUT x' }, { fd: 7, flags: 1 | 2, output: 'OK\nVALUE 1\n' }, { fd: 12, inCap: 4 * IN_INITIAL, input: 'y'.repeat(40000) }] });
+        const v1img = image(kvPayload(good, { tail: section }), { version: 1, entries: 3n });
         const v2img = image(kvPayload([['n', '-3', 1], ['d', '2000-02-29', 2], ['s', 'x', 0]], { typed: true }), { version: 2 });
         for (const [img, typesWanted] of [
           [v1img, ['TYPE string', 'TYPE string', 'TYPE string']],
@@ -512,7 +666,24 @@ print(json.dumps(out))
         ['a truncated header', image(Buffer.alloc(0), { program: 'x'.repeat(200) }).subarray(0, 100), /^truncated image header \(100 bytes\)$/],
         ['a count one too high', image(kvPayload([['k1', 'x'.repeat(40)], ['k2', 'y'.repeat(40)]], { count: 3n })), /^cannot load the state of version 1: truncated image: .* needs 8 bytes at offset \d+, 0 left$/],
         ['a huge key length', image(Buffer.concat([u32(NO_FD), u64(1), u64(1n << 62n), Buffer.from('abcdefghijklmnop')])), /truncated image: a byte string needs 4611686018427387904 bytes/],
-        ['bytes left over', image(kvPayload(good, { tail: u32(7) })), /^cannot load the state of version 1: 4 bytes left unread/],
+        ['bytes left over', image(kvPayload(good, { tail: Buffer.concat([connSection(), u32(7)]) })), /^cannot load the state of version 1: 4 bytes left unread/],
+        // The connection section (after the entries).
+        ['a connection section cut after the epoll fd', image(kvPayload(good, { tail: u32(7) })), /^cannot load the state of version 1: truncated image: a u32 needs 4 bytes at offset \d+, 0 left$/],
+        ['a connection section cut inside a connection', image(kvPayload(good, { tail: connSection({ conns: [{ input: 'GET a'.padEnd(25, 'x') }] }).subarray(0, -10) })), /truncated image: a byte string needs 25 bytes at offset \d+, 23 left$/],
+        ['a huge connection count', image(kvPayload(good, { tail: connSection({ count: 1n << 40n }) })), /corrupt image: a count of 1099511627776 items of at least 28 bytes each/],
+        ['a connection count one too high', image(kvPayload(good, { tail: connSection({ count: 2n, conns: [{ fd: 9 }] }) })), /corrupt image: a count of 2 items of at least 28 bytes each at offset \d+, but only 28 bytes left$/],
+        ['two connections on one descriptor', image(kvPayload(good, { tail: connSection({ conns: [{ fd: 9 }, { fd: 10 }, { fd: 9, input: 'x' }] }) })), /two connections on descriptor 9$/],
+        ['unknown connection flags', image(kvPayload(good, { tail: connSection({ conns: [{ fd: 9, flags: 8 }] }) })), /connection on descriptor 9 \(flags 0x8, .*\): unknown flags$/],
+        ['eof without pending output', image(kvPayload(good, { tail: connSection({ conns: [{ fd: 9, flags: 2 }] }) })), /finished but still open without pending output$/],
+        ['pending output while waiting for input', image(kvPayload(good, { tail: connSection({ conns: [{ fd: 9, output: 'OK\n' }] }) })), /pending output while not waiting to write$/],
+        ['an unexecuted request while waiting for input', image(kvPayload(good, { tail: connSection({ conns: [{ fd: 9, input: 'GET a\n' }] }) })), /a complete request left unexecuted$/],
+        ['more input than its buffer', image(kvPayload(good, { tail: connSection({ conns: [{ fd: 9, input: 'x'.repeat(IN_INITIAL + 1) }] }) })), /more input than its buffer holds$/],
+        ['an input buffer over the line limit', image(kvPayload(good, { tail: connSection({ conns: [{ fd: 9, inCap: 2 << 20 }] }) })), /an input buffer capacity the server never uses$/],
+        ['an input buffer of an odd size', image(kvPayload(good, { tail: connSection({ conns: [{ fd: 9, inCap: 1000 }] }) })), /an input buffer capacity the server never uses$/],
+        ['pending output over the limit', image(kvPayload(good, { tail: connSection({ conns: [{ fd: 9, flags: 1, output: 'x'.repeat(2 << 20) }] }) })), /more pending output than the server ever buffers$/],
+        ['a connection on the signalfd', image(kvPayload(good, { tail: connSection({ sfd: 9, conns: [{ fd: 9 }] }) })), /connection 0 on descriptor 9: out of range, or the listening socket, epoll or signalfd$/],
+        ['a connection descriptor out of range', image(kvPayload(good, { tail: connSection({ conns: [{ fd: 0xfffffffe }] }) })), /connection 0 on descriptor 4294967294: out of range/],
+        ['epoll and signalfd on one descriptor', image(kvPayload(good, { tail: connSection({ epfd: 6, sfd: 6 }) })), /epoll descriptor 6 and signalfd 6 named by the image: out of range or not distinct$/],
         ['an unknown type', image(kvPayload([['a', '1', 7]], { typed: true }), { version: 2 }), /entry 0 has type 7/],
         ['a key with a space', image(kvPayload([['a b', '1']])), /an entry that no request can store/],
         ['a key stored twice', image(kvPayload([['a', '1'], ['a', '2']])), /a key stored twice/],
@@ -528,6 +699,8 @@ print(json.dumps(out))
           const m = /^kv-v2(?:-san)?: dsu: error: (.*)\n$/.exec(r.stderr);
           expect(m, r.stderr).to.not.equal(null);
           expect(m![1]).to.match(message);
+          // The same message, on the requester's channel.
+          expect(r.report.endsWith('\n') && parseReport(r.report.slice(0, -1)), r.report).to.deep.equal({ kind: 'failed', pid: String(r.proc.pid), stage: 'load', error: m![1] });
         });
       }
     }
@@ -551,6 +724,14 @@ print(json.dumps(out))
       const r = await loadImage(san.v1, image(kvPayload(good), { version: 9 }), dir, { ASAN_OPTIONS: 'detect_leaks=0' });
       expect(r.code).to.equal(EXIT_LOAD);
       expect(r.stderr).to.equal('kv-v1-san: dsu: error: cannot load the state of version 9: this is kv version 1; it loads the state of versions 1 and 2\n');
+    });
+
+    it('kv-v1 refuses a corrupt connection section too (ASan+UBSan)', async () => {
+      const img = image(kvPayload([['n', '1', 1]], { typed: true, tail: connSection({ conns: [{ fd: 8 }, { fd: 8 }] }) }), { version: 2 });
+      const r = await loadImage(san.v1, img, dir, { ASAN_OPTIONS: 'detect_leaks=0' });
+      expect(r.code).to.equal(EXIT_LOAD);
+      expect(r.stderr).to.equal('kv-v1-san: dsu: error: cannot load the state of version 2: two connections on descriptor 8\n');
+      expect(r.report).to.equal(`failed pid=${r.proc.pid} stage=load error=cannot%20load%20the%20state%20of%20version%202:%20two%20connections%20on%20descriptor%208\n`);
     });
 
     it('runs a whole handoff under ASan+UBSan, old and new version', async () => {

@@ -5,13 +5,13 @@
 // model of the store, and bulk-loaded keys are read back afterwards: no request may fail and no key
 // may be lost, whatever happens to either version (docs/lifecycle.md).
 import { expect } from 'chai';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, REPO, tempDir } from './helpers/cli.ts';
+import { clean, ctl, events, raw, status, until } from './helpers/ctl.ts';
 import { checkKeys, LineConn, loadKeys, runLoad, startKv, type KvServer, type LoadResult } from './helpers/kv-client.ts';
-import type { MonitorStatus } from '../compiler/commands/ctl.ts';
 
 const KV_DIR = join(REPO, 'examples', 'kv');
 const V1 = join(KV_DIR, 'kv-v1');
@@ -19,47 +19,6 @@ const V2 = join(KV_DIR, 'kv-v2');
 const FORWARD = join(KV_DIR, 'forward.mvr');
 const BACKWARD = join(KV_DIR, 'backward.mvr');
 
-function ctl(sock: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, 'ctl', sock, ...args], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function status(sock: string): MonitorStatus {
-  const r = ctl(sock, ['status', '--json']);
-  if (r.status !== 0) throw new Error(`mvrc ctl status failed: ${r.stderr}`);
-  return JSON.parse(r.stdout) as MonitorStatus;
-}
-
-async function until(sock: string, ok: (s: MonitorStatus) => boolean, what: string, ms = 15_000): Promise<MonitorStatus> {
-  const t0 = Date.now();
-  for (;;) {
-    const s = status(sock);
-    if (ok(s)) return s;
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}; status: ${JSON.stringify(s, null, 1)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Sends one raw line to the control socket (the monitor's own protocol). */
-function raw(sock: string, line: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = connect(sock);
-    let data = '';
-    s.setEncoding('utf8');
-    s.on('connect', () => s.write(`${line}\n`));
-    s.on('data', (d: string) => (data += d));
-    s.on('error', reject);
-    s.on('end', () => resolve(data));
-  });
-}
-
-function clean(load: LoadResult, n: number): void {
-  expect(load.errors).to.deep.equal([]);
-  expect(load.mismatches).to.deep.equal([]);
-  expect(load.answered).to.equal(n);
-}
-
-const events = (s: MonitorStatus): string[] => (s.timeline ?? []).map((t) => t.event);
 
 describe('live update lifecycle: kv-v1 -> kv-v2', function () {
   this.timeout(120_000);

@@ -1,7 +1,7 @@
 // `mvrc ctl SOCK COMMAND [--json]`: talks to a running monitor (started by `mvrc run --control SOCK`).
 //
 //   mvrc ctl SOCK status [--json]
-//   mvrc ctl SOCK update [--rules F] [--back B] [--state replay|start] [--retries N] [--env K=V]... [--json] -- NEW_CMD...
+//   mvrc ctl SOCK update [--rules F] [--back B] [--state replay|handoff] [--retries N] [--env K=V]... [--json] -- NEW_CMD...
 //   mvrc ctl SOCK promote|commit|rollback [--json]
 //
 // Exit status: 0 done, 1 refused by the monitor (wrong stage, failed switch), 2 usage error or
@@ -30,7 +30,7 @@ export interface MonitorStatus {
   threads: number;
   ring: { size: number; used: number; leaderWaitMs: number };
   retirements: { pid: number; reason: string; event: number; report: string }[];
-  journal?: { enabled: boolean; valid: boolean; limit: number; used: number; descriptors: number; exceededAtEvent: number };
+  journal?: { enabled: boolean; valid: boolean; limit: number; used: number; descriptors: number; exceededAtEvent: number; endedByHandoff?: boolean };
   catchUp?: { target: number; done: boolean; ms: number; eventsPerSec: number } | null;
   update?: { attempt: number; retries: number };
   timeline?: TimelineEntry[];
@@ -99,7 +99,7 @@ export function formatStatus(st: MonitorStatus): string {
     if (st.follower?.version) lines[2] += ` version ${st.follower.version}`;
   }
   if (st.journal?.enabled)
-    lines.push(`journal:     ${st.journal.valid ? `${bytes(st.journal.used)} of ${bytes(st.journal.limit)}` : `bound exceeded at event #${st.journal.exceededAtEvent}`}`);
+    lines.push(`journal:     ${st.journal.valid ? `${bytes(st.journal.used)} of ${bytes(st.journal.limit)}` : st.journal.endedByHandoff ? 'ended at a handoff (a replay is no longer possible; a handoff is)' : `bound exceeded at event #${st.journal.exceededAtEvent}`}`);
   if (st.catchUp)
     lines.push(`catch-up:    ${st.catchUp.done ? 'done' : 'in progress'}, ${st.catchUp.target} journal events, ${st.catchUp.ms} ms (${st.catchUp.eventsPerSec} events/s)`);
   for (const r of st.retirements) {
@@ -143,7 +143,7 @@ function parseUpdate(args: string[]): UpdateArgs {
     if (name === '--rules') u.rules = v;
     else if (name === '--back') u.back = v;
     else if (name === '--state') {
-      if (!['replay', 'start', 'handoff'].includes(v)) throw new UsageError(`--state expects replay or start, got '${v}'`);
+      if (!['replay', 'start', 'handoff'].includes(v)) throw new UsageError(`--state expects replay or handoff, got '${v}'`);
       u.state = v;
     } else if (name === '--retries') {
       if (!/^\d+$/.test(v) || Number(v) > 100) throw new UsageError(`--retries expects a number 0..100, got '${v}'`);

@@ -28,9 +28,12 @@
  *
  * Live update by handoff (runtime-c/dsu/mvr_dsu.h, docs/handoff.md): the top of the event loop
  * is the update point; the state image holds the listening socket (inherited by the new
- * version: both then accept on it) and every key and value. Connections open at the fork point
- * stay with this process. Without MVR_DSU_CTL_FD / MVR_DSU_STATE_FD in the environment the
- * library makes no system call, so the server behaves exactly as it does without it.
+ * version: both then accept on it), every key and value, and the open connections with their
+ * buffers. After a plain handoff, connections open at the fork point stay with this process
+ * (the new version checks and drops them); a new version that follows this one under MVE
+ * (mvr_dsu_following()) restores them, with the epoll instance and signalfd, under the same
+ * descriptor numbers. Without MVR_DSU_CTL_FD / MVR_DSU_STATE_FD in the environment the library
+ * makes no system call, so the server behaves exactly as it does without it.
  * Loading a version 1 image gives every value the type string (the MVEDSUA transformation).
  *
  * Injected faults, for the update tests (--fault SPEC or MVR_KV_FAULT=SPEC; the option wins):
@@ -42,6 +45,7 @@
  *   crash-on-cmd=CMD           dies (SIGSEGV) when a request whose first word is CMD arrives
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -57,6 +61,7 @@
 #include <sys/signalfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "mvr_dsu.h"
 
@@ -290,6 +295,8 @@ static struct dict store;
 static int listen_fd = -1;    /* saved in the state image, so that the new version inherits it */
 static int inherited_lfd = -1; /* the listening socket named by a loaded state image */
 static int epfd = -1;
+static int sfd = -1;          /* the signalfd for SIGTERM and SIGINT */
+static bool restored;         /* a follower's kv_load restored epfd, sfd and the connections */
 static struct conn **conns; /* indexed by fd */
 static size_t conns_cap;
 
@@ -326,16 +333,23 @@ static void conn_close(struct conn *c)
 	free(c);
 }
 
+/* Makes room in conns[] for descriptor fd. */
+static void conns_reserve(int fd)
+{
+	if ((size_t)fd < conns_cap)
+		return;
+	size_t cap = conns_cap ? conns_cap : 64;
+	while (cap <= (size_t)fd)
+		cap *= 2;
+	conns = xrealloc(conns, cap * sizeof *conns);
+	memset(conns + conns_cap, 0, (cap - conns_cap) * sizeof *conns);
+	conns_cap = cap;
+}
+
+
 static void conn_open(int fd)
 {
-	if ((size_t)fd >= conns_cap) {
-		size_t cap = conns_cap ? conns_cap : 64;
-		while (cap <= (size_t)fd)
-			cap *= 2;
-		conns = xrealloc(conns, cap * sizeof *conns);
-		memset(conns + conns_cap, 0, (cap - conns_cap) * sizeof *conns);
-		conns_cap = cap;
-	}
+	conns_reserve(fd);
 	struct conn *c = xcalloc(1, sizeof *c);
 	c->fd = fd;
 	c->in_cap = IN_INITIAL;
@@ -653,9 +667,265 @@ static void conn_event(struct conn *c, uint32_t events)
 
 /* ---- live update: the state image ----
  * u32 listening fd (UINT32_MAX: none) | u64 count | count x (bytes key, bytes value, u32 type)
- * Version 1 images have no type: their values load as strings. */
+ * | u32 epoll fd | u32 signalfd | u64 nconn | nconn x (u32 fd | u32 flags | u32 in_cap
+ *   | bytes input (c->in[0..in_len]) | bytes pending output (c->out[out_off..out_len]))
+ * Version 1 images have no type: their values load as strings.
+ * flags: bit 0 want_write, bit 1 eof, bit 2 closing. The connection section (from the epoll fd
+ * on) is the same in both versions; kv_save always writes it, kv_load reads it when the image
+ * goes on after the entries (older images end there). */
 
 #define NO_FD UINT32_MAX
+
+/* The connection section: what the old version holds besides the store at the update point.
+ * A plain handoff reads and checks it, then drops it (connections stay with the old version); a
+ * follower (mvr_dsu_following()) restores it, so that its state mirrors the old version's. */
+
+#define CF_WANT_WRITE 1u /* flags of a saved connection */
+#define CF_EOF 2u
+#define CF_CLOSING 4u
+#define CF_ALL (CF_WANT_WRITE | CF_EOF | CF_CLOSING)
+#define FD_LIMIT (1u << 20) /* descriptor numbers an image may name (Linux's default nr_open) */
+#define OUT_LIMIT (OUT_HIGH + MAX_LINE + 16) /* most output pending at an update point: execution
+					      * stops at OUT_HIGH, after one reply of at most a line */
+#define SAVED_CONN_MIN 28 /* fd, flags, in_cap (4 each) and two byte-string lengths (8 each) */
+
+struct saved_conn {
+	int fd;
+	uint32_t flags;
+	size_t in_cap;
+	const char *in, *out; /* into the image: valid while kv_load runs */
+	size_t in_len, out_len;
+};
+
+struct saved_conns {
+	int epfd, sfd;
+	size_t n;
+	struct saved_conn *c;
+};
+
+static void save_conns(mvr_dsu_writer *w)
+{
+	mvr_dsu_put_u32(w, epfd >= 0 ? (uint32_t)epfd : NO_FD);
+	mvr_dsu_put_u32(w, sfd >= 0 ? (uint32_t)sfd : NO_FD);
+	uint64_t n = 0;
+	for (size_t fd = 0; fd < conns_cap; fd++)
+		n += conns[fd] != NULL;
+	mvr_dsu_put_u64(w, n);
+	for (size_t fd = 0; fd < conns_cap; fd++) {
+		const struct conn *c = conns[fd];
+		if (!c)
+			continue;
+		mvr_dsu_put_u32(w, (uint32_t)c->fd);
+		mvr_dsu_put_u32(w, (c->want_write ? CF_WANT_WRITE : 0) | (c->eof ? CF_EOF : 0) | (c->closing ? CF_CLOSING : 0));
+		mvr_dsu_put_u32(w, (uint32_t)c->in_cap);
+		mvr_dsu_put_bytes(w, c->in, c->in_len);
+		size_t pending = c->out_len - c->out_off;
+		mvr_dsu_put_bytes(w, pending ? c->out + c->out_off : "", pending);
+	}
+}
+
+/* A capacity conn_process can give the input buffer: IN_INITIAL doubled, at most MAX_LINE. */
+static bool valid_in_cap(uint32_t cap)
+{
+	for (size_t c = IN_INITIAL; c <= MAX_LINE; c *= 2)
+		if (cap == c)
+			return true;
+	return false;
+}
+
+static int by_fd(const void *a, const void *b)
+{
+	const struct saved_conn *x = a, *y = b;
+	return (x->fd > y->fd) - (x->fd < y->fd);
+}
+
+/* Checks one saved connection against what the event loop leaves at its top, where the image is
+ * taken: output is pending exactly when the connection waits for EPOLLOUT, a finished or failed
+ * connection (eof, closing) is still there only because its output is pending, a connection
+ * waiting for input holds no complete line, and a failed one no input. */
+static bool valid_saved_conn(mvr_dsu_reader *r, const struct saved_conn *c, uint32_t in_cap)
+{
+	const char *why = NULL;
+	bool ww = c->flags & CF_WANT_WRITE;
+	if (c->flags & ~CF_ALL)
+		why = "unknown flags";
+	else if (!valid_in_cap(in_cap))
+		why = "an input buffer capacity the server never uses";
+	else if (c->in_len > in_cap)
+		why = "more input than its buffer holds";
+	else if (c->out_len > OUT_LIMIT)
+		why = "more pending output than the server ever buffers";
+	else if (ww != (c->out_len > 0))
+		why = ww ? "no pending output while waiting to write" : "pending output while not waiting to write";
+	else if ((c->flags & (CF_EOF | CF_CLOSING)) && !ww)
+		why = "finished but still open without pending output";
+	else if ((c->flags & CF_CLOSING) && c->in_len > 0)
+		why = "input buffered after a protocol error";
+	else if (!ww && memchr(c->in, '\n', c->in_len))
+		why = "a complete request left unexecuted";
+	if (why)
+		mvr_dsu_reader_fail(r, "connection on descriptor %d (flags 0x%x, input %zu of %u, output %zu): %s", c->fd,
+				    c->flags, c->in_len, in_cap, c->out_len, why);
+	return !why;
+}
+
+/* Reads and checks the connection section. 0 when the image ends before it (written by an older
+ * kv), 1 when read into *s (free s->c), -1 after mvr_dsu_reader_fail. No system call. */
+static int read_conns(mvr_dsu_reader *r, int lfd, struct saved_conns *s)
+{
+	if (mvr_dsu_reader_left(r) == 0)
+		return 0;
+	uint32_t ep = mvr_dsu_get_u32(r), sf = mvr_dsu_get_u32(r);
+	uint64_t n = mvr_dsu_get_count(r, SAVED_CONN_MIN);
+	if (!mvr_dsu_reader_ok(r))
+		return -1;
+	if (ep >= FD_LIMIT || sf >= FD_LIMIT || ep == sf || (lfd >= 0 && (ep == (uint32_t)lfd || sf == (uint32_t)lfd))) {
+		mvr_dsu_reader_fail(r, "epoll descriptor %u and signalfd %u named by the image: out of range or not distinct", ep, sf);
+		return -1;
+	}
+	s->epfd = (int)ep;
+	s->sfd = (int)sf;
+	s->n = 0;
+	s->c = xcalloc(n ? (size_t)n : 1, sizeof *s->c); /* n is bounded by the image's size */
+	for (uint64_t i = 0; i < n; i++) {
+		struct saved_conn *c = &s->c[i];
+		uint32_t fd = mvr_dsu_get_u32(r);
+		c->flags = mvr_dsu_get_u32(r);
+		uint32_t in_cap = mvr_dsu_get_u32(r);
+		c->in = mvr_dsu_get_bytes(r, &c->in_len);
+		c->out = mvr_dsu_get_bytes(r, &c->out_len);
+		if (!mvr_dsu_reader_ok(r))
+			return -1;
+		if (fd >= FD_LIMIT || fd == ep || fd == sf || (lfd >= 0 && fd == (uint32_t)lfd)) {
+			mvr_dsu_reader_fail(r, "connection %llu on descriptor %u: out of range, or the listening socket, epoll or signalfd",
+					    (unsigned long long)i, fd);
+			return -1;
+		}
+		c->fd = (int)fd;
+		c->in_cap = in_cap;
+		s->n++;
+		if (!valid_saved_conn(r, c, in_cap))
+			return -1;
+	}
+	qsort(s->c, s->n, sizeof *s->c, by_fd);
+	for (size_t i = 1; i < s->n; i++) {
+		if (s->c[i].fd == s->c[i - 1].fd) {
+			mvr_dsu_reader_fail(r, "two connections on descriptor %d", s->c[i].fd);
+			return -1;
+		}
+	}
+	return 1;
+}
+
+static bool restore_watch(mvr_dsu_reader *r, int fd, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.fd = fd };
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		mvr_dsu_reader_fail(r, "epoll_ctl(ADD fd %d): %s", fd, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/* Rebuilds a connection exactly as the old version has it: same descriptor, flags, input buffer
+ * capacity (later reads ask for the same sizes), input and pending output, same registration. */
+static bool restore_conn(mvr_dsu_reader *r, const struct saved_conn *s)
+{
+	if (fcntl(s->fd, F_SETFD, FD_CLOEXEC) < 0) { /* as accept4(SOCK_CLOEXEC) left it */
+		mvr_dsu_reader_fail(r, "fcntl(connection %d): %s", s->fd, strerror(errno));
+		return false;
+	}
+	conns_reserve(s->fd);
+	struct conn *c = xcalloc(1, sizeof *c);
+	c->fd = s->fd;
+	c->in_cap = s->in_cap;
+	c->in = xmalloc(c->in_cap);
+	memcpy(c->in, s->in, s->in_len);
+	c->in_len = s->in_len;
+	if (s->out_len > 0) {
+		size_t cap = 4096; /* as out_append grows it */
+		while (cap < s->out_len)
+			cap *= 2;
+		c->out = xmalloc(cap);
+		c->out_cap = cap;
+		memcpy(c->out, s->out, s->out_len);
+		c->out_len = s->out_len;
+	}
+	c->want_write = s->flags & CF_WANT_WRITE;
+	c->eof = s->flags & CF_EOF;
+	c->closing = s->flags & CF_CLOSING;
+	conns[c->fd] = c;
+	return restore_watch(r, c->fd, c->want_write ? EPOLLOUT : EPOLLIN);
+}
+
+static bool check_inherited(mvr_dsu_reader *r, int fd, const char *what, bool socket)
+{
+	struct stat st;
+	int fl = fcntl(fd, F_GETFL);
+	const char *why = fl < 0 ? "is not open" : fstat(fd, &st) < 0 ? "cannot be examined"
+		: (S_ISSOCK(st.st_mode) != socket) ? (socket ? "is not a socket" : "is a socket")
+		: socket && !(fl & O_NONBLOCK) ? "is blocking" : NULL;
+	if (why)
+		mvr_dsu_reader_fail(r, "%s %d named by the image %s (a follower inherits the old version's descriptors)", what, fd, why);
+	return !why;
+}
+
+/* Follow mode: the old version's epoll instance (an empty one of the same number), its signalfd
+ * and its connections become this process's, registered as the event loop had them. Only calls
+ * with a local effect (fcntl, fstat, epoll_create1, dup3, close, epoll_ctl) until the first
+ * update point: from there on, this process's calls are compared with the old version's. */
+static bool follow_restore(mvr_dsu_reader *r, int lfd, const struct saved_conns *s)
+{
+	if (lfd < 0) {
+		mvr_dsu_reader_fail(r, "a follower needs the listening socket, the image names none");
+		return false;
+	}
+	if (s->epfd == sfd || s->sfd == sfd) {
+		mvr_dsu_reader_fail(r, "the image names descriptor %d, which this process opened itself", sfd);
+		return false;
+	}
+	if (!check_inherited(r, s->epfd, "epoll descriptor", false) || !check_inherited(r, s->sfd, "signalfd", false))
+		return false;
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->c[i].fd == sfd) {
+			mvr_dsu_reader_fail(r, "the image names descriptor %d, which this process opened itself", sfd);
+			return false;
+		}
+		if (!check_inherited(r, s->c[i].fd, "connection", true))
+			return false;
+	}
+	int tmp = epoll_create1(EPOLL_CLOEXEC);
+	if (tmp < 0) {
+		mvr_dsu_reader_fail(r, "epoll_create1: %s", strerror(errno));
+		return false;
+	}
+	/* The inherited descriptor must be an epoll instance (the runtime's empty replacement): a
+	 * DEL of an unregistered descriptor then fails with ENOENT, on anything else with EINVAL. */
+	if (epoll_ctl(s->epfd, EPOLL_CTL_DEL, tmp, NULL) == 0 || errno != ENOENT) {
+		mvr_dsu_reader_fail(r, "epoll descriptor %d named by the image is not an epoll instance", s->epfd);
+		close(tmp);
+		return false;
+	}
+	if (dup3(tmp, s->epfd, O_CLOEXEC) < 0) {
+		mvr_dsu_reader_fail(r, "dup3(%d, %d): %s", tmp, s->epfd, strerror(errno));
+		close(tmp);
+		return false;
+	}
+	close(tmp);
+	epfd = s->epfd;
+	close(sfd); /* main's own signalfd: the old version's takes its place */
+	sfd = s->sfd;
+	if (fcntl(sfd, F_SETFD, FD_CLOEXEC) < 0) {
+		mvr_dsu_reader_fail(r, "fcntl(signalfd %d): %s", sfd, strerror(errno));
+		return false;
+	}
+	if (!restore_watch(r, lfd, EPOLLIN) || !restore_watch(r, sfd, EPOLLIN))
+		return false;
+	for (size_t i = 0; i < s->n; i++)
+		if (!restore_conn(r, &s->c[i]))
+			return false;
+	return true;
+}
 
 static int64_t kv_save(mvr_dsu_writer *w, void *app)
 {
@@ -671,6 +941,7 @@ static int64_t kv_save(mvr_dsu_writer *w, void *app)
 			}
 		}
 	}
+	save_conns(w);
 	return (int64_t)store.count;
 }
 
@@ -732,6 +1003,17 @@ static int64_t kv_load(mvr_dsu_reader *r, void *app, uint32_t from)
 			vlen = 0;
 		dict_put(&store, key, klen, val, vlen, (enum vtype)type);
 	}
+	if (!mvr_dsu_reader_ok(r))
+		return -1;
+	struct saved_conns saved = { 0 };
+	int have = read_conns(r, lfd, &saved);
+	if (have >= 0 && mvr_dsu_following()) {
+		if (have == 0)
+			mvr_dsu_reader_fail(r, "a follower needs the connection section, the image has none");
+		else
+			restored = follow_restore(r, lfd, &saved);
+	}
+	free(saved.c); /* a plain handoff: the connections stay with the old version */
 	if (!mvr_dsu_reader_ok(r))
 		return -1;
 	inherited_lfd = lfd;
@@ -831,7 +1113,7 @@ int main(int argc, char **argv)
 	sigaddset(&term, SIGINT);
 	if (sigprocmask(SIG_BLOCK, &term, NULL) < 0)
 		die_errno("sigprocmask");
-	int sfd = signalfd(-1, &term, SFD_NONBLOCK | SFD_CLOEXEC);
+	sfd = signalfd(-1, &term, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sfd < 0)
 		die_errno("signalfd");
 
@@ -843,11 +1125,13 @@ int main(int argc, char **argv)
 	listen_fd = lfd;
 	if (mvr_dsu_keep_fd(lfd) < 0)
 		die("dsu: %s", mvr_dsu_error());
-	epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (epfd < 0)
-		die_errno("epoll_create1");
-	epoll_set(lfd, EPOLLIN, EPOLL_CTL_ADD);
-	epoll_set(sfd, EPOLLIN, EPOLL_CTL_ADD);
+	if (!restored) { /* a follower's kv_load did this, as the old version had it */
+		epfd = epoll_create1(EPOLL_CLOEXEC);
+		if (epfd < 0)
+			die_errno("epoll_create1");
+		epoll_set(lfd, EPOLLIN, EPOLL_CTL_ADD);
+		epoll_set(sfd, EPOLLIN, EPOLL_CTL_ADD);
+	}
 	/* Readable when an update request (or the end of a handoff child) is waiting; the update
 	 * point at the top of the loop handles it, so the event itself needs no branch below. */
 	if (mvr_dsu_fd() >= 0)

@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #define MVR_SHM_MAGIC 0x4d565231u /* "MVR1" */
-#define MVR_SHM_VERSION 2u
+#define MVR_SHM_VERSION 3u
 #define MVR_HDR_SIZE 16384u
 #define MVR_REPORT_MAX 8192u
 
@@ -140,6 +140,10 @@ typedef struct mvr_shared {
   volatile uint64_t catch_done_ns;  /* CLOCK_MONOTONIC when it had (written by the follower) */
   char back_rules[1024];            /* rules module (or "") for the paused leader once it follows */
 
+  /* Handoff (docs/handoff.md, "Under multi-version execution"). */
+  volatile uint32_t dsu_pending;    /* the monitor wrote a request on the leader's DSU channel */
+  volatile uint32_t handoff_point;  /* the leader's agent started a fresh stream for a handoff */
+
   mvr_ringctl ring[MVR_MAX_RINGS];
 } mvr_shared;
 
@@ -152,6 +156,7 @@ static inline uint64_t mvr_align8(uint64_t n) { return (n + 7u) & ~(uint64_t)7u;
 #define MVR_ENV_RULES "MVR_RULES"       /* path of rules.so (follower only; empty: default matcher) */
 #define MVR_ENV_MIRROR "MVR_MIRROR_STDIO" /* "0": the follower does not copy its fd 1/2 writes to its log */
 #define MVR_ENV_FDSOCK "MVR_FDSOCK_FD"  /* fd number of this process's end of the descriptor channel */
+#define MVR_ENV_HANDOFF "MVR_HANDOFF"   /* "1": a follower started by a handoff (state loaded, not replayed) */
 
 /* The runtime's own descriptors sit at or above this number in both versions (same numbers), out
  * of the way of the program's. */
@@ -167,5 +172,9 @@ typedef struct mvr_fdmsg {
   uint32_t n;
   int32_t fds[2];
 } mvr_fdmsg;
+
+/* A descriptor message with this ring number carries no descriptor: the leader started a fresh
+ * stream (a handoff), so every message before it belongs to the old one. */
+#define MVR_FDMSG_RESET 0xffffffffu
 
 #endif /* MVR_RING_H */

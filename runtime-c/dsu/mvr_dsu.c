@@ -1,6 +1,8 @@
 /* mvr_dsu.c: the handoff library (see mvr_dsu.h for the protocol and docs/handoff.md). */
 #include "mvr_dsu.h"
+#include "mvr_agent_api.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -25,6 +27,8 @@
 #define MAX_CHILDREN 8        /* handoff children watched at once (the new versions live on) */
 #define REQ_MAX 65536         /* longest request line */
 #define MSG_LEN 512
+#define MAX_PASSED 4          /* descriptors sent with one request */
+#define MAX_REQ_ENV 64        /* env=K=V settings of one request */
 
 /* ---- errors: one convention: -1 and a message in g.err ---- */
 
@@ -45,9 +49,12 @@ static struct {
 	char req[REQ_MAX];
 	size_t reqlen;
 	bool discarding;    /* skipping the rest of an over-long request line */
-	int passed_fd;      /* a descriptor received with a request (SCM_RIGHTS), -1 if none */
+	int passed[MAX_PASSED]; /* descriptors received with the next request (SCM_RIGHTS) */
+	size_t npassed;
+	const mvr_agent_api *agent; /* the mvrc agent, when this process runs under it */
+	bool followed;      /* a handoff follower that reached its first update point */
 	char err[MSG_LEN];
-} g = { .ctl = -1, .ep = -1, .passed_fd = -1 };
+} g = { .ctl = -1, .ep = -1 };
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int fail(const char *fmt, ...)
@@ -136,6 +143,27 @@ static int take_env_fd(const char *name, int *fd)
 	int rc = parse_fd(v, fd) < 0 ? fail("%s=%s is not an open file descriptor", name, v) : 1;
 	unsetenv(name);
 	return rc;
+}
+
+/* ---- under the mvrc agent (mvr_agent_api.h): the library's own calls are the runtime's, never
+ * recorded or compared; requests are announced in shared memory, so an update point makes no
+ * system call; the fork is the agent's handoff fork ---- */
+
+static const mvr_agent_api *find_agent(void)
+{
+	const mvr_agent_api *a = (const mvr_agent_api *)dlsym(RTLD_DEFAULT, "mvr_agent");
+	return a && a->version == MVR_AGENT_API_VERSION && a->active() ? a : NULL;
+}
+
+static void own_calls(bool on)
+{
+	if (g.agent)
+		g.agent->passthrough(on);
+}
+
+int mvr_dsu_following(void)
+{
+	return g.agent && g.agent->following();
 }
 
 static int set_cloexec(int fd, bool on)
@@ -270,6 +298,11 @@ void mvr_dsu_reader_fail(mvr_dsu_reader *r, const char *fmt, ...)
 int mvr_dsu_reader_ok(const mvr_dsu_reader *r)
 {
 	return !r->failed;
+}
+
+size_t mvr_dsu_reader_left(const mvr_dsu_reader *r)
+{
+	return r->failed ? 0 : r->len - r->off;
 }
 
 /* The next n bytes, or NULL (sticky failure) when fewer are left. */
@@ -434,7 +467,9 @@ static int load_image(int fd, uint64_t *bytes, int64_t *entries, uint32_t *from)
 	(void)nentries; /* the writer's count: informative only, a transformation may change it */
 
 	mvr_dsu_reader r = { .p = buf + hr.off, .len = left };
+	own_calls(false); /* the program's transformation: its calls are its own */
 	int64_t n = g.load(&r, g.app, *from);
+	own_calls(true);
 	if (r.failed) {
 		fail("cannot load the state of version %u: %s", *from, r.err);
 		goto out;
@@ -458,6 +493,8 @@ out:
 
 /* ---- init ---- */
 
+static int init_channels(uint32_t version);
+
 int mvr_dsu_init(const char *program, uint32_t version, mvr_dsu_save_fn save, mvr_dsu_load_fn load,
 		 void *app)
 {
@@ -466,7 +503,15 @@ int mvr_dsu_init(const char *program, uint32_t version, mvr_dsu_save_fn save, mv
 	g.save = save;
 	g.load = load;
 	g.app = app;
+	g.agent = find_agent();
+	own_calls(true);
+	int rc = init_channels(version);
+	own_calls(false);
+	return rc;
+}
 
+static int init_channels(uint32_t version)
+{
 	int state_fd = -1, report_fd = -1;
 	int have_ctl = take_env_fd("MVR_DSU_CTL_FD", &g.ctl);
 	char ctl_err[MSG_LEN] = "";
@@ -516,7 +561,9 @@ int mvr_dsu_init(const char *program, uint32_t version, mvr_dsu_save_fn save, mv
 
 int mvr_dsu_fd(void)
 {
-	return g.ep;
+	/* Under the agent the program must not poll it (that would be an event of its own): the
+	 * monitor announces requests in shared memory and interrupts a blocking call instead. */
+	return g.agent ? -1 : g.ep;
 }
 
 int mvr_dsu_keep_fd(int fd)
@@ -546,9 +593,19 @@ static void child_fail(const char *stage, int status, const char *fmt, ...)
 	_exit(status);
 }
 
+/* A request's settings for the new version (see handle_request). */
+typedef struct request {
+	char **argv;
+	const char *env[MAX_REQ_ENV];
+	size_t nenv;
+	int fd_at[MAX_PASSED]; /* fd=N: where each descriptor sent along goes */
+	size_t nfd_at;
+} request;
+
 /* Runs in the forked child: writes the image and execs the new version; never returns. */
-static void handoff_child(char **argv, int sync_fd, int new_ctl)
+static void handoff_child(const request *rq, int sync_fd, int new_ctl)
 {
+	char **argv = rq->argv;
 	/* Wait until the parent has reported the fork point, so that "forked" precedes our reports. */
 	char c;
 	while (read(sync_fd, &c, 1) < 0 && errno == EINTR)
@@ -601,6 +658,28 @@ static void handoff_child(char **argv, int sync_fd, int new_ctl)
 	if (setenv("MVR_DSU_STATE_FD", num[0], 1) < 0 || setenv("MVR_DSU_REPORT_FD", num[1], 1) < 0 ||
 	    (new_ctl >= 0 ? setenv("MVR_DSU_CTL_FD", num[2], 1) : unsetenv("MVR_DSU_CTL_FD")) < 0)
 		child_fail("save", 126, "setenv: %s", strerror(errno));
+	/* fd=N: the descriptors sent along are placed at the numbers asked for (first moved above
+	 * them all, so that one never lands on another before it is placed). */
+	int top = 0;
+	for (size_t i = 0; i < rq->nfd_at; i++)
+		top = rq->fd_at[i] > top ? rq->fd_at[i] : top;
+	int moved[MAX_PASSED];
+	for (size_t i = 0; i < rq->nfd_at; i++) {
+		moved[i] = fcntl(g.passed[i], F_DUPFD_CLOEXEC, top + 1);
+		if (moved[i] < 0)
+			child_fail("save", 126, "cannot move descriptor %d above %d: %s", g.passed[i], top, strerror(errno));
+	}
+	for (size_t i = 0; i < rq->nfd_at; i++)
+		if (rq->fd_at[i] == fd || rq->fd_at[i] == g.ctl || dup2(moved[i], rq->fd_at[i]) < 0)
+			child_fail("save", 126, "cannot place a descriptor at %d: %s", rq->fd_at[i],
+				   rq->fd_at[i] == fd || rq->fd_at[i] == g.ctl ? "the image or the report channel is there" : strerror(errno));
+	for (size_t i = 0; i < rq->nenv; i++) {
+		char kv[512];
+		snprintf(kv, sizeof kv, "%s", rq->env[i]);
+		char *eq = strchr(kv, '=');
+		if (!eq || eq == kv || setenv((*eq = '\0', kv), eq + 1, 1) < 0)
+			child_fail("save", 126, "bad env setting '%s'", rq->env[i]);
+	}
 	/* The program's blocked signals (kv blocks SIGTERM for its signalfd) are its own business;
 	 * the new version starts with none blocked, as a freshly started program would. */
 	sigset_t none;
@@ -678,11 +757,17 @@ static int decode(char *s)
 	return 0;
 }
 
-/* Executes one request line (NUL-terminated, without its newline). Returns 1 if it forked. */
+/* Executes one request line (NUL-terminated, without its newline). Returns 1 if it forked.
+ *   update ARG0 ARG1 ...                       the first descriptor sent along is the new
+ *                                              version's own control channel
+ *   update [env=K=V]... [fd=N]... -- ARG0 ...  (the first field is `--`, env= or fd=): settings
+ *                                              for the new version's environment, and the numbers
+ *                                              at which it gets the descriptors sent along, in
+ *                                              order (then none is its control channel) */
 static int handle_request(char *line)
 {
-	int new_ctl = g.passed_fd; /* a descriptor sent along belongs to the next request */
-	g.passed_fd = -1;
+	request rq = { 0 };
+	int new_ctl = -1;
 	size_t n = strlen(line);
 	if (n > 0 && line[n - 1] == '\r')
 		line[--n] = '\0';
@@ -693,7 +778,49 @@ static int handle_request(char *line)
 		fail("unknown request '%.64s' (expected: update ARGV...)", line); /* encoded when reported */
 		goto refuse;
 	}
-	for (char *p = line + 6; p; p = strchr(p + 1, ' '))
+	char *first = line + 7, *args = first;
+	if (!strncmp(first, "-- ", 3) || !strncmp(first, "env=", 4) || !strncmp(first, "fd=", 3)) {
+		char *p = first;
+		for (;;) {
+			char *sp = strchr(p, ' ');
+			if (!sp) {
+				fail("update: settings without '--' and a command");
+				goto refuse;
+			}
+			*sp = '\0';
+			if (!strcmp(p, "--")) {
+				args = sp + 1;
+				break;
+			}
+			if (decode(p) < 0) {
+				fail("bad percent escape in setting '%.64s'", p);
+				goto refuse;
+			}
+			if (!strncmp(p, "env=", 4) && strchr(p + 4, '=') && p[4] != '=' && rq.nenv < MAX_REQ_ENV) {
+				rq.env[rq.nenv++] = p + 4;
+			} else if (!strncmp(p, "fd=", 3) && rq.nfd_at < MAX_PASSED) {
+				char *end;
+				long v = strtol(p + 3, &end, 10);
+				if (*end || end == p + 3 || v < 0 || v > 65535) {
+					fail("update: bad setting '%.64s'", p);
+					goto refuse;
+				}
+				rq.fd_at[rq.nfd_at++] = (int)v;
+			} else {
+				fail("update: bad setting '%.64s' (expected env=K=V, fd=N or --)", p);
+				goto refuse;
+			}
+			p = sp + 1;
+		}
+		if (rq.nfd_at > g.npassed) {
+			fail("update: %zu fd= settings but %zu descriptors sent along", rq.nfd_at, g.npassed);
+			goto refuse;
+		}
+	} else if (g.npassed > 0) {
+		new_ctl = g.passed[0];
+		g.passed[0] = -1;
+	}
+	for (char *p = args - 1; p; p = strchr(p + 1, ' '))
 		argc++;
 	argv = calloc(argc + 1, sizeof *argv);
 	if (!argv) {
@@ -701,7 +828,7 @@ static int handle_request(char *line)
 		goto refuse;
 	}
 	size_t i = 0;
-	for (char *p = line + 7;; p++) {
+	for (char *p = args;; p++) {
 		argv[i] = p;
 		char *sp = strchr(p, ' ');
 		if (sp)
@@ -723,6 +850,16 @@ static int handle_request(char *line)
 		fail("update: %d handoff children still running", MAX_CHILDREN);
 		goto refuse;
 	}
+	rq.argv = argv;
+	/* Under the agent the fork point starts the new version's event stream (mvr_agent_api.h). */
+	if (g.agent) {
+		char why[MSG_LEN];
+		if (g.agent->handoff_prepare(why, sizeof why) < 0) {
+			fail("%s", why);
+			report_failed(g.ctl, "fork", g.err);
+			goto out;
+		}
+	}
 	int sync[2];
 	if (pipe2(sync, O_CLOEXEC) < 0) {
 		fail("pipe2: %s", strerror(errno));
@@ -739,12 +876,13 @@ static int handle_request(char *line)
 	}
 	if (pid == 0) {
 		close(sync[1]);
-		handoff_child(argv, sync[0], new_ctl);
+		handoff_child(&rq, sync[0], new_ctl);
 	}
 	close(sync[0]);
 	report(g.ctl, "forked pid=%d point=%llu version=%u", (int)pid, (unsigned long long)g.points, g.version);
 	close(sync[1]); /* lets the child go on */
-	watch_child(pid);
+	if (!g.agent)
+		watch_child(pid); /* under the agent the child is the monitor's (it reports its end) */
 	rc = 1;
 	goto out;
 refuse:
@@ -752,6 +890,10 @@ refuse:
 out:
 	if (new_ctl >= 0)
 		close(new_ctl); /* the child has its copy */
+	for (size_t i = 0; i < g.npassed; i++)
+		if (g.passed[i] >= 0)
+			close(g.passed[i]);
+	g.npassed = 0;
 	free(argv);
 	return rc;
 }
@@ -768,7 +910,7 @@ static int read_requests(void)
 {
 	union {
 		struct cmsghdr h;
-		char buf[CMSG_SPACE(4 * sizeof(int))];
+		char buf[CMSG_SPACE(MAX_PASSED * 2 * sizeof(int))];
 	} cm;
 	struct iovec iov = { .iov_base = g.req + g.reqlen, .iov_len = sizeof g.req - 1 - g.reqlen };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf };
@@ -787,12 +929,15 @@ static int read_requests(void)
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
 		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		int *fds = (int *)CMSG_DATA(c);
+		int fds[MAX_PASSED * 2];
+		if (k > MAX_PASSED * 2)
+			k = MAX_PASSED * 2;
+		memcpy(fds, CMSG_DATA(c), k * sizeof(int)); /* CMSG_DATA need not be aligned for int */
 		for (size_t j = 0; j < k; j++) {
-			if (g.passed_fd < 0)
-				g.passed_fd = fds[j];
+			if (g.npassed < MAX_PASSED)
+				g.passed[g.npassed++] = fds[j];
 			else
-				close(fds[j]); /* one channel per request */
+				close(fds[j]); /* more than a request can use */
 		}
 	}
 	g.reqlen += (size_t)n;
@@ -825,9 +970,30 @@ static int read_requests(void)
 	return rc;
 }
 
+static int poll_channel(void);
+
 int mvr_dsu_update_point(void)
 {
 	g.points++;
+	if (g.agent) {
+		if (!g.followed && g.agent->following()) {
+			/* The new version of a handoff reached the point where the old one forked: from
+			 * here on its calls are compared with the old version's. */
+			g.followed = true;
+			g.agent->follow();
+		}
+		if (g.ep < 0 || !g.agent->update_pending())
+			return 0;
+		own_calls(true);
+		int rc = poll_channel();
+		own_calls(false);
+		return rc;
+	}
+	return poll_channel();
+}
+
+static int poll_channel(void)
+{
 	if (g.ep < 0)
 		return 0; /* inert: no control channel */
 	struct epoll_event evs[MAX_CHILDREN + 1];

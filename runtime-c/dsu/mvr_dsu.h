@@ -32,6 +32,10 @@
  *                                        new version's own control channel (MVR_DSU_CTL_FD), so
  *                                        that it can be updated in turn; without one the new
  *                                        version has no control channel after its report.
+ *   request  update [env=K=V]... [fd=N]... -- ARG0 ...   (first field `--`, env= or fd=) the same,
+ *                                        with K=V set in the new version's environment and the
+ *                                        descriptors sent along (up to 4) placed, in order, at the
+ *                                        numbers N (none of them is then the control channel).
  *   report   forked pid=P point=N version=V     (old version) the fork point: P is the child,
  *                                        N counts the update points passed, this one included
  *   report   loaded pid=P version=V from=W bytes=B entries=E   (new version) state loaded
@@ -61,6 +65,11 @@
  * Errors: every function returning int returns 0 (or a count) on success and -1 on failure,
  * with a message in mvr_dsu_error(). Reader/writer errors are sticky: after the first one, every
  * get returns 0/NULL and every put does nothing, and the library checks once at the end.
+ * Under mvrc (the agent of `mvrc run` is preloaded; mvr_agent_api.h): the library's own calls are
+ * never recorded or compared, mvr_dsu_fd() returns -1 (the monitor interrupts a blocking call
+ * instead), an update point makes no system call unless the monitor flagged a request, and the
+ * fork is the agent's: the new version follows the old one from the fork point (docs/handoff.md,
+ * "Under multi-version execution"; mvr_dsu_following() below).
  * Limits: a single-threaded program (save_fn runs in a forked child, where only the calling
  * thread exists); one handoff at a time.
  */
@@ -95,6 +104,16 @@ int mvr_dsu_update_point(void);
 int mvr_dsu_fd(void);
 /* `fd` is inherited by the new version (FD_CLOEXEC is cleared in the child only). */
 int mvr_dsu_keep_fd(int fd);
+/* 1 when this process was started by a handoff under multi-version execution (`mvrc ctl update
+ * --state handoff`): it is the follower of the old version from the fork point on, so its state
+ * must mirror the old version's exactly, connections included. Such a process inherits every
+ * descriptor the old version had open at the fork point, under the same numbers (epoll
+ * instances are replaced by empty ones of its own, never shared). load_fn restores what a
+ * plain handoff leaves with the old version: the open connections and their buffers, and the
+ * descriptor numbers of its epoll instance and other event sources. It starts following at its
+ * first mvr_dsu_update_point(): from load until then, it may make only calls with a local
+ * effect (memory, its own epoll instance, dup/close, writes to its stdout/stderr). 0 otherwise. */
+int mvr_dsu_following(void);
 /* The message of the last failure. */
 const char *mvr_dsu_error(void);
 
@@ -111,6 +130,9 @@ const void *mvr_dsu_get_bytes(mvr_dsu_reader *r, size_t *n);
  * rest of the image cannot hold that many, so a corrupt count never drives a long loop. */
 uint64_t mvr_dsu_get_count(mvr_dsu_reader *r, size_t min_each);
 int mvr_dsu_reader_ok(const mvr_dsu_reader *r);
+/* Bytes of the payload not read yet (0 after a failure): lets load_fn read an optional trailing
+ * section that older writers did not produce. */
+size_t mvr_dsu_reader_left(const mvr_dsu_reader *r);
 void mvr_dsu_reader_fail(mvr_dsu_reader *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -94,6 +94,10 @@ static char **upd_argv;              /* the current update's new-version command
 static char **upd_env;
 static int upd_n_env;
 static int upd_retries, upd_attempt;
+static int upd_handoff;              /* the current update brings the state by handoff, not replay */
+enum { HO_NONE, HO_REQUESTED, HO_LOADING, HO_FOLLOWING };
+static int ho_state;                 /* the handoff's progress (see start_handoff) */
+static char ho_error[512];           /* what the new version reported before it ended */
 static uint64_t upd_retry_at;        /* when to start the next attempt (ms), 0: none */
 static uint64_t catch_start_ms, catch_target, catch_done_ms, catch_events;
 static uint64_t catch_start_ns, catch_rate;
@@ -217,6 +221,11 @@ static int high_fd(int fd) {
  * holds those descriptors), so a follower started later replays them from event #0. */
 
 static int leader_chan = -1, follower_chan = -1; /* the monitor's ends */
+/* Each version's handoff control channel (runtime-c/dsu, MVR_DSU_CTL_FD): the monitor's end, and
+ * the number the version's end has in that process. */
+static int leader_dsu = -1, follower_dsu = -1;
+static int leader_chan_no = -1, follower_chan_no = -1, leader_dsu_no = -1, follower_dsu_no = -1;
+static void close_follower_dsu(void);
 typedef struct jfd {
   mvr_fdmsg m;
   int fds[2];
@@ -331,6 +340,15 @@ static void relay_read(void) {
       if (n > 2) n = 2;
       memcpy(e->fds, CMSG_DATA(c), n * sizeof(int));
     }
+    if (e->m.ring == MVR_FDMSG_RESET) {
+      /* The leader started a fresh stream (a handoff): the old one's descriptors are not needed. */
+      for (unsigned k = 0; k < n; k++) close(e->fds[k]);
+      for (size_t i = 0; i < jq_n; i++) jq_close(i);
+      jq_n = jq_fwd = 0;
+      jq_keep = 0;
+      jscan_pos = 0;
+      continue;
+    }
     if ((mh.msg_flags & MSG_CTRUNC) || n != e->m.n) {
       /* The monitor could not take them (descriptor limit): the journal ends here. */
       for (unsigned k = 0; k < n; k++) close(e->fds[k]);
@@ -437,13 +455,20 @@ static void set_env_list(const char *const *list, int n) {
   }
 }
 
-static int spawn(char **argv, int follower, int shm_fd, int log_fd, int chan, const char *const *env, int n_env, const char *rules) {
+static int spawn(char **argv, int follower, int shm_fd, int log_fd, int chan, int dsu, const char *const *env, int n_env,
+                 const char *rules) {
   pid_t pid = fork();
   if (pid < 0) mvr_die_errno("fork");
   if (pid) return pid;
   sigprocmask(SIG_SETMASK, &orig_mask, NULL);
   /* The user's settings first, so that a LD_PRELOAD among them is kept after the agent's. */
   set_env_list(env, n_env);
+  if (dsu >= 0) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%d", dsu);
+    setenv("MVR_DSU_CTL_FD", buf, 1);
+    fcntl(dsu, F_SETFD, 0);
+  }
   if (chan >= 0) {
     char buf[32];
     snprintf(buf, sizeof buf, "%d", shm_fd);
@@ -666,6 +691,15 @@ static void on_follower_exit(int st) {
     free(ctx);
     return;
   }
+  if (ho_state == HO_LOADING) {
+    /* A handoff's new version that ended before it followed: it could not load the state. */
+    detach_follower();
+    follower_state = P_RETIRED;
+    add_retirement("load-failed", 0, fmt_alloc("  the new version exited with status %d before its first update point: %s\n",
+                                               WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+                                               ho_error[0] ? ho_error : "it sent no report (see its log)"));
+    return;
+  }
   if (!shm->ring[0].follower_exited) {
     /* It ended without matching the leader's exit: its agent could not start, or it was not
      * the program it should be. */
@@ -839,11 +873,14 @@ static void reply_ok(int c, const char *msg) {
 }
 
 /* Called once the follower is gone (retired on a fault, or ended by rollback/commit). */
+static void handoff_ended(const char *why);
+
 static void follower_gone(const char *why, int failure) {
   if (follower_chan >= 0) {
     close(follower_chan);
     follower_chan = -1;
   }
+  close_follower_dsu();
   jq_trim();
   catch_active = 0;
   if (switch_op == OP_PROMOTE || switch_op == OP_ROLLBACK) {
@@ -860,7 +897,7 @@ static void follower_gone(const char *why, int failure) {
       tl_add("rollback", "automatic: the new version (pid %d) was retired (%s); version %d leads alone with its state intact",
              follower_pid, why, leader_version);
       if ((!strcmp(why, "divergence") || !strcmp(why, "expected-divergence")) && upd_argv && upd_attempt <= upd_retries &&
-          shm->journal_valid) {
+          (upd_handoff || shm->journal_valid)) {
         upd_retry_at = now_ms() + 300;
         tl_add("retry", "attempt %d of %d in 300 ms", upd_attempt + 1, upd_retries + 1);
       }
@@ -869,6 +906,7 @@ static void follower_gone(const char *why, int failure) {
     tl_add("retire", "the old version (pid %d, following) was retired (%s): rollback is no longer possible; commit to finish",
            follower_pid, why);
   }
+  handoff_ended(why); /* after the stage is settled: the waiting client is told it */
 }
 
 /* Ends the follower on request (rollback, commit): not a fault, so no retirement report. */
@@ -885,6 +923,7 @@ static void end_follower(void) {
     close(follower_chan);
     follower_chan = -1;
   }
+  close_follower_dsu();
   jq_trim();
   catch_active = 0;
 }
@@ -912,6 +951,23 @@ static void reset_follower_side(void) {
   }
 }
 
+/* A handoff control channel (a stream socketpair): returns the monitor's end; *child gets the
+ * process's end (both close-on-exec, at the runtime's numbers). */
+static int new_dsu_channel(int *child) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) mvr_die_errno("socketpair");
+  int m = high_fd(sv[0]);
+  *child = high_fd(sv[1]);
+  fcntl(m, F_SETFL, O_NONBLOCK);
+  return m;
+}
+
+static void close_follower_dsu(void) {
+  if (follower_dsu >= 0) close(follower_dsu);
+  follower_dsu = -1;
+  follower_dsu_no = -1;
+}
+
 /* Starts (or restarts) the current update's new version as the follower, replaying the journal. */
 static void start_follower(void) {
   upd_attempt++;
@@ -926,8 +982,13 @@ static void start_follower(void) {
   jq_fwd = 0; /* the journal's descriptors first */
   __atomic_store_n(&shm->follower_attached, 1, __ATOMIC_SEQ_CST);
   follower_rules = upd_rules;
-  follower_pid = spawn(upd_argv, 1, shm_fd_g, log_fd, child, (const char *const *)upd_env, upd_n_env, upd_rules);
+  int dsu_child;
+  follower_dsu = new_dsu_channel(&dsu_child);
+  follower_dsu_no = dsu_child;
+  follower_chan_no = child;
+  follower_pid = spawn(upd_argv, 1, shm_fd_g, log_fd, child, dsu_child, (const char *const *)upd_env, upd_n_env, upd_rules);
   close(child);
+  close(dsu_child);
   close(log_fd);
   follower_state = P_RUNNING;
   follower_version = next_version;
@@ -978,10 +1039,14 @@ static void finish_switch(void) {
   int old_pid = leader_pid, old_ver = leader_version, old_chan = leader_chan;
   enum proc_state old_state = leader_state;
   uint64_t pause = shm->pause_ns / 1000000u; /* measured by the agents */
+  int old_dsu = leader_dsu, old_dsu_no = leader_dsu_no, old_chan_no = leader_chan_no;
   leader_pid = follower_pid;
   leader_state = P_RUNNING;
   leader_version = follower_version;
   leader_chan = follower_chan;
+  leader_dsu = follower_dsu;
+  leader_dsu_no = follower_dsu_no;
+  leader_chan_no = follower_chan_no;
   for (size_t i = 0; i < jq_n; i++) jq_close(i); /* the old stream's descriptors */
   jq_n = jq_fwd = 0;
   jq_keep = 0;
@@ -992,6 +1057,9 @@ static void finish_switch(void) {
     follower_state = P_RUNNING;
     follower_version = old_ver;
     follower_chan = old_chan;
+    follower_dsu = old_dsu;
+    follower_dsu_no = old_dsu_no;
+    follower_chan_no = old_chan_no;
     follower_rules = upd_back;
     __atomic_store_n(&shm->follower_attached, 1, __ATOMIC_SEQ_CST);
   } else {
@@ -1001,6 +1069,9 @@ static void finish_switch(void) {
       while (waitpid(old_pid, &st, 0) < 0 && errno == EINTR) {}
     }
     if (old_chan >= 0) close(old_chan);
+    if (old_dsu >= 0) close(old_dsu);
+    follower_dsu = -1;
+    follower_dsu_no = -1;
     follower_pid = -1;
     follower_state = P_NONE;
     follower_version = 0;
@@ -1113,10 +1184,11 @@ static char *status_json(void) {
   sb_add(&b, "\"threads\":%u,", pairs);
   sb_add(&b, "\"ring\":{\"size\":%llu,\"used\":%llu,\"leaderWaitMs\":%llu},", (unsigned long long)shm->data_size,
          (unsigned long long)used, (unsigned long long)(wait_ns / 1000000u));
-  sb_add(&b, "\"journal\":{\"enabled\":%s,\"valid\":%s,\"limit\":%llu,\"used\":%llu,\"descriptors\":%llu,\"exceededAtEvent\":%llu},",
+  sb_add(&b, "\"journal\":{\"enabled\":%s,\"valid\":%s,\"limit\":%llu,\"used\":%llu,\"descriptors\":%llu,\"exceededAtEvent\":%llu,"
+         "\"endedByHandoff\":%s},",
          lifecycle && opt.journal_size ? "true" : "false", shm->journal_valid ? "true" : "false", (unsigned long long)shm->journal_limit,
          (unsigned long long)(shm->journal_valid ? shm->ring[0].head : 0), (unsigned long long)(jq_keep ? jq_n : 0),
-         (unsigned long long)shm->journal_end);
+         (unsigned long long)shm->journal_end, shm->handoff_point ? "true" : "false");
   if (catch_target || catch_done_ms) {
     uint64_t ms = (catch_done_ms ? catch_done_ms : now_ms()) - catch_start_ms;
     uint64_t ev = catch_done_ms ? catch_events : (stage == ST_OUTDATED ? shm->ring[0].consumed : 0);
@@ -1126,7 +1198,8 @@ static char *status_json(void) {
   } else {
     sb_add(&b, "\"catchUp\":null,");
   }
-  sb_add(&b, "\"update\":{\"attempt\":%d,\"retries\":%d},", upd_attempt, upd_retries);
+  sb_add(&b, "\"update\":{\"attempt\":%d,\"retries\":%d,\"state\":\"%s\"},", upd_attempt, upd_retries,
+         upd_handoff ? "handoff" : "replay");
   sb_add(&b, "\"timeline\":[");
   for (size_t i = 0; i < n_timeline; i++) {
     sb_add(&b, "%s{\"timeMs\":%llu,\"event\":\"%s\",\"stage\":\"%s\",\"reason\":", i ? "," : "", (unsigned long long)timeline[i].ms,
@@ -1186,6 +1259,273 @@ static void free_argv(char **v) {
   free(v);
 }
 
+/* ---- handoff (docs/handoff.md, "Under multi-version execution") --------------------------------
+ * The monitor asks the leader's handoff library (on its DSU channel) to fork at its next update
+ * point; the leader's agent starts a fresh event stream there, and the forked child (a child of
+ * the monitor: CLONE_PARENT) serialises the state and execs the new version with the follower's
+ * environment and descriptors named in the request. The new version loads the state and follows
+ * from its first update point. Reports come back on the same channel. */
+
+static uint64_t ho_t0, ho_kick;   /* when it was requested; when the leader was last interrupted */
+static int ho_client = -1;        /* the control client waiting for the outcome */
+static int ho_chan = -1;          /* the new version's descriptor channel (monitor's end) until it forks */
+static char ho_buf[8192];
+static size_t ho_len;
+static struct {
+  pid_t pid;
+  int st;
+} ho_early[8];                    /* children that ended before their "forked" report was read */
+static int n_ho_early;
+
+static void sb_field(sbuf *b, const char *s) {
+  static const char hex[] = "0123456789ABCDEF";
+  sb_add(b, " ");
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p <= 0x20 || *p >= 0x7f || *p == '%') sb_add(b, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
+    else sb_add(b, "%c", *p);
+  }
+}
+
+static void handoff_cancel(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void handoff_cancel(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *m = NULL;
+  if (vasprintf(&m, fmt, ap) < 0) m = NULL;
+  va_end(ap);
+  detach_follower();
+  __atomic_store_n(&shm->dsu_pending, 0, __ATOMIC_SEQ_CST);
+  if (ho_chan >= 0) close(ho_chan);
+  ho_chan = -1;
+  close_follower_dsu();
+  ho_state = HO_NONE;
+  tl_add("update", "handoff failed: %s; version %d leads alone with its state intact", m ? m : "error", leader_version);
+  reply_error(ho_client, "handoff failed: %s; nothing changed, version %d keeps serving", m ? m : "error", leader_version);
+  ho_client = -1;
+  free(m);
+}
+
+/* Asks the leader for a handoff to the current update's new version. 0, or -1 with err. */
+static int start_handoff(char *err, size_t cap) {
+  if (leader_dsu < 0) {
+    snprintf(err, cap, "the leader has no handoff channel any more (it did not answer an earlier request)");
+    return -1;
+  }
+  upd_attempt++;
+  reset_follower_side();
+  ho_error[0] = 0;
+  char logp[PATH_MAX];
+  if (opt.follower_log) snprintf(logp, sizeof logp, "%s", opt.follower_log);
+  else snprintf(logp, sizeof logp, "%s/mvr-follower-%d-v%d.log", opt.state_dir ? opt.state_dir : "/tmp", (int)getpid(), next_version);
+  int log_fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (log_fd < 0) log_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  int chan_child, dsu_child;
+  int chan = new_channel(&chan_child);
+  int dsu = new_dsu_channel(&dsu_child);
+  /* In the new version: its descriptor channel where the leader's was (the agent closes the
+   * leader's in the child), its own handoff channel above every runtime descriptor it inherits. */
+  int chan_no = leader_chan_no;
+  int dsu_no = shm_fd_g;
+  if (leader_chan_no > dsu_no) dsu_no = leader_chan_no;
+  if (leader_dsu_no > dsu_no) dsu_no = leader_dsu_no;
+  dsu_no++;
+  sbuf b = {malloc(1024), 0, 1024};
+  sb_add(&b, "update");
+  char tmp[PATH_MAX + 64];
+  sb_field(&b, "env=" MVR_ENV_ROLE "=follower");
+  sb_field(&b, "env=" MVR_ENV_HANDOFF "=1");
+  snprintf(tmp, sizeof tmp, "env=%s=%s", MVR_ENV_RULES, upd_rules ? upd_rules : "");
+  sb_field(&b, tmp);
+  snprintf(tmp, sizeof tmp, "env=%s=%d", MVR_ENV_FDSOCK, chan_no);
+  sb_field(&b, tmp);
+  snprintf(tmp, sizeof tmp, "env=MVR_DSU_CTL_FD=%d", dsu_no);
+  sb_field(&b, tmp);
+  for (int i = 0; i < upd_n_env; i++) {
+    char *e = fmt_alloc("env=%s%s%s", !strncmp(upd_env[i], "LD_PRELOAD=", 11) ? "LD_PRELOAD=" : "",
+                        !strncmp(upd_env[i], "LD_PRELOAD=", 11) ? opt.agent : "",
+                        !strncmp(upd_env[i], "LD_PRELOAD=", 11) ? upd_env[i] + 10 : upd_env[i]);
+    if (!strncmp(upd_env[i], "LD_PRELOAD=", 11)) e[strlen("env=LD_PRELOAD=") + strlen(opt.agent)] = ':';
+    sb_field(&b, e);
+    free(e);
+  }
+  snprintf(tmp, sizeof tmp, "fd=%d", chan_no);
+  sb_field(&b, tmp);
+  sb_field(&b, "fd=1");
+  sb_field(&b, "fd=2");
+  snprintf(tmp, sizeof tmp, "fd=%d", dsu_no);
+  sb_field(&b, tmp);
+  sb_field(&b, "--");
+  for (char **a = upd_argv; *a; a++) sb_field(&b, *a);
+  sb_add(&b, "\n");
+  int fds[4] = {chan_child, log_fd, log_fd, dsu_child};
+  union {
+    struct cmsghdr h;
+    char buf[CMSG_SPACE(sizeof fds)];
+  } cm;
+  memset(&cm, 0, sizeof cm);
+  struct iovec iov = {b.p, b.n};
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
+  struct cmsghdr *cmh = CMSG_FIRSTHDR(&mh);
+  cmh->cmsg_level = SOL_SOCKET;
+  cmh->cmsg_type = SCM_RIGHTS;
+  cmh->cmsg_len = CMSG_LEN(sizeof fds);
+  memcpy(CMSG_DATA(cmh), fds, sizeof fds);
+  ssize_t w = sendmsg(leader_dsu, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+  int send_errno = errno;
+  free(b.p);
+  close(chan_child);
+  close(dsu_child);
+  close(log_fd);
+  if (w != (ssize_t)iov.iov_len) {
+    close(chan);
+    close(dsu);
+    snprintf(err, cap, "cannot send the request to the leader's handoff channel: %s", w < 0 ? strerror(send_errno) : "short write");
+    return -1;
+  }
+  ho_chan = chan;
+  follower_dsu = dsu;
+  follower_dsu_no = dsu_no;
+  follower_chan_no = chan_no;
+  follower_rules = upd_rules;
+  ho_len = 0;
+  n_ho_early = 0;
+  catch_target = 0;
+  catch_done_ms = 0;
+  catch_active = 0;
+  shm->catch_target = 0;
+  __atomic_store_n(&shm->handoff_point, 0, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&shm->follower_attached, 1, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&shm->dsu_pending, 1, __ATOMIC_SEQ_CST);
+  kill(leader_pid, SIGSYS); /* out of a blocking call, to its update point */
+  ho_state = HO_REQUESTED;
+  ho_t0 = ho_kick = now_ms();
+  tl_add("update", "attempt %d: handoff requested: version %d (%s) starts from version %d's state at its next update point; log: %s",
+         upd_attempt, next_version, upd_argv[0], leader_version, logp);
+  return 0;
+}
+
+static const char *report_field(char *line, const char *key) {
+  size_t k = strlen(key);
+  for (char *p = strchr(line, ' '); p; p = strchr(p + 1, ' '))
+    if (!strncmp(p + 1, key, k) && p[1 + k] == '=') return p + 2 + k;
+  return NULL;
+}
+
+/* A field of a report: the value (up to the next space), percent-decoded. */
+static void field_value(char *line, const char *key, char *out, size_t cap) {
+  const char *v = report_field(line, key);
+  size_t n = 0;
+  if (v)
+    while (v[n] && v[n] != ' ') n++;
+  if (n >= cap) n = cap - 1;
+  memcpy(out, v ? v : "", n);
+  out[n] = 0;
+  pct_decode(out);
+}
+
+static void on_follower_exit(int st);
+
+static void handoff_report(char *line) {
+  char pid_s[24], a[32], b2[32], c2[400];
+  field_value(line, "pid", pid_s, sizeof pid_s);
+  int pid = atoi(pid_s);
+  if (!strncmp(line, "forked ", 7) && ho_state == HO_REQUESTED) {
+    relay_read(); /* the leader's stream-reset marker was sent before the fork */
+    __atomic_store_n(&shm->dsu_pending, 0, __ATOMIC_SEQ_CST);
+    field_value(line, "point", a, sizeof a);
+    follower_pid = pid;
+    follower_state = P_RUNNING;
+    follower_version = next_version;
+    follower_chan = ho_chan;
+    ho_chan = -1;
+    jq_fwd = 0;
+    stage = ST_OUTDATED;
+    ho_state = HO_LOADING;
+    tl_add("handoff", "version %d forked at update point #%s (%llu ms after the request): the new version (pid %d) loads its state, "
+           "then follows from there", leader_version, a, (unsigned long long)(now_ms() - ho_t0), pid);
+    for (int i = 0; i < n_ho_early; i++)
+      if (ho_early[i].pid == pid) on_follower_exit(ho_early[i].st);
+    n_ho_early = 0;
+  } else if (!strncmp(line, "loaded ", 7) && ho_state == HO_LOADING && pid == follower_pid) {
+    ho_state = HO_FOLLOWING;
+    field_value(line, "entries", a, sizeof a);
+    field_value(line, "bytes", b2, sizeof b2);
+    char msg[600];
+    snprintf(msg, sizeof msg, "version %d (pid %d) loaded %s entries (%s bytes) from version %d's state in %llu ms; it follows "
+             "version %d from the fork point", follower_version, pid, a, b2, leader_version,
+             (unsigned long long)(now_ms() - ho_t0), leader_version);
+    tl_add("loaded", "%s", msg);
+    reply_ok(ho_client, msg);
+    ho_client = -1;
+  } else if (!strncmp(line, "failed ", 7)) {
+    field_value(line, "stage", a, sizeof a);
+    field_value(line, "error", c2, sizeof c2);
+    if (ho_state == HO_REQUESTED && (!strcmp(a, "request") || !strcmp(a, "fork"))) {
+      handoff_cancel("the leader refused the request (%s): %s", a, c2);
+    } else {
+      snprintf(ho_error, sizeof ho_error, "%s: %s", !strcmp(a, "load") ? "it could not load the state" :
+               !strcmp(a, "exec") ? "it could not be started" : "the state could not be saved", c2);
+    }
+  }
+}
+
+/* Reads the leader's reports (non-blocking). */
+static void handoff_read(void) {
+  while (leader_dsu >= 0) {
+    if (ho_len == sizeof ho_buf - 1) ho_len = 0; /* a line this long is no report */
+    ssize_t r = read(leader_dsu, ho_buf + ho_len, sizeof ho_buf - 1 - ho_len);
+    if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (r <= 0) {
+      close(leader_dsu);
+      leader_dsu = -1;
+      return;
+    }
+    ho_len += (size_t)r;
+    char *nl, *start = ho_buf;
+    while ((nl = memchr(start, '\n', ho_len - (size_t)(start - ho_buf)))) {
+      *nl = 0;
+      handoff_report(start);
+      start = nl + 1;
+    }
+    ho_len -= (size_t)(start - ho_buf);
+    memmove(ho_buf, start, ho_len);
+  }
+}
+
+/* Every loop turn: interrupts the leader until it reaches an update point; gives up after the
+ * deadline. */
+static void handoff_tick(void) {
+  handoff_read();
+  if (ho_state != HO_REQUESTED) return;
+  uint64_t t = now_ms();
+  if (leader_state != P_RUNNING) return handoff_cancel("the leader ended");
+  if (t - ho_t0 > opt.deadline_ms) {
+    /* A request it may still read later must never start a version nobody expects: its channel
+     * is closed, and it is never asked to poll it again. */
+    if (leader_dsu >= 0) close(leader_dsu);
+    leader_dsu = -1;
+    return handoff_cancel("version %d did not reach an update point within %u ms (a handoff needs a program that uses the "
+                          "handoff library, runtime-c/dsu/mvr_dsu.h, and calls mvr_dsu_update_point() in its loop)",
+                          leader_version, opt.deadline_ms);
+  }
+  if (t - ho_kick >= 100) {
+    ho_kick = t;
+    kill(leader_pid, SIGSYS);
+  }
+}
+
+/* The follower is gone: the client waiting for the handoff's outcome gets it. */
+static void handoff_ended(const char *why) {
+  if (ho_state == HO_NONE) return;
+  if (ho_client >= 0)
+    reply_error(ho_client, "the new version was retired before it finished loading (%s)%s%s; nothing changed, version %d keeps serving",
+                why, ho_error[0] ? ": " : "", ho_error, leader_version);
+  ho_client = -1;
+  ho_state = HO_NONE;
+  if (ho_chan >= 0) close(ho_chan);
+  ho_chan = -1;
+}
+
 static void cmd_update(int c, char **tok, int n) {
   if (!lifecycle) return reply_error(c, "this monitor cannot update: it was started without the agent in the leader");
   if (switch_op != OP_NONE) return reply_error(c, "a role switch is in progress");
@@ -1211,14 +1551,22 @@ static void cmd_update(int c, char **tok, int n) {
     return reply_error(c, "--state start cannot update a running leader: the new version's start-up calls (socket, bind, listen...) "
                           "have no counterpart in the leader's live events; use --state replay (the default) or start both "
                           "versions together with `mvrc run -- OLD ::: NEW`");
-  if (!strcmp(state, "handoff")) return reply_error(c, "--state handoff is not supported by this runtime yet");
-  if (strcmp(state, "replay")) return reply_error(c, "unknown --state '%.40s' (expected replay or start)", state);
-  if (!shm->journal_valid && leader_version != 1)
+  int handoff = !strcmp(state, "handoff");
+  if (strcmp(state, "replay") && !handoff) return reply_error(c, "unknown --state '%.40s' (expected replay or handoff)", state);
+  if (handoff && leader_dsu < 0)
+    return reply_error(c, "--state handoff: version %d has no handoff channel (it did not answer an earlier request); nothing changed",
+                       leader_version);
+  if (handoff && !single_threaded())
+    return reply_error(c, "--state handoff supports single-threaded programs only (this runtime version); nothing changed");
+  if (!handoff && !shm->journal_valid && leader_version != 1)
     return reply_error(c, "cannot replay: version %d became the leader by promotion, so its journal does not start at its "
                           "first event and a new version cannot rebuild its state from it; restart it under `mvrc run "
-                          "--control` to update it again; nothing changed, it keeps serving",
+                          "--control` to update it again, or use --state handoff; nothing changed, it keeps serving",
                        leader_version);
-  if (!shm->journal_valid)
+  if (!handoff && !shm->journal_valid && shm->handoff_point)
+    return reply_error(c, "cannot replay: the journal ended at an earlier handoff (its fork point started a fresh event stream); "
+                          "use --state handoff; nothing changed, the old version keeps serving");
+  if (!handoff && !shm->journal_valid)
     return reply_error(c, opt.journal_size
                               ? "cannot replay: the journal bound (%llu bytes, --journal-size) was exceeded at leader event #%llu, so the "
                                 "new version cannot rebuild the leader's state from its history; nothing changed, the old version keeps serving"
@@ -1243,6 +1591,13 @@ static void cmd_update(int c, char **tok, int n) {
   upd_retry_at = 0;
   next_version = (leader_version > follower_version ? leader_version : follower_version) + 1;
   if (next_version <= leader_version) next_version = leader_version + 1;
+  upd_handoff = handoff;
+  if (handoff) {
+    char err[300];
+    if (start_handoff(err, sizeof err) < 0) return reply_error(c, "%s; nothing changed", err);
+    ho_client = c; /* answered when the new version has loaded the state, or failed */
+    return;
+  }
   start_follower();
   char msg[256];
   snprintf(msg, sizeof msg, "version %d (pid %d) started as the follower of version %d (pid %d); it replays the journal, then follows live",
@@ -1381,6 +1736,10 @@ static void reap(void) {
       }
     } else if (p == follower_pid && follower_state == P_RUNNING) {
       on_follower_exit(st);
+    } else if (ho_state == HO_REQUESTED && n_ho_early < 8) {
+      ho_early[n_ho_early].pid = p; /* a handoff child whose "forked" report is not read yet */
+      ho_early[n_ho_early].st = st;
+      n_ho_early++;
     }
   }
 }
@@ -1437,14 +1796,19 @@ int main(int argc, char **argv) {
 
   int child = -1;
   if (opt.follower_argv || lifecycle) leader_chan = new_channel(&child);
-  leader_pid = spawn(opt.leader_argv, 0, shm_fd, -1, child, opt.leader_env, opt.n_leader_env, NULL);
+  int dsu_child = -1;
+  if (lifecycle) leader_dsu = new_dsu_channel(&dsu_child);
+  leader_chan_no = child;
+  leader_dsu_no = dsu_child;
+  leader_pid = spawn(opt.leader_argv, 0, shm_fd, -1, child, dsu_child, opt.leader_env, opt.n_leader_env, NULL);
   if (child >= 0) close(child);
+  if (dsu_child >= 0) close(dsu_child);
   leader_state = P_RUNNING;
   upd_back = opt.back ? strdup(opt.back) : NULL;
   if (opt.follower_argv) {
     follower_chan = new_channel(&child);
     follower_rules = opt.rules;
-    follower_pid = spawn(opt.follower_argv, 1, shm_fd, log_fd, child, opt.follower_env, opt.n_follower_env, opt.rules);
+    follower_pid = spawn(opt.follower_argv, 1, shm_fd, log_fd, child, -1, opt.follower_env, opt.n_follower_env, opt.rules);
     close(child);
     follower_state = P_RUNNING;
     follower_version = 2;
@@ -1471,6 +1835,7 @@ int main(int argc, char **argv) {
       }
     }
     relay_read();
+    handoff_tick();
     journal_scan_closes();
     relay_forward();
     if (jq_keep && !shm->journal_valid) jq_drop_journal();
@@ -1489,8 +1854,14 @@ int main(int argc, char **argv) {
     }
     if (upd_retry_at && now_ms() >= upd_retry_at && stage == ST_SINGLE && leader_state == P_RUNNING && switch_op == OP_NONE) {
       upd_retry_at = 0;
-      if (shm->journal_valid) start_follower();
-      else tl_add("retry", "cancelled: the journal bound was exceeded");
+      char err[300];
+      if (upd_handoff) {
+        if (start_handoff(err, sizeof err) < 0) tl_add("retry", "cancelled: %s", err);
+      } else if (shm->journal_valid) {
+        start_follower();
+      } else {
+        tl_add("retry", "cancelled: the journal bound was exceeded");
+      }
     }
     if (leader_state == P_EXITED && switch_op == OP_FAILOVER) continue;
     if (leader_state == P_RUNNING) leader_exit_ms = 0;

@@ -1,0 +1,49 @@
+// Helpers for the tests that drive a running monitor through `mvrc ctl` (test/lifecycle*.test.ts).
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { connect } from 'node:net';
+import { CLI, REPO } from './cli.ts';
+import type { LoadResult } from './kv-client.ts';
+import type { MonitorStatus } from '../../compiler/commands/ctl.ts';
+
+export function ctl(sock: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, 'ctl', sock, ...args], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function status(sock: string): MonitorStatus {
+  const r = ctl(sock, ['status', '--json']);
+  if (r.status !== 0) throw new Error(`mvrc ctl status failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as MonitorStatus;
+}
+
+export async function until(sock: string, ok: (s: MonitorStatus) => boolean, what: string, ms = 15_000): Promise<MonitorStatus> {
+  const t0 = Date.now();
+  for (;;) {
+    const s = status(sock);
+    if (ok(s)) return s;
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}; status: ${JSON.stringify(s, null, 1)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Sends one raw line to the control socket (the monitor's own protocol). */
+export function raw(sock: string, line: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(sock);
+    let data = '';
+    s.setEncoding('utf8');
+    s.on('connect', () => s.write(`${line}\n`));
+    s.on('data', (d: string) => (data += d));
+    s.on('error', reject);
+    s.on('end', () => resolve(data));
+  });
+}
+
+export function clean(load: LoadResult, n: number): void {
+  expect(load.errors).to.deep.equal([]);
+  expect(load.mismatches).to.deep.equal([]);
+  expect(load.answered).to.equal(n);
+}
+
+export const events = (s: MonitorStatus): string[] => (s.timeline ?? []).map((t) => t.event);
