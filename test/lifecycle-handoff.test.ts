@@ -23,6 +23,7 @@ const BACKWARD = join(KV_DIR, 'backward.mvr');
 describe('live update by state handoff under MVE: kv-v1 -> kv-v2', function () {
   this.timeout(120_000);
   let dir: string;
+  let faultSo: string;
   let n = 0;
   const running: KvServer[] = [];
 
@@ -31,6 +32,8 @@ describe('live update by state handoff under MVE: kv-v1 -> kv-v2', function () {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run 'npm run build' (npm test does it)`);
     execFileSync('make', ['-C', KV_DIR, '--no-print-directory', '-s'], { stdio: ['ignore', 'ignore', 'inherit'] });
     dir = tempDir('mvrc-handoff-');
+    faultSo = join(dir, 'kv-fault.so');
+    execFileSync('cc', ['-std=c11', '-Wall', '-Wextra', '-Werror', '-D_GNU_SOURCE', '-shared', '-fPIC', '-o', faultSo, join(REPO, 'test', 'fixtures', 'kv-fault.c')]);
   });
   afterEach(async () => {
     for (const kv of running.splice(0)) await kv.stop();
@@ -170,6 +173,28 @@ describe('live update by state handoff under MVE: kv-v1 -> kv-v2', function () {
     expect(st.leader.version).to.equal(1);
     expect(st.retirements.map((r) => r.reason)).to.deep.equal(['divergence']);
     expect(st.retirements[0]!.report).to.match(/write\(\d+, "VALUE /);
+    expect((await checkKeys(kv.port, 1000)).mismatches).to.deep.equal([]);
+  });
+
+  it('a divergence that depends on what arrives while it follows succeeds on retry (--retries), from a later fork point', async () => {
+    const { kv, sock } = await single(['--journal-size', '0']);
+    await loadKeys(kv.port, 1000);
+    const up = handoff(sock, ['--retries', '2', '--env', `LD_PRELOAD=${faultSo}`, '--env', 'MVR_TEST_FAULT=diverge-on', '--env', 'MVR_TEST_FAULT_TEXT=flaky']);
+    expect(up.status, up.stderr).to.equal(0);
+    const load = background(kv.port, 6, 50, 'rt');
+    // The request the first attempt cannot handle: the old version answers it.
+    const c = await LineConn.open(kv.port);
+    expect(await c.request('GET flaky')).to.equal('NOTFOUND');
+    c.close();
+    const st = await until(sock, (s) => (s.update?.attempt ?? 0) === 2 && s.stage === 'outdated leader' && events(s).includes('loaded'), 'the second attempt', 15_000);
+    expect(st.retirements.map((r) => r.reason)).to.deep.equal(['divergence']);
+    expect(events(st).filter((e) => e === 'retry')).to.have.length(1);
+    expect(ctl(sock, ['promote']).status).to.equal(0);
+    expect(ctl(sock, ['commit']).status).to.equal(0);
+    for (const r of await load.stop()) clean(r, 6 * 50);
+    const fin = status(sock);
+    expect(fin.leader.version).to.equal(2); // a retry starts the same update's version again
+    expect(fin.retirements).to.have.length(1);
     expect((await checkKeys(kv.port, 1000)).mismatches).to.deep.equal([]);
   });
 

@@ -1341,10 +1341,9 @@ static int start_handoff(char *err, size_t cap) {
   snprintf(tmp, sizeof tmp, "env=MVR_DSU_CTL_FD=%d", dsu_no);
   sb_field(&b, tmp);
   for (int i = 0; i < upd_n_env; i++) {
-    char *e = fmt_alloc("env=%s%s%s", !strncmp(upd_env[i], "LD_PRELOAD=", 11) ? "LD_PRELOAD=" : "",
-                        !strncmp(upd_env[i], "LD_PRELOAD=", 11) ? opt.agent : "",
-                        !strncmp(upd_env[i], "LD_PRELOAD=", 11) ? upd_env[i] + 10 : upd_env[i]);
-    if (!strncmp(upd_env[i], "LD_PRELOAD=", 11)) e[strlen("env=LD_PRELOAD=") + strlen(opt.agent)] = ':';
+    /* The agent first, as spawn() does: its time functions must win; the user's preloads stay. */
+    char *e = !strncmp(upd_env[i], "LD_PRELOAD=", 11) ? fmt_alloc("env=LD_PRELOAD=%s:%s", opt.agent, upd_env[i] + 11)
+                                                      : fmt_alloc("env=%s", upd_env[i]);
     sb_field(&b, e);
     free(e);
   }
