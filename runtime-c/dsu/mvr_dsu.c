@@ -29,6 +29,7 @@
 #define MSG_LEN 512
 #define MAX_PASSED 4          /* descriptors sent with one request */
 #define MAX_REQ_ENV 64        /* env=K=V settings of one request */
+#define RUNTIME_FD_BASE 900   /* mvrc's own descriptors sit at or above this (MVR_FD_BASE) */
 
 /* ---- errors: one convention: -1 and a message in g.err ---- */
 
@@ -552,6 +553,16 @@ static int init_channels(uint32_t version)
 		g.ep = epoll_create1(EPOLL_CLOEXEC);
 		if (g.ep < 0)
 			return fail("epoll_create1: %s", strerror(errno));
+		if (g.agent) {
+			/* Under mvrc the program's descriptor numbers are compared between versions and the
+			 * leader's new ones are installed in the follower under the same numbers: the
+			 * library's own descriptor lives with the runtime's, above the program's. */
+			int high = fcntl(g.ep, F_DUPFD_CLOEXEC, RUNTIME_FD_BASE);
+			if (high >= 0) {
+				close(g.ep);
+				g.ep = high;
+			}
+		}
 		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0 };
 		if (epoll_ctl(g.ep, EPOLL_CTL_ADD, g.ctl, &ev) < 0)
 			return fail("epoll_ctl(control fd %d): %s", g.ctl, strerror(errno));
