@@ -46,6 +46,11 @@
  * The handler uses only raw syscalls from the allowed region and no allocation. The program's
  * signal handlers get the agent's restorer (in the allowed region) so their rt_sigreturn never traps.
  *
+ * Fast path: the agent exports libc's wrappers of the hot calls (read, write, epoll_wait, ...) and
+ * of the vDSO time functions; they run the handler's logic (agent_call) without the SIGSYS round
+ * trip, and make the call natively in a thread the agent does not intercept (see "the fast path"
+ * below and docs/runtime.md).
+ *
  * Live update (docs/lifecycle.md): while `journal_valid` is set, a leader without a follower keeps
  * SUD armed and records into the rings as a journal (nothing is released until the journal bound),
  * so that a new version started later replays its whole history. Role switch (promotion,
@@ -55,6 +60,7 @@
  * Not in v1: following exec, reusing rings, calling mvr_rules_finish at the follower's exit,
  * signals for rules with look-ahead across a signal, role switch of multi-threaded programs.
  */
+#undef _FORTIFY_SOURCE /* the agent defines read, write, recv... itself (the fast path's wrappers) */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -67,10 +73,13 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <ucontext.h>
+#include <unistd.h>
 #include <linux/futex.h>
 #include <linux/prctl.h>
 #include <linux/sched.h>
@@ -102,6 +111,7 @@ static TLS struct {
   uint64_t ring;       /* the child's ring, or ~0 */
   int64_t args[6];
   int64_t leader_ret;  /* follower: the leader's result, which the follower's program sees */
+  int armed;           /* the parent's t_armed (a vfork child shares, and clears, the parent's) */
 } t_create;
 
 #define RAW0(n) mvr_raw_syscall((n), 0, 0, 0, 0, 0, 0)
@@ -146,6 +156,10 @@ static TLS int t_passthrough;
 static TLS int t_handoff_fork;
 static int g_handoff_follower;
 static volatile int g_prelude;
+/* Whether syscall user dispatch is armed for this thread (set by arm_sud, cleared where the agent
+ * disarms it or in a new process before it arms itself): the fast path's wrappers go through the
+ * agent only then, and otherwise make the call natively, as an unarmed thread's calls are. */
+static TLS int t_armed;
 
 /* Whether the leader records: a follower is attached, or the journal is still being kept. */
 static inline int recording(void) {
@@ -175,6 +189,11 @@ typedef struct tstate {
   void *rstate;        /* the rule module's matcher state */
   int pending_sig;     /* a leader signal record is next in the ring */
   int restart;         /* the current call is abandoned: re-issue it after the signal's handler */
+  int restart_sig;     /* ... the leader's signal to raise first (0: none, e.g. after a take-over) */
+  /* leader */
+  volatile int in_record;     /* a record is being written (record_begin): handlers are deferred */
+  volatile uint64_t deferred; /* signals whose handler was deferred (bit sig-1), with their info */
+  siginfo_t deferred_info[65];
   mvr_leader_view view;
   mvr_step step;
   parsed win[WIN];
@@ -232,10 +251,9 @@ static void futex_wait(volatile uint32_t *word, uint32_t val, uint64_t timeout_n
 }
 static void futex_wake(volatile uint32_t *word) { RAW6(SYS_futex, word, FUTEX_WAKE, 0x7fffffff, 0, 0, 0); }
 
-/* Set once the leader installs a signal handler: from then on ring writes block signals, as a
- * handler's own syscalls would otherwise be recorded in the middle of a record. Until then there
- * is nothing to interrupt a record (fatal and ignored signals run no code), and the two
- * rt_sigprocmask calls per event are saved. */
+/* Set once the program installs a signal handler: from then on the fast path's follower blocks
+ * signals while it decides a call (as its SIGSYS handler runs). Until then no signal runs code
+ * (fatal and ignored signals run none), and the two rt_sigprocmask calls per call are saved. */
 static volatile int g_handlers_seen;
 
 #define NOT_BLOCKED UINT64_MAX /* no real mask holds SIGKILL and SIGSTOP */
@@ -248,6 +266,50 @@ static void block_signals(uint64_t *old) {
 }
 static void restore_signals(const uint64_t *old) {
   if (*old != NOT_BLOCKED) RAW4(SYS_rt_sigprocmask, SIG_SETMASK, old, 0, 8);
+}
+
+/* The program's handlers, per signal, as it installed them (the leader installs mvr_sig_wrapper),
+ * and what the leader gave the kernel for them (to install again a one-shot SA_RESETHAND handler
+ * whose signal was deferred). */
+static void *volatile g_app_handler[65];
+static volatile unsigned long g_app_flags[65];
+static struct ksigaction g_kact[65];
+
+/* A leader's record is written with the program's handlers held off. Blocking every signal costs
+ * two rt_sigprocmask calls per record; instead the thread marks the record in progress, and
+ * mvr_sig_wrapper defers a handler that arrives meanwhile: record_end raises its signal again,
+ * with the same siginfo, once the record is published. The kernel's own bookkeeping (sa_mask,
+ * SA_RESTART of an interrupted call) applies at that second delivery. */
+static void record_begin(tstate *ts) {
+  ts->in_record = 1;
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
+static void record_end(tstate *ts) {
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  ts->in_record = 0;
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  while (ts->deferred) {
+    int sig = __builtin_ctzll(ts->deferred) + 1;
+    siginfo_t si = ts->deferred_info[sig];
+    __atomic_and_fetch(&ts->deferred, ~(1ull << (sig - 1)), __ATOMIC_SEQ_CST);
+    /* A one-shot handler was reset to the default action by the first delivery. */
+    if (g_app_flags[sig] & SA_RESETHAND) RAW4(SYS_rt_sigaction, sig, &g_kact[sig], 0, 8);
+    RAW4(SYS_rt_tgsigqueueinfo, RAW0(SYS_getpid), RAW0(SYS_gettid), sig, &si);
+  }
+}
+
+/* Whether a handler for `sig` arriving now must wait for the record in progress: not a fault of
+ * the agent's own code (deferring it would fault again at once; it runs, as it would kill the
+ * process otherwise). */
+static int defer_handler(tstate *ts, int sig, const siginfo_t *info) {
+  if (!ts || !ts->in_record || sig <= 0 || sig >= 65) return 0;
+  int sync = sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGTRAP;
+  if (sync && info && info->si_code > 0) return 0;
+  if (info) ts->deferred_info[sig] = *info;
+  else memset(&ts->deferred_info[sig], 0, sizeof ts->deferred_info[sig]);
+  __atomic_or_fetch(&ts->deferred, 1ull << (sig - 1), __ATOMIC_SEQ_CST);
+  return 1;
 }
 
 /* A spin lock for the few process-wide structures threads share (descriptor installation). */
@@ -388,17 +450,16 @@ static void leader_record(uint32_t nr, const int64_t *args, int64_t ret, uint32_
     if (full > cap) flags |= MVR_RECF_TRUNCATED;
     need += mvr_align8(lens[i]);
   }
-  /* Signals stay blocked while the record is written: a handler's own syscalls would be recorded
-   * in the middle of it otherwise. */
-  uint64_t old_mask;
-  block_signals(&old_mask);
+  /* No handler of the program runs while the record is written: its own syscalls would be
+   * recorded in the middle of it otherwise (record_begin). */
+  record_begin(ts);
   uint64_t size = g_shm->data_size;
   uint64_t head = rc->head;
   uint64_t off = head % size;
   uint64_t pad = (size - off < need) ? size - off : 0;
   if (!leader_wait_space(ts, pad + need)) {
     ts->leader_stopped = 1;
-    restore_signals(&old_mask);
+    record_end(ts);
     return;
   }
   if (pad) {
@@ -425,7 +486,7 @@ static void leader_record(uint32_t nr, const int64_t *args, int64_t ret, uint32_
   /* Descriptors travel before the event is published, so the follower never waits for them. */
   if (creates_fds(nr) && !(flags & MVR_RECF_NORET) && !leader_send_fds(ts, nr, args, ret, r->index)) {
     ts->leader_stopped = 1;
-    restore_signals(&old_mask);
+    record_end(ts);
     return;
   }
   rc->events = r->index + 1;
@@ -434,7 +495,7 @@ static void leader_record(uint32_t nr, const int64_t *args, int64_t ret, uint32_
     __atomic_add_fetch(&rc->head_seq, 1, __ATOMIC_SEQ_CST);
     futex_wake(&rc->head_seq);
   }
-  restore_signals(&old_mask);
+  record_end(ts);
 }
 
 /* Records that the leader runs its handler for `sig` now, before its next event. */
@@ -446,14 +507,13 @@ static void leader_record_signal(int sig) {
     return;
   }
   mvr_ringctl *rc = ts->rc;
-  uint64_t old_mask;
-  block_signals(&old_mask);
+  record_begin(ts);
   uint64_t size = g_shm->data_size, need = sizeof(mvr_rec);
   uint64_t head = rc->head, off = head % size;
   uint64_t pad = (size - off < need) ? size - off : 0;
   if (!leader_wait_space(ts, pad + need)) {
     ts->leader_stopped = 1;
-    restore_signals(&old_mask);
+    record_end(ts);
     return;
   }
   if (pad) {
@@ -474,7 +534,7 @@ static void leader_record_signal(int sig) {
     __atomic_add_fetch(&rc->head_seq, 1, __ATOMIC_SEQ_CST);
     futex_wake(&rc->head_seq);
   }
-  restore_signals(&old_mask);
+  record_end(ts);
 }
 
 /* Writes an agent note (MVR_REC_AGENT): not an event, the follower's view applies and skips it. */
@@ -503,13 +563,10 @@ static void leader_note(int64_t fd, int64_t data) {
   __atomic_store_n(&rc->head, head + need, __ATOMIC_SEQ_CST);
 }
 
-/* The program's handlers, per signal, as it installed them (the leader installs mvr_sig_wrapper). */
-static void *volatile g_app_handler[65];
-static volatile unsigned long g_app_flags[65];
-
 static void mvr_sig_wrapper(int sig, siginfo_t *info, void *ctx) {
   void *h = (sig > 0 && sig < 65) ? g_app_handler[sig] : NULL;
   if (!h) return;
+  if (defer_handler(t_ts, sig, info)) return; /* raised again by record_end */
   leader_record_signal(sig);
   if (g_app_flags[sig] & SA_SIGINFO) ((void (*)(int, siginfo_t *, void *))h)(sig, info, ctx);
   else ((void (*)(int))h)(sig);
@@ -947,6 +1004,7 @@ static void become_follower(tstate *ts) {
   ts->low = 0;
   ts->pending_sig = 0;
   ts->restart = 0;
+  ts->restart_sig = 0;
   follower_thread_init(ts);
   g_fd_installed[0] = 0;
   memset(g_lfd, 0, sizeof g_lfd);
@@ -1038,7 +1096,8 @@ static int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only) 
       ts->pending_sig = 0;
       ts->scan_pos += r->size;
       __atomic_store_n(&rc->tail, ts->scan_pos, __ATOMIC_SEQ_CST);
-      RAW3(SYS_tgkill, RAW0(SYS_getpid), RAW0(SYS_gettid), sig);
+      /* Raised by take_restart, once the caller has left the agent's state alone. */
+      ts->restart_sig = sig;
       ts->restart = 1;
       return 0;
     }
@@ -1131,6 +1190,7 @@ static long do_rt_sigaction(const int64_t *a) {
         g_app_handler[sig] = k.handler;
         k.handler = (void *)mvr_sig_wrapper;
         k.flags |= SA_SIGINFO;
+        g_kact[sig] = k;
       }
       r = RAW4(SYS_rt_sigaction, a[0], &k, a[2], a[3]);
       if (r != 0) {
@@ -1140,6 +1200,8 @@ static long do_rt_sigaction(const int64_t *a) {
         g_app_handler[sig] = NULL;
       }
     } else {
+      /* The follower's handlers too: the fast path then blocks signals while it decides a call. */
+      if (k.handler != SIG_DFL && k.handler != SIG_IGN) g_handlers_seen = 1;
       r = RAW4(SYS_rt_sigaction, a[0], &k, a[2], a[3]);
     }
   }
@@ -1209,14 +1271,31 @@ static int64_t exec_call(uint32_t nr, const int64_t *a) {
   return mvr_raw_syscall(nr, b[0], b[1], b[2], b[3], b[4], b[5]);
 }
 
-/* After a follower_call that delivered a signal instead: point the program back at its syscall
- * instruction, to be re-issued once the signal's handler has run. */
-static int follower_restart(greg_t *g, uint32_t nr) {
+/* Consumes the follower's "re-issue" flag (follower_call abandoned the call) and raises the
+ * leader's signal it stands for, if any: the signal is delivered as soon as the signal mask lets
+ * it (at the SIGSYS handler's return, or when a wrapper restores the mask), before the call is
+ * re-issued. Returns whether the flag was set. */
+static int take_restart(void) {
   tstate *ts = t_ts;
   if (!ts || !ts->restart) return 0;
   ts->restart = 0;
+  int sig = ts->restart_sig;
+  ts->restart_sig = 0;
+  if (sig) RAW3(SYS_tgkill, RAW0(SYS_getpid), RAW0(SYS_gettid), sig);
+  return 1;
+}
+
+/* Points the program back at its syscall instruction, to be re-issued on the handler's return. */
+static void reissue(greg_t *g, uint32_t nr) {
   g[REG_RIP] -= 2; /* the 2-byte syscall instruction */
   g[REG_RAX] = nr;
+}
+
+/* After a follower_call that delivered a signal instead (or took over as the leader): the call is
+ * re-issued once the signal's handler has run. */
+static int follower_restart(greg_t *g, uint32_t nr) {
+  if (!take_restart()) return 0;
+  reissue(g, nr);
   return 1;
 }
 
@@ -1240,6 +1319,7 @@ static uint64_t clone_flags(uint32_t nr, const int64_t *a, uint64_t *child_sp) {
 /* First thing a new thread runs (from mvr_thread_stub, on its own stack, before the program's
  * thread code): take its ring and arm syscall user dispatch. Ring ~0: run unfollowed. */
 static void arm_sud(void);
+static void disarm_sud(void);
 void mvr_thread_start(uint64_t ring) {
   if (ring >= MVR_MAX_RINGS) return;
   if (g_role == ROLE_LEADER && !recording()) return; /* nothing to follow */
@@ -1305,6 +1385,7 @@ static void handle_creation(uint32_t nr, const int64_t *a, greg_t *g) {
   for (int i = 0; i < 6; i++) t_create.args[i] = a[i];
   t_create.follow = !(flags & CLONE_VM);
   t_create.ring = ~0ull;
+  t_create.armed = t_armed;
   if (g_role == ROLE_FOLLOWER) {
     /* Wait for the leader's result (recorded after its creation) and match against it. */
     t_create.leader_ret = follower_call(nr, a, 0);
@@ -1327,7 +1408,10 @@ static void handle_creation(uint32_t nr, const int64_t *a, greg_t *g) {
 /* After a process creation, in the parent and in the child (see mvr_create_stub). */
 long mvr_after_create(long ret) {
   if (ret == 0) {
-    /* The child. A followed child takes its ring and arms SUD (not inherited by fork). */
+    /* The child. A followed child takes its ring and arms SUD (not inherited by fork). Until then
+     * its calls are native, the fast path's included (t_armed: a copy of the parent's, or with
+     * vfork the parent's own, given back in the parent's branch below). */
+    t_armed = 0;
     if (!t_create.follow || t_create.ring >= MVR_MAX_RINGS) return 0;
     if (g_role == ROLE_LEADER && !recording()) return 0;
     tstate *ts = tstate_new((uint32_t)t_create.ring);
@@ -1342,6 +1426,7 @@ long mvr_after_create(long ret) {
     arm_sud();
     return 0;
   }
+  t_armed = t_create.armed;
   if (g_role == ROLE_LEADER) {
     /* The parent records the creation with its result, the child's pid (or the error). */
     leader_record(t_create.nr, t_create.args, ret, 0);
@@ -1358,6 +1443,40 @@ static int is_creation(uint32_t nr) { return nr == SYS_clone || nr == SYS_clone3
 
 static void handoff_fork(uint32_t nr, int64_t *a, greg_t *g);
 static int prelude_call(uint32_t nr, const int64_t *a, greg_t *g);
+/* The common part of the SIGSYS handler and of the fast path's wrappers: an ordinary call (not
+ * signal plumbing, thread or process creation, exec or exit), made by an armed thread of a leader
+ * that records or of a follower. Returns 1 with the program's result in *ret, or 0 when the call
+ * did not happen and must be re-issued: the leader was kicked out of a blocking call for a role
+ * switch, it became the follower at a role switch, or the follower abandoned the call (take_restart
+ * then raises the leader's signal that comes first; see follower_call). */
+static int agent_call(uint32_t nr, const int64_t *a, int64_t *ret) {
+  /* wait4/waitid are local, but their results describe child processes, of which only the
+   * leader's are real to the outside: the follower gets the leader's. */
+  if (mvr_si_effect(nr) == MVR_EFFECT_LOCAL && !creates_fds(nr) && nr != SYS_wait4 && nr != SYS_waitid) {
+    *ret = exec_call(nr, a);
+    return 1;
+  }
+  if (g_role == ROLE_LEADER && t_ts && __atomic_load_n(&g_shm->promote_state, __ATOMIC_SEQ_CST) == MVR_PROMOTE_REQ) {
+    leader_pause(t_ts);
+    /* Now the follower: re-issued, so that the call is decided under the follower's signal mask
+     * (the SIGSYS handler's, or the one the wrapper sets). */
+    if (g_role != ROLE_LEADER) return 0;
+  }
+  if (g_role == ROLE_LEADER) {
+    int64_t r = exec_call(nr, a);
+    /* Kicked out of a blocking call for a role switch: the call did not happen; it is re-issued,
+     * and pauses at its entry. */
+    if (r == -EINTR && __atomic_load_n(&g_shm->promote_state, __ATOMIC_SEQ_CST) == MVR_PROMOTE_REQ) return 0;
+    if (nr == SYS_epoll_ctl && r == 0) epoll_note_own(a);
+    leader_record(nr, a, r, 0);
+    *ret = r;
+    return 1;
+  }
+  int64_t r = follower_call(nr, a, 0);
+  if (t_ts && t_ts->restart) return 0;
+  *ret = r;
+  return 1;
+}
 
 static void on_sigsys(int sig, siginfo_t *info, void *ctx) {
   (void)sig;
@@ -1378,7 +1497,7 @@ static void on_sigsys(int sig, siginfo_t *info, void *ctx) {
    * native speed. Its handlers stay wrapped, recording nothing. */
   if (g_role == ROLE_LEADER && !recording() &&
       nr != SYS_rt_sigreturn && nr != SYS_rt_sigaction && nr != SYS_rt_sigprocmask) {
-    RAW6(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_OFF, 0, 0, 0, 0);
+    disarm_sud();
     if (!is_creation(nr)) {
       g[REG_RAX] = exec_call(nr, a);
       return;
@@ -1436,29 +1555,12 @@ static void on_sigsys(int sig, siginfo_t *info, void *ctx) {
     default:
       break;
   }
-  /* wait4/waitid are local, but their results describe child processes, of which only the
-   * leader's are real to the outside: the follower gets the leader's. */
-  if (mvr_si_effect(nr) == MVR_EFFECT_LOCAL && !creates_fds(nr) && nr != SYS_wait4 && nr != SYS_waitid) {
-    g[REG_RAX] = exec_call(nr, a);
-    return;
-  }
-  if (g_role == ROLE_LEADER && t_ts && __atomic_load_n(&g_shm->promote_state, __ATOMIC_SEQ_CST) == MVR_PROMOTE_REQ)
-    leader_pause(t_ts); /* may return as the follower */
-  if (g_role == ROLE_LEADER) {
-    int64_t ret = exec_call(nr, a);
-    if (ret == -EINTR && __atomic_load_n(&g_shm->promote_state, __ATOMIC_SEQ_CST) == MVR_PROMOTE_REQ) {
-      /* Kicked out of a blocking call for a role switch: the call did not happen; it is
-       * re-issued, and pauses at its entry. */
-      g[REG_RIP] -= 2;
-      g[REG_RAX] = nr;
-      return;
-    }
-    if (nr == SYS_epoll_ctl && ret == 0) epoll_note_own(a);
-    leader_record(nr, a, ret, 0);
+  int64_t ret;
+  if (agent_call(nr, a, &ret)) {
     g[REG_RAX] = ret;
   } else {
-    int64_t ret = follower_call(nr, a, 0);
-    if (!follower_restart(g, nr)) g[REG_RAX] = ret;
+    take_restart();
+    reissue(g, nr);
   }
 }
 
@@ -1684,37 +1786,186 @@ EXPORT const mvr_agent_api mvr_agent = {
     .follow = api_follow,
 };
 
-/* ---- vDSO time functions: made into real syscalls so they are recorded and replayed ---------- */
+/* ---- the fast path: the hot calls' libc symbols, exported by the agent -------------------------
+ * Through syscall user dispatch every call costs a SIGSYS round trip (a signal frame with the FPU
+ * state, rt_sigreturn): 1-2 us, most of the runtime's cost per request. The preloaded agent
+ * therefore exports libc's wrappers for the calls servers make per request, which enter
+ * agent_call directly, as Varan's programs call its monitor instead of trapping; the vDSO time
+ * functions (which would not even trap) go the same way. Every other call, and libc's internal
+ * calls that do not go through these symbols (fwrite's write, ...), still trap: the fallback
+ * stays complete. The wrappers make the very syscall glibc's would (recv is recvfrom, ...), so the
+ * two versions' events compare the same whichever way each call came. They are not cancellation
+ * points (pthread_cancel needs glibc's internals). */
 
-/* A syscall instruction outside the allowed region: it traps like the program's own. */
-static long trapped_syscall(long nr, long a0, long a1) {
-  long ret;
-  __asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a0), "S"(a1) : "rcx", "r11", "memory");
-  return ret;
+/* A library preloaded after the agent that defines one of these symbols (a user's LD_PRELOAD,
+ * which the monitor keeps after the agent's) gets the call first, as without the agent: the
+ * wrapper yields to it, and its own call of libc's function traps as usual. */
+enum { FW_READ, FW_WRITE, FW_READV, FW_WRITEV, FW_RECV, FW_RECVFROM, FW_RECVMSG, FW_SEND, FW_SENDTO, FW_SENDMSG,
+       FW_ACCEPT, FW_ACCEPT4, FW_SHUTDOWN, FW_SETSOCKOPT, FW_CLOSE, FW_EPOLL_WAIT, FW_EPOLL_PWAIT, FW_EPOLL_CTL, FW_N };
+static const char *const g_fast_names[FW_N] = {"read", "write", "readv", "writev", "recv", "recvfrom", "recvmsg", "send",
+                                               "sendto", "sendmsg", "accept", "accept4", "shutdown", "setsockopt",
+                                               "close", "epoll_wait", "epoll_pwait", "epoll_ctl"};
+static void *g_fast_next[FW_N];
+
+static void fast_init(void) {
+  void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+  for (int i = 0; i < FW_N; i++) {
+    void *next = dlsym(RTLD_NEXT, g_fast_names[i]);
+    /* Without libc's own address to compare with, yield always: slower, never wrong. */
+    void *own = libc ? dlsym(libc, g_fast_names[i]) : NULL;
+    g_fast_next[i] = next && next != own ? next : NULL;
+  }
+  if (libc) dlclose(libc);
 }
 
+#define YIELD(i, type, ...)                          \
+  do {                                               \
+    void *next_ = g_fast_next[i];                    \
+    if (next_) return ((type)next_)(__VA_ARGS__);    \
+  } while (0)
+
+/* The real vDSO-backed functions, for threads the agent does not intercept. */
+static int (*g_real_clock_gettime)(clockid_t, struct timespec *);
+static int (*g_real_gettimeofday)(struct timeval *restrict, void *restrict);
+static time_t (*g_real_time)(time_t *);
+
+static int64_t fast_call(uint32_t nr, int64_t a0, int64_t a1, int64_t a2, int64_t a3, int64_t a4, int64_t a5) {
+  /* Not intercepted (no monitor, a thread or process run unfollowed, a leader thread that stopped
+   * recording): the call is native, as its trap-free syscall would be. */
+  if (!t_armed || g_role == ROLE_NONE) return mvr_raw_syscall(nr, a0, a1, a2, a3, a4, a5);
+  int64_t a[6] = {a0, a1, a2, a3, a4, a5};
+  if (t_passthrough) return exec_call(nr, a);
+  if (g_prelude) {
+    /* A handoff's new version before its first update point: the same policy as for its
+     * trapped calls (it runs the call, or retires the process). */
+    gregset_t g;
+    memset(g, 0, sizeof g);
+    if (prelude_call(nr, a, g)) return g[REG_RAX];
+  }
+  for (;;) {
+    if (g_role == ROLE_LEADER && !recording()) {
+      disarm_sud(); /* as the SIGSYS handler does: nothing can follow any more */
+      return exec_call(nr, a);
+    }
+    /* The follower decides a call with every signal blocked, as its SIGSYS handler runs (see
+     * install_sigsys): a handler running in the middle would have its own calls matched inside
+     * this one's. Only when the program has a handler: other signals run no code. The leader
+     * needs nothing: its handler runs with the program's mask, and leader_record blocks signals. */
+    uint64_t old = NOT_BLOCKED;
+    if (g_role == ROLE_FOLLOWER) block_signals(&old);
+    int64_t ret;
+    int done = agent_call(nr, a, &ret);
+    if (!done) take_restart(); /* the leader's signal, delivered when the mask allows it */
+    restore_signals(&old);
+    if (done) return ret;
+    /* Re-issued: after the signal's handler, or as the new role after a role switch. */
+  }
+}
+
+/* glibc's convention: -1 and errno for a kernel error. */
+static inline long fast_ret(int64_t r) {
+  if (r < 0 && r > -4096) {
+    errno = (int)-r;
+    return -1;
+  }
+  return (long)r;
+}
+
+#define I(x) ((int64_t)(x))               /* int arguments: sign-extended, as glibc passes them */
+#define P(x) ((int64_t)(uintptr_t)(x))    /* pointers */
+#define U(x) ((int64_t)(uint64_t)(x))     /* size_t, socklen_t: zero-extended */
+
+EXPORT ssize_t read(int fd, void *buf, size_t n) {
+  YIELD(FW_READ, ssize_t (*)(int, void *, size_t), fd, buf, n);
+  return fast_ret(fast_call(SYS_read, I(fd), P(buf), U(n), 0, 0, 0));
+}
+EXPORT ssize_t write(int fd, const void *buf, size_t n) {
+  YIELD(FW_WRITE, ssize_t (*)(int, const void *, size_t), fd, buf, n);
+  return fast_ret(fast_call(SYS_write, I(fd), P(buf), U(n), 0, 0, 0));
+}
+EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt) {
+  YIELD(FW_READV, ssize_t (*)(int, const struct iovec *, int), fd, iov, cnt);
+  return fast_ret(fast_call(SYS_readv, I(fd), P(iov), I(cnt), 0, 0, 0));
+}
+EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt) {
+  YIELD(FW_WRITEV, ssize_t (*)(int, const struct iovec *, int), fd, iov, cnt);
+  return fast_ret(fast_call(SYS_writev, I(fd), P(iov), I(cnt), 0, 0, 0));
+}
+EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags) {
+  YIELD(FW_RECV, ssize_t (*)(int, void *, size_t, int), fd, buf, n, flags);
+  return fast_ret(fast_call(SYS_recvfrom, I(fd), P(buf), U(n), I(flags), 0, 0));
+}
+EXPORT ssize_t recvfrom(int fd, void *restrict buf, size_t n, int flags, __SOCKADDR_ARG addr, socklen_t *restrict len) {
+  YIELD(FW_RECVFROM, ssize_t (*)(int, void *, size_t, int, __SOCKADDR_ARG, socklen_t *), fd, buf, n, flags, addr, len);
+  return fast_ret(fast_call(SYS_recvfrom, I(fd), P(buf), U(n), I(flags), P(addr.__sockaddr__), P(len)));
+}
+EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags) {
+  YIELD(FW_RECVMSG, ssize_t (*)(int, struct msghdr *, int), fd, msg, flags);
+  return fast_ret(fast_call(SYS_recvmsg, I(fd), P(msg), I(flags), 0, 0, 0));
+}
+EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags) {
+  YIELD(FW_SEND, ssize_t (*)(int, const void *, size_t, int), fd, buf, n, flags);
+  return fast_ret(fast_call(SYS_sendto, I(fd), P(buf), U(n), I(flags), 0, 0));
+}
+EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, __CONST_SOCKADDR_ARG addr, socklen_t len) {
+  YIELD(FW_SENDTO, ssize_t (*)(int, const void *, size_t, int, __CONST_SOCKADDR_ARG, socklen_t), fd, buf, n, flags, addr, len);
+  return fast_ret(fast_call(SYS_sendto, I(fd), P(buf), U(n), I(flags), P(addr.__sockaddr__), U(len)));
+}
+EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
+  YIELD(FW_SENDMSG, ssize_t (*)(int, const struct msghdr *, int), fd, msg, flags);
+  return fast_ret(fast_call(SYS_sendmsg, I(fd), P(msg), I(flags), 0, 0, 0));
+}
+EXPORT int accept(int fd, __SOCKADDR_ARG addr, socklen_t *restrict len) {
+  YIELD(FW_ACCEPT, int (*)(int, __SOCKADDR_ARG, socklen_t *), fd, addr, len);
+  return (int)fast_ret(fast_call(SYS_accept, I(fd), P(addr.__sockaddr__), P(len), 0, 0, 0));
+}
+EXPORT int accept4(int fd, __SOCKADDR_ARG addr, socklen_t *restrict len, int flags) {
+  YIELD(FW_ACCEPT4, int (*)(int, __SOCKADDR_ARG, socklen_t *, int), fd, addr, len, flags);
+  return (int)fast_ret(fast_call(SYS_accept4, I(fd), P(addr.__sockaddr__), P(len), I(flags), 0, 0));
+}
+EXPORT int shutdown(int fd, int how) {
+  YIELD(FW_SHUTDOWN, int (*)(int, int), fd, how);
+  return (int)fast_ret(fast_call(SYS_shutdown, I(fd), I(how), 0, 0, 0, 0));
+}
+EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len) {
+  YIELD(FW_SETSOCKOPT, int (*)(int, int, int, const void *, socklen_t), fd, level, name, val, len);
+  return (int)fast_ret(fast_call(SYS_setsockopt, I(fd), I(level), I(name), P(val), U(len), 0));
+}
+EXPORT int close(int fd) {
+  YIELD(FW_CLOSE, int (*)(int), fd);
+  return (int)fast_ret(fast_call(SYS_close, I(fd), 0, 0, 0, 0, 0));
+}
+EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout) {
+  YIELD(FW_EPOLL_WAIT, int (*)(int, struct epoll_event *, int, int), epfd, ev, max, timeout);
+  return (int)fast_ret(fast_call(SYS_epoll_wait, I(epfd), P(ev), I(max), I(timeout), 0, 0));
+}
+EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *mask) {
+  YIELD(FW_EPOLL_PWAIT, int (*)(int, struct epoll_event *, int, int, const sigset_t *), epfd, ev, max, timeout, mask);
+  return (int)fast_ret(fast_call(SYS_epoll_pwait, I(epfd), P(ev), I(max), I(timeout), P(mask), 8 /* the kernel's sigset */));
+}
+EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev) {
+  YIELD(FW_EPOLL_CTL, int (*)(int, int, int, struct epoll_event *), epfd, op, fd, ev);
+  return (int)fast_ret(fast_call(SYS_epoll_ctl, I(epfd), I(op), I(fd), P(ev), 0, 0));
+}
+
+/* vDSO time functions: made into real syscalls while intercepted, so they are recorded and replayed. */
 EXPORT int clock_gettime(clockid_t clk, struct timespec *ts) {
-  long r = trapped_syscall(SYS_clock_gettime, clk, (long)ts);
-  if (r < 0) {
-    errno = (int)-r;
-    return -1;
-  }
-  return 0;
+  if (!t_armed && g_real_clock_gettime) return g_real_clock_gettime(clk, ts);
+  return (int)fast_ret(fast_call(SYS_clock_gettime, I(clk), P(ts), 0, 0, 0, 0));
 }
-
 EXPORT int gettimeofday(struct timeval *restrict tv, void *restrict tz) {
-  long r = trapped_syscall(SYS_gettimeofday, (long)tv, (long)tz);
-  if (r < 0) {
-    errno = (int)-r;
-    return -1;
-  }
-  return 0;
+  if (!t_armed && g_real_gettimeofday) return g_real_gettimeofday(tv, tz);
+  return (int)fast_ret(fast_call(SYS_gettimeofday, P(tv), P(tz), 0, 0, 0, 0));
+}
+EXPORT time_t time(time_t *t) {
+  if (!t_armed && g_real_time) return g_real_time(t);
+  return (time_t)fast_call(SYS_time, P(t), 0, 0, 0, 0, 0);
 }
 
-EXPORT time_t time(time_t *t) {
-  long r = trapped_syscall(SYS_time, (long)t, 0);
-  return (time_t)r;
-}
+#undef I
+#undef P
+#undef U
+#undef YIELD
 
 /* ---- start-up ---------------------------------------------------------------------------------- */
 
@@ -1722,9 +1973,20 @@ static void arm_sud(void) {
   long r = RAW6(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON, (long)(uintptr_t)mvr_allowed_start,
                 (long)(mvr_allowed_end - mvr_allowed_start), (long)(uintptr_t)&g_selector, 0);
   if (r != 0) agent_fatal("syscall user dispatch is not available (prctl PR_SET_SYSCALL_USER_DISPATCH failed)");
+  t_armed = 1;
+}
+
+static void disarm_sud(void) {
+  RAW6(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_OFF, 0, 0, 0, 0);
+  t_armed = 0;
 }
 
 __attribute__((constructor)) static void mvr_agent_init(void) {
+  /* libc's own (vDSO) time functions, for the threads the agent does not intercept. */
+  g_real_clock_gettime = (int (*)(clockid_t, struct timespec *))dlsym(RTLD_NEXT, "clock_gettime");
+  g_real_gettimeofday = (int (*)(struct timeval *restrict, void *restrict))dlsym(RTLD_NEXT, "gettimeofday");
+  g_real_time = (time_t(*)(time_t *))dlsym(RTLD_NEXT, "time");
+  fast_init();
   const char *role = getenv(MVR_ENV_ROLE);
   if (!role || !*role) return; /* preloaded outside a monitor: do nothing */
   if (!strcmp(role, "leader")) g_role = ROLE_LEADER;
