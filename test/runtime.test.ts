@@ -81,6 +81,22 @@ describe('runtime: leader and follower side by side', function () {
     expect(readFileSync(log, 'utf8')).to.equal(r.stdout);
   });
 
+  it('decides a call that needs look-ahead when the leader\'s thread goes idle, instead of retiring the follower as hung', () => {
+    const idle = join(REPO, 'test', 'fixtures', 'mvr-idle.c');
+    const leader = join(dir, 'idle-leader');
+    const follower = join(dir, 'idle-follower');
+    execFileSync('cc', [...CFLAGS, '-o', leader, idle]);
+    execFileSync('cc', [...CFLAGS, '-DFOLLOWER', '-o', follower, idle]);
+    const rules = join(dir, 'idle.mvr');
+    appendFileSync(rules, 'import "std/time"\n');
+    // The leader reads the clock, then sleeps 600 ms; the follower's different clock read can only
+    // be decided by looking past the leader's read, where nothing comes for 600 ms.
+    const r = mvrcRun(['--deadline-ms', '400', '--rules', rules, '--follower-log', join(dir, 'idle.log'), '--', leader, ':::', follower]);
+    expect(r.stderr, r.stderr).to.not.match(/retired/);
+    expect(r.status).to.equal(0);
+    expect(r.stdout).to.equal('done\n');
+  });
+
   it('exits with the leader status, and a different exit of the follower is a divergence', () => {
     const same = mvrcRun(['--', bin.lines!, '--lines', '2', '--exit', '5', ':::', bin.lines!, '--lines', '2', '--exit', '5']);
     expect(same.status).to.equal(5);

@@ -169,6 +169,9 @@ static inline int recording(void) {
 /* ---- per-thread state ------------------------------------------------------------------------- */
 
 #define WIN 1024u /* parsed look-ahead window (events), well above MVR_MAX_LEADER_ACTIONS */
+/* How long the follower waits for a leader thread's next event before it decides a call that
+ * needs look-ahead as if the leader's stream ended there (follower_call). */
+#define IDLE_LOOKAHEAD_NS (100u * 1000000u)
 
 typedef struct parsed {
   mvr_event ev;
@@ -188,6 +191,7 @@ typedef struct tstate {
   uint64_t low;        /* lowest event index still held */
   void *rstate;        /* the rule module's matcher state */
   int pending_sig;     /* a leader signal record is next in the ring */
+  int idle_eof;        /* deciding as if the leader's stream ended here (see follower_call) */
   int restart;         /* the current call is abandoned: re-issue it after the signal's handler */
   int restart_sig;     /* ... the leader's signal to raise first (0: none, e.g. after a take-over) */
   /* leader */
@@ -591,7 +595,7 @@ static const mvr_event *view_get(void *ctx, uint64_t index, int *eof) {
     int leader_done = __atomic_load_n(&rc->leader_eof, __ATOMIC_SEQ_CST);
     uint64_t head = __atomic_load_n(&rc->head, __ATOMIC_ACQUIRE);
     if (ts->scan_pos >= head) {
-      if (eof && (leader_done || !g_shm->follower_attached)) *eof = 1;
+      if (eof && (leader_done || !g_shm->follower_attached || ts->idle_eof)) *eof = 1;
       return NULL;
     }
     uint64_t size = g_shm->data_size;
@@ -1083,11 +1087,35 @@ static int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only) 
   rc->follower_calls++;
 
   int st;
+  uint64_t idle_since = 0, idle_seen = 0;
   for (;;) {
     memset(step, 0, offsetof(mvr_step, leader));
     step->n_leader = 0;
     st = g_rules.step(ts->rstate, &ts->view, &call, step);
     if (st != MVR_NEED_MORE) break;
+    /* The rules hold leader events and want to look further, but the leader's thread has
+     * recorded nothing more for a while: it may be idle (a background thread waiting on a
+     * condition; Redis's do this right after a clock read). Waiting would end in a "hang"
+     * retirement; instead the call is decided as if the leader's stream ended here, and that
+     * decision is taken only if it is a match (the rule state is unchanged otherwise, and the
+     * wait goes on). A leader that was merely slow then finds its later events matched against
+     * the follower's later calls, as without look-ahead. */
+    if (ts->scan_index > ts->low) {
+      uint64_t t = now_ns();
+      if (!idle_since || idle_seen != ts->scan_index) {
+        idle_since = t;
+        idle_seen = ts->scan_index;
+      } else if (t - idle_since >= IDLE_LOOKAHEAD_NS) {
+        ts->idle_eof = 1;
+        memset(step, 0, offsetof(mvr_step, leader));
+        step->n_leader = 0;
+        st = g_rules.step(ts->rstate, &ts->view, &call, step);
+        ts->idle_eof = 0;
+        if (st == MVR_OK) break;
+        st = MVR_NEED_MORE;
+        idle_since = t;
+      }
+    }
     if (ts->pending_sig && ts->low == ts->scan_index) {
       /* The leader handled a signal before its next event: raise it here, and re-issue this
        * call after the handler (the rule state is unchanged after NEED_MORE). */
