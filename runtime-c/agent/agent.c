@@ -1478,6 +1478,10 @@ long mvr_after_create(long ret) {
     leader_record(t_create.nr, t_create.args, ret, 0);
     return ret;
   }
+  /* The monitor watches the follower's child processes through their rings: named here by the
+   * parent too, so that a parent that exits at once never leaves a child unwatched (the child
+   * names itself only when it first runs). */
+  if (ret > 0 && t_create.ring < MVR_MAX_RINGS) g_shm->ring[t_create.ring].follower_pid = (int32_t)ret;
   /* The follower's parent sees the leader's child pid: its later wait4/kill calls are matched
    * against the leader's, which name that pid. Its own child is never waited for (v1). */
   return t_create.leader_ret;
