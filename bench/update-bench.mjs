@@ -183,7 +183,7 @@ async function liveUpdate(mode, dir) {
     await sleep(STEADY_S * 1000);
     const s1 = performance.now();
     const phases = {};
-    const rules = ['--rules', path.join(KV, 'forward.mvr'), '--back', path.join(KV, 'backward.mvr')];
+    const rules = ['--rules', RULES.forward, '--back', RULES.backward];
     const up = mode === 'replay'
       ? await ctl(sock, ['update', ...rules, '--', path.join(KV, 'kv-v2'), '--port', '0'])
       : await ctl(sock, ['update', '--state', 'handoff', ...rules, '--', path.join(KV, 'kv-v2')]);
@@ -209,15 +209,30 @@ async function liveUpdate(mode, dir) {
     await sleep(500);
     const u1 = performance.now();
     await probe.stop();
+    if (process.env.MVRC_BENCH_DEBUG) {
+      // Spikes and the monitor's timeline on one clock (ms after the update was requested).
+      const fin = await ctl(sock, ['status']).catch(() => null);
+      const at = (wallMs) => Math.round(wallMs - (performance.timeOrigin + s1));
+      console.error({ phases, spikes: probe.spikes(s1, u1, 8), timeline: (fin?.timeline ?? []).map((t) => `${at(t.timeMs)} ${t.event}`) });
+    }
     await stop(srv.proc);
-    if (process.env.MVRC_BENCH_DEBUG) console.error({ phases, spikes: probe.spikes(s1, u1) });
     return { mode, steady: probe.window(s0, s1), during: probe.window(s1, u1), errors: probe.errors(), catchUp: st.catchUp, loaded: mode === 'handoff' ? up.message : null };
   }
 }
 
+/** The rule modules, built once before anything is measured (as one builds a release before
+ * deploying it): compiling them with cc inside the measured window would compete for the CPU. */
+const RULES = {};
+
 async function main() {
   spawnSync('make', ['-s', '-C', KV], { stdio: 'inherit' });
   const dir = mkdtempSync(path.join(tmpdir(), 'mvrc-update-bench-'));
+  for (const name of ['forward', 'backward']) {
+    const out = path.join(dir, name);
+    const b = spawnSync(process.execPath, [CLI, 'build', path.join(KV, `${name}.mvr`), '-o', out], { encoding: 'utf8' });
+    if (b.status !== 0) throw new Error(`mvrc build ${name}.mvr failed: ${b.stderr}`);
+    RULES[name] = path.join(out, 'rules.so');
+  }
   const f = (x) => (Number.isFinite(x) ? x.toFixed(1) : '-');
   try {
     const runs = [];
