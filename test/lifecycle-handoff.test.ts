@@ -7,18 +7,14 @@
 // error-injection cases of the issue that need a handoff: a transformation that crashes, one that
 // drops a field (seen as a divergence), a program without update points.
 import { expect } from 'chai';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, REPO, tempDir } from './helpers/cli.ts';
-import { clean, ctl, events, status, until } from './helpers/ctl.ts';
+import { CLI, REPO } from './helpers/cli.ts';
+import { clean, ctl, events, KV, prepareKv, status, until } from './helpers/ctl.ts';
 import { bulkValue, checkKeys, LineConn, loadKeys, runLoad, startKv, type KvServer, type LoadResult } from './helpers/kv-client.ts';
 
-const KV_DIR = join(REPO, 'examples', 'kv');
-const V1 = join(KV_DIR, 'kv-v1');
-const V2 = join(KV_DIR, 'kv-v2');
-const FORWARD = join(KV_DIR, 'forward.mvr');
-const BACKWARD = join(KV_DIR, 'backward.mvr');
+const { v1: V1, v2: V2, forward: FORWARD, backward: BACKWARD } = KV;
 
 describe('live update by state handoff under MVE: kv-v1 -> kv-v2', function () {
   this.timeout(120_000);
@@ -29,11 +25,7 @@ describe('live update by state handoff under MVE: kv-v1 -> kv-v2', function () {
 
   before(function () {
     if (process.platform !== 'linux' || process.arch !== 'x64') this.skip();
-    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run 'npm run build' (npm test does it)`);
-    execFileSync('make', ['-C', KV_DIR, '--no-print-directory', '-s'], { stdio: ['ignore', 'ignore', 'inherit'] });
-    dir = tempDir('mvrc-handoff-');
-    faultSo = join(dir, 'kv-fault.so');
-    execFileSync('cc', ['-std=c11', '-Wall', '-Wextra', '-Werror', '-D_GNU_SOURCE', '-shared', '-fPIC', '-o', faultSo, join(REPO, 'test', 'fixtures', 'kv-fault.c')]);
+    ({ dir, faultSo } = prepareKv('mvrc-handoff-'));
   });
   afterEach(async () => {
     for (const kv of running.splice(0)) await kv.stop();

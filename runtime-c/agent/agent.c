@@ -957,6 +957,23 @@ static void install_sigsys(void) {
   if (RAW4(SYS_rt_sigaction, SIGSYS, &sa, 0, 8) != 0) agent_fatal("cannot install the SIGSYS handler");
 }
 
+/* Starts a fresh event stream in ring `rc` (the new leader's at a role switch, the leader's at a
+ * handoff's fork point): event #0 next, nothing held; the journal, which began at the old stream's
+ * event #0, is over. */
+static void ring_restart(mvr_ringctl *rc) {
+  rc->head = 0;
+  rc->tail = 0;
+  rc->events = 0;
+  rc->consumed = 0;
+  rc->leader_eof = 0;
+  rc->follower_exited = 0;
+  rc->follower_calls = 0;
+  rc->fcur.valid = 0;
+  rc->leader_wait_ns = 0;
+  g_shm->journal_valid = 0;
+  g_shm->overflow = 0;
+}
+
 /* The follower becomes the leader: it has consumed every event of the paused (or dead) leader. */
 static void become_leader(tstate *ts) {
   mvr_ringctl *rc = ts->rc;
@@ -982,18 +999,8 @@ static void become_leader(tstate *ts) {
   g_shm->switch_event = rc->events;
   if (g_shm->pause_start_ns) g_shm->pause_ns = now_ns() - g_shm->pause_start_ns;
   /* A fresh stream: the old leader (if it follows) reads it from event #0. */
-  rc->head = 0;
-  rc->tail = 0;
-  rc->events = 0;
-  rc->consumed = 0;
-  rc->leader_eof = 0;
-  rc->follower_exited = 0;
-  rc->follower_calls = 0;
-  rc->fcur.valid = 0;
-  rc->leader_wait_ns = 0;
+  ring_restart(rc);
   g_fd_installed[0] = 0;
-  g_shm->journal_valid = 0;
-  g_shm->overflow = 0;
   g_shm->report_kind = MVR_REPORT_NONE;
   g_shm->follower_attached = g_shm->old_follows;
   ts->leader_stopped = 0;
@@ -1700,18 +1707,7 @@ static int api_handoff_prepare(char *err, size_t cap) {
   struct iovec iov = {&m, sizeof m};
   struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
   RAW3(SYS_sendmsg, g_fdsock, &mh, MSG_NOSIGNAL);
-  mvr_ringctl *rc = ts->rc;
-  rc->head = 0;
-  rc->tail = 0;
-  rc->events = 0;
-  rc->consumed = 0;
-  rc->leader_eof = 0;
-  rc->follower_exited = 0;
-  rc->follower_calls = 0;
-  rc->fcur.valid = 0;
-  rc->leader_wait_ns = 0;
-  g_shm->journal_valid = 0;
-  g_shm->overflow = 0;
+  ring_restart(ts->rc);
   ts->leader_stopped = 0;
   /* The registrations, read back from the kernel: a leader that ran without recording (no
    * journal) did not see its epoll_ctl calls. */

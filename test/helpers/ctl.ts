@@ -1,10 +1,33 @@
-// Helpers for the tests that drive a running monitor through `mvrc ctl` (test/lifecycle*.test.ts).
+// Helpers for the tests that drive a running monitor through `mvrc ctl` (test/lifecycle*.test.ts):
+// the example kv server's files, the control commands, and the checks on client load.
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
-import { CLI, REPO } from './cli.ts';
+import { join } from 'node:path';
+import { CLI, REPO, tempDir } from './cli.ts';
 import type { LoadResult } from './kv-client.ts';
 import type { MonitorStatus } from '../../compiler/commands/ctl.ts';
+
+const KV_DIR = join(REPO, 'examples', 'kv');
+/** The example update pair and its rules (examples/kv). */
+export const KV = {
+  dir: KV_DIR,
+  v1: join(KV_DIR, 'kv-v1'),
+  v2: join(KV_DIR, 'kv-v2'),
+  forward: join(KV_DIR, 'forward.mvr'),
+  backward: join(KV_DIR, 'backward.mvr'),
+};
+
+/** Builds kv-v1/kv-v2 and the fault-injection preload (test/fixtures/kv-fault.c) in a new temporary directory. */
+export function prepareKv(prefix: string): { dir: string; faultSo: string } {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run 'npm run build' (npm test does it)`);
+  execFileSync('make', ['-C', KV_DIR, '--no-print-directory', '-s'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const dir = tempDir(prefix);
+  const faultSo = join(dir, 'kv-fault.so');
+  execFileSync('cc', ['-std=c11', '-Wall', '-Wextra', '-Werror', '-D_GNU_SOURCE', '-shared', '-fPIC', '-o', faultSo, join(REPO, 'test', 'fixtures', 'kv-fault.c')]);
+  return { dir, faultSo };
+}
 
 export function ctl(sock: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, 'ctl', sock, ...args], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });
