@@ -2052,6 +2052,11 @@ __attribute__((constructor)) static void mvr_agent_init(void) {
   g_shm = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (g_shm == MAP_FAILED) agent_fatal("cannot map the rings");
   g_data = (uint8_t *)g_shm + MVR_HDR_SIZE;
+  /* The handoff channel is the handoff library's, in this process only: a program that does not
+   * use the library must not pass it on to what it execs. (The library clears the flag in the
+   * handoff child, which reports on it.) */
+  const char *dsu = getenv("MVR_DSU_CTL_FD");
+  if (dsu && *dsu) RAW3(SYS_fcntl, atoi(dsu), F_SETFD, FD_CLOEXEC);
   const char *mirror = getenv(MVR_ENV_MIRROR);
   if (mirror && !strcmp(mirror, "0")) g_mirror_stdio = 0;
 
