@@ -7,6 +7,8 @@ import { VERSION } from './version.ts';
 interface CommandEntry {
   summary: string;
   usage: string;
+  /** Printed after the usage line by `mvrc COMMAND --help`. */
+  details?: string[];
   load: () => Promise<Command>;
 }
 
@@ -39,11 +41,33 @@ const commands: Record<string, CommandEntry> = {
   run: {
     summary: 'run a program as leader, optionally with a follower version beside it',
     usage: 'mvrc run [--rules F] [--back B] [--control SOCK] [--journal-size BYTES] [--follower-log F] [--state-dir D] [--ring-size BYTES] [--deadline-ms N] [--leader-env K=V]... [--follower-env K=V]... -- LEADER_CMD... [::: FOLLOWER_CMD...]',
+    details: [
+      '  --rules F          rules for the follower (.mvr, built on the fly, or a built .so); none: the default match only',
+      '  --back B           backward rules, for the old version once it follows the new one (after promote)',
+      '  --control SOCK     a control socket (mode 0600) for `mvrc ctl`; with no follower, the leader can be updated',
+      '  --journal-size B   with --control: the journal a replay update needs (default 64 MiB); 0: none, the leader',
+      '                     runs untrapped and can be updated by handoff (programs using runtime-c/dsu/mvr_dsu.h)',
+      '  --deadline-ms N    a follower that makes no progress this long while the leader moves on is retired (3000)',
+      '  --ring-size B      bytes of each thread pair\'s event ring (16 MiB)',
+      'The exit status is the leader\'s. docs/lifecycle.md describes updates; docs/runtime.md the runtime.',
+    ],
     load: async () => (await import('./commands/run.ts')).run,
   },
   ctl: {
     summary: 'talk to a running monitor: status, update, promote, commit, rollback',
-    usage: 'mvrc ctl SOCK status|promote|commit|rollback [--json] | mvrc ctl SOCK update [--rules F] [--back B] [--state replay|start] [--retries N] [--env K=V]... [--json] -- NEW_CMD...',
+    usage: 'mvrc ctl SOCK status|promote|commit|rollback [--json] | mvrc ctl SOCK update [--rules F] [--back B] [--state replay|handoff] [--retries N] [--env K=V]... [--json] -- NEW_CMD...',
+    details: [
+      '  update             start NEW_CMD beside the running version (stage: outdated leader); it follows it with the',
+      '                     forward rules (--rules) and, after promote, is followed by it with --back',
+      '    --state replay   (default) NEW_CMD starts fresh and replays the old version\'s journal, then follows live',
+      '    --state handoff  the old version forks at its next update point (runtime-c/dsu/mvr_dsu.h); NEW_CMD loads',
+      '                     its state and follows it from there; answers once the state is loaded',
+      '    --retries N      try again (300 ms later) when the new version diverges; --env K=V: its environment',
+      '  promote            the new version leads, the old one follows (or is retired without --back)',
+      '  commit             the new version alone;  rollback: back to the old version, with its state',
+      '  status             stage, versions, events, journal, catch-up, retirements and the timeline',
+      'Exit status: 0 done, 1 refused by the monitor (nothing changed), 2 usage error or monitor unreachable.',
+    ],
     load: async () => (await import('./commands/ctl.ts')).run,
   },
 };
@@ -83,7 +107,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     const dd = rest.indexOf('--');
     const hi = rest.indexOf('--help') >= 0 ? rest.indexOf('--help') : rest.indexOf('-h');
     if (dd < 0 || hi < dd) {
-      io.stdout(`Usage: ${entry.usage}\n`);
+      io.stdout(`Usage: ${entry.usage}\n${entry.details ? `${entry.details.join('\n')}\n` : ''}`);
       return 0;
     }
   }
