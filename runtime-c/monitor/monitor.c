@@ -794,6 +794,12 @@ static void check_progress(void) {
       continue;
     }
     if (t - last_progress_k[k] >= opt.deadline_ms) {
+      if (ho_state == HO_LOADING) {
+        retire("hang", consumed, fmt_alloc("  the new version did not finish loading the handed-off state within %u ms while the leader "
+                                           "moved on (%llu events): a larger state needs a larger --deadline-ms\n",
+                                           opt.deadline_ms, (unsigned long long)rc->events));
+        return;
+      }
       char *ctx = context_lines();
       retire("hang", consumed, fmt_alloc("  no progress for %llu ms while the leader moved on (task pair #%u: leader at event #%llu, follower at #%llu)\n%s",
                                          (unsigned long long)(t - last_progress_k[k]), k, (unsigned long long)rc->events,
