@@ -7,7 +7,7 @@
 // error-injection cases of the issue that need a handoff: a transformation that crashes, one that
 // drops a field (seen as a divergence), a program without update points.
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, REPO } from './helpers/cli.ts';
@@ -226,6 +226,28 @@ describe('live update by state handoff under MVE: kv-v1 -> kv-v2', function () {
     expect(await c.request('TYPE n')).to.equal('ERROR unknown command');
     c.close();
     expect((await checkKeys(kv.port, 1000)).mismatches).to.deep.equal([]);
+  });
+
+  it('the same handoff with the checking build of the runtime (monitor under ASan + UBSan, agent under UBSan)', async function () {
+    const san = join(dir, 'runtime-san');
+    execFileSync('make', ['-C', join(REPO, 'runtime-c'), '-s', '--no-print-directory', 'sanitize', `SAN_OUT=${san}`], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const sock = join(dir, `h${++n}.sock`);
+    const kv = await startKv(process.execPath, [CLI, 'run', '--control', sock, '--state-dir', dir, '--', V1, '--port', '0'], {
+      cwd: REPO,
+      env: { ...process.env, MVRC_RUNTIME_DIR: san },
+    });
+    running.push(kv);
+    await loadKeys(kv.port, 2000);
+    const load = background(kv.port, 6, 50, 'san');
+    const up = handoff(sock, [], [V2, '--fault', 'transform-crash']);
+    expect(up.status).to.equal(1); // a crash in the new version: the monitor's report path, checked too
+    expect(handoff(sock).status).to.equal(0);
+    expect(ctl(sock, ['promote']).status).to.equal(0);
+    expect(ctl(sock, ['commit']).status).to.equal(0);
+    for (const r of await load.stop()) clean(r, 6 * 50);
+    expect((await checkKeys(kv.port, 2000)).mismatches).to.deep.equal([]);
+    expect(await kv.stop(), kv.stderr()).to.equal(0);
+    expect(kv.stderr()).to.not.match(/AddressSanitizer|runtime error/);
   });
 
   it('a program without update points: the request is withdrawn after the deadline, the leader keeps running', async () => {
