@@ -190,6 +190,31 @@ describe('live update by state handoff under MVE: kv-v1 -> kv-v2', function () {
     expect((await checkKeys(kv.port, 1000)).mismatches).to.deep.equal([]);
   });
 
+  it('new code that crashes on one command is rolled back at the first such request; the old version answers it', async () => {
+    const { kv, sock } = await single();
+    await loadKeys(kv.port, 1000);
+    const up = handoff(sock, [], [V2, '--fault', 'crash-on-cmd=GET']);
+    expect(up.status, up.stderr).to.equal(0);
+    clean(await runLoad({ port: kv.port, clients: 8, requests: 80, seed: 31 }), 8 * 80);
+    const st = await until(sock, (s) => s.stage === 'single leader', 'the automatic rollback');
+    expect(st.leader.version).to.equal(1);
+    expect(st.retirements.map((r) => r.reason)).to.deep.equal(['crash']);
+    expect(st.retirements[0]!.report).to.match(/killed by signal 11/);
+    expect((await checkKeys(kv.port, 1000)).mismatches).to.deep.equal([]);
+  });
+
+  it('an old-version crash after a handoff promotes the new version, which serves every key', async () => {
+    const { kv, sock } = await single();
+    await loadKeys(kv.port, 1000);
+    expect(handoff(sock).status).to.equal(0);
+    process.kill(status(sock).leader.pid, 'SIGSEGV');
+    const st = await until(sock, (s) => s.stage === 'single leader' && s.leader.version === 2, 'the failover');
+    expect(events(st)).to.include.members(['handoff', 'loaded', 'crash', 'failover']);
+    clean(await runLoad({ port: kv.port, clients: 8, requests: 80, seed: 32, typed: true }), 8 * 80);
+    expect((await checkKeys(kv.port, 1000)).mismatches).to.deep.equal([]);
+    expect(await kv.stop(), kv.stderr()).to.equal(0);
+  });
+
   it('a new version that cannot load the state is retired with its own reason', async () => {
     const { kv, sock } = await single();
     await loadKeys(kv.port, 100);
