@@ -40,13 +40,15 @@ const commands: Record<string, CommandEntry> = {
   },
   run: {
     summary: 'run a program as leader, optionally with a follower version beside it',
-    usage: 'mvrc run [--rules F] [--back B] [--control SOCK] [--journal-size BYTES] [--follower-log F] [--state-dir D] [--ring-size BYTES] [--deadline-ms N] [--leader-env K=V]... [--follower-env K=V]... -- LEADER_CMD... [::: FOLLOWER_CMD...]',
+    usage: 'mvrc run [--rules F] [--back B] [--control SOCK] [--state replay|handoff] [--journal-size BYTES] [--follower-log F] [--state-dir D] [--ring-size BYTES] [--deadline-ms N] [--leader-env K=V]... [--follower-env K=V]... -- LEADER_CMD... [::: FOLLOWER_CMD...]',
     details: [
       '  --rules F          rules for the follower (.mvr, built on the fly, or a built .so); none: the default match only',
       '  --back B           backward rules, for the old version once it follows the new one (after promote)',
       '  --control SOCK     a control socket (mode 0600) for `mvrc ctl`; with no follower, the leader can be updated',
-      '  --journal-size B   with --control: the journal a replay update needs (default 64 MiB); 0: none, the leader',
-      '                     runs untrapped and can be updated by handoff (programs using runtime-c/dsu/mvr_dsu.h)',
+      '  --state S          with --control: how a later `ctl update` brings the new version\'s state up to date by',
+      '                     default: replay (keeps a journal) or handoff (programs using runtime-c/dsu/mvr_dsu.h;',
+      '                     no journal, so the leader runs untrapped until the update)',
+      '  --journal-size B   the journal a replay needs (default 64 MiB with --state replay, 0 with handoff)',
       '  --deadline-ms N    a follower that makes no progress this long while the leader moves on is retired (3000)',
       '  --ring-size B      bytes of each thread pair\'s event ring (16 MiB)',
       'The exit status is the leader\'s. docs/lifecycle.md describes updates; docs/runtime.md the runtime.',

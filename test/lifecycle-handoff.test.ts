@@ -105,14 +105,16 @@ describe('live update by state handoff under MVE: kv-v1 -> kv-v2', function () {
     expect(await kv.stop(), kv.stderr()).to.equal(0);
   });
 
-  it('works without a journal (the single leader runs untrapped), where a replay is refused', async () => {
-    const { kv, sock } = await single(['--journal-size', '0']);
+  it('mvrc run --state handoff: no journal (the leader runs untrapped), and `ctl update` hands off by default; a replay is refused', async () => {
+    const { kv, sock } = await single(['--state', 'handoff']);
     await loadKeys(kv.port, 2000);
+    expect(status(sock).journal).to.deep.include({ enabled: false });
     const replay = ctl(sock, ['update', '--state', 'replay', '--', V2]);
     expect(replay.status).to.equal(1);
     expect(replay.stderr).to.match(/the journal is off/);
     const load = background(kv.port, 6, 50, 'nj');
-    const up = handoff(sock);
+    const up = ctl(sock, ['update', '--rules', FORWARD, '--back', BACKWARD, '--', V2]); // no --state
+    expect(up.stdout).to.match(/loaded 2\d\d\d entries/);
     expect(up.status, up.stderr).to.equal(0);
     expect(ctl(sock, ['promote']).status).to.equal(0);
     expect(ctl(sock, ['commit']).status).to.equal(0);

@@ -389,6 +389,11 @@ describe('runtime: leader and follower side by side', function () {
     expect(() => parseRunArgs(['--', 'a', ':::'])).to.throw(/no follower command/);
     expect(() => parseRunArgs(['--ring-size', 'x', '--', 'a'])).to.throw(/positive integer/);
     expect(() => parseRunArgs(['--bogus', '--', 'a'])).to.throw(/unknown option/);
+    expect(() => parseRunArgs(['--state', 'handoff', '--', 'a'])).to.throw(/--state applies to a single leader started for later updates/);
+    expect(() => parseRunArgs(['--control', 's', '--state', 'handoff', '--', 'a', ':::', 'b'])).to.throw(/--state applies to a single leader/);
+    expect(() => parseRunArgs(['--control', 's', '--state', 'later', '--', 'a'])).to.throw(/--state expects replay or handoff/);
+    expect(() => parseRunArgs(['--control', 's', '--state', 'replay', '--journal-size', '0', '--', 'a'])).to.throw(/needs the journal/);
+    expect(parseRunArgs(['--control', 's', '--state=handoff', '--', 'a'])).to.deep.include({ state: 'handoff', control: 's' });
     expect(parseRunArgs(['--deadline-ms=50', '--leader-env', 'A=1', '--', 'a', 'b', ':::', 'c'])).to.deep.include({
       deadlineMs: 50, leaderEnv: ['A=1'], leader: ['a', 'b'], follower: ['c'],
     });

@@ -2,14 +2,17 @@
 // the mvr runtime (runtime-c/). Builds the rules (via `mvrc build`) and the runtime (cached), then
 // runs the monitor, which starts both versions. Exit status: the leader's.
 //
-//   mvrc run [--rules F] [--back B] [--control SOCK] [--journal-size BYTES] [--follower-log F]
-//            [--state-dir D] [--ring-size BYTES] [--deadline-ms N] [--leader-env K=V]...
-//            [--follower-env K=V]... -- LEADER_CMD... [::: FOLLOWER_CMD...]
+//   mvrc run [--rules F] [--back B] [--control SOCK] [--state replay|handoff] [--journal-size BYTES]
+//            [--follower-log F] [--state-dir D] [--ring-size BYTES] [--deadline-ms N]
+//            [--leader-env K=V]... [--follower-env K=V]... -- LEADER_CMD... [::: FOLLOWER_CMD...]
 //
 // --rules/--back take a .mvr file (compiled with `mvrc build`) or an already built rules .so.
 // With --control the leader runs under the agent even alone, so that `mvrc ctl SOCK update`
-// can start a new version later (docs/lifecycle.md); --journal-size bounds the journal of its
-// events that a replaying new version consumes (default 64 MiB, 0: off).
+// can start a new version later (docs/lifecycle.md). --state says how a later update brings the
+// new version's state up to date (the default of `ctl update`): replay (the default) keeps a
+// journal of the leader's events, bounded by --journal-size (64 MiB; 0: off); handoff (programs
+// using runtime-c/dsu/mvr_dsu.h) keeps none unless --journal-size is given, so the leader runs
+// untrapped until the update.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +22,7 @@ import { EXIT_USAGE, UsageError, type CliIO } from './types.ts';
 
 export interface RunOptions {
   rules?: string;
+  state?: 'replay' | 'handoff';
   back?: string;
   control?: string;
   journalSize?: number;
@@ -32,7 +36,7 @@ export interface RunOptions {
   follower?: string[];
 }
 
-const VALUE_OPTIONS = new Set(['--rules', '--back', '--journal-size', '--control', '--follower-log', '--state-dir', '--ring-size', '--deadline-ms', '--leader-env', '--follower-env']);
+const VALUE_OPTIONS = new Set(['--rules', '--back', '--state', '--journal-size', '--control', '--follower-log', '--state-dir', '--ring-size', '--deadline-ms', '--leader-env', '--follower-env']);
 
 function positiveInt(flag: string, v: string): number {
   if (!/^\d+$/.test(v) || Number(v) <= 0 || !Number.isSafeInteger(Number(v))) throw new UsageError(`${flag} expects a positive integer, got '${v}'`);
@@ -61,6 +65,10 @@ export function parseRunArgs(args: string[]): RunOptions {
     switch (name) {
       case '--rules': o.rules = v; break;
       case '--back': o.back = v; break;
+      case '--state':
+        if (v !== 'replay' && v !== 'handoff') throw new UsageError(`--state expects replay or handoff, got '${v}'`);
+        o.state = v;
+        break;
       case '--journal-size':
         if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw new UsageError(`--journal-size expects a number of bytes, got '${v}'`);
         o.journalSize = Number(v);
@@ -86,6 +94,9 @@ export function parseRunArgs(args: string[]): RunOptions {
   if (o.rules && !o.follower) throw new UsageError('--rules needs a follower command (after :::); to update a running leader use `mvrc ctl SOCK update --rules F`');
   if (o.back && !o.follower) throw new UsageError('--back needs a follower command (after :::)');
   if (o.ringSize !== undefined && o.ringSize < 65536) throw new UsageError('--ring-size must be at least 65536');
+  if (o.state && (!o.control || o.follower))
+    throw new UsageError('--state applies to a single leader started for later updates (--control, and no follower after :::)');
+  if (o.state === 'replay' && o.journalSize === 0) throw new UsageError('--state replay needs the journal: --journal-size 0 turns it off');
   return o;
 }
 
@@ -146,7 +157,10 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   if (rulesSo) margs.push('--rules', rulesSo);
   if (backSo) margs.push('--back', backSo);
   if (o.control) margs.push('--control', abs(o.control));
-  if (o.journalSize !== undefined) margs.push('--journal-size', String(o.journalSize));
+  if (o.state) margs.push('--state', o.state);
+  // A handoff needs no journal: the leader runs untrapped until the update (unless one is asked for).
+  const journal = o.journalSize ?? (o.state === 'handoff' ? 0 : undefined);
+  if (journal !== undefined) margs.push('--journal-size', String(journal));
   if (o.follower) margs.push('--follower-log', o.followerLog ? abs(o.followerLog) : path.join(stateDir, 'follower.log'));
   margs.push('--state-dir', stateDir);
   if (o.ringSize) margs.push('--ring-size', String(o.ringSize));

@@ -3,7 +3,7 @@
  * syscall path: the agents in both processes talk through the ring.
  *
  *   mvr-monitor --agent SO [--rules SO] [--back SO] [--control SOCK] [--follower-log FILE] [--state-dir DIR]
- *               [--ring-size BYTES] [--journal-size BYTES] [--deadline-ms N] [--leader-env K=V]...
+ *               [--state replay|handoff] [--ring-size BYTES] [--journal-size BYTES] [--deadline-ms N] [--leader-env K=V]...
  *               [--follower-env K=V]... -- LEADER_CMD... [::: FOLLOWER_CMD...]
  *
  * Exit status: the leader's (128+N when it was killed by signal N); 2 for a usage/environment error.
@@ -58,6 +58,7 @@ typedef struct options {
   const char *agent, *rules, *back, *control, *follower_log, *state_dir;
   uint64_t ring_size, journal_size;
   uint32_t deadline_ms;
+  const char *state; /* how `update` brings the new version's state up to date by default */
   const char *leader_env[MAX_ENV], *follower_env[MAX_ENV];
   int n_leader_env, n_follower_env;
   char **leader_argv, **follower_argv;
@@ -169,6 +170,10 @@ static void parse_args(int argc, char **argv) {
     else if (!strcmp(a, "--rules")) opt.rules = v;
     else if (!strcmp(a, "--back")) opt.back = v;
     else if (!strcmp(a, "--journal-size")) opt.journal_size = parse_num(a, v);
+    else if (!strcmp(a, "--state")) {
+      if (strcmp(v, "replay") && strcmp(v, "handoff")) usage("--state expects replay or handoff");
+      opt.state = v;
+    }
     else if (!strcmp(a, "--control")) opt.control = v;
     else if (!strcmp(a, "--follower-log")) opt.follower_log = v;
     else if (!strcmp(a, "--state-dir")) opt.state_dir = v;
@@ -1536,7 +1541,7 @@ static void cmd_update(int c, char **tok, int n) {
   if (switch_op != OP_NONE) return reply_error(c, "a role switch is in progress");
   if (stage != ST_SINGLE) return reply_error(c, "update needs the single leader stage (now: %s): commit or roll back first", stage_names[stage]);
   if (leader_state != P_RUNNING) return reply_error(c, "the leader is not running");
-  const char *rules = NULL, *back = NULL, *state = "replay";
+  const char *rules = NULL, *back = NULL, *state = opt.state ? opt.state : "replay";
   int retries = 0, i = 1;
   const char *envs[MAX_ENV];
   int n_env = 0;
