@@ -1090,6 +1090,7 @@ static void finish_switch(void) {
     __atomic_store_n(&shm->follower_attached, 0, __ATOMIC_SEQ_CST);
   }
   switch_op = OP_NONE;
+  ho_state = HO_NONE; /* a handoff's new version that leads is an ordinary leader */
   char msg[512];
   if (op == OP_PROMOTE) {
     stage = ST_UPDATED;
@@ -1440,6 +1441,7 @@ static void handoff_report(char *line) {
   field_value(line, "pid", pid_s, sizeof pid_s);
   int pid = atoi(pid_s);
   if (!strncmp(line, "forked ", 7) && ho_state == HO_REQUESTED) {
+    if (pid <= 0 || pid == leader_pid) return handoff_cancel("the leader's report named no child process: '%.80s'", line);
     relay_read(); /* the leader's stream-reset marker was sent before the fork */
     __atomic_store_n(&shm->dsu_pending, 0, __ATOMIC_SEQ_CST);
     field_value(line, "point", a, sizeof a);
