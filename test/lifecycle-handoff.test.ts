@@ -11,7 +11,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, REPO } from './helpers/cli.ts';
-import { clean, ctl, events, KV, prepareKv, status, until } from './helpers/ctl.ts';
+import { clean, ctl, ctlAsync, events, KV, prepareKv, status, until } from './helpers/ctl.ts';
 import { bulkValue, checkKeys, LineConn, loadKeys, runLoad, startKv, type KvServer, type LoadResult } from './helpers/kv-client.ts';
 
 const { v1: V1, v2: V2, forward: FORWARD, backward: BACKWARD } = KV;
@@ -215,6 +215,25 @@ describe('live update by state handoff under MVE: kv-v1 -> kv-v2', function () {
     clean(await runLoad({ port: kv.port, clients: 8, requests: 80, seed: 32, typed: true }), 8 * 80);
     expect((await checkKeys(kv.port, 1000)).mismatches).to.deep.equal([]);
     expect(await kv.stop(), kv.stderr()).to.equal(0);
+  });
+
+  it('a ring that fills while the new version loads retires it at once: the leader never waits for it', async () => {
+    // 64 KiB of ring and a transformation 1.5 s slower than it should be: the old version's events
+    // under 8 clients fill the ring long before the new version starts consuming them.
+    const { kv, sock } = await single(['--state', 'handoff', '--ring-size', '65536']);
+    await loadKeys(kv.port, 2000);
+    const load = background(kv.port, 8, 50, 'rf');
+    const up = await ctlAsync(sock, ['update', '--rules', FORWARD, '--back', BACKWARD, '--', V2, '--fault', 'transform-slow=1500']);
+    for (const r of await load.stop()) clean(r, 8 * 50);
+    expect(up.status).to.equal(1);
+    expect(up.stderr).to.match(/retired before it finished loading \(ring-full\)/);
+    const st = status(sock);
+    expect(st).to.deep.include({ stage: 'single leader' });
+    expect(st.leader.version).to.equal(1);
+    expect(st.retirements.map((r) => r.reason)).to.deep.equal(['ring-full']);
+    expect(st.retirements[0]!.report).to.match(/filled while the new version was still loading the handed-off state .* larger --ring-size/);
+    expect(st.ring.leaderWaitMs).to.equal(0);
+    expect((await checkKeys(kv.port, 2000)).mismatches).to.deep.equal([]);
   });
 
   it('a new version that cannot load the state is retired with its own reason', async () => {

@@ -43,6 +43,8 @@
  *                              entry of the image): a wrong transformation, seen later as a
  *                              divergence (GET K answers "VALUE " instead of the value)
  *   crash-on-cmd=CMD           dies (SIGSEGV) when a request whose first word is CMD arrives
+ *   transform-slow=MS          the transformation takes MS milliseconds longer, as a much larger
+ *                              state would (the old version's events pile up in the ring meanwhile)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -53,6 +55,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -494,7 +497,7 @@ static void cmd_get(struct conn *c, const char *key, size_t klen)
 
 /* ---- injected faults (see the top of the file) ---- */
 
-enum fault { FAULT_NONE, FAULT_TRANSFORM_CRASH, FAULT_TRANSFORM_DROP_FIELD, FAULT_CRASH_ON_CMD };
+enum fault { FAULT_NONE, FAULT_TRANSFORM_CRASH, FAULT_TRANSFORM_DROP_FIELD, FAULT_CRASH_ON_CMD, FAULT_TRANSFORM_SLOW };
 static enum fault fault;
 static const char *fault_arg; /* the key of transform-drop-field, the command of crash-on-cmd */
 
@@ -510,8 +513,11 @@ static void parse_fault(const char *spec)
 	} else if (strncmp(spec, "crash-on-cmd=", 13) == 0 && spec[13]) {
 		fault = FAULT_CRASH_ON_CMD;
 		fault_arg = spec + 13;
+	} else if (strncmp(spec, "transform-slow=", 15) == 0 && spec[15] >= '0' && spec[15] <= '9') {
+		fault = FAULT_TRANSFORM_SLOW;
+		fault_arg = spec + 15;
 	} else {
-		die("unknown fault '%s' (transform-crash, transform-drop-field[=KEY], crash-on-cmd=CMD)", spec);
+		die("unknown fault '%s' (transform-crash, transform-drop-field[=KEY], crash-on-cmd=CMD, transform-slow=MS)", spec);
 	}
 }
 
@@ -1005,6 +1011,12 @@ static int64_t kv_load(mvr_dsu_reader *r, void *app, uint32_t from)
 	}
 	if (!mvr_dsu_reader_ok(r))
 		return -1;
+	if (fault == FAULT_TRANSFORM_SLOW) {
+		long ms = strtol(fault_arg, NULL, 10);
+		struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+		}
+	}
 	struct saved_conns saved = { 0 };
 	int have = read_conns(r, lfd, &saved);
 	if (have >= 0 && mvr_dsu_following()) {

@@ -413,6 +413,11 @@ static int leader_wait_space(tstate *ts, uint64_t need) {
     uint64_t tail = __atomic_load_n(&rc->tail, __ATOMIC_ACQUIRE);
     if (size - (head - tail) >= need) return 1;
     if (!g_shm->follower_attached || g_shm->overflow) return 0;
+    if (__atomic_load_n(&g_shm->follower_catching_up, __ATOMIC_SEQ_CST)) {
+      /* A new version still loading or replaying: the leader never waits for it. */
+      __atomic_store_n(&g_shm->overflow, 1, __ATOMIC_SEQ_CST);
+      return 0;
+    }
     uint64_t t = now_ns();
     if (!start) start = t;
     if (t - start >= (uint64_t)g_shm->ring_wait_ms * 1000000ull) {

@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #define MVR_SHM_MAGIC 0x4d565231u /* "MVR1" */
-#define MVR_SHM_VERSION 3u
+#define MVR_SHM_VERSION 4u
 #define MVR_HDR_SIZE 16384u
 #define MVR_REPORT_MAX 8192u
 
@@ -143,6 +143,10 @@ typedef struct mvr_shared {
   /* Handoff (docs/handoff.md, "Under multi-version execution"). */
   volatile uint32_t dsu_pending;    /* the monitor wrote a request on the leader's DSU channel */
   volatile uint32_t handoff_point;  /* the leader's agent started a fresh stream for a handoff */
+  /* 1 while a new version loads handed-off state or replays the journal, until it has consumed
+   * the backlog that built up meanwhile: a full ring then retires it at once, since waiting
+   * would pause the leader's clients for a follower that is not consuming yet. */
+  volatile uint32_t follower_catching_up;
 
   mvr_ringctl ring[MVR_MAX_RINGS];
 } mvr_shared;

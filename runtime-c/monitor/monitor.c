@@ -21,11 +21,13 @@
  * commit and rollback. Descriptors travel through the monitor (a relay: leader -> monitor ->
  * follower), which keeps those of the journal so that a replaying follower gets them again. */
 #include <sys/resource.h>
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -53,10 +55,12 @@
 #define MAX_ENV 64
 #define MAX_RETIRE 16
 #define MAX_CLIENTS 8
+#define UPDATABLE_RING_SIZE (64ull << 20)
 
 typedef struct options {
   const char *agent, *rules, *back, *control, *follower_log, *state_dir;
   uint64_t ring_size, journal_size;
+  int ring_size_given;
   uint32_t deadline_ms;
   const char *state; /* how `update` brings the new version's state up to date by default */
   const char *leader_env[MAX_ENV], *follower_env[MAX_ENV];
@@ -109,6 +113,15 @@ static uint64_t mono_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 static int catch_active;
+/* shm->follower_catching_up is set while the new version loads or replays; once it has, the
+ * leader's event count at that moment is the backlog it still has to consume before the flag
+ * is cleared (0 while it is still loading or replaying). */
+static uint64_t backlog_mark;
+
+static void set_catching_up(int on) {
+  backlog_mark = 0;
+  __atomic_store_n(&shm->follower_catching_up, on ? 1u : 0u, __ATOMIC_SEQ_CST);
+}
 
 /* The role switch in progress. */
 enum op { OP_NONE, OP_PROMOTE, OP_ROLLBACK, OP_FAILOVER };
@@ -177,7 +190,7 @@ static void parse_args(int argc, char **argv) {
     else if (!strcmp(a, "--control")) opt.control = v;
     else if (!strcmp(a, "--follower-log")) opt.follower_log = v;
     else if (!strcmp(a, "--state-dir")) opt.state_dir = v;
-    else if (!strcmp(a, "--ring-size")) opt.ring_size = parse_num(a, v);
+    else if (!strcmp(a, "--ring-size")) opt.ring_size = parse_num(a, v), opt.ring_size_given = 1;
     else if (!strcmp(a, "--deadline-ms")) opt.deadline_ms = (uint32_t)parse_num(a, v);
     else if (!strcmp(a, "--leader-env") || !strcmp(a, "--follower-env")) {
       int lead = a[2] == 'l';
@@ -401,7 +414,13 @@ static int create_shm(void) {
   /* One data area per thread pair; pages are allocated only when a ring is used. */
   /* A single leader that may be updated keeps its journal in the rings: room for the bound. */
   uint64_t data_size = opt.ring_size;
-  if (opt.agent && opt.control && !opt.follower_argv && opt.journal_size > data_size) data_size = (opt.journal_size + 4095) & ~(uint64_t)4095;
+  if (opt.agent && opt.control && !opt.follower_argv) {
+    if (opt.journal_size > data_size) data_size = (opt.journal_size + 4095) & ~(uint64_t)4095;
+    /* A new version that loads handed-off state is not consuming yet: the ring holds what the
+     * leader records meanwhile (~16 MB/s for kv under 8 busy clients), and filling it fails the
+     * update. So an updatable leader gets room for seconds of that unless told otherwise. */
+    if (!opt.ring_size_given && data_size < UPDATABLE_RING_SIZE) data_size = UPDATABLE_RING_SIZE;
+  }
   uint64_t total = MVR_HDR_SIZE + (uint64_t)MVR_MAX_RINGS * data_size;
   if (ftruncate(fd, (off_t)total) < 0) mvr_die_errno("ftruncate of the ring (%llu bytes)", (unsigned long long)total);
   void *p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -663,8 +682,23 @@ static void detach_follower(void) {
   }
 }
 
+/* A process about to be killed gets the idle scheduling class first: the kernel frees its memory
+ * (hundreds of MB for a large store) in its own context as it exits, and that work then runs
+ * only on CPU time the serving version does not want. Lowering a priority needs no privilege. */
+static void make_idle(pid_t pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+  DIR *d = opendir(path);
+  if (!d) return;
+  struct sched_param none = {0};
+  for (struct dirent *e; (e = readdir(d));)
+    if (e->d_name[0] != '.') sched_setscheduler(atoi(e->d_name), SCHED_IDLE, &none);
+  closedir(d);
+}
+
 static void retire(const char *reason, uint64_t event, char *detail) {
   detach_follower();
+  if (follower_pid > 0 && follower_state == P_RUNNING) make_idle(follower_pid);
   if (follower_pid > 0) kill(-follower_pid, SIGKILL); /* its process group: its own child processes too */
   if (follower_state == P_RUNNING) {
     kill(follower_pid, SIGKILL);
@@ -782,6 +816,13 @@ static void check_progress(void) {
     if (shm->fd_error)
       retire("ring-full", shm->ring[0].consumed, fmt_alloc("  the leader could not pass a descriptor to the follower (%s): it fell behind by %llu events\n%s",
                                   strerror(shm->fd_error), (unsigned long long)(total_events() - total_consumed()), ctx));
+    else if (__atomic_load_n(&shm->follower_catching_up, __ATOMIC_SEQ_CST))
+      retire("ring-full", shm->ring[0].consumed,
+             fmt_alloc("  the ring (%llu bytes) filled while the new version was still %s (%llu events behind); the leader does not "
+                       "wait for a version that is not consuming yet. Start `mvrc run` with a larger --ring-size, or update when the load "
+                       "is lighter\n%s",
+                       (unsigned long long)shm->data_size, upd_handoff ? "loading the handed-off state" : "replaying the journal",
+                       (unsigned long long)(total_events() - total_consumed()), ctx));
     else
       retire("ring-full", shm->ring[0].consumed, fmt_alloc("  a ring (%llu bytes) stayed full for %u ms: the follower fell behind by %llu events\n%s",
                                   (unsigned long long)shm->data_size, opt.deadline_ms,
@@ -894,6 +935,7 @@ static void follower_gone(const char *why, int failure) {
   close_follower_dsu();
   jq_trim();
   catch_active = 0;
+  set_catching_up(0);
   if (switch_op == OP_PROMOTE || switch_op == OP_ROLLBACK) {
     uint32_t want = MVR_PROMOTE_REQ;
     __atomic_compare_exchange_n(&shm->promote_state, &want, MVR_PROMOTE_ABORT, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
@@ -924,6 +966,7 @@ static void follower_gone(const char *why, int failure) {
 static void end_follower(void) {
   detach_follower();
   if (follower_pid > 0 && (follower_state == P_RUNNING || follower_state == P_FINISHED)) {
+    make_idle(follower_pid);
     kill(follower_pid, SIGKILL);
     int st;
     if (follower_state == P_RUNNING)
@@ -937,6 +980,7 @@ static void end_follower(void) {
   close_follower_dsu();
   jq_trim();
   catch_active = 0;
+  set_catching_up(0);
 }
 
 static int shm_fd_g = -1;
@@ -1005,6 +1049,7 @@ static void start_follower(void) {
   follower_version = next_version;
   stage = ST_OUTDATED;
   catch_active = 1;
+  set_catching_up(1);
   catch_start_ms = now_ms();
   catch_target = shm->ring[0].events;
   shm->catch_target = catch_target ? catch_target : 1;
@@ -1050,6 +1095,7 @@ static void finish_switch(void) {
   int old_pid = leader_pid, old_ver = leader_version, old_chan = leader_chan;
   enum proc_state old_state = leader_state;
   uint64_t pause = shm->pause_ns / 1000000u; /* measured by the agents */
+  set_catching_up(0); /* the follower consumed every event before it took over */
   int old_dsu = leader_dsu, old_dsu_no = leader_dsu_no, old_chan_no = leader_chan_no;
   leader_pid = follower_pid;
   leader_state = P_RUNNING;
@@ -1405,6 +1451,7 @@ static int start_handoff(char *err, size_t cap) {
   catch_active = 0;
   shm->catch_target = 0;
   __atomic_store_n(&shm->handoff_point, 0, __ATOMIC_SEQ_CST);
+  set_catching_up(1);
   __atomic_store_n(&shm->follower_attached, 1, __ATOMIC_SEQ_CST);
   __atomic_store_n(&shm->dsu_pending, 1, __ATOMIC_SEQ_CST);
   kill(leader_pid, SIGSYS); /* out of a blocking call, to its update point */
@@ -1863,6 +1910,11 @@ int main(int argc, char **argv) {
       catch_rate = catch_target * 1000000000ull / ns;
       tl_add("caught-up", "version %d consumed the %llu journal events in %.1f ms (%llu events/s, start-up included); it follows live",
              follower_version, (unsigned long long)catch_target, (double)ns / 1e6, (unsigned long long)catch_rate);
+    }
+    if (shm->follower_catching_up && follower_state == P_RUNNING) {
+      /* Loaded (handoff) or replayed the journal: the backlog of that time is the last to wait for. */
+      if (!backlog_mark && (ho_state == HO_FOLLOWING || (catch_active && catch_done_ms))) backlog_mark = total_events();
+      if (backlog_mark && total_consumed() >= backlog_mark) set_catching_up(0);
     }
     if (upd_retry_at && now_ms() >= upd_retry_at && stage == ST_SINGLE && leader_state == P_RUNNING && switch_op == OP_NONE) {
       upd_retry_at = 0;

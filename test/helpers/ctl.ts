@@ -1,7 +1,7 @@
 // Helpers for the tests that drive a running monitor through `mvrc ctl` (test/lifecycle*.test.ts):
 // the example kv server's files, the control commands, and the checks on client load.
 import { expect } from 'chai';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -32,6 +32,18 @@ export function prepareKv(prefix: string): { dir: string; faultSo: string } {
 export function ctl(sock: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, 'ctl', sock, ...args], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** `ctl` without blocking this process's event loop: clients in this process keep running meanwhile. */
+export function ctlAsync(sock: string, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [CLI, 'ctl', sock, ...args], { cwd: REPO, timeout: 60_000 });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
 }
 
 export function status(sock: string): MonitorStatus {
