@@ -438,6 +438,35 @@ static int leader_wait_space(tstate *ts, uint64_t need) {
   }
 }
 
+/* Room for a record of `need` bytes at the ring's head (a pad record first when it would wrap);
+ * NULL when the leader gave up on the follower. *end is the head to publish once it is written. */
+static mvr_rec *ring_reserve(tstate *ts, uint64_t need, uint64_t *end) {
+  uint64_t size = g_shm->data_size;
+  uint64_t head = ts->rc->head;
+  uint64_t off = head % size;
+  uint64_t pad = (size - off < need) ? size - off : 0;
+  if (!leader_wait_space(ts, pad + need)) return NULL;
+  if (pad) {
+    mvr_rec *p = (mvr_rec *)(ts->data + off);
+    p->size = (uint32_t)pad;
+    p->kind = MVR_REC_PAD;
+    head += pad;
+    off = 0;
+  }
+  *end = head + need;
+  return (mvr_rec *)(ts->data + off);
+}
+
+/* Makes the records up to `end` visible, and wakes a follower that sleeps waiting for them. */
+static void ring_publish(tstate *ts, uint64_t end) {
+  mvr_ringctl *rc = ts->rc;
+  __atomic_store_n(&rc->head, end, __ATOMIC_SEQ_CST);
+  if (__atomic_load_n(&rc->follower_waiting, __ATOMIC_SEQ_CST)) {
+    __atomic_add_fetch(&rc->head_seq, 1, __ATOMIC_SEQ_CST);
+    futex_wake(&rc->head_seq);
+  }
+}
+
 static void leader_record(uint32_t nr, const int64_t *args, int64_t ret, uint32_t flags) {
   tstate *ts = t_ts;
   if (!ts || ts->leader_stopped || g_role != ROLE_LEADER) return;
@@ -464,23 +493,13 @@ static void leader_record(uint32_t nr, const int64_t *args, int64_t ret, uint32_
   /* No handler of the program runs while the record is written: its own syscalls would be
    * recorded in the middle of it otherwise (record_begin). */
   record_begin(ts);
-  uint64_t size = g_shm->data_size;
-  uint64_t head = rc->head;
-  uint64_t off = head % size;
-  uint64_t pad = (size - off < need) ? size - off : 0;
-  if (!leader_wait_space(ts, pad + need)) {
+  uint64_t end;
+  mvr_rec *r = ring_reserve(ts, need, &end);
+  if (!r) {
     ts->leader_stopped = 1;
     record_end(ts);
     return;
   }
-  if (pad) {
-    mvr_rec *p = (mvr_rec *)(ts->data + off);
-    p->size = (uint32_t)pad;
-    p->kind = MVR_REC_PAD;
-    head += pad;
-    off = 0;
-  }
-  mvr_rec *r = (mvr_rec *)(ts->data + off);
   r->size = (uint32_t)need;
   r->kind = MVR_REC_EVENT;
   r->nr = nr;
@@ -501,11 +520,7 @@ static void leader_record(uint32_t nr, const int64_t *args, int64_t ret, uint32_
     return;
   }
   rc->events = r->index + 1;
-  __atomic_store_n(&rc->head, head + need, __ATOMIC_SEQ_CST);
-  if (__atomic_load_n(&rc->follower_waiting, __ATOMIC_SEQ_CST)) {
-    __atomic_add_fetch(&rc->head_seq, 1, __ATOMIC_SEQ_CST);
-    futex_wake(&rc->head_seq);
-  }
+  ring_publish(ts, end);
   record_end(ts);
 }
 
@@ -517,34 +532,20 @@ static void leader_record_signal(int sig) {
     ts->leader_stopped = 1;
     return;
   }
-  mvr_ringctl *rc = ts->rc;
   record_begin(ts);
-  uint64_t size = g_shm->data_size, need = sizeof(mvr_rec);
-  uint64_t head = rc->head, off = head % size;
-  uint64_t pad = (size - off < need) ? size - off : 0;
-  if (!leader_wait_space(ts, pad + need)) {
+  uint64_t end;
+  mvr_rec *r = ring_reserve(ts, sizeof(mvr_rec), &end);
+  if (!r) {
     ts->leader_stopped = 1;
     record_end(ts);
     return;
   }
-  if (pad) {
-    mvr_rec *p = (mvr_rec *)(ts->data + off);
-    p->size = (uint32_t)pad;
-    p->kind = MVR_REC_PAD;
-    head += pad;
-    off = 0;
-  }
-  mvr_rec *r = (mvr_rec *)(ts->data + off);
   memset(r, 0, sizeof *r);
-  r->size = (uint32_t)need;
+  r->size = (uint32_t)sizeof(mvr_rec);
   r->kind = MVR_REC_SIGNAL;
   r->nr = (uint32_t)sig;
-  r->index = rc->events;
-  __atomic_store_n(&rc->head, head + need, __ATOMIC_SEQ_CST);
-  if (__atomic_load_n(&rc->follower_waiting, __ATOMIC_SEQ_CST)) {
-    __atomic_add_fetch(&rc->head_seq, 1, __ATOMIC_SEQ_CST);
-    futex_wake(&rc->head_seq);
-  }
+  r->index = ts->rc->events;
+  ring_publish(ts, end);
   record_end(ts);
 }
 
@@ -552,26 +553,17 @@ static void leader_record_signal(int sig) {
 static void leader_note(int64_t fd, int64_t data) {
   tstate *ts = t_ts;
   if (!ts || ts->leader_stopped || !recording()) return;
-  mvr_ringctl *rc = ts->rc;
-  uint64_t size = g_shm->data_size, need = sizeof(mvr_rec);
-  uint64_t head = rc->head, off = head % size;
-  uint64_t pad = (size - off < need) ? size - off : 0;
-  if (!leader_wait_space(ts, pad + need)) return;
-  if (pad) {
-    mvr_rec *p = (mvr_rec *)(ts->data + off);
-    p->size = (uint32_t)pad;
-    p->kind = MVR_REC_PAD;
-    head += pad;
-    off = 0;
-  }
-  mvr_rec *r = (mvr_rec *)(ts->data + off);
+  uint64_t end;
+  mvr_rec *r = ring_reserve(ts, sizeof(mvr_rec), &end);
+  if (!r) return;
   memset(r, 0, sizeof *r);
-  r->size = (uint32_t)need;
+  r->size = (uint32_t)sizeof(mvr_rec);
   r->kind = MVR_REC_AGENT;
-  r->index = rc->events;
+  r->index = ts->rc->events;
   r->args[0] = fd;
   r->args[1] = data;
-  __atomic_store_n(&rc->head, head + need, __ATOMIC_SEQ_CST);
+  /* Not an event: the follower sees it with the next one, no need to wake it. */
+  __atomic_store_n(&ts->rc->head, end, __ATOMIC_SEQ_CST);
 }
 
 static void mvr_sig_wrapper(int sig, siginfo_t *info, void *ctx) {
