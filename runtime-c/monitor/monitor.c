@@ -21,13 +21,11 @@
  * commit and rollback. Descriptors travel through the monitor (a relay: leader -> monitor ->
  * follower), which keeps those of the journal so that a replaying follower gets them again. */
 #include <sys/resource.h>
-#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -682,23 +680,8 @@ static void detach_follower(void) {
   }
 }
 
-/* A process about to be killed gets the idle scheduling class first: the kernel frees its memory
- * (hundreds of MB for a large store) in its own context as it exits, and that work then runs
- * only on CPU time the serving version does not want. Lowering a priority needs no privilege. */
-static void make_idle(pid_t pid) {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
-  DIR *d = opendir(path);
-  if (!d) return;
-  struct sched_param none = {0};
-  for (struct dirent *e; (e = readdir(d));)
-    if (e->d_name[0] != '.') sched_setscheduler(atoi(e->d_name), SCHED_IDLE, &none);
-  closedir(d);
-}
-
 static void retire(const char *reason, uint64_t event, char *detail) {
   detach_follower();
-  if (follower_pid > 0 && follower_state == P_RUNNING) make_idle(follower_pid);
   if (follower_pid > 0) kill(-follower_pid, SIGKILL); /* its process group: its own child processes too */
   if (follower_state == P_RUNNING) {
     kill(follower_pid, SIGKILL);
@@ -927,7 +910,9 @@ static void reply_ok(int c, const char *msg) {
 /* Called once the follower is gone (retired on a fault, or ended by rollback/commit). */
 static void handoff_ended(const char *why);
 
-static void follower_gone(const char *why, int failure) {
+/* What the monitor holds for a follower that is gone: its channels, its queued descriptors, the
+ * catch-up state. */
+static void release_follower_side(void) {
   if (follower_chan >= 0) {
     close(follower_chan);
     follower_chan = -1;
@@ -936,6 +921,10 @@ static void follower_gone(const char *why, int failure) {
   jq_trim();
   catch_active = 0;
   set_catching_up(0);
+}
+
+static void follower_gone(const char *why, int failure) {
+  release_follower_side();
   if (switch_op == OP_PROMOTE || switch_op == OP_ROLLBACK) {
     uint32_t want = MVR_PROMOTE_REQ;
     __atomic_compare_exchange_n(&shm->promote_state, &want, MVR_PROMOTE_ABORT, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
@@ -966,21 +955,13 @@ static void follower_gone(const char *why, int failure) {
 static void end_follower(void) {
   detach_follower();
   if (follower_pid > 0 && (follower_state == P_RUNNING || follower_state == P_FINISHED)) {
-    make_idle(follower_pid);
     kill(follower_pid, SIGKILL);
     int st;
     if (follower_state == P_RUNNING)
       while (waitpid(follower_pid, &st, 0) < 0 && errno == EINTR) {}
   }
   follower_state = P_RETIRED;
-  if (follower_chan >= 0) {
-    close(follower_chan);
-    follower_chan = -1;
-  }
-  close_follower_dsu();
-  jq_trim();
-  catch_active = 0;
-  set_catching_up(0);
+  release_follower_side();
 }
 
 static int shm_fd_g = -1;
