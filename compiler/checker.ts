@@ -562,11 +562,18 @@ function checkAcrossRules(rules: readonly ResolvedRule[], facts: readonly RuleFa
     }
   }
 
+  // Rules in the order they are tried (docs/semantics.md): mapping and diverge rules before the
+  // default match, leader-only (`X => nothing`) and follower-only (`nothing => Y`) rules after it,
+  // each in file order. So a leader-only rule can be hidden by a mapping rule written after it.
+  const low = (r: ResolvedRule): boolean => r.rhs.kind === 'nothing' || r.lhs.kind === 'nothing';
+  const tried = rules.map((_, k) => k).sort((x, y) => Number(low(rules[x]!)) - Number(low(rules[y]!)) || x - y);
   let budget = MAX_PAIR_COMPARISONS;
-  for (let j = 0; j < rules.length && budget > 0; j++) {
+  for (let jj = 0; jj < tried.length && budget > 0; jj++) {
+    const j = tried[jj]!;
     const b = rules[j]!;
     if (b.lhs.kind === 'begin') continue;
-    for (let i = 0; i < j && budget > 0; i++, budget--) {
+    for (let ii = 0; ii < jj && budget > 0; ii++, budget--) {
+      const i = tried[ii]!;
       const a = rules[i]!;
       if (a.lhs.kind === 'begin') continue;
       const fa = facts[i]!;
@@ -579,10 +586,10 @@ function checkAcrossRules(rules: readonly ResolvedRule[], facts: readonly RuleFa
         !firstRhsHasPredicate(a.rhs) &&
         !firstRhsHasPredicate(b.rhs);
       if (same && fa.rhsKey !== fb.rhsKey) {
-        diags.add(Diag.ConflictingRules, b.file, b.ast.span, [], { related: [{ file: a.file, span: a.ast.span, message: 'the earlier rule is here' }] });
+        diags.add(Diag.ConflictingRules, b.file, b.ast.span, [], { related: [{ file: a.file, span: a.ast.span, message: i < j ? 'the earlier rule is here' : 'the rule tried first is here (mapping and diverge rules come before leader-only ones)' }] });
       } else {
         diags.add(Diag.ShadowedRule, b.file, b.ast.span, [], {
-          related: [{ file: a.file, span: a.ast.span, message: 'the earlier rule that always applies first is here' }],
+          related: [{ file: a.file, span: a.ast.span, message: i < j ? 'the earlier rule that always applies first is here' : 'this rule, written later, is tried first and always applies (mapping and diverge rules come before leader-only ones)' }],
         });
       }
       break;

@@ -242,6 +242,14 @@ describe('checker: shadowed and conflicting rules', () => {
   it('a group on the left covers each of its members', () => {
     expect(shadowCodes('group io = { read(_,_,_), write(_,_,_) }\nio => nothing\nwrite(1,_,_) => nothing\n')).to.deep.equal(['MVR4001']);
   });
+  it('compares rules in the order they are tried: mapping and diverge rules before leader-only ones', () => {
+    expect(shadowCodes('write(1,_,_) => nothing\nwrite(1,_,_) => write(1,_,_)\n')).to.deep.equal([]);
+    const p = check('write(1,_,_) => nothing\nwrite(1,_,_) => diverge "no"\n');
+    const d = p.diagnostics.find((x) => x.code === 'MVR4002')!;
+    expect(d.span.offset).to.equal(0); // on the leader-only rule, which the later diverge rule hides
+    expect(d.related[0]!.message).to.match(/tried first/);
+    expect(shadowCodes('write(1,_,_) => nothing\nwrite(1,_,_) => nothing\n')).to.deep.equal(['MVR4001']);
+  });
   it('a literal does not cover a wildcard', () => {
     expect(shadowCodes('read(0,_,_) => nothing\nread(_,_,_) => nothing\n')).to.deep.equal([]);
   });
