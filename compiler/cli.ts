@@ -38,6 +38,26 @@ const commands: Record<string, CommandEntry> = {
     usage: 'mvrc graph FILE [-o OUT.dot]',
     load: async () => (await import('./commands/graph.ts')).run,
   },
+  verify: {
+    summary: 'check that rules reconcile two recorded runs (mvrc JSON-lines or strace traces)',
+    usage: 'mvrc verify RULES.mvr --leader-trace A --follower-trace B [--format text|json|sarif] [--color auto|always|never]',
+    details: [
+      '  --leader-trace A    the old version\'s run; --follower-trace B: the new version\'s, under the same workload',
+      '                      (mvrc JSON lines, or `strace -f -s 4096 -xx -o FILE CMD...`; main threads are compared)',
+      'Exit status: 0 reconciled (one summary line), 1 a divergence, leftover leader events or bad input, 2 usage.',
+    ],
+    load: async () => (await import('./commands/verify.ts')).run,
+  },
+  infer: {
+    summary: 'suggest mapping rules from two traces (old version, new version) and verify them',
+    usage: 'mvrc infer LEADER_TRACE FOLLOWER_TRACE [-o OUT.mvr]',
+    details: [
+      '  traces: mvrc JSON lines (mvrc record) or strace -f -s 4096 -xx output, same workload for both',
+      'Exit status: 0 the rules verify (or the traces do not differ), 1 they do not (still written, with the findings)',
+      'or a trace cannot be read as one, 2 usage error or unreadable file.',
+    ],
+    load: async () => (await import('./commands/infer.ts')).run,
+  },
   run: {
     summary: 'run a program as leader, optionally with a follower version beside it',
     usage: 'mvrc run [--rules F] [--back B] [--control SOCK] [--state replay|handoff] [--journal-size BYTES] [--follower-log F] [--state-dir D] [--ring-size BYTES] [--deadline-ms N] [--leader-env K=V]... [--follower-env K=V]... -- LEADER_CMD... [::: FOLLOWER_CMD...]',
@@ -55,6 +75,18 @@ const commands: Record<string, CommandEntry> = {
       'The exit status is the leader\'s. docs/lifecycle.md describes updates; docs/runtime.md the runtime.',
     ],
     load: async () => (await import('./commands/run.ts')).run,
+  },
+  record: {
+    summary: "run a program and write its system calls to a trace (for 'verify' and 'infer')",
+    usage: 'mvrc record -o TRACE [--ring-size BYTES] -- CMD...',
+    details: [
+      '  -o, --output TRACE  the trace file: JSON lines, one per recorded event or signal (docs/traces.md)',
+      '  --ring-size B       bytes of each thread\'s event ring (16 MiB); a buffer is recorded up to B/16 bytes',
+      'CMD runs under the mvr agent as a leader with no follower: its threads and forked processes are recorded',
+      '(up to 15), calls local to the process (memory, signal masks, futex) are not, and an exec ends the recording.',
+      'The exit status is CMD\'s; 2 for a usage error, or when the trace could not be written in full.',
+    ],
+    load: async () => (await import('./commands/record.ts')).run,
   },
   ctl: {
     summary: 'talk to a running monitor: status, update, promote, commit, rollback',

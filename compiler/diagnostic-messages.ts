@@ -80,6 +80,12 @@ export const Diag = {
   DivergeWithoutReason: m('MVR4010', 'note', "this 'diverge' has no reason; reports will say only \"expected divergence\"", 'add a reason string: diverge "why"'),
   ExternalExecNote: m('MVR4011', 'note', "'{0}' is local to the follower and will be executed by it"),
   StarredLeft: m('MVR4012', 'error', "'*' is only allowed on the right side"),
+  // mvrc verify: findings about two traces under a rule file (codes 41xx)
+  VerifyDivergence: m('MVR4101', 'error', 'divergence: {0}', 'write a rule that maps these calls (mvrc infer suggests one), or fix the new version'),
+  VerifyLeftover: m('MVR4102', 'error', '{0} leader event(s) remain that the follower never made, from {1}', "map them to 'nothing' if the new version no longer makes them"),
+  VerifyCBlock: m('MVR4103', 'error', 'rule {0} has a C {1}, which mvrc verify cannot evaluate, at {2}', 'write the predicate or callback as a typed block (if (...) / do { ... }), or test this rule with mvrc run'),
+  VerifyExpectedDivergence: m('MVR4104', 'note', 'expected divergence: {0}'),
+  VerifyStaleFollower: m('MVR4105', 'error', 'the follower trace was not recorded under these rules: {0}; its later calls react to other data, so verify stops here', 'record the follower under the rules (mvrc run) or compare the traces without this rule'),
 
   // ---- MVR5xxx: C compilation ---------------------------------------------------------
   CCompileError: m('MVR5001', 'error', 'C compiler: {0}'),
@@ -93,6 +99,10 @@ export const Diag = {
   BinaryFile: m('MVR9003', 'error', "'{0}' is not a text file (it contains NUL or invalid UTF-8 bytes)", 'name a .mvr rule file'),
   FileTooLarge: m('MVR9004', 'error', "'{0}' is {1} bytes; rule files larger than {2} bytes are not accepted"),
   InternalError: m('MVR9005', 'error', 'internal error while {0}: {1}', 'this is a bug in mvrc; please report it together with the rule file'),
+  TraceLineInvalid: m('MVR9006', 'error', 'line {0} of the trace cannot be read: {1}', 'traces are mvrc JSON lines (mvrc record, docs/traces.md) or strace -f -s 4096 -xx output'),
+  TraceUnknownSyscall: m('MVR9007', 'error', "unknown syscall '{0}' in the trace", 'the syscall table is compiler/syscalls/x86_64.tsv (x86-64 only)'),
+  TraceEmpty: m('MVR9008', 'error', "'{0}' holds no events", 'record one with mvrc record -o FILE -- CMD...'),
+  TraceIsADirectory: m('MVR9009', 'error', "'{0}' is a directory, not a trace", 'name a trace file (mvrc record -o FILE)'),
 } as const satisfies Record<string, MessageTemplate>;
 
 export type DiagKey = keyof typeof Diag;

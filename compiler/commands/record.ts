@@ -1,0 +1,140 @@
+// `mvrc record -o TRACE [--ring-size BYTES] -- CMD...`: runs CMD under the mvr agent as a leader
+// with no follower and writes every event it records to TRACE in mvrc's JSON-lines trace format
+// (docs/traces.md), for `mvrc verify` and `mvrc infer`. The runtime is built like `mvrc run`'s
+// (cached); the monitor (`--record`) consumes the rings itself and writes the trace.
+// Exit status: CMD's (128+N when killed by signal N); 2 for a usage or environment error, and when
+// the trace could not be written in full (the monitor says why).
+import { spawn } from 'node:child_process';
+import { accessSync, constants, statSync } from 'node:fs';
+import path from 'node:path';
+import { buildRuntime, RuntimeBuildError } from '../../codegen-c/runtime-build.ts';
+import { describeError } from '../source-io.ts';
+import { EXIT_USAGE, UsageError, type CliIO } from './types.ts';
+
+export interface RecordOptions {
+  output: string;
+  ringSize?: number;
+  command: string[];
+}
+
+/** Parses the command line of `mvrc record` (exported for tests). */
+export function parseRecordArgs(args: string[]): RecordOptions {
+  let output: string | undefined;
+  let ringSize: number | undefined;
+  let i = 0;
+  for (; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') {
+      i++;
+      break;
+    }
+    const eq = a.indexOf('=');
+    const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
+    if (name !== '-o' && name !== '--output' && name !== '--ring-size')
+      throw new UsageError(a.startsWith('-') ? `unknown option '${a}'` : `expected '--' before the command to record, got '${a}'`);
+    let v: string;
+    if (name !== a) v = a.slice(eq + 1);
+    else {
+      if (i + 1 >= args.length) throw new UsageError(`${a} needs a value`);
+      v = args[++i]!;
+    }
+    if (name === '--ring-size') {
+      if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw new UsageError(`--ring-size expects a number of bytes, got '${v}'`);
+      ringSize = Number(v);
+      if (ringSize < 65536) throw new UsageError('--ring-size must be at least 65536');
+    } else {
+      if (v === '') throw new UsageError(`${name} needs a file name`);
+      output = v;
+    }
+  }
+  const command = args.slice(i);
+  if (output === undefined) throw new UsageError('no trace file: give it with -o TRACE');
+  if (command.length === 0) throw new UsageError("no command to record (give it after '--')");
+  return { output, ringSize, command };
+}
+
+function isExecutableFile(p: string): boolean {
+  try {
+    if (!statSync(p).isFile()) return false;
+    accessSync(p, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Where the monitor's execvp will find the program, or null: checked first so that a typo is a
+ * clear error (status 2) rather than a trace of a program that never ran. */
+export function findCommand(cmd: string, cwd: string, env: NodeJS.ProcessEnv): string | null {
+  if (cmd.includes('/')) {
+    const p = path.resolve(cwd, cmd);
+    return isExecutableFile(p) ? p : null;
+  }
+  for (const dir of (env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
+    const p = path.resolve(cwd, dir || '.', cmd);
+    if (isExecutableFile(p)) return p;
+  }
+  return null;
+}
+
+/** Why TRACE cannot be written, or null. */
+function traceUnwritable(trace: string): string | null {
+  try {
+    const st = statSync(trace, { throwIfNoEntry: false });
+    if (st?.isDirectory()) return 'it is a directory';
+    if (st) {
+      accessSync(trace, constants.W_OK);
+      return null;
+    }
+    const dir = path.dirname(trace);
+    const dst = statSync(dir, { throwIfNoEntry: false });
+    if (!dst) return `its directory ${dir} does not exist`;
+    if (!dst.isDirectory()) return `${dir} is not a directory`;
+    accessSync(dir, constants.W_OK);
+    return null;
+  } catch (e) {
+    return describeError(e as NodeJS.ErrnoException);
+  }
+}
+
+export async function run(args: string[], io: CliIO): Promise<number> {
+  const o = parseRecordArgs(args);
+  const fail = (msg: string): number => {
+    io.stderr(`mvrc record: error: ${msg}\n`);
+    return EXIT_USAGE;
+  };
+  const cmd = o.command[0]!;
+  if (!findCommand(cmd, io.cwd, io.env))
+    return fail(cmd.includes('/') ? `cannot run '${cmd}': no such executable file` : `command not found: '${cmd}' (not in PATH)`);
+  const trace = path.resolve(io.cwd, o.output);
+  // The monitor opens it (and says why if it cannot); checked here first, without creating it, so
+  // that the error comes before the runtime is built and before anything of the program runs.
+  const why = traceUnwritable(trace);
+  if (why) return fail(`cannot write the trace ${o.output}: ${why}`);
+
+  let rt;
+  try {
+    rt = buildRuntime({ env: io.env });
+  } catch (e) {
+    if (e instanceof RuntimeBuildError) return fail(e.message);
+    throw e;
+  }
+  const margs = ['--agent', rt.agent, '--record', trace];
+  if (o.ringSize) margs.push('--ring-size', String(o.ringSize));
+  margs.push('--', ...o.command);
+
+  const child = spawn(rt.monitor, margs, { cwd: io.cwd, env: io.env, stdio: 'inherit' });
+  const forward = (sig: NodeJS.Signals) => () => void child.kill(sig);
+  const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
+  for (const [s, h] of handlers) process.on(s, h);
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 + (SIGNALS[signal] ?? 1) : EXIT_USAGE)));
+    });
+  } finally {
+    for (const [s, h] of handlers) process.removeListener(s, h);
+  }
+}
+
+const SIGNALS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGSEGV: 11, SIGTERM: 15 };

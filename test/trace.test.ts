@@ -1,0 +1,187 @@
+// Trace readers (compiler/trace.ts, compiler/trace-strace.ts): mvrc's JSON lines and strace
+// output become the same events; every bad line is reported at its line, and reading goes on.
+import { expect } from 'chai';
+import { DiagnosticBag } from '../compiler/diagnostics.ts';
+import { LineMap } from '../compiler/span.ts';
+import { parseJsonTrace, threadEvents, type Trace } from '../compiler/trace.ts';
+import { parseStraceTrace, scalarValue, symbolicValue } from '../compiler/trace-strace.ts';
+import { syscallByName } from '../compiler/syscalls.ts';
+
+const nr = (name: string): number => syscallByName(name)!.nr;
+const text = (b: Uint8Array | null | undefined): string | null => (b ? Buffer.from(b).toString('latin1') : null);
+
+function readJson(t: string): { trace: Trace; diags: DiagnosticBag } {
+  const diags = new DiagnosticBag();
+  return { trace: parseJsonTrace({ path: 'a.jsonl', text: t }, diags), diags };
+}
+function readStrace(t: string): { trace: Trace; diags: DiagnosticBag } {
+  const diags = new DiagnosticBag();
+  return { trace: parseStraceTrace({ path: 's.txt', text: t }, diags), diags };
+}
+/** Each diagnostic as `CODE line:col`, in the order reported. */
+function where(t: string, diags: DiagnosticBag): string[] {
+  const m = new LineMap(t);
+  return diags.items.map((d) => {
+    const p = m.position(d.span.offset);
+    return `${d.code} ${p.line}:${p.column}`;
+  });
+}
+
+describe('JSON-lines trace reader', () => {
+  it('reads header, events of two threads, buffers, signals and the end line', () => {
+    const t = [
+      '{"mvrcTrace":1,"command":["./kv-v1","--port","0"],"arch":"x86_64"}',
+      '{"thread":0,"i":0,"nr":0,"name":"read","args":[5,140736,4096,0,0,0],"ret":3,"bufs":{"1":"474554"}}',
+      '{"thread":1,"i":0,"name":"getpid","args":[],"ret":77}',
+      '{"thread":0,"before":1,"signal":2}',
+      '{"thread":0,"i":1,"name":"write","args":[5,0,"9007199254740993"],"ret":-32,"bufs":{"1":"4f4b0a"},"truncated":true}',
+      '{"thread":0,"i":2,"name":"exit_group","args":[0],"noret":true}',
+      '{"end":true,"status":0}',
+    ].join('\n');
+    const { trace, diags } = readJson(t);
+    expect(diags.items).to.deep.equal([]);
+    expect(trace.command).to.deep.equal(['./kv-v1', '--port', '0']);
+    expect(trace.events.map((e) => [e.thread, e.index, e.name])).to.deep.equal([
+      [0, 0n, 'read'],
+      [1, 0n, 'getpid'],
+      [0, 1n, 'write'],
+      [0, 2n, 'exit_group'],
+    ]);
+    const [read, , write, exit] = trace.events;
+    expect(read!.nr).to.equal(0);
+    expect(text(read!.bufs[1])).to.equal('GET');
+    expect(read!.ret).to.equal(3n);
+    expect(write!.args[2]).to.equal(9007199254740993n); // beyond 2^53: exact
+    expect(write!.ret).to.equal(-32n);
+    expect(write!.truncated).to.equal(true);
+    expect(exit!.noRet).to.equal(true);
+    expect(trace.signals).to.deep.equal([{ thread: 0, before: 1n, signal: 2, span: trace.signals[0]!.span }]);
+    expect(threadEvents(trace).map((e) => e.name)).to.deep.equal(['read', 'write', 'exit_group']);
+    // each event keeps the span of its own line
+    expect(new LineMap(t).position(write!.span.offset).line).to.equal(5);
+  });
+
+  it('reports every bad line at its line and column, and keeps reading', () => {
+    const t = [
+      '{"mvrcTrace":1}',
+      '{"thread":0,"i":0,"name":"read","args":[0,0,1],"ret":1}',
+      'not json at all',
+      '[1,2,3]',
+      '{"thread":0,"i":1,"name":"raed","args":[0,0,1],"ret":1}',
+      '{"thread":0,"i":5,"name":"read","args":[0,0,1],"ret":1}',
+      '{"thread":0,"i":1,"name":"read","args":[0,0,1],"ret":1,"bufs":{"1":"zz"}}',
+      '{"thread":0,"i":1,"name":"read","args":[0,0,"x"],"ret":1}',
+      '{"thread":0,"i":1,"name":"write","args":[1,0,2],"ret":2,"bufs":{"1":"6869"}}',
+    ].join('\n');
+    const { trace, diags } = readJson(t);
+    expect(where(t, diags)).to.deep.equal(['MVR9006 3:1', 'MVR9006 4:1', 'MVR9007 5:1', 'MVR9006 6:1', 'MVR9006 7:1', 'MVR9006 8:1']);
+    expect(diags.items[2]!.message).to.contain("'raed'");
+    expect(diags.items[3]!.message).to.contain('out of order');
+    // the good lines around the bad ones are events 0 and 1
+    expect(trace.events.map((e) => `${e.name}#${e.index}`)).to.deep.equal(['read#0', 'write#1']);
+  });
+});
+
+describe('strace trace reader', () => {
+  it('reads pid prefixes, errors, flags, -xx strings, truncation and exits', () => {
+    const t = [
+      '4242  execve("\\x2e\\x2f\\x70", ["\\x2e\\x2f\\x70", "\\x68\\x69"], 0x7ffc6c1b6d98 /* 20 vars */) = 0',
+      '4242  openat(AT_FDCWD, "\\x2f\\x65\\x74\\x63\\x2f\\x78", O_RDONLY|O_CLOEXEC) = -1 ENOENT (No such file or directory)',
+      '4242  openat(AT_FDCWD, "/etc/y", O_WRONLY|O_CREAT|O_TRUNC, 0644) = 3',
+      '4242  socket(AF_INET, SOCK_STREAM|SOCK_NONBLOCK, IPPROTO_TCP) = 4',
+      '4242  epoll_create1(EPOLL_CLOEXEC)      = 5',
+      '4242  read(3, "\\x68\\x65\\x6c\\x6c\\x6f"..., 4096) = 4096',
+      '4242  write(1, "a\\tb\\n\\"q\\"\\\\", 8) = 8',
+      '4242  mmap(NULL, 8192, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7f007c40c000',
+      '4242  read(3, 0x7ffd00001000, 10) = -1 EAGAIN (Resource temporarily unavailable)',
+      '4242  exit_group(0)                     = ?',
+      '4242  +++ exited with 0 +++',
+    ].join('\n');
+    const { trace, diags } = readStrace(t);
+    expect(diags.items).to.deep.equal([]);
+    const ev = trace.events;
+    expect(ev.map((e) => e.name)).to.deep.equal(['execve', 'openat', 'openat', 'socket', 'epoll_create1', 'read', 'write', 'mmap', 'read', 'exit_group']);
+    expect(ev.every((e) => e.thread === 4242)).to.equal(true);
+    expect(ev.map((e) => e.index)).to.deep.equal([0n, 1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n, 9n]);
+    expect(text(ev[0]!.bufs[0])).to.equal('./p');
+    expect(ev[1]!.args[0]).to.equal(-100n); // AT_FDCWD
+    expect(text(ev[1]!.bufs[1])).to.equal('/etc/x');
+    expect(ev[1]!.args[2]).to.equal(0o2000000n); // O_RDONLY|O_CLOEXEC
+    expect(ev[1]!.ret).to.equal(-2n); // -ENOENT
+    expect(ev[2]!.args[2]).to.equal(0o1101n); // O_WRONLY|O_CREAT|O_TRUNC
+    expect(ev[2]!.args[3]).to.equal(0o644n); // octal mode
+    expect(ev[3]!.args.slice(0, 3)).to.deep.equal([2n, 0o4001n, 6n]);
+    expect(ev[4]!.args[0]).to.equal(0o2000000n);
+    expect(text(ev[5]!.bufs[1])).to.equal('hello');
+    expect(ev[5]!.truncated).to.equal(true);
+    expect(text(ev[6]!.bufs[1])).to.equal('a\tb\n"q"\\');
+    expect(ev[6]!.truncated).to.equal(false);
+    expect(ev[7]!.args.slice(0, 6)).to.deep.equal([0n, 8192n, 3n, 0x22n, -1n, 0n]);
+    expect(ev[7]!.ret).to.equal(0x7f007c40c000n);
+    expect(ev[8]!.ret).to.equal(-11n);
+    expect(ev[8]!.bufs[1]).to.equal(null); // a failed read returned no bytes
+    expect(ev[9]!.noRet).to.equal(true);
+  });
+
+  it('joins unfinished and resumed calls per pid and places signals before the next event', () => {
+    const t = [
+      '100   write(1, "\\x61", 1)              = 1',
+      '100   clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, child_tidptr=0x7f0000000a10) = 101',
+      '100   wait4(-1,  <unfinished ...>',
+      '[pid   101] write(1, "\\x62", 1)       = 1',
+      '101   exit_group(0)                     = ?',
+      '101   +++ exited with 0 +++',
+      '100   <... wait4 resumed>[{WIFEXITED(s) && WEXITSTATUS(s) == 0}], 0, NULL) = 101',
+      '100   --- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=101, si_uid=0, si_status=0, si_utime=0, si_stime=0} ---',
+      '100   read(0,  <unfinished ...>',
+      '100   +++ killed by SIGKILL +++',
+    ].join('\n');
+    const { trace, diags } = readStrace(t);
+    expect(diags.items).to.deep.equal([]);
+    const main = threadEvents(trace);
+    expect(main.map((e) => `${e.name}#${e.index}`)).to.deep.equal(['write#0', 'clone#1', 'wait4#2', 'read#3']);
+    expect(threadEvents(trace, 101).map((e) => `${e.name}#${e.index}`)).to.deep.equal(['write#0', 'exit_group#1']);
+    const clone = main[1]!;
+    expect(clone.args[0]).to.equal(0x200000n | 0x1000000n | 17n); // flags, in the kernel's order
+    expect(clone.args[3]).to.equal(0x7f0000000a10n); // child_tidptr
+    const wait4 = main[2]!;
+    expect(wait4.ret).to.equal(101n);
+    expect(wait4.args[0]).to.equal(-1n);
+    // the resumed call keeps the line where it started
+    expect(new LineMap(t).position(wait4.span.offset).line).to.equal(3);
+    expect(trace.signals.map((s) => [s.thread, s.before, s.signal])).to.deep.equal([[100, 3n, 17]]);
+    // a call never resumed (its process was killed) did not return
+    expect(main[3]!.noRet).to.equal(true);
+  });
+
+  it('reports unknown syscalls and unreadable lines at their lines, and goes on', () => {
+    const t = [
+      'write(1, "\\x61", 1) = 1',
+      'frobnicate(1, 2) = 0',
+      'this is not strace output',
+      'write(1, "unterminated, 1) = 1',
+      'write(1, "b", 1) = banana',
+      '<... read resumed>"x", 1) = 1',
+      'syscall_0x1ff(0x1, 0x2) = -1 ENOSYS (Function not implemented)',
+      'write(1, "\\x63", 1) = 1',
+    ].join('\n');
+    const { trace, diags } = readStrace(t);
+    expect(where(t, diags)).to.deep.equal(['MVR9007 2:1', 'MVR9006 3:1', 'MVR9006 4:1', 'MVR9006 5:1', 'MVR9006 6:1']);
+    expect(diags.items[0]!.message).to.contain("'frobnicate'");
+    expect(trace.events.map((e) => e.nr)).to.deep.equal([nr('write'), 0x1ff, nr('write')]);
+    expect(trace.events.map((e) => e.index)).to.deep.equal([0n, 1n, 2n]);
+    expect(trace.events[1]!.ret).to.equal(-38n);
+  });
+
+  it('gives a symbol it does not know the same value in every trace, and another symbol another value', () => {
+    expect(scalarValue('O_RDONLY|O_CLOEXEC')).to.equal(0o2000000n);
+    expect(scalarValue('0x10|O_NONBLOCK')).to.equal(0o4020n);
+    expect(scalarValue('FROB_X|O_CLOEXEC')).to.equal(symbolicValue('FROB_X|O_CLOEXEC'));
+    expect(scalarValue('FROB_X')).not.to.equal(scalarValue('FROB_Y'));
+    // far from any real flag set
+    expect(scalarValue('FROB_X') & (1n << 62n)).to.equal(1n << 62n);
+    const a = readStrace('fcntl(3, F_SETFL, FROB_X) = 0\n').trace.events[0]!;
+    const b = readStrace('1 fcntl(3, F_SETFL, FROB_X) = 0\n').trace.events[0]!;
+    expect(a.args).to.deep.equal(b.args);
+  });
+});

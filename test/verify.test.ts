@@ -1,0 +1,230 @@
+// mvrc verify: rules checked against two recorded runs. The kv example (kv-v1 answers a typed
+// `PUT-number k 1` with `ERROR unknown command`, kv-v2 with `OK`) as JSON-lines traces written
+// here; then two real runs recorded with strace.
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DiagnosticBag } from '../compiler/diagnostics.ts';
+import { loadProgram } from '../compiler/program.ts';
+import { syscallByName } from '../compiler/syscalls.ts';
+import { parseJsonTrace } from '../compiler/trace.ts';
+import { verifyTraces } from '../compiler/verify.ts';
+import { mvrc, REPO, tempDir, type CliResult } from './helpers/cli.ts';
+
+interface Ev {
+  name: string;
+  args: (number | string)[];
+  ret?: number;
+  bufs?: Record<number, string>;
+  noret?: boolean;
+}
+const read = (data: string, fd = 5): Ev => ({ name: 'read', args: [fd, 4096, 16384], ret: Buffer.byteLength(data), bufs: { 1: data } });
+const write = (data: string, fd = 5): Ev => ({ name: 'write', args: [fd, 8192, Buffer.byteLength(data)], ret: Buffer.byteLength(data), bufs: { 1: data } });
+const close = (fd = 5): Ev => ({ name: 'close', args: [fd], ret: 0 });
+const exit = (): Ev => ({ name: 'exit_group', args: [0], noret: true });
+
+/** A JSON-lines trace (docs/traces.md): header, the events of thread 0, the end line. */
+function traceText(events: Ev[], command = ['./kv']): string {
+  const lines = [JSON.stringify({ mvrcTrace: 1, command, arch: 'x86_64' })];
+  events.forEach((e, i) => {
+    const o: Record<string, unknown> = { thread: 0, i, nr: syscallByName(e.name)!.nr, name: e.name, args: e.args };
+    if (e.ret !== undefined) o.ret = e.ret;
+    if (e.noret) o.noret = true;
+    if (e.bufs) o.bufs = Object.fromEntries(Object.entries(e.bufs).map(([k, v]) => [k, Buffer.from(v).toString('hex')]));
+    lines.push(JSON.stringify(o));
+  });
+  lines.push(JSON.stringify({ end: true, status: 0 }));
+  return lines.join('\n') + '\n';
+}
+
+// kv-v1, leading: a plain PUT, then a typed PUT it does not know.
+const LEADER = [read('PUT k v\n'), write('OK\n'), read('PUT-number k 1\n'), write('ERROR unknown command\n'), close(), exit()];
+// kv-v2 run on its own: it knows the typed PUT.
+const FOLLOWER_NATIVE = [read('PUT k v\n'), write('OK\n'), read('PUT-number k 1\n'), write('OK\n'), close(), exit()];
+// kv-v2 as it runs under forward.mvr: the typed request reaches it as an unknown command.
+const FOLLOWER_UNDER_RULES = [read('PUT k v\n'), write('OK\n'), read('bad-cmd\n'), write('ERROR unknown command\n'), close(), exit()];
+
+function noStackTrace(r: CliResult): void {
+  expect(r.signal, 'killed by a signal (timeout?)').to.equal(null);
+  expect(r.stderr).not.to.match(/\n\s+at .+:\d+:\d+\)?\n/);
+  expect(r.stderr).not.to.match(/internal error/);
+}
+
+describe('mvrc verify', function () {
+  this.timeout(60_000);
+  const dir = tempDir('mvrc-verify-');
+  const put = (name: string, text: string): string => {
+    writeFileSync(join(dir, name), text);
+    return name;
+  };
+  const none = put('none.mvr', '// no rules: the default match only\n');
+  const forward = join(REPO, 'examples/kv/forward.mvr');
+  const leader = put('leader.jsonl', traceText(LEADER));
+  const native = put('native.jsonl', traceText(FOLLOWER_NATIVE));
+  const underRules = put('under-rules.jsonl', traceText(FOLLOWER_UNDER_RULES));
+  const verify = (rules: string, l: string, f: string, ...more: string[]): CliResult => {
+    const r = mvrc(['verify', rules, '--leader-trace', l, '--follower-trace', f, ...more], { cwd: dir });
+    noStackTrace(r);
+    return r;
+  };
+
+  it('verifies identical traces with the default match (exit 0, one summary line)', () => {
+    const r = verify(none, leader, put('copy.jsonl', traceText(LEADER)));
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout).to.equal('verified: 6 follower calls against 6 leader events; rules used: default\n');
+    expect(r.stderr).to.equal('');
+  });
+
+  it('reports a changed write as a divergence at the follower trace line, with the leader event beside it', () => {
+    const r = verify(none, leader, native);
+    expect(r.status).to.equal(1);
+    expect(r.stdout).to.equal('');
+    // event 3 of the follower is line 5 of its file (the header is line 1)
+    expect(r.stderr).to.match(/^native\.jsonl:5:1: error MVR4101: divergence: .*follower call 3: write\(5, "OK\\n", 3\) = 3 vs leader event 3: write\(5, "ERROR unknown command\\n", 22\) = 22/m);
+    expect(r.stderr).to.match(/^leader\.jsonl:5:1: note: leader event 3: write\(5, "ERROR unknown command\\n", 22\)/m);
+    expect(r.stderr).to.contain('1 error generated');
+  });
+
+  it('reconciles the typed request with forward.mvr, and names the rule that did it', () => {
+    const r = verify(forward, leader, underRules);
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout).to.equal(`verified: 6 follower calls against 6 leader events; rules used: default, ${forward}:18\n`);
+    const program = loadProgram([forward]);
+    const parse = (t: string) => parseJsonTrace({ path: 't', text: t }, new DiagnosticBag());
+    const result = verifyTraces(program, parse(traceText(LEADER)), parse(traceText(FOLLOWER_UNDER_RULES)));
+    expect(result.findings).to.deep.equal([]);
+    expect(result.rulesUsed).to.deep.equal([-1, 0]);
+  });
+
+  it('says so when the follower trace shows other data than the rules give it', () => {
+    // kv-v2 recorded on its own read the typed request; under forward.mvr it would read bad-cmd
+    const r = verify(forward, leader, native);
+    expect(r.status).to.equal(1);
+    expect(r.stderr).to.match(/^native\.jsonl:4:1: error MVR4105: the follower trace was not recorded under these rules: the rules give the follower "bad-cmd\\n" but its trace shows it received "PUT-number k 1\\n"/m);
+    expect(r.stderr).not.to.contain('MVR4101');
+  });
+
+  it('leaves calls local to the process unmatched, as the runtime does', () => {
+    // the new version allocates and sets handlers differently: no divergence
+    const mmap: Ev = { name: 'mmap', args: [0, 65536, 3, 0x22, -1, 0], ret: 0x7f0000000000 };
+    const sigaction: Ev = { name: 'rt_sigaction', args: [15, 0x1000, 0, 8], ret: 0 };
+    const f = [LEADER[0]!, mmap, sigaction, ...LEADER.slice(1, 3), mmap, ...LEADER.slice(3)];
+    const r = verify(none, leader, put('local.jsonl', traceText(f)));
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout).to.equal('verified: 6 follower calls against 6 leader events; rules used: default\n');
+  });
+
+  it('reports leader events the follower never made (MVR4102), at the first of them', () => {
+    const r = verify(none, leader, put('short.jsonl', traceText(LEADER.slice(0, 4))));
+    expect(r.status).to.equal(1);
+    expect(r.stderr).to.match(/^leader\.jsonl:6:1: error MVR4102: 2 leader event\(s\) remain that the follower never made, from leader event 4: close\(5\) = 0/m);
+    expect(r.stderr).to.match(/^short\.jsonl:5:1: note: the follower's last call: write\(5, "ERROR unknown command\\n", 22\)/m);
+  });
+
+  it('maps more trailing leader-only events than one matcher step decides (64) to nothing', () => {
+    // At the end of the traces (both runs were stopped after the last request) the old version
+    // logs 100 lines to stderr; the new one logs nothing. (Before a follower call, one step can
+    // skip at most 64 leader events: the runtime's limit too.)
+    const logs = Array.from({ length: 100 }, (_, i) => write(`log ${i}\n`, 2));
+    const chatty = put('chatty.jsonl', traceText([...LEADER.slice(0, -1), ...logs]));
+    const rules = put('quiet.mvr', 'write(2, _, _) => nothing\n');
+    const r = verify(rules, chatty, put('quiet.jsonl', traceText(LEADER.slice(0, -1))));
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/^verified: 5 follower calls against 105 leader events;/);
+  });
+
+  it('cannot evaluate a C guard: MVR4103 names the rule and the follower call', () => {
+    const rules = put('cguard.mvr', 'write(_, _, _) {{ return 1; }} => write(_, _, _)\n');
+    const r = verify(rules, leader, put('copy2.jsonl', traceText(LEADER)));
+    expect(r.status).to.equal(1);
+    expect(r.stderr).to.match(/^copy2\.jsonl:3:1: error MVR4103: rule 0 \(cguard\.mvr:1:1\) has a C guard, which mvrc verify cannot evaluate, at follower call 1: write\(5, "OK\\n", 3\)/m);
+    expect(r.stderr).to.match(/^cguard\.mvr:1:1: note: rule 0: /m);
+  });
+
+  it('stops at an expected divergence with a note and exit 0', () => {
+    const rules = put('diverge.mvr', 'read(_, s, _) if (s.startsWith("PUT-")) => diverge "typed commands have no v1 meaning"\n');
+    const r = verify(rules, leader, native);
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stderr).to.match(/^native\.jsonl:4:1: note MVR4104: expected divergence: typed commands have no v1 meaning/m);
+    expect(r.stdout).to.equal('verified: 3 follower calls against 6 leader events up to an expected divergence; rules used: default, diverge.mvr:1\n');
+  });
+
+  it('writes findings as JSON and SARIF, located in the trace files', () => {
+    const j = verify(none, leader, native, '--format', 'json');
+    expect(j.status).to.equal(1);
+    const d = (JSON.parse(j.stdout) as { diagnostics: { code: string; file: string; line: number; related: { file: string; line: number }[] }[] }).diagnostics;
+    expect(d.map((x) => [x.code, x.file, x.line])).to.deep.equal([['MVR4101', 'native.jsonl', 5]]);
+    expect(d[0]!.related.map((x) => [x.file, x.line])).to.deep.equal([['leader.jsonl', 5]]);
+    const s = verify(none, leader, native, '--format', 'sarif');
+    const result = (JSON.parse(s.stdout) as { runs: { results: { ruleId: string; locations: { physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number } } }[] }[] }[] }).runs[0]!.results[0]!;
+    expect(result.ruleId).to.equal('MVR4101');
+    expect(result.locations[0]!.physicalLocation.artifactLocation.uri).to.equal('native.jsonl');
+    expect(result.locations[0]!.physicalLocation.region.startLine).to.equal(5);
+  });
+
+  it('reports rule errors as check does, and bad trace lines, with exit 1; usage errors with exit 2', () => {
+    const bad = put('bad.mvr', 'raed(_,_,_) => nothing\n');
+    const r1 = verify(bad, leader, native);
+    expect(r1.status).to.equal(1);
+    expect(r1.stderr).to.match(/^bad\.mvr:1:1: error MVR2001: unknown syscall or group 'raed'/m);
+    const broken = put('broken.jsonl', traceText(LEADER).replace(/\n/, '\nnot json\n'));
+    const r2 = verify(none, broken, native);
+    expect(r2.status).to.equal(1);
+    expect(r2.stderr).to.match(/^broken\.jsonl:2:1: error MVR9006: line 2 of the trace cannot be read: it is not JSON/m);
+    expect(r2.stderr).not.to.contain('MVR4101');
+    const r3 = verify(none, 'missing.jsonl', native);
+    expect(r3.status).to.equal(2);
+    expect(r3.stderr).to.contain("cannot read 'missing.jsonl'");
+    const r4 = mvrc(['verify', none, '--leader-trace', leader], { cwd: dir });
+    expect(r4.status).to.equal(2);
+    expect(r4.stderr).to.match(/missing --follower-trace[\s\S]*Usage: mvrc verify/);
+    noStackTrace(r4);
+  });
+});
+
+describe('mvrc verify on real strace recordings', function () {
+  this.timeout(120_000);
+  const hasStrace = spawnSync('strace', ['-V']).status === 0;
+  const hasCc = spawnSync('cc', ['--version']).status === 0;
+  const dir = tempDir('mvrc-verify-strace-');
+
+  before(function () {
+    if (!hasStrace || !hasCc) {
+      console.log(`      (skipped: ${!hasStrace ? 'strace' : 'cc'} is not installed; bash scripts/install-deps.sh installs it)`);
+      this.skip();
+    }
+  });
+
+  /** Builds SUB/PROG printing `text`, runs it under strace, returns the trace file's name. */
+  function record(sub: string, prog: string, text: string, traceName: string): string {
+    const d = join(dir, sub);
+    mkdirSync(d, { recursive: true });
+    writeFileSync(join(d, 'greet.c'), `#include <string.h>\n#include <unistd.h>\nint main(void) { const char *s = ${JSON.stringify(text)}; return write(1, s, strlen(s)) < 0; }\n`);
+    const cc = spawnSync('cc', ['-O1', '-o', prog, 'greet.c'], { cwd: d, encoding: 'utf8' });
+    expect(cc.status, cc.stderr).to.equal(0);
+    const st = spawnSync('strace', ['-f', '-s', '4096', '-xx', '-o', join(dir, traceName), `./${prog}`], { cwd: d, encoding: 'utf8' });
+    expect(st.status, st.stderr).to.equal(0);
+    expect(st.stdout).to.equal(text);
+    return traceName;
+  }
+
+  it('verifies two runs of the same program, and finds the divergence at the write of another text', () => {
+    writeFileSync(join(dir, 'none.mvr'), '// the default match only\n');
+    // two builds under other names: the programs' own execve (which the runtime never sees) differs
+    const a = record('v1', 'greet-v1', 'hello\n', 'a.strace');
+    const b = record('v1', 'greet-v1', 'hello\n', 'b.strace');
+    const c = record('v2', 'greet-v2', 'goodbye\n', 'c.strace');
+    const same = mvrc(['verify', 'none.mvr', '--leader-trace', a, '--follower-trace', b], { cwd: dir });
+    expect(same.status, same.stderr).to.equal(0);
+    expect(same.stdout).to.match(/^verified: (\d+) follower calls against \1 leader events; rules used: default\n$/);
+
+    const diff = mvrc(['verify', 'none.mvr', '--leader-trace', a, '--follower-trace', c], { cwd: dir });
+    expect(diff.status).to.equal(1);
+    const lines = readFileSync(join(dir, c), 'utf8').split('\n');
+    const writeLine = lines.findIndex((l) => / write\(1, /.test(l)) + 1;
+    expect(writeLine).to.be.greaterThan(1);
+    expect(diff.stderr).to.match(new RegExp(`^c\\.strace:${writeLine}:1: error MVR4101: divergence: .*write\\(1, "goodbye\\\\n", 8\\) = 8 vs leader event \\d+: write\\(1, "hello\\\\n", 6\\) = 6`, 'm'));
+    expect(diff.stderr).to.contain('1 error generated');
+  });
+});
