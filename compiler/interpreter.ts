@@ -110,7 +110,8 @@ interface Work {
   overflow: boolean;
 }
 
-function bufEq(a: Uint8Array | null | undefined, b: Uint8Array | null | undefined): boolean {
+/** Byte buffers equal by content (null and empty are equal). */
+export function bufEq(a: Uint8Array | null | undefined, b: Uint8Array | null | undefined): boolean {
   const la = a?.length ?? 0;
   const lb = b?.length ?? 0;
   if (la !== lb) return false;

@@ -8,7 +8,7 @@ import { escapeBytes, formatCall } from './decode.ts';
 import { Diag } from './diagnostic-messages.ts';
 import type { Diagnostic, RelatedLocation } from './diagnostics.ts';
 import { DiagnosticBag } from './diagnostics.ts';
-import { Interpreter, Reasons, RULE_DEFAULT, UnsupportedBlockError, type FollowerCall, type LeaderView, type StepResult } from './interpreter.ts';
+import { bufEq, Interpreter, Reasons, RULE_DEFAULT, UnsupportedBlockError, type FollowerCall, type LeaderView, type StepResult } from './interpreter.ts';
 import type { IrRule } from './ir.ts';
 import type { Program } from './program-types.ts';
 import { span, type Span } from './span.ts';
@@ -119,14 +119,6 @@ export function followerCallOf(e: TraceEvent): FollowerCall {
   return { nr: e.nr, args: [...e.args], bufs, caps };
 }
 
-function bytesEqual(a: Uint8Array | null | undefined, b: Uint8Array | null | undefined): boolean {
-  const la = a?.length ?? 0;
-  const lb = b?.length ?? 0;
-  if (la !== lb) return false;
-  for (let i = 0; i < la; i++) if (a![i] !== b![i]) return false;
-  return true;
-}
-
 /** strace-style text of a recorded event (its own result, or `?` when it did not return). */
 export function renderEvent(e: TraceEvent): string {
   return formatCall(e.nr, e.args, e.bufs.map((b) => b ?? undefined), e.noRet ? undefined : e.ret);
@@ -153,10 +145,10 @@ function staleResult(res: StepResult, leaderEv: TraceEvent | undefined, f: Trace
     const given = res.out[j];
     if (!given || sc?.params[j]?.kind !== 'out_bytes') continue;
     const fromLeader = res.followerAction === 'match' && leaderEv ? leaderEv.bufs[j] : undefined;
-    const rewritten = res.followerAction === 'emulate' || !bytesEqual(given, fromLeader && fromLeader.length > given.length ? fromLeader.subarray(0, given.length) : fromLeader);
+    const rewritten = res.followerAction === 'emulate' || !bufEq(given, fromLeader && fromLeader.length > given.length ? fromLeader.subarray(0, given.length) : fromLeader);
     if (!rewritten) continue;
     const got = f.bufs[j];
-    if (got && !bytesEqual(given, got)) {
+    if (got && !bufEq(given, got)) {
       return `the rules give the follower ${shownBytes(given)} but its trace shows it received ${shownBytes(got)}`;
     }
   }

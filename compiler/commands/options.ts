@@ -58,3 +58,29 @@ export function exitStatusFor(diags: readonly Diagnostic[]): number {
   if (diags.some((d) => d.code === Diag.CannotReadFile.code || d.code === Diag.IsADirectory.code)) return EXIT_USAGE;
   return diags.some((d) => d.severity === 'error') ? EXIT_FINDINGS : EXIT_OK;
 }
+
+/**
+ * Splits `OPTION VALUE... -- COMMAND...` (mvrc run, mvrc record): every option takes a value,
+ * given as `--name value` or `--name=value`; the words after `--` are the command, which may have
+ * options of its own. Unknown options and a command without `--` are usage errors.
+ */
+export function optionsBeforeCommand(args: string[], valueOptions: ReadonlySet<string>, what: string): { options: [string, string][]; command: string[] } {
+  const options: [string, string][] = [];
+  let i = 0;
+  for (; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') {
+      i++;
+      break;
+    }
+    const eq = a.indexOf('=');
+    const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
+    if (!valueOptions.has(name)) throw new UsageError(a.startsWith('-') ? `unknown option '${a}'` : `expected '--' before the ${what}, got '${a}'`);
+    if (name !== a) options.push([name, a.slice(eq + 1)]);
+    else {
+      if (i + 1 >= args.length) throw new UsageError(`${a} needs a value`);
+      options.push([name, args[++i]!]);
+    }
+  }
+  return { options, command: args.slice(i) };
+}

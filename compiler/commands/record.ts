@@ -9,6 +9,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { buildRuntime, RuntimeBuildError } from '../../codegen-c/runtime-build.ts';
 import { describeError } from '../source-io.ts';
+import { optionsBeforeCommand } from './options.ts';
 import { EXIT_USAGE, UsageError, type CliIO } from './types.ts';
 
 export interface RecordOptions {
@@ -17,27 +18,14 @@ export interface RecordOptions {
   command: string[];
 }
 
+const RECORD_OPTIONS = new Set(['-o', '--output', '--ring-size']);
+
 /** Parses the command line of `mvrc record` (exported for tests). */
 export function parseRecordArgs(args: string[]): RecordOptions {
   let output: string | undefined;
   let ringSize: number | undefined;
-  let i = 0;
-  for (; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--') {
-      i++;
-      break;
-    }
-    const eq = a.indexOf('=');
-    const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    if (name !== '-o' && name !== '--output' && name !== '--ring-size')
-      throw new UsageError(a.startsWith('-') ? `unknown option '${a}'` : `expected '--' before the command to record, got '${a}'`);
-    let v: string;
-    if (name !== a) v = a.slice(eq + 1);
-    else {
-      if (i + 1 >= args.length) throw new UsageError(`${a} needs a value`);
-      v = args[++i]!;
-    }
+  const { options, command } = optionsBeforeCommand(args, RECORD_OPTIONS, 'command to record');
+  for (const [name, v] of options) {
     if (name === '--ring-size') {
       if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw new UsageError(`--ring-size expects a number of bytes, got '${v}'`);
       ringSize = Number(v);
@@ -47,7 +35,6 @@ export function parseRecordArgs(args: string[]): RecordOptions {
       output = v;
     }
   }
-  const command = args.slice(i);
   if (output === undefined) throw new UsageError('no trace file: give it with -o TRACE');
   if (command.length === 0) throw new UsageError("no command to record (give it after '--')");
   return { output, ringSize, command };

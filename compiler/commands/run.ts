@@ -18,6 +18,7 @@ import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildRuntime, RuntimeBuildError } from '../../codegen-c/runtime-build.ts';
+import { optionsBeforeCommand } from './options.ts';
 import { EXIT_USAGE, UsageError, type CliIO } from './types.ts';
 
 export interface RunOptions {
@@ -46,22 +47,8 @@ function positiveInt(flag: string, v: string): number {
 /** Parses the command line of `mvrc run` (exported for tests). */
 export function parseRunArgs(args: string[]): RunOptions {
   const o: RunOptions = { leaderEnv: [], followerEnv: [], leader: [] };
-  let i = 0;
-  for (; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--') {
-      i++;
-      break;
-    }
-    const eq = a.indexOf('=');
-    const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    if (!VALUE_OPTIONS.has(name)) throw new UsageError(a.startsWith('-') ? `unknown option '${a}'` : `expected '--' before the leader command, got '${a}'`);
-    let v: string;
-    if (name !== a) v = a.slice(eq + 1);
-    else {
-      if (i + 1 >= args.length) throw new UsageError(`${a} needs a value`);
-      v = args[++i]!;
-    }
+  const { options, command: rest } = optionsBeforeCommand(args, VALUE_OPTIONS, 'leader command');
+  for (const [name, v] of options) {
     switch (name) {
       case '--rules': o.rules = v; break;
       case '--back': o.back = v; break;
@@ -85,7 +72,6 @@ export function parseRunArgs(args: string[]): RunOptions {
         break;
     }
   }
-  const rest = args.slice(i);
   const sep = rest.indexOf(':::');
   o.leader = sep < 0 ? rest : rest.slice(0, sep);
   if (sep >= 0) o.follower = rest.slice(sep + 1);
