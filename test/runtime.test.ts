@@ -3,7 +3,8 @@
 // echoes its stdin; build-time switches make faulty follower versions (crash, hang, different bytes).
 import { expect } from 'chai';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, cpSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dirname } from 'node:path';
@@ -319,6 +320,53 @@ describe('runtime: leader and follower side by side', function () {
     // The follower never got a signal from outside: the runtime raised each one at the point the
     // leader's handler ran, and it printed the same lines.
     expect(readFileSync(log, 'utf8')).to.equal(out);
+  });
+
+  it('records the signals a promoted version handles, so the old version following it replays them', async () => {
+    const prog = join(dir, 'signals-fifo');
+    execFileSync('cc', [...CFLAGS, '-o', prog, join(REPO, 'test', 'fixtures', 'mvr-signals.c')]);
+    const fifo = join(dir, 'in.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const back = join(dir, 'default-only.mvr');
+    writeFileSync(back, '// the default match only: the old version follows the new one call for call\n');
+    const sock = join(dir, 'promote-sig.sock');
+    const log = join(dir, 'promote-sig.log');
+    const child = spawn(process.execPath, [...cli(), 'run', '--control', sock, '--back', back, '--follower-log', log, '--', prog, fifo, ':::', prog, fifo],
+      { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((res) => child.once('exit', (c) => res(c)));
+    const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
+    const waitFor = async (where: () => string, text: string) => {
+      for (let i = 0; i < 100 && !where().includes(text); i++) await sleep(50);
+      expect(where(), err).to.contain(text);
+    };
+    const logText = () => (existsSync(log) ? readFileSync(log, 'utf8') : '');
+    const ctl = (...args: string[]) => spawnSync(process.execPath, [...cli(), 'ctl', sock, ...args], { cwd: REPO, encoding: 'utf8' });
+    const writer = await open(fifo, 'w'); // the leader's open() returns once a writer is there
+    await waitFor(() => out, 'ready');
+    await writer.write('a\n');
+    await waitFor(() => out, 'echo: a');
+    const pro = ctl('promote');
+    expect(pro.status, pro.stderr).to.equal(0);
+    const st = JSON.parse(ctl('status', '--json').stdout);
+    expect(st).to.deep.include({ stage: 'updated leader' });
+    // The new leader (the former follower, whose output is its log) reads the FIFO for real now.
+    await writer.write('b\n');
+    await waitFor(logText, 'echo: b');
+    process.kill(st.leader.pid, 'SIGUSR1');
+    await waitFor(logText, 'handler: signal 10');
+    await writer.write('c\n');
+    await waitFor(logText, 'echo: c');
+    const after = JSON.parse(ctl('status', '--json').stdout);
+    expect(after.retirements, JSON.stringify(after.retirements)).to.deep.equal([]);
+    expect(after.follower).to.deep.include({ state: 'following' });
+    await writer.close();
+    expect(await exited, err).to.equal(0);
+    expect(logText()).to.contain('handler: signal 10\necho: c\ndone\n');
+    expect(err).to.not.match(/retired/);
   });
 
   it('answers `mvrc ctl SOCK status` while running, with retirements', async () => {
