@@ -103,6 +103,7 @@ export const Diag = {
   TraceUnknownSyscall: m('MVR9007', 'error', "unknown syscall '{0}' in the trace", 'the syscall table is compiler/syscalls/x86_64.tsv (x86-64 only)'),
   TraceEmpty: m('MVR9008', 'error', "'{0}' holds no events", 'record one with mvrc record -o FILE -- CMD...'),
   TraceIsADirectory: m('MVR9009', 'error', "'{0}' is a directory, not a trace", 'name a trace file (mvrc record -o FILE)'),
+  TraceNotText: m('MVR9010', 'error', "'{0}' is not a trace: it contains NUL or invalid UTF-8 bytes", 'traces are text: mvrc JSON lines (mvrc record) or strace -f -s 4096 -xx output'),
 } as const satisfies Record<string, MessageTemplate>;
 
 export type DiagKey = keyof typeof Diag;

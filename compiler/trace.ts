@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { Diag } from './diagnostic-messages.ts';
 import { DiagnosticBag } from './diagnostics.ts';
-import { describeError } from './source-io.ts';
+import { decodeSourceText, describeError } from './source-io.ts';
 import type { LeaderEvent } from './interpreter.ts';
 import { span, type SourceFile, type Span } from './span.ts';
 import { syscallByName, syscallByNr } from './syscalls.ts';
@@ -219,7 +219,11 @@ export async function readTraceFile(path: string, diags: DiagnosticBag, display:
       diags.add(Diag.FileTooLarge, shown, at, [shown, st.size, MAX_TRACE_BYTES]);
       return undefined;
     }
-    const text = readFileSync(path, 'utf8');
+    const text = decodeSourceText(readFileSync(path));
+    if (text === undefined) {
+      diags.add(Diag.TraceNotText, shown, at, [shown]);
+      return undefined;
+    }
     const file: SourceFile = { path: shown, text };
     if (text.trim() === '') {
       diags.add(Diag.TraceEmpty, shown, at, [shown]);

@@ -176,6 +176,14 @@ describe('mvrc verify', function () {
     const r3 = verify(none, 'missing.jsonl', native);
     expect(r3.status).to.equal(2);
     expect(r3.stderr).to.contain("cannot read 'missing.jsonl'");
+    mkdirSync(join(dir, 'a-dir'), { recursive: true });
+    const r5 = verify(none, 'a-dir', native);
+    expect(r5.status).to.equal(2);
+    expect(r5.stderr).to.match(/^a-dir: error MVR9009: 'a-dir' is a directory, not a trace/m);
+    writeFileSync(join(dir, 'binary.jsonl'), Buffer.from([0x7b, 0x00, 0xff, 0x0a]));
+    const r6 = verify(none, leader, 'binary.jsonl');
+    expect(r6.status).to.equal(1);
+    expect(r6.stderr).to.match(/^binary\.jsonl: error MVR9010: 'binary\.jsonl' is not a trace: it contains NUL or invalid UTF-8 bytes/m);
     const r4 = mvrc(['verify', none, '--leader-trace', leader], { cwd: dir });
     expect(r4.status).to.equal(2);
     expect(r4.stderr).to.match(/missing --follower-trace[\s\S]*Usage: mvrc verify/);

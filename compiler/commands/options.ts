@@ -55,7 +55,8 @@ export function emitDiagnostics(io: CliIO, diags: readonly Diagnostic[], sources
 
 /** Files that could not be read at all are an environment problem (exit 2), not findings (exit 1). */
 export function exitStatusFor(diags: readonly Diagnostic[]): number {
-  if (diags.some((d) => d.code === Diag.CannotReadFile.code || d.code === Diag.IsADirectory.code)) return EXIT_USAGE;
+  const unreadable = [Diag.CannotReadFile.code, Diag.IsADirectory.code, Diag.TraceIsADirectory.code];
+  if (diags.some((d) => unreadable.includes(d.code))) return EXIT_USAGE;
   return diags.some((d) => d.severity === 'error') ? EXIT_FINDINGS : EXIT_OK;
 }
 
