@@ -1,6 +1,7 @@
 // Trace readers (compiler/trace.ts, compiler/trace-strace.ts): mvrc's JSON lines and strace
 // output become the same events; every bad line is reported at its line, and reading goes on.
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { DiagnosticBag } from '../compiler/diagnostics.ts';
 import { LineMap } from '../compiler/span.ts';
 import { parseJsonTrace, threadEvents, type Trace } from '../compiler/trace.ts';
@@ -184,4 +185,27 @@ describe('strace trace reader', () => {
     const b = readStrace('1 fcntl(3, F_SETFL, FROB_X) = 0\n').trace.events[0]!;
     expect(a.args).to.deep.equal(b.args);
   });
+});
+
+describe('trace readers on arbitrary input', () => {
+  // Lines made of the pieces real traces have, shuffled: the readers must report, never throw,
+  // and every diagnostic must point inside the text.
+  const piece = fc.constantFrom(
+    '{', '}', '"thread":', '"i":', '"nr":', '"args":[', ']', '"bufs":{"1":"', '"', ',', '0', '1', '-1', '99999999999999999999',
+    '4242  ', '[pid 7] ', 'read(', 'write(', 'openat(', 'AT_FDCWD', 'O_RDONLY|O_CLOEXEC', '"\\x68\\x69"', '"ab"...', ') = ', '-1 ENOENT (x)',
+    ' <unfinished ...>', '<... read resumed>', '--- SIGINT {si_signo=SIGINT} ---', '+++ exited with 0 +++', '{st_mode=S_IFREG}', '[1, 2]', '?', '\n', ' ', 'NULL',
+  );
+  const text = fc.oneof(fc.array(piece, { maxLength: 40 }).map((a) => a.join('')), fc.string({ maxLength: 200 }));
+  for (const [name, read] of [['JSON lines', readJson], ['strace', readStrace]] as const) {
+    it(`${name}: never throws, and every diagnostic lies within the text`, () => {
+      fc.assert(
+        fc.property(text, (t) => {
+          const { trace, diags } = read(t);
+          for (const d of diags.items) expect(d.span.offset + d.span.length).to.be.at.most(t.length);
+          for (const e of trace.events) expect(e.args).to.have.length(6);
+        }),
+        { numRuns: 400 },
+      );
+    });
+  }
 });
