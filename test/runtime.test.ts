@@ -98,6 +98,21 @@ describe('runtime: leader and follower side by side', function () {
     expect(r.stdout).to.equal('done\n');
   });
 
+  it('gives the follower the leader\'s random bytes (getrandom, and reads of /dev/urandom)', () => {
+    const log = join(dir, 'random.log');
+    const r = mvrcRun(['--follower-log', log, '--', bin.lines!, '--random', '--lines', '2', ':::', bin.lines!, '--random', '--lines', '2']);
+    expect(r.stderr, r.stderr).to.not.match(/retired/);
+    expect(r.status).to.equal(0);
+    const random = r.stdout.split('\n').slice(0, 2);
+    expect(random[0]).to.match(/^getrandom [0-9a-f]{32}$/);
+    expect(random[1]).to.match(/^urandom [0-9a-f]{32}$/);
+    expect(readFileSync(log, 'utf8')).to.equal(r.stdout);
+    // The bytes are random indeed: another run of the program draws others.
+    const again = spawnSync(bin.lines!, ['--random', '--lines', '0'], { encoding: 'utf8' }).stdout.split('\n');
+    expect(again[0]).to.match(/^getrandom /).and.not.equal(random[0]);
+    expect(again[1]).to.match(/^urandom /).and.not.equal(random[1]);
+  });
+
   it('exits with the leader status, and a different exit of the follower is a divergence', () => {
     const same = mvrcRun(['--', bin.lines!, '--lines', '2', '--exit', '5', ':::', bin.lines!, '--lines', '2', '--exit', '5']);
     expect(same.status).to.equal(5);
