@@ -37,7 +37,9 @@ export interface FollowerCall {
 
 export type LeaderAction = 'match' | 'store' | 'skip';
 export type FollowerAction = 'nop' | 'match' | 'exec' | 'emulate';
-export type StepStatus = 'ok' | 'need_more' | 'diverge' | 'expected_diverge';
+/** `progress`: the step's leader actions are full (MAX_LEFT) before the call is decided; they are
+ *  kept, and the same call is stepped again (docs/semantics.md, "Progress"). */
+export type StepStatus = 'ok' | 'need_more' | 'diverge' | 'expected_diverge' | 'progress';
 
 export interface StepResult {
   status: StepStatus;
@@ -198,13 +200,14 @@ export class Interpreter {
   step(leader: LeaderView, call: FollowerCall): StepResult {
     const w = this.work();
     let st = this.stepInner(w, leader, call);
-    if (st === 'ok' && w.overflow) {
+    if ((st === 'ok' || st === 'progress') && w.overflow) {
       st = 'diverge';
       w.res.reason = Reasons.overflow;
     }
     w.res.status = st;
-    w.res.leader = st === 'ok' ? w.acts : [];
-    if (st === 'ok') this.s = w.s;
+    const kept = st === 'ok' || st === 'progress';
+    w.res.leader = kept ? w.acts : [];
+    if (kept) this.s = w.s;
     return this.tidy(w.res);
   }
 
@@ -240,6 +243,13 @@ export class Interpreter {
 
   // ---- the algorithm (docs/semantics.md, "The step") ----------------------------------------
 
+  /** The leader actions are full before the call is decided (mvr_full in mvr_matcher.h). */
+  private full(w: Work): StepStatus {
+    if (w.acts.length) return 'progress';
+    w.res.reason = Reasons.tooMany;
+    return 'diverge';
+  }
+
   private stepInner(w: Work, leader: LeaderView, call: FollowerCall): StepStatus {
     const s = w.s;
     if (s.begin >= 0) return this.beginStep(w, call);
@@ -268,10 +278,7 @@ export class Interpreter {
           const m = this.matchLeft(w, rule, leader);
           if (m === 'need') return 'need_more';
           if (m === 'no') continue;
-          if (w.acts.length + rule.left.length > MAX_LEFT) {
-            w.res.reason = Reasons.tooMany;
-            return 'diverge';
-          }
+          if (w.acts.length + rule.left.length > MAX_LEFT) return this.full(w);
           if (rule.rhs === 'diverge') {
             w.res.rule = id;
             w.res.reason = rule.reason || Reasons.expected;
@@ -280,10 +287,7 @@ export class Interpreter {
           if (this.tryRule(w, rule, call)) return 'ok';
         }
         if (ev.nr === call.nr && this.inputsEqual(ev, call)) {
-          if (w.acts.length + 1 > MAX_LEFT) {
-            w.res.reason = Reasons.tooMany;
-            return 'diverge';
-          }
+          if (w.acts.length + 1 > MAX_LEFT) return this.full(w);
           w.acts.push({ event: s.next, action: 'match' });
           this.giveEvent(w, ev, call);
           w.res.rule = RULE_DEFAULT;
@@ -299,10 +303,7 @@ export class Interpreter {
           const m = this.matchLeft(w, rule, leader);
           if (m === 'need') return 'need_more';
           if (m === 'no') continue;
-          if (w.acts.length + rule.left.length > MAX_LEFT) {
-            w.res.reason = Reasons.tooMany;
-            return 'diverge';
-          }
+          if (w.acts.length + rule.left.length > MAX_LEFT) return this.full(w);
           for (let i = 0; i < rule.left.length; i++) w.acts.push({ event: s.next + BigInt(i), action: 'skip' });
           s.next += BigInt(rule.left.length);
           restarted = true;

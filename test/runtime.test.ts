@@ -113,6 +113,17 @@ describe('runtime: leader and follower side by side', function () {
     expect(again[1]).to.match(/^urandom /).and.not.equal(random[1]);
   });
 
+  it('follows a leader that makes 100 writes in a row the follower never makes (write(2,_,_) => nothing)', () => {
+    const rules = join(dir, 'quiet.mvr');
+    writeFileSync(rules, 'write(2, _, _) => nothing\n');
+    const log = join(dir, 'quiet.log');
+    const r = mvrcRun(['--rules', rules, '--follower-log', log, '--', bin.lines!, '--stderr-lines', '100', '--lines', '3', ':::', bin.lines!, '--lines', '3']);
+    expect(r.stderr).to.not.match(/retired/);
+    expect(r.stderr).to.contain('note 99\n');
+    expect(r.status).to.equal(0);
+    expect(readFileSync(log, 'utf8')).to.equal(r.stdout);
+  });
+
   it('exits with the leader status, and a different exit of the follower is a divergence', () => {
     const same = mvrcRun(['--', bin.lines!, '--lines', '2', '--exit', '5', ':::', bin.lines!, '--lines', '2', '--exit', '5']);
     expect(same.status).to.equal(5);

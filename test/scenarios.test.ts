@@ -171,6 +171,17 @@ describe('published scenarios (interpreter and generated C)', function () {
     );
   });
 
+  it('a run of leader-only events longer than one step decides (64) is decided over several steps (progress)', () => {
+    // The old version logs 100 lines to stderr before its reply; the new one logs nothing.
+    const logs = Array.from({ length: 100 }, (_, i) => L({ nr: nr('write'), args: [2, 0, 4], ret: 4, bufs: { 1: `l${String(i).padStart(2, '0')}\n` } }));
+    const skips = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `${from + i}:k`).join(',');
+    scenario(
+      'write(2,_,_) => nothing\n',
+      [...logs, L({ nr: nr('write'), args: [1, 0, 1], ret: 1, bufs: { 1: 'x' } }), F({ nr: nr('write'), args: [1, 0, 1], bufs: { 1: 'x' } }), 'E', 'X'],
+      [`progress L=${skips(0, 64)}`, `ok r=D f=match ev=100 ret=1 L=${skips(64, 100)},100:m`, 'fin ok'],
+    );
+  });
+
   it('a follower that exits in the middle of a rule diverges at finish', () => {
     scenario(
       'open(_,_,_) => dup(_), lseek(_,_,_)\n',

@@ -122,16 +122,15 @@ describe('mvrc verify', function () {
     expect(r.stderr).to.match(/^short\.jsonl:5:1: note: the follower's last call: write\(5, "ERROR unknown command\\n", 22\)/m);
   });
 
-  it('maps more trailing leader-only events than one matcher step decides (64) to nothing', () => {
-    // At the end of the traces (both runs were stopped after the last request) the old version
-    // logs 100 lines to stderr; the new one logs nothing. (Before a follower call, one step can
-    // skip at most 64 leader events: the runtime's limit too.)
-    const logs = Array.from({ length: 100 }, (_, i) => write(`log ${i}\n`, 2));
-    const chatty = put('chatty.jsonl', traceText([...LEADER.slice(0, -1), ...logs]));
+  it('maps a run of leader-only events longer than one matcher step (64) to nothing, before the next call and at the end', () => {
+    // The old version logs 100 lines to stderr before it exits, and 100 more after its last
+    // event; the new one logs nothing.
+    const logs = (from: number) => Array.from({ length: 100 }, (_, i) => write(`log ${from + i}\n`, 2));
+    const chatty = put('chatty.jsonl', traceText([...LEADER.slice(0, -1), ...logs(0), exit(), ...logs(100)]));
     const rules = put('quiet.mvr', 'write(2, _, _) => nothing\n');
-    const r = verify(rules, chatty, put('quiet.jsonl', traceText(LEADER.slice(0, -1))));
+    const r = verify(rules, chatty, put('quiet.jsonl', traceText(LEADER)));
     expect(r.status, r.stderr).to.equal(0);
-    expect(r.stdout).to.match(/^verified: 5 follower calls against 105 leader events;/);
+    expect(r.stdout).to.match(/^verified: 6 follower calls against 206 leader events;/);
   });
 
   it('cannot evaluate a C guard: MVR4103 names the rule and the follower call', () => {

@@ -36,6 +36,8 @@ export function formatStep(r: StepResult, finish = false): string {
     }
     case 'need_more':
       return p + 'need' + leaderText(r);
+    case 'progress':
+      return p + 'progress' + leaderText(r);
     case 'diverge':
       return p + 'diverge' + ruleText(r) + ` reason=${r.reason}`;
     case 'expected_diverge':
@@ -71,6 +73,7 @@ export function runInterpreterText(a: Automaton, input: string, opts: Interprete
       } else {
         const r = interp.step(view, it);
         out.push(formatStep(r));
+        if (r.status === 'progress') continue; // the same call again
         if (r.status === 'need_more') return;
         if (r.status !== 'ok') stopped = true;
       }

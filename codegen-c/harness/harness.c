@@ -131,6 +131,10 @@ static void print_step(const char *prefix, int status, const mvr_step *s) {
     printf("need");
     print_leader(s);
     break;
+  case MVR_PROGRESS:
+    printf("progress");
+    print_leader(s);
+    break;
   case MVR_DIVERGE:
     printf("diverge");
     print_rule(s);
@@ -163,6 +167,7 @@ static void drain(void) {
     } else {
       int st = mvr_rules_step(state, &view, &it->call, &out);
       print_step("", st, &out);
+      if (st == MVR_PROGRESS) continue; /* the same call again */
       if (st == MVR_NEED_MORE) return;
       if (st != MVR_OK) stopped = 1;
     }

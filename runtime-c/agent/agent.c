@@ -1113,6 +1113,12 @@ static int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only) 
     memset(step, 0, offsetof(mvr_step, leader));
     step->n_leader = 0;
     st = g_rules.step(ts->rstate, &ts->view, &call, step);
+    if (st == MVR_PROGRESS) {
+      /* A long run of leader-only events before this call: they are decided; free them, go on. */
+      follower_release(ts);
+      idle_since = 0;
+      continue;
+    }
     if (st != MVR_NEED_MORE) break;
     /* The rules hold leader events and want to look further, but the leader's thread has
      * recorded nothing more for a while: it may be idle (a background thread waiting on a
@@ -1133,6 +1139,11 @@ static int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only) 
         st = g_rules.step(ts->rstate, &ts->view, &call, step);
         ts->idle_eof = 0;
         if (st == MVR_OK) break;
+        if (st == MVR_PROGRESS) { /* decided (and kept) like a match: go on from there */
+          follower_release(ts);
+          idle_since = 0;
+          continue;
+        }
         st = MVR_NEED_MORE;
         idle_since = t;
       }

@@ -397,6 +397,13 @@ static int mvr_begin_step(struct mvr_w *w) {
   return MVR_OK;
 }
 
+/* The step's leader actions are full before the call is decided: what they decided is kept
+ * (MVR_PROGRESS) and the next step goes on from there with the same call. Deciding them in one
+ * step or in several gives the same actions (docs/semantics.md, "Progress"). */
+static int mvr_full(struct mvr_w *w) {
+  return w->out->n_leader ? MVR_PROGRESS : mvr_diverge(w, MVR_REASON_TOO_MANY);
+}
+
 static int mvr_step_inner(struct mvr_w *w) {
   const mvr_call *c = w->call;
   if (w->s.begin >= 0) return mvr_begin_step(w);
@@ -427,12 +434,12 @@ static int mvr_step_inner(struct mvr_w *w) {
         int m = mvr_match_left(w, r);
         if (m < 0) return MVR_NEED_MORE;
         if (m == 0) continue;
-        if (w->out->n_leader + r->nleft > MVR_MAX_LEADER_ACTIONS) return mvr_diverge(w, MVR_REASON_TOO_MANY);
+        if (w->out->n_leader + r->nleft > MVR_MAX_LEADER_ACTIONS) return mvr_full(w);
         if (r->rhs == MVR_RHS_DIVERGE) return mvr_expected(w, rid);
         if (mvr_try_rule(w, rid)) return MVR_OK;
       }
       if (ev->nr == c->nr && mvr_inputs_equal(ev, c)) {
-        if (w->out->n_leader + 1 > MVR_MAX_LEADER_ACTIONS) return mvr_diverge(w, MVR_REASON_TOO_MANY);
+        if (w->out->n_leader + 1 > MVR_MAX_LEADER_ACTIONS) return mvr_full(w);
         mvr_act(w, w->s.next, MVR_L_MATCH);
         mvr_give(w, ev);
         w->out->rule = MVR_RULE_DEFAULT;
@@ -449,7 +456,7 @@ static int mvr_step_inner(struct mvr_w *w) {
         int m = mvr_match_left(w, r);
         if (m < 0) return MVR_NEED_MORE;
         if (m == 0) continue;
-        if (w->out->n_leader + r->nleft > MVR_MAX_LEADER_ACTIONS) return mvr_diverge(w, MVR_REASON_TOO_MANY);
+        if (w->out->n_leader + r->nleft > MVR_MAX_LEADER_ACTIONS) return mvr_full(w);
         for (uint32_t i = 0; i < r->nleft; i++) mvr_act(w, w->s.next + i, MVR_L_SKIP);
         w->s.next += r->nleft;
         restarted = 1;
@@ -519,13 +526,10 @@ int mvr_rules_step(void *state, const mvr_leader_view *leader, const mvr_call *c
   w.overflow = 0;
   mvr_step_init(out);
   int status = mvr_step_inner(&w);
-  if (status == MVR_OK && w.overflow) status = mvr_diverge(&w, MVR_REASON_OVERFLOW);
-  if (status == MVR_OK) {
-    st->c = w.s;
-  } else {
-    mvr_step_undecided(out);
-    out->n_leader = 0;
-  }
+  if ((status == MVR_OK || status == MVR_PROGRESS) && w.overflow) status = mvr_diverge(&w, MVR_REASON_OVERFLOW);
+  if (status == MVR_OK || status == MVR_PROGRESS) st->c = w.s;
+  if (status != MVR_OK) mvr_step_undecided(out);
+  if (status != MVR_OK && status != MVR_PROGRESS) out->n_leader = 0;
   return status;
 }
 

@@ -8,6 +8,9 @@
  *  - The module never trusts a length: every copy is bounded by the follower's capacity.
  *  - mvr_rules_step() with result MVR_NEED_MORE has not changed the state: the runtime waits for
  *    more leader events and calls it again with the same call.
+ *  - With MVR_PROGRESS the step decided MVR_MAX_LEADER_ACTIONS leader events (out->leader) but not
+ *    the call yet: the state has advanced past them; the runtime may release them, and calls it
+ *    again with the same call.
  */
 #ifndef MVR_RULES_H
 #define MVR_RULES_H
@@ -17,7 +20,7 @@
 
 #define MVR_MAX_ARGS 6
 #define MVR_MAX_LEADER_ACTIONS 64 /* also the longest left side a rule may have */
-#define MVR_RULES_ABI 1
+#define MVR_RULES_ABI 2 /* 2: MVR_PROGRESS */
 
 /* A leader event as the rule module sees it. */
 typedef struct mvr_event {
@@ -56,6 +59,7 @@ enum mvr_step_status {
   MVR_NEED_MORE = 1,        /* more leader events are needed; state unchanged */
   MVR_DIVERGE = 2,          /* irreconcilable divergence: no rule reconciles this call */
   MVR_EXPECTED_DIVERGE = 3, /* a `diverge "reason"` rule applied */
+  MVR_PROGRESS = 4,         /* out->leader is full, the call is not decided yet: step it again */
 };
 
 typedef struct mvr_leader_step {
