@@ -4,12 +4,12 @@
 // (cached); the monitor (`--record`) consumes the rings itself and writes the trace.
 // Exit status: CMD's (128+N when killed by signal N); 2 for a usage or environment error, and when
 // the trace could not be written in full (the monitor says why).
-import { spawn } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { buildRuntime, RuntimeBuildError } from '../../codegen-c/runtime-build.ts';
 import { describeError } from '../source-io.ts';
 import { optionsBeforeCommand } from './options.ts';
+import { runMonitor } from './run.ts';
 import { EXIT_USAGE, UsageError, type CliIO } from './types.ts';
 
 export interface RecordOptions {
@@ -110,18 +110,6 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   if (o.ringSize) margs.push('--ring-size', String(o.ringSize));
   margs.push('--', ...o.command);
 
-  const child = spawn(rt.monitor, margs, { cwd: io.cwd, env: io.env, stdio: 'inherit' });
-  const forward = (sig: NodeJS.Signals) => () => void child.kill(sig);
-  const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
-  for (const [s, h] of handlers) process.on(s, h);
-  try {
-    return await new Promise<number>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 + (SIGNALS[signal] ?? 1) : EXIT_USAGE)));
-    });
-  } finally {
-    for (const [s, h] of handlers) process.removeListener(s, h);
-  }
+  return runMonitor(rt.monitor, margs, io);
 }
 
-const SIGNALS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGSEGV: 11, SIGTERM: 15 };

@@ -156,6 +156,12 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   margs.push('--', ...o.leader);
   if (o.follower) margs.push(':::', ...o.follower);
 
+  return runMonitor(monitor, margs, io);
+}
+
+/** Runs the monitor with the terminal's stdio, passing on the signals that would end mvrc; resolves
+ * to its exit status (128+N when a signal N ended it). Shared by `mvrc run` and `mvrc record`. */
+export async function runMonitor(monitor: string, margs: string[], io: CliIO): Promise<number> {
   const child = spawn(monitor, margs, { cwd: io.cwd, env: io.env, stdio: 'inherit' });
   const forward = (sig: NodeJS.Signals) => () => void child.kill(sig);
   const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
@@ -163,7 +169,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   try {
     return await new Promise<number>((resolve, reject) => {
       child.once('error', reject);
-      child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 + (osSignal(signal) ?? 1) : 2)));
+      child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 + (osSignal(signal) ?? 1) : EXIT_USAGE)));
     });
   } finally {
     for (const [s, h] of handlers) process.removeListener(s, h);
