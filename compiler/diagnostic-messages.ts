@@ -86,6 +86,7 @@ export const Diag = {
   VerifyCBlock: m('MVR4103', 'error', 'rule {0} has a C {1}, which mvrc verify cannot evaluate, at {2}', 'write the predicate or callback as a typed block (if (...) / do { ... }), or test this rule with mvrc run'),
   VerifyExpectedDivergence: m('MVR4104', 'note', 'expected divergence: {0}'),
   VerifyStaleFollower: m('MVR4105', 'error', 'the follower trace was not recorded under these rules: {0}; its later calls react to other data, so verify stops here', 'record the follower under the rules (mvrc run) or compare the traces without this rule'),
+  VerifyUnpairedThread: m('MVR4106', 'error', '{0} (threads and child processes are paired by creation order)', 'the two runs must create the same threads and processes in the same order; record both under the same workload'),
 
   // ---- MVR5xxx: C compilation ---------------------------------------------------------
   CCompileError: m('MVR5001', 'error', 'C compiler: {0}'),

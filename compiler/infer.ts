@@ -2,8 +2,11 @@
 // "mvrc infer"). Pure functions: the command (compiler/commands/infer.ts) reads the traces,
 // checks the rules with the real checker and verifies them with compiler/verify.ts.
 //
-// 1. Each trace is reduced to its main thread without `local` calls (memory, signal masks,
-//    futex...: the runtime neither records nor matches them).
+// 1. The threads and child processes of the two traces are paired by creation order, as the
+//    runtime pairs them (verify.ts, threadPairs); each thread is reduced to the calls the runtime
+//    records and matches (without `local` calls: memory, signal masks, futex...). Steps 2-3 are
+//    done per thread pair; one rule file serves every pair (the runtime runs one rule module for
+//    every ring), so the rules of all pairs are merged as repeated hunks are.
 // 2. The two sequences are aligned (Myers' diff) on the key of the default match: the syscall
 //    and its input arguments (scalars and fds by value, input bytes, paths and input structures
 //    by content; never pointers or outputs). Aligned events are what the default match pairs.
@@ -26,18 +29,22 @@ import type { Program } from './program-types.ts';
 import { LineMap } from './span.ts';
 import type { ParamKind, SyscallInfo } from './syscall-types.ts';
 import { syscallByNr } from './syscalls.ts';
-import type { Trace, TraceEvent } from './trace.ts';
-import { matchedEvents, verifyTraces, type VerifyFinding, type VerifyResult } from './verify.ts';
+import { traceThreads, type Trace, type TraceEvent } from './trace.ts';
+import { matchedEvents, pairName, threadPairs, verifyTraces, type ThreadPair, type VerifyFinding, type VerifyResult } from './verify.ts';
 
-/** The events the runtime records and matches (the main thread's; verify.ts, matchedEvents). */
-export function comparedEvents(trace: Trace): TraceEvent[] {
+/** The events the runtime records and matches, of one thread (by default the main thread's;
+ *  verify.ts, matchedEvents). */
+export function comparedEvents(trace: Trace, thread?: number): TraceEvent[] {
   // The calls the runtime records and matches: the same definition as mvrc verify's.
-  return matchedEvents(trace);
+  return matchedEvents(trace, thread);
 }
 
-/** A copy of the trace holding only its compared events (what `verifyTraces` should see). */
+/** A copy of the trace holding only the compared events of every thread (what `verifyTraces`
+ *  should see), in file order, with the threads' creation order fixed beforehand. */
 export function comparedTrace(trace: Trace): Trace {
-  return { ...trace, events: comparedEvents(trace), signals: [] };
+  const threads = traceThreads(trace);
+  const events = threads.flatMap((t) => comparedEvents(trace, t.id)).sort((a, b) => a.span.offset - b.span.offset);
+  return { ...trace, events, signals: [], threadOrder: threads };
 }
 
 const SCALAR: ReadonlySet<ParamKind> = new Set<ParamKind>(['fd', 'int', 'size', 'flags']);
@@ -143,6 +150,8 @@ export interface Hunk {
   followerEnd: number;
   leader: TraceEvent[];
   follower: TraceEvent[];
+  /** The thread pair (creation order, 0: the main threads) the hunk is in; 0 when not given. */
+  pair?: number;
 }
 
 /** The hunks between aligned events, in trace order; null when the traces differ too much. */
@@ -307,8 +316,11 @@ export interface InferredRule {
 }
 
 export interface Inference {
+  /** The compared events of every thread (pair by pair). */
   leaderEvents: TraceEvent[];
   followerEvents: TraceEvent[];
+  /** Thread pairs diffed (threads that both traces have). */
+  threadPairs: number;
   hunks: Hunk[];
   rules: InferredRule[];
   /** Hunks no rule could be written for, and why. */
@@ -339,15 +351,39 @@ function splitHunk(h: Hunk): Hunk[] {
   return h.follower.map((e, i) => ({ ...h, followerStart: h.followerStart + i, followerEnd: h.followerStart + i + 1, follower: [e] }));
 }
 
+/**
+ * The rules for two traces, thread pair by thread pair (threadPairs: creation order); one rule
+ * set for all pairs, identical rules written once. A thread only one trace has gets no rule (it
+ * is reported in `skipped`, as one hunk holding its events). Null when the traces of a pair
+ * differ in more than `maxEdits` events.
+ */
 export function inferRules(leader: Trace, follower: Trace, form: InferForm = INFER_FORMS[0]!, maxEdits = MAX_DIFF_EDITS): Inference | null {
   const mode = form.mode;
-  const leaderEvents = comparedEvents(leader);
-  const followerEvents = comparedEvents(follower);
-  const hunks = diffHunks(leaderEvents, followerEvents, maxEdits);
-  if (!hunks) return null;
-  const byText = new Map<string, InferredRule>();
+  const leaderEvents: TraceEvent[] = [];
+  const followerEvents: TraceEvent[] = [];
+  const hunks: Hunk[] = [];
   const skipped: Inference['skipped'] = [];
+  let pairs = 0;
+  for (const p of threadPairs(leader, follower)) {
+    const lev = p.leader ? comparedEvents(leader, p.leader.id) : [];
+    const fev = p.follower ? comparedEvents(follower, p.follower.id) : [];
+    leaderEvents.push(...lev);
+    followerEvents.push(...fev);
+    if (!p.leader || !p.follower) {
+      const side = p.follower ? 'follower' : 'leader';
+      const h: Hunk = { leaderStart: 0, leaderEnd: lev.length, followerStart: 0, followerEnd: fev.length, leader: lev, follower: fev, pair: p.index };
+      hunks.push(h);
+      skipped.push({ hunk: h, why: `${pairName(p, leader, follower)} exists in the ${side} trace only (threads and processes are paired by creation order): no rule can pair it` });
+      continue;
+    }
+    pairs++;
+    const ph = diffHunks(lev, fev, maxEdits);
+    if (!ph) return null;
+    for (const h of ph) hunks.push(p.index === 0 ? h : { ...h, pair: p.index });
+  }
+  const byText = new Map<string, InferredRule>();
   for (const h of hunks) {
+    if (skipped.some((k) => k.hunk === h)) continue;
     const why = hunkProblem(h);
     if (why) {
       skipped.push({ hunk: h, why });
@@ -367,7 +403,7 @@ export function inferRules(leader: Trace, follower: Trace, form: InferForm = INF
   // for one that can never fire (MVR4001).
   const rank = (r: InferredRule): number => (r.hunks[0]!.follower.length === 0 ? 1 : r.hunks[0]!.leader.length === 0 ? 2 : 0);
   const rules = [...byText.values()].sort((x, y) => rank(x) - rank(y));
-  return { leaderEvents, followerEvents, hunks, rules, skipped };
+  return { leaderEvents, followerEvents, threadPairs: pairs, hunks, rules, skipped };
 }
 
 /** `A:12-14` — where a hunk's events are in a trace file (1-based lines). */
@@ -378,12 +414,13 @@ export function traceLines(name: string, lines: LineMap, events: readonly TraceE
   return first === last ? `${name}:${first}` : `${name}:${first}-${last}`;
 }
 
-/** Where a hunk is, in both trace files: `leader.jsonl:12-13 => follower.jsonl:12`. */
+/** Where a hunk is, in both trace files: `leader.jsonl:12-13 => follower.jsonl:12`, followed by
+ *  ` (thread 1)` for a hunk of a thread other than the main one. */
 export function hunkLocation(h: Hunk, leader: Trace, follower: Trace, lines?: { leader: LineMap; follower: LineMap }): string {
   const lm = lines ?? { leader: new LineMap(leader.file.text), follower: new LineMap(follower.file.text) };
   const l = h.leader.length ? traceLines(leader.file.path, lm.leader, h.leader) : `${leader.file.path}: nothing`;
   const f = h.follower.length ? traceLines(follower.file.path, lm.follower, h.follower) : `${follower.file.path}: nothing`;
-  return `${l} => ${f}`;
+  return `${l} => ${f}${h.pair ? ` (thread ${h.pair})` : ''}`;
 }
 
 /** How many places a rule comment lists before "and N more". */
@@ -480,7 +517,7 @@ export function suggestRules(leader: Trace, follower: Trace, fileName = 'inferre
   const notes = ['NOT VERIFIED: these rules do not reconcile the two traces.'];
   for (const k of s.inference.skipped) notes.push(`no rule for ${hunkLocation(k.hunk, leader, follower)}: ${k.why}`);
   for (const d of s.dropped) notes.push(`no rule for ${d.where}: ${d.why}`);
-  for (const f of s.verdict.findings) notes.push(`${f.kind}: ${f.message}${findingPlace(f, lTrace, fTrace)}`);
+  for (const f of s.verdict.findings) notes.push(`${f.kind}${f.pair && f.kind !== 'unpaired-thread' ? ` in ${pairName(f.pair as ThreadPair, lTrace, fTrace)}` : ''}: ${f.message}${findingPlace(f, lTrace, fTrace)}`);
   const text = renderRules({ ...s.inference, rules: s.rules }, leader, follower, notes);
   const program = checkRuleText(text, fileName, cwd);
   // The verdict again, against the text as written (so that rule locations are right).
@@ -524,7 +561,7 @@ function checkAndVerify(inf: Inference, form: InferForm, leader: Trace, follower
     }
     if (merge) {
       const [earlier, at] = merge;
-      const merged = { ...rules[earlier]!, hunks: [...rules[earlier]!.hunks, ...rules[at]!.hunks].sort((x, y) => x.leaderStart - y.leaderStart || x.followerStart - y.followerStart) };
+      const merged = { ...rules[earlier]!, hunks: [...rules[earlier]!.hunks, ...rules[at]!.hunks].sort((x, y) => (x.pair ?? 0) - (y.pair ?? 0) || x.leaderStart - y.leaderStart || x.followerStart - y.followerStart) };
       rules = rules.map((r, i) => (i === earlier ? merged : r)).filter((_, i) => i !== at);
       continue;
     }

@@ -4,7 +4,8 @@
 // What is read (docs/traces.md, "strace input"):
 // - a line per call, `name(args) = ret`, optionally prefixed by a pid (`1234  ` with -f -o FILE,
 //   `[pid 1234] ` on stderr) and by a timestamp (-t/-tt/-ttt), optionally followed by ` <0.000012>`
-//   (-T); `thread` is the pid (0 for lines without one), the first thread seen is the main thread;
+//   (-T); `thread` is the pid (0 for lines without one), the first thread seen is the main thread
+//   (the others' creation order, by which verify and infer pair them: traceThreads in trace.ts);
 // - `<unfinished ...>` / `<... name resumed>` pairs: one event, at the line where it started; a
 //   call never resumed (its process exited) is an event that did not return;
 // - `--- SIGINT {...} ---`: a signal delivered before the thread's next event;

@@ -44,6 +44,99 @@ export interface Trace {
   /** Every event, in file order. Events of one thread keep their order. */
   events: TraceEvent[];
   signals: TraceSignal[];
+  /** The threads in creation order, when they were fixed before events were taken out of the
+   *  trace (comparedTrace in compiler/infer.ts); else traceThreads works them out. */
+  threadOrder?: TraceThread[];
+}
+
+/** A thread or process of the traced program (traceThreads). */
+export interface TraceThread {
+  /** Its id in the trace's events: the ring number (mvrc) or the pid (strace). */
+  id: number;
+  /** The clone/clone3/fork call that created it, when the trace shows one (strace). */
+  creator?: TraceEvent;
+}
+
+const CLONE_VM = 0x100n;
+const CLONE_VFORK = 0x4000n;
+const CLONE_THREAD = 0x10000n;
+
+/**
+ * Whether the child of a creating call is one the runtime pairs with a ring (runtime-c/agent/agent.c,
+ * handle_creation): threads and fork-like processes are; vfork and clone(CLONE_VM) without
+ * CLONE_THREAD (posix_spawn, system) are not. Null for a call that creates nothing.
+ */
+function createsPairedChild(e: TraceEvent, text: string): boolean | null {
+  switch (e.name) {
+    case 'fork':
+      return true;
+    case 'vfork':
+      return false;
+    case 'clone': {
+      const f = BigInt.asUintN(64, e.args[0] ?? 0n);
+      if (f & CLONE_VFORK) return false;
+      return (f & CLONE_VM) === 0n || (f & CLONE_THREAD) !== 0n;
+    }
+    case 'clone3': {
+      // clone_args is a structure (no bytes in either format): strace shows its flags in the line.
+      const line = text.slice(e.span.offset, e.span.offset + e.span.length);
+      const m = /flags=([A-Za-z0-9_|]+)/.exec(line);
+      if (!m) return true;
+      const flags = m[1]!.split('|');
+      if (flags.includes('CLONE_VFORK')) return false;
+      return !flags.includes('CLONE_VM') || flags.includes('CLONE_THREAD');
+    }
+    default:
+      return null;
+  }
+}
+
+/**
+ * The program's threads and child processes in creation order (index 0: the main thread, always
+ * there, even in a trace without events), as the
+ * runtime pairs them, one ring per pair (docs/runtime.md):
+ * - mvrc JSON lines: `thread` is the ring number, already the creation order: ring k is entry k
+ *   (a ring with no events in the trace is an entry without events);
+ * - strace: the first pid seen is the main thread; then the children, in the order in which the
+ *   clone/clone3/fork calls that created them started (the runtime takes a ring number when the
+ *   creating call enters, and a resumed call keeps the line where it started) — their results name
+ *   the children's pids; then pids whose creation the trace does not show, in the order they first
+ *   appear. Children the runtime does not pair (vfork, posix_spawn/system: clone(CLONE_VM) without
+ *   CLONE_THREAD) and their descendants are left out, as `mvrc record` leaves them out.
+ */
+export function traceThreads(trace: Trace): TraceThread[] {
+  if (trace.threadOrder) return trace.threadOrder;
+  if (trace.format === 'mvrc') {
+    let max = -1;
+    for (const e of trace.events) if (e.thread > max) max = e.thread;
+    return Array.from({ length: Math.max(max + 1, 1) }, (_, id) => ({ id }));
+  }
+  const main = trace.events[0]?.thread;
+  if (main === undefined) return [{ id: 0 }]; // the main thread exists, even without events
+  const out: TraceThread[] = [{ id: main }];
+  const seen = new Set<number>([main]);
+  const unpaired = new Set<number>();
+  const creators = trace.events.filter((e) => !e.noRet && e.ret > 0n && createsPairedChild(e, trace.file.text) !== null).sort((a, b) => a.span.offset - b.span.offset);
+  for (const c of creators) {
+    const pid = Number(c.ret);
+    if (!Number.isSafeInteger(pid) || seen.has(pid) || unpaired.has(pid)) continue;
+    if (unpaired.has(c.thread) || !createsPairedChild(c, trace.file.text)) unpaired.add(pid);
+    else {
+      out.push({ id: pid, creator: c });
+      seen.add(pid);
+    }
+  }
+  for (const e of trace.events) {
+    if (seen.has(e.thread) || unpaired.has(e.thread)) continue;
+    out.push({ id: e.thread });
+    seen.add(e.thread);
+  }
+  return out;
+}
+
+/** How a thread is named in findings: `thread 1` (mvrc), `thread 1 (pid 4243)` (strace). */
+export function threadName(trace: Trace, index: number, id: number): string {
+  return trace.format === 'strace' ? `thread ${index} (pid ${id})` : `thread ${index}`;
 }
 
 /** The events of one thread (the main thread: the first thread seen), indexed from 0. */

@@ -1,8 +1,9 @@
-// mvrc verify: does a rule file reconcile two recorded runs? The reference interpreter
-// (compiler/interpreter.ts, docs/semantics.md) is run over the follower trace's main-thread calls
-// against the leader trace's main-thread events, exactly as the compiled module would be at run
-// time; its verdicts become findings, and findings become diagnostics that point into the trace
-// files (docs/traces.md, "mvrc verify").
+// mvrc verify: does a rule file reconcile two recorded runs? The threads and child processes of
+// the two runs are paired by creation order, as the runtime pairs them (one ring per pair), and
+// the reference interpreter (compiler/interpreter.ts, docs/semantics.md) is run over each pair:
+// the follower thread's calls against the leader thread's events, exactly as the compiled module
+// would be at run time, with one matcher state per pair; its verdicts become findings, and
+// findings become diagnostics that point into the trace files (docs/traces.md, "mvrc verify").
 import { buildAutomaton } from './automaton.ts';
 import { escapeBytes, formatCall } from './decode.ts';
 import { Diag } from './diagnostic-messages.ts';
@@ -13,7 +14,7 @@ import type { IrRule } from './ir.ts';
 import type { Program } from './program-types.ts';
 import { span, type Span } from './span.ts';
 import { syscallByNr } from './syscalls.ts';
-import { threadEvents, type Trace, type TraceEvent } from './trace.ts';
+import { threadEvents, threadName, traceThreads, type Trace, type TraceEvent, type TraceThread } from './trace.ts';
 
 export interface VerifyFinding {
   /**
@@ -22,9 +23,12 @@ export interface VerifyFinding {
    * c-block: a rule needs a C guard or callback, which verify cannot evaluate;
    * expected-divergence: a `diverge` rule applies (the follower would be retired cleanly);
    * stale-follower: a rule gives the follower other data than its trace shows it received, so
-   *   the rest of the follower trace reacts to other input and cannot be checked.
+   *   the rest of the follower trace reacts to other input and cannot be checked;
+   * unpaired-thread: one trace has a thread or process (by creation order) the other has not.
    */
-  kind: 'divergence' | 'leftover' | 'c-block' | 'expected-divergence' | 'stale-follower';
+  kind: 'divergence' | 'leftover' | 'c-block' | 'expected-divergence' | 'stale-follower' | 'unpaired-thread';
+  /** The thread pair the finding is about; set when the traces have more than one thread. */
+  pair?: ThreadPair;
   follower?: TraceEvent;
   leader?: TraceEvent;
   /** The rule's id (priority order), -1 for the default match or no rule. */
@@ -38,10 +42,12 @@ export interface VerifyFinding {
 
 export interface VerifyResult {
   findings: VerifyFinding[];
-  /** Follower calls decided (the divergent one included). */
+  /** Follower calls decided (the divergent one included), over all thread pairs. */
   followerCalls: number;
-  /** Leader events of the main thread that the runtime would record (matchedEvents). */
+  /** Leader events that the runtime would record (matchedEvents), over all thread pairs. */
   leaderEvents: number;
+  /** Thread pairs compared (threads present in both traces). */
+  threadPairs: number;
   /** Ids of the rules that decided a step (sorted; -1 = the default match). */
   rulesUsed: number[];
 }
@@ -65,17 +71,48 @@ export function runtimeMatches(nr: number): boolean {
 }
 
 /**
- * The main thread's calls as the runtime would see them: without the calls it does not match
- * (runtimeMatches) and, in strace output, without the program's own execve (the runtime starts
- * inside the new image); renumbered from 0. mvrc record's traces have none of these.
+ * A thread's calls as the runtime would see them (by default the main thread's: the first of
+ * traceThreads): without the calls it does not match (runtimeMatches); in strace output, without
+ * the main thread's own execve(s) at the start (the runtime starts inside the new image) and without
+ * what follows a later execve that succeeded (the new image runs unrecorded); renumbered from 0.
+ * mvrc record's traces have none of these.
  */
-export function matchedEvents(trace: Trace): TraceEvent[] {
-  const all = threadEvents(trace);
-  const start = trace.format === 'strace' && all[0]?.name === 'execve' ? 1 : 0;
+export function matchedEvents(trace: Trace, thread: number | undefined = traceThreads(trace)[0]?.id): TraceEvent[] {
+  if (thread === undefined) return [];
+  const all = threadEvents(trace, thread);
+  const isMain = thread === traceThreads(trace)[0]?.id;
+  let start = 0;
+  if (trace.format === 'strace' && isMain) while (all[start]?.name === 'execve') start++; // failed attempts too
+  let end = all.length;
+  if (trace.format === 'strace') {
+    const exec = all.findIndex((e, i) => i >= start && e.name === 'execve' && (e.noRet || e.ret === 0n));
+    if (exec >= 0) end = exec + 1;
+  }
   return all
-    .slice(start)
+    .slice(start, end)
     .filter((e) => runtimeMatches(e.nr))
     .map((e, i) => (e.index === BigInt(i) ? e : { ...e, index: BigInt(i) }));
+}
+
+/** Thread k of the leader and thread k of the follower (creation order); null where one has none. */
+export interface ThreadPair {
+  index: number;
+  leader: TraceThread | null;
+  follower: TraceThread | null;
+}
+
+/** The two traces' threads paired by creation order (traceThreads), as the runtime pairs them. */
+export function threadPairs(leader: Trace, follower: Trace): ThreadPair[] {
+  const l = traceThreads(leader);
+  const f = traceThreads(follower);
+  return Array.from({ length: Math.max(l.length, f.length) }, (_, index) => ({ index, leader: l[index] ?? null, follower: f[index] ?? null }));
+}
+
+/** `thread 1`, or `thread 1 (leader pid 4242, follower pid 5151)` for strace traces. */
+export function pairName(p: ThreadPair, leader: Trace, follower: Trace): string {
+  const pid = (t: Trace, th: TraceThread | null, who: string): string | undefined => (t.format === 'strace' && th ? `${who} pid ${th.id}` : undefined);
+  const pids = [pid(leader, p.leader, 'leader'), pid(follower, p.follower, 'follower')].filter((x) => x !== undefined);
+  return `thread ${p.index}${pids.length ? ` (${pids.join(', ')})` : ''}`;
 }
 
 /** Capacities above this are treated as this (a trace may hold any size argument). */
@@ -162,22 +199,56 @@ function shownBytes(b: Uint8Array): string {
 }
 
 /**
- * Runs the rules over the follower trace's main-thread calls against the leader trace's
- * main-thread events, both as the runtime would see them (matchedEvents). Stops at the first divergence (later calls would only repeat it); when every
- * call was decided, checks that no leader event is left over (the interpreter's `finish`).
+ * Runs the rules over each pair of threads (traceThreads: creation order, as the runtime pairs
+ * them): the follower thread's calls against the leader thread's events, both as the runtime would
+ * see them (matchedEvents), with one interpreter (one matcher state) per pair, as the runtime has
+ * one per ring. In each pair, stops at the first divergence (later calls would only repeat it);
+ * when every call was decided, checks that no leader event is left over (the interpreter's
+ * `finish`). A thread that only one trace has is a finding ('unpaired-thread') at its first line.
+ * When the traces have more than one thread, every finding names its pair (`pair`).
  * `program` must have been loaded without errors (loadProgram).
  */
 export function verifyTraces(program: Program, leader: Trace, follower: Trace): VerifyResult {
   const automaton = buildAutomaton(program);
+  const pairs = threadPairs(leader, follower);
+  const named = pairs.length > 1;
+  const total: VerifyResult = { findings: [], followerCalls: 0, leaderEvents: 0, threadPairs: 0, rulesUsed: [] };
+  const used = new Set<number>();
+  for (const p of pairs) {
+    if (p.leader && p.follower) {
+      const r = verifyPair(automaton, matchedEvents(leader, p.leader.id), matchedEvents(follower, p.follower.id));
+      total.threadPairs++;
+      total.followerCalls += r.followerCalls;
+      total.leaderEvents += r.leaderEvents;
+      for (const id of r.rulesUsed) used.add(id);
+      for (const f of r.findings) total.findings.push(named ? { ...f, pair: p } : f);
+      continue;
+    }
+    // A thread on one side only: the other version never created its counterpart.
+    const side = p.follower ? 'follower' : 'leader';
+    const [t, th] = p.follower ? [follower, p.follower] : [leader, p.leader!];
+    const first = threadEvents(t, th.id)[0] ?? th.creator;
+    total.findings.push({
+      kind: 'unpaired-thread',
+      ...(first ? { [side]: first } : {}),
+      rule: RULE_DEFAULT,
+      message: `the ${side} started ${threadName(t, p.index, th.id)}, which the ${side === 'follower' ? 'leader' : 'follower'} did not`,
+      pair: p,
+    });
+  }
+  total.rulesUsed = [...used].sort((a, b) => a - b);
+  return total;
+}
+
+/** One thread pair: the follower thread's calls against the leader thread's events. */
+function verifyPair(automaton: ReturnType<typeof buildAutomaton>, lev: TraceEvent[], fev: TraceEvent[]): VerifyResult {
   const interp = new Interpreter(automaton);
-  const lev = matchedEvents(leader);
-  const fev = matchedEvents(follower);
   const view = new TraceLeaderView(lev);
   const findings: VerifyFinding[] = [];
   const used = new Set<number>();
   const rule = (id: number): IrRule | undefined => (id >= 0 ? automaton.rules[id] : undefined);
   const leaderAt = (i: bigint): TraceEvent | undefined => (i >= 0n && i < BigInt(lev.length) ? lev[Number(i)] : undefined);
-  const result = (n: number): VerifyResult => ({ findings, followerCalls: n, leaderEvents: lev.length, rulesUsed: [...used].sort((a, b) => a - b) });
+  const result = (n: number): VerifyResult => ({ findings, followerCalls: n, leaderEvents: lev.length, threadPairs: 1, rulesUsed: [...used].sort((a, b) => a - b) });
 
   const cBlock = (e: unknown, f: TraceEvent | undefined, at: bigint): boolean => {
     if (!(e instanceof UnsupportedBlockError)) return false;
@@ -282,19 +353,29 @@ export function findingDiagnostics(findings: readonly VerifyFinding[], leader: T
     const related: RelatedLocation[] = [];
     const leaderText = f.leader ? renderEvent(f.leader) : undefined;
     const followerText = f.follower ? renderEvent(f.follower) : undefined;
-    if (f.leader) related.push({ file: leader.file.path, span: f.leader.span, message: `leader event ${f.leader.index}: ${leaderText}` });
+    // With several threads, each call says which thread it is (the pair: same creation order).
+    const of = (t: Trace, th: TraceThread | null | undefined): string => (f.pair && th ? ` of ${threadName(t, f.pair.index, th.id)}` : '');
+    const lof = of(leader, f.pair?.leader);
+    const fof = of(follower, f.pair?.follower);
+    if (f.kind === 'unpaired-thread') {
+      const [file, at] = f.follower ? [follower.file.path, f.follower.span] : f.leader ? [leader.file.path, f.leader.span] : [f.pair?.follower ? follower.file.path : leader.file.path, span(0, 0)];
+      const firstText = f.follower ? `; its first call: ${followerText}` : f.leader ? `; its first event: ${leaderText}` : '';
+      bag.add(Diag.VerifyUnpairedThread, file, at, [`${f.message}${firstText}`]);
+      continue;
+    }
+    if (f.leader) related.push({ file: leader.file.path, span: f.leader.span, message: `leader event ${f.leader.index}${lof}: ${leaderText}` });
     if (f.ruleAt) related.push({ file: f.ruleAt.file, span: f.ruleAt.span, message: `rule ${f.rule}: ${f.ruleAt.text}` });
     // Where the diagnostic points: the follower's line, else the leader's, else the follower file.
     const [file, at] = f.follower ? [follower.file.path, f.follower.span] : f.leader ? [leader.file.path, f.leader.span] : [follower.file.path, span(0, 0)];
-    const fcall = f.follower ? `follower call ${f.follower.index}: ${followerText}` : '';
-    const lcall = f.leader ? `leader event ${f.leader.index}: ${leaderText}` : 'no leader event left';
+    const fcall = f.follower ? `follower call ${f.follower.index}${fof}: ${followerText}` : '';
+    const lcall = f.leader ? `leader event ${f.leader.index}${lof}: ${leaderText}` : `no leader event left${lof}`;
     switch (f.kind) {
       case 'divergence':
         bag.add(Diag.VerifyDivergence, file, at, [`${f.message}: ${fcall}${fcall ? ' vs ' : ''}${lcall}`], { related });
         break;
       case 'leftover':
         bag.add(Diag.VerifyLeftover, f.leader ? leader.file.path : file, f.leader ? f.leader.span : at, [f.count ?? 1, lcall], {
-          related: f.follower ? [{ file: follower.file.path, span: f.follower.span, message: `the follower's last call: ${followerText}` }] : [],
+          related: f.follower ? [{ file: follower.file.path, span: f.follower.span, message: `the follower's last call${fof}: ${followerText}` }] : [],
         });
         break;
       case 'c-block':
@@ -305,6 +386,8 @@ export function findingDiagnostics(findings: readonly VerifyFinding[], leader: T
         break;
       case 'stale-follower':
         bag.add(Diag.VerifyStaleFollower, file, at, [`${f.message} (${fcall})`], { related });
+        break;
+      default:
         break;
     }
   }

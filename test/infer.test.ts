@@ -222,6 +222,39 @@ describe('mvrc infer: rules from two traces', () => {
     expect(errorsOf(s.text)).to.deep.equal([]);
   });
 
+  it('two threads: diffs each pair, the rules verify, and a hunk of thread 1 says so', () => {
+    const exitT: Ev = { name: 'exit', args: [0] };
+    const run = (worker: string, log: boolean): Ev[] => [
+      write(1, 'main\n'),
+      { name: 'clone3', args: [0x7000, 88], ret: 0 },
+      { ...write(1, worker), thread: 1 },
+      ...(log ? [{ ...write(2, 'started\n'), thread: 1 }] : []),
+      { ...exitT, thread: 1 },
+      write(1, 'done\n'),
+    ];
+    const s = suggestRules(traceOf(run('worker v1\n', false), 'a'), traceOf(run('worker v2\n', true), 'b'))!;
+    expect(s.status, s.text).to.equal('verified');
+    expect(s.inference.threadPairs).to.equal(2);
+    expect(ruleLines(s.text)).to.deep.equal(['write(fd, "worker v1\\n", _) => write(fd, "worker v2\\n", _), write(_, "started\\n", _)']);
+    expect(s.text).to.contain('// a:4 => b:4-5 (thread 1)\n');
+    expect(s.verdict.threadPairs).to.equal(2);
+    // a hunk repeated in the main thread and in the worker: one rule, both places
+    const both = (w: string): Ev[] => [write(1, w), { name: 'clone3', args: [0x7000, 88], ret: 0 }, { ...write(1, w), thread: 1 }, { ...exitT, thread: 1 }];
+    const s2 = suggestRules(traceOf(both('x\n'), 'a'), traceOf(both('y\n'), 'b'))!;
+    expect(s2.status, s2.text).to.equal('verified');
+    expect(ruleCount(s2.text)).to.equal(1);
+    expect(s2.text).to.contain('// a:2 => b:2; a:4 => b:4 (thread 1)\n');
+  });
+
+  it('a thread only the new version starts gets no rule: NOT VERIFIED, saying which thread', () => {
+    const base: Ev[] = [write(1, 'main\n'), getpid()];
+    const s = suggestRules(traceOf(base, 'a'), traceOf([...base, { ...write(1, 'extra\n'), thread: 1 }], 'b'))!;
+    expect(s.status).to.equal('unverified');
+    expect(s.text).to.contain('no rule for a: nothing => b:4 (thread 1): thread 1 exists in the follower trace only');
+    expect(s.verdict.findings.map((f) => f.kind)).to.deep.equal(['unpaired-thread']);
+    expect(errorsOf(s.text)).to.deep.equal([]);
+  });
+
   // ---- properties ----------------------------------------------------------------------------
 
   it('alignment: pairs are increasing, pair equal keys, and as many as a longest common subsequence', () => {

@@ -121,6 +121,37 @@ describe('mvrc record', function () {
     expect(JSON.parse(t.lines.at(-1)!)).to.deep.equal({ end: true, status: 3 });
   });
 
+  it('two recordings of a program with a thread verify with no rules, thread pair by thread pair (mvrc verify)', () => {
+    const build = (name: string, worker: string): string => {
+      const src = join(dir, `${name}.c`);
+      writeFileSync(
+        src,
+        `#include <pthread.h>\n#include <string.h>\n#include <unistd.h>\n` +
+          `static void say(const char *s) { if (write(1, s, strlen(s)) < 0) _exit(1); }\n` +
+          `static void *worker(void *arg) { (void)arg; say(${JSON.stringify(worker)}); return NULL; }\n` +
+          `int main(void) { say("main\\n"); pthread_t t; if (pthread_create(&t, NULL, worker, NULL) != 0) return 1; pthread_join(t, NULL); say("done\\n"); return 0; }\n`,
+      );
+      execFileSync('cc', [...CFLAGS, '-o', join(dir, name), src]);
+      return join(dir, name);
+    };
+    const v1 = build('thr-v1', 'worker\n');
+    const v2 = build('thr-v2', 'worker two\n');
+    for (const [out, prog] of [['thr-a.jsonl', v1], ['thr-b.jsonl', v1], ['thr-c.jsonl', v2]] as const) {
+      const r = mvrc(['record', '-o', join(dir, out), '--', prog]);
+      expect(r.status, r.stderr).to.equal(0);
+    }
+    writeFileSync(join(dir, 'none.mvr'), '// the default match only\n');
+    const same = mvrc(['verify', 'none.mvr', '--leader-trace', 'thr-a.jsonl', '--follower-trace', 'thr-b.jsonl'], { cwd: dir });
+    expect(same.status, same.stderr).to.equal(0);
+    expect(same.stdout).to.match(/^verified: (\d+) follower calls against \1 leader events in 2 thread pairs; rules used: default\n$/);
+    // the worker's other line is a divergence in thread 1, at the worker's write
+    const diff = mvrc(['verify', 'none.mvr', '--leader-trace', 'thr-a.jsonl', '--follower-trace', 'thr-c.jsonl'], { cwd: dir });
+    expect(diff.status).to.equal(1);
+    const lines = readFileSync(join(dir, 'thr-c.jsonl'), 'utf8').split('\n');
+    const at = lines.findIndex((l) => l.startsWith('{"thread":1,') && l.includes('"name":"write"')) + 1;
+    expect(diff.stderr).to.match(new RegExp(`^thr-c\\.jsonl:${at}:1: error MVR4101: divergence: .*follower call \\d+ of thread 1: write\\(1, "worker two\\\\n", 11\\) = 11 vs leader event \\d+ of thread 1: write\\(1, "worker\\\\n", 7\\)`, 'm'));
+  });
+
   it('ends with 128+N, in the trace and as its own status, when the program is killed by signal N', () => {
     const src = join(dir, 'killed.c');
     writeFileSync(src, '#include <signal.h>\n#include <unistd.h>\nint main(void) { write(1, "x", 1); raise(SIGTERM); return 0; }\n');

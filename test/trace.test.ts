@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { DiagnosticBag } from '../compiler/diagnostics.ts';
 import { LineMap } from '../compiler/span.ts';
-import { parseJsonTrace, threadEvents, type Trace } from '../compiler/trace.ts';
+import { parseJsonTrace, threadEvents, traceThreads, type Trace } from '../compiler/trace.ts';
 import { parseStraceTrace, scalarValue, symbolicValue } from '../compiler/trace-strace.ts';
 import { syscallByName } from '../compiler/syscalls.ts';
 
@@ -153,6 +153,32 @@ describe('strace trace reader', () => {
     expect(trace.signals.map((s) => [s.thread, s.before, s.signal])).to.deep.equal([[100, 3n, 17]]);
     // a call never resumed (its process was killed) did not return
     expect(main[3]!.noRet).to.equal(true);
+  });
+
+  it('gives the threads in creation order: the order in which their creating calls started', () => {
+    const t = [
+      '100   clone3({flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM, child_tid=0x7f1, parent_tid=0x7f1, exit_signal=0, stack=0x7f0, stack_size=0x7fff00, tls=0x7f2} => {parent_tid=[101]}, 88) = 101',
+      '100   fork( <unfinished ...>',
+      '102   write(1, "\\x62", 1) = 1', // the fork's child runs before the fork returns
+      '101   write(1, "\\x61", 1) = 1',
+      '100   <... fork resumed>) = 102',
+      '100   vfork() = 103', // not paired by the runtime, nor its descendants
+      '103   fork() = 104',
+      '104   write(1, "\\x63", 1) = 1',
+      '103   write(1, "\\x63", 1) = 1',
+      '100   clone(child_stack=NULL, flags=CLONE_VM|CLONE_VFORK|SIGCHLD) = 105', // posix_spawn
+      '105   write(1, "\\x64", 1) = 1',
+      '106   write(1, "\\x65", 1) = 1', // a pid whose creation the trace does not show: last
+      '100   exit_group(0) = ?',
+    ].join('\n');
+    const { trace, diags } = readStrace(t);
+    expect(diags.items).to.deep.equal([]);
+    expect(traceThreads(trace).map((x) => x.id)).to.deep.equal([100, 101, 102, 106]);
+    expect(traceThreads(trace)[1]!.creator?.name).to.equal('clone3');
+    // mvrc traces: the ring number is the creation order (a ring without events keeps its place)
+    const j = readJson(['{"mvrcTrace":1}', '{"thread":2,"i":0,"name":"getpid","args":[],"ret":1}', '{"thread":0,"i":0,"name":"getpid","args":[],"ret":1}'].join('\n'));
+    expect(traceThreads(j.trace).map((x) => x.id)).to.deep.equal([0, 1, 2]);
+    expect(traceThreads(readJson('{"mvrcTrace":1}').trace).map((x) => x.id)).to.deep.equal([0]);
   });
 
   it('reports unknown syscalls and unreadable lines at their lines, and goes on', () => {

@@ -38,6 +38,29 @@ function traceText(events: Ev[], command = ['./kv']): string {
   return lines.join('\n') + '\n';
 }
 
+/** A JSON-lines trace of several threads: [thread, event] in file order, indexed per thread. */
+function threadsText(events: [number, Ev][]): string {
+  const lines = [JSON.stringify({ mvrcTrace: 1, command: ['./prog'], arch: 'x86_64' })];
+  const next = new Map<number, number>();
+  for (const [thread, e] of events) {
+    const i = next.get(thread) ?? 0;
+    next.set(thread, i + 1);
+    const o: Record<string, unknown> = { thread, i, nr: syscallByName(e.name)!.nr, name: e.name, args: e.args };
+    if (e.ret !== undefined) o.ret = e.ret;
+    if (e.noret) o.noret = true;
+    if (e.bufs) o.bufs = Object.fromEntries(Object.entries(e.bufs).map(([k, v]) => [k, Buffer.from(v).toString('hex')]));
+    lines.push(JSON.stringify(o));
+  }
+  lines.push(JSON.stringify({ end: true, status: 0 }));
+  return lines.join('\n') + '\n';
+}
+
+/** A main thread that starts a worker (ring 1) which writes `line`, joins it and exits. */
+function twoThreads(line: string, extra: [number, Ev][] = []): [number, Ev][] {
+  const clone3: Ev = { name: 'clone3', args: [0x7ffd0000, 88], noret: true };
+  return [[0, write('main\n', 1)], [0, clone3], [1, write(line, 1)], [1, { name: 'exit', args: [0], noret: true }], ...extra, [0, exit()]];
+}
+
 // kv-v1, leading: a plain PUT, then a typed PUT it does not know.
 const LEADER = [read('PUT k v\n'), write('OK\n'), read('PUT-number k 1\n'), write('ERROR unknown command\n'), close(), exit()];
 // kv-v2 run on its own: it knows the typed PUT.
@@ -72,7 +95,7 @@ describe('mvrc verify', function () {
   it('verifies identical traces with the default match (exit 0, one summary line)', () => {
     const r = verify(none, leader, put('copy.jsonl', traceText(LEADER)));
     expect(r.status, r.stderr).to.equal(0);
-    expect(r.stdout).to.equal('verified: 6 follower calls against 6 leader events; rules used: default\n');
+    expect(r.stdout).to.equal('verified: 6 follower calls against 6 leader events in 1 thread pair; rules used: default\n');
     expect(r.stderr).to.equal('');
   });
 
@@ -89,7 +112,7 @@ describe('mvrc verify', function () {
   it('reconciles the typed request with forward.mvr, and names the rule that did it', () => {
     const r = verify(forward, leader, underRules);
     expect(r.status, r.stderr).to.equal(0);
-    expect(r.stdout).to.equal(`verified: 6 follower calls against 6 leader events; rules used: default, ${forward}:18\n`);
+    expect(r.stdout).to.equal(`verified: 6 follower calls against 6 leader events in 1 thread pair; rules used: default, ${forward}:18\n`);
     const program = loadProgram([forward]);
     const parse = (t: string) => parseJsonTrace({ path: 't', text: t }, new DiagnosticBag());
     const result = verifyTraces(program, parse(traceText(LEADER)), parse(traceText(FOLLOWER_UNDER_RULES)));
@@ -112,7 +135,7 @@ describe('mvrc verify', function () {
     const f = [LEADER[0]!, mmap, sigaction, ...LEADER.slice(1, 3), mmap, ...LEADER.slice(3)];
     const r = verify(none, leader, put('local.jsonl', traceText(f)));
     expect(r.status, r.stderr).to.equal(0);
-    expect(r.stdout).to.equal('verified: 6 follower calls against 6 leader events; rules used: default\n');
+    expect(r.stdout).to.equal('verified: 6 follower calls against 6 leader events in 1 thread pair; rules used: default\n');
   });
 
   it('reports leader events the follower never made (MVR4102), at the first of them', () => {
@@ -130,7 +153,7 @@ describe('mvrc verify', function () {
     const rules = put('quiet.mvr', 'write(2, _, _) => nothing\n');
     const r = verify(rules, chatty, put('quiet.jsonl', traceText(LEADER)));
     expect(r.status, r.stderr).to.equal(0);
-    expect(r.stdout).to.match(/^verified: 6 follower calls against 206 leader events;/);
+    expect(r.stdout).to.match(/^verified: 6 follower calls against 206 leader events in 1 thread pair;/);
   });
 
   it('cannot evaluate a C guard: MVR4103 names the rule and the follower call', () => {
@@ -146,7 +169,7 @@ describe('mvrc verify', function () {
     const r = verify(rules, leader, native);
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stderr).to.match(/^native\.jsonl:4:1: note MVR4104: expected divergence: typed commands have no v1 meaning/m);
-    expect(r.stdout).to.equal('verified: 3 follower calls against 6 leader events up to an expected divergence; rules used: default, diverge.mvr:1\n');
+    expect(r.stdout).to.equal('verified: 3 follower calls against 6 leader events in 1 thread pair up to an expected divergence; rules used: default, diverge.mvr:1\n');
   });
 
   it('writes findings as JSON and SARIF, located in the trace files', () => {
@@ -190,6 +213,94 @@ describe('mvrc verify', function () {
   });
 });
 
+describe('mvrc verify: threads and child processes, paired by creation order', function () {
+  this.timeout(60_000);
+  const dir = tempDir('mvrc-verify-threads-');
+  const put = (name: string, text: string): string => {
+    writeFileSync(join(dir, name), text);
+    return name;
+  };
+  const none = put('none.mvr', '// the default match only\n');
+  const verify = (l: string, f: string, rules = none): CliResult => {
+    const r = mvrc(['verify', rules, '--leader-trace', l, '--follower-trace', f], { cwd: dir });
+    noStackTrace(r);
+    return r;
+  };
+  const a = put('a.jsonl', threadsText(twoThreads('worker\n')));
+
+  it('verifies identical two-thread runs, counting calls over both pairs', () => {
+    const r = verify(a, put('b.jsonl', threadsText(twoThreads('worker\n'))));
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout).to.equal('verified: 5 follower calls against 5 leader events in 2 thread pairs; rules used: default\n');
+    const parse = (t: string) => parseJsonTrace({ path: 't', text: t }, new DiagnosticBag());
+    const result = verifyTraces(loadProgram([join(dir, none)]), parse(threadsText(twoThreads('worker\n'))), parse(threadsText(twoThreads('worker\n'))));
+    expect([result.findings, result.threadPairs, result.followerCalls]).to.deep.equal([[], 2, 5]);
+  });
+
+  it("reports a divergence in thread 1 at thread 1's line, naming the pair; the main thread still verifies", () => {
+    const r = verify(a, put('c.jsonl', threadsText(twoThreads('worker v2\n'))));
+    expect(r.status).to.equal(1);
+    // line 1 header, 2 main write, 3 clone3, 4 the worker's write
+    expect(r.stderr).to.match(/^c\.jsonl:4:1: error MVR4101: divergence: .*follower call 0 of thread 1: write\(1, "worker v2\\n", 10\) = 10 vs leader event 0 of thread 1: write\(1, "worker\\n", 7\) = 7/m);
+    expect(r.stderr).to.match(/^a\.jsonl:4:1: note: leader event 0 of thread 1: /m);
+    expect(r.stderr).to.contain('1 error generated');
+    // the rule that maps the worker's line reconciles the pair
+    const rules = put('worker.mvr', 'write(1, "worker\\n", _) => write(1, "worker v2\\n", n) -> do { ret = n; }\n');
+    const ok = verify(a, 'c.jsonl', rules);
+    expect(ok.status, ok.stderr).to.equal(0);
+    expect(ok.stdout).to.equal('verified: 5 follower calls against 5 leader events in 2 thread pairs; rules used: default, worker.mvr:1\n');
+  });
+
+  it('a thread the follower started and the leader did not is MVR4106 at its first line', () => {
+    const extra: [number, Ev][] = [[2, write('extra\n', 1)], [2, { name: 'exit', args: [0], noret: true }]];
+    const r = verify(a, put('d.jsonl', threadsText(twoThreads('worker\n', extra))));
+    expect(r.status).to.equal(1);
+    expect(r.stderr).to.match(/^d\.jsonl:6:1: error MVR4106: the follower started thread 2, which the leader did not; its first call: write\(1, "extra\\n", 6\) = 6 \(threads and child processes are paired by creation order\)/m);
+    // and the other way round
+    const r2 = verify('d.jsonl', a);
+    expect(r2.status).to.equal(1);
+    expect(r2.stderr).to.match(/^d\.jsonl:6:1: error MVR4106: the leader started thread 2, which the follower did not; its first event: write/m);
+  });
+
+  it('strace output: pids are paired by the order of the clone calls that created them', () => {
+    const hx = (t: string): string => `"${[...Buffer.from(t)].map((b) => `\\x${b.toString(16).padStart(2, '0')}`).join('')}"`;
+    // The main process forks two children; the second child's first line comes before the first
+    // child's (and before its own fork returned): creation order is the order of the fork calls.
+    const strace = (main: number, c1: number, c2: number, text1: string): string =>
+      [
+        `${main}  execve("./p", ["./p"], 0x7ffc8a5e0f18 /* 20 vars */) = 0`,
+        `${main}  write(1, ${hx('main\n')}, 5) = 5`,
+        `${main}  clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, child_tidptr=0x7f0000000a10) = ${c1}`,
+        `${main}  clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, child_tidptr=0x7f0000000a10 <unfinished ...>`,
+        `${c2}  write(1, ${hx('two\n')}, 4) = 4`,
+        `${main}  <... clone resumed>) = ${c2}`,
+        `${c1}  write(1, ${hx(text1)}, ${text1.length}) = ${text1.length}`,
+        `${c1}  exit_group(0) = ?`,
+        `${c1}  +++ exited with 0 +++`,
+        `${c2}  exit_group(0) = ?`,
+        `${c2}  +++ exited with 0 +++`,
+        `${main}  wait4(-1, NULL, 0, NULL) = ${c1}`,
+        `${main}  exit_group(0) = ?`,
+        `${main}  +++ exited with 0 +++`,
+      ].join('\n') + '\n';
+    put('a.strace', strace(4242, 4243, 4244, 'one\n'));
+    const same = verify('a.strace', put('b.strace', strace(5151, 5152, 5153, 'one\n')));
+    expect(same.status, same.stderr).to.equal(0);
+    expect(same.stdout).to.equal('verified: 9 follower calls against 9 leader events in 3 thread pairs; rules used: default\n');
+    const diff = verify('a.strace', put('c.strace', strace(5151, 5152, 5153, 'uno\n')));
+    expect(diff.status).to.equal(1);
+    expect(diff.stderr).to.match(/^c\.strace:7:1: error MVR4101: divergence: .*follower call 0 of thread 1 \(pid 5152\): write\(1, "uno\\n", 4\) = 4 vs leader event 0 of thread 1 \(pid 4243\): write\(1, "one\\n", 4\) = 4/m);
+    // a child that execs another program: what the new image does is not compared (not recorded)
+    const exec = (t: string, after: string): string =>
+      t.replace(/^(\d+)  exit_group\(0\) = \?\n(\1  \+\+\+ exited with 0 \+\+\+\n)(?=[\s\S]*wait4)/m, (_all, pid: string, exited: string) =>
+        `${pid}  execve("/bin/x", ["x"], 0x7ffc8a5e0f18 /* 20 vars */) = 0\n${pid}  write(1, ${hx(after)}, ${after.length}) = ${after.length}\n${pid}  exit_group(0) = ?\n${exited}`);
+    put('e.strace', exec(strace(4242, 4243, 4244, 'one\n'), 'new image\n'));
+    const execed = verify('e.strace', put('f.strace', exec(strace(5151, 5152, 5153, 'one\n'), 'other image!\n')));
+    expect(execed.status, execed.stderr).to.equal(0);
+    expect(readFileSync(join(dir, 'f.strace'), 'utf8')).to.contain('5152  execve("/bin/x"');
+  });
+});
+
 describe('mvrc verify on real strace recordings', function () {
   this.timeout(120_000);
   const hasStrace = spawnSync('strace', ['-V']).status === 0;
@@ -224,7 +335,7 @@ describe('mvrc verify on real strace recordings', function () {
     const c = record('v2', 'greet-v2', 'goodbye\n', 'c.strace');
     const same = mvrc(['verify', 'none.mvr', '--leader-trace', a, '--follower-trace', b], { cwd: dir });
     expect(same.status, same.stderr).to.equal(0);
-    expect(same.stdout).to.match(/^verified: (\d+) follower calls against \1 leader events; rules used: default\n$/);
+    expect(same.stdout).to.match(/^verified: (\d+) follower calls against \1 leader events in 1 thread pair; rules used: default\n$/);
 
     const diff = mvrc(['verify', 'none.mvr', '--leader-trace', a, '--follower-trace', c], { cwd: dir });
     expect(diff.status).to.equal(1);

@@ -58,7 +58,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
 
   if (s.status === 'identical') {
     io.stderr(
-      `no differences: the default match reconciles the traces (${plural(s.inference.leaderEvents.length, 'leader event')}, ${plural(s.inference.followerEvents.length, 'follower call')} compared)${into}\n`,
+      `no differences: the default match reconciles the traces (${plural(s.inference.leaderEvents.length, 'leader event')}, ${plural(s.inference.followerEvents.length, 'follower call')} compared${s.inference.threadPairs > 1 ? ` in ${s.inference.threadPairs} thread pairs` : ''})${into}\n`,
     );
     return EXIT_OK;
   }

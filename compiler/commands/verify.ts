@@ -1,7 +1,7 @@
 // mvrc verify RULES.mvr --leader-trace A --follower-trace B: do the rules reconcile two recorded
 // runs? The rule file is checked as `mvrc check` checks it; the traces (mvrc JSON lines or strace
 // output, compiler/trace.ts) are read; then the reference interpreter decides every follower call
-// of the main thread (compiler/verify.ts). Findings are diagnostics pointing into the trace files.
+// of every thread and child process, paired with the leader's by creation order (compiler/verify.ts). Findings are diagnostics pointing into the trace files.
 // Exit 0: reconciled (a one-line summary); 1: findings, rule errors or unreadable trace lines;
 // 2: usage, or a file that cannot be read at all.
 import path from 'node:path';
@@ -61,6 +61,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     });
     io.stdout(
       `verified: ${result.followerCalls} follower call${result.followerCalls === 1 ? '' : 's'} against ${result.leaderEvents} leader event${result.leaderEvents === 1 ? '' : 's'}` +
+        ` in ${result.threadPairs} thread pair${result.threadPairs === 1 ? '' : 's'}` +
         `${expected ? ' up to an expected divergence' : ''}; rules used: ${rules.length ? rules.join(', ') : 'none'}\n`,
     );
   }
