@@ -38,7 +38,8 @@
  *  - Once the follower is gone (and no journal is kept), the leader's threads disarm SUD and run
  *    natively.
  *  - Signals: SIGSYS is kept deliverable (stripped from every mask the program sets, handlers for
- *    it refused). The leader's handlers are wrapped: a signal handled by the leader is recorded
+ *    it refused). The handlers are wrapped in both roles (so that they are deferred while the
+ *    agent works on a call, and recorded once a version leads): a signal handled by the leader is recorded
  *    in the ring before the events its handler makes, and the follower raises the same signal on
  *    itself when it reaches that point, before the call it was about to make (which it re-issues
  *    after its handler). Signals ignored or fatal in the leader need no replay.
@@ -946,8 +947,8 @@ static void install_sigsys(void) {
   sa.handler = (void *)on_sigsys;
   sa.restorer = (void *)mvr_restorer;
   /* Leader: SA_NODEFER and an empty mask, so the program's signals still interrupt blocking calls
-   * made from the handler (ring writes block signals briefly instead). Follower: no signal reaches
-   * it from outside in v1; all are deferred while it decides a call. */
+   * made from the handler (their handlers are deferred during ring writes instead). Follower: the
+   * kernel blocks every signal while the handler decides a call (the fast path defers them). */
   sa.flags = SA_SIGINFO | SA_RESTORER | SA_NODEFER;
   sa.mask = g_role == ROLE_FOLLOWER ? ~KSIGSYS_BIT : 0;
   if (RAW4(SYS_rt_sigaction, SIGSYS, &sa, 0, 8) != 0) agent_fatal("cannot install the SIGSYS handler");
