@@ -395,6 +395,50 @@ describe('runtime: leader and follower side by side', function () {
     expect(err).to.not.match(/retired/);
   });
 
+  it('a version updated by replay gets the files the old one mapped and closed (not a placeholder)', async () => {
+    const prog = join(dir, 'mapfile');
+    execFileSync('cc', [...CFLAGS, '-o', prog, join(REPO, 'test', 'fixtures', 'mvr-mapfile.c')]);
+    const data = join(dir, 'mapped.txt');
+    writeFileSync(data, 'the mapped file\n');
+    const sock = join(dir, 'mapfile.sock');
+    const child = spawn(process.execPath, [...cli(), 'run', '--control', sock, '--state-dir', dir, '--', prog, data], { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((res) => child.once('exit', (c) => res(c)));
+    const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
+    const waitFor = async (text: string) => {
+      for (let i = 0; i < 100 && !out.includes(text); i++) await sleep(50);
+      expect(out, err).to.contain(text);
+    };
+    const ctl = (...args: string[]) => spawnSync(process.execPath, [...cli(), 'ctl', sock, ...args], { cwd: REPO, encoding: 'utf8' });
+    try {
+      await mapfileUpdate();
+    } finally {
+      child.stdin!.end();
+      setTimeout(() => child.kill('SIGKILL'), 5000).unref(); // a failed assertion must not leave it running
+    }
+    expect(await exited, err).to.equal(0);
+
+    async function mapfileUpdate(): Promise<void> {
+      await waitFor('the mapped file\n');
+      const up = ctl('update', '--', prog, data);
+      expect(up.status, up.stderr).to.equal(0);
+      child.stdin!.write('after the update\n');
+      await waitFor('after the update\n');
+      let st = JSON.parse(ctl('status', '--json').stdout);
+      for (let i = 0; i < 40 && st.events.consumed < st.events.recorded; i++) {
+        await sleep(50);
+        st = JSON.parse(ctl('status', '--json').stdout);
+      }
+      expect(st.retirements, JSON.stringify(st.retirements)).to.deep.equal([]);
+      expect(st).to.deep.include({ stage: 'outdated leader' });
+      expect(st.events.consumed).to.equal(st.events.recorded);
+      expect(ctl('rollback').status).to.equal(0);
+    }
+  });
+
   it('answers `mvrc ctl SOCK status` while running, with retirements', async () => {
     const sock = join(dir, 'ctl.sock');
     const child = spawn(process.execPath, [...cli(), 'run', '--control', sock, '--', bin.lines!, '--lines', '12', ':::', bin.crash!, '--lines', '12'],

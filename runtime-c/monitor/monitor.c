@@ -288,9 +288,15 @@ static void journal_scan_closes(void) {
         if (jq[i].m.ring != 0 || jq[i].m.event >= r->index) continue;
         for (unsigned k = 0; k < jq[i].m.n && k < 2; k++) {
           if (jq[i].m.fds[k] != fd) continue;
+          done = 1;
+          /* A regular file or a directory is kept: a replaying follower may need its contents
+           * (glibc maps its locale files, then closes them; a placeholder makes it load another
+           * locale), and keeping it open changes nothing for anyone else. A socket or a pipe is
+           * dropped, so that the leader's close really shuts it down. */
+          struct stat sb;
+          if (jq[i].fds[k] >= 0 && fstat(jq[i].fds[k], &sb) == 0 && (S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode))) break;
           if (jq[i].fds[k] >= 0) close(jq[i].fds[k]);
           jq[i].fds[k] = -2;
-          done = 1;
           break;
         }
       }
