@@ -196,4 +196,47 @@ describe('redis-server as leader and follower (end to end)', function () {
     expect(st!.events.consumed).to.equal(st!.events.recorded);
     proc.kill('SIGTERM');
   });
+
+  it('updates a running redis-server by replay: the new process replays the journal and follows under load', async () => {
+    const port = await freePort();
+    const sock = join(dir, 'replay.sock');
+    const server = ['redis-server', '--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'];
+    proc = spawn(process.execPath, [CLI, 'run', '--control', sock, '--state-dir', dir, '--', ...server], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    proc.stdout!.resume();
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        const c = await Resp.open(port);
+        const pong = await c.call('PING');
+        c.close();
+        if (pong === 'PONG') break;
+      } catch {
+        /* not listening yet */
+      }
+      if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`redis under mvrc run did not start:\n${stderr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const mismatches: string[] = [];
+    const before = await Promise.all(Array.from({ length: 4 }, (_, i) => client(port, i, 300, mismatches)));
+    const up = spawnSync(process.execPath, [CLI, 'ctl', sock, 'update', '--rules', join(REPO, 'examples', 'redis', 'redis.mvr'), '--', ...server], { encoding: 'utf8' });
+    expect(up.status, up.stderr).to.equal(0);
+    const during = await Promise.all(Array.from({ length: 4 }, (_, i) => client(port, 10 + i, 300, mismatches)));
+    expect(mismatches, mismatches.slice(0, 5).join('\n')).to.deep.equal([]);
+    expect([...before, ...during].reduce((a, b) => a + b, 0)).to.equal(8 * 300);
+    let st: MonitorStatus | undefined;
+    for (let i = 0; i < 50; i++) {
+      st = JSON.parse(await query(sock, 'status')) as MonitorStatus;
+      if (st.events.consumed === st.events.recorded) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const report = st!.retirements.map((r) => r.report).join('\n');
+    expect(st!.retirements, report).to.deep.equal([]);
+    expect(st!.stage).to.equal('outdated leader');
+    expect(st!.follower?.state, report).to.equal('following');
+    expect(st!.catchUp?.done).to.equal(true);
+    expect(st!.events.consumed).to.equal(st!.events.recorded);
+    proc.kill('SIGTERM');
+  });
 });
