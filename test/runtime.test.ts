@@ -40,6 +40,22 @@ function maskTimes(s: string): string {
   return s.replace(/t=\d+\.\d+/g, 't=T');
 }
 
+const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
+
+/** `mvrc run ARGS` in the background, its output collected: waitFor(text) waits up to 5 s for it on
+ * stdout (or in what `where` returns, e.g. a follower log). */
+function startRun(args: string[], stdin: 'pipe' | 'ignore') {
+  const child = spawn(process.execPath, [...cli(), 'run', ...args], { cwd: REPO, stdio: [stdin, 'pipe', 'pipe'] });
+  const run = { child, out: '', err: '', exited: new Promise<number | null>((res) => child.once('exit', (c) => res(c))) };
+  child.stdout!.on('data', (d: Buffer) => (run.out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (run.err += d.toString()));
+  const waitFor = async (text: string, where: () => string = () => run.out) => {
+    for (let i = 0; i < 100 && !where().includes(text); i++) await sleep(50);
+    expect(where(), run.err).to.contain(text);
+  };
+  return Object.assign(run, { waitFor });
+}
+
 describe('runtime: leader and follower side by side', function () {
   this.timeout(120_000);
   let dir: string;
@@ -315,18 +331,8 @@ describe('runtime: leader and follower side by side', function () {
     execFileSync('cc', [...CFLAGS, '-o', prog, src]);
     const sock = join(dir, 'sig.sock');
     const log = join(dir, 'signals.log');
-    const child = spawn(process.execPath, [...cli(), 'run', '--control', sock, '--follower-log', log, '--', prog, ':::', prog],
-      { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<number | null>((res) => child.once('exit', (c) => res(c)));
-    const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
-    const waitFor = async (text: string) => {
-      for (let i = 0; i < 100 && !out.includes(text); i++) await sleep(50);
-      expect(out, err).to.contain(text);
-    };
+    const run = startRun(['--control', sock, '--follower-log', log, '--', prog, ':::', prog], 'pipe');
+    const { child, waitFor } = run;
     await waitFor('ready');
     const st = JSON.parse(spawnSync(process.execPath, [...cli(), 'ctl', sock, 'status', '--json'], { cwd: REPO, encoding: 'utf8' }).stdout);
     const leader: number = st.leader.pid;
@@ -339,13 +345,13 @@ describe('runtime: leader and follower side by side', function () {
     process.kill(leader, 'SIGUSR2'); // no SA_RESTART: the read fails with EINTR
     await waitFor('read interrupted (EINTR), usr2 count 1');
     child.stdin!.end('c\n');
-    expect(await exited).to.equal(0);
-    expect(out).to.equal('ready (handler seen as installed: yes)\necho: a\nhandler: signal 10\necho: b\n' +
+    expect(await run.exited).to.equal(0);
+    expect(run.out).to.equal('ready (handler seen as installed: yes)\necho: a\nhandler: signal 10\necho: b\n' +
       'read interrupted (EINTR), usr2 count 1\necho: c\ndone\n');
-    expect(err).to.not.match(/retired/);
+    expect(run.err).to.not.match(/retired/);
     // The follower never got a signal from outside: the runtime raised each one at the point the
     // leader's handler ran, and it printed the same lines.
-    expect(readFileSync(log, 'utf8')).to.equal(out);
+    expect(readFileSync(log, 'utf8')).to.equal(run.out);
   });
 
   it('records the signals a promoted version handles, so the old version following it replays them', async () => {
@@ -357,24 +363,14 @@ describe('runtime: leader and follower side by side', function () {
     writeFileSync(back, '// the default match only: the old version follows the new one call for call\n');
     const sock = join(dir, 'promote-sig.sock');
     const log = join(dir, 'promote-sig.log');
-    const child = spawn(process.execPath, [...cli(), 'run', '--control', sock, '--back', back, '--follower-log', log, '--', prog, fifo, ':::', prog, fifo],
-      { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<number | null>((res) => child.once('exit', (c) => res(c)));
-    const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
-    const waitFor = async (where: () => string, text: string) => {
-      for (let i = 0; i < 100 && !where().includes(text); i++) await sleep(50);
-      expect(where(), err).to.contain(text);
-    };
+    const run = startRun(['--control', sock, '--back', back, '--follower-log', log, '--', prog, fifo, ':::', prog, fifo], 'ignore');
+    const waitFor = (where: () => string, text: string) => run.waitFor(text, where);
     const logText = () => (existsSync(log) ? readFileSync(log, 'utf8') : '');
     const ctl = (...args: string[]) => spawnSync(process.execPath, [...cli(), 'ctl', sock, ...args], { cwd: REPO, encoding: 'utf8' });
     const writer = await open(fifo, 'w'); // the leader's open() returns once a writer is there
-    await waitFor(() => out, 'ready');
+    await run.waitFor('ready');
     await writer.write('a\n');
-    await waitFor(() => out, 'echo: a');
+    await run.waitFor('echo: a');
     const pro = ctl('promote');
     expect(pro.status, pro.stderr).to.equal(0);
     const st = JSON.parse(ctl('status', '--json').stdout);
@@ -390,9 +386,9 @@ describe('runtime: leader and follower side by side', function () {
     expect(after.retirements, JSON.stringify(after.retirements)).to.deep.equal([]);
     expect(after.follower).to.deep.include({ state: 'following' });
     await writer.close();
-    expect(await exited, err).to.equal(0);
+    expect(await run.exited, run.err).to.equal(0);
     expect(logText()).to.contain('handler: signal 10\necho: c\ndone\n');
-    expect(err).to.not.match(/retired/);
+    expect(run.err).to.not.match(/retired/);
   });
 
   it('a version updated by replay gets the files the old one mapped and closed (not a placeholder)', async () => {
@@ -401,17 +397,8 @@ describe('runtime: leader and follower side by side', function () {
     const data = join(dir, 'mapped.txt');
     writeFileSync(data, 'the mapped file\n');
     const sock = join(dir, 'mapfile.sock');
-    const child = spawn(process.execPath, [...cli(), 'run', '--control', sock, '--state-dir', dir, '--', prog, data], { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<number | null>((res) => child.once('exit', (c) => res(c)));
-    const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
-    const waitFor = async (text: string) => {
-      for (let i = 0; i < 100 && !out.includes(text); i++) await sleep(50);
-      expect(out, err).to.contain(text);
-    };
+    const run = startRun(['--control', sock, '--state-dir', dir, '--', prog, data], 'pipe');
+    const { child, waitFor } = run;
     const ctl = (...args: string[]) => spawnSync(process.execPath, [...cli(), 'ctl', sock, ...args], { cwd: REPO, encoding: 'utf8' });
     try {
       await mapfileUpdate();
@@ -419,7 +406,7 @@ describe('runtime: leader and follower side by side', function () {
       child.stdin!.end();
       setTimeout(() => child.kill('SIGKILL'), 5000).unref(); // a failed assertion must not leave it running
     }
-    expect(await exited, err).to.equal(0);
+    expect(await run.exited, run.err).to.equal(0);
 
     async function mapfileUpdate(): Promise<void> {
       await waitFor('the mapped file\n');
