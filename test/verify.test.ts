@@ -74,13 +74,18 @@ function noStackTrace(r: CliResult): void {
   expect(r.stderr).not.to.match(/internal error/);
 }
 
-describe('mvrc verify', function () {
-  this.timeout(60_000);
-  const dir = tempDir('mvrc-verify-');
-  const put = (name: string, text: string): string => {
+/** Writes a file into `dir` and returns its name (the CLI runs in `dir`). */
+function putIn(dir: string): (name: string, text: string) => string {
+  return (name, text) => {
     writeFileSync(join(dir, name), text);
     return name;
   };
+}
+
+describe('mvrc verify', function () {
+  this.timeout(60_000);
+  const dir = tempDir('mvrc-verify-');
+  const put = putIn(dir);
   const none = put('none.mvr', '// no rules: the default match only\n');
   const forward = join(REPO, 'examples/kv/forward.mvr');
   const leader = put('leader.jsonl', traceText(LEADER));
@@ -216,10 +221,7 @@ describe('mvrc verify', function () {
 describe('mvrc verify: threads and child processes, paired by creation order', function () {
   this.timeout(60_000);
   const dir = tempDir('mvrc-verify-threads-');
-  const put = (name: string, text: string): string => {
-    writeFileSync(join(dir, name), text);
-    return name;
-  };
+  const put = putIn(dir);
   const none = put('none.mvr', '// the default match only\n');
   const verify = (l: string, f: string, rules = none): CliResult => {
     const r = mvrc(['verify', rules, '--leader-trace', l, '--follower-trace', f], { cwd: dir });
