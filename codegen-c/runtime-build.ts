@@ -38,8 +38,17 @@ export const RUNTIME_CFLAGS = ['-std=c11', '-Wall', '-Wextra', '-Werror', '-D_GN
 /** dlopen is in libc since glibc 2.34; older ones need libdl. */
 const LINK_FLAGS = ['-ldl'];
 
-const AGENT_SOURCES = ['agent/agent.c', 'agent/default_matcher.c', 'agent/trampoline.S', 'common/mvr_sysinfo.c', 'common/mvr_decode.c'];
-const MONITOR_SOURCES = ['monitor/monitor.c', 'common/mvr_sysinfo.c', 'common/mvr_decode.c', 'common/mvr_util.c'];
+/**
+ * The folders are the source lists, as in runtime-c/Makefile: the agent is agent/*.c and agent/*.S,
+ * the monitor monitor/*.c, and both link common/*.c. A new file in a folder needs no list edited.
+ */
+function programSources(files: string[]): { agent: string[]; monitor: string[] } {
+  const common = files.filter((f) => /^common\/[^/]+\.c$/.test(f));
+  return {
+    agent: [...files.filter((f) => /^agent\/[^/]+\.(c|S)$/.test(f)), ...common],
+    monitor: [...files.filter((f) => /^monitor\/[^/]+\.c$/.test(f)), ...common],
+  };
+}
 
 /** runtime-c/ beside this module's directory (codegen-c/ in the sources, dist/ in the bundle). */
 export function defaultRuntimeSourceDir(): string {
@@ -104,8 +113,9 @@ export function buildRuntime(opts: RuntimeBuildOptions = {}): RuntimeBuild {
   const cc = opts.cc ?? env['CC'] ?? 'cc';
   const src = opts.sourceDir ?? defaultRuntimeSourceDir();
   const files = listSources(src);
-  for (const f of [...AGENT_SOURCES, ...MONITOR_SOURCES]) {
-    if (!files.includes(f)) throw new RuntimeBuildError(`the runtime sources are incomplete: ${path.join(src, f)} is missing`);
+  const sources = programSources(files);
+  for (const [what, list] of [['agent', sources.agent], ['monitor', sources.monitor]] as const) {
+    if (!list.some((f) => f.endsWith('.c'))) throw new RuntimeBuildError(`the runtime sources are incomplete: ${path.join(src, what)} has no C file`);
   }
   const h = createHash('sha256');
   h.update(`${compilerId(cc, env)}\n${RUNTIME_CFLAGS.join(' ')}\n${LINK_FLAGS.join(' ')}\n`);
@@ -125,8 +135,8 @@ export function buildRuntime(opts: RuntimeBuildOptions = {}): RuntimeBuild {
   try {
     const inc = ['-I', path.join(src, 'include'), '-I', path.join(src, 'common'), '-I', path.join(src, 'dsu')];
     compile(cc, [...RUNTIME_CFLAGS, ...inc, '-fPIC', '-shared', '-fvisibility=hidden', '-o', path.join(tmp, 'libmvr-agent.so'),
-      ...AGENT_SOURCES.map((f) => path.join(src, f)), ...LINK_FLAGS], env);
-    compile(cc, [...RUNTIME_CFLAGS, ...inc, '-o', path.join(tmp, 'mvr-monitor'), ...MONITOR_SOURCES.map((f) => path.join(src, f)), ...LINK_FLAGS], env);
+      ...sources.agent.map((f) => path.join(src, f)), ...LINK_FLAGS], env);
+    compile(cc, [...RUNTIME_CFLAGS, ...inc, '-o', path.join(tmp, 'mvr-monitor'), ...sources.monitor.map((f) => path.join(src, f)), ...LINK_FLAGS], env);
     try {
       renameSync(tmp, dir);
     } catch (e) {
