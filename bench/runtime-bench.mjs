@@ -9,7 +9,7 @@
 //
 //   node bench/runtime-bench.mjs [--seconds S] [--warmup S] [--rounds N] [--clients 1,8] [--no-redis]
 //                                [--json FILE] [--mvrc CLI]
-// --mvrc: the mvrc CLI to measure (default dist/mvrc.cjs; a .ts file, e.g. compiler/cli.ts, runs through tsx).
+// --mvrc: the mvrc CLI to measure (default dist/mvrc.cjs; a .ts file, e.g. compiler/cli/main.ts, runs through tsx).
 //
 // Each configuration is measured in --rounds rounds, interleaved (native, single leader,
 // leader + follower, native, ...), each round on a freshly started server, and the median is

@@ -6,8 +6,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildAutomaton } from '../compiler/automaton.ts';
-import { loadProgram } from '../compiler/program.ts';
+import { buildAutomaton } from '../compiler/lower/automaton.ts';
+import { loadProgram } from '../compiler/check/program.ts';
 import { emitC } from '../codegen-c/emit.ts';
 import { buildHarness } from '../codegen-c/harness/build.ts';
 

@@ -6,8 +6,8 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Diag } from '../compiler/diagnostic-messages.ts';
-import { DiagnosticBag, type Diagnostic } from '../compiler/diagnostics.ts';
+import { Diag } from '../compiler/core/diagnostic-messages.ts';
+import { DiagnosticBag, type Diagnostic } from '../compiler/core/diagnostics.ts';
 
 export const CFLAGS = ['-std=c11', '-O2', '-Wall', '-Wextra', '-Werror', '-fPIC'];
 

@@ -2,7 +2,7 @@
 // call may be executed, which argument is the fd and which the byte count). It depends only on
 // the syscall table, so scripts/gen-syscalls.ts writes it once into
 // runtime-c/include/mvr_default_match.h and every generated rule module includes it.
-import type { ParamKind, SyscallInfo } from '../compiler/syscall-types.ts';
+import type { ParamKind, SyscallInfo } from '../compiler/syscalls/types.ts';
 
 export function isScalarKind(kind: ParamKind): boolean {
   return kind === 'fd' || kind === 'int' || kind === 'size' || kind === 'flags' || kind === 'ptr';

@@ -2,15 +2,15 @@
 // rules.c holds: the user's #includes, one function per guard and callback (rule variables as
 // typed C locals, LANGUAGE.md §5, with `#line` directives so that C compiler errors point into
 // the .mvr file), the rule and dispatch tables built from the automaton, and the matcher itself —
-// a fixed piece of C (ENGINE below) that mirrors compiler/interpreter.ts step for step.
+// a fixed piece of C (ENGINE below) that mirrors compiler/semantics/interpreter.ts step for step.
 // The output depends only on the input: the same program gives byte-identical files.
-import type { Automaton } from '../compiler/automaton.ts';
-import type { IrArg, IrCallback, IrGuard, IrRule, VarRef } from '../compiler/ir.ts';
-import type { Program } from '../compiler/program-types.ts';
-import type { CBlock } from '../compiler/ast.ts';
-import { LineMap } from '../compiler/span.ts';
-import type { ParamKind } from '../compiler/syscall-types.ts';
-import { allSyscalls } from '../compiler/syscalls.ts';
+import type { Automaton } from '../compiler/lower/automaton.ts';
+import type { IrArg, IrCallback, IrGuard, IrRule, VarRef } from '../compiler/lower/ir.ts';
+import type { Program } from '../compiler/check/program-types.ts';
+import type { CBlock } from '../compiler/syntax/ast.ts';
+import { LineMap } from '../compiler/core/span.ts';
+import type { ParamKind } from '../compiler/syscalls/types.ts';
+import { allSyscalls } from '../compiler/syscalls/lookup.ts';
 import { isScalarKind } from './default-match.ts';
 import { cStringLiteral, lowerTypedBlockToC, lowerTypedExprToC } from '../compiler/typed/index.ts';
 

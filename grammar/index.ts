@@ -7,11 +7,12 @@
 // boundary (see isBoundary) and goes on, so one run reports many errors and the good items between
 // them still appear in the AST.
 import { EOF, type ILexingError, type IRecognitionException, type IToken, type TokenType } from 'chevrotain';
-import type { Comment, Item, MvrFile } from '../compiler/ast.ts';
-import { Diag, type MessageTemplate } from '../compiler/diagnostic-messages.ts';
-import { MAX_ERRORS, type DiagnosticBag } from '../compiler/diagnostics.ts';
-import type { SourceFile, Span } from '../compiler/span.ts';
-import { AstBuilder, decodeString, parseIntLiteral, tokSpan } from './ast-builder.ts';
+import type { Comment, Item, MvrFile } from '../compiler/syntax/ast.ts';
+import { Diag, type MessageTemplate } from '../compiler/core/diagnostic-messages.ts';
+import { MAX_ERRORS, type DiagnosticBag } from '../compiler/core/diagnostics.ts';
+import type { SourceFile, Span } from '../compiler/core/span.ts';
+import { AstBuilder, tokSpan } from './ast-builder.ts';
+import { decodeString, parseIntLiteral } from '../compiler/syntax/literals.ts';
 import * as T from './lexer.ts';
 import { describeToken, mvrParser, type ErrorInfo } from './parser.ts';
 

@@ -52,7 +52,7 @@ module.exports = new Proxy({}, {
 };
 
 await build({
-  entryPoints: ['compiler/cli.ts'],
+  entryPoints: ['compiler/cli/main.ts'],
   outfile: 'dist/mvrc.cjs',
   bundle: true,
   platform: 'node',

@@ -8,10 +8,13 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { query, type MonitorStatus } from '../compiler/commands/ctl.ts';
-import { REPO } from '../test/helpers/cli.ts';
-import { checkKeys, LineConn, loadKeys, runLoad, startKv, type LoadResult } from '../test/helpers/kv-client.ts';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { query, type MonitorStatus } from '../compiler/cli/ctl.ts';
+import { checkKeys, LineConn, loadKeys, runLoad, startKv, type LoadResult } from '../examples/kv/client.ts';
+
+/** The repository root (this script is scripts/demo.ts). */
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 const CLI = join(REPO, 'dist', 'mvrc.cjs');
 const KV = join(REPO, 'examples', 'kv');

@@ -6,8 +6,8 @@ import { expect } from 'chai';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadProgram } from '../compiler/program.ts';
-import { renderDiagnosticsText } from '../compiler/render.ts';
+import { loadProgram } from '../compiler/check/program.ts';
+import { renderDiagnosticsText } from '../compiler/core/render.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const casesDir = path.join(repoRoot, 'test', 'cases');

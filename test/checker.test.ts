@@ -5,9 +5,9 @@ import fc from 'fast-check';
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MAX_SOURCE_BYTES } from '../compiler/source-io.ts';
-import { defaultStdlibDir, loadProgram } from '../compiler/program.ts';
-import type { Program, ResolvedRhsItem, ResolvedRule } from '../compiler/program-types.ts';
+import { MAX_SOURCE_BYTES } from '../compiler/core/source-io.ts';
+import { defaultStdlibDir, loadProgram } from '../compiler/check/program.ts';
+import type { Program, ResolvedRhsItem, ResolvedRule } from '../compiler/check/program-types.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const stdlibDir = path.join(repoRoot, 'stdlib-rules');

@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { VERSION } from '../compiler/version.ts';
+import { VERSION } from '../compiler/core/version.ts';
 import { mvrc, REPO, tempDir, type CliResult } from './helpers/cli.ts';
 
 function noStackTrace(r: CliResult): void {

@@ -1,12 +1,12 @@
-// strace-like formatting of syscalls for reports (compiler/decode.ts).
+// strace-like formatting of syscalls for reports (compiler/syscalls/decode.ts).
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { errnoMessage, errnoName, escapeBytes, formatCall, knownErrnos } from '../compiler/decode.ts';
-import { syscallByName } from '../compiler/syscalls.ts';
+import { errnoMessage, errnoName, escapeBytes, formatCall, knownErrnos } from '../compiler/syscalls/decode.ts';
+import { syscallByName } from '../compiler/syscalls/lookup.ts';
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 const nr = (name: string): number => {

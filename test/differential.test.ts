@@ -8,8 +8,8 @@ import fc from 'fast-check';
 import { runHarness } from '../codegen-c/harness/build.ts';
 import { followerLine, leaderLine, runInterpreterText, type CallSpec, type EventSpec } from '../codegen-c/harness/driver.ts';
 import { harnessFor, loadRules, removeScratchDirs, scratchDir } from '../codegen-c/harness/testing.ts';
-import { syscallByName } from '../compiler/syscalls.ts';
-import type { ParamKind } from '../compiler/syscall-types.ts';
+import { syscallByName } from '../compiler/syscalls/lookup.ts';
+import type { ParamKind } from '../compiler/syscalls/types.ts';
 
 const ALPHABET = ['read', 'write', 'getpid', 'gettimeofday', 'open', 'close', 'dup', 'lseek', 'rt_sigaction'] as const;
 const SC = ALPHABET.map((n) => syscallByName(n)!);

@@ -15,7 +15,7 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from './helpers/cli.ts';
-import { bulkKey, bulkValue, checkKeys, LineConn, loadKeys, runLoad } from './helpers/kv-client.ts';
+import { bulkKey, bulkValue, checkKeys, LineConn, loadKeys, runLoad } from '../examples/kv/client.ts';
 
 const KV_DIR = fileURLToPath(new URL('../examples/kv/', import.meta.url));
 const BIN = { v1: join(KV_DIR, 'kv-v1'), v2: join(KV_DIR, 'kv-v2') };

@@ -1,8 +1,8 @@
 // The canonical printer (`mvrc fmt`): layout, comment preservation, idempotency.
 import { expect } from 'chai';
-import type { MvrFile, Rule } from '../compiler/ast.ts';
-import { DiagnosticBag } from '../compiler/diagnostics.ts';
-import { PRINT_WIDTH, printFile, printRule } from '../compiler/printer.ts';
+import type { MvrFile, Rule } from '../compiler/syntax/ast.ts';
+import { DiagnosticBag } from '../compiler/core/diagnostics.ts';
+import { PRINT_WIDTH, printFile, printRule } from '../compiler/syntax/printer.ts';
 import { parseSource } from '../grammar/index.ts';
 
 function parse(text: string): MvrFile {

@@ -1,13 +1,13 @@
 // mvrc infer: rules suggested from two traces must check clean and reconcile the traces they came
-// from (compiler/infer.ts, compiler/commands/infer.ts, docs/traces.md "mvrc infer").
+// from (compiler/traces/infer.ts, compiler/cli/infer.ts, docs/traces.md "mvrc infer").
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DiagnosticBag } from '../compiler/diagnostics.ts';
-import { alignSequences, canonical, checkRuleText, comparedTrace, suggestRules } from '../compiler/infer.ts';
-import { parseJsonTrace, type Trace } from '../compiler/trace.ts';
-import { verifyTraces } from '../compiler/verify.ts';
+import { DiagnosticBag } from '../compiler/core/diagnostics.ts';
+import { alignSequences, canonical, checkRuleText, comparedTrace, suggestRules } from '../compiler/traces/infer.ts';
+import { parseJsonTrace, type Trace } from '../compiler/traces/trace.ts';
+import { verifyTraces } from '../compiler/traces/verify.ts';
 import { mvrc, tempDir } from './helpers/cli.ts';
 
 // ---- traces written by hand ---------------------------------------------------------------------

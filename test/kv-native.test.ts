@@ -11,10 +11,10 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildAutomaton } from '../compiler/automaton.ts';
-import { Interpreter, type FollowerCall, type LeaderEvent, type StepResult } from '../compiler/interpreter.ts';
-import { loadProgram } from '../compiler/program.ts';
-import { checkKeys, LineConn, loadKeys, runLoad, startKv, type KvServer } from './helpers/kv-client.ts';
+import { buildAutomaton } from '../compiler/lower/automaton.ts';
+import { Interpreter, type FollowerCall, type LeaderEvent, type StepResult } from '../compiler/semantics/interpreter.ts';
+import { loadProgram } from '../compiler/check/program.ts';
+import { checkKeys, LineConn, loadKeys, runLoad, startKv, type KvServer } from '../examples/kv/client.ts';
 
 const KV_DIR = fileURLToPath(new URL('../examples/kv/', import.meta.url));
 const BIN = { v1: join(KV_DIR, 'kv-v1'), v2: join(KV_DIR, 'kv-v2') };
@@ -257,7 +257,7 @@ describe('examples/kv servers', function () {
   describe('examples/kv rule files', function () {
     it('check clean: no errors and no warnings', function () {
       this.timeout(60000);
-      const cli = fileURLToPath(new URL('../compiler/cli.ts', import.meta.url));
+      const cli = fileURLToPath(new URL('../compiler/cli/main.ts', import.meta.url));
       const r = spawnSync(process.execPath, ['--import', 'tsx', cli, 'check', join(KV_DIR, 'forward.mvr'), join(KV_DIR, 'backward.mvr')], {
         encoding: 'utf8',
         env: { ...process.env, NO_COLOR: '1' },

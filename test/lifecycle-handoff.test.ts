@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, REPO } from './helpers/cli.ts';
 import { clean, ctl, ctlAsync, events, KV, prepareKv, status, until } from './helpers/ctl.ts';
-import { bulkValue, checkKeys, LineConn, loadKeys, runLoad, startKv, type KvServer, type LoadResult } from './helpers/kv-client.ts';
+import { bulkValue, checkKeys, LineConn, loadKeys, runLoad, startKv, type KvServer, type LoadResult } from '../examples/kv/client.ts';
 
 const { v1: V1, v2: V2, forward: FORWARD, backward: BACKWARD } = KV;
 

@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { CLI, REPO } from './helpers/cli.ts';
 import { clean, ctl, events, KV, prepareKv, raw, status, until } from './helpers/ctl.ts';
-import { checkKeys, LineConn, loadKeys, runLoad, startKv, type KvServer, type LoadResult } from './helpers/kv-client.ts';
+import { checkKeys, LineConn, loadKeys, runLoad, startKv, type KvServer, type LoadResult } from '../examples/kv/client.ts';
 
 const { v1: V1, v2: V2, forward: FORWARD, backward: BACKWARD } = KV;
 

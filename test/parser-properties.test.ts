@@ -5,9 +5,9 @@
 //  - fmt is idempotent on random valid files with comments and blank lines.
 import { expect } from 'chai';
 import fc from 'fast-check';
-import type { Arg, Call, Callback, CBlock, Comment, Group, Guard, Import, Include, Item, LhsItem, MvrFile, RhsItem, Rule, StringArg, TsBlock, TsExpr } from '../compiler/ast.ts';
-import { DiagnosticBag } from '../compiler/diagnostics.ts';
-import { printFile } from '../compiler/printer.ts';
+import type { Arg, Call, Callback, CBlock, Comment, Group, Guard, Import, Include, Item, LhsItem, MvrFile, RhsItem, Rule, StringArg, TsBlock, TsExpr } from '../compiler/syntax/ast.ts';
+import { DiagnosticBag } from '../compiler/core/diagnostics.ts';
+import { printFile } from '../compiler/syntax/printer.ts';
 import { parseSource } from '../grammar/index.ts';
 import { mvrLexer } from '../grammar/lexer.ts';
 

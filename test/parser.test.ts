@@ -1,8 +1,8 @@
 // Parser unit tests: every LANGUAGE.md §7 example, each syntax error kind (code + exact span),
 // error recovery, both C block spellings, the group exception, callbacks, literals, robustness.
 import { expect } from 'chai';
-import type { CBlock, Call, Group, Include, Import, Item, LhsItem, MvrFile, RhsItem, Rule, TsBlock, TsExpr } from '../compiler/ast.ts';
-import { DiagnosticBag, MAX_ERRORS, type Diagnostic } from '../compiler/diagnostics.ts';
+import type { CBlock, Call, Group, Include, Import, Item, LhsItem, MvrFile, RhsItem, Rule, TsBlock, TsExpr } from '../compiler/syntax/ast.ts';
+import { DiagnosticBag, MAX_ERRORS, type Diagnostic } from '../compiler/core/diagnostics.ts';
 import { parseSource, MAX_BLOCK_NESTING } from '../grammar/index.ts';
 
 function parse(text: string): { file: MvrFile; diags: Diagnostic[] } {

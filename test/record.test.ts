@@ -1,13 +1,13 @@
-// End-to-end tests of `mvrc record` (compiler/commands/record.ts, the monitor's --record): real
+// End-to-end tests of `mvrc record` (compiler/cli/record.ts, the monitor's --record): real
 // programs recorded through the bundled CLI, their traces read back with the trace reader
-// (compiler/trace.ts). The fixture test/fixtures/mvr-record.c writes, reads a file, handles a
+// (compiler/traces/trace.ts). The fixture test/fixtures/mvr-record.c writes, reads a file, handles a
 // signal, runs a thread and exits with status 3.
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DiagnosticBag } from '../compiler/diagnostics.ts';
-import { parseJsonTrace, type Trace, type TraceEvent } from '../compiler/trace.ts';
+import { DiagnosticBag } from '../compiler/core/diagnostics.ts';
+import { parseJsonTrace, type Trace, type TraceEvent } from '../compiler/traces/trace.ts';
 import { mvrc, REPO, tempDir } from './helpers/cli.ts';
 
 const CFLAGS = ['-std=c11', '-Wall', '-Wextra', '-Werror', '-D_GNU_SOURCE', '-O1', '-pthread'];

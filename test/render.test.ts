@@ -1,8 +1,8 @@
 import { expect } from 'chai';
-import { Diag } from '../compiler/diagnostic-messages.ts';
-import { DiagnosticBag, MAX_ERRORS } from '../compiler/diagnostics.ts';
-import { renderDiagnosticsJson, renderDiagnosticsSarif, renderDiagnosticsText } from '../compiler/render.ts';
-import { LineMap } from '../compiler/span.ts';
+import { Diag } from '../compiler/core/diagnostic-messages.ts';
+import { DiagnosticBag, MAX_ERRORS } from '../compiler/core/diagnostics.ts';
+import { renderDiagnosticsJson, renderDiagnosticsSarif, renderDiagnosticsText } from '../compiler/core/render.ts';
+import { LineMap } from '../compiler/core/span.ts';
 
 describe('LineMap', () => {
   it('maps offsets to 1-based line/column across \\n, \\r\\n and \\r', () => {

@@ -9,8 +9,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLI as BUNDLE, tempDir } from './helpers/cli.ts';
-import { LineConn, runLoad, startKv, type KvServer } from './helpers/kv-client.ts';
-import type { MonitorStatus } from '../compiler/commands/ctl.ts';
+import { LineConn, runLoad, startKv, type KvServer } from '../examples/kv/client.ts';
+import type { MonitorStatus } from '../compiler/cli/ctl.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const KV_DIR = join(REPO, 'examples', 'kv');

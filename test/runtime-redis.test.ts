@@ -6,9 +6,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { query, type MonitorStatus } from '../compiler/commands/ctl.ts';
+import { query, type MonitorStatus } from '../compiler/cli/ctl.ts';
 import { CLI, REPO } from './helpers/cli.ts';
-import { rng } from './helpers/kv-client.ts';
+import { rng } from '../examples/kv/client.ts';
 
 type Reply = string | number | null | Reply[] | { error: string };
 

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dirname } from 'node:path';
 import { CLI, tempDir } from './helpers/cli.ts';
-import { parseRunArgs } from '../compiler/commands/run.ts';
+import { parseRunArgs } from '../compiler/cli/run.ts';
 import { buildRuntime, RuntimeBuildError } from '../codegen-c/runtime-build.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');

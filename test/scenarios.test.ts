@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { runInterpreterText, leaderLine as L, followerLine as F } from '../codegen-c/harness/driver.ts';
 import { runHarness } from '../codegen-c/harness/build.ts';
 import { harnessFor, loadRules, nr, removeScratchDirs } from '../codegen-c/harness/testing.ts';
-import { UnsupportedBlockError } from '../compiler/interpreter.ts';
+import { UnsupportedBlockError } from '../compiler/semantics/interpreter.ts';
 
 function scenario(rules: string, stream: string[], expected: string[]): void {
   const { program, automaton, dir } = loadRules(rules);

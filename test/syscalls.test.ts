@@ -13,7 +13,7 @@ import {
   suggestSyscallName,
   syscallByName,
   syscallByNr,
-} from '../compiler/syscalls.ts';
+} from '../compiler/syscalls/lookup.ts';
 import { parseSyscallTsv } from '../scripts/gen-syscalls.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

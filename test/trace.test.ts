@@ -1,12 +1,12 @@
-// Trace readers (compiler/trace.ts, compiler/trace-strace.ts): mvrc's JSON lines and strace
+// Trace readers (compiler/traces/trace.ts, compiler/traces/strace.ts): mvrc's JSON lines and strace
 // output become the same events; every bad line is reported at its line, and reading goes on.
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { DiagnosticBag } from '../compiler/diagnostics.ts';
-import { LineMap } from '../compiler/span.ts';
-import { parseJsonTrace, threadEvents, traceThreads, type Trace } from '../compiler/trace.ts';
-import { parseStraceTrace, scalarValue, symbolicValue } from '../compiler/trace-strace.ts';
-import { syscallByName } from '../compiler/syscalls.ts';
+import { DiagnosticBag } from '../compiler/core/diagnostics.ts';
+import { LineMap } from '../compiler/core/span.ts';
+import { parseJsonTrace, threadEvents, traceThreads, type Trace } from '../compiler/traces/trace.ts';
+import { parseStraceTrace, scalarValue, symbolicValue } from '../compiler/traces/strace.ts';
+import { syscallByName } from '../compiler/syscalls/lookup.ts';
 
 const nr = (name: string): number => syscallByName(name)!.nr;
 const text = (b: Uint8Array | null | undefined): string | null => (b ? Buffer.from(b).toString('latin1') : null);

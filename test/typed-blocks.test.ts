@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import type { TsBlock, TsExpr } from '../compiler/ast.ts';
-import { DiagnosticBag } from '../compiler/diagnostics.ts';
-import type { ParamKind } from '../compiler/syscall-types.ts';
+import type { TsBlock, TsExpr } from '../compiler/syntax/ast.ts';
+import { DiagnosticBag } from '../compiler/core/diagnostics.ts';
+import type { ParamKind } from '../compiler/syscalls/types.ts';
 import {
   type TypedBlock,
   type TypedEnv,

@@ -5,11 +5,11 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DiagnosticBag } from '../compiler/diagnostics.ts';
-import { loadProgram } from '../compiler/program.ts';
-import { syscallByName } from '../compiler/syscalls.ts';
-import { parseJsonTrace } from '../compiler/trace.ts';
-import { verifyTraces } from '../compiler/verify.ts';
+import { DiagnosticBag } from '../compiler/core/diagnostics.ts';
+import { loadProgram } from '../compiler/check/program.ts';
+import { syscallByName } from '../compiler/syscalls/lookup.ts';
+import { parseJsonTrace } from '../compiler/traces/trace.ts';
+import { verifyTraces } from '../compiler/traces/verify.ts';
 import { mvrc, REPO, tempDir, type CliResult } from './helpers/cli.ts';
 
 interface Ev {

@@ -1,8 +1,8 @@
 // The TypeScript side of the harness: reads the same line format as harness.c (see its header),
 // runs the reference interpreter and prints results in the same format, so that the generated
 // C module and the interpreter can be compared on identical input.
-import type { Automaton } from '../../compiler/automaton.ts';
-import { Interpreter, RULE_DEFAULT, type FollowerCall, type InterpreterOptions, type LeaderEvent, type LeaderView, type StepResult } from '../../compiler/interpreter.ts';
+import type { Automaton } from '../../compiler/lower/automaton.ts';
+import { Interpreter, RULE_DEFAULT, type FollowerCall, type InterpreterOptions, type LeaderEvent, type LeaderView, type StepResult } from '../../compiler/semantics/interpreter.ts';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const unhex = (s: string): Uint8Array => {

@@ -3,10 +3,10 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { buildAutomaton, type Automaton } from '../../compiler/automaton.ts';
-import { loadProgram } from '../../compiler/program.ts';
-import type { Program } from '../../compiler/program-types.ts';
-import { syscallByName } from '../../compiler/syscalls.ts';
+import { buildAutomaton, type Automaton } from '../../compiler/lower/automaton.ts';
+import { loadProgram } from '../../compiler/check/program.ts';
+import type { Program } from '../../compiler/check/program-types.ts';
+import { syscallByName } from '../../compiler/syscalls/lookup.ts';
 import { emitC } from '../emit.ts';
 import { buildHarness } from './build.ts';
 

@@ -3,10 +3,10 @@
 // Everything outside the subset is MVR3010; names MVR3012; types MVR3013; assignments MVR3014;
 // methods MVR3015; a non-boolean guard MVR3016; syntax MVR3011 (parse.ts).
 import ts from 'typescript';
-import type { TsBlock, TsExpr } from '../ast.ts';
-import { Diag } from '../diagnostic-messages.ts';
-import type { DiagnosticBag } from '../diagnostics.ts';
-import type { ParamKind } from '../syscall-types.ts';
+import type { TsBlock, TsExpr } from '../syntax/ast.ts';
+import { Diag } from '../core/diagnostic-messages.ts';
+import type { DiagnosticBag } from '../core/diagnostics.ts';
+import type { ParamKind } from '../syscalls/types.ts';
 import { type Expr, type LocalVar, type SearchMethod, type Stmt, type TemplatePart, type Ty, type TypedBlock, type TypedEnv, type TypedExpr, typeOfKind, tyName } from './ir.ts';
 import { type ParsedText, parseBlockText, parseGuardText } from './parse.ts';
 

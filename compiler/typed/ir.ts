@@ -1,7 +1,7 @@
 // The checked form of a typed block (LANGUAGE.md §6): every node carries its type, every name is
 // resolved, and `===`/`!==` are folded into `==`/`!=` (operands always have the same type).
 // Built by check.ts; run by eval.ts (the reference semantics) and lowered to C by lower-c.ts.
-import type { ParamKind } from '../syscall-types.ts';
+import type { ParamKind } from '../syscalls/types.ts';
 
 export type Ty = 'number' | 'bytes' | 'boolean';
 

@@ -2,9 +2,9 @@
 // back to offsets in the .mvr file. A guard's text is wrapped as `(TEXT\n)` so that it parses as
 // one expression (the newline ends a trailing `//` comment); a callback's text parses as is.
 import ts from 'typescript';
-import { Diag } from '../diagnostic-messages.ts';
-import type { DiagnosticBag } from '../diagnostics.ts';
-import type { Span } from '../span.ts';
+import { Diag } from '../core/diagnostic-messages.ts';
+import type { DiagnosticBag } from '../core/diagnostics.ts';
+import type { Span } from '../core/span.ts';
 
 export interface ParsedText {
   sf: ts.SourceFile;

@@ -1,7 +1,7 @@
 /* mvr_matcher.h — the matcher of every generated rule module (docs/semantics.md).
  * Not a standalone header: each rules.c that mvrc generates includes it once, after the tables,
  * macros and structures it refers to (struct mvr_core, mvr_rule_table, MVR_NSC, ...).
- * compiler/interpreter.ts is the same algorithm in TypeScript; keep the two in step
+ * compiler/semantics/interpreter.ts is the same algorithm in TypeScript; keep the two in step
  * (test/differential.test.ts compares them on random rules and streams). */
 
 struct mvr_w {

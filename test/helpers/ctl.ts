@@ -6,8 +6,8 @@ import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { CLI, REPO, tempDir } from './cli.ts';
-import type { LoadResult } from './kv-client.ts';
-import type { MonitorStatus } from '../../compiler/commands/ctl.ts';
+import type { LoadResult } from '../../examples/kv/client.ts';
+import type { MonitorStatus } from '../../compiler/cli/ctl.ts';
 
 const KV_DIR = join(REPO, 'examples', 'kv');
 /** The example update pair and its rules (examples/kv). */

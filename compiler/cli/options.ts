@@ -1,0 +1,87 @@
+// Shared option parsing and diagnostic output for CLI commands.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { relative, isAbsolute } from 'node:path';
+import type { Diagnostic } from '../core/diagnostics.ts';
+import { renderDiagnosticsJson, renderDiagnosticsSarif, renderDiagnosticsText, summaryLine } from '../core/render.ts';
+import { VERSION } from '../core/version.ts';
+import { Diag } from '../core/diagnostic-messages.ts';
+import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError, type CliIO } from './types.ts';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** node:util parseArgs, with its errors turned into usage errors. */
+export function parseOptions<T extends Options>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message.replace(/^TypeError \[\w+\]: /, ''));
+  }
+}
+
+export type DiagnosticFormat = 'text' | 'json' | 'sarif';
+
+export function diagnosticFormat(value: string | undefined): DiagnosticFormat {
+  const f = value ?? 'text';
+  if (f !== 'text' && f !== 'json' && f !== 'sarif') throw new UsageError(`--format must be text, json or sarif (got '${f}')`);
+  return f;
+}
+
+export function useColor(io: CliIO, flag: string | undefined): boolean {
+  const c = flag ?? 'auto';
+  if (c !== 'auto' && c !== 'always' && c !== 'never') throw new UsageError(`--color must be auto, always or never (got '${c}')`);
+  if (c === 'always') return true;
+  if (c === 'never') return false;
+  return io.isTTY && !io.env.NO_COLOR && io.env.TERM !== 'dumb';
+}
+
+/** How a path is shown in diagnostics: relative to the working directory when it is inside it. */
+export function displayPath(cwd: string, path: string): string {
+  if (!isAbsolute(path)) return path;
+  const rel = relative(cwd, path);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+}
+
+/** Text goes to stderr (like a compiler's diagnostics); JSON and SARIF to stdout (they are the output). */
+export function emitDiagnostics(io: CliIO, diags: readonly Diagnostic[], sources: ReadonlyMap<string, string>, format: DiagnosticFormat, color: boolean): void {
+  if (format === 'json') io.stdout(renderDiagnosticsJson(diags, sources));
+  else if (format === 'sarif') io.stdout(renderDiagnosticsSarif(diags, sources, VERSION));
+  else {
+    const text = renderDiagnosticsText(diags, sources, { color });
+    if (text) io.stderr(text);
+    const summary = summaryLine(diags);
+    if (summary) io.stderr(`${summary} generated\n`);
+  }
+}
+
+/** Files that could not be read at all are an environment problem (exit 2), not findings (exit 1). */
+export function exitStatusFor(diags: readonly Diagnostic[]): number {
+  const unreadable = [Diag.CannotReadFile.code, Diag.IsADirectory.code, Diag.TraceIsADirectory.code];
+  if (diags.some((d) => unreadable.includes(d.code))) return EXIT_USAGE;
+  return diags.some((d) => d.severity === 'error') ? EXIT_FINDINGS : EXIT_OK;
+}
+
+/**
+ * Splits `OPTION VALUE... -- COMMAND...` (mvrc run, mvrc record): every option takes a value,
+ * given as `--name value` or `--name=value`; the words after `--` are the command, which may have
+ * options of its own. Unknown options and a command without `--` are usage errors.
+ */
+export function optionsBeforeCommand(args: string[], valueOptions: ReadonlySet<string>, what: string): { options: [string, string][]; command: string[] } {
+  const options: [string, string][] = [];
+  let i = 0;
+  for (; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') {
+      i++;
+      break;
+    }
+    const eq = a.indexOf('=');
+    const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
+    if (!valueOptions.has(name)) throw new UsageError(a.startsWith('-') ? `unknown option '${a}'` : `expected '--' before the ${what}, got '${a}'`);
+    if (name !== a) options.push([name, a.slice(eq + 1)]);
+    else {
+      if (i + 1 >= args.length) throw new UsageError(`${a} needs a value`);
+      options.push([name, args[++i]!]);
+    }
+  }
+  return { options, command: args.slice(i) };
+}

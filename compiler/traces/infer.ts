@@ -1,0 +1,587 @@
+// mvrc infer: suggest mapping rules from two traces of the same workload (docs/traces.md,
+// "mvrc infer"). Pure functions: the command (compiler/cli/infer.ts) reads the traces,
+// checks the rules with the real checker and verifies them with compiler/traces/verify.ts.
+//
+// 1. The threads and child processes of the two traces are paired by creation order, as the
+//    runtime pairs them (verify.ts, threadPairs); each thread is reduced to the calls the runtime
+//    records and matches (without `local` calls: memory, signal masks, futex...). Steps 2-3 are
+//    done per thread pair; one rule file serves every pair (the runtime runs one rule module for
+//    every ring), so the rules of all pairs are merged as repeated hunks are.
+// 2. The two sequences are aligned (Myers' diff) on the key of the default match: the syscall
+//    and its input arguments (scalars and fds by value, input bytes, paths and input structures
+//    by content; never pointers or outputs). Aligned events are what the default match pairs.
+// 3. Every stretch between aligned events (a hunk) becomes one rule: `L... => F...`,
+//    `L... => nothing` (leader only) or `nothing => F...` (follower only), with literal arguments
+//    for what identifies a call. Identical rules are written once.
+// 4. suggestRules checks them with the real checker and verifies them against the traces
+//    (compiler/traces/verify.ts), trying the forms of INFER_FORMS in turn (fds generalised or literal;
+//    one-sided hunks as one rule, or one rule per call) until one verifies.
+// What is guaranteed, and the limits: docs/traces.md, "mvrc infer".
+import { resolve as resolvePath } from 'node:path';
+import { parseSource } from '../../grammar/index.ts';
+import { encodeString } from '../syntax/literals.ts';
+import { Diag } from '../core/diagnostic-messages.ts';
+import { DiagnosticBag } from '../core/diagnostics.ts';
+import { defaultRet } from '../semantics/interpreter.ts';
+import { printFile } from '../syntax/printer.ts';
+import { loadProgram } from '../check/program.ts';
+import type { Program } from '../check/program-types.ts';
+import { LineMap } from '../core/span.ts';
+import type { ParamKind, SyscallInfo } from '../syscalls/types.ts';
+import { syscallByNr } from '../syscalls/lookup.ts';
+import { traceThreads, type Trace, type TraceEvent } from './trace.ts';
+import { matchedEvents, pairName, threadPairs, verifyTraces, type ThreadPair, type VerifyFinding, type VerifyResult } from './verify.ts';
+
+/** The events the runtime records and matches, of one thread (by default the main thread's;
+ *  verify.ts, matchedEvents). */
+export function comparedEvents(trace: Trace, thread?: number): TraceEvent[] {
+  // The calls the runtime records and matches: the same definition as mvrc verify's.
+  return matchedEvents(trace, thread);
+}
+
+/** A copy of the trace holding only the compared events of every thread (what `verifyTraces`
+ *  should see), in file order, with the threads' creation order fixed beforehand. */
+export function comparedTrace(trace: Trace): Trace {
+  const threads = traceThreads(trace);
+  const events = threads.flatMap((t) => comparedEvents(trace, t.id)).sort((a, b) => a.span.offset - b.span.offset);
+  return { ...trace, events, signals: [], threadOrder: threads };
+}
+
+const SCALAR: ReadonlySet<ParamKind> = new Set<ParamKind>(['fd', 'int', 'size', 'flags']);
+const CONTENT: ReadonlySet<ParamKind> = new Set<ParamKind>(['in_bytes', 'path', 'in_struct']);
+
+function hex(b: Uint8Array | null | undefined): string {
+  if (!b) return '-';
+  let s = '';
+  for (const x of b) s += x.toString(16).padStart(2, '0');
+  return s;
+}
+
+/**
+ * The key of the default match (docs/semantics.md, "The default match"): two events with equal
+ * keys are paired by it. A syscall the table does not know compares all six arguments.
+ */
+export function matchKey(e: TraceEvent): string {
+  const sc = syscallByNr(e.nr);
+  const parts: string[] = [String(e.nr)];
+  if (!sc) {
+    for (let j = 0; j < 6; j++) parts.push(String(e.args[j] ?? 0n));
+    return parts.join('|');
+  }
+  for (let j = 0; j < sc.arity; j++) {
+    const k = sc.params[j]?.kind ?? 'int';
+    if (SCALAR.has(k)) parts.push(String(e.args[j] ?? 0n));
+    else if (CONTENT.has(k)) parts.push(hex(e.bufs[j]));
+    else parts.push('*');
+  }
+  return parts.join('|');
+}
+
+/** Differences beyond this many inserted + deleted events are refused (memory is O(D^2)). */
+export const MAX_DIFF_EDITS = 4000;
+
+/**
+ * The pairs (i, j) of a longest common subsequence of `a` and `b` (Myers 1986, greedy forward
+ * search, keeping the frontier of every step to trace the path back), in increasing order; or
+ * null when more than `maxEdits` insertions and deletions are needed.
+ */
+export function alignSequences(a: readonly string[], b: readonly string[], maxEdits = MAX_DIFF_EDITS): [number, number][] | null {
+  // Keys as small integers: comparisons in the inner loop are then cheap.
+  const ids = new Map<string, number>();
+  const idOf = (k: string): number => {
+    let v = ids.get(k);
+    if (v === undefined) ids.set(k, (v = ids.size));
+    return v;
+  };
+  const A = Int32Array.from(a, idOf);
+  const B = Int32Array.from(b, idOf);
+  const n = A.length;
+  const m = B.length;
+  const max = Math.min(n + m, maxEdits);
+  const off = max + 1;
+  const v = new Int32Array(2 * max + 3);
+  const frontiers: Int32Array[] = [];
+  let found = -1;
+  outer: for (let d = 0; d <= max; d++) {
+    for (let k = -d; k <= d; k += 2) {
+      let x = k === -d || (k !== d && v[off + k - 1]! < v[off + k + 1]!) ? v[off + k + 1]! : v[off + k - 1]! + 1;
+      let y = x - k;
+      while (x < n && y < m && A[x] === B[y]) {
+        x++;
+        y++;
+      }
+      v[off + k] = x;
+      if (x >= n && y >= m) {
+        frontiers.push(v.slice(off - d, off + d + 1));
+        found = d;
+        break outer;
+      }
+    }
+    frontiers.push(v.slice(off - d, off + d + 1));
+  }
+  if (found < 0) return null;
+  const pairs: [number, number][] = [];
+  let x = n;
+  let y = m;
+  for (let d = found; d > 0; d--) {
+    const prev = frontiers[d - 1]!; // k in -(d-1)..(d-1) at prev[k + d - 1]
+    const at = (k: number): number => prev[k + d - 1]!;
+    const k = x - y;
+    const down = k === -d || (k !== d && at(k - 1) < at(k + 1));
+    const pk = down ? k + 1 : k - 1;
+    const px = at(pk);
+    const py = px - pk;
+    const sx = down ? px : px + 1; // where the snake of step d starts
+    const sy = sx - k;
+    while (x > sx && y > sy) pairs.push([--x, --y]);
+    x = px;
+    y = py;
+  }
+  while (x > 0 && y > 0) pairs.push([--x, --y]);
+  return pairs.reverse();
+}
+
+/** A stretch of events the default match does not pair: indices into the compared events. */
+export interface Hunk {
+  /** Compared-event positions [start, end) in the leader and the follower sequences. */
+  leaderStart: number;
+  leaderEnd: number;
+  followerStart: number;
+  followerEnd: number;
+  leader: TraceEvent[];
+  follower: TraceEvent[];
+  /** The thread pair (creation order, 0: the main threads) the hunk is in; 0 when not given. */
+  pair?: number;
+}
+
+/** The hunks between aligned events, in trace order; null when the traces differ too much. */
+export function diffHunks(leader: readonly TraceEvent[], follower: readonly TraceEvent[], maxEdits = MAX_DIFF_EDITS): Hunk[] | null {
+  const pairs = alignSequences(leader.map(matchKey), follower.map(matchKey), maxEdits);
+  if (!pairs) return null;
+  const hunks: Hunk[] = [];
+  let i = 0;
+  let j = 0;
+  for (const [pi, pj] of [...pairs, [leader.length, follower.length] as [number, number]]) {
+    if (pi > i || pj > j) {
+      hunks.push({ leaderStart: i, leaderEnd: pi, followerStart: j, followerEnd: pj, leader: leader.slice(i, pi), follower: follower.slice(j, pj) });
+    }
+    i = pi + 1;
+    j = pj + 1;
+  }
+  return hunks;
+}
+
+/**
+ * general: file descriptors become variables (shared between calls when the hunk uses the same
+ *   number more than once) or `_`, so one rule serves every connection;
+ * exact: every input argument is a literal, so a rule matches only calls with the hunk's keys.
+ */
+export type InferMode = 'general' | 'exact';
+
+function isWriteLike(sc: SyscallInfo): { bytes: number; len: number } | undefined {
+  for (let j = 0; j < sc.arity; j++) {
+    const p = sc.params[j]!;
+    if (p.kind === 'in_bytes' && p.lenParam !== undefined && sc.params[p.lenParam]?.kind === 'size') return { bytes: j, len: p.lenParam };
+  }
+  return undefined;
+}
+
+function intLiteral(v: bigint): string {
+  return BigInt.asIntN(64, v).toString();
+}
+
+/**
+ * The text of one rule for a hunk (not yet in canonical form). The right side is built as the
+ * matcher will run it (docs/semantics.md, "The right side"): a follower call that is the same
+ * syscall as the first left event not yet given is paired with it (MATCH: it gets that event's
+ * results), any other is the follower's own (EXEC when local or read-only, else EMULATE). So that
+ * the follower gets the result its own trace shows:
+ *   - a paired write-like call whose byte count differs from the leader's gets `ret = n` (its own
+ *     count) when both wrote all their bytes;
+ *   - an emulated call gets its recorded output bytes as a string literal (read-like calls) and
+ *     `ret = N` when the emulated default (the requested count, or 0) is not what it returned.
+ */
+export function hunkRule(h: Hunk, mode: InferMode): string {
+  // fd numbers used more than once in the rule become variables (general mode).
+  const fdUses = new Map<bigint, number>();
+  if (mode === 'general') {
+    for (const e of [...h.leader, ...h.follower]) {
+      const sc = syscallByNr(e.nr);
+      if (!sc) continue;
+      for (let j = 0; j < sc.arity; j++) if (sc.params[j]!.kind === 'fd') fdUses.set(e.args[j]!, (fdUses.get(e.args[j]!) ?? 0) + 1);
+    }
+  }
+  const fdNames = new Map<bigint, string>();
+  const fdName = (v: bigint): string => {
+    let name = fdNames.get(v);
+    if (name === undefined) fdNames.set(v, (name = fdNames.size === 0 ? 'fd' : `fd${fdNames.size + 1}`));
+    return name;
+  };
+  let sizeVars = 0;
+
+  const callText = (e: TraceEvent, side: 'left' | 'right', role: 'paired' | 'own', sizeVar?: { arg: number; name: string }): string => {
+    const sc = syscallByNr(e.nr)!;
+    const args: string[] = [];
+    // Length parameters implied by the content literal of their buffer.
+    const implied = new Set<number>();
+    for (let j = 0; j < sc.arity; j++) {
+      const p = sc.params[j]!;
+      const b = e.bufs[j];
+      if (p.kind === 'in_bytes' && p.lenParam !== undefined && b && !e.truncated && BigInt(b.length) === e.args[p.lenParam]) implied.add(p.lenParam);
+    }
+    for (let j = 0; j < sc.arity; j++) {
+      const p = sc.params[j]!;
+      const value = e.args[j] ?? 0n;
+      let text = '_';
+      switch (p.kind) {
+        case 'fd':
+          if (mode === 'exact') text = intLiteral(value);
+          else if ((fdUses.get(value) ?? 0) > 1) text = fdName(value);
+          break;
+        case 'int':
+        case 'flags':
+          text = intLiteral(value);
+          break;
+        case 'size':
+          if (j === sizeVar?.arg) text = sizeVar.name;
+          else if (!implied.has(j)) text = intLiteral(value);
+          break;
+        case 'in_bytes':
+        case 'path':
+        case 'in_struct':
+          // A buffer cut by the recorder cannot be matched exactly: `_` (its length stays literal).
+          text = e.bufs[j] && !e.truncated ? encodeString(e.bufs[j]!) : '_';
+          break;
+        case 'out_bytes':
+          // What an emulated read-like call gives the follower: its own recorded bytes.
+          if (side === 'right' && role === 'own' && sc.effect === 'external' && p.lenFromRet && !p.fixedSize && e.bufs[j] && !e.truncated) text = encodeString(e.bufs[j]!);
+          break;
+        default:
+          break;
+      }
+      args.push(text);
+    }
+    return `${sc.name}(${args.join(', ')})`;
+  };
+
+  const left = h.leader.map((e) => callText(e, 'left', 'paired'));
+  const right: string[] = [];
+  let p = 0; // the first left event not yet given
+  for (const f of h.follower) {
+    const sc = syscallByNr(f.nr)!;
+    const paired = p < h.leader.length && h.leader[p]!.nr === f.nr;
+    if (paired) {
+      const l = h.leader[p]!;
+      p++;
+      const w = isWriteLike(sc);
+      const fCount = f.args[w?.len ?? 0] ?? 0n;
+      const lCount = l.args[w?.len ?? 0] ?? 0n;
+      if (w && fCount !== lCount && l.ret === lCount && f.ret === fCount && !f.noRet) {
+        sizeVars++;
+        const name = `n${sizeVars === 1 ? '' : sizeVars}`;
+        right.push(`${callText(f, 'right', 'paired', { arg: w.len, name })} -> do { ret = ${name}; }`);
+      } else right.push(callText(f, 'right', 'paired'));
+      continue;
+    }
+    let text = callText(f, 'right', 'own');
+    if (sc.effect === 'external' && !f.noRet) {
+      // The result EMULATE gives: the requested count (or 0), or the length of an output literal.
+      let ret = defaultRet(sc, { nr: f.nr, args: f.args, bufs: f.bufs, caps: [0, 0, 0, 0, 0, 0] });
+      for (let j = 0; j < sc.arity; j++) {
+        const q = sc.params[j]!;
+        if (q.kind === 'out_bytes' && q.lenFromRet && !q.fixedSize && f.bufs[j] && !f.truncated) ret = BigInt(f.bufs[j]!.length);
+      }
+      if (ret !== f.ret) text += ` -> do { ret = ${intLiteral(f.ret)}; }`;
+    }
+    right.push(text);
+  }
+  const lhs = left.length ? left.join(', ') : 'nothing';
+  const rhs = right.length ? right.join(', ') : 'nothing';
+  return `${lhs} => ${rhs}`;
+}
+
+/** Why a hunk cannot become a rule, or null. */
+export function hunkProblem(h: Hunk): string | null {
+  for (const e of [...h.leader, ...h.follower]) {
+    if (!syscallByNr(e.nr)) return `syscall ${e.nr} is not in the syscall table, so no rule can name it`;
+  }
+  return null;
+}
+
+export interface InferredRule {
+  /** The rule's text (one line, before canonical printing). */
+  text: string;
+  /** The hunks it came from (identical rules are written once). */
+  hunks: Hunk[];
+}
+
+export interface Inference {
+  /** The compared events of every thread (pair by pair). */
+  leaderEvents: TraceEvent[];
+  followerEvents: TraceEvent[];
+  /** Thread pairs diffed (threads that both traces have). */
+  threadPairs: number;
+  hunks: Hunk[];
+  rules: InferredRule[];
+  /** Hunks no rule could be written for, and why. */
+  skipped: { hunk: Hunk; why: string }[];
+}
+
+/** The rules for two traces, or null when they differ in more than `maxEdits` events. */
+export interface InferForm {
+  mode: InferMode;
+  /** Leader-only and follower-only hunks as one rule per event (`X => nothing`, `nothing => Y`)
+   *  instead of one rule per hunk: hunks that share a first call then no longer conflict. */
+  split: boolean;
+}
+
+/** The forms `suggestRules` tries, in order: the first one that verifies is kept. */
+export const INFER_FORMS: readonly InferForm[] = [
+  { mode: 'general', split: false },
+  { mode: 'exact', split: false },
+  { mode: 'general', split: true },
+  { mode: 'exact', split: true },
+];
+
+/** A one-sided hunk cut into one hunk per event. */
+function splitHunk(h: Hunk): Hunk[] {
+  if (h.leader.length > 0 && h.follower.length > 0) return [h];
+  if (h.leader.length + h.follower.length <= 1) return [h];
+  if (h.leader.length > 0) return h.leader.map((e, i) => ({ ...h, leaderStart: h.leaderStart + i, leaderEnd: h.leaderStart + i + 1, leader: [e] }));
+  return h.follower.map((e, i) => ({ ...h, followerStart: h.followerStart + i, followerEnd: h.followerStart + i + 1, follower: [e] }));
+}
+
+/**
+ * The rules for two traces, thread pair by thread pair (threadPairs: creation order); one rule
+ * set for all pairs, identical rules written once. A thread only one trace has gets no rule (it
+ * is reported in `skipped`, as one hunk holding its events). Null when the traces of a pair
+ * differ in more than `maxEdits` events.
+ */
+export function inferRules(leader: Trace, follower: Trace, form: InferForm = INFER_FORMS[0]!, maxEdits = MAX_DIFF_EDITS): Inference | null {
+  const mode = form.mode;
+  const leaderEvents: TraceEvent[] = [];
+  const followerEvents: TraceEvent[] = [];
+  const hunks: Hunk[] = [];
+  const skipped: Inference['skipped'] = [];
+  let pairs = 0;
+  for (const p of threadPairs(leader, follower)) {
+    const lev = p.leader ? comparedEvents(leader, p.leader.id) : [];
+    const fev = p.follower ? comparedEvents(follower, p.follower.id) : [];
+    leaderEvents.push(...lev);
+    followerEvents.push(...fev);
+    if (!p.leader || !p.follower) {
+      const side = p.follower ? 'follower' : 'leader';
+      const h: Hunk = { leaderStart: 0, leaderEnd: lev.length, followerStart: 0, followerEnd: fev.length, leader: lev, follower: fev, pair: p.index };
+      hunks.push(h);
+      skipped.push({ hunk: h, why: `${pairName(p, leader, follower)} exists in the ${side} trace only (threads and processes are paired by creation order): no rule can pair it` });
+      continue;
+    }
+    pairs++;
+    const ph = diffHunks(lev, fev, maxEdits);
+    if (!ph) return null;
+    for (const h of ph) hunks.push(p.index === 0 ? h : { ...h, pair: p.index });
+  }
+  const byText = new Map<string, InferredRule>();
+  for (const h of hunks) {
+    if (skipped.some((k) => k.hunk === h)) continue;
+    const why = hunkProblem(h);
+    if (why) {
+      skipped.push({ hunk: h, why });
+      continue;
+    }
+    for (const part of form.split ? splitHunk(h) : [h]) {
+      const text = hunkRule(part, mode);
+      const r = byText.get(text);
+      if (r) r.hunks.push(part);
+      else byText.set(text, { text, hunks: [part] });
+    }
+  }
+  // Mapping rules first, then leader-only, then follower-only; in trace order within each. The
+  // matcher tries each form at its own point of a step whatever the file order (docs/semantics.md,
+  // "The step"), so this order changes no decision, and the checker, which compares rules in
+  // file order, does not take a mapping rule after a leader-only one with the same left side
+  // for one that can never fire (MVR4001).
+  const rank = (r: InferredRule): number => (r.hunks[0]!.follower.length === 0 ? 1 : r.hunks[0]!.leader.length === 0 ? 2 : 0);
+  const rules = [...byText.values()].sort((x, y) => rank(x) - rank(y));
+  return { leaderEvents, followerEvents, threadPairs: pairs, hunks, rules, skipped };
+}
+
+/** `A:12-14` — where a hunk's events are in a trace file (1-based lines). */
+export function traceLines(name: string, lines: LineMap, events: readonly TraceEvent[]): string {
+  if (events.length === 0) return `${name}: -`;
+  const first = lines.position(events[0]!.span.offset).line;
+  const last = lines.position(events[events.length - 1]!.span.offset).line;
+  return first === last ? `${name}:${first}` : `${name}:${first}-${last}`;
+}
+
+/** Where a hunk is, in both trace files: `leader.jsonl:12-13 => follower.jsonl:12`, followed by
+ *  ` (thread 1)` for a hunk of a thread other than the main one. */
+export function hunkLocation(h: Hunk, leader: Trace, follower: Trace, lines?: { leader: LineMap; follower: LineMap }): string {
+  const lm = lines ?? { leader: new LineMap(leader.file.text), follower: new LineMap(follower.file.text) };
+  const l = h.leader.length ? traceLines(leader.file.path, lm.leader, h.leader) : `${leader.file.path}: nothing`;
+  const f = h.follower.length ? traceLines(follower.file.path, lm.follower, h.follower) : `${follower.file.path}: nothing`;
+  return `${l} => ${f}${h.pair ? ` (thread ${h.pair})` : ''}`;
+}
+
+/** How many places a rule comment lists before "and N more". */
+const MAX_PLACES = 3;
+
+/**
+ * The rule file: a header naming the traces, then each rule with a comment saying where its
+ * hunks are, in canonical form (compiler/syntax/printer.ts). `notes` are extra header lines.
+ */
+export function renderRules(inf: Inference, leader: Trace, follower: Trace, notes: readonly string[] = []): string {
+  const lines = { leader: new LineMap(leader.file.text), follower: new LineMap(follower.file.text) };
+  const out: string[] = [
+    '// Rules inferred by mvrc infer from two traces of the same workload:',
+    `//   leader (old version):   ${leader.file.path}${leader.command ? ` (${leader.command.join(' ')})` : ''}`,
+    `//   follower (new version): ${follower.file.path}${follower.command ? ` (${follower.command.join(' ')})` : ''}`,
+    `// ${inf.hunks.length} differing hunk${inf.hunks.length === 1 ? '' : 's'}, ${inf.rules.length} rule${inf.rules.length === 1 ? '' : 's'}. Suggestions: review every rule before using it.`,
+    ...notes.map((n) => `// ${n}`),
+    '',
+  ];
+  for (const r of inf.rules) {
+    const places = r.hunks.slice(0, MAX_PLACES).map((h) => hunkLocation(h, leader, follower, lines));
+    const more = r.hunks.length > MAX_PLACES ? `; and ${r.hunks.length - MAX_PLACES} more` : '';
+    out.push(`// ${places.join('; ')}${more}`);
+    out.push(r.text);
+  }
+  const text = out.join('\n') + '\n';
+  return canonical(text);
+}
+
+/** The canonical form of generated rule text (the text itself if it somehow does not parse). */
+export function canonical(text: string): string {
+  const diags = new DiagnosticBag();
+  const file = parseSource({ path: 'inferred.mvr', text }, diags);
+  return diags.hasErrors ? text : printFile(file);
+}
+
+/** Checks rule text with the real checker, as the file `name` (nothing is read from disk). */
+export function checkRuleText(text: string, name = 'inferred.mvr', cwd = process.cwd()): Program {
+  const abs = resolvePath(cwd, name);
+  return loadProgram([name], {
+    cwd,
+    readFile: (p) => {
+      if (p === abs) return Buffer.from(text, 'utf8');
+      throw Object.assign(new Error(`ENOENT: ${p}`), { code: 'ENOENT' });
+    },
+  });
+}
+
+export interface Suggestion {
+  /** identical: no hunks; verified: the rules reconcile the traces; unverified: they do not. */
+  status: 'identical' | 'verified' | 'unverified';
+  /** The rule file, in canonical form (with NOT VERIFIED notes in its header when unverified). */
+  text: string;
+  /** The form that was kept (INFER_FORMS). */
+  form: InferForm;
+  inference: Inference;
+  /** Rules written to the file (after dropping the ones the checker rejected). */
+  rules: InferredRule[];
+  /** Rules the checker rejected (e.g. a conflict with an earlier rule), left out, with why. */
+  dropped: { rule: InferredRule; why: string; where: string }[];
+  /** The checked program of `text`, and the verdict of verifyTraces on it. */
+  program: Program;
+  verdict: VerifyResult;
+}
+
+/**
+ * The whole of `mvrc infer` but its input and output. For each form of INFER_FORMS in turn:
+ * infers the rules, checks them (a rule the checker rejects is left out and reported; a rule
+ * that an earlier one of the same form covers is merged into it) and verifies them against the
+ * traces' compared events; the first form whose rules verify is kept. When none does, the
+ * attempt that verified furthest is kept, with NOT VERIFIED and the findings in its header.
+ * `fileName` is what the rule file is called in the checker's and verifier's locations.
+ * Null when the traces differ in more than `maxEdits` events.
+ */
+export function suggestRules(leader: Trace, follower: Trace, fileName = 'inferred.mvr', cwd = process.cwd(), maxEdits = MAX_DIFF_EDITS): Suggestion | null {
+  const lTrace = comparedTrace(leader);
+  const fTrace = comparedTrace(follower);
+  let best: Suggestion | undefined;
+  const score = (x: Suggestion): number => x.verdict.followerCalls - (x.verdict.findings.length > 0 ? 1 : 0) - x.dropped.length;
+  for (const form of INFER_FORMS) {
+    const inf = inferRules(leader, follower, form, maxEdits);
+    if (!inf) return null;
+    if (inf.hunks.length === 0) {
+      const text = renderRules(inf, leader, follower, ['No differences: the default match reconciles the traces.']);
+      const program = checkRuleText(text, fileName, cwd);
+      return { status: 'identical', text, form, inference: inf, rules: [], dropped: [], program, verdict: verifyTraces(program, lTrace, fTrace) };
+    }
+    const attempt = checkAndVerify(inf, form, leader, follower, lTrace, fTrace, fileName, cwd);
+    if (attempt.status === 'verified') return attempt;
+    if (!best || score(attempt) > score(best)) best = attempt;
+  }
+  // No form verifies: say why in the file itself.
+  const s = best!;
+  const notes = ['NOT VERIFIED: these rules do not reconcile the two traces.'];
+  for (const k of s.inference.skipped) notes.push(`no rule for ${hunkLocation(k.hunk, leader, follower)}: ${k.why}`);
+  for (const d of s.dropped) notes.push(`no rule for ${d.where}: ${d.why}`);
+  for (const f of s.verdict.findings) notes.push(`${f.kind}${f.pair && f.kind !== 'unpaired-thread' ? ` in ${pairName(f.pair as ThreadPair, lTrace, fTrace)}` : ''}: ${f.message}${findingPlace(f, lTrace, fTrace)}`);
+  const text = renderRules({ ...s.inference, rules: s.rules }, leader, follower, notes);
+  const program = checkRuleText(text, fileName, cwd);
+  // The verdict again, against the text as written (so that rule locations are right).
+  const verdict = program.diagnostics.some((d) => d.severity === 'error') ? s.verdict : verifyTraces(program, lTrace, fTrace);
+  return { ...s, text, program, verdict };
+}
+
+/** Which of the three rule forms a rule is (they are tried at different points of a step). */
+function ruleForm(r: InferredRule): 'mapping' | 'leader-only' | 'follower-only' {
+  const h = r.hunks[0]!;
+  return h.leader.length === 0 ? 'follower-only' : h.follower.length === 0 ? 'leader-only' : 'mapping';
+}
+
+function checkAndVerify(inf: Inference, form: InferForm, leader: Trace, follower: Trace, lTrace: Trace, fTrace: Trace, fileName: string, cwd: string): Suggestion {
+  let rules = inf.rules;
+  const dropped: Suggestion['dropped'] = [];
+  for (;;) {
+    const text = renderRules({ ...inf, rules }, leader, follower);
+    const program = checkRuleText(text, fileName, cwd);
+    // The rule at an offset of the text: the last one that starts at or before it.
+    const ruleAt = (offset: number): number => {
+      let at = -1;
+      program.rules.forEach((r, i) => {
+        if (r.file === fileName && r.ast.span.offset <= offset) at = i;
+      });
+      return at < rules.length ? at : -1;
+    };
+    // A rule that an earlier one of the same form covers never fires (MVR4001): its hunks are
+    // the earlier rule's. (Across forms the warning does not hold: a mapping rule is tried
+    // before the default match, a leader-only one after it, whatever their order in the file;
+    // inferRules writes mapping rules first so that the checker does not warn.)
+    let merge: [number, number] | undefined;
+    for (const d of program.diagnostics) {
+      if (d.code !== Diag.ShadowedRule.code || d.related.length === 0) continue;
+      const at = ruleAt(d.span.offset);
+      const earlier = ruleAt(d.related[0]!.span.offset);
+      if (at >= 0 && earlier >= 0 && earlier < at && ruleForm(rules[at]!) === ruleForm(rules[earlier]!)) {
+        merge = [earlier, at];
+        break;
+      }
+    }
+    if (merge) {
+      const [earlier, at] = merge;
+      const merged = { ...rules[earlier]!, hunks: [...rules[earlier]!.hunks, ...rules[at]!.hunks].sort((x, y) => (x.pair ?? 0) - (y.pair ?? 0) || x.leaderStart - y.leaderStart || x.followerStart - y.followerStart) };
+      rules = rules.map((r, i) => (i === earlier ? merged : r)).filter((_, i) => i !== at);
+      continue;
+    }
+    const error = program.diagnostics.find((d) => d.severity === 'error');
+    if (!error) {
+      const verdict = verifyTraces(program, lTrace, fTrace);
+      const ok = verdict.findings.length === 0 && dropped.length === 0 && inf.skipped.length === 0;
+      return { status: ok ? 'verified' : 'unverified', text, form, inference: inf, rules, dropped, program, verdict };
+    }
+    const at = error.file === fileName ? ruleAt(error.span.offset) : -1;
+    if (at < 0) throw new Error(`inferred rules do not check: ${error.code} ${error.message}`);
+    const r = rules[at]!;
+    const more = r.hunks.length > 1 ? ` and ${r.hunks.length - 1} more` : '';
+    dropped.push({ rule: r, why: `${error.code} ${error.message}`, where: `${hunkLocation(r.hunks[0]!, leader, follower)}${more}` });
+    rules = rules.filter((_, i) => i !== at);
+  }
+}
+
+function findingPlace(f: VerifyFinding, leader: Trace, follower: Trace): string {
+  const [t, e] = f.follower ? [follower, f.follower] : f.leader ? [leader, f.leader] : [undefined, undefined];
+  if (!t || !e) return '';
+  return ` (${t.file.path}:${new LineMap(t.file.text).position(e.span.offset).line})`;
+}

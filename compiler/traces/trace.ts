@@ -1,0 +1,332 @@
+// System-call traces, as `mvrc record` writes them and `mvrc verify` / `mvrc infer` read them
+// (docs/traces.md). One format in memory whatever the file was: mvrc's JSON lines, or strace
+// output (`strace -f -s 4096 -xx`, compiler/traces/strace.ts). Each event keeps the span of the line
+// it came from, so that findings point into the trace file like diagnostics into a rule file.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { Diag } from '../core/diagnostic-messages.ts';
+import { DiagnosticBag } from '../core/diagnostics.ts';
+import { decodeSourceText, describeError } from '../core/source-io.ts';
+import type { LeaderEvent } from '../semantics/interpreter.ts';
+import { span, type SourceFile, type Span } from '../core/span.ts';
+import { syscallByName, syscallByNr } from '../syscalls/lookup.ts';
+
+/** The version of the JSON-lines format this file reads and `mvrc record` writes. */
+export const TRACE_FORMAT_VERSION = 1;
+/** Traces larger than this are refused (a trace is read whole into memory). */
+export const MAX_TRACE_BYTES = 512 * 1024 * 1024;
+
+export interface TraceEvent extends LeaderEvent {
+  /** The syscall's name (from the table; `syscall_NNN` for numbers it does not know). */
+  name: string;
+  /** Which thread or process of the traced program made it: ring number (mvrc) or pid (strace). */
+  thread: number;
+  /** The record's buffers were cut at the recorder's per-buffer cap. */
+  truncated: boolean;
+  /** The call did not return (exit_group, execve...): `ret` is meaningless. */
+  noRet: boolean;
+  /** Where the event is in its trace file. */
+  span: Span;
+}
+
+export interface TraceSignal {
+  thread: number;
+  /** The signal's handler ran before this event index of the thread. */
+  before: bigint;
+  signal: number;
+  span: Span;
+}
+
+export interface Trace {
+  file: SourceFile;
+  format: 'mvrc' | 'strace';
+  /** The traced command, when the trace says it. */
+  command: string[] | null;
+  /** Every event, in file order. Events of one thread keep their order. */
+  events: TraceEvent[];
+  signals: TraceSignal[];
+  /** The threads in creation order, when they were fixed before events were taken out of the
+   *  trace (comparedTrace in compiler/traces/infer.ts); else traceThreads works them out. */
+  threadOrder?: TraceThread[];
+}
+
+/** A thread or process of the traced program (traceThreads). */
+export interface TraceThread {
+  /** Its id in the trace's events: the ring number (mvrc) or the pid (strace). */
+  id: number;
+  /** The clone/clone3/fork call that created it, when the trace shows one (strace). */
+  creator?: TraceEvent;
+}
+
+const CLONE_VM = 0x100n;
+const CLONE_VFORK = 0x4000n;
+const CLONE_THREAD = 0x10000n;
+
+/**
+ * Whether the child of a creating call is one the runtime pairs with a ring (runtime-c/agent/agent.c,
+ * handle_creation): threads and fork-like processes are; vfork and clone(CLONE_VM) without
+ * CLONE_THREAD (posix_spawn, system) are not. Null for a call that creates nothing.
+ */
+function createsPairedChild(e: TraceEvent, text: string): boolean | null {
+  switch (e.name) {
+    case 'fork':
+      return true;
+    case 'vfork':
+      return false;
+    case 'clone': {
+      const f = BigInt.asUintN(64, e.args[0] ?? 0n);
+      if (f & CLONE_VFORK) return false;
+      return (f & CLONE_VM) === 0n || (f & CLONE_THREAD) !== 0n;
+    }
+    case 'clone3': {
+      // clone_args is a structure (no bytes in either format): strace shows its flags in the line.
+      const line = text.slice(e.span.offset, e.span.offset + e.span.length);
+      const m = /flags=([A-Za-z0-9_|]+)/.exec(line);
+      if (!m) return true;
+      const flags = m[1]!.split('|');
+      if (flags.includes('CLONE_VFORK')) return false;
+      return !flags.includes('CLONE_VM') || flags.includes('CLONE_THREAD');
+    }
+    default:
+      return null;
+  }
+}
+
+/**
+ * The program's threads and child processes in creation order (index 0: the main thread, always
+ * there, even in a trace without events), as the
+ * runtime pairs them, one ring per pair (docs/runtime.md):
+ * - mvrc JSON lines: `thread` is the ring number, already the creation order: ring k is entry k
+ *   (a ring with no events in the trace is an entry without events);
+ * - strace: the first pid seen is the main thread; then the children, in the order in which the
+ *   clone/clone3/fork calls that created them started (the runtime takes a ring number when the
+ *   creating call enters, and a resumed call keeps the line where it started) — their results name
+ *   the children's pids; then pids whose creation the trace does not show, in the order they first
+ *   appear. Children the runtime does not pair (vfork, posix_spawn/system: clone(CLONE_VM) without
+ *   CLONE_THREAD) and their descendants are left out, as `mvrc record` leaves them out.
+ */
+export function traceThreads(trace: Trace): TraceThread[] {
+  if (trace.threadOrder) return trace.threadOrder;
+  if (trace.format === 'mvrc') {
+    let max = -1;
+    for (const e of trace.events) if (e.thread > max) max = e.thread;
+    return Array.from({ length: Math.max(max + 1, 1) }, (_, id) => ({ id }));
+  }
+  const main = trace.events[0]?.thread;
+  if (main === undefined) return [{ id: 0 }]; // the main thread exists, even without events
+  const out: TraceThread[] = [{ id: main }];
+  const seen = new Set<number>([main]);
+  const unpaired = new Set<number>();
+  const creators = trace.events.filter((e) => !e.noRet && e.ret > 0n && createsPairedChild(e, trace.file.text) !== null).sort((a, b) => a.span.offset - b.span.offset);
+  for (const c of creators) {
+    const pid = Number(c.ret);
+    if (!Number.isSafeInteger(pid) || seen.has(pid) || unpaired.has(pid)) continue;
+    if (unpaired.has(c.thread) || !createsPairedChild(c, trace.file.text)) unpaired.add(pid);
+    else {
+      out.push({ id: pid, creator: c });
+      seen.add(pid);
+    }
+  }
+  for (const e of trace.events) {
+    if (seen.has(e.thread) || unpaired.has(e.thread)) continue;
+    out.push({ id: e.thread });
+    seen.add(e.thread);
+  }
+  return out;
+}
+
+/** How a thread is named in findings: `thread 1` (mvrc), `thread 1 (pid 4243)` (strace). */
+export function threadName(trace: Trace, index: number, id: number): string {
+  return trace.format === 'strace' ? `thread ${index} (pid ${id})` : `thread ${index}`;
+}
+
+/** The events of one thread (the main thread: the first thread seen), indexed from 0. */
+export function threadEvents(trace: Trace, thread?: number): TraceEvent[] {
+  const t = thread ?? trace.events[0]?.thread;
+  return trace.events.filter((e) => e.thread === t);
+}
+
+const INT64_MIN = -(1n << 63n);
+const INT64_MAX = (1n << 63n) - 1n;
+
+function toInt64(v: unknown): bigint | null {
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v);
+  if (typeof v === 'string' && /^-?\d{1,20}$/.test(v)) {
+    const b = BigInt(v);
+    if (b >= INT64_MIN && b <= INT64_MAX) return b;
+    if (b > INT64_MAX && b < 1n << 64n) return b - (1n << 64n); // unsigned spelling of a negative
+  }
+  return null;
+}
+
+function fromHex(s: unknown): Uint8Array | null {
+  if (typeof s !== 'string' || s.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(s)) return null;
+  const out = new Uint8Array(s.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/**
+ * Reads mvrc's JSON-lines trace format (docs/traces.md). Problems are diagnostics with the span of
+ * the offending line; a line that cannot be read is skipped, so one run reports many.
+ */
+export function parseJsonTrace(file: SourceFile, diags: DiagnosticBag): Trace {
+  const trace: Trace = { file, format: 'mvrc', command: null, events: [], signals: [] };
+  const text = file.text;
+  let offset = 0;
+  let lineNo = 0;
+  const next = new Map<number, bigint>(); // expected next index per thread
+  while (offset < text.length) {
+    const nl = text.indexOf('\n', offset);
+    const end = nl < 0 ? text.length : nl;
+    const line = text.slice(offset, end);
+    const at = span(offset, end - offset);
+    offset = end + 1;
+    lineNo++;
+    if (line.trim() === '') continue;
+    const bad = (why: string): void => void diags.add(Diag.TraceLineInvalid, file.path, at, [lineNo, why]);
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch {
+      bad('it is not JSON');
+      continue;
+    }
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+      bad('it is not a JSON object');
+      continue;
+    }
+    const o = v as Record<string, unknown>;
+    if ('mvrcTrace' in o) {
+      if (o.mvrcTrace !== TRACE_FORMAT_VERSION) bad(`format version ${String(o.mvrcTrace)} is not supported (this mvrc reads version ${TRACE_FORMAT_VERSION})`);
+      if (Array.isArray(o.command) && o.command.every((x) => typeof x === 'string')) trace.command = o.command as string[];
+      continue;
+    }
+    if ('end' in o) continue;
+    const thread = o.thread === undefined ? 0 : Number(o.thread);
+    if (!Number.isSafeInteger(thread) || thread < 0) {
+      bad("'thread' must be a non-negative integer");
+      continue;
+    }
+    if ('signal' in o) {
+      const before = toInt64(o.before);
+      const sig = Number(o.signal);
+      if (before === null || !Number.isInteger(sig) || sig < 1 || sig > 64) {
+        bad("a signal line needs 'signal' (1-64) and 'before' (an event index)");
+        continue;
+      }
+      trace.signals.push({ thread, before, signal: sig, span: at });
+      continue;
+    }
+    let nr: number | undefined;
+    if (typeof o.nr === 'number' && Number.isInteger(o.nr) && o.nr >= 0 && o.nr < 1024) nr = o.nr;
+    else if (typeof o.name === 'string') nr = syscallByName(o.name)?.nr;
+    if (nr === undefined) {
+      if (typeof o.name === 'string') diags.add(Diag.TraceUnknownSyscall, file.path, at, [o.name]);
+      else bad("an event line needs 'nr' or 'name'");
+      continue;
+    }
+    const args: bigint[] = [];
+    const rawArgs = Array.isArray(o.args) ? o.args : [];
+    if (rawArgs.length > 6) {
+      bad("'args' has more than 6 values");
+      continue;
+    }
+    let argsOk = true;
+    for (let i = 0; i < 6; i++) {
+      const a = i < rawArgs.length ? toInt64(rawArgs[i]) : 0n;
+      if (a === null) argsOk = false;
+      args.push(a ?? 0n);
+    }
+    if (!argsOk) {
+      bad("'args' must be 64-bit integers (JSON numbers, or decimal strings beyond 2^53)");
+      continue;
+    }
+    const noRet = o.noret === true;
+    const ret = o.ret === undefined && noRet ? 0n : toInt64(o.ret);
+    if (ret === null) {
+      bad("'ret' must be a 64-bit integer");
+      continue;
+    }
+    const bufs: (Uint8Array | null)[] = [null, null, null, null, null, null];
+    let bufsOk = true;
+    if (o.bufs !== undefined) {
+      if (typeof o.bufs !== 'object' || o.bufs === null || Array.isArray(o.bufs)) bufsOk = false;
+      else
+        for (const [k, hex] of Object.entries(o.bufs as Record<string, unknown>)) {
+          const i = Number(k);
+          const b = fromHex(hex);
+          if (!Number.isInteger(i) || i < 0 || i > 5 || b === null) bufsOk = false;
+          else bufs[i] = b;
+        }
+    }
+    if (!bufsOk) {
+      bad("'bufs' must map argument positions 0-5 to hexadecimal strings");
+      continue;
+    }
+    const expect = next.get(thread) ?? 0n;
+    const index = o.i === undefined ? expect : toInt64(o.i);
+    if (index === null || index !== expect) {
+      bad(`event index ${String(o.i)} out of order: thread ${thread} expects ${expect}`);
+      continue;
+    }
+    next.set(thread, expect + 1n);
+    trace.events.push({
+      index,
+      nr,
+      args,
+      ret,
+      bufs,
+      name: syscallByNr(nr)?.name ?? `syscall_${nr}`,
+      thread,
+      truncated: o.truncated === true,
+      noRet,
+      span: at,
+    });
+  }
+  return trace;
+}
+
+/** True when the text looks like mvrc's JSON lines rather than strace output. */
+export function isJsonTrace(text: string): boolean {
+  return text.trimStart().startsWith('{');
+}
+
+/**
+ * Reads a trace file of either format. Unreadable files, directories and oversized files are
+ * diagnostics (MVR9001/9009/9004), like rule files; `display` is how the path is shown.
+ */
+export async function readTraceFile(path: string, diags: DiagnosticBag, display: string = path): Promise<Trace | undefined> {
+  const at = span(0, 0);
+  const shown = display;
+  if (!existsSync(path)) {
+    diags.add(Diag.CannotReadFile, shown, at, [shown, 'no such file or directory']);
+    return undefined;
+  }
+  try {
+    const st = statSync(path);
+    if (st.isDirectory()) {
+      diags.add(Diag.TraceIsADirectory, shown, at, [shown]);
+      return undefined;
+    }
+    if (st.size > MAX_TRACE_BYTES) {
+      diags.add(Diag.FileTooLarge, shown, at, [shown, st.size, MAX_TRACE_BYTES]);
+      return undefined;
+    }
+    const text = decodeSourceText(readFileSync(path));
+    if (text === undefined) {
+      diags.add(Diag.TraceNotText, shown, at, [shown]);
+      return undefined;
+    }
+    const file: SourceFile = { path: shown, text };
+    if (text.trim() === '') {
+      diags.add(Diag.TraceEmpty, shown, at, [shown]);
+      return undefined;
+    }
+    if (isJsonTrace(text)) return parseJsonTrace(file, diags);
+    const { parseStraceTrace } = await import('./strace.ts');
+    return parseStraceTrace(file, diags);
+  } catch (e) {
+    diags.add(Diag.CannotReadFile, shown, at, [shown, describeError(e as NodeJS.ErrnoException)]);
+    return undefined;
+  }
+}

@@ -1,0 +1,395 @@
+// mvrc verify: does a rule file reconcile two recorded runs? The threads and child processes of
+// the two runs are paired by creation order, as the runtime pairs them (one ring per pair), and
+// the reference interpreter (compiler/semantics/interpreter.ts, docs/semantics.md) is run over each pair:
+// the follower thread's calls against the leader thread's events, exactly as the compiled module
+// would be at run time, with one matcher state per pair; its verdicts become findings, and
+// findings become diagnostics that point into the trace files (docs/traces.md, "mvrc verify").
+import { buildAutomaton } from '../lower/automaton.ts';
+import { escapeBytes, formatCall } from '../syscalls/decode.ts';
+import { Diag } from '../core/diagnostic-messages.ts';
+import type { Diagnostic, RelatedLocation } from '../core/diagnostics.ts';
+import { DiagnosticBag } from '../core/diagnostics.ts';
+import { bufEq, Interpreter, Reasons, RULE_DEFAULT, UnsupportedBlockError, type FollowerCall, type LeaderView, type StepResult } from '../semantics/interpreter.ts';
+import type { IrRule } from '../lower/ir.ts';
+import type { Program } from '../check/program-types.ts';
+import { span, type Span } from '../core/span.ts';
+import { syscallByNr } from '../syscalls/lookup.ts';
+import { threadEvents, threadName, traceThreads, type Trace, type TraceEvent, type TraceThread } from './trace.ts';
+
+export interface VerifyFinding {
+  /**
+   * divergence: no rule reconciles a follower call (or the follower exited inside a rule);
+   * leftover: leader events remain that the follower never made;
+   * c-block: a rule needs a C guard or callback, which verify cannot evaluate;
+   * expected-divergence: a `diverge` rule applies (the follower would be retired cleanly);
+   * stale-follower: a rule gives the follower other data than its trace shows it received, so
+   *   the rest of the follower trace reacts to other input and cannot be checked;
+   * unpaired-thread: one trace has a thread or process (by creation order) the other has not.
+   */
+  kind: 'divergence' | 'leftover' | 'c-block' | 'expected-divergence' | 'stale-follower' | 'unpaired-thread';
+  /** The thread pair the finding is about; set when the traces have more than one thread. */
+  pair?: ThreadPair;
+  follower?: TraceEvent;
+  leader?: TraceEvent;
+  /** The rule's id (priority order), -1 for the default match or no rule. */
+  rule: number;
+  message: string;
+  /** leftover: how many leader events remain. */
+  count?: number;
+  /** The rule's location and text, when a rule is involved. */
+  ruleAt?: { file: string; line: number; column: number; text: string; span: Span };
+}
+
+export interface VerifyResult {
+  findings: VerifyFinding[];
+  /** Follower calls decided (the divergent one included), over all thread pairs. */
+  followerCalls: number;
+  /** Leader events that the runtime would record (matchedEvents), over all thread pairs. */
+  leaderEvents: number;
+  /** Thread pairs compared (threads present in both traces). */
+  threadPairs: number;
+  /** Ids of the rules that decided a step (sorted; -1 = the default match). */
+  rulesUsed: number[];
+}
+
+/** Local calls the runtime records and matches all the same (docs/runtime.md, "What is recorded"). */
+const LOCAL_BUT_RECORDED = new Set(['pipe', 'pipe2', 'socketpair', 'wait4', 'waitid', 'exit', 'exit_group']);
+/** Signal plumbing the agent handles itself: never recorded nor matched. */
+const NEVER_RECORDED = new Set(['rt_sigaction', 'rt_sigprocmask', 'rt_sigreturn']);
+
+/**
+ * Whether the runtime records this call in the leader and matches it in the follower: calls with a
+ * local effect (memory, signal masks, futex...) are executed by each version unmatched, except the
+ * ones that create descriptors, wait4/waitid and exit (runtime-c/agent/agent.c, "Policy v1").
+ */
+export function runtimeMatches(nr: number): boolean {
+  const sc = syscallByNr(nr);
+  if (!sc) return true;
+  if (NEVER_RECORDED.has(sc.name)) return false;
+  if (sc.effect !== 'local') return true;
+  return sc.returnsFd === true || LOCAL_BUT_RECORDED.has(sc.name);
+}
+
+/**
+ * A thread's calls as the runtime would see them (by default the main thread's: the first of
+ * traceThreads): without the calls it does not match (runtimeMatches); in strace output, without
+ * the main thread's own execve(s) at the start (the runtime starts inside the new image) and without
+ * what follows a later execve that succeeded (the new image runs unrecorded); renumbered from 0.
+ * mvrc record's traces have none of these.
+ */
+export function matchedEvents(trace: Trace, thread: number | undefined = traceThreads(trace)[0]?.id): TraceEvent[] {
+  if (thread === undefined) return [];
+  const all = threadEvents(trace, thread);
+  const isMain = thread === traceThreads(trace)[0]?.id;
+  let start = 0;
+  if (trace.format === 'strace' && isMain) while (all[start]?.name === 'execve') start++; // failed attempts too
+  let end = all.length;
+  if (trace.format === 'strace') {
+    const exec = all.findIndex((e, i) => i >= start && e.name === 'execve' && (e.noRet || e.ret === 0n));
+    if (exec >= 0) end = exec + 1;
+  }
+  return all
+    .slice(start, end)
+    .filter((e) => runtimeMatches(e.nr))
+    .map((e, i) => (e.index === BigInt(i) ? e : { ...e, index: BigInt(i) }));
+}
+
+/** Thread k of the leader and thread k of the follower (creation order); null where one has none. */
+export interface ThreadPair {
+  index: number;
+  leader: TraceThread | null;
+  follower: TraceThread | null;
+}
+
+/** The two traces' threads paired by creation order (traceThreads), as the runtime pairs them. */
+export function threadPairs(leader: Trace, follower: Trace): ThreadPair[] {
+  const l = traceThreads(leader);
+  const f = traceThreads(follower);
+  return Array.from({ length: Math.max(l.length, f.length) }, (_, index) => ({ index, leader: l[index] ?? null, follower: f[index] ?? null }));
+}
+
+/** `thread 1`, or `thread 1 (leader pid 4242, follower pid 5151)` for strace traces. */
+export function pairName(p: ThreadPair, leader: Trace, follower: Trace): string {
+  const pid = (t: Trace, th: TraceThread | null, who: string): string | undefined => (t.format === 'strace' && th ? `${who} pid ${th.id}` : undefined);
+  const pids = [pid(leader, p.leader, 'leader'), pid(follower, p.follower, 'follower')].filter((x) => x !== undefined);
+  return `thread ${p.index}${pids.length ? ` (${pids.join(', ')})` : ''}`;
+}
+
+/** Capacities above this are treated as this (a trace may hold any size argument). */
+const MAX_CAP = 1 << 30;
+
+/** The leader's main-thread events as the interpreter reads them; eof after the last. */
+export class TraceLeaderView implements LeaderView {
+  constructor(private readonly events: readonly TraceEvent[]) {}
+  get(index: bigint): { event: TraceEvent | null; eof: boolean } {
+    if (index < 0n || index >= BigInt(this.events.length)) return { event: null, eof: true };
+    return { event: this.events[Number(index)]!, eof: false };
+  }
+}
+
+/**
+ * A follower call as the runtime would present it: arguments, input bytes for in_bytes/path/
+ * in_struct parameters, and for output parameters the capacity the follower offers (the size
+ * argument when the table names one, times the element size for arrays; else the structure's
+ * fixed size; else the recorded length).
+ */
+export function followerCallOf(e: TraceEvent): FollowerCall {
+  const sc = syscallByNr(e.nr);
+  const bufs: (Uint8Array | null)[] = [null, null, null, null, null, null];
+  const caps = [0, 0, 0, 0, 0, 0];
+  for (let j = 0; j < 6; j++) {
+    const p = sc?.params[j];
+    if (!p) continue;
+    if (p.kind === 'in_bytes' || p.kind === 'path' || p.kind === 'in_struct') bufs[j] = e.bufs[j] ?? null;
+    else if (p.kind === 'out_bytes' || p.kind === 'out_struct') {
+      let cap = e.bufs[j]?.length ?? 0;
+      const lp = p.lenParam !== undefined ? sc!.params[p.lenParam] : undefined;
+      if (lp?.kind === 'size') {
+        const n = e.args[p.lenParam!] ?? 0n;
+        const elems = n < 0n ? 0n : n;
+        const bytes = elems * BigInt(p.fixedSize ?? 1);
+        cap = Math.max(cap, Number(bytes > BigInt(MAX_CAP) ? BigInt(MAX_CAP) : bytes));
+      } else if (p.fixedSize !== undefined && p.lenParam === undefined) cap = Math.max(cap, p.fixedSize);
+      caps[j] = Math.min(cap, MAX_CAP);
+    }
+  }
+  return { nr: e.nr, args: [...e.args], bufs, caps };
+}
+
+/** strace-style text of a recorded event (its own result, or `?` when it did not return). */
+export function renderEvent(e: TraceEvent): string {
+  return formatCall(e.nr, e.args, e.bufs.map((b) => b ?? undefined), e.noRet ? undefined : e.ret);
+}
+
+function ruleAt(r: IrRule): VerifyFinding['ruleAt'] {
+  return { file: r.file, line: r.line, column: r.column, text: r.text, span: r.source.ast.span };
+}
+
+function ruleName(r: IrRule): string {
+  return `${r.name ? `@${r.name} ` : ''}(${r.file}:${r.line})`;
+}
+
+/**
+ * The results a step gives the follower, where a rule changed them: output bytes written by a
+ * string literal or a callback, an emulated call's result. When they differ from what the
+ * follower's trace shows it received, returns a description; otherwise null.
+ */
+function staleResult(res: StepResult, leaderEv: TraceEvent | undefined, f: TraceEvent): string | null {
+  if (res.rule === RULE_DEFAULT) return null;
+  if (res.followerAction !== 'match' && res.followerAction !== 'emulate') return null;
+  const sc = syscallByNr(f.nr);
+  for (let j = 0; j < 6; j++) {
+    const given = res.out[j];
+    if (!given || sc?.params[j]?.kind !== 'out_bytes') continue;
+    const fromLeader = res.followerAction === 'match' && leaderEv ? leaderEv.bufs[j] : undefined;
+    const rewritten = res.followerAction === 'emulate' || !bufEq(given, fromLeader && fromLeader.length > given.length ? fromLeader.subarray(0, given.length) : fromLeader);
+    if (!rewritten) continue;
+    const got = f.bufs[j];
+    if (got && !bufEq(given, got)) {
+      return `the rules give the follower ${shownBytes(given)} but its trace shows it received ${shownBytes(got)}`;
+    }
+  }
+  const rewrittenRet = res.followerAction === 'emulate' || (leaderEv !== undefined && res.ret !== leaderEv.ret);
+  if (rewrittenRet && !f.noRet && res.ret !== f.ret) return `the rules give the follower the result ${res.ret} but its trace shows ${f.ret}`;
+  return null;
+}
+
+function shownBytes(b: Uint8Array): string {
+  return escapeBytes(b);
+}
+
+/**
+ * Runs the rules over each pair of threads (traceThreads: creation order, as the runtime pairs
+ * them): the follower thread's calls against the leader thread's events, both as the runtime would
+ * see them (matchedEvents), with one interpreter (one matcher state) per pair, as the runtime has
+ * one per ring. In each pair, stops at the first divergence (later calls would only repeat it);
+ * when every call was decided, checks that no leader event is left over (the interpreter's
+ * `finish`). A thread that only one trace has is a finding ('unpaired-thread') at its first line.
+ * When the traces have more than one thread, every finding names its pair (`pair`).
+ * `program` must have been loaded without errors (loadProgram).
+ */
+export function verifyTraces(program: Program, leader: Trace, follower: Trace): VerifyResult {
+  const automaton = buildAutomaton(program);
+  const pairs = threadPairs(leader, follower);
+  const named = pairs.length > 1;
+  const total: VerifyResult = { findings: [], followerCalls: 0, leaderEvents: 0, threadPairs: 0, rulesUsed: [] };
+  const used = new Set<number>();
+  for (const p of pairs) {
+    if (p.leader && p.follower) {
+      const r = verifyPair(automaton, matchedEvents(leader, p.leader.id), matchedEvents(follower, p.follower.id));
+      total.threadPairs++;
+      total.followerCalls += r.followerCalls;
+      total.leaderEvents += r.leaderEvents;
+      for (const id of r.rulesUsed) used.add(id);
+      for (const f of r.findings) total.findings.push(named ? { ...f, pair: p } : f);
+      continue;
+    }
+    // A thread on one side only: the other version never created its counterpart.
+    const side = p.follower ? 'follower' : 'leader';
+    const [t, th] = p.follower ? [follower, p.follower] : [leader, p.leader!];
+    const first = threadEvents(t, th.id)[0] ?? th.creator;
+    total.findings.push({
+      kind: 'unpaired-thread',
+      ...(first ? { [side]: first } : {}),
+      rule: RULE_DEFAULT,
+      message: `the ${side} started ${threadName(t, p.index, th.id)}, which the ${side === 'follower' ? 'leader' : 'follower'} did not`,
+      pair: p,
+    });
+  }
+  total.rulesUsed = [...used].sort((a, b) => a - b);
+  return total;
+}
+
+/** One thread pair: the follower thread's calls against the leader thread's events. */
+function verifyPair(automaton: ReturnType<typeof buildAutomaton>, lev: TraceEvent[], fev: TraceEvent[]): VerifyResult {
+  const interp = new Interpreter(automaton);
+  const view = new TraceLeaderView(lev);
+  const findings: VerifyFinding[] = [];
+  const used = new Set<number>();
+  const rule = (id: number): IrRule | undefined => (id >= 0 ? automaton.rules[id] : undefined);
+  const leaderAt = (i: bigint): TraceEvent | undefined => (i >= 0n && i < BigInt(lev.length) ? lev[Number(i)] : undefined);
+  const result = (n: number): VerifyResult => ({ findings, followerCalls: n, leaderEvents: lev.length, threadPairs: 1, rulesUsed: [...used].sort((a, b) => a - b) });
+
+  const cBlock = (e: unknown, f: TraceEvent | undefined, at: bigint): boolean => {
+    if (!(e instanceof UnsupportedBlockError)) return false;
+    const r = e.rule;
+    findings.push({
+      kind: 'c-block',
+      ...(f ? { follower: f } : {}),
+      ...(leaderAt(at) ? { leader: leaderAt(at)! } : {}),
+      rule: r.id,
+      message: `rule ${ruleName(r)} has a C ${e.what}, which mvrc verify cannot evaluate`,
+      ruleAt: ruleAt(r),
+    });
+    return true;
+  };
+
+  for (let n = 0; n < fev.length; n++) {
+    const f = fev[n]!;
+    const at = interp.lowWater();
+    let res: StepResult;
+    try {
+      const call = followerCallOf(f);
+      do res = interp.step(view, call);
+      while (res.status === 'progress'); // a long run of leader-only events before this call
+    } catch (e) {
+      if (cBlock(e, f, at)) return result(n + 1);
+      throw e;
+    }
+    const r = rule(res.rule);
+    if (res.status === 'ok') {
+      used.add(res.rule);
+      const given = res.followerAction === 'match' ? leaderAt(res.event) : undefined;
+      const stale = staleResult(res, given, f);
+      if (stale) {
+        findings.push({
+          kind: 'stale-follower',
+          follower: f,
+          ...(given ?? leaderAt(at) ? { leader: (given ?? leaderAt(at))! } : {}),
+          rule: res.rule,
+          message: stale,
+          ...(r ? { ruleAt: ruleAt(r) } : {}),
+        });
+        return result(n + 1);
+      }
+      continue;
+    }
+    const l = leaderAt(at);
+    if (res.status === 'expected_diverge') {
+      used.add(res.rule);
+      findings.push({ kind: 'expected-divergence', follower: f, ...(l ? { leader: l } : {}), rule: res.rule, message: res.reason, ...(r ? { ruleAt: ruleAt(r) } : {}) });
+      return result(n + 1);
+    }
+    // 'diverge' ('need_more' cannot happen: the view knows the leader's end).
+    let why: string = res.reason;
+    if (res.status === 'need_more') why = 'the leader trace ends inside a rule';
+    else if (res.reason === Reasons.noRule) why = l ? 'no rule reconciles the follower call with the leader event' : 'the leader trace has no more events for the follower call';
+    else if (r) why = `${res.reason} ${ruleName(r)}`;
+    findings.push({ kind: 'divergence', follower: f, ...(l ? { leader: l } : {}), rule: res.rule, message: why, ...(r ? { ruleAt: ruleAt(r) } : {}) });
+    return result(n + 1);
+  }
+
+  const at = interp.lowWater();
+  let fin: StepResult;
+  try {
+    // One call decides at most one step's worth of leader events (64): more are left for the next
+    // (need_more with progress); no progress means the trace really ends inside a rule.
+    for (;;) {
+      const before = interp.lowWater();
+      fin = interp.finish(view);
+      if (fin.status !== 'need_more' || interp.lowWater() === before) break;
+      for (const a of fin.leader) if (a.action === 'skip') used.add(fin.rule);
+    }
+  } catch (e) {
+    if (cBlock(e, undefined, at)) return result(fev.length);
+    throw e;
+  }
+  for (const a of fin.leader) if (a.action === 'skip' && fin.status === 'ok') used.add(fin.rule);
+  if (fin.status !== 'ok') {
+    const stop = interp.lowWater();
+    const l = leaderAt(fin.status === 'diverge' && fin.reason === Reasons.leftover ? stop : at);
+    const r = rule(fin.rule);
+    const last = fev[fev.length - 1];
+    if (fin.status === 'expected_diverge') {
+      used.add(fin.rule);
+      findings.push({ kind: 'expected-divergence', ...(l ? { leader: l } : {}), rule: fin.rule, message: fin.reason, ...(r ? { ruleAt: ruleAt(r) } : {}) });
+    } else if (fin.reason === Reasons.leftover) {
+      findings.push({ kind: 'leftover', ...(l ? { leader: l } : {}), ...(last ? { follower: last } : {}), rule: RULE_DEFAULT, message: fin.reason, count: lev.length - Number(stop) });
+    } else {
+      findings.push({ kind: 'divergence', ...(l ? { leader: l } : {}), ...(last ? { follower: last } : {}), rule: fin.rule, message: r ? `${fin.reason} ${ruleName(r)}` : fin.reason, ...(r ? { ruleAt: ruleAt(r) } : {}) });
+    }
+  }
+  return result(fev.length);
+}
+
+/**
+ * Findings as diagnostics: the span is the follower trace's line (the leader trace's line when
+ * there is no follower call), with the leader trace's line and the rule as related locations, and
+ * both calls rendered strace-style in the message.
+ */
+export function findingDiagnostics(findings: readonly VerifyFinding[], leader: Trace, follower: Trace): Diagnostic[] {
+  const bag = new DiagnosticBag();
+  for (const f of findings) {
+    const related: RelatedLocation[] = [];
+    const leaderText = f.leader ? renderEvent(f.leader) : undefined;
+    const followerText = f.follower ? renderEvent(f.follower) : undefined;
+    // With several threads, each call says which thread it is (the pair: same creation order).
+    const of = (t: Trace, th: TraceThread | null | undefined): string => (f.pair && th ? ` of ${threadName(t, f.pair.index, th.id)}` : '');
+    const lof = of(leader, f.pair?.leader);
+    const fof = of(follower, f.pair?.follower);
+    if (f.kind === 'unpaired-thread') {
+      const [file, at] = f.follower ? [follower.file.path, f.follower.span] : f.leader ? [leader.file.path, f.leader.span] : [f.pair?.follower ? follower.file.path : leader.file.path, span(0, 0)];
+      const firstText = f.follower ? `; its first call: ${followerText}` : f.leader ? `; its first event: ${leaderText}` : '';
+      bag.add(Diag.VerifyUnpairedThread, file, at, [`${f.message}${firstText}`]);
+      continue;
+    }
+    if (f.leader) related.push({ file: leader.file.path, span: f.leader.span, message: `leader event ${f.leader.index}${lof}: ${leaderText}` });
+    if (f.ruleAt) related.push({ file: f.ruleAt.file, span: f.ruleAt.span, message: `rule ${f.rule}: ${f.ruleAt.text}` });
+    // Where the diagnostic points: the follower's line, else the leader's, else the follower file.
+    const [file, at] = f.follower ? [follower.file.path, f.follower.span] : f.leader ? [leader.file.path, f.leader.span] : [follower.file.path, span(0, 0)];
+    const fcall = f.follower ? `follower call ${f.follower.index}${fof}: ${followerText}` : '';
+    const lcall = f.leader ? `leader event ${f.leader.index}${lof}: ${leaderText}` : `no leader event left${lof}`;
+    switch (f.kind) {
+      case 'divergence':
+        bag.add(Diag.VerifyDivergence, file, at, [`${f.message}: ${fcall}${fcall ? ' vs ' : ''}${lcall}`], { related });
+        break;
+      case 'leftover':
+        bag.add(Diag.VerifyLeftover, f.leader ? leader.file.path : file, f.leader ? f.leader.span : at, [f.count ?? 1, lcall], {
+          related: f.follower ? [{ file: follower.file.path, span: f.follower.span, message: `the follower's last call${fof}: ${followerText}` }] : [],
+        });
+        break;
+      case 'c-block':
+        bag.add(Diag.VerifyCBlock, file, at, [`${f.rule}${f.ruleAt ? ` (${f.ruleAt.file}:${f.ruleAt.line}:${f.ruleAt.column})` : ''}`, /C (guard|callback)/.exec(f.message)?.[1] ?? 'block', fcall || lcall], { related });
+        break;
+      case 'expected-divergence':
+        bag.add(Diag.VerifyExpectedDivergence, file, at, [`${f.message}${fcall ? ` at ${fcall}` : ''}`], { related });
+        break;
+      case 'stale-follower':
+        bag.add(Diag.VerifyStaleFollower, file, at, [`${f.message} (${fcall})`], { related });
+        break;
+      default:
+        break;
+    }
+  }
+  return bag.items;
+}
