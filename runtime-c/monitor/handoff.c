@@ -1,0 +1,277 @@
+/* Updates by state handoff (docs/handoff.md, "Under multi-version execution").
+ * The monitor asks the leader's handoff library (on its DSU channel) to fork at its next update
+ * point; the leader's agent starts a fresh event stream there, and the forked child (a child of
+ * the monitor: CLONE_PARENT) serialises the state and execs the new version with the follower's
+ * environment and descriptors named in the request. The new version loads the state and follows
+ * from its first update point. Reports come back on the same channel. */
+#include <sys/socket.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "monitor.h"
+
+int ho_state;                 /* the handoff's progress (see start_handoff) */
+char ho_error[512];           /* what the new version reported before it ended */
+
+static uint64_t ho_t0, ho_kick;   /* when it was requested; when the leader was last interrupted */
+int ho_client = -1;        /* the control client waiting for the outcome */
+static int ho_chan = -1;          /* the new version's descriptor channel (monitor's end) until it forks */
+static char ho_buf[8192];
+static size_t ho_len;
+struct ho_early_exit ho_early[8]; /* children that ended before their "forked" report was read */
+int n_ho_early;
+
+static void sb_field(sbuf *b, const char *s) {
+  static const char hex[] = "0123456789ABCDEF";
+  sb_add(b, " ");
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p <= 0x20 || *p >= 0x7f || *p == '%') sb_add(b, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
+    else sb_add(b, "%c", *p);
+  }
+}
+
+static void handoff_cancel(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void handoff_cancel(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *m = NULL;
+  if (vasprintf(&m, fmt, ap) < 0) m = NULL;
+  va_end(ap);
+  detach_follower();
+  __atomic_store_n(&shm->dsu_pending, 0, __ATOMIC_SEQ_CST);
+  if (ho_chan >= 0) close(ho_chan);
+  ho_chan = -1;
+  close_follower_dsu();
+  ho_state = HO_NONE;
+  tl_add("update", "handoff failed: %s; version %d leads alone with its state intact", m ? m : "error", leader_version);
+  reply_error(ho_client, "handoff failed: %s; nothing changed, version %d keeps serving", m ? m : "error", leader_version);
+  ho_client = -1;
+  free(m);
+}
+
+/* Asks the leader for a handoff to the current update's new version. 0, or -1 with err. */
+int start_handoff(char *err, size_t cap) {
+  if (leader_dsu < 0) {
+    snprintf(err, cap, "the leader has no handoff channel any more (it did not answer an earlier request)");
+    return -1;
+  }
+  upd_attempt++;
+  reset_follower_side();
+  ho_error[0] = 0;
+  char logp[PATH_MAX];
+  if (opt.follower_log) snprintf(logp, sizeof logp, "%s", opt.follower_log);
+  else snprintf(logp, sizeof logp, "%s/mvr-follower-%d-v%d.log", opt.state_dir ? opt.state_dir : "/tmp", (int)getpid(), next_version);
+  int log_fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (log_fd < 0) log_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  int chan_child, dsu_child;
+  int chan = new_channel(&chan_child);
+  int dsu = new_dsu_channel(&dsu_child);
+  /* In the new version: its descriptor channel where the leader's was (the agent closes the
+   * leader's in the child), its own handoff channel above every runtime descriptor it inherits. */
+  int chan_no = leader_chan_no;
+  int dsu_no = shm_fd_g;
+  if (leader_chan_no > dsu_no) dsu_no = leader_chan_no;
+  if (leader_dsu_no > dsu_no) dsu_no = leader_dsu_no;
+  dsu_no++;
+  sbuf b = {malloc(1024), 0, 1024};
+  sb_add(&b, "update");
+  char tmp[PATH_MAX + 64];
+  sb_field(&b, "env=" MVR_ENV_ROLE "=follower");
+  sb_field(&b, "env=" MVR_ENV_HANDOFF "=1");
+  snprintf(tmp, sizeof tmp, "env=%s=%s", MVR_ENV_RULES, upd_rules ? upd_rules : "");
+  sb_field(&b, tmp);
+  snprintf(tmp, sizeof tmp, "env=%s=%d", MVR_ENV_FDSOCK, chan_no);
+  sb_field(&b, tmp);
+  snprintf(tmp, sizeof tmp, "env=MVR_DSU_CTL_FD=%d", dsu_no);
+  sb_field(&b, tmp);
+  for (int i = 0; i < upd_n_env; i++) {
+    /* The agent first, as spawn() does: its time functions must win; the user's preloads stay. */
+    char *e = !strncmp(upd_env[i], "LD_PRELOAD=", 11) ? fmt_alloc("env=LD_PRELOAD=%s:%s", opt.agent, upd_env[i] + 11)
+                                                      : fmt_alloc("env=%s", upd_env[i]);
+    sb_field(&b, e);
+    free(e);
+  }
+  snprintf(tmp, sizeof tmp, "fd=%d", chan_no);
+  sb_field(&b, tmp);
+  sb_field(&b, "fd=1");
+  sb_field(&b, "fd=2");
+  snprintf(tmp, sizeof tmp, "fd=%d", dsu_no);
+  sb_field(&b, tmp);
+  sb_field(&b, "--");
+  for (char **a = upd_argv; *a; a++) sb_field(&b, *a);
+  sb_add(&b, "\n");
+  int fds[4] = {chan_child, log_fd, log_fd, dsu_child};
+  union {
+    struct cmsghdr h;
+    char buf[CMSG_SPACE(sizeof fds)];
+  } cm;
+  memset(&cm, 0, sizeof cm);
+  struct iovec iov = {b.p, b.n};
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
+  struct cmsghdr *cmh = CMSG_FIRSTHDR(&mh);
+  cmh->cmsg_level = SOL_SOCKET;
+  cmh->cmsg_type = SCM_RIGHTS;
+  cmh->cmsg_len = CMSG_LEN(sizeof fds);
+  memcpy(CMSG_DATA(cmh), fds, sizeof fds);
+  ssize_t w = sendmsg(leader_dsu, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+  int send_errno = errno;
+  free(b.p);
+  close(chan_child);
+  close(dsu_child);
+  close(log_fd);
+  if (w != (ssize_t)iov.iov_len) {
+    close(chan);
+    close(dsu);
+    snprintf(err, cap, "cannot send the request to the leader's handoff channel: %s", w < 0 ? strerror(send_errno) : "short write");
+    return -1;
+  }
+  ho_chan = chan;
+  follower_dsu = dsu;
+  follower_dsu_no = dsu_no;
+  follower_chan_no = chan_no;
+  follower_rules = upd_rules;
+  ho_len = 0;
+  n_ho_early = 0;
+  catch_target = 0;
+  catch_done_ms = 0;
+  catch_active = 0;
+  shm->catch_target = 0;
+  __atomic_store_n(&shm->handoff_point, 0, __ATOMIC_SEQ_CST);
+  set_catching_up(1);
+  __atomic_store_n(&shm->follower_attached, 1, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&shm->dsu_pending, 1, __ATOMIC_SEQ_CST);
+  kill(leader_pid, SIGSYS); /* out of a blocking call, to its update point */
+  ho_state = HO_REQUESTED;
+  ho_t0 = ho_kick = now_ms();
+  tl_add("update", "attempt %d: handoff requested: version %d (%s) starts from version %d's state at its next update point; log: %s",
+         upd_attempt, next_version, upd_argv[0], leader_version, logp);
+  return 0;
+}
+
+static const char *report_field(char *line, const char *key) {
+  size_t k = strlen(key);
+  for (char *p = strchr(line, ' '); p; p = strchr(p + 1, ' '))
+    if (!strncmp(p + 1, key, k) && p[1 + k] == '=') return p + 2 + k;
+  return NULL;
+}
+
+/* A field of a report: the value (up to the next space), percent-decoded. */
+static void field_value(char *line, const char *key, char *out, size_t cap) {
+  const char *v = report_field(line, key);
+  size_t n = 0;
+  if (v)
+    while (v[n] && v[n] != ' ') n++;
+  if (n >= cap) n = cap - 1;
+  memcpy(out, v ? v : "", n);
+  out[n] = 0;
+  pct_decode(out);
+}
+
+static void handoff_report(char *line) {
+  char pid_s[24], a[32], b2[32], c2[400];
+  field_value(line, "pid", pid_s, sizeof pid_s);
+  int pid = atoi(pid_s);
+  if (!strncmp(line, "forked ", 7) && ho_state == HO_REQUESTED) {
+    if (pid <= 0 || pid == leader_pid) return handoff_cancel("the leader's report named no child process: '%.80s'", line);
+    relay_read(); /* the leader's stream-reset marker was sent before the fork */
+    __atomic_store_n(&shm->dsu_pending, 0, __ATOMIC_SEQ_CST);
+    field_value(line, "point", a, sizeof a);
+    follower_pid = pid;
+    follower_state = P_RUNNING;
+    follower_version = next_version;
+    follower_chan = ho_chan;
+    ho_chan = -1;
+    jq_fwd = 0;
+    stage = ST_OUTDATED;
+    ho_state = HO_LOADING;
+    tl_add("handoff", "version %d forked at update point #%s (%llu ms after the request): the new version (pid %d) loads its state, "
+           "then follows from there", leader_version, a, (unsigned long long)(now_ms() - ho_t0), pid);
+    for (int i = 0; i < n_ho_early; i++)
+      if (ho_early[i].pid == pid) on_follower_exit(ho_early[i].st);
+    n_ho_early = 0;
+  } else if (!strncmp(line, "loaded ", 7) && ho_state == HO_LOADING && pid == follower_pid) {
+    ho_state = HO_FOLLOWING;
+    field_value(line, "entries", a, sizeof a);
+    field_value(line, "bytes", b2, sizeof b2);
+    char msg[600];
+    snprintf(msg, sizeof msg, "version %d (pid %d) loaded %s entries (%s bytes) from version %d's state in %llu ms; it follows "
+             "version %d from the fork point", follower_version, pid, a, b2, leader_version,
+             (unsigned long long)(now_ms() - ho_t0), leader_version);
+    tl_add("loaded", "%s", msg);
+    reply_ok(ho_client, msg);
+    ho_client = -1;
+  } else if (!strncmp(line, "failed ", 7)) {
+    field_value(line, "stage", a, sizeof a);
+    field_value(line, "error", c2, sizeof c2);
+    if (ho_state == HO_REQUESTED && (!strcmp(a, "request") || !strcmp(a, "fork"))) {
+      handoff_cancel("the leader refused the request (%s): %s", a, c2);
+    } else {
+      snprintf(ho_error, sizeof ho_error, "%s: %s", !strcmp(a, "load") ? "it could not load the state" :
+               !strcmp(a, "exec") ? "it could not be started" : "the state could not be saved", c2);
+    }
+  }
+}
+
+/* Reads the leader's reports (non-blocking). */
+static void handoff_read(void) {
+  while (leader_dsu >= 0) {
+    if (ho_len == sizeof ho_buf - 1) ho_len = 0; /* a line this long is no report */
+    ssize_t r = read(leader_dsu, ho_buf + ho_len, sizeof ho_buf - 1 - ho_len);
+    if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (r <= 0) {
+      close(leader_dsu);
+      leader_dsu = -1;
+      return;
+    }
+    ho_len += (size_t)r;
+    char *nl, *start = ho_buf;
+    while ((nl = memchr(start, '\n', ho_len - (size_t)(start - ho_buf)))) {
+      *nl = 0;
+      handoff_report(start);
+      start = nl + 1;
+    }
+    ho_len -= (size_t)(start - ho_buf);
+    memmove(ho_buf, start, ho_len);
+  }
+}
+
+/* Every loop turn: interrupts the leader until it reaches an update point; gives up after the
+ * deadline. */
+void handoff_tick(void) {
+  handoff_read();
+  if (ho_state != HO_REQUESTED) return;
+  uint64_t t = now_ms();
+  if (leader_state != P_RUNNING) return handoff_cancel("the leader ended");
+  if (t - ho_t0 > opt.deadline_ms) {
+    /* A request it may still read later must never start a version nobody expects: its channel
+     * is closed, and it is never asked to poll it again. */
+    if (leader_dsu >= 0) close(leader_dsu);
+    leader_dsu = -1;
+    return handoff_cancel("version %d did not reach an update point within %u ms (a handoff needs a program that uses the "
+                          "handoff library, runtime-c/dsu/mvr_dsu.h, and calls mvr_dsu_update_point() in its loop)",
+                          leader_version, opt.deadline_ms);
+  }
+  if (t - ho_kick >= 100) {
+    ho_kick = t;
+    kill(leader_pid, SIGSYS);
+  }
+}
+
+/* The follower is gone: the client waiting for the handoff's outcome gets it. */
+void handoff_ended(const char *why) {
+  if (ho_state == HO_NONE) return;
+  if (ho_client >= 0)
+    reply_error(ho_client, "the new version was retired before it finished loading (%s)%s%s; nothing changed, version %d keeps serving",
+                why, ho_error[0] ? ": " : "", ho_error, leader_version);
+  ho_client = -1;
+  ho_state = HO_NONE;
+  if (ho_chan >= 0) close(ho_chan);
+  ho_chan = -1;
+}

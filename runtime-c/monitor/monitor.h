@@ -1,0 +1,185 @@
+/* mvr-monitor's internal header: the state the monitor's files share, and the functions they call
+ * across files. State private to one file stays `static` there. main.c says what the monitor is
+ * for; each file's first comment says what it owns. */
+#ifndef MVR_MONITOR_H
+#define MVR_MONITOR_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mvr_ring.h"
+#include "mvr_decode.h"
+#include "mvr_params.h"
+#include "mvr_util.h"
+
+#define MAX_ENV 64
+#define MAX_RETIRE 16
+#define MAX_CLIENTS 8
+#define UPDATABLE_RING_SIZE (64ull << 20)
+#define RECORD_WAIT_MS 60000u
+
+/* ---- options (main.c) ---------------------------------------------------------------------------- */
+typedef struct options {
+  const char *agent, *rules, *back, *control, *follower_log, *state_dir;
+  const char *record; /* --record TRACE: write the leader's events there, no follower */
+  uint64_t ring_size, journal_size;
+  int ring_size_given;
+  uint32_t deadline_ms;
+  const char *state; /* how `update` brings the new version's state up to date by default */
+  const char *leader_env[MAX_ENV], *follower_env[MAX_ENV];
+  int n_leader_env, n_follower_env;
+  char **leader_argv, **follower_argv;
+} options;
+extern options opt;
+extern sigset_t orig_mask; /* the signal mask before the monitor blocked its signals (for children) */
+
+/* ---- shared memory (shm.c) ----------------------------------------------------------------------- */
+extern mvr_shared *shm;
+extern uint8_t *ring_data;
+extern int shm_fd_g;
+int create_shm(void);
+void futex_wake(volatile uint32_t *w);
+uint64_t total_events(void);
+uint64_t total_consumed(void);
+void detach_follower(void);
+
+/* ---- processes (processes.c) --------------------------------------------------------------------- */
+enum proc_state { P_NONE, P_RUNNING, P_EXITED, P_RETIRED, P_FINISHED };
+extern int leader_pid, follower_pid;
+extern enum proc_state leader_state, follower_state;
+extern int leader_status;
+int spawn(char **argv, int follower, int shm_fd, int log_fd, int chan, int dsu, const char *const *env, int n_env,
+          const char *rules);
+void retire(const char *reason, uint64_t event, char *detail);
+void on_follower_exit(int st);
+int follower_active(void);
+void check_progress(void);
+void end_follower(void);
+void reset_follower_side(void);
+int leader_exit_code(void);
+void reap(void);
+
+/* ---- reports (reports.c) ------------------------------------------------------------------------- */
+typedef struct retirement {
+  int pid;
+  const char *reason; /* crash, hang, divergence, expected-divergence, unsupported, ring-full, runtime-error, leader-exited */
+  uint64_t event;
+  char *detail;
+} retirement;
+extern retirement retired[MAX_RETIRE];
+extern int n_retired;
+char *context_lines(void);
+void add_retirement(const char *reason, uint64_t event, char *detail);
+
+/* ---- string building (strbuf.c) ------------------------------------------------------------------ */
+typedef struct sbuf {
+  char *p;
+  size_t n, cap;
+} sbuf;
+void sb_add(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sb_json_str(sbuf *b, const char *s);
+char *fmt_alloc(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- descriptor channels and relay (relay.c) ----------------------------------------------------- */
+extern int leader_chan, follower_chan; /* the monitor's ends */
+/* Each version's handoff control channel (runtime-c/dsu, MVR_DSU_CTL_FD): the monitor's end, and
+ * the number the version's end has in that process. */
+extern int leader_dsu, follower_dsu;
+extern int leader_chan_no, follower_chan_no, leader_dsu_no, follower_dsu_no;
+int high_fd(int fd);
+int new_channel(int *child);
+int new_dsu_channel(int *child);
+void close_follower_dsu(void);
+void relay_read(void);
+void relay_forward(void);
+
+/* ---- the journal's descriptor queue (journal.c) -------------------------------------------------- */
+typedef struct jfd {
+  mvr_fdmsg m;
+  int fds[2];
+} jfd;
+extern jfd *jq;
+extern size_t jq_n, jq_cap, jq_fwd;
+extern int jq_keep;        /* the queue is the journal's */
+extern int placeholder_fd; /* sent instead of a journal descriptor the leader already closed */
+extern uint64_t jscan_pos; /* ring 0 position up to which close events were looked at */
+void journal_scan_closes(void);
+void jq_close(size_t i);
+void jq_trim(void);
+void jq_drop_journal(void);
+
+/* ---- stages, updates, role switches (lifecycle.c) ------------------------------------------------ */
+extern int lifecycle; /* the leader runs under the agent and may be updated (--agent and --control) */
+enum stage { ST_SINGLE, ST_OUTDATED, ST_UPDATED };
+extern enum stage stage;
+extern const char *const stage_names[];
+extern int leader_version, follower_version, next_version;
+extern const char *follower_rules; /* the rules the follower runs (for reports) */
+extern char *upd_rules, *upd_back; /* the current update's forward and backward rules */
+extern char **upd_argv;            /* the current update's new-version command */
+extern char **upd_env;
+extern int upd_n_env;
+extern int upd_retries, upd_attempt;
+extern int upd_handoff;      /* the current update brings the state by handoff, not replay */
+extern uint64_t upd_retry_at; /* when to start the next attempt (ms), 0: none */
+extern uint64_t catch_start_ms, catch_target, catch_done_ms, catch_events;
+extern uint64_t catch_start_ns, catch_rate;
+extern int catch_active;
+extern uint64_t backlog_mark;
+enum op { OP_NONE, OP_PROMOTE, OP_ROLLBACK, OP_FAILOVER };
+extern enum op switch_op;
+extern int switch_client; /* the control client waiting for the switch's answer */
+void set_catching_up(int on);
+void release_follower_side(void);
+void follower_gone(const char *why, int failure);
+void start_follower(void);
+int single_threaded(void);
+void begin_switch(enum op op, int old_follows, const char *back, int client);
+void switch_progress(void);
+void cmd_update(int c, char **tok, int n);
+void cmd_promote(int c);
+void cmd_commit(int c);
+void cmd_rollback(int c);
+
+/* ---- handoff (handoff.c) ------------------------------------------------------------------------- */
+enum { HO_NONE, HO_REQUESTED, HO_LOADING, HO_FOLLOWING };
+extern int ho_state;       /* the handoff's progress (see start_handoff) */
+extern char ho_error[512]; /* what the new version reported before it ended */
+extern int ho_client;      /* the control client waiting for the outcome */
+struct ho_early_exit {
+  pid_t pid;
+  int st;
+};
+extern struct ho_early_exit ho_early[8]; /* children that ended before their "forked" report was read */
+extern int n_ho_early;
+int start_handoff(char *err, size_t cap);
+void handoff_tick(void);
+void handoff_ended(const char *why);
+
+/* ---- timeline and clocks (timeline.c) ------------------------------------------------------------ */
+typedef struct tl_entry {
+  uint64_t ms; /* wall clock */
+  const char *event;
+  char *reason;
+  enum stage stage;
+} tl_entry;
+extern tl_entry *timeline;
+extern size_t n_timeline;
+uint64_t mono_ns(void);
+uint64_t now_ms(void);
+void tl_add(const char *event, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- control socket (control.c) ------------------------------------------------------------------ */
+int open_control(const char *path);
+void serve_client(int lfd);
+void reply_error(int c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void reply_ok(int c, const char *msg);
+void pct_decode(char *s);
+void free_argv(char **v);
+
+/* ---- recording (record.c) ------------------------------------------------------------------------ */
+void record_open(void);
+int record_run(int sfd, int shm_fd);
+
+#endif
