@@ -41,7 +41,7 @@ void reply_ok(int c, const char *msg) {
   sbuf b = {malloc(256), 0, 256};
   sb_add(&b, "{\"ok\":true,\"message\":");
   sb_json_str(&b, msg);
-  sb_add(&b, ",\"stage\":\"%s\",\"leaderPid\":%d,\"leaderVersion\":%d}\n", stage_names[stage], leader_pid, leader_version);
+  sb_add(&b, ",\"stage\":\"%s\",\"leaderPid\":%d,\"leaderVersion\":%d}\n", stage_names[stage], leader.pid, leader.number);
   reply(c, b.p);
   free(b.p);
 }
@@ -66,9 +66,9 @@ static char *status_json(void) {
   }
   const char *leads = stage == ST_OUTDATED ? "old" : stage == ST_UPDATED ? "new" : "single";
   sb_add(&b, "{\"stage\":\"%s\",\"leads\":\"%s\",\"leader\":{\"pid\":%d,\"state\":\"%s\",\"version\":%d},", stage_names[stage], leads,
-         leader_pid, state_name(leader_state, 0), leader_version);
-  if (follower_pid > 0)
-    sb_add(&b, "\"follower\":{\"pid\":%d,\"state\":\"%s\",\"version\":%d},", follower_pid, state_name(follower_state, 1), follower_version);
+         leader.pid, state_name(leader.state, 0), leader.number);
+  if (follower.pid > 0)
+    sb_add(&b, "\"follower\":{\"pid\":%d,\"state\":\"%s\",\"version\":%d},", follower.pid, state_name(follower.state, 1), follower.number);
   else
     sb_add(&b, "\"follower\":null,");
   uint64_t wait_ns = 0;
@@ -82,17 +82,17 @@ static char *status_json(void) {
          lifecycle && opt.journal_size ? "true" : "false", shm->journal_valid ? "true" : "false", (unsigned long long)shm->journal_limit,
          (unsigned long long)(shm->journal_valid ? shm->ring[0].head : 0), (unsigned long long)(jq_keep ? jq_n : 0),
          (unsigned long long)shm->journal_end, shm->handoff_point ? "true" : "false");
-  if (catch_target || catch_done_ms) {
-    uint64_t ms = (catch_done_ms ? catch_done_ms : now_ms()) - catch_start_ms;
-    uint64_t ev = catch_done_ms ? catch_events : (stage == ST_OUTDATED ? shm->ring[0].consumed : 0);
-    uint64_t rate = catch_done_ms ? catch_rate : ms ? ev * 1000u / ms : ev;
-    sb_add(&b, "\"catchUp\":{\"target\":%llu,\"done\":%s,\"ms\":%llu,\"eventsPerSec\":%llu},", (unsigned long long)catch_target,
-           catch_done_ms ? "true" : "false", (unsigned long long)ms, (unsigned long long)rate);
+  if (catchup.target || catchup.done_ms) {
+    uint64_t ms = (catchup.done_ms ? catchup.done_ms : now_ms()) - catchup.start_ms;
+    uint64_t ev = catchup.done_ms ? catchup.events : (stage == ST_OUTDATED ? shm->ring[0].consumed : 0);
+    uint64_t rate = catchup.done_ms ? catchup.rate : ms ? ev * 1000u / ms : ev;
+    sb_add(&b, "\"catchUp\":{\"target\":%llu,\"done\":%s,\"ms\":%llu,\"eventsPerSec\":%llu},", (unsigned long long)catchup.target,
+           catchup.done_ms ? "true" : "false", (unsigned long long)ms, (unsigned long long)rate);
   } else {
     sb_add(&b, "\"catchUp\":null,");
   }
-  sb_add(&b, "\"update\":{\"attempt\":%d,\"retries\":%d,\"state\":\"%s\"},", upd_attempt, upd_retries,
-         upd_handoff ? "handoff" : "replay");
+  sb_add(&b, "\"update\":{\"attempt\":%d,\"retries\":%d,\"state\":\"%s\"},", upd.attempt, upd.retries,
+         upd.handoff ? "handoff" : "replay");
   sb_add(&b, "\"timeline\":[");
   for (size_t i = 0; i < n_timeline; i++) {
     sb_add(&b, "%s{\"timeMs\":%llu,\"event\":\"%s\",\"stage\":\"%s\",\"reason\":", i ? "," : "", (unsigned long long)timeline[i].ms,

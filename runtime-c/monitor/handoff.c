@@ -48,21 +48,21 @@ static void handoff_cancel(const char *fmt, ...) {
   __atomic_store_n(&shm->dsu_pending, 0, __ATOMIC_SEQ_CST);
   if (ho_chan >= 0) close(ho_chan);
   ho_chan = -1;
-  close_follower_dsu();
+  close_dsu(&follower);
   ho_state = HO_NONE;
-  tl_add("update", "handoff failed: %s; version %d leads alone with its state intact", m ? m : "error", leader_version);
-  reply_error(ho_client, "handoff failed: %s; nothing changed, version %d keeps serving", m ? m : "error", leader_version);
+  tl_add("update", "handoff failed: %s; version %d leads alone with its state intact", m ? m : "error", leader.number);
+  reply_error(ho_client, "handoff failed: %s; nothing changed, version %d keeps serving", m ? m : "error", leader.number);
   ho_client = -1;
   free(m);
 }
 
 /* Asks the leader for a handoff to the current update's new version. 0, or -1 with err. */
 int start_handoff(char *err, size_t cap) {
-  if (leader_dsu < 0) {
+  if (leader.dsu < 0) {
     snprintf(err, cap, "the leader has no handoff channel any more (it did not answer an earlier request)");
     return -1;
   }
-  upd_attempt++;
+  upd.attempt++;
   reset_follower_side();
   ho_error[0] = 0;
   char logp[PATH_MAX];
@@ -75,26 +75,26 @@ int start_handoff(char *err, size_t cap) {
   int dsu = new_dsu_channel(&dsu_child);
   /* In the new version: its descriptor channel where the leader's was (the agent closes the
    * leader's in the child), its own handoff channel above every runtime descriptor it inherits. */
-  int chan_no = leader_chan_no;
-  int dsu_no = shm_fd_g;
-  if (leader_chan_no > dsu_no) dsu_no = leader_chan_no;
-  if (leader_dsu_no > dsu_no) dsu_no = leader_dsu_no;
+  int chan_no = leader.chan_no;
+  int dsu_no = shm_fd;
+  if (leader.chan_no > dsu_no) dsu_no = leader.chan_no;
+  if (leader.dsu_no > dsu_no) dsu_no = leader.dsu_no;
   dsu_no++;
   sbuf b = {malloc(1024), 0, 1024};
   sb_add(&b, "update");
   char tmp[PATH_MAX + 64];
   sb_field(&b, "env=" MVR_ENV_ROLE "=follower");
   sb_field(&b, "env=" MVR_ENV_HANDOFF "=1");
-  snprintf(tmp, sizeof tmp, "env=%s=%s", MVR_ENV_RULES, upd_rules ? upd_rules : "");
+  snprintf(tmp, sizeof tmp, "env=%s=%s", MVR_ENV_RULES, upd.rules ? upd.rules : "");
   sb_field(&b, tmp);
   snprintf(tmp, sizeof tmp, "env=%s=%d", MVR_ENV_FDSOCK, chan_no);
   sb_field(&b, tmp);
   snprintf(tmp, sizeof tmp, "env=MVR_DSU_CTL_FD=%d", dsu_no);
   sb_field(&b, tmp);
-  for (int i = 0; i < upd_n_env; i++) {
+  for (int i = 0; i < upd.n_env; i++) {
     /* The agent first, as spawn() does: its time functions must win; the user's preloads stay. */
-    char *e = !strncmp(upd_env[i], "LD_PRELOAD=", 11) ? fmt_alloc("env=LD_PRELOAD=%s:%s", opt.agent, upd_env[i] + 11)
-                                                      : fmt_alloc("env=%s", upd_env[i]);
+    char *e = !strncmp(upd.env[i], "LD_PRELOAD=", 11) ? fmt_alloc("env=LD_PRELOAD=%s:%s", opt.agent, upd.env[i] + 11)
+                                                      : fmt_alloc("env=%s", upd.env[i]);
     sb_field(&b, e);
     free(e);
   }
@@ -105,7 +105,7 @@ int start_handoff(char *err, size_t cap) {
   snprintf(tmp, sizeof tmp, "fd=%d", dsu_no);
   sb_field(&b, tmp);
   sb_field(&b, "--");
-  for (char **a = upd_argv; *a; a++) sb_field(&b, *a);
+  for (char **a = upd.argv; *a; a++) sb_field(&b, *a);
   sb_add(&b, "\n");
   int fds[4] = {chan_child, log_fd, log_fd, dsu_child};
   union {
@@ -120,7 +120,7 @@ int start_handoff(char *err, size_t cap) {
   cmh->cmsg_type = SCM_RIGHTS;
   cmh->cmsg_len = CMSG_LEN(sizeof fds);
   memcpy(CMSG_DATA(cmh), fds, sizeof fds);
-  ssize_t w = sendmsg(leader_dsu, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+  ssize_t w = sendmsg(leader.dsu, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
   int send_errno = errno;
   free(b.p);
   close(chan_child);
@@ -133,25 +133,25 @@ int start_handoff(char *err, size_t cap) {
     return -1;
   }
   ho_chan = chan;
-  follower_dsu = dsu;
-  follower_dsu_no = dsu_no;
-  follower_chan_no = chan_no;
-  follower_rules = upd_rules;
+  follower.dsu = dsu;
+  follower.dsu_no = dsu_no;
+  follower.chan_no = chan_no;
+  follower.rules = upd.rules;
   ho_len = 0;
   n_ho_early = 0;
-  catch_target = 0;
-  catch_done_ms = 0;
-  catch_active = 0;
+  catchup.target = 0;
+  catchup.done_ms = 0;
+  catchup.active = 0;
   shm->catch_target = 0;
   __atomic_store_n(&shm->handoff_point, 0, __ATOMIC_SEQ_CST);
   set_catching_up(1);
   __atomic_store_n(&shm->follower_attached, 1, __ATOMIC_SEQ_CST);
   __atomic_store_n(&shm->dsu_pending, 1, __ATOMIC_SEQ_CST);
-  kill(leader_pid, SIGSYS); /* out of a blocking call, to its update point */
+  kill(leader.pid, SIGSYS); /* out of a blocking call, to its update point */
   ho_state = HO_REQUESTED;
   ho_t0 = ho_kick = now_ms();
   tl_add("update", "attempt %d: handoff requested: version %d (%s) starts from version %d's state at its next update point; log: %s",
-         upd_attempt, next_version, upd_argv[0], leader_version, logp);
+         upd.attempt, next_version, upd.argv[0], leader.number, logp);
   return 0;
 }
 
@@ -179,31 +179,31 @@ static void handoff_report(char *line) {
   field_value(line, "pid", pid_s, sizeof pid_s);
   int pid = atoi(pid_s);
   if (!strncmp(line, "forked ", 7) && ho_state == HO_REQUESTED) {
-    if (pid <= 0 || pid == leader_pid) return handoff_cancel("the leader's report named no child process: '%.80s'", line);
+    if (pid <= 0 || pid == leader.pid) return handoff_cancel("the leader's report named no child process: '%.80s'", line);
     relay_read(); /* the leader's stream-reset marker was sent before the fork */
     __atomic_store_n(&shm->dsu_pending, 0, __ATOMIC_SEQ_CST);
     field_value(line, "point", a, sizeof a);
-    follower_pid = pid;
-    follower_state = P_RUNNING;
-    follower_version = next_version;
-    follower_chan = ho_chan;
+    follower.pid = pid;
+    follower.state = P_RUNNING;
+    follower.number = next_version;
+    follower.chan = ho_chan;
     ho_chan = -1;
     jq_fwd = 0;
     stage = ST_OUTDATED;
     ho_state = HO_LOADING;
     tl_add("handoff", "version %d forked at update point #%s (%llu ms after the request): the new version (pid %d) loads its state, "
-           "then follows from there", leader_version, a, (unsigned long long)(now_ms() - ho_t0), pid);
+           "then follows from there", leader.number, a, (unsigned long long)(now_ms() - ho_t0), pid);
     for (int i = 0; i < n_ho_early; i++)
       if (ho_early[i].pid == pid) on_follower_exit(ho_early[i].st);
     n_ho_early = 0;
-  } else if (!strncmp(line, "loaded ", 7) && ho_state == HO_LOADING && pid == follower_pid) {
+  } else if (!strncmp(line, "loaded ", 7) && ho_state == HO_LOADING && pid == follower.pid) {
     ho_state = HO_FOLLOWING;
     field_value(line, "entries", a, sizeof a);
     field_value(line, "bytes", b2, sizeof b2);
     char msg[600];
     snprintf(msg, sizeof msg, "version %d (pid %d) loaded %s entries (%s bytes) from version %d's state in %llu ms; it follows "
-             "version %d from the fork point", follower_version, pid, a, b2, leader_version,
-             (unsigned long long)(now_ms() - ho_t0), leader_version);
+             "version %d from the fork point", follower.number, pid, a, b2, leader.number,
+             (unsigned long long)(now_ms() - ho_t0), leader.number);
     tl_add("loaded", "%s", msg);
     reply_ok(ho_client, msg);
     ho_client = -1;
@@ -221,13 +221,13 @@ static void handoff_report(char *line) {
 
 /* Reads the leader's reports (non-blocking). */
 static void handoff_read(void) {
-  while (leader_dsu >= 0) {
+  while (leader.dsu >= 0) {
     if (ho_len == sizeof ho_buf - 1) ho_len = 0; /* a line this long is no report */
-    ssize_t r = read(leader_dsu, ho_buf + ho_len, sizeof ho_buf - 1 - ho_len);
+    ssize_t r = read(leader.dsu, ho_buf + ho_len, sizeof ho_buf - 1 - ho_len);
     if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
     if (r <= 0) {
-      close(leader_dsu);
-      leader_dsu = -1;
+      close(leader.dsu);
+      leader.dsu = -1;
       return;
     }
     ho_len += (size_t)r;
@@ -248,19 +248,19 @@ void handoff_tick(void) {
   handoff_read();
   if (ho_state != HO_REQUESTED) return;
   uint64_t t = now_ms();
-  if (leader_state != P_RUNNING) return handoff_cancel("the leader ended");
+  if (leader.state != P_RUNNING) return handoff_cancel("the leader ended");
   if (t - ho_t0 > opt.deadline_ms) {
     /* A request it may still read later must never start a version nobody expects: its channel
      * is closed, and it is never asked to poll it again. */
-    if (leader_dsu >= 0) close(leader_dsu);
-    leader_dsu = -1;
+    if (leader.dsu >= 0) close(leader.dsu);
+    leader.dsu = -1;
     return handoff_cancel("version %d did not reach an update point within %u ms (a handoff needs a program that uses the "
                           "handoff library, runtime-c/dsu/mvr_dsu.h, and calls mvr_dsu_update_point() in its loop)",
-                          leader_version, opt.deadline_ms);
+                          leader.number, opt.deadline_ms);
   }
   if (t - ho_kick >= 100) {
     ho_kick = t;
-    kill(leader_pid, SIGSYS);
+    kill(leader.pid, SIGSYS);
   }
 }
 
@@ -269,7 +269,7 @@ void handoff_ended(const char *why) {
   if (ho_state == HO_NONE) return;
   if (ho_client >= 0)
     reply_error(ho_client, "the new version was retired before it finished loading (%s)%s%s; nothing changed, version %d keeps serving",
-                why, ho_error[0] ? ": " : "", ho_error, leader_version);
+                why, ho_error[0] ? ": " : "", ho_error, leader.number);
   ho_client = -1;
   ho_state = HO_NONE;
   if (ho_chan >= 0) close(ho_chan);

@@ -62,7 +62,7 @@ void jq_close(size_t i) {
  * unless the queue is the journal's. */
 void jq_trim(void) {
   if (jq_keep) return;
-  size_t upto = follower_chan >= 0 ? jq_fwd : jq_n;
+  size_t upto = follower.chan >= 0 ? jq_fwd : jq_n;
   if (!upto) return;
   for (size_t i = 0; i < upto; i++) jq_close(i);
   memmove(jq, jq + upto, (jq_n - upto) * sizeof *jq);

@@ -15,81 +15,60 @@
 int lifecycle; /* the leader runs under the agent and may be updated (--agent and --control) */
 enum stage stage;
 const char *const stage_names[] = {"single leader", "outdated leader", "updated leader"};
-int leader_version = 1, follower_version, next_version = 2;
-const char *follower_rules;   /* the rules the follower runs (for reports) */
-char *upd_rules, *upd_back;  /* the current update's forward and backward rules */
-char **upd_argv;              /* the current update's new-version command */
-char **upd_env;
-int upd_n_env;
-int upd_retries, upd_attempt;
-int upd_handoff;              /* the current update brings the state by handoff, not replay */
-
-uint64_t upd_retry_at;        /* when to start the next attempt (ms), 0: none */
-uint64_t catch_start_ms, catch_target, catch_done_ms, catch_events;
-uint64_t catch_start_ns, catch_rate;
-
-int catch_active;
-/* shm->follower_catching_up is set while the new version loads or replays; once it has, the
- * leader's event count at that moment is the backlog it still has to consume before the flag
- * is cleared (0 while it is still loading or replaying). */
-uint64_t backlog_mark;
+int next_version = 2;
+struct update upd;
+struct catch_up catchup;
+struct role_switch role_switch = {.op = OP_NONE, .client = -1};
 
 void set_catching_up(int on) {
-  backlog_mark = 0;
+  catchup.backlog_mark = 0;
   __atomic_store_n(&shm->follower_catching_up, on ? 1u : 0u, __ATOMIC_SEQ_CST);
 }
-
-/* The role switch in progress. */
-enum op switch_op;
-static uint64_t switch_t0;
-static uint64_t switch_asked;        /* when the switch was asked for (ms) */
-static int switch_requested;         /* REQ was set (after the follower came close enough) */
-int switch_client = -1;       /* the control client waiting for the switch's answer */
 
 /* What the monitor holds for a follower that is gone: its channels, its queued descriptors, the
  * catch-up state. */
 void release_follower_side(void) {
-  if (follower_chan >= 0) {
-    close(follower_chan);
-    follower_chan = -1;
+  if (follower.chan >= 0) {
+    close(follower.chan);
+    follower.chan = -1;
   }
-  close_follower_dsu();
+  close_dsu(&follower);
   jq_trim();
-  catch_active = 0;
+  catchup.active = 0;
   set_catching_up(0);
 }
 
 void follower_gone(const char *why, int failure) {
   release_follower_side();
-  if (switch_op == OP_PROMOTE || switch_op == OP_ROLLBACK) {
+  if (role_switch.op == OP_PROMOTE || role_switch.op == OP_ROLLBACK) {
     uint32_t want = MVR_PROMOTE_REQ;
     __atomic_compare_exchange_n(&shm->promote_state, &want, MVR_PROMOTE_ABORT, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
     futex_wake(&shm->promote_state);
-    reply_error(switch_client, "the follower was retired during the switch (%s): nothing changed", why);
-    switch_client = -1;
-    switch_op = OP_NONE;
+    reply_error(role_switch.client, "the follower was retired during the switch (%s): nothing changed", why);
+    role_switch.client = -1;
+    role_switch.op = OP_NONE;
   }
   if (stage == ST_OUTDATED) {
     stage = ST_SINGLE;
     if (lifecycle && failure) {
       tl_add("rollback", "automatic: the new version (pid %d) was retired (%s); version %d leads alone with its state intact",
-             follower_pid, why, leader_version);
-      if ((!strcmp(why, "divergence") || !strcmp(why, "expected-divergence")) && upd_argv && upd_attempt <= upd_retries &&
-          (upd_handoff || shm->journal_valid)) {
-        upd_retry_at = now_ms() + 300;
-        tl_add("retry", "attempt %d of %d in 300 ms", upd_attempt + 1, upd_retries + 1);
+             follower.pid, why, leader.number);
+      if ((!strcmp(why, "divergence") || !strcmp(why, "expected-divergence")) && upd.argv && upd.attempt <= upd.retries &&
+          (upd.handoff || shm->journal_valid)) {
+        upd.retry_at = now_ms() + 300;
+        tl_add("retry", "attempt %d of %d in 300 ms", upd.attempt + 1, upd.retries + 1);
       }
     }
   } else if (stage == ST_UPDATED && failure) {
     tl_add("retire", "the old version (pid %d, following) was retired (%s): rollback is no longer possible; commit to finish",
-           follower_pid, why);
+           follower.pid, why);
   }
   handoff_ended(why); /* after the stage is settled: the waiting client is told it */
 }
 
 /* Starts (or restarts) the current update's new version as the follower, replaying the journal. */
 void start_follower(void) {
-  upd_attempt++;
+  upd.attempt++;
   reset_follower_side();
   char logp[PATH_MAX];
   if (opt.follower_log) snprintf(logp, sizeof logp, "%s", opt.follower_log);
@@ -97,32 +76,29 @@ void start_follower(void) {
   int log_fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (log_fd < 0) log_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
   int child;
-  follower_chan = new_channel(&child);
+  follower.chan = new_channel(&child);
   jq_fwd = 0; /* the journal's descriptors first */
   __atomic_store_n(&shm->follower_attached, 1, __ATOMIC_SEQ_CST);
-  follower_rules = upd_rules;
+  follower.rules = upd.rules;
   int dsu_child;
-  follower_dsu = new_dsu_channel(&dsu_child);
-  follower_dsu_no = dsu_child;
-  follower_chan_no = child;
-  follower_pid = spawn(upd_argv, 1, shm_fd_g, log_fd, child, dsu_child, (const char *const *)upd_env, upd_n_env, upd_rules);
+  follower.dsu = new_dsu_channel(&dsu_child);
+  follower.number = next_version;
+  spawn(&follower, upd.argv, log_fd, child, dsu_child, (const char *const *)upd.env, upd.n_env);
   close(child);
   close(dsu_child);
   close(log_fd);
-  follower_state = P_RUNNING;
-  follower_version = next_version;
   stage = ST_OUTDATED;
-  catch_active = 1;
+  catchup.active = 1;
   set_catching_up(1);
-  catch_start_ms = now_ms();
-  catch_target = shm->ring[0].events;
-  shm->catch_target = catch_target ? catch_target : 1;
+  catchup.start_ms = now_ms();
+  catchup.target = shm->ring[0].events;
+  shm->catch_target = catchup.target ? catchup.target : 1;
   shm->catch_done_ns = 0;
-  catch_start_ns = mono_ns();
-  catch_done_ms = 0;
-  catch_events = 0;
+  catchup.start_ns = mono_ns();
+  catchup.done_ms = 0;
+  catchup.events = 0;
   tl_add("update", "attempt %d: version %d (pid %d, %s) follows version %d, replaying the journal from event #0 (%llu events so far); log: %s",
-         upd_attempt, next_version, follower_pid, upd_argv[0], leader_version, (unsigned long long)catch_target, logp);
+         upd.attempt, next_version, follower.pid, upd.argv[0], leader.number, (unsigned long long)catchup.target, logp);
   relay_forward();
 }
 
@@ -133,11 +109,11 @@ int single_threaded(void) { return shm->leader_threads == 0 && shm->follower_thr
 #define SWITCH_LAG 64
 
 static void request_switch(void) {
-  switch_requested = 1;
-  switch_t0 = now_ms();
+  role_switch.requested = 1;
+  role_switch.t0 = now_ms();
   __atomic_store_n(&shm->promote_state, MVR_PROMOTE_REQ, __ATOMIC_SEQ_CST);
   futex_wake(&shm->promote_state);
-  if (switch_op != OP_FAILOVER && leader_pid > 0) kill(leader_pid, SIGSYS); /* out of a blocking call */
+  if (role_switch.op != OP_FAILOVER && leader.pid > 0) kill(leader.pid, SIGSYS); /* out of a blocking call */
 }
 
 void begin_switch(enum op op, int old_follows, const char *back, int client) {
@@ -146,117 +122,100 @@ void begin_switch(enum op op, int old_follows, const char *back, int client) {
   if (op != OP_FAILOVER) shm->leader_paused = 0;
   shm->pause_start_ns = 0;
   shm->pause_ns = 0;
-  switch_op = op;
-  switch_asked = now_ms();
-  switch_client = client;
-  switch_requested = 0;
+  role_switch.op = op;
+  role_switch.asked = now_ms();
+  role_switch.client = client;
+  role_switch.requested = 0;
   if (op == OP_FAILOVER || shm->ring[0].events - shm->ring[0].consumed <= SWITCH_LAG) request_switch();
 }
 
 /* The switch finished: the follower leads. */
 static void finish_switch(void) {
-  enum op op = switch_op;
-  int old_pid = leader_pid, old_ver = leader_version, old_chan = leader_chan;
-  enum proc_state old_state = leader_state;
+  enum op op = role_switch.op;
+  struct version old = leader;
   uint64_t pause = shm->pause_ns / 1000000u; /* measured by the agents */
   set_catching_up(0); /* the follower consumed every event before it took over */
-  int old_dsu = leader_dsu, old_dsu_no = leader_dsu_no, old_chan_no = leader_chan_no;
-  leader_pid = follower_pid;
-  leader_state = P_RUNNING;
-  leader_version = follower_version;
-  leader_chan = follower_chan;
-  leader_dsu = follower_dsu;
-  leader_dsu_no = follower_dsu_no;
-  leader_chan_no = follower_chan_no;
+  leader = follower; /* its pid, number and both channels */
+  leader.state = P_RUNNING;
+  leader.rules = NULL;
   for (size_t i = 0; i < jq_n; i++) jq_close(i); /* the old stream's descriptors */
   jq_n = jq_fwd = 0;
   jq_keep = 0;
   reset_follower_side();
-  int old_alive = old_state == P_RUNNING;
+  int old_alive = old.state == P_RUNNING;
   if (shm->old_follows && old_alive) {
-    follower_pid = old_pid;
-    follower_state = P_RUNNING;
-    follower_version = old_ver;
-    follower_chan = old_chan;
-    follower_dsu = old_dsu;
-    follower_dsu_no = old_dsu_no;
-    follower_chan_no = old_chan_no;
-    follower_rules = upd_back;
+    follower = old; /* its pid, number and both channels */
+    follower.rules = upd.back;
     __atomic_store_n(&shm->follower_attached, 1, __ATOMIC_SEQ_CST);
   } else {
     if (old_alive) {
-      kill(old_pid, SIGKILL);
+      kill(old.pid, SIGKILL);
       int st;
-      while (waitpid(old_pid, &st, 0) < 0 && errno == EINTR) {}
+      while (waitpid(old.pid, &st, 0) < 0 && errno == EINTR) {}
     }
-    if (old_chan >= 0) close(old_chan);
-    if (old_dsu >= 0) close(old_dsu);
-    follower_dsu = -1;
-    follower_dsu_no = -1;
-    follower_pid = -1;
-    follower_state = P_NONE;
-    follower_version = 0;
-    follower_chan = -1;
+    if (old.chan >= 0) close(old.chan);
+    if (old.dsu >= 0) close(old.dsu);
+    follower = VERSION_NONE;
     __atomic_store_n(&shm->follower_attached, 0, __ATOMIC_SEQ_CST);
   }
-  switch_op = OP_NONE;
+  role_switch.op = OP_NONE;
   ho_state = HO_NONE; /* a handoff's new version that leads is an ordinary leader */
   char msg[512];
   if (op == OP_PROMOTE) {
     stage = ST_UPDATED;
     if (shm->old_follows)
       snprintf(msg, sizeof msg, "version %d (pid %d) leads; version %d (pid %d) follows with the backward rules (switched at event #%llu, leader paused %llu ms)",
-               leader_version, leader_pid, old_ver, old_pid, (unsigned long long)shm->switch_event, (unsigned long long)pause);
+               leader.number, leader.pid, old.number, old.pid, (unsigned long long)shm->switch_event, (unsigned long long)pause);
     else
       snprintf(msg, sizeof msg, "version %d (pid %d) leads; version %d was retired (no backward rules; switched at event #%llu, leader paused %llu ms)",
-               leader_version, leader_pid, old_ver, (unsigned long long)shm->switch_event, (unsigned long long)pause);
+               leader.number, leader.pid, old.number, (unsigned long long)shm->switch_event, (unsigned long long)pause);
     tl_add("promote", "%s", msg);
   } else if (op == OP_ROLLBACK) {
     stage = ST_SINGLE;
     snprintf(msg, sizeof msg, "version %d (pid %d) leads alone again with its state; version %d retired (leader paused %llu ms)",
-             leader_version, leader_pid, old_ver, (unsigned long long)pause);
+             leader.number, leader.pid, old.number, (unsigned long long)pause);
     tl_add("rollback", "%s", msg);
   } else {
     stage = ST_SINGLE;
     snprintf(msg, sizeof msg, "version %d (pid %d) took over after consuming all %llu events of the dead leader",
-             leader_version, leader_pid, (unsigned long long)shm->switch_event);
+             leader.number, leader.pid, (unsigned long long)shm->switch_event);
     tl_add("failover", "%s", msg);
   }
-  reply_ok(switch_client, msg);
-  switch_client = -1;
+  reply_ok(role_switch.client, msg);
+  role_switch.client = -1;
 }
 
 /* Called every loop turn while a switch is in progress. */
 void switch_progress(void) {
-  if (switch_op == OP_NONE) return;
+  if (role_switch.op == OP_NONE) return;
   uint32_t st = __atomic_load_n(&shm->promote_state, __ATOMIC_SEQ_CST);
   if (st == MVR_PROMOTE_DONE) {
     finish_switch();
     return;
   }
-  if (!switch_requested) {
+  if (!role_switch.requested) {
     uint64_t lag = shm->ring[0].events - shm->ring[0].consumed;
     if (lag <= SWITCH_LAG) {
       request_switch();
-    } else if (now_ms() - switch_asked > opt.deadline_ms) {
-      enum op op = switch_op;
-      switch_op = OP_NONE;
+    } else if (now_ms() - role_switch.asked > opt.deadline_ms) {
+      enum op op = role_switch.op;
+      role_switch.op = OP_NONE;
       tl_add(op == OP_PROMOTE ? "promote" : "rollback", "not started: the follower stayed %llu events behind for %u ms; nothing changed",
              (unsigned long long)lag, opt.deadline_ms);
-      reply_error(switch_client, "%s not started: the follower is %llu events behind the leader (more than %d for %u ms); nothing changed",
+      reply_error(role_switch.client, "%s not started: the follower is %llu events behind the leader (more than %d for %u ms); nothing changed",
                   op == OP_PROMOTE ? "promote" : "rollback", (unsigned long long)lag, SWITCH_LAG, opt.deadline_ms);
-      switch_client = -1;
+      role_switch.client = -1;
     }
     return;
   }
-  uint64_t waited = now_ms() - switch_t0;
-  if (st == MVR_PROMOTE_REQ && !shm->leader_paused && leader_pid > 0 && switch_op != OP_FAILOVER) kill(leader_pid, SIGSYS);
+  uint64_t waited = now_ms() - role_switch.t0;
+  if (st == MVR_PROMOTE_REQ && !shm->leader_paused && leader.pid > 0 && role_switch.op != OP_FAILOVER) kill(leader.pid, SIGSYS);
   if (st == MVR_PROMOTE_REQ && waited > opt.deadline_ms) {
     uint32_t want = MVR_PROMOTE_REQ;
     if (!__atomic_compare_exchange_n(&shm->promote_state, &want, MVR_PROMOTE_ABORT, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) return;
     futex_wake(&shm->promote_state);
-    enum op op = switch_op;
-    switch_op = OP_NONE;
+    enum op op = role_switch.op;
+    role_switch.op = OP_NONE;
     if (op == OP_FAILOVER) {
       tl_add("failover", "failed: the follower did not consume the dead leader's events within %u ms", opt.deadline_ms);
       char *ctx = context_lines();
@@ -267,17 +226,17 @@ void switch_progress(void) {
     tl_add(op == OP_PROMOTE ? "promote" : "rollback", "aborted: the %s was %s after %llu ms; nothing changed",
            shm->leader_paused ? "follower" : "leader", shm->leader_paused ? "not caught up" : "not paused",
            (unsigned long long)waited);
-    reply_error(switch_client, "%s aborted: the %s did not reach a consistent point within %u ms; nothing changed",
+    reply_error(role_switch.client, "%s aborted: the %s did not reach a consistent point within %u ms; nothing changed",
                 op == OP_PROMOTE ? "promote" : "rollback", shm->leader_paused ? "follower" : "leader", opt.deadline_ms);
-    switch_client = -1;
+    role_switch.client = -1;
   }
 }
 
 void cmd_update(int c, char **tok, int n) {
   if (!lifecycle) return reply_error(c, "this monitor cannot update: it was started without the agent in the leader");
-  if (switch_op != OP_NONE) return reply_error(c, "a role switch is in progress");
+  if (role_switch.op != OP_NONE) return reply_error(c, "a role switch is in progress");
   if (stage != ST_SINGLE) return reply_error(c, "update needs the single leader stage (now: %s): commit or roll back first", stage_names[stage]);
-  if (leader_state != P_RUNNING) return reply_error(c, "the leader is not running");
+  if (leader.state != P_RUNNING) return reply_error(c, "the leader is not running");
   const char *rules = NULL, *back = NULL, *state = opt.state ? opt.state : "replay";
   int retries = 0, i = 1;
   const char *envs[MAX_ENV];
@@ -300,16 +259,16 @@ void cmd_update(int c, char **tok, int n) {
                           "versions together with `mvrc run -- OLD ::: NEW`");
   int handoff = !strcmp(state, "handoff");
   if (strcmp(state, "replay") && !handoff) return reply_error(c, "unknown --state '%.40s' (expected replay or handoff)", state);
-  if (handoff && leader_dsu < 0)
+  if (handoff && leader.dsu < 0)
     return reply_error(c, "--state handoff: version %d has no handoff channel (it did not answer an earlier request); nothing changed",
-                       leader_version);
+                       leader.number);
   if (handoff && !single_threaded())
     return reply_error(c, "--state handoff supports single-threaded programs only (this runtime version); nothing changed");
-  if (!handoff && !shm->journal_valid && leader_version != 1)
+  if (!handoff && !shm->journal_valid && leader.number != 1)
     return reply_error(c, "cannot replay: version %d became the leader by promotion, so its journal does not start at its "
                           "first event and a new version cannot rebuild its state from it; restart it under `mvrc run "
                           "--control` to update it again, or use --state handoff; nothing changed, it keeps serving",
-                       leader_version);
+                       leader.number);
   if (!handoff && !shm->journal_valid && shm->handoff_point)
     return reply_error(c, "cannot replay: the journal ended at an earlier handoff (its fork point started a fresh event stream); "
                           "use --state handoff; nothing changed, the old version keeps serving");
@@ -321,24 +280,24 @@ void cmd_update(int c, char **tok, int n) {
                        (unsigned long long)shm->journal_limit, (unsigned long long)shm->journal_end);
   if (rules && *rules && access(rules, R_OK)) return reply_error(c, "rules module not readable: %s", rules);
   if (back && *back && access(back, R_OK)) return reply_error(c, "backward rules module not readable: %s", back);
-  free_argv(upd_argv);
-  free_argv(upd_env);
-  free(upd_rules);
-  free(upd_back);
-  upd_rules = rules && *rules ? strdup(rules) : NULL;
-  upd_back = back && *back ? strdup(back) : NULL;
+  free_argv(upd.argv);
+  free_argv(upd.env);
+  free(upd.rules);
+  free(upd.back);
+  upd.rules = rules && *rules ? strdup(rules) : NULL;
+  upd.back = back && *back ? strdup(back) : NULL;
   int argc = n - i - 1;
-  upd_argv = calloc((size_t)argc + 1, sizeof *upd_argv);
-  for (int k = 0; k < argc; k++) upd_argv[k] = strdup(tok[i + 1 + k]);
-  upd_env = calloc((size_t)n_env + 1, sizeof *upd_env);
-  for (int k = 0; k < n_env; k++) upd_env[k] = strdup(envs[k]);
-  upd_n_env = n_env;
-  upd_retries = retries < 0 ? 0 : retries;
-  upd_attempt = 0;
-  upd_retry_at = 0;
-  next_version = (leader_version > follower_version ? leader_version : follower_version) + 1;
-  if (next_version <= leader_version) next_version = leader_version + 1;
-  upd_handoff = handoff;
+  upd.argv = calloc((size_t)argc + 1, sizeof *upd.argv);
+  for (int k = 0; k < argc; k++) upd.argv[k] = strdup(tok[i + 1 + k]);
+  upd.env = calloc((size_t)n_env + 1, sizeof *upd.env);
+  for (int k = 0; k < n_env; k++) upd.env[k] = strdup(envs[k]);
+  upd.n_env = n_env;
+  upd.retries = retries < 0 ? 0 : retries;
+  upd.attempt = 0;
+  upd.retry_at = 0;
+  next_version = (leader.number > follower.number ? leader.number : follower.number) + 1;
+  if (next_version <= leader.number) next_version = leader.number + 1;
+  upd.handoff = handoff;
   if (handoff) {
     char err[300];
     if (start_handoff(err, sizeof err) < 0) return reply_error(c, "%s; nothing changed", err);
@@ -348,51 +307,51 @@ void cmd_update(int c, char **tok, int n) {
   start_follower();
   char msg[256];
   snprintf(msg, sizeof msg, "version %d (pid %d) started as the follower of version %d (pid %d); it replays the journal, then follows live",
-           follower_version, follower_pid, leader_version, leader_pid);
+           follower.number, follower.pid, leader.number, leader.pid);
   reply_ok(c, msg);
 }
 
 void cmd_promote(int c) {
-  if (switch_op != OP_NONE) return reply_error(c, "a role switch is in progress");
+  if (role_switch.op != OP_NONE) return reply_error(c, "a role switch is in progress");
   if (stage != ST_OUTDATED) return reply_error(c, "promote needs the outdated leader stage (now: %s)", stage_names[stage]);
-  if (follower_state != P_RUNNING) return reply_error(c, "the follower is not running");
-  if (leader_state != P_RUNNING) return reply_error(c, "the leader is not running");
+  if (follower.state != P_RUNNING) return reply_error(c, "the follower is not running");
+  if (leader.state != P_RUNNING) return reply_error(c, "the leader is not running");
   if (!single_threaded()) return reply_error(c, "promotion supports single-threaded programs only (this runtime version)");
-  begin_switch(OP_PROMOTE, upd_back != NULL, upd_back, c);
+  begin_switch(OP_PROMOTE, upd.back != NULL, upd.back, c);
 }
 
 void cmd_commit(int c) {
-  if (switch_op != OP_NONE) return reply_error(c, "a role switch is in progress");
+  if (role_switch.op != OP_NONE) return reply_error(c, "a role switch is in progress");
   if (stage != ST_UPDATED) return reply_error(c, "commit needs the updated leader stage (now: %s)%s", stage_names[stage],
                                               stage == ST_OUTDATED ? ": promote first" : "");
-  int old = follower_version, old_pid = follower_pid;
-  if (follower_state == P_RUNNING) end_follower();
+  int old = follower.number, old_pid = follower.pid;
+  if (follower.state == P_RUNNING) end_follower();
   stage = ST_SINGLE;
-  upd_retry_at = 0;
+  upd.retry_at = 0;
   char msg[256];
   if (old)
-    snprintf(msg, sizeof msg, "version %d (pid %d) leads alone; version %d (pid %d) retired", leader_version, leader_pid, old, old_pid);
+    snprintf(msg, sizeof msg, "version %d (pid %d) leads alone; version %d (pid %d) retired", leader.number, leader.pid, old, old_pid);
   else
-    snprintf(msg, sizeof msg, "version %d (pid %d) leads alone", leader_version, leader_pid);
+    snprintf(msg, sizeof msg, "version %d (pid %d) leads alone", leader.number, leader.pid);
   tl_add("commit", "%s", msg);
   reply_ok(c, msg);
 }
 
 void cmd_rollback(int c) {
-  if (switch_op != OP_NONE) return reply_error(c, "a role switch is in progress");
+  if (role_switch.op != OP_NONE) return reply_error(c, "a role switch is in progress");
   if (stage == ST_SINGLE) return reply_error(c, "nothing to roll back: the stage is single leader");
   if (stage == ST_OUTDATED) {
-    int v = follower_version, p = follower_pid;
+    int v = follower.number, p = follower.pid;
     end_follower();
     stage = ST_SINGLE;
-    upd_retry_at = 0;
+    upd.retry_at = 0;
     char msg[256];
     snprintf(msg, sizeof msg, "on request: version %d (pid %d) retired; version %d (pid %d) leads alone with its state intact", v, p,
-             leader_version, leader_pid);
+             leader.number, leader.pid);
     tl_add("rollback", "%s", msg);
     return reply_ok(c, msg);
   }
-  if (follower_state != P_RUNNING)
+  if (follower.state != P_RUNNING)
     return reply_error(c, "the old version no longer follows (retired at or after promotion): rollback is not possible; commit instead");
   if (!single_threaded()) return reply_error(c, "rollback supports single-threaded programs only (this runtime version)");
   begin_switch(OP_ROLLBACK, 0, "", c);

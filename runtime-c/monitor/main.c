@@ -146,8 +146,7 @@ int main(int argc, char **argv) {
   }
   /* Orphaned follower (and leader) child processes are reparented to the monitor and reaped. */
   prctl(PR_SET_CHILD_SUBREAPER, 1);
-  int shm_fd = create_shm();
-  shm_fd_g = shm_fd;
+  create_shm();
   int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (nul < 0) mvr_die_errno("open /dev/null");
   placeholder_fd = high_fd(nul);
@@ -170,7 +169,7 @@ int main(int argc, char **argv) {
   sigprocmask(SIG_BLOCK, &mask, &orig_mask);
   int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sfd < 0) mvr_die_errno("signalfd");
-  if (opt.record) return record_run(sfd, shm_fd);
+  if (opt.record) return record_run(sfd);
   int lfd = opt.control ? open_control(opt.control) : -1;
 
   char log_default[PATH_MAX];
@@ -186,35 +185,31 @@ int main(int argc, char **argv) {
   }
 
   int child = -1;
-  if (opt.follower_argv || lifecycle) leader_chan = new_channel(&child);
+  if (opt.follower_argv || lifecycle) leader.chan = new_channel(&child);
   int dsu_child = -1;
-  if (lifecycle) leader_dsu = new_dsu_channel(&dsu_child);
-  leader_chan_no = child;
-  leader_dsu_no = dsu_child;
-  leader_pid = spawn(opt.leader_argv, 0, shm_fd, -1, child, dsu_child, opt.leader_env, opt.n_leader_env, NULL);
+  if (lifecycle) leader.dsu = new_dsu_channel(&dsu_child);
+  spawn(&leader, opt.leader_argv, -1, child, dsu_child, opt.leader_env, opt.n_leader_env);
   if (child >= 0) close(child);
   if (dsu_child >= 0) close(dsu_child);
-  leader_state = P_RUNNING;
-  upd_back = opt.back ? strdup(opt.back) : NULL;
+  upd.back = opt.back ? strdup(opt.back) : NULL;
   if (opt.follower_argv) {
-    follower_chan = new_channel(&child);
-    follower_rules = opt.rules;
-    follower_pid = spawn(opt.follower_argv, 1, shm_fd, log_fd, child, -1, opt.follower_env, opt.n_follower_env, opt.rules);
+    follower.chan = new_channel(&child);
+    follower.rules = opt.rules;
+    follower.number = 2;
+    spawn(&follower, opt.follower_argv, log_fd, child, -1, opt.follower_env, opt.n_follower_env);
     close(child);
-    follower_state = P_RUNNING;
-    follower_version = 2;
     stage = ST_OUTDATED;
     close(log_fd);
-    tl_add("start", "version 1 (pid %d) leads, version 2 (pid %d) follows from the start", leader_pid, follower_pid);
+    tl_add("start", "version 1 (pid %d) leads, version 2 (pid %d) follows from the start", leader.pid, follower.pid);
   } else {
     shm->follower_attached = 0;
     stage = ST_SINGLE;
-    tl_add("start", "version 1 (pid %d) leads alone%s", leader_pid, shm->journal_valid ? ", keeping a journal for updates" : "");
+    tl_add("start", "version 1 (pid %d) leads alone%s", leader.pid, shm->journal_valid ? ", keeping a journal for updates" : "");
   }
   uint64_t leader_exit_ms = 0;
 
   for (;;) {
-    struct pollfd pf[4] = {{sfd, POLLIN, 0}, {lfd, POLLIN, 0}, {leader_chan, POLLIN, 0}, {follower_chan, POLLOUT, 0}};
+    struct pollfd pf[4] = {{sfd, POLLIN, 0}, {lfd, POLLIN, 0}, {leader.chan, POLLIN, 0}, {follower.chan, POLLOUT, 0}};
     if (lfd < 0) pf[1].fd = -1;
     if (jq_fwd >= jq_n) pf[3].fd = -1;
     int r = poll(pf, 4, 20);
@@ -222,7 +217,7 @@ int main(int argc, char **argv) {
     if (r > 0 && (pf[0].revents & POLLIN)) {
       struct signalfd_siginfo si;
       while (read(sfd, &si, sizeof si) == sizeof si) {
-        if (si.ssi_signo != SIGCHLD && leader_state == P_RUNNING) kill(leader_pid, (int)si.ssi_signo);
+        if (si.ssi_signo != SIGCHLD && leader.state == P_RUNNING) kill(leader.pid, (int)si.ssi_signo);
       }
     }
     relay_read();
@@ -234,24 +229,24 @@ int main(int argc, char **argv) {
     if (r > 0 && lfd >= 0 && (pf[1].revents & POLLIN)) serve_client(lfd);
     check_progress();
     switch_progress();
-    if (catch_active && !catch_done_ms && stage == ST_OUTDATED && shm->catch_done_ns) {
+    if (catchup.active && !catchup.done_ms && stage == ST_OUTDATED && shm->catch_done_ns) {
       /* Timed by the follower's agent (from the new process's start to its last journal event). */
-      uint64_t ns = shm->catch_done_ns > catch_start_ns ? shm->catch_done_ns - catch_start_ns : 1;
-      catch_done_ms = catch_start_ms + ns / 1000000u;
-      catch_events = catch_target;
-      catch_rate = catch_target * 1000000000ull / ns;
+      uint64_t ns = shm->catch_done_ns > catchup.start_ns ? shm->catch_done_ns - catchup.start_ns : 1;
+      catchup.done_ms = catchup.start_ms + ns / 1000000u;
+      catchup.events = catchup.target;
+      catchup.rate = catchup.target * 1000000000ull / ns;
       tl_add("caught-up", "version %d consumed the %llu journal events in %.1f ms (%llu events/s, start-up included); it follows live",
-             follower_version, (unsigned long long)catch_target, (double)ns / 1e6, (unsigned long long)catch_rate);
+             follower.number, (unsigned long long)catchup.target, (double)ns / 1e6, (unsigned long long)catchup.rate);
     }
-    if (shm->follower_catching_up && follower_state == P_RUNNING) {
+    if (shm->follower_catching_up && follower.state == P_RUNNING) {
       /* Loaded (handoff) or replayed the journal: the backlog of that time is the last to wait for. */
-      if (!backlog_mark && (ho_state == HO_FOLLOWING || (catch_active && catch_done_ms))) backlog_mark = total_events();
-      if (backlog_mark && total_consumed() >= backlog_mark) set_catching_up(0);
+      if (!catchup.backlog_mark && (ho_state == HO_FOLLOWING || (catchup.active && catchup.done_ms))) catchup.backlog_mark = total_events();
+      if (catchup.backlog_mark && total_consumed() >= catchup.backlog_mark) set_catching_up(0);
     }
-    if (upd_retry_at && now_ms() >= upd_retry_at && stage == ST_SINGLE && leader_state == P_RUNNING && switch_op == OP_NONE) {
-      upd_retry_at = 0;
+    if (upd.retry_at && now_ms() >= upd.retry_at && stage == ST_SINGLE && leader.state == P_RUNNING && role_switch.op == OP_NONE) {
+      upd.retry_at = 0;
       char err[300];
-      if (upd_handoff) {
+      if (upd.handoff) {
         if (start_handoff(err, sizeof err) < 0) tl_add("retry", "cancelled: %s", err);
       } else if (shm->journal_valid) {
         start_follower();
@@ -259,9 +254,9 @@ int main(int argc, char **argv) {
         tl_add("retry", "cancelled: the journal bound was exceeded");
       }
     }
-    if (leader_state == P_EXITED && switch_op == OP_FAILOVER) continue;
-    if (leader_state == P_RUNNING) leader_exit_ms = 0;
-    if (leader_state == P_EXITED) {
+    if (leader.state == P_EXITED && role_switch.op == OP_FAILOVER) continue;
+    if (leader.state == P_RUNNING) leader_exit_ms = 0;
+    if (leader.state == P_EXITED) {
       if (!follower_active()) break;
       /* Give the follower time to reach the leader's end; then it is retired. */
       if (!leader_exit_ms) leader_exit_ms = now_ms();

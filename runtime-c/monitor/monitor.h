@@ -37,8 +37,8 @@ extern sigset_t orig_mask; /* the signal mask before the monitor blocked its sig
 /* ---- shared memory (shm.c) ----------------------------------------------------------------------- */
 extern mvr_shared *shm;
 extern uint8_t *ring_data;
-extern int shm_fd_g;
-int create_shm(void);
+extern int shm_fd; /* the shared memory's descriptor, at the same number in both versions */
+void create_shm(void);
 void futex_wake(volatile uint32_t *w);
 uint64_t total_events(void);
 uint64_t total_consumed(void);
@@ -46,11 +46,20 @@ void detach_follower(void);
 
 /* ---- processes (processes.c) --------------------------------------------------------------------- */
 enum proc_state { P_NONE, P_RUNNING, P_EXITED, P_RETIRED, P_FINISHED };
-extern int leader_pid, follower_pid;
-extern enum proc_state leader_state, follower_state;
-extern int leader_status;
-int spawn(char **argv, int follower, int shm_fd, int log_fd, int chan, int dsu, const char *const *env, int n_env,
-          const char *rules);
+/* A version of the program as the monitor sees it. The same struct serves the leader and the
+ * follower: a role switch (lifecycle.c) moves a follower's struct into the leader's place. */
+struct version {
+  int pid;               /* -1: none */
+  enum proc_state state;
+  int status;            /* its wait status once it exited (the leader's gives the monitor's exit status) */
+  int number;            /* the version number: 1 for the first leader, each update's new version the next; 0: none */
+  int chan, chan_no;     /* its descriptor channel (relay.c): the monitor's end, and the number of its end in the process */
+  int dsu, dsu_no;       /* its handoff control channel (runtime-c/dsu, MVR_DSU_CTL_FD): the same two */
+  const char *rules;     /* the rules it runs as the follower (for reports); NULL as the leader */
+};
+#define VERSION_NONE ((struct version){.pid = -1, .state = P_NONE, .chan = -1, .chan_no = -1, .dsu = -1, .dsu_no = -1})
+extern struct version leader, follower;
+void spawn(struct version *v, char **argv, int log_fd, int chan, int dsu, const char *const *env, int n_env);
 void retire(const char *reason, uint64_t event, char *detail);
 void on_follower_exit(int st);
 int follower_active(void);
@@ -82,15 +91,10 @@ void sb_json_str(sbuf *b, const char *s);
 char *fmt_alloc(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- descriptor channels and relay (relay.c) ----------------------------------------------------- */
-extern int leader_chan, follower_chan; /* the monitor's ends */
-/* Each version's handoff control channel (runtime-c/dsu, MVR_DSU_CTL_FD): the monitor's end, and
- * the number the version's end has in that process. */
-extern int leader_dsu, follower_dsu;
-extern int leader_chan_no, follower_chan_no, leader_dsu_no, follower_dsu_no;
 int high_fd(int fd);
 int new_channel(int *child);
 int new_dsu_channel(int *child);
-void close_follower_dsu(void);
+void close_dsu(struct version *v);
 void relay_read(void);
 void relay_forward(void);
 
@@ -114,22 +118,40 @@ extern int lifecycle; /* the leader runs under the agent and may be updated (--a
 enum stage { ST_SINGLE, ST_OUTDATED, ST_UPDATED };
 extern enum stage stage;
 extern const char *const stage_names[];
-extern int leader_version, follower_version, next_version;
-extern const char *follower_rules; /* the rules the follower runs (for reports) */
-extern char *upd_rules, *upd_back; /* the current update's forward and backward rules */
-extern char **upd_argv;            /* the current update's new-version command */
-extern char **upd_env;
-extern int upd_n_env;
-extern int upd_retries, upd_attempt;
-extern int upd_handoff;      /* the current update brings the state by handoff, not replay */
-extern uint64_t upd_retry_at; /* when to start the next attempt (ms), 0: none */
-extern uint64_t catch_start_ms, catch_target, catch_done_ms, catch_events;
-extern uint64_t catch_start_ns, catch_rate;
-extern int catch_active;
-extern uint64_t backlog_mark;
+extern int next_version; /* the number the next update's new version gets */
+/* The current update (the last `update` command) and its attempts. */
+struct update {
+  char *rules, *back; /* its forward and backward rules */
+  char **argv;        /* the new version's command */
+  char **env;
+  int n_env;
+  int retries, attempt;
+  int handoff;        /* it brings the state by handoff, not replay */
+  uint64_t retry_at;  /* when to start the next attempt (ms), 0: none */
+};
+extern struct update upd;
+/* A new version catching up (replaying the journal), as `status` reports it. */
+struct catch_up {
+  int active;
+  uint64_t start_ms, start_ns; /* when the new version was started */
+  uint64_t target;             /* the leader's events it has to replay */
+  uint64_t done_ms, events, rate;
+  /* shm->follower_catching_up is set while the new version loads or replays; once it has, the
+   * leader's event count at that moment is the backlog it still has to consume before the flag
+   * is cleared (0 while it is still loading or replaying). */
+  uint64_t backlog_mark;
+};
+extern struct catch_up catchup;
 enum op { OP_NONE, OP_PROMOTE, OP_ROLLBACK, OP_FAILOVER };
-extern enum op switch_op;
-extern int switch_client; /* the control client waiting for the switch's answer */
+/* The role switch in progress. */
+struct role_switch {
+  enum op op;
+  uint64_t t0;
+  uint64_t asked; /* when the switch was asked for (ms) */
+  int requested;  /* REQ was set (after the follower came close enough) */
+  int client;     /* the control client waiting for the switch's answer */
+};
+extern struct role_switch role_switch;
 void set_catching_up(int on);
 void release_follower_side(void);
 void follower_gone(const char *why, int failure);
@@ -180,6 +202,6 @@ void free_argv(char **v);
 
 /* ---- recording (record.c) ------------------------------------------------------------------------ */
 void record_open(void);
-int record_run(int sfd, int shm_fd);
+int record_run(int sfd);
 
 #endif

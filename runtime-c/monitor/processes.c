@@ -13,9 +13,8 @@
 
 #include "monitor.h"
 
-int leader_pid = -1, follower_pid = -1;
-enum proc_state leader_state = P_NONE, follower_state = P_NONE;
-int leader_status;
+struct version leader = {.pid = -1, .state = P_NONE, .number = 1, .chan = -1, .chan_no = -1, .dsu = -1, .dsu_no = -1};
+struct version follower = {.pid = -1, .state = P_NONE, .chan = -1, .chan_no = -1, .dsu = -1, .dsu_no = -1};
 
 static void set_env_list(const char *const *list, int n) {
   for (int i = 0; i < n; i++) {
@@ -27,11 +26,21 @@ static void set_env_list(const char *const *list, int n) {
   }
 }
 
-int spawn(char **argv, int follower, int shm_fd, int log_fd, int chan, int dsu, const char *const *env, int n_env,
-                 const char *rules) {
+/* Starts ARGV as version V (the leader, or the follower running V->rules) with its ends of the
+ * descriptor channel and the handoff channel (-1: none) and, for the follower, LOG_FD as its
+ * output. V gets the pid, the numbers of those ends in the process, and the running state. */
+void spawn(struct version *v, char **argv, int log_fd, int chan, int dsu, const char *const *env, int n_env) {
+  int as_follower = v == &follower;
+  const char *rules = v->rules;
   pid_t pid = fork();
   if (pid < 0) mvr_die_errno("fork");
-  if (pid) return pid;
+  if (pid) {
+    v->pid = pid;
+    v->state = P_RUNNING;
+    v->chan_no = chan;
+    v->dsu_no = dsu;
+    return;
+  }
   sigprocmask(SIG_SETMASK, &orig_mask, NULL);
   /* The user's settings first, so that a LD_PRELOAD among them is kept after the agent's. */
   set_env_list(env, n_env);
@@ -45,7 +54,7 @@ int spawn(char **argv, int follower, int shm_fd, int log_fd, int chan, int dsu, 
     char buf[32];
     snprintf(buf, sizeof buf, "%d", shm_fd);
     setenv(MVR_ENV_SHM_FD, buf, 1);
-    setenv(MVR_ENV_ROLE, follower ? "follower" : "leader", 1);
+    setenv(MVR_ENV_ROLE, as_follower ? "follower" : "leader", 1);
     int mine = chan;
     snprintf(buf, sizeof buf, "%d", mine);
     setenv(MVR_ENV_FDSOCK, buf, 1);
@@ -62,10 +71,10 @@ int spawn(char **argv, int follower, int shm_fd, int log_fd, int chan, int dsu, 
     } else {
       setenv("LD_PRELOAD", opt.agent, 1);
     }
-    if (follower) setenv(MVR_ENV_RULES, rules ? rules : "", 1);
+    if (as_follower) setenv(MVR_ENV_RULES, rules ? rules : "", 1);
     else unsetenv(MVR_ENV_RULES);
   }
-  if (follower) {
+  if (as_follower) {
     /* Its own process group: a terminal's ^C reaches the leader (which records it), not the follower. */
     setpgid(0, 0);
     int nul = open("/dev/null", O_RDONLY);
@@ -83,30 +92,30 @@ int spawn(char **argv, int follower, int shm_fd, int log_fd, int chan, int dsu, 
 
 void retire(const char *reason, uint64_t event, char *detail) {
   detach_follower();
-  if (follower_pid > 0) kill(-follower_pid, SIGKILL); /* its process group: its own child processes too */
-  if (follower_state == P_RUNNING) {
-    kill(follower_pid, SIGKILL);
+  if (follower.pid > 0) kill(-follower.pid, SIGKILL); /* its process group: its own child processes too */
+  if (follower.state == P_RUNNING) {
+    kill(follower.pid, SIGKILL);
     int st;
-    while (waitpid(follower_pid, &st, 0) < 0 && errno == EINTR) {}
+    while (waitpid(follower.pid, &st, 0) < 0 && errno == EINTR) {}
   }
-  follower_state = P_RETIRED;
+  follower.state = P_RETIRED;
   add_retirement(reason, event, detail);
 }
 
 void on_follower_exit(int st) {
-  follower_state = P_EXITED;
+  follower.state = P_EXITED;
   uint32_t kind = __atomic_load_n(&shm->report_kind, __ATOMIC_SEQ_CST);
   if (WIFEXITED(st) && WEXITSTATUS(st) == MVR_FOLLOWER_REPORT_EXIT && kind != MVR_REPORT_NONE) {
     static const char *const names[] = {"", "divergence", "expected-divergence", "unsupported", "runtime-error"};
     detach_follower();
-    follower_state = P_RETIRED;
+    follower.state = P_RETIRED;
     add_retirement(kind < 5 ? names[kind] : "divergence", shm->report_event, fmt_alloc("  %s", shm->report));
     return;
   }
   if (WIFSIGNALED(st)) {
     int sig = WTERMSIG(st);
     detach_follower();
-    follower_state = P_RETIRED;
+    follower.state = P_RETIRED;
     char *ctx = context_lines();
     add_retirement("crash", shm->ring[0].consumed,
                    fmt_alloc("  the follower was killed by signal %d (%s)%s\n%s", sig, strsignal(sig),
@@ -117,7 +126,7 @@ void on_follower_exit(int st) {
   if (ho_state == HO_LOADING) {
     /* A handoff's new version that ended before it followed: it could not load the state. */
     detach_follower();
-    follower_state = P_RETIRED;
+    follower.state = P_RETIRED;
     add_retirement("load-failed", 0, fmt_alloc("  the new version exited with status %d before its first update point: %s\n",
                                                WIFEXITED(st) ? WEXITSTATUS(st) : -1,
                                                ho_error[0] ? ho_error : "it sent no report (see its log)"));
@@ -127,7 +136,7 @@ void on_follower_exit(int st) {
     /* It ended without matching the leader's exit: its agent could not start, or it was not
      * the program it should be. */
     detach_follower();
-    follower_state = P_RETIRED;
+    follower.state = P_RETIRED;
     char *ctx = context_lines();
     add_retirement("runtime-error", shm->ring[0].consumed,
                    fmt_alloc("  the follower exited with status %d without reaching the leader's exit (see its log)\n%s",
@@ -137,7 +146,7 @@ void on_follower_exit(int st) {
   }
   /* A normal exit: the agent matched the follower's exit against the leader's. Its child
    * processes (if any) may still be catching up with theirs: they are watched until they end. */
-  follower_state = P_FINISHED;
+  follower.state = P_FINISHED;
 }
 
 static uint64_t last_consumed_k[MVR_MAX_RINGS], last_progress_k[MVR_MAX_RINGS];
@@ -184,14 +193,14 @@ static int children_alive(void) {
 }
 
 int follower_active(void) {
-  return follower_state == P_RUNNING || (follower_state == P_FINISHED && children_alive());
+  return follower.state == P_RUNNING || (follower.state == P_FINISHED && children_alive());
 }
 
 void check_progress(void) {
   if (!follower_active()) return;
   check_follower_children();
   if (!follower_active()) {
-    if (follower_state == P_FINISHED) detach_follower();
+    if (follower.state == P_FINISHED) detach_follower();
     return;
   }
   uint64_t t = now_ms();
@@ -205,7 +214,7 @@ void check_progress(void) {
              fmt_alloc("  the ring (%llu bytes) filled while the new version was still %s (%llu events behind); the leader does not "
                        "wait for a version that is not consuming yet. Start `mvrc run` with a larger --ring-size, or update when the load "
                        "is lighter\n%s",
-                       (unsigned long long)shm->data_size, upd_handoff ? "loading the handed-off state" : "replaying the journal",
+                       (unsigned long long)shm->data_size, upd.handoff ? "loading the handed-off state" : "replaying the journal",
                        (unsigned long long)(total_events() - total_consumed()), ctx));
     else
       retire("ring-full", shm->ring[0].consumed, fmt_alloc("  a ring (%llu bytes) stayed full for %u ms: the follower fell behind by %llu events\n%s",
@@ -243,13 +252,13 @@ void check_progress(void) {
 /* Ends the follower on request (rollback, commit): not a fault, so no retirement report. */
 void end_follower(void) {
   detach_follower();
-  if (follower_pid > 0 && (follower_state == P_RUNNING || follower_state == P_FINISHED)) {
-    kill(follower_pid, SIGKILL);
+  if (follower.pid > 0 && (follower.state == P_RUNNING || follower.state == P_FINISHED)) {
+    kill(follower.pid, SIGKILL);
     int st;
-    if (follower_state == P_RUNNING)
-      while (waitpid(follower_pid, &st, 0) < 0 && errno == EINTR) {}
+    if (follower.state == P_RUNNING)
+      while (waitpid(follower.pid, &st, 0) < 0 && errno == EINTR) {}
   }
-  follower_state = P_RETIRED;
+  follower.state = P_RETIRED;
   release_follower_side();
 }
 
@@ -275,8 +284,8 @@ void reset_follower_side(void) {
 }
 
 int leader_exit_code(void) {
-  if (WIFEXITED(leader_status)) return WEXITSTATUS(leader_status);
-  if (WIFSIGNALED(leader_status)) return 128 + WTERMSIG(leader_status);
+  if (WIFEXITED(leader.status)) return WEXITSTATUS(leader.status);
+  if (WIFSIGNALED(leader.status)) return 128 + WTERMSIG(leader.status);
   return 2;
 }
 
@@ -284,23 +293,23 @@ void reap(void) {
   int st;
   pid_t p;
   while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
-    if (p == leader_pid) {
-      leader_state = P_EXITED;
-      leader_status = st;
-      if (lifecycle && WIFSIGNALED(st) && follower_state == P_RUNNING && shm->follower_attached && single_threaded() &&
+    if (p == leader.pid) {
+      leader.state = P_EXITED;
+      leader.status = st;
+      if (lifecycle && WIFSIGNALED(st) && follower.state == P_RUNNING && shm->follower_attached && single_threaded() &&
           (stage == ST_OUTDATED || stage == ST_UPDATED)) {
         /* The leader crashed during MVE: its follower takes over once it consumed its events. */
-        if (switch_op == OP_NONE)
-          tl_add("crash", "the leader (version %d, pid %d) was killed by signal %d (%s): version %d takes over", leader_version, leader_pid,
-                 WTERMSIG(st), strsignal(WTERMSIG(st)), follower_version);
-        if (switch_op != OP_NONE && switch_client >= 0) {
-          reply_error(switch_client, "the leader crashed during the switch: its follower takes over");
-          switch_client = -1;
+        if (role_switch.op == OP_NONE)
+          tl_add("crash", "the leader (version %d, pid %d) was killed by signal %d (%s): version %d takes over", leader.number, leader.pid,
+                 WTERMSIG(st), strsignal(WTERMSIG(st)), follower.number);
+        if (role_switch.op != OP_NONE && role_switch.client >= 0) {
+          reply_error(role_switch.client, "the leader crashed during the switch: its follower takes over");
+          role_switch.client = -1;
         }
         __atomic_store_n(&shm->leader_paused, 1, __ATOMIC_SEQ_CST);
-        if (switch_op == OP_NONE || __atomic_load_n(&shm->promote_state, __ATOMIC_SEQ_CST) != MVR_PROMOTE_REQ)
+        if (role_switch.op == OP_NONE || __atomic_load_n(&shm->promote_state, __ATOMIC_SEQ_CST) != MVR_PROMOTE_REQ)
           begin_switch(OP_FAILOVER, 0, "", -1);
-        switch_op = OP_FAILOVER;
+        role_switch.op = OP_FAILOVER;
         shm->old_follows = 0;
         __atomic_add_fetch(&shm->ring[0].head_seq, 1, __ATOMIC_SEQ_CST);
         futex_wake(&shm->ring[0].head_seq);
@@ -311,7 +320,8 @@ void reap(void) {
         __atomic_add_fetch(&shm->ring[k].head_seq, 1, __ATOMIC_SEQ_CST);
         futex_wake(&shm->ring[k].head_seq);
       }
-    } else if (p == follower_pid && follower_state == P_RUNNING) {
+    } else if (p == follower.pid && follower.state == P_RUNNING) {
+      follower.status = st;
       on_follower_exit(st);
     } else if (ho_state == HO_REQUESTED && n_ho_early < 8) {
       ho_early[n_ho_early].pid = p; /* a handoff child whose "forked" report is not read yet */

@@ -230,7 +230,7 @@ static int rec_drain_ring(unsigned k) {
 
 /* The leader's descriptor messages, meant for a follower: closed as they come. */
 static void rec_drain_fds(void) {
-  while (leader_chan >= 0) {
+  while (leader.chan >= 0) {
     mvr_fdmsg m;
     union {
       struct cmsghdr h;
@@ -238,11 +238,11 @@ static void rec_drain_fds(void) {
     } cm;
     struct iovec iov = {&m, sizeof m};
     struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
-    ssize_t r = recvmsg(leader_chan, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    ssize_t r = recvmsg(leader.chan, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
     if (r <= 0) { /* every process that held the channel is gone */
-      close(leader_chan);
-      leader_chan = -1;
+      close(leader.chan);
+      leader.chan = -1;
       return;
     }
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
@@ -262,9 +262,9 @@ static int rec_reap(void) {
   int st;
   pid_t p;
   while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
-    if (p == leader_pid) {
-      leader_state = P_EXITED;
-      leader_status = st;
+    if (p == leader.pid) {
+      leader.state = P_EXITED;
+      leader.status = st;
     }
   }
   return p < 0 && errno == ECHILD;
@@ -286,7 +286,7 @@ void record_open(void) {
   setvbuf(rec_out, NULL, _IOFBF, 1u << 20);
 }
 
-int record_run(int sfd, int shm_fd) {
+int record_run(int sfd) {
   rl_str("{\"mvrcTrace\":1,\"command\":[");
   for (char **a = opt.leader_argv; *a; a++) {
     if (a != opt.leader_argv) rl_str(",");
@@ -295,14 +295,12 @@ int record_run(int sfd, int shm_fd) {
   rl_str("],\"arch\":\"x86_64\"}\n");
   rl_flush();
   int child;
-  leader_chan = new_channel(&child);
-  leader_chan_no = child;
-  leader_pid = spawn(opt.leader_argv, 0, shm_fd, -1, child, -1, opt.leader_env, opt.n_leader_env, NULL);
+  leader.chan = new_channel(&child);
+  spawn(&leader, opt.leader_argv, -1, child, -1, opt.leader_env, opt.n_leader_env);
   close(child);
-  leader_state = P_RUNNING;
   int busy = 0, stop = 0;
   for (;;) {
-    struct pollfd pf[2] = {{sfd, POLLIN, 0}, {leader_chan, POLLIN, 0}};
+    struct pollfd pf[2] = {{sfd, POLLIN, 0}, {leader.chan, POLLIN, 0}};
     /* Every millisecond while events come (a leader thread whose ring is full waits for this
      * drain), every 10 ms when idle. */
     int r = poll(pf, 2, busy ? 1 : 10);
@@ -311,7 +309,7 @@ int record_run(int sfd, int shm_fd) {
       struct signalfd_siginfo si;
       while (read(sfd, &si, sizeof si) == sizeof si) {
         if (si.ssi_signo == SIGCHLD) continue;
-        if (leader_state == P_RUNNING) kill(leader_pid, (int)si.ssi_signo);
+        if (leader.state == P_RUNNING) kill(leader.pid, (int)si.ssi_signo);
         else stop = 1; /* interrupted while waiting for the program's other processes */
       }
     }
@@ -320,7 +318,7 @@ int record_run(int sfd, int shm_fd) {
     int none_left = rec_reap();
     busy = 0;
     for (unsigned k = 0; k < MVR_MAX_RINGS; k++) busy |= rec_drain_ring(k);
-    if (leader_state == P_EXITED && (none_left || stop || rec_all_ended())) break;
+    if (leader.state == P_EXITED && (none_left || stop || rec_all_ended())) break;
   }
   rec_drain_fds();
   if (rec_ok() && __atomic_load_n(&shm->overflow, __ATOMIC_SEQ_CST)) {
@@ -348,7 +346,7 @@ int record_run(int sfd, int shm_fd) {
   if (__atomic_load_n(&shm->leader_threads, __ATOMIC_SEQ_CST) >= MVR_MAX_RINGS)
     fprintf(stderr, "mvrc record: warning: the program created more than %d threads and processes: those past them were not recorded\n",
             MVR_MAX_RINGS - 1);
-  if (!shm->leader_started && !(WIFEXITED(leader_status) && WEXITSTATUS(leader_status) == 127))
+  if (!shm->leader_started && !(WIFEXITED(leader.status) && WEXITSTATUS(leader.status) == 127))
     fprintf(stderr, "mvrc record: warning: %s never loaded the agent (a statically linked program?): no system call was recorded\n",
             opt.leader_argv[0]);
   return leader_exit_code();

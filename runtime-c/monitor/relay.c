@@ -23,9 +23,6 @@ int high_fd(int fd) {
   return h;
 }
 
-int leader_chan = -1, follower_chan = -1; /* the monitor's ends */
-int leader_dsu = -1, follower_dsu = -1;
-int leader_chan_no = -1, follower_chan_no = -1, leader_dsu_no = -1, follower_dsu_no = -1;
 
 static void big_buffers(int fd) {
   /* Room for many descriptors in flight while the follower lags (root may exceed wmem_max). */
@@ -46,7 +43,7 @@ int new_channel(int *child) {
 }
 
 void relay_read(void) {
-  while (leader_chan >= 0) {
+  while (leader.chan >= 0) {
     if (jq_n == jq_cap) {
       jq_cap = jq_cap ? jq_cap * 2 : 256;
       jq = realloc(jq, jq_cap * sizeof *jq);
@@ -59,11 +56,11 @@ void relay_read(void) {
     } cm;
     struct iovec iov = {&e->m, sizeof e->m};
     struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
-    ssize_t r = recvmsg(leader_chan, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    ssize_t r = recvmsg(leader.chan, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
     if (r <= 0) { /* the leader is gone */
-      close(leader_chan);
-      leader_chan = -1;
+      close(leader.chan);
+      leader.chan = -1;
       return;
     }
     e->fds[0] = e->fds[1] = -1;
@@ -97,7 +94,7 @@ void relay_read(void) {
 }
 
 void relay_forward(void) {
-  while (follower_chan >= 0 && jq_fwd < jq_n) {
+  while (follower.chan >= 0 && jq_fwd < jq_n) {
     jfd *e = &jq[jq_fwd];
     union {
       struct cmsghdr h;
@@ -116,7 +113,7 @@ void relay_forward(void) {
       int fds[2] = {e->fds[0] == -2 ? placeholder_fd : e->fds[0], e->fds[1] == -2 ? placeholder_fd : e->fds[1]};
       memcpy(CMSG_DATA(c), fds, e->m.n * sizeof(int));
     }
-    ssize_t r = sendmsg(follower_chan, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+    ssize_t r = sendmsg(follower.chan, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (r < 0) return; /* full (sent later) or the follower is gone */
     jq_fwd++;
   }
@@ -134,8 +131,9 @@ int new_dsu_channel(int *child) {
   return m;
 }
 
-void close_follower_dsu(void) {
-  if (follower_dsu >= 0) close(follower_dsu);
-  follower_dsu = -1;
-  follower_dsu_no = -1;
+/* Closes a version's handoff control channel (the monitor's end) and forgets its number. */
+void close_dsu(struct version *v) {
+  if (v->dsu >= 0) close(v->dsu);
+  v->dsu = -1;
+  v->dsu_no = -1;
 }

@@ -50,15 +50,15 @@ static void rule_text(char *out, size_t cap, uint32_t idx) {
     snprintf(out, cap, "default rule (a syscall matches itself)");
     return;
   }
-  if (loaded != follower_rules) { /* the follower's rules changed (an update, a promotion) */
+  if (loaded != follower.rules) { /* the follower's rules changed (an update, a promotion) */
     if (mod) dlclose(mod);
     mod = NULL;
     info = NULL;
     count = NULL;
-    loaded = follower_rules;
+    loaded = follower.rules;
   }
-  if (!mod && follower_rules && *follower_rules) {
-    mod = dlopen(follower_rules, RTLD_LAZY | RTLD_LOCAL);
+  if (!mod && follower.rules && *follower.rules) {
+    mod = dlopen(follower.rules, RTLD_LAZY | RTLD_LOCAL);
     if (mod) {
       info = dlsym(mod, "mvr_rules_info");
       count = dlsym(mod, "mvr_rules_count");
@@ -81,7 +81,7 @@ char *context_lines(void) {
     uint64_t event = rc->consumed;
     /* The leader may not have recorded the follower's next event yet: give it a moment, so that
      * the report can name it. */
-    for (int i = 0; i < 40 && event >= rc->events && !rc->leader_eof && leader_state == P_RUNNING; i++) {
+    for (int i = 0; i < 40 && event >= rc->events && !rc->leader_eof && leader.state == P_RUNNING; i++) {
       struct timespec ms5 = {0, 5000000};
       nanosleep(&ms5, NULL);
     }
@@ -107,13 +107,13 @@ char *context_lines(void) {
 
 void add_retirement(const char *reason, uint64_t event, char *detail) {
   if (n_retired < MAX_RETIRE) {
-    retired[n_retired].pid = follower_pid;
+    retired[n_retired].pid = follower.pid;
     retired[n_retired].reason = reason;
     retired[n_retired].event = event;
     retired[n_retired].detail = detail;
     n_retired++;
   }
-  fprintf(stderr, "mvr-monitor: follower (pid %d) retired: %s at leader event #%llu\n%s", follower_pid, reason,
+  fprintf(stderr, "mvr-monitor: follower (pid %d) retired: %s at leader event #%llu\n%s", follower.pid, reason,
           (unsigned long long)event, detail);
   if (opt.follower_log) fprintf(stderr, "mvr-monitor: the follower's output is in %s\n", opt.follower_log);
   fflush(stderr);

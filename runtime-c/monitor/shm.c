@@ -11,8 +11,9 @@
 
 mvr_shared *shm;
 uint8_t *ring_data;
+int shm_fd = -1;
 
-int create_shm(void) {
+void create_shm(void) {
   int low = memfd_create("mvr-ring", MFD_CLOEXEC);
   if (low < 0) mvr_die_errno("memfd_create");
   int fd = high_fd(low);
@@ -42,7 +43,7 @@ int create_shm(void) {
   shm->ring_wait_ms = opt.record ? RECORD_WAIT_MS : opt.deadline_ms;
   shm->nrings = MVR_MAX_RINGS;
   shm->follower_attached = 1;
-  return fd;
+  shm_fd = fd;
 }
 
 void futex_wake(volatile uint32_t *w) { syscall(SYS_futex, w, FUTEX_WAKE, INT_MAX, NULL, NULL, 0); }
@@ -67,4 +68,3 @@ void detach_follower(void) {
   }
 }
 
-int shm_fd_g = -1;
