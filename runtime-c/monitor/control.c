@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mvr_json.h"
 #include "monitor.h"
 
 static void reply(int c, const char *s) {
@@ -25,25 +26,24 @@ static void reply(int c, const char *s) {
 void reply_error(int c, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  char *m = NULL;
-  if (vasprintf(&m, fmt, ap) < 0) m = NULL;
+  char *m = mvr_vfmt(fmt, ap);
   va_end(ap);
-  sbuf b = {malloc(256), 0, 256};
-  sb_add(&b, "{\"ok\":false,\"error\":");
-  sb_json_str(&b, m ? m : "error");
-  sb_add(&b, ",\"stage\":\"%s\"}\n", stage_names[stage]);
-  reply(c, b.p);
-  free(b.p);
+  mvr_strbuf b = MVR_STRBUF_INIT;
+  mvr_sb_add(&b, "{\"ok\":false,\"error\":");
+  mvr_json_str(&b, m);
+  mvr_sb_printf(&b, ",\"stage\":\"%s\"}\n", stage_names[stage]);
+  reply(c, mvr_sb_str(&b));
+  mvr_sb_free(&b);
   free(m);
 }
 
 void reply_ok(int c, const char *msg) {
-  sbuf b = {malloc(256), 0, 256};
-  sb_add(&b, "{\"ok\":true,\"message\":");
-  sb_json_str(&b, msg);
-  sb_add(&b, ",\"stage\":\"%s\",\"leaderPid\":%d,\"leaderVersion\":%d}\n", stage_names[stage], leader.pid, leader.number);
-  reply(c, b.p);
-  free(b.p);
+  mvr_strbuf b = MVR_STRBUF_INIT;
+  mvr_sb_add(&b, "{\"ok\":true,\"message\":");
+  mvr_json_str(&b, msg);
+  mvr_sb_printf(&b, ",\"stage\":\"%s\",\"leaderPid\":%d,\"leaderVersion\":%d}\n", stage_names[stage], leader.pid, leader.number);
+  reply(c, mvr_sb_str(&b));
+  mvr_sb_free(&b);
 }
 
 static const char *state_name(enum proc_state s, int follower) {
@@ -57,7 +57,7 @@ static const char *state_name(enum proc_state s, int follower) {
 }
 
 static char *status_json(void) {
-  sbuf b = {malloc(1024), 0, 1024};
+  mvr_strbuf b = MVR_STRBUF_INIT;
   uint64_t used = 0;
   unsigned pairs = 0;
   for (unsigned k = 0; k < MVR_MAX_RINGS; k++) {
@@ -65,19 +65,19 @@ static char *status_json(void) {
     if (shm->ring[k].in_use) pairs++;
   }
   const char *leads = stage == ST_OUTDATED ? "old" : stage == ST_UPDATED ? "new" : "single";
-  sb_add(&b, "{\"stage\":\"%s\",\"leads\":\"%s\",\"leader\":{\"pid\":%d,\"state\":\"%s\",\"version\":%d},", stage_names[stage], leads,
+  mvr_sb_printf(&b, "{\"stage\":\"%s\",\"leads\":\"%s\",\"leader\":{\"pid\":%d,\"state\":\"%s\",\"version\":%d},", stage_names[stage], leads,
          leader.pid, state_name(leader.state, 0), leader.number);
   if (follower.pid > 0)
-    sb_add(&b, "\"follower\":{\"pid\":%d,\"state\":\"%s\",\"version\":%d},", follower.pid, state_name(follower.state, 1), follower.number);
+    mvr_sb_printf(&b, "\"follower\":{\"pid\":%d,\"state\":\"%s\",\"version\":%d},", follower.pid, state_name(follower.state, 1), follower.number);
   else
-    sb_add(&b, "\"follower\":null,");
+    mvr_sb_add(&b, "\"follower\":null,");
   uint64_t wait_ns = 0;
   for (unsigned k = 0; k < MVR_MAX_RINGS; k++) wait_ns += shm->ring[k].leader_wait_ns;
-  sb_add(&b, "\"events\":{\"recorded\":%llu,\"consumed\":%llu},", (unsigned long long)total_events(), (unsigned long long)total_consumed());
-  sb_add(&b, "\"threads\":%u,", pairs);
-  sb_add(&b, "\"ring\":{\"size\":%llu,\"used\":%llu,\"leaderWaitMs\":%llu},", (unsigned long long)shm->data_size,
+  mvr_sb_printf(&b, "\"events\":{\"recorded\":%llu,\"consumed\":%llu},", (unsigned long long)total_events(), (unsigned long long)total_consumed());
+  mvr_sb_printf(&b, "\"threads\":%u,", pairs);
+  mvr_sb_printf(&b, "\"ring\":{\"size\":%llu,\"used\":%llu,\"leaderWaitMs\":%llu},", (unsigned long long)shm->data_size,
          (unsigned long long)used, (unsigned long long)(wait_ns / 1000000u));
-  sb_add(&b, "\"journal\":{\"enabled\":%s,\"valid\":%s,\"limit\":%llu,\"used\":%llu,\"descriptors\":%llu,\"exceededAtEvent\":%llu,"
+  mvr_sb_printf(&b, "\"journal\":{\"enabled\":%s,\"valid\":%s,\"limit\":%llu,\"used\":%llu,\"descriptors\":%llu,\"exceededAtEvent\":%llu,"
          "\"endedByHandoff\":%s},",
          lifecycle && opt.journal_size ? "true" : "false", shm->journal_valid ? "true" : "false", (unsigned long long)shm->journal_limit,
          (unsigned long long)(shm->journal_valid ? shm->ring[0].head : 0), (unsigned long long)(jq_keep ? jq_n : 0),
@@ -86,30 +86,30 @@ static char *status_json(void) {
     uint64_t ms = (catchup.done_ms ? catchup.done_ms : now_ms()) - catchup.start_ms;
     uint64_t ev = catchup.done_ms ? catchup.events : (stage == ST_OUTDATED ? shm->ring[0].consumed : 0);
     uint64_t rate = catchup.done_ms ? catchup.rate : ms ? ev * 1000u / ms : ev;
-    sb_add(&b, "\"catchUp\":{\"target\":%llu,\"done\":%s,\"ms\":%llu,\"eventsPerSec\":%llu},", (unsigned long long)catchup.target,
+    mvr_sb_printf(&b, "\"catchUp\":{\"target\":%llu,\"done\":%s,\"ms\":%llu,\"eventsPerSec\":%llu},", (unsigned long long)catchup.target,
            catchup.done_ms ? "true" : "false", (unsigned long long)ms, (unsigned long long)rate);
   } else {
-    sb_add(&b, "\"catchUp\":null,");
+    mvr_sb_add(&b, "\"catchUp\":null,");
   }
-  sb_add(&b, "\"update\":{\"attempt\":%d,\"retries\":%d,\"state\":\"%s\"},", upd.attempt, upd.retries,
+  mvr_sb_printf(&b, "\"update\":{\"attempt\":%d,\"retries\":%d,\"state\":\"%s\"},", upd.attempt, upd.retries,
          upd.handoff ? "handoff" : "replay");
-  sb_add(&b, "\"timeline\":[");
+  mvr_sb_add(&b, "\"timeline\":[");
   for (size_t i = 0; i < n_timeline; i++) {
-    sb_add(&b, "%s{\"timeMs\":%llu,\"event\":\"%s\",\"stage\":\"%s\",\"reason\":", i ? "," : "", (unsigned long long)timeline[i].ms,
+    mvr_sb_printf(&b, "%s{\"timeMs\":%llu,\"event\":\"%s\",\"stage\":\"%s\",\"reason\":", i ? "," : "", (unsigned long long)timeline[i].ms,
            timeline[i].event, stage_names[timeline[i].stage]);
-    sb_json_str(&b, timeline[i].reason);
-    sb_add(&b, "}");
+    mvr_json_str(&b, timeline[i].reason);
+    mvr_sb_add(&b, "}");
   }
-  sb_add(&b, "],");
-  sb_add(&b, "\"retirements\":[");
+  mvr_sb_add(&b, "],");
+  mvr_sb_add(&b, "\"retirements\":[");
   for (int i = 0; i < n_retired; i++) {
-    sb_add(&b, "%s{\"pid\":%d,\"reason\":\"%s\",\"event\":%llu,\"report\":", i ? "," : "", retired[i].pid, retired[i].reason,
+    mvr_sb_printf(&b, "%s{\"pid\":%d,\"reason\":\"%s\",\"event\":%llu,\"report\":", i ? "," : "", retired[i].pid, retired[i].reason,
            (unsigned long long)retired[i].event);
-    sb_json_str(&b, retired[i].detail);
-    sb_add(&b, "}");
+    mvr_json_str(&b, retired[i].detail);
+    mvr_sb_add(&b, "}");
   }
-  sb_add(&b, "]}\n");
-  return b.p;
+  mvr_sb_add(&b, "]}\n");
+  return mvr_sb_take(&b);
 }
 
 int open_control(const char *path) {

@@ -28,12 +28,18 @@ static size_t ho_len;
 struct ho_early_exit ho_early[8]; /* children that ended before their "forked" report was read */
 int n_ho_early;
 
-static void sb_field(sbuf *b, const char *s) {
+/* One field of a request: a space, then the value percent-encoded (%XX) so that it never holds a
+ * raw space or newline. */
+static void sb_field(mvr_strbuf *b, const char *s) {
   static const char hex[] = "0123456789ABCDEF";
-  sb_add(b, " ");
+  mvr_sb_addc(b, ' ');
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p <= 0x20 || *p >= 0x7f || *p == '%') sb_add(b, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
-    else sb_add(b, "%c", *p);
+    if (*p <= 0x20 || *p >= 0x7f || *p == '%') {
+      char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+      mvr_sb_addn(b, esc, sizeof esc);
+    } else {
+      mvr_sb_addc(b, (char)*p);
+    }
   }
 }
 
@@ -41,8 +47,7 @@ static void handoff_cancel(const char *fmt, ...) __attribute__((format(printf, 1
 static void handoff_cancel(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  char *m = NULL;
-  if (vasprintf(&m, fmt, ap) < 0) m = NULL;
+  char *m = mvr_vfmt(fmt, ap);
   va_end(ap);
   detach_follower();
   __atomic_store_n(&shm->dsu_pending, 0, __ATOMIC_SEQ_CST);
@@ -50,8 +55,8 @@ static void handoff_cancel(const char *fmt, ...) {
   ho_chan = -1;
   close_dsu(&follower);
   ho_state = HO_NONE;
-  tl_add("update", "handoff failed: %s; version %d leads alone with its state intact", m ? m : "error", leader.number);
-  reply_error(ho_client, "handoff failed: %s; nothing changed, version %d keeps serving", m ? m : "error", leader.number);
+  tl_add("update", "handoff failed: %s; version %d leads alone with its state intact", m, leader.number);
+  reply_error(ho_client, "handoff failed: %s; nothing changed, version %d keeps serving", m, leader.number);
   ho_client = -1;
   free(m);
 }
@@ -80,8 +85,8 @@ int start_handoff(char *err, size_t cap) {
   if (leader.chan_no > dsu_no) dsu_no = leader.chan_no;
   if (leader.dsu_no > dsu_no) dsu_no = leader.dsu_no;
   dsu_no++;
-  sbuf b = {malloc(1024), 0, 1024};
-  sb_add(&b, "update");
+  mvr_strbuf b = MVR_STRBUF_INIT;
+  mvr_sb_add(&b, "update");
   char tmp[PATH_MAX + 64];
   sb_field(&b, "env=" MVR_ENV_ROLE "=follower");
   sb_field(&b, "env=" MVR_ENV_HANDOFF "=1");
@@ -93,8 +98,8 @@ int start_handoff(char *err, size_t cap) {
   sb_field(&b, tmp);
   for (int i = 0; i < upd.n_env; i++) {
     /* The agent first, as spawn() does: its time functions must win; the user's preloads stay. */
-    char *e = !strncmp(upd.env[i], "LD_PRELOAD=", 11) ? fmt_alloc("env=LD_PRELOAD=%s:%s", opt.agent, upd.env[i] + 11)
-                                                      : fmt_alloc("env=%s", upd.env[i]);
+    char *e = !strncmp(upd.env[i], "LD_PRELOAD=", 11) ? mvr_fmt("env=LD_PRELOAD=%s:%s", opt.agent, upd.env[i] + 11)
+                                                      : mvr_fmt("env=%s", upd.env[i]);
     sb_field(&b, e);
     free(e);
   }
@@ -106,14 +111,14 @@ int start_handoff(char *err, size_t cap) {
   sb_field(&b, tmp);
   sb_field(&b, "--");
   for (char **a = upd.argv; *a; a++) sb_field(&b, *a);
-  sb_add(&b, "\n");
+  mvr_sb_addc(&b, '\n');
   int fds[4] = {chan_child, log_fd, log_fd, dsu_child};
   union {
     struct cmsghdr h;
     char buf[CMSG_SPACE(sizeof fds)];
   } cm;
   memset(&cm, 0, sizeof cm);
-  struct iovec iov = {b.p, b.n};
+  struct iovec iov = {b.p, b.len};
   struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
   struct cmsghdr *cmh = CMSG_FIRSTHDR(&mh);
   cmh->cmsg_level = SOL_SOCKET;
@@ -122,7 +127,7 @@ int start_handoff(char *err, size_t cap) {
   memcpy(CMSG_DATA(cmh), fds, sizeof fds);
   ssize_t w = sendmsg(leader.dsu, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
   int send_errno = errno;
-  free(b.p);
+  mvr_sb_free(&b);
   close(chan_child);
   close(dsu_child);
   close(log_fd);

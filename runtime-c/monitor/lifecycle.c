@@ -219,7 +219,7 @@ void switch_progress(void) {
     if (op == OP_FAILOVER) {
       tl_add("failover", "failed: the follower did not consume the dead leader's events within %u ms", opt.deadline_ms);
       char *ctx = context_lines();
-      retire("leader-exited", shm->ring[0].consumed, fmt_alloc("  the leader crashed and the follower could not take over\n%s", ctx));
+      retire("leader-exited", shm->ring[0].consumed, mvr_fmt("  the leader crashed and the follower could not take over\n%s", ctx));
       free(ctx);
       return;
     }

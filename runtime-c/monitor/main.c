@@ -262,7 +262,7 @@ int main(int argc, char **argv) {
       if (!leader_exit_ms) leader_exit_ms = now_ms();
       if (now_ms() - leader_exit_ms > (opt.deadline_ms > 2000 ? opt.deadline_ms : 2000)) {
         char *ctx = context_lines();
-        retire("leader-exited", shm->ring[0].consumed, fmt_alloc("  the follower had not finished %u ms after the leader exited (%llu of %llu events consumed)\n%s",
+        retire("leader-exited", shm->ring[0].consumed, mvr_fmt("  the follower had not finished %u ms after the leader exited (%llu of %llu events consumed)\n%s",
                                           opt.deadline_ms > 2000 ? opt.deadline_ms : 2000,
                                           (unsigned long long)total_consumed(), (unsigned long long)total_events(), ctx));
         free(ctx);

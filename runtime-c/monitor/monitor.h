@@ -12,6 +12,7 @@
 #include "mvr_decode.h"
 #include "mvr_params.h"
 #include "mvr_util.h"
+#include "mvr_strbuf.h"
 
 #define MAX_ENV 64
 #define MAX_RETIRE 16
@@ -80,15 +81,6 @@ extern retirement retired[MAX_RETIRE];
 extern int n_retired;
 char *context_lines(void);
 void add_retirement(const char *reason, uint64_t event, char *detail);
-
-/* ---- string building (strbuf.c) ------------------------------------------------------------------ */
-typedef struct sbuf {
-  char *p;
-  size_t n, cap;
-} sbuf;
-void sb_add(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void sb_json_str(sbuf *b, const char *s);
-char *fmt_alloc(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- descriptor channels and relay (relay.c) ----------------------------------------------------- */
 int high_fd(int fd);

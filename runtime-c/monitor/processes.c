@@ -109,7 +109,7 @@ void on_follower_exit(int st) {
     static const char *const names[] = {"", "divergence", "expected-divergence", "unsupported", "runtime-error"};
     detach_follower();
     follower.state = P_RETIRED;
-    add_retirement(kind < 5 ? names[kind] : "divergence", shm->report_event, fmt_alloc("  %s", shm->report));
+    add_retirement(kind < 5 ? names[kind] : "divergence", shm->report_event, mvr_fmt("  %s", shm->report));
     return;
   }
   if (WIFSIGNALED(st)) {
@@ -118,7 +118,7 @@ void on_follower_exit(int st) {
     follower.state = P_RETIRED;
     char *ctx = context_lines();
     add_retirement("crash", shm->ring[0].consumed,
-                   fmt_alloc("  the follower was killed by signal %d (%s)%s\n%s", sig, strsignal(sig),
+                   mvr_fmt("  the follower was killed by signal %d (%s)%s\n%s", sig, strsignal(sig),
                              WCOREDUMP(st) ? ", core dumped" : "", ctx));
     free(ctx);
     return;
@@ -127,7 +127,7 @@ void on_follower_exit(int st) {
     /* A handoff's new version that ended before it followed: it could not load the state. */
     detach_follower();
     follower.state = P_RETIRED;
-    add_retirement("load-failed", 0, fmt_alloc("  the new version exited with status %d before its first update point: %s\n",
+    add_retirement("load-failed", 0, mvr_fmt("  the new version exited with status %d before its first update point: %s\n",
                                                WIFEXITED(st) ? WEXITSTATUS(st) : -1,
                                                ho_error[0] ? ho_error : "it sent no report (see its log)"));
     return;
@@ -139,7 +139,7 @@ void on_follower_exit(int st) {
     follower.state = P_RETIRED;
     char *ctx = context_lines();
     add_retirement("runtime-error", shm->ring[0].consumed,
-                   fmt_alloc("  the follower exited with status %d without reaching the leader's exit (see its log)\n%s",
+                   mvr_fmt("  the follower exited with status %d without reaching the leader's exit (see its log)\n%s",
                              WIFEXITED(st) ? WEXITSTATUS(st) : -1, ctx));
     free(ctx);
     return;
@@ -159,7 +159,7 @@ static void check_follower_children(void) {
   uint32_t kind = __atomic_load_n(&shm->report_kind, __ATOMIC_SEQ_CST);
   if (kind != MVR_REPORT_NONE) {
     static const char *const names[] = {"", "divergence", "expected-divergence", "unsupported", "runtime-error"};
-    retire(kind < 5 ? names[kind] : "divergence", shm->report_event, fmt_alloc("  %s", shm->report));
+    retire(kind < 5 ? names[kind] : "divergence", shm->report_event, mvr_fmt("  %s", shm->report));
     return;
   }
   for (unsigned k = 1; k < MVR_MAX_RINGS; k++) {
@@ -178,7 +178,7 @@ static void check_follower_children(void) {
     }
     if (rc->follower_exited || __atomic_load_n(&shm->report_kind, __ATOMIC_SEQ_CST) != MVR_REPORT_NONE) continue;
     char *ctx = context_lines();
-    retire("crash", rc->consumed, fmt_alloc("  the follower's child process %d (task pair #%u) ended without reaching its leader's exit\n%s",
+    retire("crash", rc->consumed, mvr_fmt("  the follower's child process %d (task pair #%u) ended without reaching its leader's exit\n%s",
                                             rc->follower_pid, k, ctx));
     free(ctx);
     return;
@@ -207,17 +207,17 @@ void check_progress(void) {
   if (__atomic_load_n(&shm->overflow, __ATOMIC_SEQ_CST)) {
     char *ctx = context_lines();
     if (shm->fd_error)
-      retire("ring-full", shm->ring[0].consumed, fmt_alloc("  the leader could not pass a descriptor to the follower (%s): it fell behind by %llu events\n%s",
+      retire("ring-full", shm->ring[0].consumed, mvr_fmt("  the leader could not pass a descriptor to the follower (%s): it fell behind by %llu events\n%s",
                                   strerror(shm->fd_error), (unsigned long long)(total_events() - total_consumed()), ctx));
     else if (__atomic_load_n(&shm->follower_catching_up, __ATOMIC_SEQ_CST))
       retire("ring-full", shm->ring[0].consumed,
-             fmt_alloc("  the ring (%llu bytes) filled while the new version was still %s (%llu events behind); the leader does not "
+             mvr_fmt("  the ring (%llu bytes) filled while the new version was still %s (%llu events behind); the leader does not "
                        "wait for a version that is not consuming yet. Start `mvrc run` with a larger --ring-size, or update when the load "
                        "is lighter\n%s",
                        (unsigned long long)shm->data_size, upd.handoff ? "loading the handed-off state" : "replaying the journal",
                        (unsigned long long)(total_events() - total_consumed()), ctx));
     else
-      retire("ring-full", shm->ring[0].consumed, fmt_alloc("  a ring (%llu bytes) stayed full for %u ms: the follower fell behind by %llu events\n%s",
+      retire("ring-full", shm->ring[0].consumed, mvr_fmt("  a ring (%llu bytes) stayed full for %u ms: the follower fell behind by %llu events\n%s",
                                   (unsigned long long)shm->data_size, opt.deadline_ms,
                                   (unsigned long long)(total_events() - total_consumed()), ctx));
     free(ctx);
@@ -234,13 +234,13 @@ void check_progress(void) {
     }
     if (t - last_progress_k[k] >= opt.deadline_ms) {
       if (ho_state == HO_LOADING) {
-        retire("hang", consumed, fmt_alloc("  the new version did not finish loading the handed-off state within %u ms while the leader "
+        retire("hang", consumed, mvr_fmt("  the new version did not finish loading the handed-off state within %u ms while the leader "
                                            "moved on (%llu events): a larger state needs a larger --deadline-ms\n",
                                            opt.deadline_ms, (unsigned long long)rc->events));
         return;
       }
       char *ctx = context_lines();
-      retire("hang", consumed, fmt_alloc("  no progress for %llu ms while the leader moved on (task pair #%u: leader at event #%llu, follower at #%llu)\n%s",
+      retire("hang", consumed, mvr_fmt("  no progress for %llu ms while the leader moved on (task pair #%u: leader at event #%llu, follower at #%llu)\n%s",
                                          (unsigned long long)(t - last_progress_k[k]), k, (unsigned long long)rc->events,
                                          (unsigned long long)consumed, ctx));
       free(ctx);

@@ -22,80 +22,27 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mvr_json.h"
 #include "monitor.h"
 
 static FILE *rec_out;
 static int rec_errno;                    /* the first write error: nothing is written after it */
 static char *rec_problem;                /* events were lost or a record was unreadable */
 static uint64_t rec_next[MVR_MAX_RINGS]; /* per ring: the index of the next event */
-static char *rec_line;                   /* the line being built: one fwrite per record */
-static size_t rec_len, rec_cap;
+static mvr_strbuf rec_line;              /* the line being built: one fwrite per record */
 
 static int rec_ok(void) { return !rec_errno && !rec_problem; }
-
-static void rl_reserve(size_t more) {
-  if (rec_len + more <= rec_cap) return;
-  size_t cap = rec_cap ? rec_cap : 4096;
-  while (cap < rec_len + more) cap *= 2;
-  rec_line = realloc(rec_line, cap);
-  if (!rec_line) mvr_die("out of memory");
-  rec_cap = cap;
-}
-
-static void rl_str(const char *s) {
-  size_t n = strlen(s);
-  rl_reserve(n);
-  memcpy(rec_line + rec_len, s, n);
-  rec_len += n;
-}
-
-static void rl_i64(int64_t v) {
-  rl_reserve(24);
-  rec_len += (size_t)snprintf(rec_line + rec_len, 24, "%lld", (long long)v);
-}
 
 /* A 64-bit value: a JSON number while a double holds it exactly (|v| < 2^53), else a decimal string. */
 static void rl_val(int64_t v) {
   const int64_t lim = (int64_t)1 << 53;
   if (v > -lim && v < lim) {
-    rl_i64(v);
+    mvr_sb_i64(&rec_line, v);
     return;
   }
-  rl_str("\"");
-  rl_i64(v);
-  rl_str("\"");
-}
-
-static void rl_hex(const uint8_t *p, size_t n) {
-  static const char digits[] = "0123456789abcdef";
-  rl_reserve(2 * n);
-  char *o = rec_line + rec_len;
-  for (size_t i = 0; i < n; i++) {
-    o[2 * i] = digits[p[i] >> 4];
-    o[2 * i + 1] = digits[p[i] & 15];
-  }
-  rec_len += 2 * n;
-}
-
-/* A command-line word as a JSON string: its bytes as they are (UTF-8), with quotes, backslashes
- * and control characters escaped. */
-static void rl_json_str(const char *s) {
-  rl_str("\"");
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    char esc[8];
-    if (c == '"' || c == '\\') {
-      esc[0] = '\\', esc[1] = (char)c, esc[2] = 0;
-      rl_str(esc);
-    } else if (c < 0x20) {
-      snprintf(esc, sizeof esc, "\\u%04x", c);
-      rl_str(esc);
-    } else {
-      rl_reserve(1);
-      rec_line[rec_len++] = (char)c;
-    }
-  }
-  rl_str("\"");
+  mvr_sb_addc(&rec_line, '"');
+  mvr_sb_i64(&rec_line, v);
+  mvr_sb_addc(&rec_line, '"');
 }
 
 /* The trace cannot be written (disk full, a closed pipe): said at once, and the program goes on
@@ -110,11 +57,12 @@ static void rec_write_failed(int err) {
 }
 
 static void rl_flush(void) {
-  size_t n = rec_len;
-  rec_len = 0;
-  if (rec_errno || !n) return;
-  errno = 0;
-  if (fwrite(rec_line, 1, n, rec_out) != n) rec_write_failed(errno);
+  size_t n = rec_line.len;
+  if (!rec_errno && n) {
+    errno = 0;
+    if (fwrite(rec_line.p, 1, n, rec_out) != n) rec_write_failed(errno);
+  }
+  mvr_sb_clear(&rec_line);
 }
 
 /* Events can no longer be written in full: the trace stops here (it keeps what came before). */
@@ -123,7 +71,7 @@ static void rec_lost(const char *fmt, ...) {
   if (rec_problem) return;
   va_list ap;
   va_start(ap, fmt);
-  if (vasprintf(&rec_problem, fmt, ap) < 0) rec_problem = strdup("events were lost");
+  rec_problem = mvr_vfmt(fmt, ap);
   va_end(ap);
   detach_follower();
 }
@@ -140,43 +88,43 @@ static void rec_event(unsigned k, const mvr_rec *r) {
     return;
   }
   rec_next[k] = r->index + 1;
-  rl_str("{\"thread\":");
-  rl_i64(k);
-  rl_str(",\"i\":");
-  rl_i64((int64_t)r->index);
-  rl_str(",\"nr\":");
-  rl_i64(r->nr);
-  rl_str(",\"name\":\"");
+  mvr_sb_add(&rec_line, "{\"thread\":");
+  mvr_sb_i64(&rec_line, k);
+  mvr_sb_add(&rec_line, ",\"i\":");
+  mvr_sb_i64(&rec_line, (int64_t)r->index);
+  mvr_sb_add(&rec_line, ",\"nr\":");
+  mvr_sb_i64(&rec_line, r->nr);
+  mvr_sb_add(&rec_line, ",\"name\":\"");
   if (mvr_si_known(r->nr)) {
-    rl_str(mvr_si_name(r->nr));
+    mvr_sb_add(&rec_line, mvr_si_name(r->nr));
   } else { /* the reader's name for a number the table does not know */
-    rl_str("syscall_");
-    rl_i64(r->nr);
+    mvr_sb_add(&rec_line, "syscall_");
+    mvr_sb_i64(&rec_line, r->nr);
   }
-  rl_str("\",\"args\":[");
+  mvr_sb_add(&rec_line, "\",\"args\":[");
   for (int i = 0; i < 6; i++) {
-    if (i) rl_str(",");
+    if (i) mvr_sb_add(&rec_line, ",");
     rl_val(r->args[i]);
   }
-  rl_str("],\"ret\":");
+  mvr_sb_add(&rec_line, "],\"ret\":");
   rl_val(r->ret); /* 0 when noret: the call had not returned when it was recorded */
   const uint8_t *p = (const uint8_t *)(r + 1);
   int any = 0;
   for (int i = 0; i < 6; i++) {
     if (r->len[i]) {
-      rl_str(any ? ",\"" : ",\"bufs\":{\"");
-      rl_i64(i);
-      rl_str("\":\"");
-      rl_hex(p, r->len[i]);
-      rl_str("\"");
+      mvr_sb_add(&rec_line, any ? ",\"" : ",\"bufs\":{\"");
+      mvr_sb_i64(&rec_line, i);
+      mvr_sb_add(&rec_line, "\":\"");
+      mvr_sb_hex(&rec_line, p, r->len[i]);
+      mvr_sb_add(&rec_line, "\"");
       any = 1;
     }
     p += mvr_align8(r->len[i]);
   }
-  if (any) rl_str("}");
-  if (r->flags & MVR_RECF_TRUNCATED) rl_str(",\"truncated\":true");
-  if (r->flags & MVR_RECF_NORET) rl_str(",\"noret\":true");
-  rl_str("}\n");
+  if (any) mvr_sb_add(&rec_line, "}");
+  if (r->flags & MVR_RECF_TRUNCATED) mvr_sb_add(&rec_line, ",\"truncated\":true");
+  if (r->flags & MVR_RECF_NORET) mvr_sb_add(&rec_line, ",\"noret\":true");
+  mvr_sb_add(&rec_line, "}\n");
   rl_flush();
 }
 
@@ -185,13 +133,13 @@ static void rec_signal(unsigned k, const mvr_rec *r) {
     rec_lost("an unreadable signal record in thread %u at event #%llu", k, (unsigned long long)rec_next[k]);
     return;
   }
-  rl_str("{\"thread\":");
-  rl_i64(k);
-  rl_str(",\"before\":");
-  rl_i64((int64_t)r->index);
-  rl_str(",\"signal\":");
-  rl_i64(r->nr);
-  rl_str("}\n");
+  mvr_sb_add(&rec_line, "{\"thread\":");
+  mvr_sb_i64(&rec_line, k);
+  mvr_sb_add(&rec_line, ",\"before\":");
+  mvr_sb_i64(&rec_line, (int64_t)r->index);
+  mvr_sb_add(&rec_line, ",\"signal\":");
+  mvr_sb_i64(&rec_line, r->nr);
+  mvr_sb_add(&rec_line, "}\n");
   rl_flush();
 }
 
@@ -287,12 +235,12 @@ void record_open(void) {
 }
 
 int record_run(int sfd) {
-  rl_str("{\"mvrcTrace\":1,\"command\":[");
+  mvr_sb_add(&rec_line, "{\"mvrcTrace\":1,\"command\":[");
   for (char **a = opt.leader_argv; *a; a++) {
-    if (a != opt.leader_argv) rl_str(",");
-    rl_json_str(*a);
+    if (a != opt.leader_argv) mvr_sb_add(&rec_line, ",");
+    mvr_json_str(&rec_line, *a);
   }
-  rl_str("],\"arch\":\"x86_64\"}\n");
+  mvr_sb_add(&rec_line, "],\"arch\":\"x86_64\"}\n");
   rl_flush();
   int child;
   leader.chan = new_channel(&child);
@@ -329,9 +277,9 @@ int record_run(int sfd) {
                RECORD_WAIT_MS / 1000);
   }
   if (rec_ok()) {
-    rl_str("{\"end\":true,\"status\":");
-    rl_i64(leader_exit_code());
-    rl_str("}\n");
+    mvr_sb_add(&rec_line, "{\"end\":true,\"status\":");
+    mvr_sb_i64(&rec_line, leader_exit_code());
+    mvr_sb_add(&rec_line, "}\n");
     rl_flush();
   }
   errno = 0;

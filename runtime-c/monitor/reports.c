@@ -72,8 +72,7 @@ static void rule_text(char *out, size_t cap, uint32_t idx) {
 
 /* Per thread pair: the leader event the follower was at, and its last call, strace-like. */
 char *context_lines(void) {
-  sbuf b = {malloc(256), 0, 256};
-  b.p[0] = 0;
+  mvr_strbuf b = MVR_STRBUF_INIT;
   for (unsigned k = 0; k < MVR_MAX_RINGS; k++) {
     mvr_ringctl *rc = &shm->ring[k];
     if (!rc->in_use) continue;
@@ -98,11 +97,11 @@ char *context_lines(void) {
     }
     char rule[512] = "(no decision yet)";
     if (rc->follower_calls) rule_text(rule, sizeof rule, rc->last_rule);
-    if (k) sb_add(&b, "  task pair #%u:\n", k);
-    sb_add(&b, "  leader:   %s (event #%llu)\n  follower: %s (its last syscall, #%llu)\n  rule:     %s (its last decision)\n",
+    if (k) mvr_sb_printf(&b, "  task pair #%u:\n", k);
+    mvr_sb_printf(&b, "  leader:   %s (event #%llu)\n  follower: %s (its last syscall, #%llu)\n  rule:     %s (its last decision)\n",
            lev, (unsigned long long)event, fcall, (unsigned long long)rc->follower_calls, rule);
   }
-  return b.p;
+  return mvr_sb_take(&b);
 }
 
 void add_retirement(const char *reason, uint64_t event, char *detail) {

@@ -37,16 +37,15 @@ void tl_add(const char *event, const char *fmt, ...) {
   }
   va_list ap;
   va_start(ap, fmt);
-  char *r = NULL;
-  if (vasprintf(&r, fmt, ap) < 0) r = NULL;
+  char *r = mvr_vfmt(fmt, ap);
   va_end(ap);
   timeline[n_timeline].ms = wall_ms();
   timeline[n_timeline].event = event;
-  timeline[n_timeline].reason = r ? r : strdup("");
+  timeline[n_timeline].reason = r;
   timeline[n_timeline].stage = stage;
   n_timeline++;
   if (lifecycle) {
-    fprintf(stderr, "mvr-monitor: %s: %s (stage: %s)\n", event, r ? r : "", stage_names[stage]);
+    fprintf(stderr, "mvr-monitor: %s: %s (stage: %s)\n", event, r, stage_names[stage]);
     fflush(stderr);
   }
 }
