@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mvr_fdpass.h"
 #include "monitor.h"
 
 int ho_state;                 /* the handoff's progress (see start_handoff) */
@@ -113,25 +114,14 @@ int start_handoff(char *err, size_t cap) {
   for (char **a = upd.argv; *a; a++) sb_field(&b, *a);
   mvr_sb_addc(&b, '\n');
   int fds[4] = {chan_child, log_fd, log_fd, dsu_child};
-  union {
-    struct cmsghdr h;
-    char buf[CMSG_SPACE(sizeof fds)];
-  } cm;
-  memset(&cm, 0, sizeof cm);
-  struct iovec iov = {b.p, b.len};
-  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
-  struct cmsghdr *cmh = CMSG_FIRSTHDR(&mh);
-  cmh->cmsg_level = SOL_SOCKET;
-  cmh->cmsg_type = SCM_RIGHTS;
-  cmh->cmsg_len = CMSG_LEN(sizeof fds);
-  memcpy(CMSG_DATA(cmh), fds, sizeof fds);
-  ssize_t w = sendmsg(leader.dsu, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+  size_t len = b.len;
+  ssize_t w = mvr_fd_send(leader.dsu, b.p, len, fds, 4, MSG_DONTWAIT | MSG_NOSIGNAL);
   int send_errno = errno;
   mvr_sb_free(&b);
   close(chan_child);
   close(dsu_child);
   close(log_fd);
-  if (w != (ssize_t)iov.iov_len) {
+  if (w != (ssize_t)len) {
     close(chan);
     close(dsu);
     snprintf(err, cap, "cannot send the request to the leader's handoff channel: %s", w < 0 ? strerror(send_errno) : "short write");

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mvr_fdpass.h"
 #include "mvr_json.h"
 #include "monitor.h"
 
@@ -180,27 +181,16 @@ static int rec_drain_ring(unsigned k) {
 static void rec_drain_fds(void) {
   while (leader.chan >= 0) {
     mvr_fdmsg m;
-    union {
-      struct cmsghdr h;
-      char buf[CMSG_SPACE(2 * sizeof(int))];
-    } cm;
-    struct iovec iov = {&m, sizeof m};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
-    ssize_t r = recvmsg(leader.chan, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    int fds[2];
+    unsigned n;
+    ssize_t r = mvr_fd_recv(leader.chan, &m, sizeof m, fds, 2, &n, NULL, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
     if (r <= 0) { /* every process that held the channel is gone */
       close(leader.chan);
       leader.chan = -1;
       return;
     }
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      int fds[2];
-      if (n > 2) n = 2;
-      memcpy(fds, CMSG_DATA(c), n * sizeof(int));
-      for (size_t i = 0; i < n; i++) close(fds[i]);
-    }
+    for (unsigned i = 0; i < n; i++) close(fds[i]);
   }
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mvr_fdpass.h"
 #include "monitor.h"
 
 /* Moves a descriptor to MVR_FD_BASE or above (same number in both children), close-on-exec: each
@@ -50,26 +51,15 @@ void relay_read(void) {
       if (!jq) mvr_die("out of memory");
     }
     jfd *e = &jq[jq_n];
-    union {
-      struct cmsghdr h;
-      char buf[CMSG_SPACE(2 * sizeof(int))];
-    } cm;
-    struct iovec iov = {&e->m, sizeof e->m};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
-    ssize_t r = recvmsg(leader.chan, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    e->fds[0] = e->fds[1] = -1;
+    unsigned n;
+    int msg_flags;
+    ssize_t r = mvr_fd_recv(leader.chan, &e->m, sizeof e->m, e->fds, 2, &n, &msg_flags, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
     if (r <= 0) { /* the leader is gone */
       close(leader.chan);
       leader.chan = -1;
       return;
-    }
-    e->fds[0] = e->fds[1] = -1;
-    unsigned n = 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      n = (unsigned)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-      if (n > 2) n = 2;
-      memcpy(e->fds, CMSG_DATA(c), n * sizeof(int));
     }
     if (e->m.ring == MVR_FDMSG_RESET) {
       /* The leader started a fresh stream (a handoff): the old one's descriptors are not needed. */
@@ -80,7 +70,7 @@ void relay_read(void) {
       jscan_pos = 0;
       continue;
     }
-    if ((mh.msg_flags & MSG_CTRUNC) || n != e->m.n) {
+    if ((msg_flags & MSG_CTRUNC) || n != e->m.n) {
       /* The monitor could not take them (descriptor limit): the journal ends here. */
       for (unsigned k = 0; k < n; k++) close(e->fds[k]);
       if (__atomic_exchange_n(&shm->journal_valid, 0, __ATOMIC_SEQ_CST)) shm->journal_end = shm->ring[0].events;
@@ -96,24 +86,9 @@ void relay_read(void) {
 void relay_forward(void) {
   while (follower.chan >= 0 && jq_fwd < jq_n) {
     jfd *e = &jq[jq_fwd];
-    union {
-      struct cmsghdr h;
-      char buf[CMSG_SPACE(2 * sizeof(int))];
-    } cm;
-    memset(&cm, 0, sizeof cm);
-    struct iovec iov = {&e->m, sizeof e->m};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-    if (e->m.n) {
-      mh.msg_control = cm.buf;
-      mh.msg_controllen = CMSG_SPACE(e->m.n * sizeof(int));
-      struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(e->m.n * sizeof(int));
-      int fds[2] = {e->fds[0] == -2 ? placeholder_fd : e->fds[0], e->fds[1] == -2 ? placeholder_fd : e->fds[1]};
-      memcpy(CMSG_DATA(c), fds, e->m.n * sizeof(int));
-    }
-    ssize_t r = sendmsg(follower.chan, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+    /* e->m.n is at most 2: relay_read queued only messages whose count matched what came. */
+    int fds[2] = {e->fds[0] == -2 ? placeholder_fd : e->fds[0], e->fds[1] == -2 ? placeholder_fd : e->fds[1]};
+    ssize_t r = mvr_fd_send(follower.chan, &e->m, sizeof e->m, fds, e->m.n, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (r < 0) return; /* full (sent later) or the follower is gone */
     jq_fwd++;
   }
