@@ -26,8 +26,11 @@ int ho_client = -1;        /* the control client waiting for the outcome */
 static int ho_chan = -1;          /* the new version's descriptor channel (monitor's end) until it forks */
 static char ho_buf[8192];
 static size_t ho_len;
-struct ho_early_exit ho_early[8]; /* children that ended before their "forked" report was read */
-int n_ho_early;
+static struct {
+  pid_t pid;
+  int st;
+} ho_early[8]; /* children that ended before their "forked" report was read */
+static int n_ho_early;
 
 /* One field of a request: a space, then the value percent-encoded (%XX) so that it never holds a
  * raw space or newline. */
@@ -72,10 +75,7 @@ int start_handoff(char *err, size_t cap) {
   reset_follower_side();
   ho_error[0] = 0;
   char logp[PATH_MAX];
-  if (opt.follower_log) snprintf(logp, sizeof logp, "%s", opt.follower_log);
-  else snprintf(logp, sizeof logp, "%s/mvr-follower-%d-v%d.log", opt.state_dir ? opt.state_dir : "/tmp", (int)getpid(), next_version);
-  int log_fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (log_fd < 0) log_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  int log_fd = open_update_log(logp, sizeof logp);
   int chan_child, dsu_child;
   int chan = new_channel(&chan_child);
   int dsu = new_dsu_channel(&dsu_child);
@@ -257,6 +257,15 @@ void handoff_tick(void) {
     ho_kick = t;
     kill(leader.pid, SIGSYS);
   }
+}
+
+/* A child of the monitor that is neither version ended: while a handoff is requested, it may be
+ * the new version, whose "forked" report is not read yet; it is judged when the report is. */
+void handoff_child_exited(int pid, int st) {
+  if (ho_state != HO_REQUESTED || n_ho_early >= 8) return;
+  ho_early[n_ho_early].pid = pid;
+  ho_early[n_ho_early].st = st;
+  n_ho_early++;
 }
 
 /* The follower is gone: the client waiting for the handoff's outcome gets it. */

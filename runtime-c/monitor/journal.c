@@ -53,7 +53,7 @@ void journal_scan_closes(void) {
   }
 }
 
-void jq_close(size_t i) {
+static void jq_close(size_t i) {
   for (unsigned k = 0; k < jq[i].m.n && k < 2; k++)
     if (jq[i].fds[k] >= 0) close(jq[i].fds[k]);
 }
@@ -68,6 +68,14 @@ void jq_trim(void) {
   memmove(jq, jq + upto, (jq_n - upto) * sizeof *jq);
   jq_n -= upto;
   jq_fwd -= upto < jq_fwd ? upto : jq_fwd;
+}
+
+/* Drops every queued descriptor: the leader started a fresh stream (a handoff's fork point, a
+ * role switch), so none of them will be asked for again. */
+void jq_clear(void) {
+  for (size_t i = 0; i < jq_n; i++) jq_close(i);
+  jq_n = jq_fwd = 0;
+  jq_keep = 0;
 }
 
 void jq_drop_journal(void) {

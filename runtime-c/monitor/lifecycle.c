@@ -66,15 +66,21 @@ void follower_gone(const char *why, int failure) {
   handoff_ended(why); /* after the stage is settled: the waiting client is told it */
 }
 
+/* Opens the log of the current update's new version (its output): --follower-log, or one per
+ * version in the state directory. *path gets its name; /dev/null if it cannot be opened. */
+int open_update_log(char *path, size_t cap) {
+  if (opt.follower_log) snprintf(path, cap, "%s", opt.follower_log);
+  else snprintf(path, cap, "%s/mvr-follower-%d-v%d.log", opt.state_dir ? opt.state_dir : "/tmp", (int)getpid(), next_version);
+  int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  return fd >= 0 ? fd : open("/dev/null", O_WRONLY | O_CLOEXEC);
+}
+
 /* Starts (or restarts) the current update's new version as the follower, replaying the journal. */
-void start_follower(void) {
+static void start_follower(void) {
   upd.attempt++;
   reset_follower_side();
   char logp[PATH_MAX];
-  if (opt.follower_log) snprintf(logp, sizeof logp, "%s", opt.follower_log);
-  else snprintf(logp, sizeof logp, "%s/mvr-follower-%d-v%d.log", opt.state_dir ? opt.state_dir : "/tmp", (int)getpid(), next_version);
-  int log_fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (log_fd < 0) log_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  int log_fd = open_update_log(logp, sizeof logp);
   int child;
   follower.chan = new_channel(&child);
   jq_fwd = 0; /* the journal's descriptors first */
@@ -138,9 +144,7 @@ static void finish_switch(void) {
   leader = follower; /* its pid, number and both channels */
   leader.state = P_RUNNING;
   leader.rules = NULL;
-  for (size_t i = 0; i < jq_n; i++) jq_close(i); /* the old stream's descriptors */
-  jq_n = jq_fwd = 0;
-  jq_keep = 0;
+  jq_clear(); /* the old stream's descriptors */
   reset_follower_side();
   int old_alive = old.state == P_RUNNING;
   if (shm->old_follows && old_alive) {
@@ -355,4 +359,34 @@ void cmd_rollback(int c) {
     return reply_error(c, "the old version no longer follows (retired at or after promotion): rollback is not possible; commit instead");
   if (!single_threaded()) return reply_error(c, "rollback supports single-threaded programs only (this runtime version)");
   begin_switch(OP_ROLLBACK, 0, "", c);
+}
+
+/* Every loop turn: the catch-up's end (measured by the follower's agent), the end of the
+ * backlog a loading or replaying version built up, and the next attempt of a failed update. */
+void lifecycle_tick(void) {
+  if (catchup.active && !catchup.done_ms && stage == ST_OUTDATED && shm->catch_done_ns) {
+    /* Timed by the follower's agent (from the new process's start to its last journal event). */
+    uint64_t ns = shm->catch_done_ns > catchup.start_ns ? shm->catch_done_ns - catchup.start_ns : 1;
+    catchup.done_ms = catchup.start_ms + ns / 1000000u;
+    catchup.events = catchup.target;
+    catchup.rate = catchup.target * 1000000000ull / ns;
+    tl_add("caught-up", "version %d consumed the %llu journal events in %.1f ms (%llu events/s, start-up included); it follows live",
+           follower.number, (unsigned long long)catchup.target, (double)ns / 1e6, (unsigned long long)catchup.rate);
+  }
+  if (shm->follower_catching_up && follower.state == P_RUNNING) {
+    /* Loaded (handoff) or replayed the journal: the backlog of that time is the last to wait for. */
+    if (!catchup.backlog_mark && (ho_state == HO_FOLLOWING || (catchup.active && catchup.done_ms))) catchup.backlog_mark = total_events();
+    if (catchup.backlog_mark && total_consumed() >= catchup.backlog_mark) set_catching_up(0);
+  }
+  if (upd.retry_at && now_ms() >= upd.retry_at && stage == ST_SINGLE && leader.state == P_RUNNING && role_switch.op == OP_NONE) {
+    upd.retry_at = 0;
+    char err[300];
+    if (upd.handoff) {
+      if (start_handoff(err, sizeof err) < 0) tl_add("retry", "cancelled: %s", err);
+    } else if (shm->journal_valid) {
+      start_follower();
+    } else {
+      tl_add("retry", "cancelled: the journal bound was exceeded");
+    }
+  }
 }

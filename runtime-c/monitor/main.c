@@ -30,8 +30,9 @@
  * processes.c (spawning, reaping, retiring, crash and hang detection), reports.c (retirement
  * reports), relay.c (descriptor channels and relay), journal.c (the journal's descriptor queue),
  * lifecycle.c (stages, update, promote, commit, rollback, role switches), handoff.c (updates by
- * state handoff), control.c (the control socket), timeline.c (the timeline and clocks),
- * strbuf.c (string building), record.c (--record). Their shared state is in monitor.h. */
+ * state handoff), control.c (the control socket), timeline.c (the timeline and clocks), record.c
+ * (--record). Their shared state is in monitor.h. Text is built with common/mvr_strbuf.h and
+ * common/mvr_json.h, descriptors are passed with common/mvr_fdpass.h. */
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -229,31 +230,7 @@ int main(int argc, char **argv) {
     if (r > 0 && lfd >= 0 && (pf[1].revents & POLLIN)) serve_client(lfd);
     check_progress();
     switch_progress();
-    if (catchup.active && !catchup.done_ms && stage == ST_OUTDATED && shm->catch_done_ns) {
-      /* Timed by the follower's agent (from the new process's start to its last journal event). */
-      uint64_t ns = shm->catch_done_ns > catchup.start_ns ? shm->catch_done_ns - catchup.start_ns : 1;
-      catchup.done_ms = catchup.start_ms + ns / 1000000u;
-      catchup.events = catchup.target;
-      catchup.rate = catchup.target * 1000000000ull / ns;
-      tl_add("caught-up", "version %d consumed the %llu journal events in %.1f ms (%llu events/s, start-up included); it follows live",
-             follower.number, (unsigned long long)catchup.target, (double)ns / 1e6, (unsigned long long)catchup.rate);
-    }
-    if (shm->follower_catching_up && follower.state == P_RUNNING) {
-      /* Loaded (handoff) or replayed the journal: the backlog of that time is the last to wait for. */
-      if (!catchup.backlog_mark && (ho_state == HO_FOLLOWING || (catchup.active && catchup.done_ms))) catchup.backlog_mark = total_events();
-      if (catchup.backlog_mark && total_consumed() >= catchup.backlog_mark) set_catching_up(0);
-    }
-    if (upd.retry_at && now_ms() >= upd.retry_at && stage == ST_SINGLE && leader.state == P_RUNNING && role_switch.op == OP_NONE) {
-      upd.retry_at = 0;
-      char err[300];
-      if (upd.handoff) {
-        if (start_handoff(err, sizeof err) < 0) tl_add("retry", "cancelled: %s", err);
-      } else if (shm->journal_valid) {
-        start_follower();
-      } else {
-        tl_add("retry", "cancelled: the journal bound was exceeded");
-      }
-    }
+    lifecycle_tick();
     if (leader.state == P_EXITED && role_switch.op == OP_FAILOVER) continue;
     if (leader.state == P_RUNNING) leader_exit_ms = 0;
     if (leader.state == P_EXITED) {

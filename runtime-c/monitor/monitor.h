@@ -16,7 +16,6 @@
 
 #define MAX_ENV 64
 #define MAX_RETIRE 16
-#define MAX_CLIENTS 8
 #define UPDATABLE_RING_SIZE (64ull << 20)
 #define RECORD_WAIT_MS 60000u
 
@@ -101,8 +100,8 @@ extern int jq_keep;        /* the queue is the journal's */
 extern int placeholder_fd; /* sent instead of a journal descriptor the leader already closed */
 extern uint64_t jscan_pos; /* ring 0 position up to which close events were looked at */
 void journal_scan_closes(void);
-void jq_close(size_t i);
 void jq_trim(void);
+void jq_clear(void);
 void jq_drop_journal(void);
 
 /* ---- stages, updates, role switches (lifecycle.c) ------------------------------------------------ */
@@ -147,10 +146,11 @@ extern struct role_switch role_switch;
 void set_catching_up(int on);
 void release_follower_side(void);
 void follower_gone(const char *why, int failure);
-void start_follower(void);
+int open_update_log(char *path, size_t cap);
 int single_threaded(void);
 void begin_switch(enum op op, int old_follows, const char *back, int client);
 void switch_progress(void);
+void lifecycle_tick(void);
 void cmd_update(int c, char **tok, int n);
 void cmd_promote(int c);
 void cmd_commit(int c);
@@ -161,15 +161,10 @@ enum { HO_NONE, HO_REQUESTED, HO_LOADING, HO_FOLLOWING };
 extern int ho_state;       /* the handoff's progress (see start_handoff) */
 extern char ho_error[512]; /* what the new version reported before it ended */
 extern int ho_client;      /* the control client waiting for the outcome */
-struct ho_early_exit {
-  pid_t pid;
-  int st;
-};
-extern struct ho_early_exit ho_early[8]; /* children that ended before their "forked" report was read */
-extern int n_ho_early;
 int start_handoff(char *err, size_t cap);
 void handoff_tick(void);
 void handoff_ended(const char *why);
+void handoff_child_exited(int pid, int st);
 
 /* ---- timeline and clocks (timeline.c) ------------------------------------------------------------ */
 typedef struct tl_entry {

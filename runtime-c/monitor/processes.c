@@ -102,14 +102,19 @@ void retire(const char *reason, uint64_t event, char *detail) {
   add_retirement(reason, event, detail);
 }
 
+/* The retirement reason for a report the follower's agent left in the shared header. */
+static const char *report_reason(uint32_t kind) {
+  static const char *const names[] = {"", "divergence", "expected-divergence", "unsupported", "runtime-error"};
+  return kind > 0 && kind < 5 ? names[kind] : "divergence";
+}
+
 void on_follower_exit(int st) {
   follower.state = P_EXITED;
   uint32_t kind = __atomic_load_n(&shm->report_kind, __ATOMIC_SEQ_CST);
   if (WIFEXITED(st) && WEXITSTATUS(st) == MVR_FOLLOWER_REPORT_EXIT && kind != MVR_REPORT_NONE) {
-    static const char *const names[] = {"", "divergence", "expected-divergence", "unsupported", "runtime-error"};
     detach_follower();
     follower.state = P_RETIRED;
-    add_retirement(kind < 5 ? names[kind] : "divergence", shm->report_event, mvr_fmt("  %s", shm->report));
+    add_retirement(report_reason(kind), shm->report_event, mvr_fmt("  %s", shm->report));
     return;
   }
   if (WIFSIGNALED(st)) {
@@ -158,8 +163,7 @@ static int child_pidfd[MVR_MAX_RINGS];
 static void check_follower_children(void) {
   uint32_t kind = __atomic_load_n(&shm->report_kind, __ATOMIC_SEQ_CST);
   if (kind != MVR_REPORT_NONE) {
-    static const char *const names[] = {"", "divergence", "expected-divergence", "unsupported", "runtime-error"};
-    retire(kind < 5 ? names[kind] : "divergence", shm->report_event, mvr_fmt("  %s", shm->report));
+    retire(report_reason(kind), shm->report_event, mvr_fmt("  %s", shm->report));
     return;
   }
   for (unsigned k = 1; k < MVR_MAX_RINGS; k++) {
@@ -323,10 +327,8 @@ void reap(void) {
     } else if (p == follower.pid && follower.state == P_RUNNING) {
       follower.status = st;
       on_follower_exit(st);
-    } else if (ho_state == HO_REQUESTED && n_ho_early < 8) {
-      ho_early[n_ho_early].pid = p; /* a handoff child whose "forked" report is not read yet */
-      ho_early[n_ho_early].st = st;
-      n_ho_early++;
+    } else {
+      handoff_child_exited(p, st); /* perhaps a handoff child whose "forked" report is not read yet */
     }
   }
 }

@@ -64,9 +64,7 @@ void relay_read(void) {
     if (e->m.ring == MVR_FDMSG_RESET) {
       /* The leader started a fresh stream (a handoff): the old one's descriptors are not needed. */
       for (unsigned k = 0; k < n; k++) close(e->fds[k]);
-      for (size_t i = 0; i < jq_n; i++) jq_close(i);
-      jq_n = jq_fwd = 0;
-      jq_keep = 0;
+      jq_clear();
       jscan_pos = 0;
       continue;
     }
