@@ -5,8 +5,10 @@
 // model of the store, and bulk-loaded keys are read back afterwards: no request may fail and no key
 // may be lost, whatever happens to either version (docs/lifecycle.md).
 import { expect } from 'chai';
+import { symlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import type { MonitorStatus } from '../compiler/commands/ctl.ts';
 import { CLI, REPO } from './helpers/cli.ts';
 import { clean, ctl, events, KV, prepareKv, raw, status, until } from './helpers/ctl.ts';
 import { checkKeys, LineConn, loadKeys, runLoad, startKv, type KvServer, type LoadResult } from '../examples/kv/client.ts';
@@ -195,6 +197,21 @@ describe('live update lifecycle: kv-v1 -> kv-v2', function () {
     const c = await LineConn.open(kv.port);
     expect(await c.request('TYPE key:1')).to.equal('ERROR unknown command');
     c.close();
+  });
+
+  it('status --json keeps non-ASCII text intact (a new version whose path has UTF-8 in it)', async () => {
+    // The monitor's JSON once turned every byte >= 0x7f into \u00XX, so "é" (C3 A9) came out as "Ã©".
+    const v2 = join(dir, 'kv-v2-é-版本');
+    symlinkSync(V2, v2);
+    const { sock } = await single();
+    const up = ctl(sock, ['update', '--rules', FORWARD, '--state', 'replay', '--', v2, '--port', '0']);
+    expect(up.status, up.stderr).to.equal(0);
+    const r = ctl(sock, ['status', '--json']);
+    expect(r.status, r.stderr).to.equal(0);
+    const st = JSON.parse(r.stdout) as MonitorStatus;
+    const reason = (st.timeline ?? []).find((t) => t.event === 'update')?.reason ?? '';
+    expect(reason).to.include(`${v2})`);
+    expect(ctl(sock, ['rollback']).status).to.equal(0);
   });
 
   it('rollback from the updated-leader stage: v1 (following with the backward rules) takes over again', async () => {

@@ -1,0 +1,334 @@
+/* The two versions as processes: spawning them, reaping them, watching the follower's child
+ * processes through pidfds, detecting crashes and hangs, and retiring or ending the follower. */
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "monitor.h"
+
+struct version leader = {.pid = -1, .state = P_NONE, .number = 1, .chan = -1, .chan_no = -1, .dsu = -1, .dsu_no = -1};
+struct version follower = {.pid = -1, .state = P_NONE, .chan = -1, .chan_no = -1, .dsu = -1, .dsu_no = -1};
+
+static void set_env_list(const char *const *list, int n) {
+  for (int i = 0; i < n; i++) {
+    char *kv = strdup(list[i]);
+    char *eq = strchr(kv, '=');
+    *eq = 0;
+    setenv(kv, eq + 1, 1);
+    free(kv);
+  }
+}
+
+/* Starts ARGV as version V (the leader, or the follower running V->rules) with its ends of the
+ * descriptor channel and the handoff channel (-1: none) and, for the follower, LOG_FD as its
+ * output. V gets the pid, the numbers of those ends in the process, and the running state. */
+void spawn(struct version *v, char **argv, int log_fd, int chan, int dsu, const char *const *env, int n_env) {
+  int as_follower = v == &follower;
+  const char *rules = v->rules;
+  pid_t pid = fork();
+  if (pid < 0) mvr_die_errno("fork");
+  if (pid) {
+    v->pid = pid;
+    v->state = P_RUNNING;
+    v->chan_no = chan;
+    v->dsu_no = dsu;
+    return;
+  }
+  sigprocmask(SIG_SETMASK, &orig_mask, NULL);
+  /* The user's settings first, so that a LD_PRELOAD among them is kept after the agent's. */
+  set_env_list(env, n_env);
+  if (dsu >= 0) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%d", dsu);
+    setenv("MVR_DSU_CTL_FD", buf, 1);
+    fcntl(dsu, F_SETFD, 0);
+  }
+  if (chan >= 0) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%d", shm_fd);
+    setenv(MVR_ENV_SHM_FD, buf, 1);
+    setenv(MVR_ENV_ROLE, as_follower ? "follower" : "leader", 1);
+    int mine = chan;
+    snprintf(buf, sizeof buf, "%d", mine);
+    setenv(MVR_ENV_FDSOCK, buf, 1);
+    fcntl(shm_fd, F_SETFD, 0);
+    fcntl(mine, F_SETFD, 0);
+    const char *old = getenv("LD_PRELOAD");
+    if (old && *old) {
+      /* The agent first: its time functions must win; the user's own preloads stay. */
+      size_t n = strlen(opt.agent) + strlen(old) + 2;
+      char *pre = malloc(n);
+      if (!pre) _exit(127);
+      snprintf(pre, n, "%s:%s", opt.agent, old);
+      setenv("LD_PRELOAD", pre, 1);
+    } else {
+      setenv("LD_PRELOAD", opt.agent, 1);
+    }
+    if (as_follower) setenv(MVR_ENV_RULES, rules ? rules : "", 1);
+    else unsetenv(MVR_ENV_RULES);
+  }
+  if (as_follower) {
+    /* Its own process group: a terminal's ^C reaches the leader (which records it), not the follower. */
+    setpgid(0, 0);
+    int nul = open("/dev/null", O_RDONLY);
+    if (nul >= 0 && nul != 0) {
+      dup2(nul, 0);
+      close(nul);
+    }
+    dup2(log_fd, 1);
+    dup2(log_fd, 2);
+  }
+  execvp(argv[0], argv);
+  fprintf(stderr, "mvr-monitor: cannot run '%s': %s\n", argv[0], strerror(errno));
+  _exit(127);
+}
+
+void retire(const char *reason, uint64_t event, char *detail) {
+  detach_follower();
+  if (follower.pid > 0) kill(-follower.pid, SIGKILL); /* its process group: its own child processes too */
+  if (follower.state == P_RUNNING) {
+    kill(follower.pid, SIGKILL);
+    int st;
+    while (waitpid(follower.pid, &st, 0) < 0 && errno == EINTR) {}
+  }
+  follower.state = P_RETIRED;
+  add_retirement(reason, event, detail);
+}
+
+/* The retirement reason for a report the follower's agent left in the shared header. */
+static const char *report_reason(uint32_t kind) {
+  static const char *const names[] = {"", "divergence", "expected-divergence", "unsupported", "runtime-error"};
+  return kind > 0 && kind < 5 ? names[kind] : "divergence";
+}
+
+void on_follower_exit(int st) {
+  follower.state = P_EXITED;
+  uint32_t kind = __atomic_load_n(&shm->report_kind, __ATOMIC_SEQ_CST);
+  if (WIFEXITED(st) && WEXITSTATUS(st) == MVR_FOLLOWER_REPORT_EXIT && kind != MVR_REPORT_NONE) {
+    detach_follower();
+    follower.state = P_RETIRED;
+    add_retirement(report_reason(kind), shm->report_event, mvr_fmt("  %s", shm->report));
+    return;
+  }
+  if (WIFSIGNALED(st)) {
+    int sig = WTERMSIG(st);
+    detach_follower();
+    follower.state = P_RETIRED;
+    char *ctx = context_lines();
+    add_retirement("crash", shm->ring[0].consumed,
+                   mvr_fmt("  the follower was killed by signal %d (%s)%s\n%s", sig, strsignal(sig),
+                             WCOREDUMP(st) ? ", core dumped" : "", ctx));
+    free(ctx);
+    return;
+  }
+  if (ho_state == HO_LOADING) {
+    /* A handoff's new version that ended before it followed: it could not load the state. */
+    detach_follower();
+    follower.state = P_RETIRED;
+    add_retirement("load-failed", 0, mvr_fmt("  the new version exited with status %d before its first update point: %s\n",
+                                               WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+                                               ho_error[0] ? ho_error : "it sent no report (see its log)"));
+    return;
+  }
+  if (!shm->ring[0].follower_exited) {
+    /* It ended without matching the leader's exit: its agent could not start, or it was not
+     * the program it should be. */
+    detach_follower();
+    follower.state = P_RETIRED;
+    char *ctx = context_lines();
+    add_retirement("runtime-error", shm->ring[0].consumed,
+                   mvr_fmt("  the follower exited with status %d without reaching the leader's exit (see its log)\n%s",
+                             WIFEXITED(st) ? WEXITSTATUS(st) : -1, ctx));
+    free(ctx);
+    return;
+  }
+  /* A normal exit: the agent matched the follower's exit against the leader's. Its child
+   * processes (if any) may still be catching up with theirs: they are watched until they end. */
+  follower.state = P_FINISHED;
+}
+
+static uint64_t last_consumed_k[MVR_MAX_RINGS], last_progress_k[MVR_MAX_RINGS];
+
+static int child_pidfd[MVR_MAX_RINGS];
+
+/* Follower processes other than the first (fork children) are not the monitor's children: their
+ * end is seen through a pidfd, and their report through the shared header. */
+static void check_follower_children(void) {
+  uint32_t kind = __atomic_load_n(&shm->report_kind, __ATOMIC_SEQ_CST);
+  if (kind != MVR_REPORT_NONE) {
+    retire(report_reason(kind), shm->report_event, mvr_fmt("  %s", shm->report));
+    return;
+  }
+  for (unsigned k = 1; k < MVR_MAX_RINGS; k++) {
+    mvr_ringctl *rc = &shm->ring[k];
+    if (rc->follower_pid <= 0) continue;
+    if (child_pidfd[k] < 0) continue; /* already ended and judged */
+    if (!child_pidfd[k]) {
+      int fd = (int)syscall(SYS_pidfd_open, rc->follower_pid, 0);
+      child_pidfd[k] = fd < 0 ? -1 : fd; /* gone already (reaped): judge it now */
+    }
+    if (child_pidfd[k] > 0) {
+      struct pollfd pf = {child_pidfd[k], POLLIN, 0};
+      if (poll(&pf, 1, 0) != 1) continue;
+      close(child_pidfd[k]);
+      child_pidfd[k] = -1;
+    }
+    if (rc->follower_exited || __atomic_load_n(&shm->report_kind, __ATOMIC_SEQ_CST) != MVR_REPORT_NONE) continue;
+    char *ctx = context_lines();
+    retire("crash", rc->consumed, mvr_fmt("  the follower's child process %d (task pair #%u) ended without reaching its leader's exit\n%s",
+                                            rc->follower_pid, k, ctx));
+    free(ctx);
+    return;
+  }
+}
+
+/* Follower child processes still running (their pidfd not yet signalled). */
+static int children_alive(void) {
+  int n = 0;
+  for (unsigned k = 1; k < MVR_MAX_RINGS; k++) n += child_pidfd[k] > 0 || (child_pidfd[k] == 0 && shm->ring[k].follower_pid > 0);
+  return n;
+}
+
+int follower_active(void) {
+  return follower.state == P_RUNNING || (follower.state == P_FINISHED && children_alive());
+}
+
+void check_progress(void) {
+  if (!follower_active()) return;
+  check_follower_children();
+  if (!follower_active()) {
+    if (follower.state == P_FINISHED) detach_follower();
+    return;
+  }
+  uint64_t t = now_ms();
+  if (__atomic_load_n(&shm->overflow, __ATOMIC_SEQ_CST)) {
+    char *ctx = context_lines();
+    if (shm->fd_error)
+      retire("ring-full", shm->ring[0].consumed, mvr_fmt("  the leader could not pass a descriptor to the follower (%s): it fell behind by %llu events\n%s",
+                                  strerror(shm->fd_error), (unsigned long long)(total_events() - total_consumed()), ctx));
+    else if (__atomic_load_n(&shm->follower_catching_up, __ATOMIC_SEQ_CST))
+      retire("ring-full", shm->ring[0].consumed,
+             mvr_fmt("  the ring (%llu bytes) filled while the new version was still %s (%llu events behind); the leader does not "
+                       "wait for a version that is not consuming yet. Start `mvrc run` with a larger --ring-size, or update when the load "
+                       "is lighter\n%s",
+                       (unsigned long long)shm->data_size, upd.handoff ? "loading the handed-off state" : "replaying the journal",
+                       (unsigned long long)(total_events() - total_consumed()), ctx));
+    else
+      retire("ring-full", shm->ring[0].consumed, mvr_fmt("  a ring (%llu bytes) stayed full for %u ms: the follower fell behind by %llu events\n%s",
+                                  (unsigned long long)shm->data_size, opt.deadline_ms,
+                                  (unsigned long long)(total_events() - total_consumed()), ctx));
+    free(ctx);
+    return;
+  }
+  /* Per thread pair: no progress past the deadline while its leader thread moved on. */
+  for (unsigned k = 0; k < MVR_MAX_RINGS; k++) {
+    mvr_ringctl *rc = &shm->ring[k];
+    uint64_t consumed = rc->consumed;
+    if (consumed != last_consumed_k[k] || rc->events <= consumed || !last_progress_k[k]) {
+      last_consumed_k[k] = consumed;
+      last_progress_k[k] = t;
+      continue;
+    }
+    if (t - last_progress_k[k] >= opt.deadline_ms) {
+      if (ho_state == HO_LOADING) {
+        retire("hang", consumed, mvr_fmt("  the new version did not finish loading the handed-off state within %u ms while the leader "
+                                           "moved on (%llu events): a larger state needs a larger --deadline-ms\n",
+                                           opt.deadline_ms, (unsigned long long)rc->events));
+        return;
+      }
+      char *ctx = context_lines();
+      retire("hang", consumed, mvr_fmt("  no progress for %llu ms while the leader moved on (task pair #%u: leader at event #%llu, follower at #%llu)\n%s",
+                                         (unsigned long long)(t - last_progress_k[k]), k, (unsigned long long)rc->events,
+                                         (unsigned long long)consumed, ctx));
+      free(ctx);
+      return;
+    }
+  }
+}
+
+/* Ends the follower on request (rollback, commit): not a fault, so no retirement report. */
+void end_follower(void) {
+  detach_follower();
+  if (follower.pid > 0 && (follower.state == P_RUNNING || follower.state == P_FINISHED)) {
+    kill(follower.pid, SIGKILL);
+    int st;
+    if (follower.state == P_RUNNING)
+      while (waitpid(follower.pid, &st, 0) < 0 && errno == EINTR) {}
+  }
+  follower.state = P_RETIRED;
+  release_follower_side();
+}
+
+void reset_follower_side(void) {
+  shm->report_kind = MVR_REPORT_NONE;
+  shm->report[0] = 0;
+  shm->follower_threads = 0;
+  for (unsigned k = 0; k < MVR_MAX_RINGS; k++) {
+    mvr_ringctl *rc = &shm->ring[k];
+    rc->tail = 0; /* the journal: nothing was released */
+    rc->consumed = 0;
+    rc->follower_calls = 0;
+    rc->follower_exited = 0;
+    rc->follower_pid = 0;
+    rc->follower_waiting = 0;
+    rc->fcur.valid = 0;
+    rc->last_rule = MVR_RULE_DEFAULT;
+    last_consumed_k[k] = 0;
+    last_progress_k[k] = 0;
+    if (child_pidfd[k] > 0) close(child_pidfd[k]);
+    child_pidfd[k] = 0;
+  }
+}
+
+int leader_exit_code(void) {
+  if (WIFEXITED(leader.status)) return WEXITSTATUS(leader.status);
+  if (WIFSIGNALED(leader.status)) return 128 + WTERMSIG(leader.status);
+  return 2;
+}
+
+void reap(void) {
+  int st;
+  pid_t p;
+  while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+    if (p == leader.pid) {
+      leader.state = P_EXITED;
+      leader.status = st;
+      if (lifecycle && WIFSIGNALED(st) && follower.state == P_RUNNING && shm->follower_attached && single_threaded() &&
+          (stage == ST_OUTDATED || stage == ST_UPDATED)) {
+        /* The leader crashed during MVE: its follower takes over once it consumed its events. */
+        if (role_switch.op == OP_NONE)
+          tl_add("crash", "the leader (version %d, pid %d) was killed by signal %d (%s): version %d takes over", leader.number, leader.pid,
+                 WTERMSIG(st), strsignal(WTERMSIG(st)), follower.number);
+        if (role_switch.op != OP_NONE && role_switch.client >= 0) {
+          reply_error(role_switch.client, "the leader crashed during the switch: its follower takes over");
+          role_switch.client = -1;
+        }
+        __atomic_store_n(&shm->leader_paused, 1, __ATOMIC_SEQ_CST);
+        if (role_switch.op == OP_NONE || __atomic_load_n(&shm->promote_state, __ATOMIC_SEQ_CST) != MVR_PROMOTE_REQ)
+          begin_switch(OP_FAILOVER, 0, "", -1);
+        role_switch.op = OP_FAILOVER;
+        shm->old_follows = 0;
+        __atomic_add_fetch(&shm->ring[0].head_seq, 1, __ATOMIC_SEQ_CST);
+        futex_wake(&shm->ring[0].head_seq);
+        continue;
+      }
+      for (unsigned k = 0; k < MVR_MAX_RINGS; k++) {
+        __atomic_store_n(&shm->ring[k].leader_eof, 1, __ATOMIC_SEQ_CST);
+        __atomic_add_fetch(&shm->ring[k].head_seq, 1, __ATOMIC_SEQ_CST);
+        futex_wake(&shm->ring[k].head_seq);
+      }
+    } else if (p == follower.pid && follower.state == P_RUNNING) {
+      follower.status = st;
+      on_follower_exit(st);
+    } else {
+      handoff_child_exited(p, st); /* perhaps a handoff child whose "forked" report is not read yet */
+    }
+  }
+}
