@@ -17,7 +17,8 @@
  * agent's allowed region (trampoline.S) raises SIGSYS, and the handler (sigsys.c) decides what happens.
  *
  * Leader: executes the call and appends an event to the shared ring (mvr_ring.h).
- * Follower: asks the rule module (rules.so, or the built-in default matcher) what to do with the
+ * Follower: asks the rule module (rules.so: a generated module, that of an empty rule file when no
+ * rules are given, so the default rule too is generated C) what to do with the
  * call given the leader's events, and gets its results from the leader; it never touches the world.
  *
  * Policy v1:
@@ -105,7 +106,6 @@
 #include "../common/mvr_ring.h"
 #include "../common/mvr_params.h"
 #include "../common/mvr_decode.h"
-#include "default_matcher.h"
 #include "mvr_agent_api.h"
 
 #pragma GCC visibility push(hidden)

@@ -72,30 +72,22 @@ parsed *held(tstate *ts, uint64_t index) {
 rules_api g_rules;
 
 void follower_load_rules(const char *path) {
-  if (path && *path) {
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!h) agent_fatal(dlerror());
-    const uint32_t *abi = dlsym(h, "mvr_rules_abi");
-    if (!abi || *abi != MVR_RULES_ABI) agent_fatal("rules module has a different ABI (mvr_rules_abi)");
-    g_rules.state_size = (size_t(*)(void))dlsym(h, "mvr_rules_state_size");
-    g_rules.reset = (void (*)(void *, uint64_t))dlsym(h, "mvr_rules_reset");
-    g_rules.step = (int (*)(void *, const mvr_leader_view *, const mvr_call *, mvr_step *))dlsym(h, "mvr_rules_step");
-    g_rules.low_water = (uint64_t(*)(const void *))dlsym(h, "mvr_rules_low_water");
-    g_rules.finish = (int (*)(void *, const mvr_leader_view *, mvr_step *))dlsym(h, "mvr_rules_finish");
-    g_rules.info = dlsym(h, "mvr_rules_info");
-    const uint32_t *count = dlsym(h, "mvr_rules_count");
-    if (!g_rules.state_size || !g_rules.reset || !g_rules.step || !g_rules.low_water || !g_rules.finish || !count)
-      agent_fatal("rules module lacks a symbol of mvr_rules.h");
-    g_rules.count = *count;
-  } else {
-    g_rules.state_size = mvr_dm_state_size;
-    g_rules.reset = mvr_dm_reset;
-    g_rules.step = mvr_dm_step;
-    g_rules.low_water = mvr_dm_low_water;
-    g_rules.finish = mvr_dm_finish;
-    g_rules.info = NULL;
-    g_rules.count = 0;
-  }
+  /* There is no built-in matcher: without rules, mvrc passes the module of an empty rule file. */
+  if (!path || !*path) agent_fatal("no rules module (MVR_RULES is empty; mvrc run passes the empty rule file's module when no --rules is given)");
+  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!h) agent_fatal(dlerror());
+  const uint32_t *abi = dlsym(h, "mvr_rules_abi");
+  if (!abi || *abi != MVR_RULES_ABI) agent_fatal("rules module has a different ABI (mvr_rules_abi)");
+  g_rules.state_size = (size_t(*)(void))dlsym(h, "mvr_rules_state_size");
+  g_rules.reset = (void (*)(void *, uint64_t))dlsym(h, "mvr_rules_reset");
+  g_rules.step = (int (*)(void *, const mvr_leader_view *, const mvr_call *, mvr_step *))dlsym(h, "mvr_rules_step");
+  g_rules.low_water = (uint64_t(*)(const void *))dlsym(h, "mvr_rules_low_water");
+  g_rules.finish = (int (*)(void *, const mvr_leader_view *, mvr_step *))dlsym(h, "mvr_rules_finish");
+  g_rules.info = dlsym(h, "mvr_rules_info");
+  const uint32_t *count = dlsym(h, "mvr_rules_count");
+  if (!g_rules.state_size || !g_rules.reset || !g_rules.step || !g_rules.low_water || !g_rules.finish || !count)
+    agent_fatal("rules module lacks a symbol of mvr_rules.h");
+  g_rules.count = *count;
 }
 
 void follower_thread_init(tstate *ts) {
