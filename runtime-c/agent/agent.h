@@ -148,36 +148,49 @@ long mvr_after_create(long ret) HIDDEN;
 
 enum role { ROLE_NONE = 0, ROLE_LEADER, ROLE_FOLLOWER };
 
-/* ---- process-wide state (defined in init.c unless noted) ------------------------------------- */
+/* ---- process-wide state (init.c) ------------------------------------------------------------------
+ * One per process, shared by its threads. Set up by the constructor; a role switch changes `role`
+ * (and a follower that becomes the leader stops mirroring stdio); a fork child inherits a copy and
+ * keeps only its own ring in `my_rings`. Other process-wide tables belong to the file that uses
+ * them: the program's signal handlers (signals.c), epoll registrations (epoll.c), installed
+ * descriptors (fds.c), the rule module (follow.c). */
+typedef struct agent_state {
+  enum role role;
+  mvr_shared *shm; /* the monitor's shared memory: the header (mvr_ring.h), then the rings' data */
+  uint8_t *data;   /* the rings' data: ring k at k * shm->data_size */
+  /* Follower: writes to its own fd 1/2 (its log, set up by the monitor) are also performed after
+   * matching, so that its output can be read there (MVR_MIRROR_STDIO=0 turns this off). */
+  int mirror_stdio;
+  int fdsock; /* descriptor channel (mvr_ring.h) */
+  /* A follower started by a handoff (docs/handoff.md, "Under multi-version execution"), and
+   * whether it is still in its prelude: it has not reached its first update point yet (its state
+   * is being loaded; only local calls are allowed). */
+  int handoff_follower;
+  volatile int prelude;
+  /* Rings owned by this process's threads (a fork child owns only its own). Used to end exactly
+   * this process's streams at exit_group, and to route descriptor messages. */
+  volatile uint32_t my_rings;
+} agent_state;
 
-extern enum role g_role;
-extern mvr_shared *g_shm;
-extern uint8_t *g_data;
-extern int g_mirror_stdio;
-extern int g_fdsock; /* descriptor channel (mvr_ring.h) */
+extern agent_state g_agent;
+
+/* ---- per-thread state outside tstate (init.c, tasks.c) ------------------------------------------ */
+
 /* Set while the agent itself runs library code that makes syscalls (loading the backward rules at
  * a role switch): those calls are executed as they are, never recorded or matched. */
 extern TLS int t_passthrough;
-/* Handoff (docs/handoff.md, "Under multi-version execution"). Leader: the next fork of this
- * thread is the handoff fork. Follower started by a handoff: it has not reached its first update
- * point yet (the prelude: its state is being loaded; only local calls are allowed). */
+/* Leader: the next fork of this thread is the handoff fork (docs/handoff.md). */
 extern TLS int t_handoff_fork;
-extern int g_handoff_follower;
-extern volatile int g_prelude;
 /* Whether syscall user dispatch is armed for this thread (set by arm_sud, cleared where the agent
  * disarms it or in a new process before it arms itself): the fast path's wrappers go through the
  * agent only then, and otherwise make the call natively, as an unarmed thread's calls are. */
 extern TLS int t_armed;
-/* Rings owned by this process's threads (a fork child owns only its own). Used to end exactly
- * this process's streams at exit_group, and to route descriptor messages. */
-extern volatile uint32_t g_my_rings;
-/* The application's return address for the creation stubs (per thread; tasks.c, read by
- * trampoline.S). */
+/* The application's return address for the creation stubs (tasks.c, read by trampoline.S). */
 extern TLS uint64_t mvr_native_ret;
 
 /* Whether the leader records: a follower is attached, or the journal is still being kept. */
 static inline int recording(void) {
-  return (g_shm->follower_attached || g_shm->journal_valid) && !g_shm->overflow;
+  return (g_agent.shm->follower_attached || g_agent.shm->journal_valid) && !g_agent.shm->overflow;
 }
 
 /* ---- per-thread state ------------------------------------------------------------------------- */
@@ -191,6 +204,10 @@ typedef struct parsed {
   uint64_t ep_data; /* epoll_ctl: the leader's epoll_event.data (blanked in the event itself) */
 } parsed;
 
+/* One per thread the agent follows or records (its ring), allocated by tstate_new outside the
+ * program's heap (raw mmap); t_ts is the calling thread's (NULL: not followed). The follower's
+ * fields hold its view over the ring (the window of parsed events the rule module looks at); the
+ * leader's, the signal handlers deferred while a record is written (record_begin). */
 typedef struct tstate {
   uint32_t ring;
   mvr_ringctl *rc;
@@ -230,7 +247,6 @@ struct ksigaction {
   uint64_t mask;
 };
 
-#define NOT_BLOCKED UINT64_MAX /* no real mask holds SIGKILL and SIGSTOP */
 
 /* epoll.c: this version's own epoll registrations per fd (both roles), and the leader-data map. */
 #define FDMAX 65536

@@ -53,10 +53,10 @@ void fast_init(void) {
 static int64_t fast_call(uint32_t nr, int64_t a0, int64_t a1, int64_t a2, int64_t a3, int64_t a4, int64_t a5) {
   /* Not intercepted (no monitor, a thread or process run unfollowed, a leader thread that stopped
    * recording): the call is native, as its trap-free syscall would be. */
-  if (!t_armed || g_role == ROLE_NONE) return mvr_raw_syscall(nr, a0, a1, a2, a3, a4, a5);
+  if (!t_armed || g_agent.role == ROLE_NONE) return mvr_raw_syscall(nr, a0, a1, a2, a3, a4, a5);
   int64_t a[6] = {a0, a1, a2, a3, a4, a5};
   if (t_passthrough) return exec_call(nr, a);
-  if (g_prelude) {
+  if (g_agent.prelude) {
     /* A handoff's new version before its first update point: the same policy as for its
      * trapped calls (it runs the call, or retires the process). */
     gregset_t g;
@@ -64,7 +64,7 @@ static int64_t fast_call(uint32_t nr, int64_t a0, int64_t a1, int64_t a2, int64_
     if (prelude_call(nr, a, g)) return g[REG_RAX];
   }
   for (;;) {
-    if (g_role == ROLE_LEADER && !recording()) {
+    if (g_agent.role == ROLE_LEADER && !recording()) {
       disarm_sud(); /* as the SIGSYS handler does: nothing can follow any more */
       return exec_call(nr, a);
     }
@@ -73,7 +73,7 @@ static int64_t fast_call(uint32_t nr, int64_t a0, int64_t a1, int64_t a2, int64_
      * is deferred (mvr_sig_wrapper) and its signal raised again at record_end. Blocking every
      * signal instead cost two rt_sigprocmask calls per call, a quarter of a Redis follower's
      * time. The leader needs nothing here: leader_record brackets its own record. */
-    tstate *fts = g_role == ROLE_FOLLOWER ? t_ts : NULL;
+    tstate *fts = g_agent.role == ROLE_FOLLOWER ? t_ts : NULL;
     if (fts) record_begin(fts);
     int64_t ret;
     int done = agent_call(nr, a, &ret);

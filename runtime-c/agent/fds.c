@@ -51,11 +51,11 @@ int leader_send_fds(tstate *ts, uint32_t nr, const int64_t *args, int64_t ret, u
   c->cmsg_len = CMSG_LEN(m.n * sizeof(int));
   memcpy(CMSG_DATA(c), m.fds, m.n * sizeof(int));
   long r;
-  do r = RAW3(SYS_sendmsg, g_fdsock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+  do r = RAW3(SYS_sendmsg, g_agent.fdsock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
   while (r == -EINTR);
   if (r < 0) {
-    g_shm->fd_error = (int32_t)-r;
-    __atomic_store_n(&g_shm->overflow, 1, __ATOMIC_SEQ_CST);
+    g_agent.shm->fd_error = (int32_t)-r;
+    __atomic_store_n(&g_agent.shm->overflow, 1, __ATOMIC_SEQ_CST);
     return 0;
   }
   return 1;
@@ -76,9 +76,9 @@ void follower_recv_fds(uint32_t ring, uint64_t event, const mvr_call *call) {
     struct iovec piov = {&m, sizeof m};
     struct msghdr pmh = {.msg_iov = &piov, .msg_iovlen = 1};
     long pr;
-    do pr = RAW3(SYS_recvmsg, g_fdsock, &pmh, MSG_PEEK);
+    do pr = RAW3(SYS_recvmsg, g_agent.fdsock, &pmh, MSG_PEEK);
     while (pr == -EINTR);
-    if (pr == (long)sizeof m && m.ring < MVR_MAX_RINGS && !(g_my_rings & (1u << m.ring))) {
+    if (pr == (long)sizeof m && m.ring < MVR_MAX_RINGS && !(g_agent.my_rings & (1u << m.ring))) {
       spin_unlock(&g_fd_lock);
       struct timespec pause = {0, 200000};
       RAW2(SYS_nanosleep, &pause, 0);
@@ -92,7 +92,7 @@ void follower_recv_fds(uint32_t ring, uint64_t event, const mvr_call *call) {
     struct iovec iov = {&m, sizeof m};
     struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
     long r;
-    do r = RAW3(SYS_recvmsg, g_fdsock, &mh, MSG_CMSG_CLOEXEC);
+    do r = RAW3(SYS_recvmsg, g_agent.fdsock, &mh, MSG_CMSG_CLOEXEC);
     while (r == -EINTR);
     if (r != (long)sizeof m || m.ring >= MVR_MAX_RINGS) {
       spin_unlock(&g_fd_lock);

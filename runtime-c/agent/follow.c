@@ -13,10 +13,10 @@ const mvr_event *view_get(void *ctx, uint64_t index, int *eof) {
     int leader_done = __atomic_load_n(&rc->leader_eof, __ATOMIC_SEQ_CST);
     uint64_t head = __atomic_load_n(&rc->head, __ATOMIC_ACQUIRE);
     if (ts->scan_pos >= head) {
-      if (eof && (leader_done || !g_shm->follower_attached || ts->idle_eof)) *eof = 1;
+      if (eof && (leader_done || !g_agent.shm->follower_attached || ts->idle_eof)) *eof = 1;
       return NULL;
     }
-    uint64_t size = g_shm->data_size;
+    uint64_t size = g_agent.shm->data_size;
     mvr_rec *r = (mvr_rec *)(ts->data + ts->scan_pos % size);
     if (r->kind == MVR_REC_PAD) {
       ts->scan_pos += r->size;
@@ -107,10 +107,10 @@ static void follower_release(tstate *ts) {
     uint64_t pos = lw < ts->scan_index ? ts->win[lw % WIN].pos : ts->scan_pos;
     ts->low = lw;
     rc->consumed = lw;
-    if (ts->ring == 0 && lw >= g_shm->catch_target && !g_shm->catch_done_ns) g_shm->catch_done_ns = now_ns();
+    if (ts->ring == 0 && lw >= g_agent.shm->catch_target && !g_agent.shm->catch_done_ns) g_agent.shm->catch_done_ns = now_ns();
     __atomic_store_n(&rc->tail, pos, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&rc->leader_waiting, __ATOMIC_SEQ_CST) &&
-        g_shm->data_size - (rc->head - pos) >= rc->leader_want) {
+        g_agent.shm->data_size - (rc->head - pos) >= rc->leader_want) {
       __atomic_add_fetch(&rc->tail_seq, 1, __ATOMIC_SEQ_CST);
       futex_wake(&rc->tail_seq);
     }
@@ -132,7 +132,7 @@ static void follower_wait_events(tstate *ts) {
   mvr_ringctl *rc = ts->rc;
   uint32_t seq = __atomic_load_n(&rc->head_seq, __ATOMIC_SEQ_CST);
   uint64_t head = __atomic_load_n(&rc->head, __ATOMIC_SEQ_CST);
-  if (head != ts->scan_pos || rc->leader_eof || g_shm->leader_paused) return;
+  if (head != ts->scan_pos || rc->leader_eof || g_agent.shm->leader_paused) return;
   uint64_t t = now_ns();
   if (head != ts->wait_head || !ts->wait_start) {
     ts->wait_head = head;
@@ -144,7 +144,7 @@ static void follower_wait_events(tstate *ts) {
   }
   __atomic_store_n(&rc->follower_waiting, 1, __ATOMIC_SEQ_CST);
   head = __atomic_load_n(&rc->head, __ATOMIC_SEQ_CST);
-  if (head == ts->scan_pos && !rc->leader_eof && !g_shm->leader_paused) futex_wait(&rc->head_seq, seq, 50 * 1000000ull);
+  if (head == ts->scan_pos && !rc->leader_eof && !g_agent.shm->leader_paused) futex_wait(&rc->head_seq, seq, 50 * 1000000ull);
   __atomic_store_n(&rc->follower_waiting, 0, __ATOMIC_SEQ_CST);
 }
 
@@ -170,7 +170,7 @@ int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only) {
     int k = mvr_si_kind(nr, i);
     if (mvr_kind_is_in(k) && args[i]) {
       call.buf[i] = (const uint8_t *)(uintptr_t)args[i];
-      call.buf_len[i] = mvr_in_len(nr, i, args, g_shm->max_buf);
+      call.buf_len[i] = mvr_in_len(nr, i, args, g_agent.shm->max_buf);
     } else if (mvr_kind_is_out(k)) {
       call.buf_len[i] = mvr_out_cap(nr, i, args);
     }
@@ -232,7 +232,7 @@ int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only) {
     if (ts->pending_sig && ts->low == ts->scan_index) {
       /* The leader handled a signal before its next event: raise it here, and re-issue this
        * call after the handler (the rule state is unchanged after NEED_MORE). */
-      mvr_rec *r = (mvr_rec *)(ts->data + ts->scan_pos % g_shm->data_size);
+      mvr_rec *r = (mvr_rec *)(ts->data + ts->scan_pos % g_agent.shm->data_size);
       int sig = ts->pending_sig;
       ts->pending_sig = 0;
       ts->scan_pos += r->size;
@@ -295,7 +295,7 @@ int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only) {
   if ((nr == SYS_epoll_wait || nr == SYS_epoll_pwait || nr == SYS_epoll_pwait2) && ret > 0 &&
       step->follower_action != MVR_F_EXEC)
     epoll_translate(args[1], ret);
-  if (g_mirror_stdio && nr == SYS_write && (args[0] == 1 || args[0] == 2) && step->follower_action != MVR_F_EXEC)
+  if (g_agent.mirror_stdio && nr == SYS_write && (args[0] == 1 || args[0] == 2) && step->follower_action != MVR_F_EXEC)
     RAW3(SYS_write, args[0], args[1], args[2]);
   follower_release(ts);
   return ret;

@@ -69,15 +69,15 @@ static void note_leader_registration(int epfd, int fd, uint32_t events, uint64_t
 
 static int api_handoff_prepare(char *err, size_t cap) {
   tstate *ts = t_ts;
-  if (g_role != ROLE_LEADER || !ts || ts->ring != 0) {
+  if (g_agent.role != ROLE_LEADER || !ts || ts->ring != 0) {
     snprintf(err, cap, "a handoff under mvrc starts from the leader's main thread");
     return -1;
   }
-  if (g_shm->leader_threads) {
+  if (g_agent.shm->leader_threads) {
     snprintf(err, cap, "a handoff under mvrc supports single-threaded programs only (this one started threads or processes)");
     return -1;
   }
-  if (!__atomic_load_n(&g_shm->follower_attached, __ATOMIC_SEQ_CST)) {
+  if (!__atomic_load_n(&g_agent.shm->follower_attached, __ATOMIC_SEQ_CST)) {
     snprintf(err, cap, "the monitor did not ask for a handoff (no follower is expected)");
     return -1;
   }
@@ -87,7 +87,7 @@ static int api_handoff_prepare(char *err, size_t cap) {
   mvr_fdmsg m = {.event = 0, .ring = MVR_FDMSG_RESET, .n = 0};
   struct iovec iov = {&m, sizeof m};
   struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-  RAW3(SYS_sendmsg, g_fdsock, &mh, MSG_NOSIGNAL);
+  RAW3(SYS_sendmsg, g_agent.fdsock, &mh, MSG_NOSIGNAL);
   ring_restart(ts->rc);
   ts->leader_stopped = 0;
   /* The registrations, read back from the kernel: a leader that ran without recording (no
@@ -95,7 +95,7 @@ static int api_handoff_prepare(char *err, size_t cap) {
   memset(g_fepfd, 0, sizeof g_fepfd);
   for (int fd = 0; fd < MVR_FD_BASE; fd++)
     if (fd_is_epoll(fd)) epoll_registrations(fd, note_leader_registration);
-  __atomic_store_n(&g_shm->handoff_point, 1, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&g_agent.shm->handoff_point, 1, __ATOMIC_SEQ_CST);
   restore_signals(&old);
   arm_sud(); /* a leader that stopped recording had disarmed it */
   t_handoff_fork = 1;
@@ -105,9 +105,9 @@ static int api_handoff_prepare(char *err, size_t cap) {
 /* In the handoff child, right after the fork: not under the agent (SUD is not inherited), and
  * holding the leader's descriptors as the new version will need them. */
 static void handoff_child_setup(void) {
-  g_role = ROLE_NONE;
+  g_agent.role = ROLE_NONE;
   t_ts = NULL;
-  RAW1(SYS_close, g_fdsock); /* the leader's channel; the new version gets its own */
+  RAW1(SYS_close, g_agent.fdsock); /* the leader's channel; the new version gets its own */
   RAW2(SYS_setpgid, 0, 0);   /* a terminal's ^C reaches the leader, which records it */
   for (int fd = 0; fd < MVR_FD_BASE; fd++) {
     long fl = RAW2(SYS_fcntl, fd, F_GETFD);
@@ -196,13 +196,13 @@ int prelude_call(uint32_t nr, const int64_t *a, greg_t *g) {
                   &c, 0, MVR_RULE_DEFAULT);
 }
 
-static int api_active(void) { return g_role != ROLE_NONE; }
+static int api_active(void) { return g_agent.role != ROLE_NONE; }
 static void api_passthrough(int on) { t_passthrough += on ? 1 : -1; }
 static int api_update_pending(void) {
-  return g_role == ROLE_LEADER && __atomic_load_n(&g_shm->dsu_pending, __ATOMIC_SEQ_CST);
+  return g_agent.role == ROLE_LEADER && __atomic_load_n(&g_agent.shm->dsu_pending, __ATOMIC_SEQ_CST);
 }
-static int api_following(void) { return g_handoff_follower && g_role == ROLE_FOLLOWER; }
-void api_follow(void) { g_prelude = 0; }
+static int api_following(void) { return g_agent.handoff_follower && g_agent.role == ROLE_FOLLOWER; }
+void api_follow(void) { g_agent.prelude = 0; }
 
 EXPORT const mvr_agent_api mvr_agent = {
     .version = MVR_AGENT_API_VERSION,

@@ -7,28 +7,28 @@
 /* Waits until `need` bytes are free; returns 0 when the follower is gone or the bound passed. */
 static int leader_wait_space(tstate *ts, uint64_t need) {
   mvr_ringctl *rc = ts->rc;
-  uint64_t size = g_shm->data_size;
+  uint64_t size = g_agent.shm->data_size;
   uint64_t start = 0;
-  if (__atomic_load_n(&g_shm->journal_valid, __ATOMIC_SEQ_CST)) {
+  if (__atomic_load_n(&g_agent.shm->journal_valid, __ATOMIC_SEQ_CST)) {
     /* The journal keeps every event from #0: nothing is ever overwritten while it lasts. */
-    if (rc->head + need <= g_shm->journal_limit && rc->head + need <= size) return 1;
-    if (__atomic_exchange_n(&g_shm->journal_valid, 0, __ATOMIC_SEQ_CST)) g_shm->journal_end = g_shm->ring[0].events;
+    if (rc->head + need <= g_agent.shm->journal_limit && rc->head + need <= size) return 1;
+    if (__atomic_exchange_n(&g_agent.shm->journal_valid, 0, __ATOMIC_SEQ_CST)) g_agent.shm->journal_end = g_agent.shm->ring[0].events;
   }
   for (;;) {
     uint64_t head = rc->head;
     uint64_t tail = __atomic_load_n(&rc->tail, __ATOMIC_ACQUIRE);
     if (size - (head - tail) >= need) return 1;
-    if (!g_shm->follower_attached || g_shm->overflow) return 0;
-    if (__atomic_load_n(&g_shm->follower_catching_up, __ATOMIC_SEQ_CST)) {
+    if (!g_agent.shm->follower_attached || g_agent.shm->overflow) return 0;
+    if (__atomic_load_n(&g_agent.shm->follower_catching_up, __ATOMIC_SEQ_CST)) {
       /* A new version still loading or replaying: the leader never waits for it. */
-      __atomic_store_n(&g_shm->overflow, 1, __ATOMIC_SEQ_CST);
+      __atomic_store_n(&g_agent.shm->overflow, 1, __ATOMIC_SEQ_CST);
       return 0;
     }
     uint64_t t = now_ns();
     if (!start) start = t;
-    if (t - start >= (uint64_t)g_shm->ring_wait_ms * 1000000ull) {
+    if (t - start >= (uint64_t)g_agent.shm->ring_wait_ms * 1000000ull) {
       /* Bounded: the leader never waits longer; the monitor retires the follower. */
-      __atomic_store_n(&g_shm->overflow, 1, __ATOMIC_SEQ_CST);
+      __atomic_store_n(&g_agent.shm->overflow, 1, __ATOMIC_SEQ_CST);
       rc->leader_wait_ns += t - start;
       return 0;
     }
@@ -47,7 +47,7 @@ static int leader_wait_space(tstate *ts, uint64_t need) {
 /* Room for a record of `need` bytes at the ring's head (a pad record first when it would wrap);
  * NULL when the leader gave up on the follower. *end is the head to publish once it is written. */
 static mvr_rec *ring_reserve(tstate *ts, uint64_t need, uint64_t *end) {
-  uint64_t size = g_shm->data_size;
+  uint64_t size = g_agent.shm->data_size;
   uint64_t head = ts->rc->head;
   uint64_t off = head % size;
   uint64_t pad = (size - off < need) ? size - off : 0;
@@ -75,13 +75,13 @@ static void ring_publish(tstate *ts, uint64_t end) {
 
 void leader_record(uint32_t nr, const int64_t *args, int64_t ret, uint32_t flags) {
   tstate *ts = t_ts;
-  if (!ts || ts->leader_stopped || g_role != ROLE_LEADER) return;
+  if (!ts || ts->leader_stopped || g_agent.role != ROLE_LEADER) return;
   if (!recording()) {
     ts->leader_stopped = 1;
     return;
   }
   mvr_ringctl *rc = ts->rc;
-  uint64_t cap = g_shm->max_buf;
+  uint64_t cap = g_agent.shm->max_buf;
   uint64_t lens[6];
   uint64_t need = sizeof(mvr_rec);
   unsigned arity = mvr_si_arity(nr);
@@ -133,7 +133,7 @@ void leader_record(uint32_t nr, const int64_t *args, int64_t ret, uint32_t flags
 /* Records that the leader runs its handler for `sig` now, before its next event. */
 void leader_record_signal(int sig) {
   tstate *ts = t_ts;
-  if (!ts || ts->leader_stopped || g_role != ROLE_LEADER) return;
+  if (!ts || ts->leader_stopped || g_agent.role != ROLE_LEADER) return;
   if (!recording()) {
     ts->leader_stopped = 1;
     return;

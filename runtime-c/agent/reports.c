@@ -19,7 +19,7 @@ void __attribute__((noreturn)) follower_retire(uint32_t kind, const char *reason
                                                       uint64_t event, uint32_t rule) {
   tstate *ts = t_ts;
   spin_lock(&g_report_lock); /* one report per process; other threads wait for the exit */
-  char *r = g_shm->report;
+  char *r = g_agent.shm->report;
   size_t cap = MVR_REPORT_MAX, n = 0;
 #define ADD(...) do { if (n < cap) n += (size_t)snprintf(r + n, cap - n, __VA_ARGS__); } while (0)
   ADD("%s at leader event #%llu", kind == MVR_REPORT_EXPECTED_DIVERGE ? "expected divergence" : kind == MVR_REPORT_UNSUPPORTED ? "unsupported" : kind == MVR_REPORT_INTERNAL ? "runtime error" : "divergence",
@@ -42,10 +42,10 @@ void __attribute__((noreturn)) follower_retire(uint32_t kind, const char *reason
 #undef ADD
   if (n >= cap) n = cap - 1;
   r[n] = 0;
-  g_shm->report_event = event;
-  g_shm->report_rule = rule;
-  g_shm->report_ring = ts ? ts->ring : 0;
-  __atomic_store_n(&g_shm->report_kind, kind, __ATOMIC_SEQ_CST);
+  g_agent.shm->report_event = event;
+  g_agent.shm->report_rule = rule;
+  g_agent.shm->report_ring = ts ? ts->ring : 0;
+  __atomic_store_n(&g_agent.shm->report_kind, kind, __ATOMIC_SEQ_CST);
   RAW3(SYS_write, 2, "mvr-agent: follower retired: ", 29);
   RAW3(SYS_write, 2, r, n);
   RAW1(SYS_exit_group, MVR_FOLLOWER_REPORT_EXIT);

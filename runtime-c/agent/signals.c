@@ -4,6 +4,8 @@
  * (exec_call); and the follower's re-issue of a call after the leader's signal. */
 #include "agent.h"
 
+/* ---- the program's handlers, held off while the agent works (both roles) ----------------------- */
+
 /* Set once the program installs a signal handler: until then no signal runs code (fatal and
  * ignored signals run none), and block_signals saves its two rt_sigprocmask calls. */
 static volatile int g_handlers_seen;

@@ -17,17 +17,17 @@ int agent_call(uint32_t nr, const int64_t *a, int64_t *ret) {
     *ret = exec_call(nr, a);
     return 1;
   }
-  if (g_role == ROLE_LEADER && t_ts && __atomic_load_n(&g_shm->promote_state, __ATOMIC_SEQ_CST) == MVR_PROMOTE_REQ) {
+  if (g_agent.role == ROLE_LEADER && t_ts && __atomic_load_n(&g_agent.shm->promote_state, __ATOMIC_SEQ_CST) == MVR_PROMOTE_REQ) {
     leader_pause(t_ts);
     /* Now the follower: re-issued, so that the call is decided under the follower's signal mask
      * (the SIGSYS handler's, or the one the wrapper sets). */
-    if (g_role != ROLE_LEADER) return 0;
+    if (g_agent.role != ROLE_LEADER) return 0;
   }
-  if (g_role == ROLE_LEADER) {
+  if (g_agent.role == ROLE_LEADER) {
     int64_t r = exec_call(nr, a);
     /* Kicked out of a blocking call for a role switch: the call did not happen; it is re-issued,
      * and pauses at its entry. */
-    if (r == -EINTR && __atomic_load_n(&g_shm->promote_state, __ATOMIC_SEQ_CST) == MVR_PROMOTE_REQ) return 0;
+    if (r == -EINTR && __atomic_load_n(&g_agent.shm->promote_state, __ATOMIC_SEQ_CST) == MVR_PROMOTE_REQ) return 0;
     if (nr == SYS_epoll_ctl && r == 0) epoll_note_own(a);
     leader_record(nr, a, r, 0);
     *ret = r;
@@ -51,12 +51,12 @@ void on_sigsys(int sig, siginfo_t *info, void *ctx) {
     else g[REG_RAX] = exec_call(nr, a);
     return;
   }
-  if (g_prelude && prelude_call(nr, a, g)) return;
+  if (g_agent.prelude && prelude_call(nr, a, g)) return;
 
   /* Once nothing can follow any more (no follower, and no journal for a later update), a leader
    * thread stops trapping altogether (each thread on its next syscall): a single leader runs at
    * native speed. Its handlers stay wrapped, recording nothing. */
-  if (g_role == ROLE_LEADER && !recording() &&
+  if (g_agent.role == ROLE_LEADER && !recording() &&
       nr != SYS_rt_sigreturn && nr != SYS_rt_sigaction && nr != SYS_rt_sigprocmask) {
     disarm_sud();
     if (!is_creation(nr)) {
@@ -81,7 +81,7 @@ void on_sigsys(int sig, siginfo_t *info, void *ctx) {
       handle_creation(nr, a, g);
       return;
     case SYS_execve: case SYS_execveat:
-      if (g_role == ROLE_FOLLOWER) {
+      if (g_agent.role == ROLE_FOLLOWER) {
         mvr_call c;
         memset(&c, 0, sizeof c);
         c.nr = nr;
@@ -92,13 +92,13 @@ void on_sigsys(int sig, siginfo_t *info, void *ctx) {
       g[REG_RAX] = exec_call(nr, a); /* returns only on failure */
       return;
     case SYS_exit_group: case SYS_exit:
-      if (g_role == ROLE_FOLLOWER) {
+      if (g_agent.role == ROLE_FOLLOWER) {
         follower_call(nr, a, 0);
         if (follower_restart(g, nr)) return;
         /* Tells the monitor this process ended as the leader's did (not a crash). */
         if (nr == SYS_exit_group) {
           for (unsigned r = 0; r < MVR_MAX_RINGS; r++)
-            if (g_my_rings & (1u << r)) g_shm->ring[r].follower_exited = 1;
+            if (g_agent.my_rings & (1u << r)) g_agent.shm->ring[r].follower_exited = 1;
         } else if (t_ts) {
           t_ts->rc->follower_exited = 1;
         }
@@ -106,7 +106,7 @@ void on_sigsys(int sig, siginfo_t *info, void *ctx) {
         leader_record(nr, a, 0, MVR_RECF_NORET);
         if (nr == SYS_exit_group) {
           for (unsigned r = 0; r < MVR_MAX_RINGS; r++)
-            if (g_my_rings & (1u << r)) ring_eof(&g_shm->ring[r]);
+            if (g_agent.my_rings & (1u << r)) ring_eof(&g_agent.shm->ring[r]);
         } else if (t_ts) {
           ring_eof(t_ts->rc);
         }

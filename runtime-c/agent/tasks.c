@@ -35,10 +35,10 @@ static uint64_t clone_flags(uint32_t nr, const int64_t *a, uint64_t *child_sp) {
 
 void mvr_thread_start(uint64_t ring) {
   if (ring >= MVR_MAX_RINGS) return;
-  if (g_role == ROLE_LEADER && !recording()) return; /* nothing to follow */
+  if (g_agent.role == ROLE_LEADER && !recording()) return; /* nothing to follow */
   tstate *ts = tstate_new((uint32_t)ring);
-  __atomic_or_fetch(&g_my_rings, 1u << ring, __ATOMIC_SEQ_CST);
-  if (g_role == ROLE_FOLLOWER) follower_thread_init(ts);
+  __atomic_or_fetch(&g_agent.my_rings, 1u << ring, __ATOMIC_SEQ_CST);
+  if (g_agent.role == ROLE_FOLLOWER) follower_thread_init(ts);
   else ts->rc->in_use = 1;
   t_ts = ts;
   arm_sud();
@@ -78,40 +78,40 @@ void handle_creation(uint32_t nr, const int64_t *a, greg_t *g) {
   if (nr == SYS_fork || nr == SYS_vfork) child_sp = 0;
   int thread = (flags & CLONE_THREAD) && child_sp;
   if (thread) {
-    if (g_role == ROLE_FOLLOWER) {
+    if (g_agent.role == ROLE_FOLLOWER) {
       follower_call(nr, a, 1); /* matched against the leader's thread creation, then performed */
       if (follower_restart(g, nr)) return;
-      uint64_t k = next_ring(&g_shm->follower_threads);
+      uint64_t k = next_ring(&g_agent.shm->follower_threads);
       /* An unarmed follower thread would act on the world: never let one run. */
       if (k >= MVR_MAX_RINGS) retire_unsupported(nr, a, "more threads and processes than the runtime has rings (15)");
       start_thread(g, child_sp, k);
     } else {
       leader_record(nr, a, 0, MVR_RECF_NORET);
-      start_thread(g, child_sp, next_ring(&g_shm->leader_threads));
+      start_thread(g, child_sp, next_ring(&g_agent.shm->leader_threads));
     }
     return;
   }
   if ((flags & CLONE_THREAD) || (flags & CLONE_VM && !(flags & CLONE_VFORK) && child_sp)) {
-    if (g_role == ROLE_FOLLOWER) retire_unsupported(nr, a, "the v1 runtime does not follow this kind of clone");
+    if (g_agent.role == ROLE_FOLLOWER) retire_unsupported(nr, a, "the v1 runtime does not follow this kind of clone");
   }
   t_create.nr = nr;
   for (int i = 0; i < 6; i++) t_create.args[i] = a[i];
   t_create.follow = !(flags & CLONE_VM);
   t_create.ring = ~0ull;
   t_create.armed = t_armed;
-  if (g_role == ROLE_FOLLOWER) {
+  if (g_agent.role == ROLE_FOLLOWER) {
     /* Wait for the leader's result (recorded after its creation) and match against it. */
     t_create.leader_ret = follower_call(nr, a, 0);
     if (follower_restart(g, nr)) return;
     if (!t_create.follow || t_create.leader_ret < 0) {
-      if (t_create.follow) next_ring(&g_shm->follower_threads); /* stay in step with the leader's count */
+      if (t_create.follow) next_ring(&g_agent.shm->follower_threads); /* stay in step with the leader's count */
       g[REG_RAX] = t_create.leader_ret; /* no child: the leader's child does the work */
       return;
     }
-    t_create.ring = next_ring(&g_shm->follower_threads);
+    t_create.ring = next_ring(&g_agent.shm->follower_threads);
     if (t_create.ring >= MVR_MAX_RINGS) retire_unsupported(nr, a, "more threads and processes than the runtime has rings (15)");
   } else if (t_create.follow) {
-    t_create.ring = next_ring(&g_shm->leader_threads);
+    t_create.ring = next_ring(&g_agent.shm->leader_threads);
   }
   mvr_native_ret = (uint64_t)g[REG_RIP];
   g[REG_RAX] = nr;
@@ -126,10 +126,10 @@ long mvr_after_create(long ret) {
      * vfork the parent's own, given back in the parent's branch below). */
     t_armed = 0;
     if (!t_create.follow || t_create.ring >= MVR_MAX_RINGS) return 0;
-    if (g_role == ROLE_LEADER && !recording()) return 0;
+    if (g_agent.role == ROLE_LEADER && !recording()) return 0;
     tstate *ts = tstate_new((uint32_t)t_create.ring);
-    g_my_rings = 1u << t_create.ring;
-    if (g_role == ROLE_FOLLOWER) {
+    g_agent.my_rings = 1u << t_create.ring;
+    if (g_agent.role == ROLE_FOLLOWER) {
       follower_thread_init(ts);
       ts->rc->follower_pid = (int32_t)RAW0(SYS_getpid);
     } else {
@@ -140,7 +140,7 @@ long mvr_after_create(long ret) {
     return 0;
   }
   t_armed = t_create.armed;
-  if (g_role == ROLE_LEADER) {
+  if (g_agent.role == ROLE_LEADER) {
     /* The parent records the creation with its result, the child's pid (or the error). */
     leader_record(t_create.nr, t_create.args, ret, 0);
     return ret;
@@ -148,7 +148,7 @@ long mvr_after_create(long ret) {
   /* The monitor watches the follower's child processes through their rings: named here by the
    * parent too, so that a parent that exits at once never leaves a child unwatched (the child
    * names itself only when it first runs). */
-  if (ret > 0 && t_create.ring < MVR_MAX_RINGS) g_shm->ring[t_create.ring].follower_pid = (int32_t)ret;
+  if (ret > 0 && t_create.ring < MVR_MAX_RINGS) g_agent.shm->ring[t_create.ring].follower_pid = (int32_t)ret;
   /* The follower's parent sees the leader's child pid: its later wait4/kill calls are matched
    * against the leader's, which name that pid. Its own child is never waited for (v1). */
   return t_create.leader_ret;

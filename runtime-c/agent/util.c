@@ -7,13 +7,13 @@ void __attribute__((noreturn)) agent_fatal(const char *msg) {
   RAW3(SYS_write, 2, "mvr-agent: ", 11);
   RAW3(SYS_write, 2, msg, strlen(msg));
   RAW3(SYS_write, 2, "\n", 1);
-  if (g_shm && g_role == ROLE_FOLLOWER) {
+  if (g_agent.shm && g_agent.role == ROLE_FOLLOWER) {
     /* A follower's failure is a retirement with a reason, never a silent exit. */
     size_t n = strlen(msg);
     if (n >= MVR_REPORT_MAX) n = MVR_REPORT_MAX - 1;
-    memcpy(g_shm->report, msg, n);
-    g_shm->report[n] = 0;
-    __atomic_store_n(&g_shm->report_kind, MVR_REPORT_INTERNAL, __ATOMIC_SEQ_CST);
+    memcpy(g_agent.shm->report, msg, n);
+    g_agent.shm->report[n] = 0;
+    __atomic_store_n(&g_agent.shm->report_kind, MVR_REPORT_INTERNAL, __ATOMIC_SEQ_CST);
     RAW1(SYS_exit_group, MVR_FOLLOWER_REPORT_EXIT);
   }
   RAW1(SYS_exit_group, 127);
@@ -48,8 +48,8 @@ tstate *tstate_new(uint32_t ring) {
   tstate *ts = raw_alloc(sizeof(tstate));
   if (!ts) agent_fatal("cannot allocate the thread state");
   ts->ring = ring;
-  ts->rc = &g_shm->ring[ring];
-  ts->data = g_data + (uint64_t)ring * g_shm->data_size;
+  ts->rc = &g_agent.shm->ring[ring];
+  ts->data = g_agent.data + (uint64_t)ring * g_agent.shm->data_size;
   ts->view.ctx = ts;
   ts->view.get = view_get;
   return ts;
