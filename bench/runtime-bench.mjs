@@ -8,7 +8,9 @@
 // Prints a table and, per row, the cost per request relative to native in the same run.
 //
 //   node bench/runtime-bench.mjs [--seconds S] [--warmup S] [--rounds N] [--clients 1,8] [--no-redis]
-//                                [--json FILE] [--mvrc CLI]
+//                                [--no-rules] [--json FILE] [--mvrc CLI]
+// --no-rules: the leader+follower rows run the same version on both sides without --rules (the
+// default path: the follower runs the empty rule file's module).
 // --mvrc: the mvrc CLI to measure (default dist/mvrc.cjs; a .ts file, e.g. compiler/cli/main.ts, runs through tsx).
 //
 // Each configuration is measured in --rounds rounds, interleaved (native, single leader,
@@ -30,7 +32,7 @@ const KV_DIR = path.join(ROOT, 'examples', 'kv');
 
 // ---- options ----
 function parseArgs(argv) {
-  const o = { seconds: 1.5, warmup: 0.3, rounds: 3, clients: [1, 8], redis: true, json: null, mvrc: path.join(ROOT, 'dist', 'mvrc.cjs') };
+  const o = { seconds: 1.5, warmup: 0.3, rounds: 3, clients: [1, 8], redis: true, rules: true, json: null, mvrc: path.join(ROOT, 'dist', 'mvrc.cjs') };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -42,6 +44,7 @@ function parseArgs(argv) {
     else if (a === '--rounds') o.rounds = Math.round(positive(a, val()));
     else if (a === '--clients') o.clients = val().split(',').map((c) => positive('--clients', c));
     else if (a === '--no-redis') o.redis = false;
+    else if (a === '--no-rules') o.rules = false;
     else if (a === '--json') o.json = val();
     else if (a === '--mvrc') o.mvrc = path.resolve(val());
     else if (a === '--help' || a === '-h') usage(null);
@@ -56,7 +59,7 @@ function positive(flag, v) {
   return n;
 }
 function usage(err) {
-  const text = 'usage: node bench/runtime-bench.mjs [--seconds S] [--warmup S] [--rounds N] [--clients 1,8] [--no-redis] [--json FILE] [--mvrc CLI]\n';
+  const text = 'usage: node bench/runtime-bench.mjs [--seconds S] [--warmup S] [--rounds N] [--clients 1,8] [--no-redis] [--no-rules] [--json FILE] [--mvrc CLI]\n';
   if (err) {
     process.stderr.write(`runtime-bench: error: ${err}\n${text}`);
     process.exit(2);
@@ -399,7 +402,7 @@ async function main() {
     {
       server: 'kv',
       mode: 'mvrc leader+follower',
-      ...mvrc(() => ['--rules', path.join(KV_DIR, 'forward.mvr'), '--', v1, '--port', '0', ':::', v2, '--port', '0'], true),
+      ...mvrc(() => (opts.rules ? ['--rules', path.join(KV_DIR, 'forward.mvr'), '--', v1, '--port', '0', ':::', v2, '--port', '0'] : ['--', v1, '--port', '0', ':::', v1, '--port', '0']), true),
       load: kvLoad,
     },
   ];
@@ -412,7 +415,7 @@ async function main() {
     const r1 = { server: 'redis', mode: 'native', cmd: 'redis-server', args: () => redisArgs(r1.port), unavailable: redisWhy };
     const m2 = mvrc(() => ['--', 'redis-server', ...redisArgs(r2.port)]);
     const r2 = { server: 'redis', mode: 'mvrc single leader', ...m2, unavailable: redisWhy ?? m2.unavailable };
-    const m3 = mvrc(() => ['--rules', path.join(ROOT, 'examples', 'redis', 'redis.mvr'), '--', 'redis-server', ...redisArgs(r3.port), ':::', 'redis-server', ...redisArgs(r3.port)], true);
+    const m3 = mvrc(() => [...(opts.rules ? ['--rules', path.join(ROOT, 'examples', 'redis', 'redis.mvr')] : []), '--', 'redis-server', ...redisArgs(r3.port), ':::', 'redis-server', ...redisArgs(r3.port)], true);
     const r3 = { server: 'redis', mode: 'mvrc leader+follower', ...m3, unavailable: redisWhy ?? m3.unavailable };
     for (const c of [r1, r2, r3]) Object.assign(c, { load: redisLoad, needsPort: true });
     configs.push(r1, r2, r3);

@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { symlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import type { MonitorStatus } from '../compiler/commands/ctl.ts';
+import type { MonitorStatus } from '../compiler/cli/ctl.ts';
 import { CLI, REPO } from './helpers/cli.ts';
 import { clean, ctl, events, KV, prepareKv, raw, status, until } from './helpers/ctl.ts';
 import { checkKeys, LineConn, loadKeys, runLoad, startKv, type KvServer, type LoadResult } from '../examples/kv/client.ts';

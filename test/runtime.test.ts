@@ -3,7 +3,7 @@
 // echoes its stdin; build-time switches make faulty follower versions (crash, hang, different bytes).
 import { expect } from 'chai';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, cpSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +11,7 @@ import { dirname } from 'node:path';
 import { CLI, tempDir } from './helpers/cli.ts';
 import { parseRunArgs } from '../compiler/cli/run.ts';
 import { buildRuntime, RuntimeBuildError } from '../codegen-c/runtime-build.ts';
+import { buildEmptyRules } from '../compiler/cli/empty-rules.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const FIXTURE = join(REPO, 'test', 'fixtures', 'mvr-lines.c');
@@ -79,9 +80,10 @@ describe('runtime: leader and follower side by side', function () {
     execFileSync('cc', [...CFLAGS, '-o', bin.fork, fork]);
     bin.forkCrash = join(dir, 'fork-crash');
     execFileSync('cc', [...CFLAGS, '-DCRASH_CHILD=1', '-o', bin.forkCrash, fork]);
-    bin.rules = join(dir, 'rules-default.so');
-    execFileSync('cc', [...CFLAGS, '-shared', '-fPIC', '-I', join(REPO, 'runtime-c', 'include'), '-I', join(REPO, 'runtime-c', 'common'),
-      '-o', bin.rules, join(REPO, 'test', 'fixtures', 'rules-default.c'), join(REPO, 'runtime-c', 'common', 'mvr_sysinfo.c')]);
+    // A module given as a .so: `mvrc build` of a rule file with no rules (the default rule alone).
+    writeFileSync(join(dir, 'none.mvr'), '');
+    execFileSync(process.execPath, [...cli(), 'build', join(dir, 'none.mvr'), '-o', join(dir, 'none')], { stdio: 'ignore' });
+    bin.rules = join(dir, 'none', 'rules.so');
   });
 
   it('gives the same output as the leader alone, and the follower sees the same clock values', () => {
@@ -158,7 +160,7 @@ describe('runtime: leader and follower side by side', function () {
     expect(r.stdout).to.contain('stdin bytes: 2');
   });
 
-  it('drives a rules module given with --rules (.so) like the built-in default matcher', () => {
+  it('drives a rules module given with --rules (.so), built by mvrc build', () => {
     const log = join(dir, 'rules.log');
     const r = mvrcRun(['--rules', bin.rules!, '--follower-log', log, '--', bin.lines!, '--lines', '10', ':::', bin.lines!, '--lines', '10'], 'abc');
     expect(r.status).to.equal(0);
@@ -466,6 +468,47 @@ describe('runtime: leader and follower side by side', function () {
       child.stdin!.end();
       expect(await exited).to.equal(0);
     }
+  });
+
+  it('without --rules, the follower runs the generated module of an empty rule file (there is no built-in matcher)', async () => {
+    const log = join(dir, 'no-rules.log');
+    const run = startRun(['--follower-log', log, '--', bin.lines!, '--lines', '2', ':::', bin.lines!, '--lines', '2'], 'pipe');
+    try {
+      // Both versions now wait for stdin (the follower for the leader's read).
+      await run.waitFor('line 1');
+      const pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
+      const read = (p: string, f: string): string => {
+        try {
+          return readFileSync(join('/proc', p, f), 'latin1');
+        } catch {
+          return '';
+        }
+      };
+      const follower = pids.find((p) => read(p, 'cmdline').startsWith(`${bin.lines!}\0`) && read(p, 'environ').split('\0').includes('MVR_ROLE=follower'));
+      expect(follower, 'the follower process').to.be.a('string');
+      const rules = read(follower!, 'environ').split('\0').find((e) => e.startsWith('MVR_RULES='))!.slice('MVR_RULES='.length);
+      expect(rules).to.match(/\/rules-empty-[0-9a-f]+\/rules\.so$/);
+      expect(read(follower!, 'maps')).to.contain(rules);
+    } finally {
+      run.child.stdin!.end();
+    }
+    expect(await run.exited).to.equal(0);
+    expect(run.err, run.err).to.not.match(/retired/);
+    // Without rules, a real difference is still a divergence (the default rule of the generated module).
+    const d = mvrcRun(['--', bin.lines!, '--lines', '10', ':::', bin.diff!, '--lines', '10']);
+    expect(d.stderr).to.match(/retired: divergence/);
+    expect(d.stderr).to.contain('rule:     default rule (a syscall matches itself)');
+  });
+
+  it('builds the empty rule file\'s module once (cache)', () => {
+    const cacheDir = join(dir, 'rules-cache');
+    const io = { stdout: () => {}, stderr: (t: string) => void process.stderr.write(t), cwd: dir, isTTY: false, env: process.env };
+    const first = buildEmptyRules(io, cacheDir);
+    expect(first).to.be.a('string').and.match(/rules-empty-[0-9a-f]+\/rules\.so$/);
+    const built = statSync(first!).mtimeMs;
+    expect(buildEmptyRules(io, cacheDir)).to.equal(first);
+    expect(statSync(first!).mtimeMs).to.equal(built);
+    expect(readdirSync(cacheDir)).to.deep.equal([first!.split('/').at(-2)]);
   });
 
   it('builds the runtime once per content (cache), and again when a source changes', () => {

@@ -172,6 +172,11 @@ async function updateLine(u: UpdateArgs, io: CliIO): Promise<string | null> {
     const so = await build(u.rules, 'rules');
     if (so === null) return null;
     words.push(`rules=${so}`);
+  } else {
+    // No rules: the new version runs the empty rule file's module (empty-rules.ts).
+    const so = (await import('./empty-rules.ts')).buildEmptyRules(io);
+    if (so === null) return null;
+    words.push(`rules=${so}`);
   }
   if (u.back) {
     const so = await build(u.back, 'back');

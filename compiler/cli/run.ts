@@ -6,7 +6,8 @@
 //            [--follower-log F] [--state-dir D] [--ring-size BYTES] [--deadline-ms N]
 //            [--leader-env K=V]... [--follower-env K=V]... -- LEADER_CMD... [::: FOLLOWER_CMD...]
 //
-// --rules/--back take a .mvr file (compiled with `mvrc build`) or an already built rules .so.
+// --rules/--back take a .mvr file (compiled with `mvrc build`) or an already built rules .so;
+// without --rules the follower runs the module of an empty rule file (empty-rules.ts).
 // With --control the leader runs under the agent even alone, so that `mvrc ctl SOCK update`
 // can start a new version later (docs/lifecycle.md). --state says how a later update brings the
 // new version's state up to date (the default of `ctl update`): replay (the default) keeps a
@@ -115,6 +116,12 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   let rulesSo: string | undefined;
   if (o.rules) {
     const so = await buildRules(abs(o.rules), stateDir, io);
+    if (so === null) return 1;
+    rulesSo = so;
+  } else if (o.follower) {
+    // No rules: the follower runs the empty rule file's module (the default rule alone), the
+    // same generated C as any other module (empty-rules.ts).
+    const so = (await import('./empty-rules.ts')).buildEmptyRules(io);
     if (so === null) return 1;
     rulesSo = so;
   }

@@ -62,7 +62,7 @@ const CLONE_VFORK = 0x4000n;
 const CLONE_THREAD = 0x10000n;
 
 /**
- * Whether the child of a creating call is one the runtime pairs with a ring (runtime-c/agent/agent.c,
+ * Whether the child of a creating call is one the runtime pairs with a ring (runtime-c/agent/tasks.c,
  * handle_creation): threads and fork-like processes are; vfork and clone(CLONE_VM) without
  * CLONE_THREAD (posix_spawn, system) are not. Null for a call that creates nothing.
  */

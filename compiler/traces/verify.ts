@@ -60,7 +60,7 @@ const NEVER_RECORDED = new Set(['rt_sigaction', 'rt_sigprocmask', 'rt_sigreturn'
 /**
  * Whether the runtime records this call in the leader and matches it in the follower: calls with a
  * local effect (memory, signal masks, futex...) are executed by each version unmatched, except the
- * ones that create descriptors, wait4/waitid and exit (runtime-c/agent/agent.c, "Policy v1").
+ * ones that create descriptors, wait4/waitid and exit (runtime-c/agent/agent.h, "Policy v1").
  */
 export function runtimeMatches(nr: number): boolean {
   const sc = syscallByNr(nr);

@@ -1,5 +1,5 @@
 /* mvr_params.h — how many bytes each parameter of a call carries, from the syscall table.
- * The leader's recorder, the follower's call builder and the default matcher all use these, so
+ * The leader's recorder and the follower's call builder both use these, so
  * both sides of a comparison measure buffers the same way. Every length is capped by `cap`. */
 #ifndef MVR_PARAMS_H
 #define MVR_PARAMS_H

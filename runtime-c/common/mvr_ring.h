@@ -157,7 +157,7 @@ static inline uint64_t mvr_align8(uint64_t n) { return (n + 7u) & ~(uint64_t)7u;
 
 #define MVR_ENV_ROLE "MVR_ROLE"         /* "leader" or "follower" */
 #define MVR_ENV_SHM_FD "MVR_SHM_FD"     /* fd number of the shared memfd */
-#define MVR_ENV_RULES "MVR_RULES"       /* path of rules.so (follower only; empty: default matcher) */
+#define MVR_ENV_RULES "MVR_RULES"       /* path of rules.so (follower only; required) */
 #define MVR_ENV_MIRROR "MVR_MIRROR_STDIO" /* "0": the follower does not copy its fd 1/2 writes to its log */
 #define MVR_ENV_FDSOCK "MVR_FDSOCK_FD"  /* fd number of this process's end of the descriptor channel */
 #define MVR_ENV_HANDOFF "MVR_HANDOFF"   /* "1": a follower started by a handoff (state loaded, not replayed) */

@@ -1,0 +1,359 @@
+/* agent.h — the agent's internal header: what its files share (libmvr-agent.so, the in-process half
+ * of the mvr runtime, preloaded into both versions).
+ *
+ * The files, one concern each: init.c (start-up, the process-wide state, arming SUD), sigsys.c
+ * (the SIGSYS handler and agent_call), record.c (leader: recording), follow.c (follower: the
+ * leader view, the rule module, one call), reports.c (follower: retirement reports), fds.c
+ * (descriptors passed from the leader), epoll.c (epoll user data per version), signals.c
+ * (signal-mask hygiene, the program's handlers, executing a call), tasks.c (threads and
+ * processes), switch.c (role switch), handoff.c (handoff under MVE, mvr_agent_api.h), fastpath.c
+ * (the hot calls' libc symbols), util.c (no-libc helpers), trampoline.S (the allowed region).
+ *
+ * Everything declared here is hidden (-fvisibility=hidden, and the pragma below for the
+ * declarations): the agent exports only the fast path's libc symbols and mvr_agent.
+ *
+ *
+ * The constructor arms syscall user dispatch (SUD): every syscall the program makes outside the
+ * agent's allowed region (trampoline.S) raises SIGSYS, and the handler (sigsys.c) decides what happens.
+ *
+ * Leader: executes the call and appends an event to the shared ring (mvr_ring.h).
+ * Follower: asks the rule module (rules.so: a generated module, that of an empty rule file when no
+ * rules are given, so the default rule too is generated C) what to do with the
+ * call given the leader's events, and gets its results from the leader; it never touches the world.
+ *
+ * Policy v1:
+ *  - Calls whose effect is 'local' in the syscall table (mmap, munmap, mprotect, brk, madvise,
+ *    rt_sigprocmask, futex, ...) are not recorded by the leader and are executed by the follower
+ *    directly, without matching: allocation patterns differ between versions and these calls have
+ *    no effect outside the process. Exception: local calls that create descriptors (socket, pipe,
+ *    epoll_create, eventfd, dup...) are recorded and matched like the others, because the
+ *    follower must hold the same descriptors under the same numbers; and wait4/waitid, whose
+ *    results name the leader's child processes.
+ *  - Descriptors: for every event that creates descriptors the leader passes them over a socket
+ *    (SCM_RIGHTS) and the follower installs them under the leader's numbers (dup3), so both hold
+ *    the same kernel objects; a matched close() also closes the follower's copy.
+ *  - Every other follower call is matched; the follower executes a call only when the rule module
+ *    says EXEC (which the compiler allows only for local/read-only/private effects). Writes to the
+ *    follower's own fd 1/2 (its log, set up by the monitor) are additionally performed, after
+ *    matching, so that its output can be read in the log (MVR_MIRROR_STDIO=0 turns this off).
+ *  - exit/exit_group are recorded before they run and matched, so a different exit is a divergence.
+ *  - Threads: the leader's k-th new thread and the follower's k-th new thread are paired and share
+ *    ring k (main threads: ring 0). The follower's clone is matched against the leader's, then
+ *    really performed (its threads are its own); each new thread arms syscall user dispatch for
+ *    itself on its first instruction (trampoline.S), as SUD is not inherited.
+ *  - Processes: fork (and clone without CLONE_VM) pairs child processes the same way: the
+ *    follower's fork is matched against the leader's (recorded after it, with the child's pid,
+ *    which the follower's parent sees) and really performed; the child arms SUD for itself
+ *    (mvr_after_create). vfork/posix_spawn/system (CLONE_VM without a thread) run unfollowed in
+ *    the leader; the follower creates nothing and gets the leader's result, as the spawned
+ *    program's effects are external. execve: recorded, run by the leader (the new image runs
+ *    untouched); a follower reaching one is retired as "unsupported". Rings are not reused: at
+ *    most 15 threads and child processes are followed; a follower needing more is retired.
+ *  - Once the follower is gone (and no journal is kept), the leader's threads disarm SUD and run
+ *    natively.
+ *  - Signals: SIGSYS is kept deliverable (stripped from every mask the program sets, handlers for
+ *    it refused). The handlers are wrapped in both roles (so that they are deferred while the
+ *    agent works on a call, and recorded once a version leads): a signal handled by the leader is recorded
+ *    in the ring before the events its handler makes, and the follower raises the same signal on
+ *    itself when it reaches that point, before the call it was about to make (which it re-issues
+ *    after its handler). Signals ignored or fatal in the leader need no replay.
+ *
+ * The handler uses only raw syscalls from the allowed region and no allocation. The program's
+ * signal handlers get the agent's restorer (in the allowed region) so their rt_sigreturn never traps.
+ *
+ * Fast path: the agent exports libc's wrappers of the hot calls (read, write, epoll_wait, ...) and
+ * of the vDSO time functions; they run the handler's logic (agent_call) without the SIGSYS round
+ * trip, and make the call natively in a thread the agent does not intercept (fastpath.c and
+ * docs/runtime.md).
+ *
+ * Live update (docs/lifecycle.md): while `journal_valid` is set, a leader without a follower keeps
+ * SUD armed and records into the rings as a journal (nothing is released until the journal bound),
+ * so that a new version started later replays its whole history. Role switch (promotion,
+ * rollback from the updated-leader stage, failover): mvr_promote in mvr_ring.h; single-threaded
+ * programs only (ring 0).
+ *
+ * Not in v1: following exec, reusing rings, calling mvr_rules_finish at the follower's exit,
+ * signals for rules with look-ahead across a signal, role switch of multi-threaded programs.
+ */
+#ifndef MVR_AGENT_H
+#define MVR_AGENT_H
+
+#undef _FORTIFY_SOURCE /* the agent defines read, write, recv... itself (the fast path's wrappers) */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+#include <linux/futex.h>
+#include <linux/prctl.h>
+#include <linux/sched.h>
+
+#include "mvr_rules.h"
+#include "../common/mvr_ring.h"
+#include "../common/mvr_params.h"
+#include "../common/mvr_decode.h"
+#include "mvr_agent_api.h"
+
+#pragma GCC visibility push(hidden)
+
+#define EXPORT __attribute__((visibility("default")))
+#define HIDDEN __attribute__((visibility("hidden")))
+#define TLS __thread __attribute__((tls_model("initial-exec")))
+
+/* trampoline.S */
+extern char mvr_allowed_start[] HIDDEN, mvr_allowed_end[] HIDDEN;
+extern void mvr_restorer(void) HIDDEN;
+extern void mvr_create_stub(void) HIDDEN;
+extern void mvr_thread_stub(void) HIDDEN;
+long mvr_raw_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5) HIDDEN;
+void mvr_thread_start(uint64_t ring) HIDDEN;
+long mvr_after_create(long ret) HIDDEN;
+
+#define RAW0(n) mvr_raw_syscall((n), 0, 0, 0, 0, 0, 0)
+#define RAW1(n, a) mvr_raw_syscall((n), (long)(a), 0, 0, 0, 0, 0)
+#define RAW2(n, a, b) mvr_raw_syscall((n), (long)(a), (long)(b), 0, 0, 0, 0)
+#define RAW3(n, a, b, c) mvr_raw_syscall((n), (long)(a), (long)(b), (long)(c), 0, 0, 0)
+#define RAW4(n, a, b, c, d) mvr_raw_syscall((n), (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
+#define RAW6(n, a, b, c, d, e, f) \
+  mvr_raw_syscall((n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
+
+#ifndef SYS_USER_DISPATCH
+#define SYS_USER_DISPATCH 2
+#endif
+#ifndef PR_SET_SYSCALL_USER_DISPATCH
+#define PR_SET_SYSCALL_USER_DISPATCH 59
+#define PR_SYS_DISPATCH_ON 1
+#endif
+#ifndef PR_SYS_DISPATCH_OFF
+#define PR_SYS_DISPATCH_OFF 0
+#endif
+#define SELECTOR_BLOCK 1
+#ifndef SA_RESTORER
+#define SA_RESTORER 0x04000000 /* x86-64 kernel ABI; glibc does not export it */
+#endif
+
+enum role { ROLE_NONE = 0, ROLE_LEADER, ROLE_FOLLOWER };
+
+/* ---- process-wide state (init.c) ------------------------------------------------------------------
+ * One per process, shared by its threads. Set up by the constructor; a role switch changes `role`
+ * (and a follower that becomes the leader stops mirroring stdio); a fork child inherits a copy and
+ * keeps only its own ring in `my_rings`. Other process-wide tables belong to the file that uses
+ * them: the program's signal handlers (signals.c), epoll registrations (epoll.c), installed
+ * descriptors (fds.c), the rule module (follow.c). */
+typedef struct agent_state {
+  enum role role;
+  mvr_shared *shm; /* the monitor's shared memory: the header (mvr_ring.h), then the rings' data */
+  uint8_t *data;   /* the rings' data: ring k at k * shm->data_size */
+  /* Follower: writes to its own fd 1/2 (its log, set up by the monitor) are also performed after
+   * matching, so that its output can be read there (MVR_MIRROR_STDIO=0 turns this off). */
+  int mirror_stdio;
+  int fdsock; /* descriptor channel (mvr_ring.h) */
+  /* A follower started by a handoff (docs/handoff.md, "Under multi-version execution"), and
+   * whether it is still in its prelude: it has not reached its first update point yet (its state
+   * is being loaded; only local calls are allowed). */
+  int handoff_follower;
+  volatile int prelude;
+  /* Rings owned by this process's threads (a fork child owns only its own). Used to end exactly
+   * this process's streams at exit_group, and to route descriptor messages. */
+  volatile uint32_t my_rings;
+} agent_state;
+
+extern agent_state g_agent;
+
+/* ---- per-thread state outside tstate (init.c, tasks.c) ------------------------------------------ */
+
+/* Set while the agent itself runs library code that makes syscalls (loading the backward rules at
+ * a role switch): those calls are executed as they are, never recorded or matched. */
+extern TLS int t_passthrough;
+/* Leader: the next fork of this thread is the handoff fork (docs/handoff.md). */
+extern TLS int t_handoff_fork;
+/* Whether syscall user dispatch is armed for this thread (set by arm_sud, cleared where the agent
+ * disarms it or in a new process before it arms itself): the fast path's wrappers go through the
+ * agent only then, and otherwise make the call natively, as an unarmed thread's calls are. */
+extern TLS int t_armed;
+/* The application's return address for the creation stubs (tasks.c, read by trampoline.S). */
+extern TLS uint64_t mvr_native_ret;
+
+/* Whether the leader records: a follower is attached, or the journal is still being kept. */
+static inline int recording(void) {
+  return (g_agent.shm->follower_attached || g_agent.shm->journal_valid) && !g_agent.shm->overflow;
+}
+
+/* ---- per-thread state ------------------------------------------------------------------------- */
+
+#define WIN 1024u /* parsed look-ahead window (events), well above MVR_MAX_LEADER_ACTIONS */
+
+typedef struct parsed {
+  mvr_event ev;
+  uint64_t pos; /* ring position of the record */
+  uint32_t flags;
+  uint64_t ep_data; /* epoll_ctl: the leader's epoll_event.data (blanked in the event itself) */
+} parsed;
+
+/* One per thread the agent follows or records (its ring), allocated by tstate_new outside the
+ * program's heap (raw mmap); t_ts is the calling thread's (NULL: not followed). The follower's
+ * fields hold its view over the ring (the window of parsed events the rule module looks at); the
+ * leader's, the signal handlers deferred while a record is written (record_begin). */
+typedef struct tstate {
+  uint32_t ring;
+  mvr_ringctl *rc;
+  uint8_t *data;
+  int leader_stopped; /* leader: this thread stopped recording (follower gone, ring overflow) */
+  /* follower */
+  uint64_t scan_pos;   /* next record position to parse */
+  uint64_t scan_index; /* index of the next event to parse */
+  uint64_t low;        /* lowest event index still held */
+  void *rstate;        /* the rule module's matcher state */
+  int pending_sig;     /* a leader signal record is next in the ring */
+  int idle_eof;        /* deciding as if the leader's stream ended here (see follower_call) */
+  uint64_t wait_head;  /* follower_wait_events: the ring head when it started waiting, and when */
+  uint64_t wait_start;
+  int restart;         /* the current call is abandoned: re-issue it after the signal's handler */
+  int restart_sig;     /* ... the leader's signal to raise first (0: none, e.g. after a take-over) */
+  /* leader */
+  volatile int in_record;     /* a record is being written (record_begin): handlers are deferred */
+  volatile uint64_t deferred; /* signals whose handler was deferred (bit sig-1), with their info */
+  siginfo_t deferred_info[65];
+  mvr_leader_view view;
+  mvr_step step;
+  parsed win[WIN];
+} tstate;
+
+extern TLS tstate *t_ts;
+
+/* ---- shared types and constants ---------------------------------------------------------------- */
+
+/* The kernel's sigset for rt_sigaction/rt_sigprocmask is 8 bytes on x86-64. */
+#define KSIGSYS_BIT (1ull << (SIGSYS - 1))
+
+struct ksigaction {
+  void *handler;
+  unsigned long flags;
+  void *restorer;
+  uint64_t mask;
+};
+
+
+/* epoll.c: this version's own epoll registrations per fd (both roles), and the leader-data map. */
+#define FDMAX 65536
+struct epoll_event_packed {
+  uint32_t events;
+  uint64_t data;
+} __attribute__((packed));
+extern uint64_t g_fdata[FDMAX];
+extern uint32_t g_fev[FDMAX];
+extern int32_t g_fepfd[FDMAX];
+#define LMAP 16384u
+extern int32_t g_lfd[LMAP];
+
+/* follow.c: the rule module's entry points (a generated module, mvr_rules.h). */
+
+typedef struct rules_api {
+  size_t (*state_size)(void);
+  void (*reset)(void *, uint64_t);
+  int (*step)(void *, const mvr_leader_view *, const mvr_call *, mvr_step *);
+  uint64_t (*low_water)(const void *);
+  int (*finish)(void *, const mvr_leader_view *, mvr_step *);
+  const mvr_rule_info *info;
+  uint32_t count;
+} rules_api;
+
+extern rules_api g_rules;
+
+/* fds.c: per ring, events below this have their descriptors installed. */
+extern uint64_t g_fd_installed[MVR_MAX_RINGS];
+
+/* ---- functions, by the file that defines them ---------------------------------------------------- */
+
+/* util.c */
+void __attribute__((noreturn)) agent_fatal(const char *msg);
+void *raw_alloc(size_t n);
+uint64_t now_ns(void);
+void futex_wait(volatile uint32_t *word, uint32_t val, uint64_t timeout_ns);
+void futex_wake(volatile uint32_t *word);
+void spin_lock(volatile uint32_t *l);
+void spin_unlock(volatile uint32_t *l);
+tstate *tstate_new(uint32_t ring);
+
+/* init.c */
+void arm_sud(void);
+void disarm_sud(void);
+
+/* signals.c */
+void block_signals(uint64_t *old);
+void restore_signals(const uint64_t *old);
+void record_begin(tstate *ts);
+void record_end(tstate *ts);
+long do_rt_sigaction(const int64_t *a);
+long do_rt_sigprocmask(const int64_t *a, ucontext_t *uc);
+int64_t exec_call(uint32_t nr, const int64_t *a);
+int take_restart(void);
+void reissue(greg_t *g, uint32_t nr);
+int follower_restart(greg_t *g, uint32_t nr);
+
+/* fds.c */
+int creates_fds(uint32_t nr);
+int leader_send_fds(tstate *ts, uint32_t nr, const int64_t *args, int64_t ret, uint64_t index);
+void follower_recv_fds(uint32_t ring, uint64_t event, const mvr_call *call);
+
+/* record.c */
+void leader_record(uint32_t nr, const int64_t *args, int64_t ret, uint32_t flags);
+void leader_record_signal(int sig);
+void leader_note(int64_t fd, int64_t data);
+void ring_eof(mvr_ringctl *rc);
+
+/* follow.c */
+const mvr_event *view_get(void *ctx, uint64_t index, int *eof);
+parsed *held(tstate *ts, uint64_t index);
+void follower_load_rules(const char *path);
+void follower_thread_init(tstate *ts);
+int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only);
+
+/* reports.c */
+void __attribute__((noreturn)) follower_retire(uint32_t kind, const char *reason, const mvr_call *call, uint64_t event,
+                                               uint32_t rule);
+
+/* epoll.c */
+void lmap_put(uint64_t key, int fd);
+void epoll_note_own(const int64_t *fargs);
+void epoll_note_ctl(const int64_t *fargs, const parsed *lev);
+void epoll_translate(int64_t buf, int64_t count);
+
+/* switch.c */
+void install_sigsys(void);
+void ring_restart(mvr_ringctl *rc);
+void leader_pause(tstate *ts);
+int follower_take_over(tstate *ts);
+
+/* tasks.c */
+void handle_creation(uint32_t nr, const int64_t *a, greg_t *g);
+int is_creation(uint32_t nr);
+
+/* sigsys.c */
+int agent_call(uint32_t nr, const int64_t *a, int64_t *ret);
+void on_sigsys(int sig, siginfo_t *info, void *ctx);
+
+/* handoff.c */
+void handoff_fork(uint32_t nr, int64_t *a, greg_t *g);
+int prelude_call(uint32_t nr, const int64_t *a, greg_t *g);
+
+/* fastpath.c */
+void fast_init(void);
+
+#pragma GCC visibility pop
+
+#endif

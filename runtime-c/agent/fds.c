@@ -1,0 +1,128 @@
+/* fds.c — descriptors: the leader passes those its calls create over the descriptor channel
+ * (SCM_RIGHTS), the follower installs them under the leader's numbers. */
+#include "agent.h"
+
+/* ---- descriptors ------------------------------------------------------------------------------
+ * Calls that create descriptors (socket, accept, open, pipe, epoll_create, dup...) are recorded
+ * and matched even when their effect is local, and the leader passes the new descriptors to the
+ * follower, which installs them under the same numbers: both hold the same kernel objects. */
+
+int creates_fds(uint32_t nr) {
+  return nr == SYS_pipe || nr == SYS_pipe2 || nr == SYS_socketpair || mvr_si_returns_fd(nr);
+}
+
+/* The descriptors a successful call created; returns how many (0..2). */
+static unsigned created_fds(uint32_t nr, const int64_t *a, int64_t ret, int32_t fds[2]) {
+  if (ret < 0) return 0;
+  const int *pair = NULL;
+  if (nr == SYS_pipe || nr == SYS_pipe2) pair = (const int *)(uintptr_t)a[0];
+  else if (nr == SYS_socketpair) pair = (const int *)(uintptr_t)a[3];
+  if (pair) {
+    fds[0] = pair[0];
+    fds[1] = pair[1];
+    return 2;
+  }
+  if (mvr_si_returns_fd(nr)) {
+    fds[0] = (int32_t)ret;
+    return 1;
+  }
+  return 0;
+}
+
+/* Sends the descriptors event `index` of this thread's ring created; 0 when the channel failed
+ * (it never blocks: a full channel retires the follower, not the leader). */
+int leader_send_fds(tstate *ts, uint32_t nr, const int64_t *args, int64_t ret, uint64_t index) {
+  mvr_fdmsg m;
+  memset(&m, 0, sizeof m);
+  m.event = index;
+  m.ring = ts->ring;
+  m.n = created_fds(nr, args, ret, m.fds);
+  if (m.n == 0) return 1;
+  union {
+    struct cmsghdr h;
+    char buf[CMSG_SPACE(2 * sizeof(int))];
+  } cm;
+  memset(&cm, 0, sizeof cm);
+  struct iovec iov = {&m, sizeof m};
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = CMSG_SPACE(m.n * sizeof(int))};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(m.n * sizeof(int));
+  memcpy(CMSG_DATA(c), m.fds, m.n * sizeof(int));
+  long r;
+  do r = RAW3(SYS_sendmsg, g_agent.fdsock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+  while (r == -EINTR);
+  if (r < 0) {
+    g_agent.shm->fd_error = (int32_t)-r;
+    __atomic_store_n(&g_agent.shm->overflow, 1, __ATOMIC_SEQ_CST);
+    return 0;
+  }
+  return 1;
+}
+
+/* Installs the leader's descriptors up to and including those of event `event` of `ring`.
+ * Messages from all leader threads share the channel: whichever follower thread reads a message
+ * installs it and notes it, so a thread may find its descriptors already in place. */
+static volatile uint32_t g_fd_lock;
+uint64_t g_fd_installed[MVR_MAX_RINGS]; /* per ring: events below this have their descriptors */
+
+void follower_recv_fds(uint32_t ring, uint64_t event, const mvr_call *call) {
+  spin_lock(&g_fd_lock);
+  while (g_fd_installed[ring] <= event) {
+    mvr_fdmsg m;
+    /* Follower processes share the channel: look at the next message (without its descriptors)
+     * and leave it to its owner when it belongs to another process's ring. */
+    struct iovec piov = {&m, sizeof m};
+    struct msghdr pmh = {.msg_iov = &piov, .msg_iovlen = 1};
+    long pr;
+    do pr = RAW3(SYS_recvmsg, g_agent.fdsock, &pmh, MSG_PEEK);
+    while (pr == -EINTR);
+    if (pr == (long)sizeof m && m.ring < MVR_MAX_RINGS && !(g_agent.my_rings & (1u << m.ring))) {
+      spin_unlock(&g_fd_lock);
+      struct timespec pause = {0, 200000};
+      RAW2(SYS_nanosleep, &pause, 0);
+      spin_lock(&g_fd_lock);
+      continue;
+    }
+    union {
+      struct cmsghdr h;
+      char buf[CMSG_SPACE(2 * sizeof(int))];
+    } cm;
+    struct iovec iov = {&m, sizeof m};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
+    long r;
+    do r = RAW3(SYS_recvmsg, g_agent.fdsock, &mh, MSG_CMSG_CLOEXEC);
+    while (r == -EINTR);
+    if (r != (long)sizeof m || m.ring >= MVR_MAX_RINGS) {
+      spin_unlock(&g_fd_lock);
+      follower_retire(MVR_REPORT_INTERNAL, "the descriptor channel from the leader failed", call, event, MVR_RULE_DEFAULT);
+    }
+    int got[2] = {-1, -1};
+    unsigned n = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      n = (unsigned)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+      if (n > 2) n = 2;
+      memcpy(got, CMSG_DATA(c), n * sizeof(int));
+    }
+    if (n != m.n) {
+      spin_unlock(&g_fd_lock);
+      follower_retire(MVR_REPORT_INTERNAL, "the leader's descriptors did not arrive", call, event, MVR_RULE_DEFAULT);
+    }
+    /* Park them out of the way first, so installing one never clobbers the other. */
+    for (unsigned k = 0; k < n; k++) {
+      if (got[k] == m.fds[k]) continue;
+      long t = RAW3(SYS_fcntl, got[k], F_DUPFD_CLOEXEC, MVR_FD_BASE + 16);
+      RAW1(SYS_close, got[k]);
+      got[k] = (int)t;
+    }
+    for (unsigned k = 0; k < n; k++) {
+      if (got[k] == m.fds[k] || got[k] < 0) continue;
+      RAW3(SYS_dup3, got[k], m.fds[k], 0);
+      RAW1(SYS_close, got[k]);
+    }
+    if (m.event + 1 > g_fd_installed[m.ring]) g_fd_installed[m.ring] = m.event + 1;
+  }
+  spin_unlock(&g_fd_lock);
+}

@@ -1,0 +1,302 @@
+/* follow.c — follower: the leader view over the ring (the events the rule module sees), loading the
+ * rule module, and one call (matched against the leader's events, then applied). */
+#include "agent.h"
+
+/* ---- follower: the leader view over the ring -------------------------------------------------- */
+
+const mvr_event *view_get(void *ctx, uint64_t index, int *eof) {
+  tstate *ts = ctx;
+  mvr_ringctl *rc = ts->rc;
+  if (eof) *eof = 0;
+  if (index < ts->low) return NULL;
+  while (index >= ts->scan_index && ts->scan_index - ts->low < WIN) {
+    int leader_done = __atomic_load_n(&rc->leader_eof, __ATOMIC_SEQ_CST);
+    uint64_t head = __atomic_load_n(&rc->head, __ATOMIC_ACQUIRE);
+    if (ts->scan_pos >= head) {
+      if (eof && (leader_done || !g_agent.shm->follower_attached || ts->idle_eof)) *eof = 1;
+      return NULL;
+    }
+    uint64_t size = g_agent.shm->data_size;
+    mvr_rec *r = (mvr_rec *)(ts->data + ts->scan_pos % size);
+    if (r->kind == MVR_REC_PAD) {
+      ts->scan_pos += r->size;
+      continue;
+    }
+    if (r->kind == MVR_REC_AGENT) {
+      /* A promoted leader's epoll registration: its user data for this fd. */
+      lmap_put((uint64_t)r->args[1], (int)r->args[0]);
+      ts->scan_pos += r->size;
+      continue;
+    }
+    if (r->kind == MVR_REC_SIGNAL) {
+      /* The matcher cannot look past a signal: the follower delivers it first (follower_call). */
+      ts->pending_sig = (int)r->nr;
+      return NULL;
+    }
+    if (r->kind != MVR_REC_EVENT || r->index != ts->scan_index || r->size < sizeof(mvr_rec) || r->size > size)
+      agent_fatal("corrupt ring record");
+    parsed *pe = &ts->win[ts->scan_index % WIN];
+    pe->pos = ts->scan_pos;
+    pe->flags = r->flags;
+    pe->ev.index = r->index;
+    pe->ev.nr = r->nr;
+    pe->ev.ret = r->ret;
+    const uint8_t *p = (const uint8_t *)(r + 1);
+    for (unsigned i = 0; i < 6; i++) {
+      int k = mvr_si_kind(r->nr, i);
+      pe->ev.args[i] = r->args[i];
+      pe->ev.buf[i] = (mvr_kind_is_in(k) || mvr_kind_is_out(k)) && r->args[i] ? p : NULL;
+      pe->ev.buf_len[i] = r->len[i];
+      p += mvr_align8(r->len[i]);
+    }
+    /* epoll_event.data is each version's own (a pointer, an index): it is taken out of the
+     * comparison on both sides and translated instead (epoll_note_ctl, epoll_translate). */
+    pe->ep_data = 0;
+    if (r->nr == SYS_epoll_ctl && pe->ev.buf[3] && pe->ev.buf_len[3] >= 12) {
+      memcpy(&pe->ep_data, pe->ev.buf[3] + 4, 8);
+      memset((uint8_t *)(uintptr_t)pe->ev.buf[3] + 4, 0, 8);
+    }
+    ts->scan_pos += r->size;
+    ts->scan_index++;
+  }
+  if (index < ts->scan_index) return &ts->win[index % WIN].ev;
+  return NULL;
+}
+
+parsed *held(tstate *ts, uint64_t index) {
+  return (index >= ts->low && index < ts->scan_index) ? &ts->win[index % WIN] : NULL;
+}
+
+/* ---- follower: rule module ------------------------------------------------------------------- */
+
+rules_api g_rules;
+
+void follower_load_rules(const char *path) {
+  /* There is no built-in matcher: without rules, mvrc passes the module of an empty rule file. */
+  if (!path || !*path) agent_fatal("no rules module (MVR_RULES is empty; mvrc run passes the empty rule file's module when no --rules is given)");
+  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!h) agent_fatal(dlerror());
+  const uint32_t *abi = dlsym(h, "mvr_rules_abi");
+  if (!abi || *abi != MVR_RULES_ABI) agent_fatal("rules module has a different ABI (mvr_rules_abi)");
+  g_rules.state_size = (size_t(*)(void))dlsym(h, "mvr_rules_state_size");
+  g_rules.reset = (void (*)(void *, uint64_t))dlsym(h, "mvr_rules_reset");
+  g_rules.step = (int (*)(void *, const mvr_leader_view *, const mvr_call *, mvr_step *))dlsym(h, "mvr_rules_step");
+  g_rules.low_water = (uint64_t(*)(const void *))dlsym(h, "mvr_rules_low_water");
+  g_rules.finish = (int (*)(void *, const mvr_leader_view *, mvr_step *))dlsym(h, "mvr_rules_finish");
+  g_rules.info = dlsym(h, "mvr_rules_info");
+  const uint32_t *count = dlsym(h, "mvr_rules_count");
+  if (!g_rules.state_size || !g_rules.reset || !g_rules.step || !g_rules.low_water || !g_rules.finish || !count)
+    agent_fatal("rules module lacks a symbol of mvr_rules.h");
+  g_rules.count = *count;
+}
+
+void follower_thread_init(tstate *ts) {
+  size_t n = g_rules.state_size();
+  ts->rstate = raw_alloc(n ? n : 16);
+  if (!ts->rstate) agent_fatal("cannot allocate the matcher state");
+  g_rules.reset(ts->rstate, 0);
+}
+
+/* ---- follower: one call ------------------------------------------------------------------------ */
+
+static void follower_release(tstate *ts) {
+  mvr_ringctl *rc = ts->rc;
+  uint64_t lw = g_rules.low_water(ts->rstate);
+  if (lw > ts->scan_index) lw = ts->scan_index;
+  if (lw > ts->low) {
+    uint64_t pos = lw < ts->scan_index ? ts->win[lw % WIN].pos : ts->scan_pos;
+    ts->low = lw;
+    rc->consumed = lw;
+    if (ts->ring == 0 && lw >= g_agent.shm->catch_target && !g_agent.shm->catch_done_ns) g_agent.shm->catch_done_ns = now_ns();
+    __atomic_store_n(&rc->tail, pos, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&rc->leader_waiting, __ATOMIC_SEQ_CST) &&
+        g_agent.shm->data_size - (rc->head - pos) >= rc->leader_want) {
+      __atomic_add_fetch(&rc->tail_seq, 1, __ATOMIC_SEQ_CST);
+      futex_wake(&rc->tail_seq);
+    }
+  }
+}
+
+/* How the follower waits for the leader's next events. Nothing it does is seen by clients (its
+ * outputs are not performed), so it need not keep up event by event: while events keep coming it
+ * neither spins nor asks the leader for a wake-up (a futex_wake per event), it sleeps
+ * FOLLOWER_POLL_NS at a time and then consumes everything that accumulated. Measured with kv at
+ * 8 connections on 2 vCPUs (bench/runtime-bench.mjs): spinning plus wake-ups took the CPU the
+ * leader and its clients need, 2.2-2.4x native cost per request; polling, 1.2-1.3x. Only once
+ * nothing came for FOLLOWER_IDLE_NS does it ask to be woken, so an idle follower costs nothing.
+ * The leader still wakes it at once when it pauses for a role switch or ends (head_seq). */
+#define FOLLOWER_POLL_NS (1000u * 1000u)
+#define FOLLOWER_IDLE_NS (50u * 1000000u)
+
+static void follower_wait_events(tstate *ts) {
+  mvr_ringctl *rc = ts->rc;
+  uint32_t seq = __atomic_load_n(&rc->head_seq, __ATOMIC_SEQ_CST);
+  uint64_t head = __atomic_load_n(&rc->head, __ATOMIC_SEQ_CST);
+  if (head != ts->scan_pos || rc->leader_eof || g_agent.shm->leader_paused) return;
+  uint64_t t = now_ns();
+  if (head != ts->wait_head || !ts->wait_start) {
+    ts->wait_head = head;
+    ts->wait_start = t;
+  }
+  if (t - ts->wait_start < FOLLOWER_IDLE_NS) {
+    futex_wait(&rc->head_seq, seq, FOLLOWER_POLL_NS);
+    return;
+  }
+  __atomic_store_n(&rc->follower_waiting, 1, __ATOMIC_SEQ_CST);
+  head = __atomic_load_n(&rc->head, __ATOMIC_SEQ_CST);
+  if (head == ts->scan_pos && !rc->leader_eof && !g_agent.shm->leader_paused) futex_wait(&rc->head_seq, seq, 50 * 1000000ull);
+  __atomic_store_n(&rc->follower_waiting, 0, __ATOMIC_SEQ_CST);
+}
+
+
+/* How long the follower waits for a leader thread's next event before it decides a call that
+ * needs look-ahead as if the leader's stream ended there (follower_call). */
+#define IDLE_LOOKAHEAD_NS (100u * 1000000u)
+
+/* Matches the follower's call against the leader's events and applies the decision. With
+ * `decide_only` (thread creation), the outputs are left alone: the caller performs the call. */
+int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only) {
+  tstate *ts = t_ts;
+  if (!ts) agent_fatal("a follower thread without a ring");
+  mvr_ringctl *rc = ts->rc;
+  mvr_step *step = &ts->step;
+  mvr_call call;
+  memset(&call, 0, sizeof call);
+  call.nr = nr;
+  unsigned arity = mvr_si_arity(nr);
+  for (unsigned i = 0; i < 6; i++) {
+    call.args[i] = args[i];
+    if (i >= arity) continue;
+    int k = mvr_si_kind(nr, i);
+    if (mvr_kind_is_in(k) && args[i]) {
+      call.buf[i] = (const uint8_t *)(uintptr_t)args[i];
+      call.buf_len[i] = mvr_in_len(nr, i, args, g_agent.shm->max_buf);
+    } else if (mvr_kind_is_out(k)) {
+      call.buf_len[i] = mvr_out_cap(nr, i, args);
+    }
+  }
+  struct epoll_event_packed blank;
+  if (nr == SYS_epoll_ctl && args[3] && call.buf_len[3] >= sizeof blank) {
+    memcpy(&blank, (const void *)(uintptr_t)args[3], sizeof blank);
+    blank.data = 0;
+    call.buf[3] = (const uint8_t *)&blank;
+  }
+  rc->fcur.valid = 0;
+  rc->fcur.nr = nr;
+  for (unsigned i = 0; i < 6; i++) rc->fcur.args[i] = args[i];
+  rc->fcur.event = ts->low;
+  rc->fcur.valid = 1;
+  rc->follower_calls++;
+
+  int st;
+  uint64_t idle_since = 0, idle_seen = 0;
+  for (;;) {
+    memset(step, 0, offsetof(mvr_step, leader));
+    step->n_leader = 0;
+    st = g_rules.step(ts->rstate, &ts->view, &call, step);
+    if (st == MVR_PROGRESS) {
+      /* A long run of leader-only events before this call: they are decided; free them, go on. */
+      follower_release(ts);
+      idle_since = 0;
+      continue;
+    }
+    if (st != MVR_NEED_MORE) break;
+    /* The rules hold leader events and want to look further, but the leader's thread has
+     * recorded nothing more for a while: it may be idle (a background thread waiting on a
+     * condition; Redis's do this right after a clock read). Waiting would end in a "hang"
+     * retirement; instead the call is decided as if the leader's stream ended here, and that
+     * decision is taken only if it is a match (the rule state is unchanged otherwise, and the
+     * wait goes on). A leader that was merely slow then finds its later events matched against
+     * the follower's later calls, as without look-ahead. */
+    if (ts->scan_index > ts->low) {
+      uint64_t t = now_ns();
+      if (!idle_since || idle_seen != ts->scan_index) {
+        idle_since = t;
+        idle_seen = ts->scan_index;
+      } else if (t - idle_since >= IDLE_LOOKAHEAD_NS) {
+        ts->idle_eof = 1;
+        memset(step, 0, offsetof(mvr_step, leader));
+        step->n_leader = 0;
+        st = g_rules.step(ts->rstate, &ts->view, &call, step);
+        ts->idle_eof = 0;
+        if (st == MVR_OK) break;
+        if (st == MVR_PROGRESS) { /* decided (and kept) like a match: go on from there */
+          follower_release(ts);
+          idle_since = 0;
+          continue;
+        }
+        st = MVR_NEED_MORE;
+        idle_since = t;
+      }
+    }
+    if (ts->pending_sig && ts->low == ts->scan_index) {
+      /* The leader handled a signal before its next event: raise it here, and re-issue this
+       * call after the handler (the rule state is unchanged after NEED_MORE). */
+      mvr_rec *r = (mvr_rec *)(ts->data + ts->scan_pos % g_agent.shm->data_size);
+      int sig = ts->pending_sig;
+      ts->pending_sig = 0;
+      ts->scan_pos += r->size;
+      __atomic_store_n(&rc->tail, ts->scan_pos, __ATOMIC_SEQ_CST);
+      /* Raised by take_restart, once the caller has left the agent's state alone. */
+      ts->restart_sig = sig;
+      ts->restart = 1;
+      return 0;
+    }
+    if (ts->scan_index - ts->low >= WIN)
+      follower_retire(MVR_REPORT_INTERNAL, "the rules need a longer look-ahead than the runtime holds", &call, ts->low, MVR_RULE_DEFAULT);
+    if (follower_take_over(ts)) {
+      /* Re-issued as the leader: it executes the call for real. */
+      ts->restart = 1;
+      return 0;
+    }
+    follower_wait_events(ts);
+  }
+  uint64_t at = step->n_leader ? step->leader[0].event : ts->low;
+  if (st == MVR_DIVERGE) follower_retire(MVR_REPORT_DIVERGE, step->reason, &call, ts->low, step->rule);
+  if (st == MVR_EXPECTED_DIVERGE) follower_retire(MVR_REPORT_EXPECTED_DIVERGE, step->reason, &call, at, step->rule);
+  if (st != MVR_OK) follower_retire(MVR_REPORT_INTERNAL, "the rules module returned an unknown status", &call, ts->low, step->rule);
+
+  rc->last_rule = step->rule;
+  int64_t ret = step->ret;
+  const parsed *mev = NULL;
+  if (decide_only) {
+    follower_release(ts);
+    return 0;
+  }
+  switch (step->follower_action) {
+    case MVR_F_EXEC:
+      ret = mvr_raw_syscall(nr, args[0], args[1], args[2], args[3], args[4], args[5]);
+      break;
+    case MVR_F_MATCH: {
+      parsed *pe = held(ts, step->event);
+      if (pe && (pe->flags & MVR_RECF_TRUNCATED))
+        follower_retire(MVR_REPORT_INTERNAL, "the leader's event was larger than the ring's per-buffer cap (--ring-size)", &call, step->event, step->rule);
+      mev = pe;
+    }
+      /* fall through */
+    case MVR_F_EMULATE:
+    case MVR_F_NOP:
+      for (unsigned i = 0; i < 6; i++) {
+        if (!step->out[i] || !args[i]) continue;
+        uint64_t n = step->out_len[i];
+        if (n > call.buf_len[i]) n = call.buf_len[i];
+        memcpy((void *)(uintptr_t)args[i], step->out[i], n);
+      }
+      break;
+    default:
+      follower_retire(MVR_REPORT_INTERNAL, "the rules module returned an unknown follower action", &call, ts->low, step->rule);
+  }
+  if (step->follower_action == MVR_F_MATCH && ret >= 0) {
+    if (creates_fds(nr)) follower_recv_fds(ts->ring, step->event, &call);
+    /* The leader closed its descriptor: the follower drops its copy of the same object. */
+    if (nr == SYS_close && args[0] >= 0 && args[0] < MVR_FD_BASE) RAW1(SYS_close, args[0]);
+  }
+  if (nr == SYS_epoll_ctl) epoll_note_ctl(args, mev);
+  if ((nr == SYS_epoll_wait || nr == SYS_epoll_pwait || nr == SYS_epoll_pwait2) && ret > 0 &&
+      step->follower_action != MVR_F_EXEC)
+    epoll_translate(args[1], ret);
+  if (g_agent.mirror_stdio && nr == SYS_write && (args[0] == 1 || args[0] == 2) && step->follower_action != MVR_F_EXEC)
+    RAW3(SYS_write, args[0], args[1], args[2]);
+  follower_release(ts);
+  return ret;
+}

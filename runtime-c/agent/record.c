@@ -1,0 +1,179 @@
+/* record.c — leader: recording events, signals and agent notes into this thread's ring (mvr_ring.h),
+ * waiting (bounded) for room, and ending a stream. */
+#include "agent.h"
+
+/* ---- leader: recording ---------------------------------------------------------------------- */
+
+/* Waits until `need` bytes are free; returns 0 when the follower is gone or the bound passed. */
+static int leader_wait_space(tstate *ts, uint64_t need) {
+  mvr_ringctl *rc = ts->rc;
+  uint64_t size = g_agent.shm->data_size;
+  uint64_t start = 0;
+  if (__atomic_load_n(&g_agent.shm->journal_valid, __ATOMIC_SEQ_CST)) {
+    /* The journal keeps every event from #0: nothing is ever overwritten while it lasts. */
+    if (rc->head + need <= g_agent.shm->journal_limit && rc->head + need <= size) return 1;
+    if (__atomic_exchange_n(&g_agent.shm->journal_valid, 0, __ATOMIC_SEQ_CST)) g_agent.shm->journal_end = g_agent.shm->ring[0].events;
+  }
+  for (;;) {
+    uint64_t head = rc->head;
+    uint64_t tail = __atomic_load_n(&rc->tail, __ATOMIC_ACQUIRE);
+    if (size - (head - tail) >= need) return 1;
+    if (!g_agent.shm->follower_attached || g_agent.shm->overflow) return 0;
+    if (__atomic_load_n(&g_agent.shm->follower_catching_up, __ATOMIC_SEQ_CST)) {
+      /* A new version still loading or replaying: the leader never waits for it. */
+      __atomic_store_n(&g_agent.shm->overflow, 1, __ATOMIC_SEQ_CST);
+      return 0;
+    }
+    uint64_t t = now_ns();
+    if (!start) start = t;
+    if (t - start >= (uint64_t)g_agent.shm->ring_wait_ms * 1000000ull) {
+      /* Bounded: the leader never waits longer; the monitor retires the follower. */
+      __atomic_store_n(&g_agent.shm->overflow, 1, __ATOMIC_SEQ_CST);
+      rc->leader_wait_ns += t - start;
+      return 0;
+    }
+    uint32_t seq = __atomic_load_n(&rc->tail_seq, __ATOMIC_ACQUIRE);
+    /* Be woken only when an eighth of the ring is free: one wake-up per record would make the
+     * leader crawl at the speed of a syscall round trip. */
+    rc->leader_want = need > size / 8 ? need : size / 8;
+    __atomic_store_n(&rc->leader_waiting, 1, __ATOMIC_SEQ_CST);
+    tail = __atomic_load_n(&rc->tail, __ATOMIC_SEQ_CST);
+    if (size - (head - tail) < need) futex_wait(&rc->tail_seq, seq, 10 * 1000000ull);
+    __atomic_store_n(&rc->leader_waiting, 0, __ATOMIC_SEQ_CST);
+    rc->leader_wait_ns += now_ns() - t;
+  }
+}
+
+/* Room for a record of `need` bytes at the ring's head (a pad record first when it would wrap);
+ * NULL when the leader gave up on the follower. *end is the head to publish once it is written. */
+static mvr_rec *ring_reserve(tstate *ts, uint64_t need, uint64_t *end) {
+  uint64_t size = g_agent.shm->data_size;
+  uint64_t head = ts->rc->head;
+  uint64_t off = head % size;
+  uint64_t pad = (size - off < need) ? size - off : 0;
+  if (!leader_wait_space(ts, pad + need)) return NULL;
+  if (pad) {
+    mvr_rec *p = (mvr_rec *)(ts->data + off);
+    p->size = (uint32_t)pad;
+    p->kind = MVR_REC_PAD;
+    head += pad;
+    off = 0;
+  }
+  *end = head + need;
+  return (mvr_rec *)(ts->data + off);
+}
+
+/* Makes the records up to `end` visible, and wakes a follower that sleeps waiting for them. */
+static void ring_publish(tstate *ts, uint64_t end) {
+  mvr_ringctl *rc = ts->rc;
+  __atomic_store_n(&rc->head, end, __ATOMIC_SEQ_CST);
+  if (__atomic_load_n(&rc->follower_waiting, __ATOMIC_SEQ_CST)) {
+    __atomic_add_fetch(&rc->head_seq, 1, __ATOMIC_SEQ_CST);
+    futex_wake(&rc->head_seq);
+  }
+}
+
+void leader_record(uint32_t nr, const int64_t *args, int64_t ret, uint32_t flags) {
+  tstate *ts = t_ts;
+  if (!ts || ts->leader_stopped || g_agent.role != ROLE_LEADER) return;
+  if (!recording()) {
+    ts->leader_stopped = 1;
+    return;
+  }
+  mvr_ringctl *rc = ts->rc;
+  uint64_t cap = g_agent.shm->max_buf;
+  uint64_t lens[6];
+  uint64_t need = sizeof(mvr_rec);
+  unsigned arity = mvr_si_arity(nr);
+  for (unsigned i = 0; i < 6; i++) {
+    lens[i] = 0;
+    if (i >= arity) continue;
+    int k = mvr_si_kind(nr, i);
+    uint64_t full = 0;
+    if (mvr_kind_is_in(k)) full = mvr_in_len(nr, i, args, UINT64_MAX);
+    else if (mvr_kind_is_out(k) && !(flags & MVR_RECF_NORET)) full = mvr_out_len(nr, i, args, ret, UINT64_MAX);
+    lens[i] = full > cap ? cap : full;
+    if (full > cap) flags |= MVR_RECF_TRUNCATED;
+    need += mvr_align8(lens[i]);
+  }
+  /* No handler of the program runs while the record is written: its own syscalls would be
+   * recorded in the middle of it otherwise (record_begin). */
+  record_begin(ts);
+  uint64_t end;
+  mvr_rec *r = ring_reserve(ts, need, &end);
+  if (!r) {
+    ts->leader_stopped = 1;
+    record_end(ts);
+    return;
+  }
+  r->size = (uint32_t)need;
+  r->kind = MVR_REC_EVENT;
+  r->nr = nr;
+  r->flags = flags;
+  r->index = rc->events;
+  for (unsigned i = 0; i < 6; i++) r->args[i] = args[i];
+  r->ret = ret;
+  uint8_t *p = (uint8_t *)(r + 1);
+  for (unsigned i = 0; i < 6; i++) {
+    r->len[i] = (uint32_t)lens[i];
+    if (lens[i]) memcpy(p, (const void *)(uintptr_t)args[i], lens[i]);
+    p += mvr_align8(lens[i]);
+  }
+  /* Descriptors travel before the event is published, so the follower never waits for them. */
+  if (creates_fds(nr) && !(flags & MVR_RECF_NORET) && !leader_send_fds(ts, nr, args, ret, r->index)) {
+    ts->leader_stopped = 1;
+    record_end(ts);
+    return;
+  }
+  rc->events = r->index + 1;
+  ring_publish(ts, end);
+  record_end(ts);
+}
+
+/* Records that the leader runs its handler for `sig` now, before its next event. */
+void leader_record_signal(int sig) {
+  tstate *ts = t_ts;
+  if (!ts || ts->leader_stopped || g_agent.role != ROLE_LEADER) return;
+  if (!recording()) {
+    ts->leader_stopped = 1;
+    return;
+  }
+  record_begin(ts);
+  uint64_t end;
+  mvr_rec *r = ring_reserve(ts, sizeof(mvr_rec), &end);
+  if (!r) {
+    ts->leader_stopped = 1;
+    record_end(ts);
+    return;
+  }
+  memset(r, 0, sizeof *r);
+  r->size = (uint32_t)sizeof(mvr_rec);
+  r->kind = MVR_REC_SIGNAL;
+  r->nr = (uint32_t)sig;
+  r->index = ts->rc->events;
+  ring_publish(ts, end);
+  record_end(ts);
+}
+
+/* Writes an agent note (MVR_REC_AGENT): not an event, the follower's view applies and skips it. */
+void leader_note(int64_t fd, int64_t data) {
+  tstate *ts = t_ts;
+  if (!ts || ts->leader_stopped || !recording()) return;
+  uint64_t end;
+  mvr_rec *r = ring_reserve(ts, sizeof(mvr_rec), &end);
+  if (!r) return;
+  memset(r, 0, sizeof *r);
+  r->size = (uint32_t)sizeof(mvr_rec);
+  r->kind = MVR_REC_AGENT;
+  r->index = ts->rc->events;
+  r->args[0] = fd;
+  r->args[1] = data;
+  /* Not an event: the follower sees it with the next one, no need to wake it. */
+  __atomic_store_n(&ts->rc->head, end, __ATOMIC_SEQ_CST);
+}
+
+void ring_eof(mvr_ringctl *rc) {
+  __atomic_store_n(&rc->leader_eof, 1, __ATOMIC_SEQ_CST);
+  __atomic_add_fetch(&rc->head_seq, 1, __ATOMIC_SEQ_CST);
+  futex_wake(&rc->head_seq);
+}

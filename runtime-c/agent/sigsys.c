@@ -1,0 +1,126 @@
+/* sigsys.c — the SIGSYS handler (every trapped syscall) and agent_call, the part it shares with the
+ * fast path's wrappers. */
+#include "agent.h"
+
+/* ---- the SIGSYS handler ----------------------------------------------------------------------- */
+
+/* The common part of the SIGSYS handler and of the fast path's wrappers: an ordinary call (not
+ * signal plumbing, thread or process creation, exec or exit), made by an armed thread of a leader
+ * that records or of a follower. Returns 1 with the program's result in *ret, or 0 when the call
+ * did not happen and must be re-issued: the leader was kicked out of a blocking call for a role
+ * switch, it became the follower at a role switch, or the follower abandoned the call (take_restart
+ * then raises the leader's signal that comes first; see follower_call). */
+int agent_call(uint32_t nr, const int64_t *a, int64_t *ret) {
+  /* wait4/waitid are local, but their results describe child processes, of which only the
+   * leader's are real to the outside: the follower gets the leader's. */
+  if (mvr_si_effect(nr) == MVR_EFFECT_LOCAL && !creates_fds(nr) && nr != SYS_wait4 && nr != SYS_waitid) {
+    *ret = exec_call(nr, a);
+    return 1;
+  }
+  if (g_agent.role == ROLE_LEADER && t_ts && __atomic_load_n(&g_agent.shm->promote_state, __ATOMIC_SEQ_CST) == MVR_PROMOTE_REQ) {
+    leader_pause(t_ts);
+    /* Now the follower: re-issued, so that the call is decided under the follower's signal mask
+     * (the SIGSYS handler's, or the one the wrapper sets). */
+    if (g_agent.role != ROLE_LEADER) return 0;
+  }
+  if (g_agent.role == ROLE_LEADER) {
+    int64_t r = exec_call(nr, a);
+    /* Kicked out of a blocking call for a role switch: the call did not happen; it is re-issued,
+     * and pauses at its entry. */
+    if (r == -EINTR && __atomic_load_n(&g_agent.shm->promote_state, __ATOMIC_SEQ_CST) == MVR_PROMOTE_REQ) return 0;
+    if (nr == SYS_epoll_ctl && r == 0) epoll_note_own(a);
+    leader_record(nr, a, r, 0);
+    *ret = r;
+    return 1;
+  }
+  int64_t r = follower_call(nr, a, 0);
+  if (t_ts && t_ts->restart) return 0;
+  *ret = r;
+  return 1;
+}
+
+void on_sigsys(int sig, siginfo_t *info, void *ctx) {
+  (void)sig;
+  ucontext_t *uc = ctx;
+  greg_t *g = uc->uc_mcontext.gregs;
+  if (info->si_code != SYS_USER_DISPATCH) return; /* e.g. the monitor's kick at a role switch */
+  uint32_t nr = (uint32_t)info->si_syscall;
+  int64_t a[6] = {g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8], g[REG_R9]};
+  if (t_passthrough && nr != SYS_rt_sigreturn) {
+    if (t_handoff_fork && is_creation(nr)) handoff_fork(nr, a, g);
+    else g[REG_RAX] = exec_call(nr, a);
+    return;
+  }
+  if (g_agent.prelude && prelude_call(nr, a, g)) return;
+
+  /* Once nothing can follow any more (no follower, and no journal for a later update), a leader
+   * thread stops trapping altogether (each thread on its next syscall): a single leader runs at
+   * native speed. Its handlers stay wrapped, recording nothing. */
+  if (g_agent.role == ROLE_LEADER && !recording() &&
+      nr != SYS_rt_sigreturn && nr != SYS_rt_sigaction && nr != SYS_rt_sigprocmask) {
+    disarm_sud();
+    if (!is_creation(nr)) {
+      g[REG_RAX] = exec_call(nr, a);
+      return;
+    }
+  }
+
+  switch (nr) {
+    case SYS_rt_sigreturn:
+      /* Return from the program's signal frame through the agent's restorer (same stack). */
+      g[REG_RIP] = (greg_t)(uintptr_t)mvr_restorer;
+      return;
+    case SYS_rt_sigaction:
+      g[REG_RAX] = do_rt_sigaction(a);
+      return;
+    case SYS_rt_sigprocmask:
+      g[REG_RAX] = do_rt_sigprocmask(a, uc);
+      return;
+    case SYS_clone: case SYS_clone3: case SYS_fork: case SYS_vfork:
+      g[REG_RAX] = nr; /* a stub performs it */
+      handle_creation(nr, a, g);
+      return;
+    case SYS_execve: case SYS_execveat:
+      if (g_agent.role == ROLE_FOLLOWER) {
+        mvr_call c;
+        memset(&c, 0, sizeof c);
+        c.nr = nr;
+        for (int i = 0; i < 6; i++) c.args[i] = a[i];
+        follower_retire(MVR_REPORT_UNSUPPORTED, "the v1 runtime does not follow new processes or exec", &c, t_ts ? t_ts->low : 0, MVR_RULE_DEFAULT);
+      }
+      leader_record(nr, a, 0, MVR_RECF_NORET);
+      g[REG_RAX] = exec_call(nr, a); /* returns only on failure */
+      return;
+    case SYS_exit_group: case SYS_exit:
+      if (g_agent.role == ROLE_FOLLOWER) {
+        follower_call(nr, a, 0);
+        if (follower_restart(g, nr)) return;
+        /* Tells the monitor this process ended as the leader's did (not a crash). */
+        if (nr == SYS_exit_group) {
+          for (unsigned r = 0; r < MVR_MAX_RINGS; r++)
+            if (g_agent.my_rings & (1u << r)) g_agent.shm->ring[r].follower_exited = 1;
+        } else if (t_ts) {
+          t_ts->rc->follower_exited = 1;
+        }
+      } else {
+        leader_record(nr, a, 0, MVR_RECF_NORET);
+        if (nr == SYS_exit_group) {
+          for (unsigned r = 0; r < MVR_MAX_RINGS; r++)
+            if (g_agent.my_rings & (1u << r)) ring_eof(&g_agent.shm->ring[r]);
+        } else if (t_ts) {
+          ring_eof(t_ts->rc);
+        }
+      }
+      mvr_raw_syscall(nr, a[0], 0, 0, 0, 0, 0);
+      __builtin_unreachable();
+    default:
+      break;
+  }
+  int64_t ret;
+  if (agent_call(nr, a, &ret)) {
+    g[REG_RAX] = ret;
+  } else {
+    take_restart();
+    reissue(g, nr);
+  }
+}
