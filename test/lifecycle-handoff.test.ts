@@ -10,8 +10,9 @@ import { expect } from 'chai';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, REPO } from './helpers/cli.ts';
+import { CLI, eventually, REPO } from './helpers/cli.ts';
 import { clean, ctl, ctlAsync, events, KV, prepareKv, status, until } from './helpers/ctl.ts';
+import { serverHasRead } from './helpers/kv.ts';
 import { bulkValue, checkKeys, LineConn, loadKeys, runLoad, startKv, type KvServer, type LoadResult } from '../examples/kv/client.ts';
 
 const { v1: V1, v2: V2, forward: FORWARD, backward: BACKWARD } = KV;
@@ -67,8 +68,8 @@ describe('live update by state handoff under MVE: kv-v1 -> kv-v2', function () {
     const idle = await LineConn.open(kv.port);
     const partial = await LineConn.open(kv.port);
     expect(await idle.request('PUT idle 1')).to.equal('OK');
-    partial.socket.write('PUT split ');
-    await new Promise((r) => setTimeout(r, 50));
+    await partial.send('PUT split ');
+    await serverHasRead(idle); // kv holds the half request in its buffer from now on, so at the fork point
     const load = background(kv.port, 8, 60, 'h');
     const up = handoff(sock);
     expect(up.status, up.stderr).to.equal(0);
@@ -81,7 +82,7 @@ describe('live update by state handoff under MVE: kv-v1 -> kv-v2', function () {
     // Both connections are followed by the new version too: their next requests are compared.
     expect(await partial.request('value')).to.equal('OK');
     expect(await idle.request('GET split')).to.equal('VALUE value');
-    await until(sock, (s) => s.events.consumed > 0 && s.events.consumed === s.events.recorded, 'the follower to catch up', 10_000);
+    await until(sock, (s) => s.events.consumed > 0 && s.events.consumed === s.events.recorded, 'the follower to catch up');
     const pro = ctl(sock, ['promote']);
     expect(pro.status, pro.stderr).to.equal(0);
     expect(await idle.request('PUT idle 2')).to.equal('OK'); // v2 answers; v1 follows it
@@ -180,7 +181,7 @@ describe('live update by state handoff under MVE: kv-v1 -> kv-v2', function () {
     const c = await LineConn.open(kv.port);
     expect(await c.request('GET flaky')).to.equal('NOTFOUND');
     c.close();
-    const st = await until(sock, (s) => (s.update?.attempt ?? 0) === 2 && s.stage === 'outdated leader' && events(s).includes('loaded'), 'the second attempt', 15_000);
+    const st = await until(sock, (s) => (s.update?.attempt ?? 0) === 2 && s.stage === 'outdated leader' && events(s).includes('loaded'), 'the second attempt');
     expect(st.retirements.map((r) => r.reason)).to.deep.equal(['divergence']);
     expect(events(st).filter((e) => e === 'retry')).to.have.length(1);
     expect(ctl(sock, ['promote']).status).to.equal(0);
@@ -301,7 +302,7 @@ describe('live update by state handoff under MVE: kv-v1 -> kv-v2', function () {
     // `sleep` does not use the handoff library: it never reads the request.
     const proc = spawn(process.execPath, [CLI, 'run', '--control', sock, '--deadline-ms', '400', '--', 'sleep', '60'], { cwd: REPO, stdio: 'ignore' });
     try {
-      for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
+      await eventually(() => existsSync(sock), `the control socket ${sock}`);
       const up = ctl(sock, ['update', '--state', 'handoff', '--', V2]);
       expect(up.status).to.equal(1);
       expect(up.stderr).to.match(/did not reach an update point within 400 ms .*mvr_dsu_update_point/);

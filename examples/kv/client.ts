@@ -178,7 +178,7 @@ export class LineConn {
   }
 
   /** Resolves when the server has closed the connection (or after `timeoutMs`, with false). */
-  waitClosed(timeoutMs = 5000): Promise<boolean> {
+  waitClosed(timeoutMs = 30_000): Promise<boolean> {
     if (this.ended) return Promise.resolve(true);
     return new Promise((resolve) => {
       const t = setTimeout(() => resolve(false), timeoutMs);
@@ -189,9 +189,9 @@ export class LineConn {
     });
   }
 
-  /** Raw bytes received but not yet returned as a line (a partial answer). */
+  /** Everything received but not yet returned by nextLine: whole answer lines, then a partial one. */
   pending(): string {
-    return this.buf;
+    return this.lines.map((l) => `${l}\n`).join('') + this.buf;
   }
 
   close(): void {
@@ -233,6 +233,9 @@ export interface LoadOptions {
   timeoutMs?: number;
   /** Prefix of every key (default `c`), to keep separate runs against one server apart. */
   keyPrefix?: string;
+  /** Called after each answer with the number answered so far (all clients): a caller can act
+   *  once the load is under way instead of guessing how long it takes to start. */
+  onAnswer?: (answered: number) => void;
 }
 
 export interface LoadResult {
@@ -374,6 +377,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
         }
         result.latenciesMs.push(performance.now() - t0);
         result.answered++;
+        opts.onAnswer?.(result.answered);
         if (got !== expect) {
           result.mismatches.push(`client ${id} request ${i}: sent ${JSON.stringify(line)}, expected ${JSON.stringify(expect)}, got ${JSON.stringify(got)}`);
         }

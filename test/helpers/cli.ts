@@ -33,3 +33,16 @@ export function mvrc(args: string[], opts: { cwd?: string; input?: string | Buff
 export function tempDir(prefix = 'mvrc-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
+
+/**
+ * Polls `check` (a file appearing, a line in a log, a status field) until it holds. The limit is
+ * not a speed requirement, only a way to fail saying what never happened rather than at mocha's
+ * timeout: keep it well above what the slowest machine needs. Nothing may depend on the interval.
+ */
+export async function eventually(check: () => boolean | Promise<boolean>, what: string, ms = 60_000): Promise<void> {
+  const t0 = Date.now();
+  while (!(await check())) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
