@@ -15,12 +15,15 @@ import { buildAutomaton } from '../compiler/lower/automaton.ts';
 import { Interpreter, type FollowerCall, type LeaderEvent, type StepResult } from '../compiler/semantics/interpreter.ts';
 import { loadProgram } from '../compiler/check/program.ts';
 import { checkKeys, LineConn, loadKeys, runLoad, startKv, type KvServer } from '../examples/kv/client.ts';
+import { serverHasRead } from './helpers/kv.ts';
 
 const KV_DIR = fileURLToPath(new URL('../examples/kv/', import.meta.url));
 const BIN = { v1: join(KV_DIR, 'kv-v1'), v2: join(KV_DIR, 'kv-v2') };
 
-/** Connects, writes `chunks` (with a short pause between them), half-closes, and returns every
- *  byte the server sent until it closed the connection (as latin1: one char per byte). */
+/** Connects, writes `chunks` (with a short pause between them, so that they tend to arrive as
+ *  separate packets: pacing only, the answer must be the same however they arrive), half-closes,
+ *  and returns every byte the server sent until it closed the connection (as latin1: one char per
+ *  byte). */
 function exchange(port: number, chunks: string[], pauseMs = 0): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = connect({ port, host: '127.0.0.1' });
@@ -94,17 +97,27 @@ describe('examples/kv servers', function () {
       });
 
       it('waits for the end of a line split across packets', async () => {
-        await conn.send('PU');
-        await new Promise((r) => setTimeout(r, 50));
-        await conn.send('T split va');
-        await new Promise((r) => setTimeout(r, 50));
-        expect(conn.pending()).to.equal(''); // nothing answered before the newline
-        await conn.send('lue\nGET spl');
-        expect(await conn.nextLine()).to.equal('OK');
-        await new Promise((r) => setTimeout(r, 50));
-        expect(conn.pending()).to.equal('');
-        await conn.send('it\n');
-        expect(await conn.nextLine()).to.equal('VALUE value');
+        // Each piece is read and acted on by the server before the next is sent (serverHasRead),
+        // so "nothing answered" is checked after the server has had its chance to answer.
+        const probe = await LineConn.open(kv.port);
+        try {
+          await conn.send('PU');
+          await serverHasRead(probe);
+          expect(conn.pending(), 'answered before the newline').to.equal('');
+          await conn.send('T split va');
+          await serverHasRead(probe);
+          expect(conn.pending(), 'answered before the newline').to.equal('');
+          await conn.send('lue\nGET spl');
+          expect(await conn.nextLine()).to.equal('OK');
+          await serverHasRead(probe);
+          expect(conn.pending(), 'answered before the newline').to.equal('');
+          await conn.send('it\n');
+          expect(await conn.nextLine()).to.equal('VALUE value');
+          await serverHasRead(probe);
+          expect(conn.pending(), 'one answer per line').to.equal('');
+        } finally {
+          probe.close();
+        }
       });
 
       it('answers 2,000 pipelined requests sent in one write, in order', async () => {
