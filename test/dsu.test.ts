@@ -15,9 +15,11 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from './helpers/cli.ts';
+import { serverHasRead } from './helpers/kv.ts';
 import { bulkKey, bulkValue, checkKeys, LineConn, loadKeys, runLoad } from '../examples/kv/client.ts';
 
 const KV_DIR = fileURLToPath(new URL('../examples/kv/', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const BIN = { v1: join(KV_DIR, 'kv-v1'), v2: join(KV_DIR, 'kv-v2') };
 const EXIT_LOAD = 3; // MVR_DSU_EXIT_LOAD
 
@@ -95,15 +97,17 @@ class Controlled {
     (this.proc.stdio[3] as Socket).write(['update', ...argv.map(enc)].join(' ') + '\n');
   }
 
-  /** The first report from index `from` on that satisfies `ok`. */
-  async waitReport(ok: (r: Report) => boolean, from = 0, timeoutMs = 15000): Promise<Report> {
+  /** The first report from index `from` on that satisfies `ok`. Each report wakes the wait; the
+   *  limit only ends it with the reports so far, it is no speed requirement. */
+  async waitReport(ok: (r: Report) => boolean, from = 0, timeoutMs = 60_000): Promise<Report> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const r = this.reports.slice(from).find(ok);
       if (r) return r;
-      if (Date.now() > deadline) throw new Error(`no matching report within ${timeoutMs} ms; reports: ${JSON.stringify(this.reports)}; stderr: ${this.err}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no matching report within ${timeoutMs} ms; reports: ${JSON.stringify(this.reports)}; stderr: ${this.err}`);
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 100);
+        const t = setTimeout(resolve, left);
         this.waiters.push(() => {
           clearTimeout(t);
           resolve();
@@ -294,10 +298,11 @@ function loadImage(bin: string, img: Buffer, dir: string, env: NodeJS.ProcessEnv
       const m = /^listening on (\d+)\n/.exec(out);
       if (m) resolve({ port: Number(m[1]), code: null, signal: null, stderr: err, report, proc });
     });
-    proc.once('exit', (code, signal) => {
+    // 'close' comes after the exit and after stderr and the report channel have ended: all of
+    // both has been read.
+    proc.once('close', (code, signal) => {
       rmSync(file, { force: true });
-      // Let stderr and the report drain before resolving.
-      setTimeout(() => resolve({ code, signal, stderr: err, report, proc }), 50);
+      resolve({ code, signal, stderr: err, report, proc });
     });
   });
 }
@@ -330,16 +335,21 @@ describe('DSU handoff (runtime-c/dsu) with examples/kv', function () {
     const old = await start(BIN.v1);
     expect((await loadKeys(old.port, 10000)).loaded).to.equal(10000);
 
-    let loadDone = false;
-    const load = runLoad({ port: old.port, clients: 8, requests: 1000, seed: 21, keyPrefix: 'live' }).finally(() => (loadDone = true));
-    await new Promise((r) => setTimeout(r, 50)); // the load is under way (it takes a few 100 ms)
+    // The update is asked for once the load is under way (its first answer). kv forks at the top
+    // of its loop, so within a round or two, and reports it before serving on: the report comes
+    // long before the load's 8,000 round trips are done, however fast the machine.
+    let answered = 0;
+    let underWay!: () => void;
+    const started = new Promise<void>((r) => (underWay = r));
+    const load = runLoad({ port: old.port, clients: 8, requests: 1000, seed: 21, keyPrefix: 'live', onAnswer: (n) => ((answered = n), underWay()) });
+    await started;
     old.update([BIN.v2, '--port', '0']);
     const forked = await old.waitReport((r) => r.kind === 'forked');
-    const forkedDuringLoad = !loadDone;
+    const answeredAtFork = answered;
     const loaded = await old.waitReport((r) => r.kind !== 'forked');
     const res = await load;
 
-    expect(forkedDuringLoad, 'the fork point fell inside the load').to.equal(true);
+    expect(answeredAtFork, 'requests answered when the fork was reported: the fork point fell inside the load').to.be.within(1, 8 * 1000 - 1);
     expect(res.errors).to.deep.equal([]);
     expect(res.mismatches).to.deep.equal([]);
     expect(res.answered).to.equal(8 * 1000);
@@ -418,9 +428,7 @@ describe('DSU handoff (runtime-c/dsu) with examples/kv', function () {
 
   /** An update whose new version first copies the state image it was given to `file`. */
   function updateCapturing(s: Controlled, file: string, bin: string): void {
-    // A new open file description: the library wrote the image through its descriptor, whose
-    // offset is at the end (the loader reads with pread from 0).
-    s.update(['sh', '-c', 'cat "/proc/self/fd/$MVR_DSU_STATE_FD" >"$0" && exec "$1" --port 0', file, bin]);
+    s.update(['sh', join(FIXTURES, 'dsu-capture-image.sh'), file, bin]);
   }
 
   it('hands over while connections are open and idle, one with a partial line: they stay with kv-v1, which answers them', async () => {
@@ -480,7 +488,13 @@ describe('DSU handoff (runtime-c/dsu) with examples/kv', function () {
       const N = 64; // 32 MiB of replies: far more than the socket buffers hold
       w.socket.pause();
       await w.send('GET big\n'.repeat(N));
-      await new Promise((r) => setTimeout(r, 300)); // the server fills the socket and waits
+      // kv reads the requests and runs them until the socket is full, all in one turn of its loop,
+      // then waits for room: done once it has answered a probe connection (serverHasRead). The
+      // probe then closes, and kv has closed it (its FIN came back), so the image holds w alone.
+      const probe = await LineConn.open(old.port);
+      await serverHasRead(probe);
+      probe.socket.end();
+      expect(await probe.waitClosed(), 'kv closed the probe connection').to.equal(true);
       const file = join(dir, 'image-blocked-conn');
       updateCapturing(old, file, BIN.v2);
       const loaded = await old.waitReport((r) => r.kind !== 'forked');
@@ -551,53 +565,12 @@ describe('DSU handoff (runtime-c/dsu) with examples/kv', function () {
     expect(await kv.exited).to.deep.equal({ code: null, signal: 'SIGSEGV' });
   });
 
-  // Node cannot send a descriptor over a socket, so a small Python controller plays the monitor:
-  // it passes a fresh control channel with each update (SCM_RIGHTS) and updates the new version
-  // through it in turn. It prints what it saw as JSON; the assertions are below.
-  const CHAIN = String.raw`
-import ctypes, json, os, signal, socket, subprocess, sys
-v1, v2 = sys.argv[1:3]
-ctypes.CDLL(None).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: orphaned new versions stay ours to reap
-mine, theirs = socket.socketpair()
-p = subprocess.Popen([v1, '--port', '0'], pass_fds=[theirs.fileno()], stdout=subprocess.PIPE,
-                     env=dict(os.environ, MVR_DSU_CTL_FD=str(theirs.fileno())))
-theirs.close()
-port = int(p.stdout.readline().split()[-1])
-def req(lines):
-    c = socket.create_connection(('127.0.0.1', port)); f = c.makefile('rwb'); out = []
-    for l in lines:
-        f.write(l.encode() + b'\n'); f.flush(); out.append(f.readline().decode().rstrip('\n'))
-    c.close(); return out
-def reports(sock, until):
-    got, buf = [], b''
-    sock.settimeout(15)
-    while not any(r.startswith(until) for r in got):
-        d = sock.recv(4096)
-        if not d: break
-        buf += d
-        *lines, buf = buf.split(b'\n'); got += [l.decode() for l in lines]
-    return got
-def pid_of(rs):
-    return int([r for r in rs if r.startswith('forked')][0].split()[1][4:])
-out = {'put': req(['PUT a 1'])}
-ctl2, ctl2_theirs = socket.socketpair()
-socket.send_fds(mine, [('update %s --port 0\n' % v2).encode()], [ctl2_theirs.fileno()])
-ctl2_theirs.close()
-out['first'] = reports(mine, 'loaded')
-p.terminate(); p.wait()
-out['v2'] = req(['TYPE a', 'PUT-number a 5'])
-ctl2.sendall(('update %s --port 0\n' % v1).encode())
-out['second'] = reports(ctl2, 'loaded')
-pid2, pid3 = pid_of(out['first']), pid_of(out['second'])
-os.kill(pid2, signal.SIGTERM); os.waitpid(pid2, 0)
-out['v1'] = req(['GET a', 'TYPE a'])
-os.kill(pid3, signal.SIGTERM); os.waitpid(pid3, 0)
-print(json.dumps(out))
-`;
 
+  // Node cannot send a descriptor over a socket: test/fixtures/dsu-chain.py plays the monitor and
+  // prints what it saw; the assertions are here.
   it('passes a control channel with an update (SCM_RIGHTS): v1 -> v2 -> v1, each updated through its own', function () {
     if (spawnSync('python3', ['-c', 'import socket; socket.send_fds'], { stdio: 'ignore' }).status !== 0) this.skip();
-    const r = spawnSync('python3', ['-c', CHAIN, BIN.v1, BIN.v2], { encoding: 'utf8', timeout: 60000 });
+    const r = spawnSync('python3', [join(FIXTURES, 'dsu-chain.py'), BIN.v1, BIN.v2], { encoding: 'utf8', timeout: 100_000 });
     expect(r.status, r.stderr).to.equal(0);
     const out = JSON.parse(r.stdout) as Record<string, string[]>;
     const kinds = (rs: string[]): string[] => rs.map((l) => l.split(' ')[0]!);
@@ -714,8 +687,8 @@ print(json.dumps(out))
       let rep = '';
       (proc.stdio[4] as Socket).setEncoding('latin1');
       (proc.stdio[4] as Socket).on('data', (d: string) => (rep += d));
-      const code = await new Promise<number | null>((res) => proc.once('exit', (c) => res(c)));
-      await new Promise((r) => setTimeout(r, 50));
+      // 'close': exited, and the report channel has ended (all of it read).
+      const code = await new Promise<number | null>((res) => proc.once('close', (c) => res(c)));
       expect(code).to.equal(EXIT_LOAD);
       expect(rep).to.equal(`failed pid=${proc.pid} stage=load error=image%20of%20program%20'other',%20this%20is%20'kv'\n`);
     });
