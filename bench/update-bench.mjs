@@ -6,8 +6,9 @@
 // today: stop the old version, start the new one, reload the state (kv keeps its store in memory,
 // so "dump + restart" means reloading every key).
 // Goal: max latency during the update within 1.5x of steady state (MVEDSUA: 117 ms vs 100 ms
-// native for 1M Redis keys; in-place DSU 5,040 ms). Also prints replay catch-up speed and the
-// handoff's load time.
+// native for 1M Redis keys; in-place DSU 5,040 ms). Also prints replay catch-up speed, the
+// handoff's load time, and how long the promotion paused the old leader (as the monitor reports
+// it), against the same steady-state worst latency.
 // The worst latency of a window grows with its length and, at the millisecond scale of kv on a
 // small machine, varies from window to window (the scheduler): so the steady state is cut into
 // windows as long as the update's (from the request to 0.5 s after the commit), and the update's
@@ -221,7 +222,10 @@ async function liveUpdate(mode, dir) {
     phases.caughtUp = Math.round(performance.now() - s1);
     await sleep(500);
     phases.promote = Math.round(performance.now() - s1);
-    await ctl(sock, ['promote']);
+    const pro = await ctl(sock, ['promote']);
+    // The monitor reports how long it held the old leader while the new one consumed its last events.
+    const paused = /leader paused (\d+) ms/.exec(pro.message ?? '');
+    if (!paused) throw new Error(`the promote reply does not say how long the leader paused: ${JSON.stringify(pro)}`);
     phases.promoted = Math.round(performance.now() - s1);
     await sleep(500);
     try {
@@ -244,7 +248,7 @@ async function liveUpdate(mode, dir) {
     const len = u1 - s1;
     const windows = [];
     for (let end = s1; end - len >= s0; end -= len) windows.push(probe.window(end - len, end));
-    return { mode, steady: windows, windowMs: len, during: probe.window(s1, u1), errors: probe.errors(), catchUp: st.catchUp, loaded: mode === 'handoff' ? up.message : null };
+    return { mode, steady: windows, windowMs: len, during: probe.window(s1, u1), errors: probe.errors(), catchUp: st.catchUp, loaded: mode === 'handoff' ? up.message : null, pausedMs: Number(paused[1]) };
   }
 }
 
@@ -286,7 +290,7 @@ async function main() {
 
     console.log(`kv, ${KEYS.toLocaleString('en-US')} keys; one client issuing GETs back to back, every answer checked`);
     let worst = 0;
-    for (const { mode, steady, windowMs, during, errors, catchUp, loaded } of runs) {
+    for (const { mode, steady, windowMs, during, errors, catchUp, loaded, pausedMs } of runs) {
       const label = mode === 'replay' ? 'replay (journal kept)' : 'handoff (no journal)';
       console.log(`${label}:`);
       const maxes = steady.map((w) => w.max).sort((a, b) => a - b);
@@ -295,6 +299,7 @@ async function main() {
       console.log(`  steady state under mvrc run:   ${steady.length} windows of ~${secs} s, ${steady.reduce((n, w) => n + w.n, 0)} requests; worst latency per window: median ${f(med)} ms (${f(maxes[0])}–${f(maxes.at(-1))} ms)`);
       console.log(`  during update→promote→commit:  ${during.n} requests, p99 ${f(during.p99)} ms, max ${f(during.max)} ms  (${(during.max / med).toFixed(2)}x the steady windows' median worst, ${(during.max / maxes.at(-1)).toFixed(2)}x the steady state's worst; goal ≤ 1.5x: ${during.max <= 1.5 * med ? 'met' : during.max <= 1.5 * maxes.at(-1) ? "met against the steady state's worst, not against the windows' median" : 'NOT met'})`);
       console.log(`  wrong answers during the live update: ${errors}`);
+      console.log(`  promotion: the old leader paused ${pausedMs} ms while the new one consumed its last events (${(pausedMs / med).toFixed(2)}x the steady windows' median worst latency)`);
       if (catchUp) console.log(`  replay catch-up: ${catchUp.target.toLocaleString('en-US')} journal events in ${catchUp.ms} ms (${catchUp.eventsPerSec.toLocaleString('en-US')} events/s, new version's start-up included)`);
       if (loaded) console.log(`  handoff: ${loaded}`);
       worst = Math.max(worst, during.max);
