@@ -24,7 +24,10 @@ function status(sock: string): MonitorStatus {
   return JSON.parse(r.stdout) as MonitorStatus;
 }
 
-async function until<T>(f: () => T, ok: (x: T) => boolean, ms = 10_000): Promise<T> {
+/** Polls `f` until `ok` holds, and returns its last value; after `ms` it returns that value anyway,
+ *  so that the assertions on it fail with the details. The limit is no speed requirement: keep it
+ *  well above what the slowest machine needs; nothing depends on the polling interval. */
+async function until<T>(f: () => T, ok: (x: T) => boolean, ms = 60_000): Promise<T> {
   const t0 = Date.now();
   for (;;) {
     const x = f();
