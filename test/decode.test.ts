@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { errnoMessage, errnoName, escapeBytes, formatCall, knownErrnos } from '../compiler/syscalls/decode.ts';
 import { syscallByName } from '../compiler/syscalls/lookup.ts';
 
@@ -211,13 +212,10 @@ describe('decode: strace-like formatting', () => {
       const dir = mkdtempSync(join(tmpdir(), 'mvr-errno-'));
       try {
         const libc = knownErrnos().filter(([n]) => n < 512); // 512+ are kernel-internal
-        const lines = ['#include <errno.h>', '#include <stdio.h>', '#include <string.h>', 'int main(void) {'];
-        for (const [n, name] of libc) {
-          lines.push(`  printf("%d\\t%s\\t%d\\t%s\\n", ${n}, "${name}", ${name}, strerror(${n}));`);
-        }
-        lines.push('  return 0;', '}', '');
-        writeFileSync(join(dir, 'e.c'), lines.join('\n'));
-        const cc = spawnSync('gcc', ['-std=gnu11', '-Wall', '-Werror', 'e.c', '-o', 'e'], { cwd: dir, encoding: 'utf8' });
+        // test/fixtures/errno-table.c prints the C library's value and text of each ERRNO(n, NAME).
+        writeFileSync(join(dir, 'errno-table.inc'), libc.map(([n, name]) => `ERRNO(${n}, ${name})\n`).join(''));
+        const src = fileURLToPath(new URL('./fixtures/errno-table.c', import.meta.url));
+        const cc = spawnSync('gcc', ['-std=c11', '-Wall', '-Wextra', '-Werror', `-I${dir}`, src, '-o', 'e'], { cwd: dir, encoding: 'utf8' });
         expect(cc.status, cc.stderr).to.equal(0);
         const out = spawnSync(join(dir, 'e'), [], { encoding: 'utf8' }).stdout.trim().split('\n');
         expect(out).to.have.length(libc.length);

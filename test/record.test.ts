@@ -122,20 +122,13 @@ describe('mvrc record', function () {
   });
 
   it('two recordings of a program with a thread verify with no rules, thread pair by thread pair (mvrc verify)', () => {
-    const build = (name: string, worker: string): string => {
-      const src = join(dir, `${name}.c`);
-      writeFileSync(
-        src,
-        `#include <pthread.h>\n#include <string.h>\n#include <unistd.h>\n` +
-          `static void say(const char *s) { if (write(1, s, strlen(s)) < 0) _exit(1); }\n` +
-          `static void *worker(void *arg) { (void)arg; say(${JSON.stringify(worker)}); return NULL; }\n` +
-          `int main(void) { say("main\\n"); pthread_t t; if (pthread_create(&t, NULL, worker, NULL) != 0) return 1; pthread_join(t, NULL); say("done\\n"); return 0; }\n`,
-      );
-      execFileSync('cc', [...CFLAGS, '-o', join(dir, name), src]);
+    // test/fixtures/record-thread.c: the worker writes "worker\n", or "worker two\n" with -DWORKER_TWO.
+    const build = (name: string, defs: string[]): string => {
+      execFileSync('cc', [...CFLAGS, ...defs, '-o', join(dir, name), join(REPO, 'test', 'fixtures', 'record-thread.c')]);
       return join(dir, name);
     };
-    const v1 = build('thr-v1', 'worker\n');
-    const v2 = build('thr-v2', 'worker two\n');
+    const v1 = build('thr-v1', []);
+    const v2 = build('thr-v2', ['-DWORKER_TWO']);
     for (const [out, prog] of [['thr-a.jsonl', v1], ['thr-b.jsonl', v1], ['thr-c.jsonl', v2]] as const) {
       const r = mvrc(['record', '-o', join(dir, out), '--', prog]);
       expect(r.status, r.stderr).to.equal(0);
@@ -153,9 +146,7 @@ describe('mvrc record', function () {
   });
 
   it('ends with 128+N, in the trace and as its own status, when the program is killed by signal N', () => {
-    const src = join(dir, 'killed.c');
-    writeFileSync(src, '#include <signal.h>\n#include <unistd.h>\nint main(void) { write(1, "x", 1); raise(SIGTERM); return 0; }\n');
-    execFileSync('cc', [...CFLAGS, '-o', join(dir, 'killed'), src]);
+    execFileSync('cc', [...CFLAGS, '-o', join(dir, 'killed'), join(REPO, 'test', 'fixtures', 'record-killed.c')]);
     const out = join(dir, 'killed.jsonl');
     const r = mvrc(['record', '-o', out, '--', join(dir, 'killed')]);
     expect(r.status, r.stderr).to.equal(128 + 15);

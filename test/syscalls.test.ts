@@ -18,6 +18,8 @@ import { parseSyscallTsv } from '../scripts/gen-syscalls.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const INCLUDE = join(ROOT, 'runtime-c', 'include');
+const FIXTURES = join(ROOT, 'test', 'fixtures');
+const CC_FLAGS = ['-std=c11', '-Wall', '-Wextra', '-Werror'];
 
 function run(cmd: string, args: string[], cwd: string): { status: number | null; out: string } {
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8' });
@@ -40,35 +42,11 @@ describe('syscall table', () => {
     });
 
     it('every number equals SYS_<name>, and the C table has that name at that index', () => {
-      // One static assertion per syscall the system header knows: a wrong number is a compile error.
-      const lines = [
-        '#define _GNU_SOURCE',
-        '#include <stdio.h>',
-        '#include <string.h>',
-        '#include <sys/syscall.h>',
-        '#include "mvr_syscalls.h"',
-        'static int checked, bad;',
-        'static void check(long nr, const char *name, int nargs) {',
-        '  const struct mvr_syscall_info *s = mvr_syscall_lookup(nr);',
-        '  checked++;',
-        '  if (s == NULL || strcmp(s->name, name) != 0 || s->nargs != nargs) {',
-        '    bad++;',
-        '    printf("mismatch at %ld: %s\\n", nr, name);',
-        '  }',
-        '}',
-        'int main(void) {',
-      ];
-      for (const s of allSyscalls()) {
-        lines.push(
-          `#ifdef SYS_${s.name}`,
-          `  _Static_assert(SYS_${s.name} == ${s.nr}, "${s.name} is ${s.nr} in the table but not in <sys/syscall.h>");`,
-          `  check(SYS_${s.name}, "${s.name}", ${s.arity});`,
-          '#endif',
-        );
-      }
-      lines.push('  printf("checked %d bad %d\\n", checked, bad);', '  return bad != 0;', '}', '');
-      writeFileSync(join(dir, 'nrs.c'), lines.join('\n'));
-      const cc = run('gcc', ['-std=c11', '-Wall', '-Wextra', '-Werror', `-I${INCLUDE}`, 'nrs.c', '-o', 'nrs'], dir);
+      // One static assertion per syscall the system header knows: a wrong number is a compile error
+      // (test/fixtures/syscall-numbers.c, with the table's entries as data).
+      const lines = allSyscalls().flatMap((s) => [`#ifdef SYS_${s.name}`, `CHECK(${s.name}, ${s.nr}, ${s.arity})`, '#endif']);
+      writeFileSync(join(dir, 'syscall-numbers.inc'), lines.join('\n') + '\n');
+      const cc = run('gcc', [...CC_FLAGS, `-I${INCLUDE}`, `-I${dir}`, join(FIXTURES, 'syscall-numbers.c'), '-o', 'nrs'], dir);
       expect(cc.status, cc.out).to.equal(0);
       const r = run(join(dir, 'nrs'), [], dir);
       expect(r.status, r.out).to.equal(0);
@@ -144,61 +122,26 @@ describe('syscall table', () => {
         cpu: 'unsigned',
         node: 'unsigned',
       };
-      const lines = [
-        '#define _GNU_SOURCE',
-        '#include <fcntl.h>',
-        '#include <poll.h>',
-        '#include <signal.h>',
-        '#include <sys/epoll.h>',
-        '#include <sys/resource.h>',
-        '#include <sys/select.h>',
-        '#include <sys/socket.h>',
-        '#include <sys/stat.h>',
-        '#include <sys/statfs.h>',
-        '#include <sys/sysinfo.h>',
-        '#include <sys/time.h>',
-        '#include <sys/times.h>',
-        '#include <sys/utsname.h>',
-        '#include <time.h>',
-        'typedef long long loff_t_;',
-        '#define loff_t loff_t_',
-      ];
-      let count = 0;
+      // One static assertion per fixed-size parameter (test/fixtures/syscall-sizes.c, with the
+      // table's sizes as data): a size that differs is a compile error.
+      const lines: string[] = [];
       for (const s of allSyscalls()) {
         s.params.forEach((p) => {
           if (p.fixedSize === undefined) return;
           const type = types[`${s.name}.${p.name}`] ?? types[p.name];
           expect(type, `no C type listed for ${s.name}.${p.name}`).to.be.a('string');
-          lines.push(`_Static_assert(sizeof(${type}) == ${p.fixedSize}, "${s.name}.${p.name}: sizeof is not ${p.fixedSize}");`);
-          count++;
+          lines.push(`SIZE(${type}, ${p.fixedSize}, "${s.name}.${p.name}")`);
         });
       }
-      expect(count).to.be.greaterThan(60);
-      writeFileSync(join(dir, 'sizes.c'), lines.join('\n') + '\nint main(void) { return 0; }\n');
-      const cc = run('gcc', ['-std=c11', '-Wall', '-Wextra', '-Werror', '-c', 'sizes.c', '-o', 'sizes.o'], dir);
+      expect(lines.length).to.be.greaterThan(60);
+      writeFileSync(join(dir, 'syscall-sizes.inc'), lines.join('\n') + '\n');
+      const cc = run('gcc', [...CC_FLAGS, `-I${dir}`, '-c', join(FIXTURES, 'syscall-sizes.c'), '-o', 'sizes.o'], dir);
       expect(cc.status, cc.out).to.equal(0);
     });
 
     it('the header compiles cleanly in two translation units with -Werror', () => {
-      writeFileSync(join(dir, 'a.c'), '#include "mvr_syscalls.h"\nint first_nargs(void) { return mvr_syscall_table[0].nargs; }\n');
-      writeFileSync(
-        join(dir, 'b.c'),
-        [
-          '#include <stdio.h>',
-          '#include "mvr_syscalls.h"',
-          'int first_nargs(void);',
-          'int main(void) {',
-          '  const struct mvr_syscall_info *w = mvr_syscall_lookup(1);',
-          '  printf("%d %s %d %d %d %u\\n", first_nargs(), w->name, w->effect == MVR_E_EXTERNAL,',
-          '         w->params[1].kind == MVR_P_IN_BYTES, w->params[1].len_param,',
-          '         (unsigned)(mvr_syscall_lookup(MVR_SYSCALL_MAX) == NULL && mvr_syscall_lookup(400) == NULL));',
-          '  return 0;',
-          '}',
-          '',
-        ].join('\n'),
-      );
-      const flags = ['-std=c11', '-Wall', '-Wextra', '-Werror', '-pedantic', `-I${INCLUDE}`];
-      const cc = run('gcc', [...flags, 'a.c', 'b.c', '-o', 'ab'], dir);
+      const units = ['syscalls-header-tu1.c', 'syscalls-header-tu2.c'].map((f) => join(FIXTURES, f));
+      const cc = run('gcc', [...CC_FLAGS, '-pedantic', `-I${INCLUDE}`, ...units, '-o', 'ab'], dir);
       expect(cc.status, cc.out).to.equal(0);
       const r = run(join(dir, 'ab'), [], dir);
       expect(r.out.trim()).to.equal('3 write 1 1 2 1');
