@@ -469,9 +469,7 @@ describe('parser: robustness (no throw, no hang, a diagnostic)', () => {
     const block = `read(fd, s, n) {{ return n > 0 && s[0] == '{'; }} => read(fd, ss, n) {${body}\n}, write(_, "x\\n", 2)\n`;
     const count = Math.ceil((10 << 20) / block.length);
     const text = block.repeat(count) + 'broken => (';
-    const t0 = performance.now();
     const diags = robust(text);
-    console.log(`      10 MB (${text.length} chars) parsed in ${(performance.now() - t0).toFixed(0)} ms`);
     expect(diags.map((d) => [d.code, d.span.offset])).to.deep.equal([['MVR1001', text.length - 1]]); // the '('
     expect(parse(text).file.items).to.have.length(count);
   });
@@ -493,7 +491,7 @@ describe('parser: robustness (no throw, no hang, a diagnostic)', () => {
     }
   });
 
-  it('a 10,000-rule file parses quickly (timing is logged, not asserted)', () => {
+  it('a 10,000-rule file parses with no diagnostics (its speed: bench/check-bench.mjs)', () => {
     const lines: string[] = [];
     for (let i = 0; i < 10000; i++) {
       if (i % 4 === 0) lines.push(`@r${i} read(fd, buf, 4096), write(_, "500 Unknown command", _) => read(_, "FOOBAR\\r\\n", 8)`);
@@ -502,10 +500,7 @@ describe('parser: robustness (no throw, no hang, a diagnostic)', () => {
       else lines.push(`read(fd, s, _) if (s.startsWith("PUT-")) as r => r(fd, "bad\\n", 4)`);
     }
     const text = lines.join('\n');
-    const t0 = performance.now();
     const { file, diags } = parse(text);
-    const ms = performance.now() - t0;
-    console.log(`      10,000 rules, ${(text.length / 1024).toFixed(0)} KB: ${ms.toFixed(0)} ms`);
     expect(diags).to.deep.equal([]);
     expect(file.items).to.have.length(10000);
   });

@@ -13,12 +13,10 @@ export interface CliResult {
   stdout: string;
   stderr: string;
   signal: NodeJS.Signals | null;
-  ms: number;
 }
 
 export function mvrc(args: string[], opts: { cwd?: string; input?: string | Buffer; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): CliResult {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run 'npm run build' (npm test does it)`);
-  const t0 = Date.now();
   const r = spawnSync(process.execPath, [CLI, ...args], {
     cwd: opts.cwd ?? REPO,
     input: opts.input,
@@ -27,7 +25,7 @@ export function mvrc(args: string[], opts: { cwd?: string; input?: string | Buff
     maxBuffer: 64 * 1024 * 1024,
     env: { ...process.env, NO_COLOR: '1', ...opts.env },
   });
-  return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '', signal: r.signal, ms: Date.now() - t0 };
+  return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '', signal: r.signal };
 }
 
 export function tempDir(prefix = 'mvrc-test-'): string {
