@@ -154,7 +154,11 @@ describe('mvrc lsp', function () {
     expect(labels).to.deep.equal(['req', 'resp']);
     const sorted = [...right].sort((a, b) => (a.sortText ?? a.label).localeCompare(b.sortText ?? b.label));
     expect(sorted.slice(0, 2).map((i) => i.label)).to.deep.equal(['req', 'resp']);
-    expect(right.find((i) => i.label === 'read')?.detail).to.equal('read(fd, buf, count)');
+    const read = right.find((i) => i.label === 'read')!;
+    expect(read.detail).to.equal('read(fd, buf, count)');
+    // The argument kinds come when the editor resolves the item (not with all 383 syscalls).
+    const resolved = await client.request<CompletionItem>('completionItem/resolve', read);
+    expect((resolved.documentation as { value: string }).value).to.include('`count`: size — a size');
     // The next line is a new rule: its left side has no labels yet.
     const left = await client.request<CompletionItem[]>('textDocument/completion', { textDocument: { uri }, position: posOf(text, 'wri', 3, 1) });
     expect(left.map((i) => i.label)).to.include('write').and.not.include('req');

@@ -27,7 +27,7 @@ import type { Diagnostic } from '../core/diagnostics.ts';
 import { LineMap, type Span } from '../core/span.ts';
 import { VERSION } from '../core/version.ts';
 import { analyze, diagnosticsByFile, sourceOf, type Analysis } from '../services/analysis.ts';
-import { completionsAt, type CompletionKind } from '../services/completion.ts';
+import { completionsAt, resolveDocumentation, type CompletionKind } from '../services/completion.ts';
 import { formatText } from '../services/format.ts';
 import { hoverAt } from '../services/hover.ts';
 import { definitionAt, documentSymbols, type SymbolKind as MvrSymbolKind } from '../services/navigation.ts';
@@ -95,7 +95,7 @@ class Server {
         capabilities: {
           textDocumentSync: TextDocumentSyncKind.Incremental,
           hoverProvider: true,
-          completionProvider: { triggerCharacters: ['"', '/'] },
+          completionProvider: { triggerCharacters: ['"', '/'], resolveProvider: true },
           definitionProvider: true,
           documentFormattingProvider: true,
           documentSymbolProvider: true,
@@ -154,9 +154,15 @@ class Server {
           ...(item.documentation ? { documentation: { kind: 'markdown' as const, value: item.documentation } } : {}),
           ...(item.sortText ? { sortText: item.sortText } : {}),
           textEdit: { range: rangeOf(text, item.replace), newText: item.label },
+          data: { kind: item.kind },
         }));
       }),
     );
+    c.onCompletionResolve((item) => {
+      const kind = (item.data as { kind?: CompletionKind } | undefined)?.kind;
+      const doc = kind ? this.guard('completion', () => resolveDocumentation(kind, item.label)) : undefined;
+      return doc ? { ...item, documentation: { kind: 'markdown', value: doc } } : item;
+    });
     c.onDefinition((p) =>
       this.guard('definition', () => {
         const a = this.analysisFor(p.textDocument.uri);

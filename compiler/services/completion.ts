@@ -9,7 +9,7 @@ import { readdirSync } from 'node:fs';
 import type { IToken, TokenType } from 'chevrotain';
 import * as T from '../../grammar/lexer.ts';
 import type { Span } from '../core/span.ts';
-import { allSyscalls } from '../syscalls/lookup.ts';
+import { allSyscalls, syscallByName } from '../syscalls/lookup.ts';
 import { groupDefinitions, shownPath, sourceOf, type Analysis } from './analysis.ts';
 import { groupMarkdown, syscallMarkdown, syscallSignature } from './describe.ts';
 import { headerSummary, stdModules } from './std.ts';
@@ -169,9 +169,17 @@ function keyword(k: string, replace: Span): Completion {
 }
 
 let syscallItems: Omit<Completion, 'replace'>[] | undefined;
+/** Every syscall, with its signature; the documentation comes from resolveDocumentation (it is
+ *  ~120 KB for the whole table, too much to send at every keystroke). */
 function syscallCompletions(replace: Span): Completion[] {
-  syscallItems ??= allSyscalls().map((sc) => ({ label: sc.name, kind: 'syscall' as const, detail: syscallSignature(sc), documentation: syscallMarkdown(sc), sortText: `1${sc.name}` }));
+  syscallItems ??= allSyscalls().map((sc) => ({ label: sc.name, kind: 'syscall' as const, detail: syscallSignature(sc), sortText: `1${sc.name}` }));
   return syscallItems.map((c) => ({ ...c, replace }));
+}
+
+/** The documentation of a completion sent without it (a syscall's), when the editor asks. */
+export function resolveDocumentation(kind: CompletionKind, label: string): string | undefined {
+  const sc = kind === 'syscall' ? syscallByName(label) : undefined;
+  return sc ? syscallMarkdown(sc) : undefined;
 }
 
 function groupCompletion(a: Analysis, name: string, g: { group: { span: Span; members: unknown[] }; file: string }, replace: Span): Completion {
