@@ -1,6 +1,7 @@
 // The language services (compiler/services) in process: the cursor contexts completion must tell
 // apart, and hover/definition cases the end-to-end test (test/lsp.test.ts) does not cover.
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { analyze } from '../compiler/services/analysis.ts';
@@ -114,6 +115,30 @@ describe('language services', () => {
     it('formats a file that parses and refuses one that does not', () => {
       expect(formatText('x.mvr', 'read(_,_,_)=>nothing')).to.equal('read(_, _, _) => nothing\n');
       expect(formatText('x.mvr', 'read(_,_,_)=>')).to.equal(undefined);
+    });
+  });
+
+  describe('robustness', () => {
+    // Fragments of real rules, cut and joined at random: what a file looks like while being typed.
+    const FRAGMENTS = ['read(fd, s, _)', ' as r', ' => ', 'r(fd, "x\\n", 1)', ', ', '\n', 'group g = { ', '}', 'import "std/', 'time"', '{{ x; }}', '{ if (a) { b; } }', ' if (s.startsWith("a"))', ' do { ret = 1; }', '@n ', 'nothing', 'diverge "why"', '*', '// MVR2001\n', '/* c */', '(', ')', 'g', 'write(_, _, n)', '-0x1'];
+    const text = fc.array(fc.constantFrom(...FRAGMENTS), { maxLength: 14 }).map((parts) => parts.join(''));
+
+    it('hover, completion, definition, symbols and formatting never throw, at any offset of any text', () => {
+      fc.assert(
+        fc.property(text, fc.nat(), (t, n) => {
+          const offset = t.length === 0 ? 0 : n % (t.length + 1);
+          const { a } = at(`${t.slice(0, offset)}|${t.slice(offset)}`);
+          hoverAt(a, offset);
+          definitionAt(a, offset);
+          for (const c of completionsAt(a, t, offset)) {
+            // A completion replaces text ending at the cursor.
+            if (c.replace.offset + c.replace.length !== offset) throw new Error(`replace span ${JSON.stringify(c.replace)} does not end at ${offset}`);
+          }
+          if (a.file) documentSymbols(a.file);
+          formatText('x.mvr', t);
+        }),
+        { numRuns: 300 },
+      );
     });
   });
 });
