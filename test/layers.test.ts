@@ -14,6 +14,7 @@ export const LAYERS = [
   'compiler/syscalls', // the syscall table (data), lookup, decoding for reports
   'compiler/typed', // typed blocks: parse, check, evaluate, lower to C
   'compiler/check', // program loading, name binding, checking
+  'compiler/services', // editor features over a checked program: hover, completion, definition, symbols, formatting
   'compiler/lower', // rule IR, automaton, its DOT
   'compiler/semantics', // the reference interpreter
   'codegen-c', // C emission, the cc driver, the runtime build, the test harness

@@ -23,6 +23,12 @@ const commands: Record<string, CommandEntry> = {
     usage: 'mvrc fmt FILE... [--write | --check]',
     load: async () => (await import('./fmt.ts')).run,
   },
+  lsp: {
+    summary: 'a language server for .mvr files over stdio (diagnostics, hover, completion, definition, formatting)',
+    usage: 'mvrc lsp [--stdio]',
+    details: ['For editors: speaks the Language Server Protocol on stdin/stdout (editors/vscode/ is a client for VS Code).'],
+    load: async () => (await import('./lsp.ts')).run,
+  },
   compile: {
     summary: 'compile rules to a C module (rules.c, rules.h, manifest.json)',
     usage: 'mvrc compile FILE -o DIR',
