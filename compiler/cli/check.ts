@@ -2,18 +2,13 @@
 import { resolve } from 'node:path';
 import type { Diagnostic } from '../core/diagnostics.ts';
 import { loadProgram } from '../check/program.ts';
-import { diagnosticFormat, exitStatusFor, displayPath, emitDiagnostics, parseOptions, useColor } from './options.ts';
+import { DIAGNOSTIC_OPTIONS, exitStatusFor, displayPath, parseOptions, Reporter } from './options.ts';
 import { UsageError, type CliIO } from './types.ts';
 
 export async function run(args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseOptions(args, {
-    format: { type: 'string' },
-    color: { type: 'string' },
-    'no-warnings': { type: 'boolean' },
-  });
+  const { values, positionals } = parseOptions(args, DIAGNOSTIC_OPTIONS);
   if (positionals.length === 0) throw new UsageError('no rule file given');
-  const format = diagnosticFormat(values.format);
-  const color = useColor(io, values.color);
+  const reporter = new Reporter(io, values);
 
   const all: Diagnostic[] = [];
   const sources = new Map<string, string>();
@@ -32,11 +27,10 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       all.push(d);
     }
   }
-  const shown = values['no-warnings'] ? all.filter((d) => d.severity === 'error') : all;
-  emitDiagnostics(io, shown, sources, format, color);
+  reporter.report(all, sources);
   const errors = all.some((d) => d.severity === 'error');
-  if (format === 'text' && !errors) {
+  if (!reporter.structured && !errors) {
     io.stderr(`checked ${positionals.length} file${positionals.length === 1 ? '' : 's'}: ${rules} rule${rules === 1 ? '' : 's'}, no errors\n`);
   }
-  return exitStatusFor(all);
+  return reporter.finish(exitStatusFor(all));
 }

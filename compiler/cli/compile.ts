@@ -7,14 +7,13 @@ import { loadProgram } from '../check/program.ts';
 import type { Program } from '../check/program-types.ts';
 import { emitC, type Manifest } from '../../codegen-c/emit.ts';
 import { runtimeIncludeDir } from '../../codegen-c/cc.ts';
-import { diagnosticFormat, displayPath, emitDiagnostics, exitStatusFor, parseOptions, useColor, type DiagnosticFormat } from './options.ts';
+import { DIAGNOSTIC_OPTIONS, displayPath, exitStatusFor, parseOptions, Reporter } from './options.ts';
 import { EXIT_OK, EXIT_USAGE, UsageError, type CliIO } from './types.ts';
 
 export const COMPILE_OPTIONS = {
   output: { type: 'string', short: 'o' },
-  format: { type: 'string' },
-  color: { type: 'string' },
   'module-name': { type: 'string' },
+  ...DIAGNOSTIC_OPTIONS,
 } as const;
 
 export interface Compiled {
@@ -22,8 +21,8 @@ export interface Compiled {
   program?: Program;
   manifest?: Manifest;
   dir?: string;
-  format: DiagnosticFormat;
-  color: boolean;
+  /** Holds the diagnostics so far; the caller adds its own phases and calls finish. */
+  reporter: Reporter;
 }
 
 /** Parses the shared options, loads and checks FILE, and writes the module into -o DIR. */
@@ -32,13 +31,12 @@ export function compileCommand(args: string[], io: CliIO, what: string): Compile
   if (positionals.length === 0) throw new UsageError('no rule file given');
   if (positionals.length > 1) throw new UsageError(`${what} takes one rule file (imports bring in the others)`);
   if (!values.output) throw new UsageError('missing -o DIR (where to write the module)');
-  const format = diagnosticFormat(values.format);
-  const color = useColor(io, values.color);
+  const reporter = new Reporter(io, values);
   const file = displayPath(io.cwd, path.resolve(io.cwd, positionals[0]!));
   const program = loadProgram([file], { cwd: io.cwd });
   const status = exitStatusFor(program.diagnostics);
-  emitDiagnostics(io, program.diagnostics, program.sources, format, color);
-  if (status !== EXIT_OK) return { status, program, format, color };
+  reporter.report(program.diagnostics, program.sources);
+  if (status !== EXIT_OK) return { status, program, reporter };
   const automaton = buildAutomaton(program);
   const moduleName = values['module-name'] ?? path.basename(file).replace(/\.mvr$/, '');
   const { files, manifest } = emitC(program, automaton, { moduleName });
@@ -52,14 +50,15 @@ export function compileCommand(args: string[], io: CliIO, what: string): Compile
     writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   } catch (e) {
     io.stderr(`mvrc ${what}: error: cannot write the module into '${values.output}': ${(e as Error).message}\n`);
-    return { status: EXIT_USAGE, program, format, color };
+    return { status: EXIT_USAGE, program, reporter };
   }
-  return { status: EXIT_OK, program, manifest, dir, format, color };
+  return { status: EXIT_OK, program, manifest, dir, reporter };
 }
 
 export async function run(args: string[], io: CliIO): Promise<number> {
   const r = compileCommand(args, io, 'compile');
-  if (r.status === EXIT_OK && r.format === 'text') {
+  r.reporter.finish(r.status);
+  if (r.status === EXIT_OK && !r.reporter.structured) {
     io.stderr(`wrote ${displayPath(io.cwd, path.join(r.dir!, 'rules.c'))} (${r.manifest!.rules.length} rule${r.manifest!.rules.length === 1 ? '' : 's'})\n`);
   }
   return r.status;

@@ -6,19 +6,23 @@ import { DiagnosticBag } from '../core/diagnostics.ts';
 import { parseSource } from '../../grammar/index.ts';
 import { printFile } from '../syntax/printer.ts';
 import { readSourceFile } from '../core/source-io.ts';
-import { displayPath, emitDiagnostics, exitStatusFor, parseOptions, useColor } from './options.ts';
+import { Diag } from '../core/diagnostic-messages.ts';
+import type { Span } from '../core/span.ts';
+import { DIAGNOSTIC_OPTIONS, displayPath, exitStatusFor, parseOptions, Reporter } from './options.ts';
 import { EXIT_FINDINGS, EXIT_OK, UsageError, type CliIO } from './types.ts';
 
 export async function run(args: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parseOptions(args, {
     write: { type: 'boolean', short: 'w' },
     check: { type: 'boolean' },
-    color: { type: 'string' },
+    ...DIAGNOSTIC_OPTIONS,
   });
   if (positionals.length === 0) throw new UsageError('no rule file given');
   if (values.write && values.check) throw new UsageError('--write and --check cannot be used together');
   if (positionals.length > 1 && !values.write && !values.check) throw new UsageError('several files need --write or --check');
-  const color = useColor(io, values.color);
+  const reporter = new Reporter(io, values);
+  // stdout holds one document: the formatted file, or the diagnostics as JSON/SARIF, never both.
+  if (reporter.structured && !values.write && !values.check) throw new UsageError(`--format ${reporter.format} prints the diagnostics on stdout: use it with --check or --write`);
   let status = EXIT_OK;
   for (const p of positionals) {
     const abs = resolve(io.cwd, p);
@@ -28,15 +32,18 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     const file = source ? parseSource(source, diags) : undefined;
     if (!source || !file || diags.hasErrors) {
       // Never rewrite a file that does not parse: formatting would drop what could not be read.
-      emitDiagnostics(io, diags.sorted(), new Map(source ? [[shown, source.text]] : []), 'text', color);
+      reporter.report(diags.sorted(), new Map(source ? [[shown, source.text]] : []));
       status = Math.max(status, exitStatusFor(diags.items));
       continue;
     }
     const formatted = printFile(file);
     if (values.check) {
       if (formatted !== source.text) {
-        io.stdout(`${shown}: not in canonical form (run: mvrc fmt --write ${shown})\n`);
-        status = EXIT_FINDINGS;
+        // A finding like any other (MVR1017), so that --format sarif shows it in code scanning.
+        const bag = new DiagnosticBag();
+        bag.add(Diag.NotCanonical, shown, firstDifferentLine(source.text, formatted), [shown, shellWord(shown)]);
+        reporter.report(bag.items, new Map([[shown, source.text]]));
+        status = Math.max(status, EXIT_FINDINGS);
       }
     } else if (values.write) {
       if (formatted !== source.text) {
@@ -49,5 +56,21 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       io.stdout(formatted);
     }
   }
-  return status;
+  return reporter.finish(status);
+}
+
+/** The span of the first line of `text` that differs from `formatted` (the whole line). */
+function firstDifferentLine(text: string, formatted: string): Span {
+  let i = 0;
+  while (i < text.length && i < formatted.length && text[i] === formatted[i]) i++;
+  const start = text.lastIndexOf('\n', i - 1) + 1;
+  let end = text.indexOf('\n', start);
+  if (end < 0) end = text.length;
+  if (end > start && text[end - 1] === '\r') end--;
+  return { offset: start, length: end - start };
+}
+
+/** `p` as one word for a POSIX shell (quoted only when it needs to be). */
+function shellWord(p: string): string {
+  return /^[\w./@%+=:,-]+$/.test(p) ? p : `'${p.replace(/'/g, "'\\''")}'`;
 }

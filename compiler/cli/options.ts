@@ -41,15 +41,74 @@ export function displayPath(cwd: string, path: string): string {
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
 }
 
-/** Text goes to stderr (like a compiler's diagnostics); JSON and SARIF to stdout (they are the output). */
-export function emitDiagnostics(io: CliIO, diags: readonly Diagnostic[], sources: ReadonlyMap<string, string>, format: DiagnosticFormat, color: boolean): void {
-  if (format === 'json') io.stdout(renderDiagnosticsJson(diags, sources));
-  else if (format === 'sarif') io.stdout(renderDiagnosticsSarif(diags, sources, VERSION));
-  else {
-    const text = renderDiagnosticsText(diags, sources, { color });
-    if (text) io.stderr(text);
-    const summary = summaryLine(diags);
-    if (summary) io.stderr(`${summary} generated\n`);
+/**
+ * The options every command that prints diagnostics takes (check, compile, build, graph, fmt,
+ * verify, infer): one definition, so that they accept the same spellings.
+ */
+export const DIAGNOSTIC_OPTIONS = {
+  format: { type: 'string' },
+  color: { type: 'string' },
+  'no-warnings': { type: 'boolean' },
+} as const;
+
+/**
+ * Collects the diagnostics of every phase of one command (checking, then C compilation, then
+ * trace findings ...) and prints them in the chosen format. Text goes to stderr as each phase
+ * reports (like a compiler's diagnostics) with one summary line at the end; JSON and SARIF are
+ * the command's output: one document on stdout, written by `finish`, whatever the number of
+ * phases. `--no-warnings` hides warnings and notes; they still do not change the exit status.
+ */
+export class Reporter {
+  readonly format: DiagnosticFormat;
+  readonly color: boolean;
+  private readonly noWarnings: boolean;
+  private readonly all: Diagnostic[] = [];
+  private readonly shown: Diagnostic[] = [];
+  private readonly sources = new Map<string, string>();
+  private finished = false;
+
+  constructor(
+    private readonly io: CliIO,
+    values: { format?: string | undefined; color?: string | undefined; 'no-warnings'?: boolean | undefined },
+  ) {
+    this.format = diagnosticFormat(values.format);
+    this.color = useColor(io, values.color);
+    this.noWarnings = values['no-warnings'] ?? false;
+  }
+
+  /** Whether stdout is the diagnostics document (so nothing else may be written there). */
+  get structured(): boolean {
+    return this.format !== 'text';
+  }
+
+  report(diags: readonly Diagnostic[], sources: ReadonlyMap<string, string>): void {
+    for (const [k, v] of sources) this.sources.set(k, v);
+    // Loops, not push(...): a large file can have hundreds of thousands of warnings.
+    for (const d of diags) this.all.push(d);
+    const shown = this.noWarnings ? diags.filter((d) => d.severity === 'error') : diags;
+    for (const d of shown) this.shown.push(d);
+    if (this.format === 'text') {
+      const text = renderDiagnosticsText(shown, this.sources, { color: this.color });
+      if (text) this.io.stderr(text);
+    }
+  }
+
+  /** Every diagnostic reported so far, warnings included. */
+  get diagnostics(): readonly Diagnostic[] {
+    return this.all;
+  }
+
+  /** Prints the summary line (text) or the one document (JSON, SARIF); returns `status`. */
+  finish(status: number): number {
+    if (this.finished) return status;
+    this.finished = true;
+    if (this.format === 'json') this.io.stdout(renderDiagnosticsJson(this.shown, this.sources));
+    else if (this.format === 'sarif') this.io.stdout(renderDiagnosticsSarif(this.shown, this.sources, VERSION, { cwd: this.io.cwd }));
+    else {
+      const summary = summaryLine(this.shown);
+      if (summary) this.io.stderr(`${summary} generated\n`);
+    }
+    return status;
   }
 }
 

@@ -9,22 +9,20 @@ import { DiagnosticBag, type Diagnostic } from '../core/diagnostics.ts';
 import { loadProgram } from '../check/program.ts';
 import { readTraceFile, type Trace } from '../traces/trace.ts';
 import { findingDiagnostics, verifyTraces } from '../traces/verify.ts';
-import { diagnosticFormat, displayPath, emitDiagnostics, exitStatusFor, parseOptions, useColor } from './options.ts';
+import { DIAGNOSTIC_OPTIONS, displayPath, exitStatusFor, parseOptions, Reporter } from './options.ts';
 import { EXIT_FINDINGS, EXIT_OK, UsageError, type CliIO } from './types.ts';
 
 export async function run(args: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parseOptions(args, {
     'leader-trace': { type: 'string' },
     'follower-trace': { type: 'string' },
-    format: { type: 'string' },
-    color: { type: 'string' },
+    ...DIAGNOSTIC_OPTIONS,
   });
   if (positionals.length === 0) throw new UsageError('no rule file given');
   if (positionals.length > 1) throw new UsageError('verify takes one rule file (imports bring in the others)');
   if (!values['leader-trace']) throw new UsageError('missing --leader-trace FILE (the old version\'s recorded run)');
   if (!values['follower-trace']) throw new UsageError('missing --follower-trace FILE (the new version\'s recorded run)');
-  const format = diagnosticFormat(values.format);
-  const color = useColor(io, values.color);
+  const reporter = new Reporter(io, values);
 
   const ruleFile = displayPath(io.cwd, path.resolve(io.cwd, positionals[0]!));
   const program = loadProgram([ruleFile], { cwd: io.cwd });
@@ -43,16 +41,16 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   all.push(...bag.sorted());
 
   if (exitStatusFor(all) !== EXIT_OK || !leader || !follower) {
-    emitDiagnostics(io, all, sources, format, color);
+    reporter.report(all, sources);
     const status = exitStatusFor(all);
-    return status === EXIT_OK ? EXIT_FINDINGS : status;
+    return reporter.finish(status === EXIT_OK ? EXIT_FINDINGS : status);
   }
 
   const result = verifyTraces(program, leader, follower);
   all.push(...findingDiagnostics(result.findings, leader, follower));
-  emitDiagnostics(io, all, sources, format, color);
-  const status = exitStatusFor(all);
-  if (format === 'text' && status === EXIT_OK) {
+  reporter.report(all, sources);
+  const status = reporter.finish(exitStatusFor(all));
+  if (!reporter.structured && status === EXIT_OK) {
     const expected = result.findings.find((f) => f.kind === 'expected-divergence');
     const rules = result.rulesUsed.map((id) => {
       if (id < 0) return 'default';

@@ -35,6 +35,7 @@ export const Diag = {
   NestingTooDeep: m('MVR1014', 'error', 'blocks nested deeper than {0} levels', 'simplify the C code or move it into an #include-d header'),
   InvalidInteger: m('MVR1015', 'error', 'invalid integer literal {0}', 'write a decimal, 0x hexadecimal, 0o octal or leading-0 octal integer'),
   ParserInternalError: m('MVR1016', 'error', 'internal error in the parser: {0}', 'please report this input as an mvrc bug'),
+  NotCanonical: m('MVR1017', 'error', "'{0}' is not in canonical form; the first difference is on this line", 'run: mvrc fmt --write {1}'),
 
   // ---- MVR2xxx: names -----------------------------------------------------------------
   UnknownSyscall: m('MVR2001', 'error', "unknown syscall or group '{0}'"),

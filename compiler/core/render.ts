@@ -1,5 +1,7 @@
 // Renders diagnostics for people (GNU first line + code frame, like rustc/tsc), for tools
 // (JSON), and for code-scanning in build pipelines (SARIF 2.1.0).
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Diag } from './diagnostic-messages.ts';
 import type { Diagnostic } from './diagnostics.ts';
 import { LineMap, type Span } from './span.ts';
@@ -133,8 +135,37 @@ export function renderDiagnosticsJson(diags: readonly Diagnostic[], sources: Rea
   return JSON.stringify({ version: 1, diagnostics: items }, null, 2) + '\n';
 }
 
+export interface SarifOptions {
+  /** Directory that relative diagnostic paths are relative to (default: process.cwd()). */
+  cwd?: string;
+}
+
+/** The base that relative artifact URIs are resolved against (SARIF §3.14.14, as code scanning expects). */
+export const SARIF_SRCROOT = '%SRCROOT%';
+
+/**
+ * A file as a SARIF artifactLocation: files inside `cwd` get a relative, percent-encoded URI
+ * against %SRCROOT% (the run maps it to `cwd` in originalUriBaseIds), so the log does not depend
+ * on where the checkout lives; files outside it get an absolute file:// URI. Both are URIs
+ * (RFC 3986): spaces, non-ASCII characters, '#', '?' and '%' are percent-encoded.
+ */
+export function sarifArtifactLocation(file: string, cwd: string): { uri: string; uriBaseId?: string } {
+  const abs = path.resolve(cwd, file);
+  const rel = path.relative(cwd, abs);
+  if (rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel)) {
+    return { uri: rel.split(path.sep).map(encodeURIComponent).join('/'), uriBaseId: SARIF_SRCROOT };
+  }
+  return { uri: pathToFileURL(abs).href };
+}
+
+function directoryUri(dir: string): string {
+  const href = pathToFileURL(dir).href;
+  return href.endsWith('/') ? href : `${href}/`;
+}
+
 /** SARIF 2.1.0 with one run; rule metadata comes from the catalog. */
-export function renderDiagnosticsSarif(diags: readonly Diagnostic[], sources: ReadonlyMap<string, string>, toolVersion: string): string {
+export function renderDiagnosticsSarif(diags: readonly Diagnostic[], sources: ReadonlyMap<string, string>, toolVersion: string, opts: SarifOptions = {}): string {
+  const cwd = opts.cwd ?? process.cwd();
   const cache = new SourceCache(sources);
   const catalog = new Map<string, { message: string; help?: string; severity: string }>();
   for (const t of Object.values(Diag)) catalog.set(t.code, t as { message: string; help?: string; severity: string });
@@ -144,7 +175,8 @@ export function renderDiagnosticsSarif(diags: readonly Diagnostic[], sources: Re
     const l = jsonLocation(cache, file, sp);
     return { startLine: l.line, startColumn: l.column, endLine: l.endLine, endColumn: l.endColumn, charOffset: sp.offset, charLength: sp.length };
   };
-  const uri = (file: string) => file.split('\\').join('/');
+  // A diagnostic without a file (an internal error before any file was read) has no location.
+  const physical = (file: string, sp: Span) => ({ artifactLocation: sarifArtifactLocation(file, cwd), region: region(file, sp) });
   const log = {
     $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
     version: '2.1.0',
@@ -165,18 +197,21 @@ export function renderDiagnosticsSarif(diags: readonly Diagnostic[], sources: Re
             }),
           },
         },
+        originalUriBaseIds: { [SARIF_SRCROOT]: { uri: directoryUri(cwd) } },
+        // Columns count UTF-16 code units, as the text and JSON outputs do.
+        columnKind: 'utf16CodeUnits',
         results: diags.map((d) => ({
           ruleId: d.code,
           ruleIndex: ruleIndex.get(d.code),
           level: d.severity,
           message: { text: d.help ? `${d.message}. Help: ${d.help}` : d.message },
-          locations: [{ physicalLocation: { artifactLocation: { uri: uri(d.file) }, region: region(d.file, d.span) } }],
+          ...(d.file !== '' ? { locations: [{ physicalLocation: physical(d.file, d.span) }] } : {}),
           ...(d.related.length
             ? {
                 relatedLocations: d.related.map((r, i) => ({
                   id: i,
                   message: { text: r.message },
-                  physicalLocation: { artifactLocation: { uri: uri(r.file) }, region: region(r.file, r.span) },
+                  ...(r.file !== '' ? { physicalLocation: physical(r.file, r.span) } : {}),
                 })),
               }
             : {}),
