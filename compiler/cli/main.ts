@@ -12,15 +12,24 @@ interface CommandEntry {
   load: () => Promise<Command>;
 }
 
+/** The options of every command that prints diagnostics (compiler/cli/options.ts DIAGNOSTIC_OPTIONS). */
+const DIAG_FLAGS = '[--format text|json|sarif] [--color auto|always|never] [--no-warnings]';
+const DIAG_DETAILS = [
+  '  --format F          text (stderr, with code frames), json or sarif (SARIF 2.1.0): one document on stdout',
+  '  --color C           auto (a terminal without NO_COLOR), always or never;  --no-warnings: errors only',
+];
+
 const commands: Record<string, CommandEntry> = {
   check: {
     summary: 'check rule files and report diagnostics',
-    usage: 'mvrc check FILE... [--format text|json|sarif] [--color auto|always|never] [--no-warnings]',
+    usage: `mvrc check FILE... ${DIAG_FLAGS}`,
+    details: DIAG_DETAILS,
     load: async () => (await import('./check.ts')).run,
   },
   fmt: {
     summary: 'print a rule file in canonical form',
-    usage: 'mvrc fmt FILE... [--write | --check]',
+    usage: `mvrc fmt FILE... [--write | --check] ${DIAG_FLAGS}`,
+    details: [...DIAG_DETAILS, '  --check             exit 1, with MVR1017 at the first differing line, when a file is not in canonical form'],
     load: async () => (await import('./fmt.ts')).run,
   },
   lsp: {
@@ -31,23 +40,27 @@ const commands: Record<string, CommandEntry> = {
   },
   compile: {
     summary: 'compile rules to a C module (rules.c, rules.h, manifest.json)',
-    usage: 'mvrc compile FILE -o DIR',
+    usage: `mvrc compile FILE -o DIR ${DIAG_FLAGS}`,
+    details: DIAG_DETAILS,
     load: async () => (await import('./compile.ts')).run,
   },
   build: {
     summary: 'compile rules and build the module with the C compiler (DIR/rules.so)',
-    usage: 'mvrc build FILE -o DIR',
+    usage: `mvrc build FILE -o DIR ${DIAG_FLAGS}`,
+    details: DIAG_DETAILS,
     load: async () => (await import('./build.ts')).run,
   },
   graph: {
     summary: 'print the matching automaton as Graphviz DOT',
-    usage: 'mvrc graph FILE [-o OUT.dot]',
+    usage: `mvrc graph FILE [-o OUT.dot] ${DIAG_FLAGS}`,
+    details: DIAG_DETAILS,
     load: async () => (await import('./graph.ts')).run,
   },
   verify: {
     summary: 'check that rules reconcile two recorded runs (mvrc JSON-lines or strace traces)',
-    usage: 'mvrc verify RULES.mvr --leader-trace A --follower-trace B [--format text|json|sarif] [--color auto|always|never]',
+    usage: `mvrc verify RULES.mvr --leader-trace A --follower-trace B ${DIAG_FLAGS}`,
     details: [
+      ...DIAG_DETAILS,
       '  --leader-trace A    the old version\'s run; --follower-trace B: the new version\'s, under the same workload',
       '                      (mvrc JSON lines, or `strace -f -s 4096 -xx -o FILE CMD...`; main threads are compared)',
       'Exit status: 0 reconciled (one summary line), 1 a divergence, leftover leader events or bad input, 2 usage.',
@@ -56,8 +69,9 @@ const commands: Record<string, CommandEntry> = {
   },
   infer: {
     summary: 'suggest mapping rules from two traces (old version, new version) and verify them',
-    usage: 'mvrc infer LEADER_TRACE FOLLOWER_TRACE [-o OUT.mvr]',
+    usage: `mvrc infer LEADER_TRACE FOLLOWER_TRACE [-o OUT.mvr] ${DIAG_FLAGS}`,
     details: [
+      ...DIAG_DETAILS,
       '  traces: mvrc JSON lines (mvrc record) or strace -f -s 4096 -xx output, same workload for both',
       'Exit status: 0 the rules verify (or the traces do not differ), 1 they do not (still written, with the findings)',
       'or a trace cannot be read as one, 2 usage error or unreadable file.',
