@@ -43,7 +43,8 @@ import type {
 } from './program-types.ts';
 import type { Span } from '../core/span.ts';
 import type { ParamKind } from '../syscalls/types.ts';
-import { paramKindDescription, syscallByName } from '../syscalls/lookup.ts';
+import { paramKindDescription, suggestSyscallName, syscallByName } from '../syscalls/lookup.ts';
+import { didYouMean } from '../core/suggest.ts';
 import { checkTypedBlock, checkTypedExpr, type TypedEnv } from '../typed/index.ts';
 
 /** MVR_MAX_LEADER_ACTIONS in runtime-c/include/mvr_rules.h. */
@@ -295,7 +296,9 @@ class RuleChecker {
       return { ...base, kind: 'label', label: name, lhsIndex: label.lhsIndex, args: this.resolveReplayArgs(name, label, item.call.args) };
     }
     if (item.call.args === null && lookupCallName(name, this.groups).kind === 'unknown') {
-      this.diags.add(Diag.UnknownLabel, this.file, item.call.name.span, [name]);
+      // A bare name is a label, a group or a syscall: suggest the closest of them all.
+      const hint = suggestSyscallName(name, [...this.labels.keys(), ...this.groups.names()]);
+      this.diags.add(Diag.UnknownLabel, this.file, item.call.name.span, [name], hint !== undefined ? { help: `did you mean '${hint}'?` } : {});
       return { ...base, kind: 'call', alternatives: [] };
     }
     if (item.call.args !== null && lookupCallName(name, this.groups).kind === 'unknown') {
@@ -380,7 +383,8 @@ class RuleChecker {
     for (const m of block.code.matchAll(/\$\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)/g)) {
       const name = m[1]!;
       if (this.vars.has(name) || this.untyped.has(name) || name === retName) continue;
-      this.diags.add(Diag.UnknownCVariable, this.file, { offset: block.codeOffset + m.index, length: m[0].length }, [name]);
+      const hint = didYouMean(name, [...this.vars.keys(), ...this.untyped.keys(), ...(retName !== undefined ? [retName] : [])]);
+      this.diags.add(Diag.UnknownCVariable, this.file, { offset: block.codeOffset + m.index, length: m[0].length }, [name], hint !== undefined ? { help: hint } : {});
     }
   }
 

@@ -2,7 +2,7 @@
 // them, and returns the resolved rules in priority order (LANGUAGE.md §3: file order, an import
 // standing where it is written) with every diagnostic of every pass. It never throws: unreadable
 // files, bad imports and even internal bugs end up as coded diagnostics.
-import { statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSource } from '../../grammar/index.ts';
@@ -13,6 +13,7 @@ import { Diag } from '../core/diagnostic-messages.ts';
 import { DiagnosticBag } from '../core/diagnostics.ts';
 import type { Program } from './program-types.ts';
 import { readSourceFile } from '../core/source-io.ts';
+import { closestName } from '../core/suggest.ts';
 
 export interface LoadOptions {
   /** Directory relative paths are resolved against (default: process.cwd()). */
@@ -94,7 +95,8 @@ class Loader {
   private visitImport(from: MvrFile, imp: Import, importedHere: Map<string, Import>): void {
     const target = this.resolveImport(from.path, imp.path);
     if (!target) {
-      this.diags.add(Diag.ImportNotFound, from.path, imp.pathSpan, [imp.path]);
+      const hint = this.importHint(from.path, imp.path);
+      this.diags.add(Diag.ImportNotFound, from.path, imp.pathSpan, [imp.path], hint !== undefined ? { help: `did you mean "${hint}"?` } : {});
       return;
     }
     const first = importedHere.get(target.key);
@@ -114,6 +116,27 @@ class Loader {
     if (this.loaded.has(target.key)) return; // already loaded: its rules stand where it was first imported
     const source = readSourceFile(target.key, target.display, this.diags, target.read as Reader | undefined);
     this.visit(target.key, target.display, source?.text);
+  }
+
+  /** The import closest to a missing one: a std module ("std/tme" -> "std/time") or a .mvr file in the directory it names. */
+  private importHint(fromDisplay: string, spec: string): string | undefined {
+    const mvrNames = (dir: string): string[] => {
+      try {
+        return readdirSync(dir).filter((f) => f.endsWith('.mvr'));
+      } catch {
+        return [];
+      }
+    };
+    if (spec.startsWith(STD_PREFIX)) {
+      const modules = mvrNames(this.stdlibDir).map((f) => STD_PREFIX + f.slice(0, -'.mvr'.length));
+      return closestName(spec.endsWith('.mvr') ? spec.slice(0, -'.mvr'.length) : spec, modules);
+    }
+    if (spec === '' || path.isAbsolute(spec)) return undefined;
+    const dir = path.resolve(this.cwd, path.dirname(fromDisplay), path.dirname(spec));
+    const base = closestName(path.basename(spec), mvrNames(dir));
+    if (base === undefined) return undefined;
+    const prefix = spec.slice(0, spec.length - path.basename(spec).length);
+    return prefix + base;
   }
 
   /**

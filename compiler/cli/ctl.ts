@@ -6,6 +6,7 @@
 //
 // Exit status: 0 done, 1 refused by the monitor (wrong stage, failed switch), 2 usage error or
 // monitor unreachable. The lifecycle is described in docs/lifecycle.md.
+import { didYouMean } from '../core/suggest.ts';
 import { mkdtempSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -133,7 +134,11 @@ function parseUpdate(args: string[]): UpdateArgs {
     }
     const eq = a.indexOf('=');
     const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    if (!['--rules', '--back', '--state', '--retries', '--env'].includes(name)) throw new UsageError(`update: unknown option '${a}'`);
+    const names = ['--rules', '--back', '--state', '--retries', '--env'];
+    if (!names.includes(name)) {
+      const hint = didYouMean(name, names);
+      throw new UsageError(`update: unknown option '${a}'${hint ? `; ${hint}` : ''}`);
+    }
     let v: string;
     if (name !== a) v = a.slice(eq + 1);
     else {
@@ -234,7 +239,10 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     if (!json) io.stdout(`${cmd}: ${r.message ?? 'done'}\nstage: ${r.stage}\n`);
     return EXIT_OK;
   }
-  if (cmd !== 'status') throw new UsageError(`unknown command '${cmd}' (expected status, update, promote, commit or rollback)`);
+  if (cmd !== 'status') {
+    const hint = didYouMean(cmd, ['status', ...LIFECYCLE]);
+    throw new UsageError(`unknown command '${cmd}'${hint ? `; ${hint}` : ''} (expected status, update, promote, commit or rollback)`);
+  }
   if (rest.length > 2) throw new UsageError(`'status' takes no arguments, got '${rest[2]}'`);
   let reply: string;
   try {

@@ -3,6 +3,7 @@
 // 0 ok, 1 findings/errors in the input, 2 usage or environment error.
 import { EXIT_USAGE, UsageError, type CliIO, type Command } from './types.ts';
 import { VERSION } from '../core/version.ts';
+import { didYouMean } from '../core/suggest.ts';
 
 interface CommandEntry {
   summary: string;
@@ -155,7 +156,8 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   }
   const entry = commands[name];
   if (!entry) {
-    io.stderr(`mvrc: error: unknown command '${name}'\n\n${help()}`);
+    const hint = didYouMean(name, Object.keys(commands));
+    io.stderr(`mvrc: error: unknown command '${name}'${hint ? `; ${hint}` : ''}\n\n${help()}`);
     return EXIT_USAGE;
   }
   if (rest.includes('--help') || rest.includes('-h')) {

@@ -5,6 +5,7 @@ import type { Diagnostic } from '../core/diagnostics.ts';
 import { renderDiagnosticsJson, renderDiagnosticsSarif, renderDiagnosticsText, summaryLine } from '../core/render.ts';
 import { VERSION } from '../core/version.ts';
 import { Diag } from '../core/diagnostic-messages.ts';
+import { didYouMean } from '../core/suggest.ts';
 import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError, type CliIO } from './types.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -14,21 +15,34 @@ export function parseOptions<T extends Options>(args: string[], options: T) {
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new UsageError((e as Error).message.replace(/^TypeError \[\w+\]: /, ''));
+    const message = (e as Error).message.replace(/^TypeError \[\w+\]: /, '');
+    // node's message for a misspelt option: "Unknown option '--formt'. To specify a positional ..."
+    const unknown = /^Unknown option '(--?[^']+)'/.exec(message);
+    if (unknown) {
+      const names = Object.entries(options).flatMap(([long, o]) => [`--${long}`, ...(o.short ? [`-${o.short}`] : [])]);
+      const hint = didYouMean(unknown[1]!, names);
+      throw new UsageError(`unknown option '${unknown[1]}'${hint ? `; ${hint}` : ''}`);
+    }
+    throw new UsageError(message);
   }
+}
+
+function hintFor(value: string, choices: readonly string[]): string {
+  const hint = didYouMean(value, choices);
+  return hint ? `; ${hint}` : '';
 }
 
 export type DiagnosticFormat = 'text' | 'json' | 'sarif';
 
 export function diagnosticFormat(value: string | undefined): DiagnosticFormat {
   const f = value ?? 'text';
-  if (f !== 'text' && f !== 'json' && f !== 'sarif') throw new UsageError(`--format must be text, json or sarif (got '${f}')`);
+  if (f !== 'text' && f !== 'json' && f !== 'sarif') throw new UsageError(`--format must be text, json or sarif (got '${f}')${hintFor(f, ['text', 'json', 'sarif'])}`);
   return f;
 }
 
 export function useColor(io: CliIO, flag: string | undefined): boolean {
   const c = flag ?? 'auto';
-  if (c !== 'auto' && c !== 'always' && c !== 'never') throw new UsageError(`--color must be auto, always or never (got '${c}')`);
+  if (c !== 'auto' && c !== 'always' && c !== 'never') throw new UsageError(`--color must be auto, always or never (got '${c}')${hintFor(c, ['auto', 'always', 'never'])}`);
   if (c === 'always') return true;
   if (c === 'never') return false;
   return io.isTTY && !io.env.NO_COLOR && io.env.TERM !== 'dumb';
@@ -135,7 +149,7 @@ export function optionsBeforeCommand(args: string[], valueOptions: ReadonlySet<s
     }
     const eq = a.indexOf('=');
     const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    if (!valueOptions.has(name)) throw new UsageError(a.startsWith('-') ? `unknown option '${a}'` : `expected '--' before the ${what}, got '${a}'`);
+    if (!valueOptions.has(name)) throw new UsageError(a.startsWith('-') ? `unknown option '${a}'${hintFor(name, [...valueOptions])}` : `expected '--' before the ${what}, got '${a}'`);
     if (name !== a) options.push([name, a.slice(eq + 1)]);
     else {
       if (i + 1 >= args.length) throw new UsageError(`${a} needs a value`);

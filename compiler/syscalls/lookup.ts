@@ -1,5 +1,6 @@
 // Look-ups in the x86-64 syscall table (data: compiler/syscalls/x86_64.tsv, generated into
 // compiler/syscalls/table.generated.ts by scripts/gen-syscalls.ts).
+import { closestName } from '../core/suggest.ts';
 import { SYSCALL_TABLE } from './table.generated.ts';
 import type { ParamKind, SyscallInfo } from './types.ts';
 
@@ -30,56 +31,15 @@ export function allSyscalls(): readonly SyscallInfo[] {
   return SYSCALL_TABLE;
 }
 
-/** Optimal-string-alignment distance: insertions, deletions, substitutions and swaps of two
- *  neighbouring characters each cost 1 (so 'opne' is 1 away from 'open'). */
-export function editDistance(a: string, b: string): number {
-  const rows = a.length + 1;
-  const cols = b.length + 1;
-  const d: number[] = new Array<number>(rows * cols).fill(0);
-  for (let i = 0; i < rows; i++) d[i * cols] = i;
-  for (let j = 0; j < cols; j++) d[j] = j;
-  for (let i = 1; i < rows; i++) {
-    for (let j = 1; j < cols; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min(d[(i - 1) * cols + j]! + 1, d[i * cols + j - 1]! + 1, d[(i - 1) * cols + j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
-        v = Math.min(v, d[(i - 2) * cols + j - 2]! + 1);
-      }
-      d[i * cols + j] = v;
-    }
-  }
-  return d[rows * cols - 1]!;
-}
+export { editDistance } from '../core/suggest.ts';
 
 /**
  * The closest syscall name (or name in `extra`, e.g. the file's group names) for a "did you
- * mean" hint, or undefined when `name` is itself known or nothing is close: at most one edit for names of up to 4
- * characters, two up to 7, three beyond. Case is ignored ('Read' suggests 'read'). Ties go to
- * the candidate whose length is closest, then to the alphabetically first, so the answer is
- * stable.
+ * mean" hint, or undefined when `name` is itself known or nothing is close (compiler/core/suggest.ts).
  */
 export function suggestSyscallName(name: string, extra: readonly string[] = []): string | undefined {
-  if (name === '' || BY_NAME.has(name) || extra.includes(name)) return undefined;
-  const wanted = name.toLowerCase();
-  const limit = wanted.length <= 4 ? 1 : wanted.length <= 7 ? 2 : 3;
-  let best: { name: string; dist: number; lenDiff: number } | undefined;
-  const consider = (candidate: string): void => {
-    // Lengths differing by more than the limit cannot be within it.
-    if (Math.abs(candidate.length - wanted.length) > limit) return;
-    const dist = editDistance(wanted, candidate.toLowerCase());
-    if (dist > limit) return;
-    const lenDiff = Math.abs(candidate.length - wanted.length);
-    if (
-      best === undefined ||
-      dist < best.dist ||
-      (dist === best.dist && (lenDiff < best.lenDiff || (lenDiff === best.lenDiff && candidate < best.name)))
-    ) {
-      best = { name: candidate, dist, lenDiff };
-    }
-  };
-  for (const s of SYSCALL_TABLE) consider(s.name);
-  for (const e of extra) consider(e);
-  return best?.name;
+  if (BY_NAME.has(name)) return undefined;
+  return closestName(name, [...BY_NAME.keys(), ...extra]);
 }
 
 const KIND_DESCRIPTIONS: Record<ParamKind, string> = {

@@ -2,6 +2,7 @@
 // turned into the typed IR of ir.ts, or rejected with coded diagnostics at exact .mvr spans.
 // Everything outside the subset is MVR3010; names MVR3012; types MVR3013; assignments MVR3014;
 // methods MVR3015; a non-boolean guard MVR3016; syntax MVR3011 (parse.ts).
+import { didYouMean } from '../core/suggest.ts';
 import ts from 'typescript';
 import type { TsBlock, TsExpr } from '../syntax/ast.ts';
 import { Diag } from '../core/diagnostic-messages.ts';
@@ -199,7 +200,8 @@ class Checker {
   }
   private noMethod(name: ts.Node, recv: Ty, method: string): undefined {
     this.failed = true;
-    this.diags.add(Diag.TypedBlockUnknownMethod, this.file, this.p.spanOf(name), [tyWord(recv), method], { help: METHODS_HELP });
+    const hint = recv === 'bytes' ? didYouMean(method, [...KNOWN_METHODS, 'length']) : undefined;
+    this.diags.add(Diag.TypedBlockUnknownMethod, this.file, this.p.spanOf(name), [tyWord(recv), method], { help: hint !== undefined ? `${hint} ${METHODS_HELP}` : METHODS_HELP });
     return undefined;
   }
   guardNotBoolean(node: ts.Node, t: Ty): void {
@@ -214,6 +216,11 @@ class Checker {
       if (b) return b;
     }
     return undefined;
+  }
+  /** "did you mean" among every name visible here, for an unknown one. */
+  private nameHint(name: string): { help?: string } {
+    const hint = didYouMean(name, this.scopes.flatMap((sc) => [...sc.keys()]));
+    return hint !== undefined ? { help: hint } : {};
   }
   private note(list: string[], name: string): void {
     if (!list.includes(name)) list.push(name);
@@ -325,7 +332,7 @@ class Checker {
     const b = this.lookup(id.text);
     if (!b) {
       this.failed = true;
-      this.diags.add(Diag.TypedBlockUnknownName, this.file, this.p.spanOf(id), [id.text]);
+      this.diags.add(Diag.TypedBlockUnknownName, this.file, this.p.spanOf(id), [id.text], this.nameHint(id.text));
       return undefined;
     }
     if (b.b === 'local') return { k: 'local', ty: b.local.ty, local: b.local };
@@ -579,7 +586,7 @@ class Checker {
     const value = this.expr(e.right);
     if (!target) {
       this.failed = true;
-      this.diags.add(Diag.TypedBlockUnknownName, this.file, this.p.spanOf(e.left), [name]);
+      this.diags.add(Diag.TypedBlockUnknownName, this.file, this.p.spanOf(e.left), [name], this.nameHint(name));
       return;
     }
     if (target.b === 'local' || !target.writable) {
