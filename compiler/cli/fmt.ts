@@ -2,7 +2,7 @@
 // check for build pipelines (--check: exit 1 when a file is not in canonical form).
 import { renameSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { DiagnosticBag } from '../core/diagnostics.ts';
+import { DiagnosticBag, type Diagnostic } from '../core/diagnostics.ts';
 import { parseSource } from '../../grammar/index.ts';
 import { printFile } from '../syntax/printer.ts';
 import { readSourceFile } from '../core/source-io.ts';
@@ -38,11 +38,9 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     }
     const formatted = printFile(file);
     if (values.check) {
-      if (formatted !== source.text) {
-        // A finding like any other (MVR1017), so that --format sarif shows it in code scanning.
-        const bag = new DiagnosticBag();
-        bag.add(Diag.NotCanonical, shown, firstDifferentLine(source.text, formatted), [shown, shellWord(shown)]);
-        reporter.report(bag.items, new Map([[shown, source.text]]));
+      const finding = canonicalFinding(shown, source.text, formatted);
+      if (finding) {
+        reporter.report([finding], new Map([[shown, source.text]]));
         status = Math.max(status, EXIT_FINDINGS);
       }
     } else if (values.write) {
@@ -57,6 +55,15 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     }
   }
   return reporter.finish(status);
+}
+
+/**
+ * MVR1017 when `text` is not its canonical form `formatted`: a finding like any other, so that
+ * --format sarif shows it in code scanning.
+ */
+export function canonicalFinding(shown: string, text: string, formatted: string): Diagnostic | undefined {
+  if (formatted === text) return undefined;
+  return new DiagnosticBag().add(Diag.NotCanonical, shown, firstDifferentLine(text, formatted), [shown, shellWord(shown)]);
 }
 
 /** The span of the first line of `text` that differs from `formatted` (the whole line). */
