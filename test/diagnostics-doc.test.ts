@@ -64,4 +64,35 @@ describe('diagnostic documentation (docs/diagnostics.md, mvrc explain)', () => {
     expect(page === diagnosticsPage(), 'docs/diagnostics.md is out of date: run npm run gen:diagnostics').to.equal(true);
     for (const e of entries) expect(page).to.contain(`### ${e.template.code}\n`);
   });
+
+  describe('mvrc explain', function () {
+    this.timeout(30_000);
+    it('prints the meaning, the example with what mvrc check reports for it, and the fix', () => {
+      const r = mvrc(['explain', 'MVR2001']);
+      expect(r.status, r.stderr).to.equal(0);
+      expect(r.stdout).to.match(/^MVR2001 \(error\): unknown syscall or group '…'/);
+      expect(r.stdout).to.contain('raed(_, _, _) => nothing');
+      expect(r.stdout).to.contain("example.mvr:1:1: error MVR2001: unknown syscall or group 'raed'");
+      expect(r.stdout).to.contain("did you mean 'read'?");
+      expect(r.stdout).to.contain('Fix: ');
+      // as typed by a user: lower case, or the number alone
+      expect(mvrc(['explain', 'mvr2001']).stdout).to.equal(r.stdout);
+      expect(mvrc(['explain', '2001']).stdout).to.equal(r.stdout);
+    });
+    it('an unknown code: exit 2 with the closest code; a far one without', () => {
+      const r = mvrc(['explain', 'MVR2100']);
+      expect(r.status).to.equal(2);
+      expect(r.stderr).to.contain("unknown diagnostic code 'MVR2100'; did you mean 'MVR2010'?");
+      expect(r.stdout).to.equal('');
+      const far = mvrc(['explain', 'hello']);
+      expect(far.status).to.equal(2);
+      expect(far.stderr).not.to.contain('did you mean');
+      expect(mvrc(['explain']).status).to.equal(2);
+    });
+    it('--list prints every code once', () => {
+      const r = mvrc(['explain', '--list']);
+      expect(r.status).to.equal(0);
+      expect(r.stdout.trim().split('\n')).to.have.length(entries.length);
+    });
+  });
 });

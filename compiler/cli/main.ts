@@ -79,6 +79,12 @@ const commands: Record<string, CommandEntry> = {
     ],
     load: async () => (await import('./infer.ts')).run,
   },
+  explain: {
+    summary: 'explain a diagnostic code: meaning, an example that produces it, the fix',
+    usage: 'mvrc explain MVRnnnn | mvrc explain --list',
+    details: ['Every code, with its example and fix: docs/diagnostics.md. Exit status: 0, or 2 for an unknown code.'],
+    load: async () => (await import('./explain.ts')).run,
+  },
   run: {
     summary: 'run a program as leader, optionally with a follower version beside it',
     usage: 'mvrc run [--rules F] [--back B] [--control SOCK] [--state replay|handoff] [--journal-size BYTES] [--follower-log F] [--state-dir D] [--ring-size BYTES] [--deadline-ms N] [--leader-env K=V]... [--follower-env K=V]... -- LEADER_CMD... [::: FOLLOWER_CMD...]',
