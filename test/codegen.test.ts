@@ -10,6 +10,7 @@ import { main } from '../compiler/cli/main.ts';
 import type { CliIO } from '../compiler/cli/types.ts';
 import { loadProgram } from '../compiler/check/program.ts';
 import { LineMap } from '../compiler/core/span.ts';
+import { syscallByName } from '../compiler/syscalls/lookup.ts';
 import { buildModule } from '../codegen-c/cc.ts';
 import { emitC } from '../codegen-c/emit.ts';
 import { removeScratchDirs, scratchDir } from '../codegen-c/harness/testing.ts';
@@ -169,5 +170,34 @@ describe('C code generation', function () {
     expect(io.out).to.contain('follower gettimeofday');
     expect(io.out).to.contain('start -> R2');
     expect(io.out).to.match(/R2_r0 -> R2_r0 \[label="\*"\]/);
+  });
+
+  it('mvrc graph numbers the rules in the order the matcher tries them, and has a legend', async () => {
+    const dir = scratchDir('cli-');
+    // File order mixes the kinds: leader-only first, then a mapping, a diverge, another
+    // leader-only, a follower-only rule. The matcher tries mappings and diverges, then the
+    // default, then leader-only rules (docs/semantics.md); nothing => rules come from the follower.
+    writeFileSync(
+      path.join(dir, 'mixed.mvr'),
+      [
+        'read(_, _, _) => nothing',
+        'read(0, _, _) => read(0, _, _), getpid()',
+        'read(1, _, _) => diverge "old command"',
+        'read(2, _, _) => nothing',
+        'nothing => getpid()',
+      ].join('\n') + '\n',
+    );
+    const io = captureIO(dir);
+    expect(await main(['graph', 'mixed.mvr'], io), io.err).to.equal(0);
+    const read = syscallByName('read')!.nr;
+    const getpid = syscallByName('getpid')!.nr;
+    const edges = [...io.out.matchAll(new RegExp(`^  L${read} -> (\\w+) \\[.*label="([^"]+)"\\];$`, 'gm'))].map((m) => `${m[2]} ${m[1]}`);
+    expect(edges).to.deep.equal(['1 R1', '2 R2', '3 default default', '4 no default R0', '5 no default R3']);
+    expect(io.out).to.contain(`F${getpid} -> R4 [label="1"]`);
+    // a legend naming every kind of node
+    expect(io.out).to.contain('subgraph cluster_legend');
+    for (const kind of ['dispatch', 'rule (file:line)', 'left items', 'right items', 'the default match', 'diverge', 'nothing: the leader events are skipped', 'the order rules are tried']) {
+      expect(io.out).to.contain(kind);
+    }
   });
 });

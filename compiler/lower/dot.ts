@@ -3,6 +3,26 @@
 import type { Automaton } from './automaton.ts';
 import type { IrAlt, IrRightItem, IrRule } from './ir.ts';
 
+/** What the shapes and edges mean, drawn beside the automaton. */
+function legend(): string[] {
+  const items: [string, string][] = [
+    ['shape=ellipse', 'dispatch: the next leader event\'s syscall\n(or the follower\'s, for nothing => rules)'],
+    ['shape=box, style=bold', 'rule (file:line)'],
+    ['shape=box', 'L1, L2 ...: left items, leader events'],
+    ['shape=box, style=rounded', 'F1, F2 ...: right items, follower calls'],
+    ['shape=box, style=dashed', 'the default match'],
+    ['shape=octagon', 'diverge (expected divergence)'],
+    ['shape=plaintext', 'nothing: the leader events are skipped'],
+  ];
+  const out = ['  subgraph cluster_legend {', '    label="legend"; style=dashed; fontname="monospace"; fontsize=10;'];
+  items.forEach(([attrs, text], i) => out.push(`    legend${i} [${attrs}, label=${q(text)}];`));
+  out.push(`    legend_e [shape=plaintext, label=${q('edges: 1, 2, 3 ... the order rules are tried;\ndotted: left side -> right side; * loop: starred item;\n"done": the rule completes')}];`);
+  // Invisible edges keep the legend in one column.
+  for (let i = 0; i < items.length; i++) out.push(`    legend${i} -> ${i + 1 < items.length ? `legend${i + 1}` : 'legend_e'} [style=invis];`);
+  out.push('  }');
+  return out;
+}
+
 const q = (s: string): string => '"' + s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') + '"';
 
 function altText(alts: IrAlt[]): string {
@@ -15,11 +35,18 @@ function rightText(r: IrRule, it: IrRightItem): string {
   return base + (it.guard ? ' [guard]' : '') + (it.callback ? ' [callback]' : '') + (r.rhs === 'seq' && it.star ? ' *' : '');
 }
 
-/** The automaton as DOT: dispatch nodes (leader syscall, follower syscall for `nothing` rules,
- *  begin), each rule's left side as a chain and its right side as a chain (starred items loop). */
+/**
+ * The automaton as DOT: dispatch nodes (leader syscall, follower syscall for `nothing` rules,
+ * begin), each rule's left side as a chain and its right side as a chain (starred items loop),
+ * and a legend. The numbered edges from a dispatch node are the order the matcher tries the rules
+ * in (docs/semantics.md, "The step"): mapping and `diverge` rules in file order, then the default
+ * match, then leader-only rules (`X => nothing`), which apply only where the default does not;
+ * `nothing => ...` rules come last, from the follower's syscall.
+ */
 export function automatonToDot(a: Automaton, title: string): string {
   const out: string[] = [];
   out.push(`digraph mvr {`, `  label=${q(title)};`, '  rankdir=LR;', '  node [shape=box, fontname="monospace", fontsize=10];', '  edge [fontname="monospace", fontsize=9];');
+  out.push(...legend());
   out.push('  idle [shape=circle, label="idle"];');
   out.push('  default [shape=box, style=dashed, label="default: same syscall,\\nequal inputs -> MATCH"];');
   const syscallName = (nr: number) => a.syscall(nr)?.name ?? `#${nr}`;
@@ -28,11 +55,13 @@ export function automatonToDot(a: Automaton, title: string): string {
     const idx = a.literal.get(nr);
     out.push(`  L${nr} [shape=ellipse, label=${q(`leader ${syscallName(nr)}` + (idx ? `\n(indexed by arg ${idx.arg})` : ''))}];`);
     out.push(`  idle -> L${nr};`);
-    ids.forEach((id, i) => out.push(`  L${nr} -> R${id} [label=${q(String(i + 1))}];`));
-    out.push(`  L${nr} -> default [style=dashed, label="then"];`);
+    let n = 0;
+    for (const id of ids) if (a.rules[id]!.rhs !== 'nothing') out.push(`  L${nr} -> R${id} [label=${q(String(++n))}];`);
+    out.push(`  L${nr} -> default [style=dashed, label=${q(`${++n} default`)}];`);
+    for (const id of ids) if (a.rules[id]!.rhs === 'nothing') out.push(`  L${nr} -> R${id} [label=${q(`${++n} no default`)}];`);
   }
   for (const nr of [...a.nothing.keys()].sort((x, y) => x - y)) {
-    out.push(`  F${nr} [shape=ellipse, label=${q(`follower ${syscallName(nr)}\n(no rule, no default)`)}];`, `  idle -> F${nr};`);
+    out.push(`  F${nr} [shape=ellipse, label=${q(`follower ${syscallName(nr)}\n(no leader rule, no default)`)}];`, `  idle -> F${nr};`);
     a.nothing.get(nr)!.forEach((id, i) => out.push(`  F${nr} -> R${id} [label=${q(String(i + 1))}];`));
   }
   if (a.begin >= 0) out.push(`  start [shape=doublecircle, label="start"];`, `  start -> R${a.begin};`);
