@@ -104,6 +104,7 @@ export function explainText(e: CatalogEntry): string {
   if (s.example) {
     out.push(`Example (${EXAMPLE_FILE}):`, indent(s.example.text), '');
     if (s.example.output !== undefined) out.push(`${s.example.command} reports:`, indent(s.example.output), '');
+    else out.push(`${s.example.command} reports it with the C compiler's own message.`, '');
   }
   out.push(`Fix: ${s.fix}`);
   if (s.fixed !== undefined) out.push(indent(s.fixed));
