@@ -1,7 +1,8 @@
-// Generates the syscall table for the compiler (compiler/syscalls/table.generated.ts), for the C
+// Generates the syscall model for the compiler (compiler/syscalls/table.generated.ts), for the C
 // runtime (runtime-c/include/mvr_syscalls.h) and for generated rule modules (the default match's
 // table, runtime-c/include/mvr_default_match.h) from the one data file,
-// compiler/syscalls/x86_64.tsv (its header comment documents the columns).
+// compiler/syscalls/x86_64.tsv (its header comment documents the format; scripts/syscall-data.ts
+// reads it).
 //
 //   npx tsx scripts/gen-syscalls.ts           rewrite the generated files
 //   npx tsx scripts/gen-syscalls.ts --check   exit 1 when any of them is out of date
@@ -9,201 +10,80 @@
 // Exit status: 0 ok, 1 data errors or stale files (--check), 2 usage or I/O errors.
 import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Direction, EffectClass, ParamInfo, ParamKind, SyscallInfo } from '../compiler/syscalls/types.ts';
+import type { EffectClass, ParamInfo, ParamKind, RetInfo, StructField, StructInfo, SyscallInfo } from '../compiler/syscalls/types.ts';
+import { SPECIAL_TYPES } from '../compiler/syscalls/types.ts';
 import { renderDefaultMatchHeader } from '../codegen-c/default-match.ts';
+import { parseSyscallTsv, type ParseResult } from './syscall-data.ts';
+
+export { parseSyscallTsv } from './syscall-data.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const TSV_PATH = 'compiler/syscalls/x86_64.tsv';
 export const TS_OUT_PATH = 'compiler/syscalls/table.generated.ts';
 export const C_OUT_PATH = 'runtime-c/include/mvr_syscalls.h';
+export const DM_OUT_PATH = 'runtime-c/include/mvr_default_match.h';
 
-const KINDS: readonly ParamKind[] = [
-  'fd', 'int', 'size', 'flags', 'ptr', 'in_bytes', 'out_bytes', 'path', 'in_struct', 'out_struct',
-];
-const EFFECTS: readonly EffectClass[] = ['local', 'readonly', 'external'];
-const MAX_ARGS = 6;
+// ---- TypeScript ---------------------------------------------------------------------------------
 
-export interface ParseResult {
-  syscalls: SyscallInfo[]; // sorted by number
-  errors: string[]; // "FILE:LINE: message"
-}
-
-/** Parses and validates the TSV text. Never throws on bad data: every problem is an error line. */
-export function parseSyscallTsv(text: string, file: string = TSV_PATH): ParseResult {
-  const syscalls: SyscallInfo[] = [];
-  const errors: string[] = [];
-  const byName = new Map<string, number>();
-  const byNr = new Map<number, number>();
-  const lines = text.split('\n');
-  lines.forEach((raw, i) => {
-    const lineNo = i + 1;
-    const err = (msg: string): void => {
-      errors.push(`${file}:${lineNo}: ${msg}`);
-    };
-    const hash = raw.indexOf('#');
-    const line = (hash >= 0 ? raw.slice(0, hash) : raw).trimEnd();
-    if (line.trim() === '') return;
-    const fields = line.split(/\t+/).filter((f) => f !== '');
-    if (fields.length < 6) {
-      err(`expected at least 6 tab-separated fields (nr, name, arity, effect, attrs, params), got ${fields.length}`);
-      return;
-    }
-    const [nrText, name, arityText, effectText, attrsText, ...paramFields] = fields as [
-      string, string, string, string, string, ...string[],
-    ];
-    if (!/^(0|[1-9][0-9]*)$/.test(nrText)) return err(`syscall number '${nrText}' is not a non-negative integer`);
-    const nr = Number(nrText);
-    if (!/^[a-z_][a-z0-9_]*$/.test(name)) return err(`syscall name '${name}' is not a lower-case identifier`);
-    if (!/^[0-6]$/.test(arityText)) return err(`${name}: arity '${arityText}' is not 0..${MAX_ARGS}`);
-    const arity = Number(arityText);
-    if (!(EFFECTS as readonly string[]).includes(effectText)) {
-      return err(`${name}: effect '${effectText}' is not one of ${EFFECTS.join(', ')}`);
-    }
-    const effect = effectText as EffectClass;
-    if (byName.has(name)) return err(`${name}: duplicate name (first on line ${byName.get(name)})`);
-    if (byNr.has(nr)) return err(`${name}: duplicate number ${nr} (first on line ${byNr.get(nr)})`);
-
-    let fdParam: number | undefined;
-    let returnsFd = false;
-    if (attrsText !== '-') {
-      for (const attr of attrsText.split(',')) {
-        const fdMatch = /^fd=([0-5])$/.exec(attr);
-        if (fdMatch) fdParam = Number(fdMatch[1]);
-        else if (attr === 'retfd') returnsFd = true;
-        else return err(`${name}: unknown attribute '${attr}' (expected fd=N or retfd)`);
-      }
-    }
-
-    let detailed: boolean;
-    let params: ParamInfo[];
-    if (paramFields.length === 1 && paramFields[0] === '?') {
-      detailed = false;
-      params = Array.from({ length: arity }, (_, k) => ({ name: `a${k}`, kind: 'int' as const, dir: 'in' as const }));
-      if (effect !== 'external') return err(`${name}: an undescribed syscall ('?') must be external`);
-      if (fdParam !== undefined) return err(`${name}: fd=N needs described parameters`);
-    } else if (paramFields.length === 1 && paramFields[0] === 'void') {
-      detailed = true;
-      params = [];
-    } else {
-      detailed = true;
-      params = [];
-      for (const field of paramFields) {
-        const p = parseParam(field);
-        if (typeof p === 'string') return err(`${name}: parameter '${field}': ${p}`);
-        params.push(p);
-      }
-    }
-    if (params.length !== arity) {
-      return err(`${name}: arity ${arity} but ${params.length} parameter${params.length === 1 ? '' : 's'} described`);
-    }
-    if (detailed) {
-      const problem = checkParams(params, fdParam);
-      if (problem) return err(`${name}: ${problem}`);
-    }
-    byName.set(name, lineNo);
-    byNr.set(nr, lineNo);
-    const info: SyscallInfo = { name, nr, arity, params, detailed, effect };
-    if (fdParam !== undefined) info.fdParam = fdParam;
-    if (returnsFd) info.returnsFd = true;
-    syscalls.push(info);
-  });
-  syscalls.sort((a, b) => a.nr - b.nr);
-  return { syscalls, errors };
-}
-
-function parseParam(field: string): ParamInfo | string {
-  const m = /^([a-z_][a-z0-9_]*):([a-z_]+)(?:\[([^\]]*)\])?$/.exec(field);
-  if (!m) return 'expected NAME:KIND or NAME:KIND[ATTR,...]';
-  const [, name, kindText, attrText] = m as unknown as [string, string, string, string | undefined];
-  if (!(KINDS as readonly string[]).includes(kindText)) return `unknown kind '${kindText}' (expected ${KINDS.join(', ')})`;
-  const kind = kindText as ParamKind;
-  let dir: Direction = kind === 'out_bytes' || kind === 'out_struct' ? 'out' : 'in';
-  const p: ParamInfo = { name, kind, dir };
-  if (attrText !== undefined) {
-    for (const attr of attrText.split(',')) {
-      let am: RegExpExecArray | null;
-      if ((am = /^len=([0-5])$/.exec(attr))) p.lenParam = Number(am[1]);
-      else if ((am = /^size=([1-9][0-9]*)$/.exec(attr))) p.fixedSize = Number(am[1]);
-      else if (attr === 'ret') p.lenFromRet = true;
-      else if (attr === 'inout') dir = 'inout';
-      else return `unknown attribute '${attr}' (expected len=N, size=N, ret or inout)`;
-    }
+/** A TypeScript literal for plain data (objects, arrays, strings, numbers, bigints, booleans). */
+function tsLit(v: unknown): string {
+  if (typeof v === 'string') return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  if (typeof v === 'bigint') return `${v}n`;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (Array.isArray(v)) return `[${v.map(tsLit).join(', ')}]`;
+  if (v && typeof v === 'object') {
+    const parts = Object.entries(v as Record<string, unknown>)
+      .filter(([, x]) => x !== undefined)
+      .map(([k, x]) => `${/^[a-zA-Z_$][a-zA-Z0-9_$]*$/.test(k) ? k : tsLit(k)}: ${tsLit(x)}`);
+    return `{ ${parts.join(', ')} }`;
   }
-  p.dir = dir;
-  return p;
+  return 'undefined';
 }
 
-/** Consistency rules every described syscall obeys (also asserted by test/syscalls.test.ts). */
-function checkParams(params: readonly ParamInfo[], fdParam: number | undefined): string | undefined {
-  const names = new Set<string>();
-  for (const [i, p] of params.entries()) {
-    if (names.has(p.name)) return `parameter name '${p.name}' is used twice`;
-    names.add(p.name);
-    const buffer = p.kind === 'in_bytes' || p.kind === 'out_bytes' || p.kind === 'in_struct' || p.kind === 'out_struct';
-    if (!buffer && (p.lenParam !== undefined || p.fixedSize !== undefined || p.lenFromRet)) {
-      return `parameter ${i} (${p.name}) is ${p.kind}: len=, size= and ret apply to bytes and structures only`;
-    }
-    if (p.dir === 'inout' && p.kind !== 'out_struct') {
-      return `parameter ${i} (${p.name}): inout applies to out_struct only (value-result memory)`;
-    }
-    if (p.lenFromRet && p.kind !== 'out_bytes' && p.kind !== 'out_struct') {
-      return `parameter ${i} (${p.name}): ret applies to outputs only`;
-    }
-    if ((p.kind === 'in_bytes' || p.kind === 'out_bytes') && p.lenParam === undefined) {
-      return `parameter ${i} (${p.name}) is ${p.kind} and needs len=N`;
-    }
-    if (buffer && p.lenParam === undefined && p.fixedSize === undefined) {
-      return `parameter ${i} (${p.name}) is ${p.kind} and needs len=N or size=N`;
-    }
-    if (p.lenParam !== undefined) {
-      const target = params[p.lenParam];
-      if (p.lenParam === i || target === undefined) return `parameter ${i} (${p.name}): len=${p.lenParam} is not another parameter`;
-      const valueResult = target.kind === 'out_struct' && target.fixedSize === 4 && target.dir === 'inout';
-      if (target.kind !== 'size' && !valueResult) {
-        return `parameter ${i} (${p.name}): len=${p.lenParam} names ${target.name}, which is neither a size nor a 4-byte inout out_struct`;
-      }
-    }
+function renderSyscallTs(s: SyscallInfo): string {
+  const { params, extra, commands, ...rest } = s;
+  const lines = [`  {`, `    ${Object.entries(rest).filter(([, x]) => x !== undefined).map(([k, x]) => `${k}: ${tsLit(x)}`).join(', ')},`];
+  lines.push(params.length === 0 ? '    params: [],' : `    params: [\n${params.map((p) => `      ${tsLit(p)},`).join('\n')}\n    ],`);
+  if (extra) lines.push(`    extra: [\n${extra.map((p) => `      ${tsLit(p)},`).join('\n')}\n    ],`);
+  if (commands) {
+    lines.push(`    commands: { selectors: ${tsLit(commands.selectors)},${commands.mask !== undefined ? ` mask: ${tsLit(commands.mask)},` : ''} entries: [`);
+    for (const e of commands.entries) lines.push(`      ${tsLit(e)},`);
+    lines.push('    ] },');
   }
-  if (fdParam !== undefined && params[fdParam]?.kind !== 'fd') return `fd=${fdParam} does not name an fd parameter`;
-  return undefined;
+  lines.push('  },');
+  return lines.join('\n');
 }
 
-function tsString(s: string): string {
-  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-}
-
-function renderParamTs(p: ParamInfo): string {
-  const parts = [`name: ${tsString(p.name)}`, `kind: ${tsString(p.kind)}`, `dir: ${tsString(p.dir)}`];
-  if (p.lenParam !== undefined) parts.push(`lenParam: ${p.lenParam}`);
-  if (p.lenFromRet) parts.push('lenFromRet: true');
-  if (p.fixedSize !== undefined) parts.push(`fixedSize: ${p.fixedSize}`);
-  return `{ ${parts.join(', ')} }`;
-}
-
-/** The TypeScript module: a plain data array, sorted by number. */
-export function renderTs(syscalls: readonly SyscallInfo[]): string {
+/** The TypeScript module: plain data arrays (syscalls sorted by number). */
+export function renderTs(r: Pick<ParseResult, 'syscalls' | 'values' | 'structs' | 'families'>): string {
   const out: string[] = [
-    `// Generated by scripts/gen-syscalls.ts from ${TSV_PATH}. Do not edit: change the TSV and rerun`,
-    '// `npx tsx scripts/gen-syscalls.ts`. Look syscalls up through compiler/syscalls/lookup.ts.',
-    "import type { SyscallInfo } from './types.ts';",
+    `// Generated by scripts/gen-syscalls.ts from ${TSV_PATH}. Do not edit: change the data and rerun`,
+    '// `npx tsx scripts/gen-syscalls.ts`. Look things up through compiler/syscalls/lookup.ts.',
+    "import type { StructInfo, SyscallInfo, ValueSet } from './types.ts';",
     '',
     'export const SYSCALL_TABLE: readonly SyscallInfo[] = [',
+    ...r.syscalls.map(renderSyscallTs),
+    '];',
+    '',
+    'export const VALUE_SETS: readonly ValueSet[] = [',
   ];
-  for (const s of syscalls) {
-    const parts = [`name: ${tsString(s.name)}`, `nr: ${s.nr}`, `arity: ${s.arity}`];
-    if (s.detailed) {
-      parts.push(s.params.length === 0 ? 'params: []' : `params: [\n    ${s.params.map(renderParamTs).join(',\n    ')},\n  ]`);
-    } else {
-      parts.push(`params: [${s.params.map(renderParamTs).join(', ')}]`);
-    }
-    parts.push(`detailed: ${s.detailed}`, `effect: ${tsString(s.effect)}`);
-    if (s.fdParam !== undefined) parts.push(`fdParam: ${s.fdParam}`);
-    if (s.returnsFd) parts.push('returnsFd: true');
-    out.push(`  { ${parts.join(', ')} },`);
+  for (const v of r.values) {
+    out.push(`  { name: ${tsLit(v.name)}, kind: ${tsLit(v.kind)},${v.mask !== undefined ? ` mask: ${tsLit(v.mask)},` : ''} entries: [`);
+    for (const e of v.entries) out.push(`    ${tsLit(e)},`);
+    out.push('  ] },');
   }
-  out.push('];', '');
+  out.push('];', '', 'export const STRUCTS: readonly StructInfo[] = [');
+  for (const s of r.structs) {
+    out.push(`  { name: ${tsLit(s.name)}, size: ${s.size},${s.ctype ? ` ctype: ${tsLit(s.ctype)},` : ''} fields: [`);
+    for (const f of s.fields) out.push(`    ${tsLit(f)},`);
+    out.push('  ] },');
+  }
+  out.push('];', '', '/** The layout (a STRUCTS name) of a sockaddr of each address family. */');
+  out.push(`export const SOCKADDR_FAMILIES: readonly (readonly [bigint, string])[] = ${tsLit(r.families)};`, '');
   return out.join('\n');
 }
+
+// ---- C: the runtime's table ------------------------------------------------------------------
 
 const C_KIND: Record<ParamKind, string> = {
   fd: 'MVR_P_FD',
@@ -217,24 +97,114 @@ const C_KIND: Record<ParamKind, string> = {
   in_struct: 'MVR_P_IN_STRUCT',
   out_struct: 'MVR_P_OUT_STRUCT',
 };
-const C_EFFECT: Record<EffectClass, string> = {
-  local: 'MVR_E_LOCAL',
-  readonly: 'MVR_E_READONLY',
-  external: 'MVR_E_EXTERNAL',
+const C_EFFECT: Record<EffectClass, string> = { local: 'MVR_E_LOCAL', readonly: 'MVR_E_READONLY', external: 'MVR_E_EXTERNAL' };
+const C_TYPE: Record<string, string> = {
+  sockaddr: 'MVR_T_SOCKADDR',
+  iovec: 'MVR_T_IOVEC',
+  msghdr: 'MVR_T_MSGHDR',
+  mmsghdr: 'MVR_T_MMSGHDR',
+  cmsg: 'MVR_T_CMSG',
+  mmsg_meta: 'MVR_T_MMSG_META',
+  sigset: 'MVR_T_SIGSET',
+  cstr: 'MVR_T_CSTR',
 };
+const C_FIELD: Record<string, string> = {
+  i8: 'MVR_F_I8', u8: 'MVR_F_U8', i16: 'MVR_F_I16', u16: 'MVR_F_U16', i32: 'MVR_F_I32', u32: 'MVR_F_U32', i64: 'MVR_F_I64', u64: 'MVR_F_U64',
+  be16: 'MVR_F_BE16', be32: 'MVR_F_BE32', ptr: 'MVR_F_PTR', fd: 'MVR_F_FD', pad: 'MVR_F_PAD', bytes: 'MVR_F_BYTES', cstr: 'MVR_F_CSTR',
+  inaddr: 'MVR_F_INADDR', in6addr: 'MVR_F_IN6ADDR', sigset: 'MVR_F_SIGSET', sunpath: 'MVR_F_SUNPATH', struct: 'MVR_F_STRUCT',
+};
+const C_FMT: Record<string, number> = { dec: 0, oct: 1, hex: 2, wstatus: 3 };
+const C_PART: Record<string, number> = { name: 1, control: 2, flags: 3, msgs: 4 };
 
-/** The C header: the same table indexed by syscall number. */
-export function renderC(syscalls: readonly SyscallInfo[]): string {
+/** Whether the phase-1 agent must see the parameter as a pointer: its bytes only mean something
+ *  through the model (gathered data, a msghdr, pointers inside a structure), which the agent's
+ *  generic recorder and built-in default matcher do not apply yet (docs/runtime.md). */
+function agentSeesPointer(p: ParamInfo, structOf: (n: string) => StructInfo | undefined): boolean {
+  if (p.type === 'iovec' || p.type === 'msghdr' || p.type === 'mmsghdr') return true;
+  if (p.kind !== 'in_struct' || p.type === undefined) return false;
+  const s = structOf(p.type);
+  const hasPtr = (st: StructInfo): boolean =>
+    st.fields.some((f) => f.type === 'ptr' || (f.ignore && f.type !== 'pad') || (f.type.startsWith('struct:') && hasPtr(structOf(f.type.slice(7))!)));
+  return s !== undefined && hasPtr(s);
+}
+
+interface CTables {
+  structIndex: Map<string, number>;
+  valueIndex: Map<string, number>;
+}
+
+function cParam(p: ParamInfo, t: CTables, structOf: (n: string) => StructInfo | undefined): string {
+  const flags: string[] = [];
+  if (p.dir === 'inout') flags.push('MVR_PF_INOUT');
+  if (p.unused) flags.push('MVR_PF_UNUSED');
+  if (p.layout) flags.push('MVR_PF_LAYOUT');
+  if (p.bits === 32) flags.push('MVR_PF_BITS32');
+  if (agentSeesPointer(p, structOf)) flags.push('MVR_PF_AGENT_PTR');
+  let type = 'MVR_T_NONE';
+  let strct = 0;
+  if (p.type !== undefined) {
+    if ((SPECIAL_TYPES as readonly string[]).includes(p.type)) type = C_TYPE[p.type]!;
+    else {
+      type = 'MVR_T_STRUCT';
+      strct = t.structIndex.get(p.type)!;
+    }
+  }
+  const fields = [
+    C_KIND[p.kind],
+    String(p.lenParam ?? -1),
+    p.lenFromRet ? '1' : '0',
+    String(p.fixedSize ?? 0),
+    flags.length ? flags.join('|') : '0',
+    type,
+    String(strct),
+    String(p.values !== undefined ? t.valueIndex.get(p.values)! + 1 : 0),
+    String(C_FMT[p.fmt ?? 'dec']),
+    String(p.derived?.from ?? -1),
+    String(p.derived ? C_PART[p.derived.part] : 0),
+  ];
+  return `{ ${fields.join(', ')} }`;
+}
+
+function cRet(r: RetInfo | undefined, t: CTables): string {
+  if (!r) return '{ 0, 0, 0 }';
+  const kind = { fd: 'MVR_P_FD', int: 'MVR_P_INT', size: 'MVR_P_SIZE', ptr: 'MVR_P_PTR', flags: 'MVR_P_FLAGS' }[r.kind];
+  return `{ ${kind}, ${r.values !== undefined ? t.valueIndex.get(r.values)! + 1 : 0}, ${C_FMT[r.fmt ?? 'dec']} }`;
+}
+
+function cString(s: string): string {
+  return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+function cInt64(v: bigint): string {
+  const s = BigInt.asIntN(64, v);
+  if (s === -(1n << 63n)) return '(-0x7fffffffffffffffLL - 1)';
+  return s < 0n ? `(-${-s}LL)` : `${s}LL`;
+}
+
+/** The C header: the syscall table indexed by number, value sets, structure layouts and command
+ *  tables — what the runtime needs to record, deliver and decode calls by their meaning. */
+export function renderC(r: Pick<ParseResult, 'syscalls' | 'values' | 'structs' | 'families'>): string {
+  const { syscalls, values, structs } = r;
+  const structByName = new Map(structs.map((s) => [s.name, s]));
+  const structOf = (n: string): StructInfo | undefined => structByName.get(n);
+  const t: CTables = { structIndex: new Map(structs.map((s, i) => [s.name, i])), valueIndex: new Map(values.map((v, i) => [v.name, i])) };
   const max = syscalls.reduce((m, s) => Math.max(m, s.nr), -1) + 1;
   const out: string[] = [
-    `/* mvr_syscalls.h — the x86-64 syscall table for the runtime. Generated by scripts/gen-syscalls.ts`,
-    ` * from ${TSV_PATH} (which documents every field); do not edit, change the TSV and rerun`,
+    `/* mvr_syscalls.h — the x86-64 syscall model for the runtime. Generated by scripts/gen-syscalls.ts`,
+    ` * from ${TSV_PATH} (which documents every field); do not edit, change the data and rerun`,
     ' * `npx tsx scripts/gen-syscalls.ts`.',
     ' *',
     ' * Buffer lengths: a parameter with len_param >= 0 has the length given by that parameter: its value',
     ' * when it is MVR_P_SIZE, or the socklen_t it points to when it is a 4-byte MVR_P_OUT_STRUCT',
     ' * (value-result, as in accept). With fixed_size as well, the length counts elements of fixed_size',
-    ' * bytes. len_from_ret: the bytes (or elements) written are the return value. */',
+    ' * bytes; for MVR_T_IOVEC and MVR_T_MMSGHDR it counts iovecs or messages. len_from_ret: the bytes',
+    ' * (or elements) written are the return value.',
+    ' *',
+    ' * params[0..nargs-1] are the kernel\'s parameters; params[nargs..nargs+nextra-1] are derived ones',
+    ' * (from >= 0: a part of the msghdr at parameter `from`: its name, control data, flags, or an',
+    ' * mmsghdr vector\'s per-message layout). kind/len_param/len_from_ret/fixed_size are what the',
+    ' * agent reads today (through mvr_sysinfo.c, which shows a MVR_PF_AGENT_PTR parameter as a',
+    ' * pointer); the rest is the model the agent will record and deliver by (docs/runtime.md). */',
     '#ifndef MVR_SYSCALLS_H',
     '#define MVR_SYSCALLS_H',
     '',
@@ -249,12 +219,45 @@ export function renderC(syscalls: readonly SyscallInfo[]): string {
     '/* local: only the calling process; readonly: observes the world; external: visible outside. */',
     'enum mvr_effect { MVR_E_LOCAL, MVR_E_READONLY, MVR_E_EXTERNAL };',
     '',
+    '/* What the memory is (x86_64.tsv, type=): a structure (strct indexes mvr_structs) or a special. */',
+    'enum mvr_type {',
+    '  MVR_T_NONE, MVR_T_STRUCT, MVR_T_SOCKADDR, MVR_T_IOVEC, MVR_T_MSGHDR, MVR_T_MMSGHDR, MVR_T_CMSG,',
+    '  MVR_T_MMSG_META, MVR_T_SIGSET, MVR_T_CSTR',
+    '};',
+    '',
+    '/* Parameter flags. AGENT_PTR: the agent records nothing for it yet (see above). */',
+    'enum {',
+    '  MVR_PF_INOUT = 1, MVR_PF_UNUSED = 2, MVR_PF_LAYOUT = 4, MVR_PF_BITS32 = 8, MVR_PF_AGENT_PTR = 16',
+    '};',
+    '',
+    '/* Display formats of numbers (fmt). */',
+    'enum { MVR_FMT_DEC, MVR_FMT_OCT, MVR_FMT_HEX, MVR_FMT_WSTATUS };',
+    '',
+    '/* Derived parameters: the part of a msghdr (or mmsghdr vector) they hold. */',
+    'enum { MVR_PART_NONE, MVR_PART_NAME, MVR_PART_CONTROL, MVR_PART_FLAGS, MVR_PART_MSGS };',
+    '',
     'struct mvr_param {',
-    '  uint8_t kind;         /* enum mvr_param_kind; MVR_P_NONE past nargs */',
+    '  uint8_t kind;         /* enum mvr_param_kind; MVR_P_NONE past nargs + nextra */',
     '  int8_t len_param;     /* index of the length parameter, or -1 */',
     '  uint8_t len_from_ret; /* bytes (or elements) written = return value */',
     '  uint32_t fixed_size;  /* structure size, or element size with len_param; 0 = none */',
+    '  uint8_t flags;        /* MVR_PF_* */',
+    '  uint8_t type;         /* enum mvr_type */',
+    '  uint16_t strct;       /* MVR_T_STRUCT: index in mvr_structs */',
+    '  uint16_t values;      /* value set: index in mvr_value_sets + 1; 0 = none */',
+    '  uint8_t fmt;          /* MVR_FMT_* */',
+    '  int8_t from;          /* derived: the msghdr parameter, else -1 */',
+    '  uint8_t part;         /* derived: MVR_PART_* */',
     '};',
+    '',
+    'struct mvr_ret { uint8_t kind; uint16_t values; uint8_t fmt; };',
+    '',
+    '/* new_fds: descriptors the call creates in memory: MVR_FDS_NONE, a parameter (an int array),',
+    ' * or MVR_FDS_SCM (SCM_RIGHTS control data it receives). task: MVR_TASK_*, with the parameter',
+    ' * holding the clone flags (clone) or the struct clone_args (clone3). noreturn: MVR_NORET_*. */',
+    'enum { MVR_FDS_NONE = -1, MVR_FDS_SCM = 6 };',
+    'enum { MVR_TASK_NONE, MVR_TASK_FORK, MVR_TASK_VFORK, MVR_TASK_CLONE, MVR_TASK_CLONE3 };',
+    'enum { MVR_NORET_NO, MVR_NORET_ALWAYS, MVR_NORET_SUCCESS };',
     '',
     'struct mvr_syscall_info {',
     '  const char *name;   /* NULL: no syscall has this number */',
@@ -264,6 +267,15 @@ export function renderC(syscalls: readonly SyscallInfo[]): string {
     '  uint8_t returns_fd; /* the return value is a new fd */',
     '  uint8_t detailed;   /* 0: parameters undescribed (all MVR_P_INT) */',
     '  struct mvr_param params[6];',
+    '  uint8_t nextra;     /* derived parameters after the kernel\'s */',
+    '  uint8_t recorded;   /* the leader records it and the follower matches it */',
+    '  int8_t new_fds;',
+    '  uint8_t task, task_param;',
+    '  uint8_t noreturn;',
+    '  uint8_t blocks;     /* may wait indefinitely for another party */',
+    '  uint8_t ni;         /* not implemented on x86-64 */',
+    '  struct mvr_ret ret;',
+    '  uint16_t cmd;       /* command table: index in mvr_cmd_tables + 1; 0 = none */',
     '};',
     '',
     `#define MVR_SYSCALL_MAX ${max}`,
@@ -271,11 +283,26 @@ export function renderC(syscalls: readonly SyscallInfo[]): string {
     '/* Indexed by syscall number. Included by several translation units, hence static and unused. */',
     'static const struct mvr_syscall_info mvr_syscall_table[MVR_SYSCALL_MAX] __attribute__((unused)) = {',
   ];
+  const cmdTables: string[] = [];
+  const cmdEntries: string[] = [];
+  const cmdParams: string[] = [];
   for (const s of syscalls) {
-    const params = s.params.map(
-      (p) =>
-        `{ ${C_KIND[p.kind]}, ${p.lenParam ?? -1}, ${p.lenFromRet ? 1 : 0}, ${p.fixedSize ?? 0} }`,
-    );
+    const params = [...s.params, ...(s.extra ?? [])].map((p) => cParam(p, t, structOf));
+    let cmd = 0;
+    if (s.commands) {
+      const c = s.commands;
+      cmd = cmdTables.length + 1;
+      cmdTables.push(
+        `  { ${c.selectors.length}, { ${c.selectors[0]}, ${c.selectors[1] ?? 0} }, ${cInt64(c.mask ?? -1n)}, ${cmdEntries.length}, ${c.entries.length} }, /* ${s.name} */`,
+      );
+      for (const e of c.entries) {
+        const conds = e.match.map((m) => ('any' in m ? '{ MVR_CM_ANY, 0 }' : 'eq' in m ? `{ MVR_CM_EQ, ${cInt64(m.eq)} }` : `{ MVR_CM_ALL, ${cInt64(m.all)} }`));
+        while (conds.length < 2) conds.push('{ MVR_CM_ANY, 0 }');
+        const flags = [e.returnsFd ? 'MVR_CF_RETFD' : '', e.blocks ? 'MVR_CF_BLOCKS' : ''].filter((x) => x).join('|') || '0';
+        cmdEntries.push(`  { { ${conds.join(', ')} }, ${cmdParams.length}, ${e.params.length}, ${cRet(e.ret, t)}, ${flags} }, /* ${s.name} ${e.label} */`);
+        for (const p of e.params) cmdParams.push(`  { ${p.at}, ${cParam(p.param, t, structOf)} }, /* ${s.name} ${e.label} ${p.param.name} */`);
+      }
+    }
     const fields = [
       `.name = "${s.name}"`,
       `.nargs = ${s.arity}`,
@@ -285,9 +312,91 @@ export function renderC(syscalls: readonly SyscallInfo[]): string {
       `.detailed = ${s.detailed ? 1 : 0}`,
     ];
     if (params.length > 0) fields.push(`.params = { ${params.join(', ')} }`);
+    if (s.extra) fields.push(`.nextra = ${s.extra.length}`);
+    fields.push(`.recorded = ${s.recorded ? 1 : 0}`);
+    fields.push(`.new_fds = ${s.newFds === undefined ? 'MVR_FDS_NONE' : s.newFds === 'scm' ? 'MVR_FDS_SCM' : s.newFds}`);
+    if (s.task) fields.push(`.task = MVR_TASK_${s.task.how.toUpperCase()}`, `.task_param = ${s.task.param ?? 0}`);
+    if (s.noReturn) fields.push(`.noreturn = ${s.noReturn === 'always' ? 'MVR_NORET_ALWAYS' : 'MVR_NORET_SUCCESS'}`);
+    if (s.blocks) fields.push('.blocks = 1');
+    if (s.ni) fields.push('.ni = 1');
+    if (s.ret) fields.push(`.ret = ${cRet(s.ret, t)}`);
+    if (cmd) fields.push(`.cmd = ${cmd}`);
     out.push(`  [${s.nr}] = { ${fields.join(', ')} },`);
   }
+  out.push('};', '');
+
+  // Value sets.
   out.push(
+    '/* Value sets (x86_64.tsv, @values): names for an integer\'s values, both ways. kind: MVR_VS_ENUM,',
+    ' * MVR_VS_BITS, MVR_VS_ENUM_BITS (an enum in the bits of mask, flags in the others). The first',
+    ' * entry of a value is its name; later ones are aliases. */',
+    'enum { MVR_VS_ENUM, MVR_VS_BITS, MVR_VS_ENUM_BITS };',
+    'struct mvr_value { const char *name; int64_t value; const char *text; };',
+    'struct mvr_value_set { const char *name; uint8_t kind; uint64_t mask; uint16_t first, count; };',
+    'static const struct mvr_value mvr_values[] __attribute__((unused)) = {',
+  );
+  const sets: string[] = [];
+  let nvalues = 0;
+  for (const v of values) {
+    sets.push(`  { ${cString(v.name)}, ${v.kind === 'enum' ? 'MVR_VS_ENUM' : v.kind === 'bits' ? 'MVR_VS_BITS' : 'MVR_VS_ENUM_BITS'}, ${BigInt.asUintN(64, v.mask ?? 0n)}ULL, ${nvalues}, ${v.entries.length} },`);
+    for (const [name, value, text] of v.entries) out.push(`  { ${cString(name)}, ${cInt64(value)}, ${text !== undefined ? cString(text) : 'NULL'} },`);
+    nvalues += v.entries.length;
+  }
+  out.push('};', `#define MVR_VALUE_SETS ${values.length}`, 'static const struct mvr_value_set mvr_value_sets[MVR_VALUE_SETS] __attribute__((unused)) = {', ...sets, '};', '');
+
+  // Structures.
+  out.push(
+    '/* Structure layouts (x86_64.tsv, @struct): fields with their offsets, types and value sets;',
+    ' * MVR_F_STRUCT fields name another structure (sub), count > 1 is an array (for bytes, cstr, pad,',
+    ' * sigset, sunpath: the size in bytes). Field flags: MVR_FF_IGNORE (never compared), MVR_FF_BRIEF. */',
+    'enum {',
+    '  MVR_F_I8, MVR_F_U8, MVR_F_I16, MVR_F_U16, MVR_F_I32, MVR_F_U32, MVR_F_I64, MVR_F_U64, MVR_F_BE16, MVR_F_BE32,',
+    '  MVR_F_PTR, MVR_F_FD, MVR_F_PAD, MVR_F_BYTES, MVR_F_CSTR, MVR_F_INADDR, MVR_F_IN6ADDR, MVR_F_SIGSET, MVR_F_SUNPATH,',
+    '  MVR_F_STRUCT',
+    '};',
+    'enum { MVR_FF_IGNORE = 1, MVR_FF_BRIEF = 2 };',
+    'struct mvr_field { const char *name; uint16_t offset; uint8_t type; uint16_t count; uint16_t sub; uint16_t values; uint8_t fmt; uint8_t flags; };',
+    'struct mvr_struct { const char *name; uint32_t size; uint16_t first, count; };',
+    'static const struct mvr_field mvr_fields[] __attribute__((unused)) = {',
+  );
+  const cstructs: string[] = [];
+  let nfields = 0;
+  for (const s of structs) {
+    cstructs.push(`  { ${cString(s.name)}, ${s.size}, ${nfields}, ${s.fields.length} },`);
+    for (const f of s.fields) out.push(`  ${cField(f, t)}, /* ${s.name} */`);
+    nfields += s.fields.length;
+  }
+  out.push('};', `#define MVR_STRUCTS ${structs.length}`, 'static const struct mvr_struct mvr_structs[MVR_STRUCTS] __attribute__((unused)) = {', ...cstructs, '};', '');
+  out.push(
+    '/* The layout of a sockaddr of each family (an index in mvr_structs). */',
+    'struct mvr_family { uint16_t family; uint16_t strct; };',
+    `static const struct mvr_family mvr_families[${r.families.length}] __attribute__((unused)) = {`,
+    ...r.families.map(([fam, name]) => `  { ${fam}, ${t.structIndex.get(name)} }, /* ${name} */`),
+    '};',
+    `#define MVR_FAMILIES ${r.families.length}`,
+    '',
+  );
+
+  // Command tables.
+  out.push(
+    '/* Per-command argument tables (x86_64.tsv, @commands): every entry whose conditions hold',
+    ' * applies, in order; its parameters replace the syscall\'s own (at = position). Conditions:',
+    ' * MVR_CM_ANY, MVR_CM_EQ (the selector, after mask for the first, equals value), MVR_CM_ALL (every',
+    ' * bit of value is set). */',
+    'enum { MVR_CM_ANY, MVR_CM_EQ, MVR_CM_ALL };',
+    'enum { MVR_CF_RETFD = 1, MVR_CF_BLOCKS = 2 };',
+    'struct mvr_cmd_cond { uint8_t kind; int64_t value; };',
+    'struct mvr_cmd_param { uint8_t at; struct mvr_param p; };',
+    'struct mvr_cmd_entry { struct mvr_cmd_cond cond[2]; uint16_t first, count; struct mvr_ret ret; uint8_t flags; };',
+    'struct mvr_cmd_table { uint8_t nsel; uint8_t sel[2]; int64_t mask; uint16_t first, count; };',
+    `static const struct mvr_cmd_param mvr_cmd_params[${Math.max(cmdParams.length, 1)}] __attribute__((unused)) = {`,
+    ...(cmdParams.length ? cmdParams : ['  { 0, { 0 } },']),
+    '};',
+    `static const struct mvr_cmd_entry mvr_cmd_entries[${Math.max(cmdEntries.length, 1)}] __attribute__((unused)) = {`,
+    ...(cmdEntries.length ? cmdEntries : ['  { { { 0, 0 }, { 0, 0 } }, 0, 0, { 0, 0, 0 }, 0 },']),
+    '};',
+    `static const struct mvr_cmd_table mvr_cmd_tables[${Math.max(cmdTables.length, 1)}] __attribute__((unused)) = {`,
+    ...(cmdTables.length ? cmdTables : ['  { 0, { 0, 0 }, 0, 0, 0 },']),
     '};',
     '',
     '/* The entry for a syscall number, or NULL when the number is unknown. */',
@@ -301,6 +410,16 @@ export function renderC(syscalls: readonly SyscallInfo[]): string {
   );
   return out.join('\n');
 }
+
+function cField(f: StructField, t: CTables): string {
+  const isStruct = f.type.startsWith('struct:');
+  const type = isStruct ? 'MVR_F_STRUCT' : C_FIELD[f.type]!;
+  const sub = isStruct ? t.structIndex.get(f.type.slice(7))! : 0;
+  const flags = [f.ignore ? 'MVR_FF_IGNORE' : '', f.brief ? 'MVR_FF_BRIEF' : ''].filter((x) => x).join('|') || '0';
+  return `{ ${cString(f.label ?? f.name)}, ${f.offset}, ${type}, ${f.count ?? 1}, ${sub}, ${f.values !== undefined ? t.valueIndex.get(f.values)! + 1 : 0}, ${C_FMT[f.fmt ?? 'dec']}, ${flags} }`;
+}
+
+// ---- main -------------------------------------------------------------------------------------
 
 function main(argv: readonly string[]): number {
   const check = argv.includes('--check');
@@ -316,15 +435,15 @@ function main(argv: readonly string[]): number {
     process.stderr.write(`gen-syscalls: cannot read ${TSV_PATH}: ${(e as Error).message}\n`);
     return 2;
   }
-  const { syscalls, errors } = parseSyscallTsv(text);
-  if (errors.length > 0) {
-    process.stderr.write(errors.join('\n') + '\n');
+  const parsed = parseSyscallTsv(text);
+  if (parsed.errors.length > 0) {
+    process.stderr.write(parsed.errors.join('\n') + '\n');
     return 1;
   }
   const outputs: [string, string][] = [
-    [TS_OUT_PATH, renderTs(syscalls)],
-    [C_OUT_PATH, renderC(syscalls)],
-    ['runtime-c/include/mvr_default_match.h', renderDefaultMatchHeader(syscalls)],
+    [TS_OUT_PATH, renderTs(parsed)],
+    [C_OUT_PATH, renderC(parsed)],
+    [DM_OUT_PATH, renderDefaultMatchHeader(parsed.syscalls, parsed.structs, parsed.families)],
   ];
   let stale = 0;
   for (const [path, content] of outputs) {
@@ -364,3 +483,4 @@ function isMainModule(): boolean {
 if (isMainModule()) {
   process.exitCode = main(process.argv.slice(2));
 }
+

@@ -8,6 +8,7 @@
 import { leaderCandidates, nothingCandidates, type Automaton } from '../lower/automaton.ts';
 import type { IrAlt, IrArg, IrCallback, IrGuard, IrRightItem, IrRule, VarRef } from '../lower/ir.ts';
 import { MAX_LEFT } from '../lower/ir.ts';
+import { compareClass, emulatedCount, inputsEqual, paramsOf } from '../syscalls/meaning.ts';
 import type { SyscallInfo } from '../syscalls/types.ts';
 import { evalTypedExpr, execTypedBlock, type Value } from '../typed/index.ts';
 
@@ -415,22 +416,11 @@ export class Interpreter {
     return true;
   }
 
-  /** The default match: same syscall (checked by the caller) and every input argument equal. */
+  /** The default match: same syscall (checked by the caller) and every input argument means the
+   *  same (compiler/syscalls/meaning.ts: by value, by meaningful bytes; pointers, unused arguments
+   *  and lengths of other arguments are not compared). */
   private inputsEqual(e: LeaderEvent, call: FollowerCall): boolean {
-    const sc = this.a.syscall(call.nr);
-    if (!sc) {
-      for (let j = 0; j < 6; j++) if ((e.args[j] ?? 0n) !== (call.args[j] ?? 0n)) return false;
-      return true;
-    }
-    for (let j = 0; j < sc.arity; j++) {
-      const k = sc.params[j]?.kind ?? 'int';
-      if (k === 'fd' || k === 'int' || k === 'size' || k === 'flags') {
-        if ((e.args[j] ?? 0n) !== (call.args[j] ?? 0n)) return false;
-      } else if (k === 'in_bytes' || k === 'path' || k === 'in_struct') {
-        if (!bufEq(e.bufs[j], call.bufs[j])) return false;
-      }
-    }
-    return true;
+    return inputsEqual(this.a.syscall(call.nr), e, call);
   }
 
   private rhsStep(w: Work, rule: IrRule, call: FollowerCall): 'matched' | 'completed' | 'fail' {
@@ -475,7 +465,7 @@ export class Interpreter {
         if (!this.inputsEqual(e, call)) return null;
       } else {
         const fd = this.a.syscall(e.nr)?.fdParam;
-        if (fd !== undefined && call.args[fd] !== e.args[fd]) return null;
+        if (fd !== undefined && BigInt.asUintN(32, call.args[fd] ?? 0n) !== BigInt.asUintN(32, e.args[fd] ?? 0n)) return null;
       }
       if (item.guard && !this.runGuard(rule, item.guard, this.varsFor(w, item.scope, call, null))) return null;
       return { k, args: item.kind === 'replay' ? item.args : null };
@@ -500,11 +490,13 @@ export class Interpreter {
     r.event = e.index;
     r.ret = e.ret;
     r.out = [];
+    // The leader's event decides the command, so what is an output (ioctl's TCGETS, fcntl's F_GETLK).
     const sc = this.a.syscall(call.nr);
+    const ps = paramsOf(sc, e.args);
     for (let j = 0; j < 6; j++) {
-      const k = sc?.params[j]?.kind;
+      const cls = sc ? compareClass(ps[j]) : 'scalar';
       const b = e.bufs[j];
-      r.out.push((k === 'out_bytes' || k === 'out_struct') && b ? capped(b, call.caps[j] ?? 0) : null);
+      r.out.push((cls === 'out' || cls === 'outret') && b ? capped(b, call.caps[j] ?? 0) : null);
     }
   }
 
@@ -535,13 +527,13 @@ export class Interpreter {
       r.ret = defaultRet(sc, call);
     }
     if (d.args) {
+      const ps = paramsOf(sc, call.args);
       for (let j = 0; j < d.args.length; j++) {
         const a = d.args[j]!;
         if (a.cls === 'out' && a.op.op === 'bytes') {
           const b = capped(a.op.value, call.caps[j] ?? 0);
           r.out[j] = b;
-          const p = sc?.params[j];
-          if (p?.kind === 'out_bytes' && p.lenFromRet) r.ret = BigInt(b.length);
+          if (sc && compareClass(ps[j]) === 'outret') r.ret = BigInt(b.length);
         }
       }
     }
@@ -674,13 +666,8 @@ interface Decision {
   args: IrArg[] | null;
 }
 
-/** EMULATE's default result: the requested count for byte-count calls, else 0. */
+/** EMULATE's default result: the requested count for byte-count calls (an argument, or the bytes
+ *  gathered / the capacity offered for iovecs and msghdrs), else 0. */
 export function defaultRet(sc: SyscallInfo | undefined, call: FollowerCall): bigint {
-  if (!sc) return 0n;
-  for (const p of sc.params) {
-    if ((p.kind === 'in_bytes' || p.kind === 'out_bytes') && p.lenParam !== undefined && sc.params[p.lenParam]?.kind === 'size') {
-      return call.args[p.lenParam] ?? 0n;
-    }
-  }
-  return 0n;
+  return emulatedCount(sc, call);
 }

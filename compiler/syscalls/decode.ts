@@ -965,7 +965,7 @@ export function formatCall(
   if (sc === undefined) {
     const shown = rawArgs.slice(0, 6).map(hex).join(', ');
     const ctx: Ctx = {
-      sc: { name: `syscall_${nr}`, nr, arity: 0, params: [], detailed: false, effect: 'external' },
+      sc: { name: `syscall_${nr}`, nr, arity: 0, params: [], detailed: false, effect: 'external', recorded: true },
       args: rawArgs,
       bufs,
       ret: retBig,

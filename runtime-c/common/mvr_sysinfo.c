@@ -27,6 +27,9 @@ int mvr_si_effect(uint32_t nr) {
 int mvr_si_kind(uint32_t nr, unsigned i) {
   const struct mvr_syscall_info *si = mvr_syscall_lookup(nr);
   if (!si || i >= 6 || i >= si->nargs) return MVR_K_SCALAR;
+  /* Gathered data, msghdrs and structures holding pointers mean something only through the model
+   * (mvr_si_type): until the agent records them by it, it sees a pointer, as before. */
+  if (si->params[i].flags & MVR_PF_AGENT_PTR) return MVR_K_PTR;
   switch (si->params[i].kind) {
     case MVR_P_PTR: return MVR_K_PTR;
     case MVR_P_IN_BYTES: return MVR_K_IN_BYTES;
@@ -58,4 +61,43 @@ uint32_t mvr_si_fixed_size(uint32_t nr, unsigned i) {
 int mvr_si_returns_fd(uint32_t nr) {
   const struct mvr_syscall_info *si = mvr_syscall_lookup(nr);
   return si ? si->returns_fd : 0;
+}
+
+int mvr_si_recorded(uint32_t nr) {
+  const struct mvr_syscall_info *si = mvr_syscall_lookup(nr);
+  return si ? si->recorded : 1;
+}
+
+int mvr_si_new_fds(uint32_t nr) {
+  const struct mvr_syscall_info *si = mvr_syscall_lookup(nr);
+  return si ? si->new_fds : MVR_FDS_NONE;
+}
+
+int mvr_si_task(uint32_t nr, unsigned *param) {
+  const struct mvr_syscall_info *si = mvr_syscall_lookup(nr);
+  if (param) *param = si ? si->task_param : 0;
+  return si ? si->task : MVR_TASK_NONE;
+}
+
+int mvr_si_noreturn(uint32_t nr) {
+  const struct mvr_syscall_info *si = mvr_syscall_lookup(nr);
+  return si ? si->noreturn : 0;
+}
+
+int mvr_si_blocks(uint32_t nr) {
+  const struct mvr_syscall_info *si = mvr_syscall_lookup(nr);
+  return si ? si->blocks : 1;
+}
+
+unsigned mvr_si_nextra(uint32_t nr) {
+  const struct mvr_syscall_info *si = mvr_syscall_lookup(nr);
+  return si ? si->nextra : 0;
+}
+
+int mvr_si_type(uint32_t nr, unsigned i, unsigned *strct) {
+  const struct mvr_syscall_info *si = mvr_syscall_lookup(nr);
+  if (strct) *strct = 0;
+  if (!si || i >= 6) return MVR_T_NONE;
+  if (strct) *strct = si->params[i].strct;
+  return si->params[i].type;
 }

@@ -103,13 +103,130 @@ static int mvr_right_args(const struct mvr_w *w, const struct mvr_arg *args, con
   return 1;
 }
 
-/* The default match: same syscall (checked by the caller) and every input argument equal. */
-static int mvr_inputs_equal(const mvr_event *e, const mvr_call *c) {
-  const struct mvr_sc *sc = mvr_sc_of(c->nr);
+/* How a call's arguments are compared for its command (compiler/syscalls/classes.ts, paramsOf and
+ * compareClass): the syscall's classes, changed by every per-command entry whose conditions hold
+ * on `args`, in order. An unknown syscall compares its six registers by value. */
+struct mvr_cls {
+  uint8_t cls[MVR_MAX_ARGS];
+  uint16_t canon[MVR_MAX_ARGS];
+  uint8_t bits32;
+};
+
+static int mvr_dm_holds(const struct mvr_dm_entry *e, const int64_t *args) {
+  for (int k = 0; k < 2; k++) {
+    const struct mvr_dm_cond *c = &e->cond[k];
+    if (c->kind == MVR_CM_ANY) continue;
+    uint64_t v = (uint64_t)args[c->sel] & c->mask;
+    if (c->kind == MVR_CM_EQ ? v != c->value : (v & c->value) != c->value) return 0;
+  }
+  return 1;
+}
+
+static void mvr_classes(uint32_t nr, const int64_t *args, struct mvr_cls *k) {
+  const struct mvr_sc *sc = mvr_sc_of(nr);
   for (int j = 0; j < MVR_MAX_ARGS; j++) {
-    int cls = sc ? sc->cls[j] : MVR_C_SCALAR;
-    if (cls == MVR_C_SCALAR && e->args[j] != c->args[j]) return 0;
-    if (cls == MVR_C_CONTENT && !mvr_bufeq(e->buf[j], e->buf_len[j], c->buf[j], c->buf_len[j])) return 0;
+    k->cls[j] = sc ? sc->cls[j] : MVR_C_SCALAR;
+    k->canon[j] = sc ? sc->canon[j] : 0;
+  }
+  k->bits32 = sc ? sc->bits32 : 0;
+  if (!sc) return;
+  for (uint32_t i = 0; i < sc->cmd_count; i++) {
+    const struct mvr_dm_entry *e = &mvr_dm_entries[sc->cmd_first + i];
+    if (!mvr_dm_holds(e, args)) continue;
+    for (uint32_t o = 0; o < e->count; o++) {
+      const struct mvr_dm_override *ov = &mvr_dm_overrides[e->first + o];
+      k->cls[ov->arg] = ov->cls;
+      k->canon[ov->arg] = ov->canon;
+      if (ov->bits32) k->bits32 |= (uint8_t)(1u << ov->arg);
+      else k->bits32 &= (uint8_t)~(1u << ov->arg);
+    }
+  }
+}
+
+/* A scalar argument as the kernel reads it: the low 32 bits of an int. */
+static uint64_t mvr_argval(const struct mvr_cls *k, int j, int64_t v) {
+  return (k->bits32 >> j) & 1 ? (uint64_t)(uint32_t)v : (uint64_t)v;
+}
+
+/* Meaningful bytes (compiler/syscalls/layout.ts canonicalize, meaning.ts meaningfulBytes),
+ * without copying: mvr_canon_len is their length, mvr_canon_byte byte i of them. */
+static const struct mvr_canon *mvr_canon_of(uint16_t id, const uint8_t *p, uint64_t n) {
+  const struct mvr_canon *c = &mvr_canons[id];
+  if (c->kind != MVR_CN_SOCKADDR) return c;
+  if (n < 2) return &mvr_canons[0];
+  uint16_t family = (uint16_t)(p[0] | (p[1] << 8));
+  for (uint32_t f = 0; f < MVR_CANON_FAMILIES; f++)
+    if (mvr_canon_families[f].family == family) return &mvr_canons[mvr_canon_families[f].canon];
+  return &mvr_canons[0];
+}
+
+static uint64_t mvr_canon_len(const struct mvr_canon *c, const uint8_t *p, uint64_t n) {
+  if (c->kind == MVR_CN_PLAIN || c->elem) return n;
+  if (c->kind == MVR_CN_CSTR) {
+    for (uint64_t i = 0; i < n; i++)
+      if (p[i] == 0) return i;
+    return n;
+  }
+  uint64_t cut = n < c->end ? n : c->end;
+  for (int k = 0; k < (int)c->count; k++) {
+    const struct mvr_canon_op *o = &mvr_canon_ops[c->first + k];
+    if (o->op == MVR_CO_ZERO || k != c->tail) continue;
+    uint64_t from = o->offset < n ? o->offset : n;
+    uint64_t to = (uint64_t)o->offset + o->length < n ? (uint64_t)o->offset + o->length : n;
+    if (o->op == MVR_CO_SUNPATH && from < to && p[from] == 0) {
+      cut = n; /* an abstract name: as long as the address */
+      continue;
+    }
+    uint64_t nul = to;
+    for (uint64_t i = from; i < to; i++) {
+      if (p[i] == 0) {
+        nul = i;
+        break;
+      }
+    }
+    if (nul < cut) cut = nul;
+  }
+  return cut;
+}
+
+static uint8_t mvr_canon_byte(const struct mvr_canon *c, const uint8_t *p, uint64_t n, uint64_t i) {
+  if (c->kind != MVR_CN_STRUCT) return p[i];
+  uint64_t base = c->elem ? i - i % c->elem : 0;
+  uint64_t off = i - base;
+  for (uint32_t k = 0; k < c->count; k++) {
+    const struct mvr_canon_op *o = &mvr_canon_ops[c->first + k];
+    if (off < o->offset || off >= (uint64_t)o->offset + o->length) continue;
+    if (o->op == MVR_CO_ZERO) return 0;
+    uint64_t s = base + o->offset;
+    if (o->op == MVR_CO_SUNPATH && s < n && p[s] == 0) return p[i];
+    for (uint64_t q = s; q < i; q++)
+      if (p[q] == 0) return 0; /* past the string's NUL */
+    return p[i];
+  }
+  return p[i];
+}
+
+static int mvr_canon_eq(uint16_t id, const uint8_t *a, uint64_t la, const uint8_t *b, uint64_t lb) {
+  if (a == NULL) la = 0;
+  if (b == NULL) lb = 0;
+  if (id == 0) return mvr_bufeq(a, la, b, lb);
+  const struct mvr_canon *ca = mvr_canon_of(id, a, la), *cb = mvr_canon_of(id, b, lb);
+  uint64_t na = mvr_canon_len(ca, a, la), nb = mvr_canon_len(cb, b, lb);
+  if (na != nb) return 0;
+  for (uint64_t i = 0; i < na; i++)
+    if (mvr_canon_byte(ca, a, la, i) != mvr_canon_byte(cb, b, lb, i)) return 0;
+  return 1;
+}
+
+/* The default match: same syscall (checked by the caller) and every input argument means the
+ * same: scalars by value (ints by their low 32 bits), inputs by their meaningful bytes. The
+ * leader's event decides the command (a different command is a different scalar anyway). */
+static int mvr_inputs_equal(const mvr_event *e, const mvr_call *c) {
+  struct mvr_cls k;
+  mvr_classes(c->nr, e->args, &k);
+  for (int j = 0; j < MVR_MAX_ARGS; j++) {
+    if (k.cls[j] == MVR_C_SCALAR && mvr_argval(&k, j, e->args[j]) != mvr_argval(&k, j, c->args[j])) return 0;
+    if (k.cls[j] == MVR_C_CONTENT && !mvr_canon_eq(k.canon[j], e->buf[j], e->buf_len[j], c->buf[j], c->buf_len[j])) return 0;
   }
   return 1;
 }
@@ -152,13 +269,14 @@ static void mvr_clear_out(mvr_step *o) {
 static void mvr_give(struct mvr_w *w, const mvr_event *e) {
   mvr_step *o = w->out;
   const mvr_call *c = w->call;
-  const struct mvr_sc *sc = mvr_sc_of(c->nr);
+  struct mvr_cls k;
+  mvr_classes(c->nr, e->args, &k);
   o->follower_action = MVR_F_MATCH;
   o->event = e->index;
   o->ret = e->ret;
   mvr_clear_out(o);
   for (int j = 0; j < MVR_MAX_ARGS; j++) {
-    if (sc && (sc->cls[j] == MVR_C_OUT || sc->cls[j] == MVR_C_OUTRET) && e->buf[j] != NULL) {
+    if (mvr_sc_of(c->nr) && (k.cls[j] == MVR_C_OUT || k.cls[j] == MVR_C_OUTRET) && e->buf[j] != NULL) {
       o->out[j] = e->buf[j];
       o->out_len[j] = e->buf_len[j] < c->buf_len[j] ? e->buf_len[j] : c->buf_len[j];
     }
@@ -206,16 +324,19 @@ static void mvr_apply(struct mvr_w *w, const struct mvr_rule *r, uint32_t rid, c
       return;
     }
     o->follower_action = MVR_F_EMULATE;
-    o->ret = sc && sc->count_arg != MVR_NONE ? c->args[sc->count_arg] : 0;
+    /* The requested count: an argument, or the bytes gathered / the capacity offered. */
+    o->ret = !sc ? 0 : sc->count_arg != MVR_NONE ? c->args[sc->count_arg] : sc->count_buf != MVR_NONE ? (int64_t)c->buf_len[sc->count_buf] : 0;
   }
   if (args) {
+    struct mvr_cls k;
+    mvr_classes(c->nr, c->args, &k);
     for (int j = 0; j < MVR_MAX_ARGS; j++) {
       const struct mvr_arg *a = &args[j];
       if (a->cls == MVR_C_OUT && a->op == MVR_OP_BYTES) {
         uint64_t n = a->blen < c->buf_len[j] ? a->blen : c->buf_len[j];
         o->out[j] = a->bytes;
         o->out_len[j] = n;
-        if (sc && sc->cls[j] == MVR_C_OUTRET) o->ret = (int64_t)n;
+        if (sc && k.cls[j] == MVR_C_OUTRET) o->ret = (int64_t)n;
       }
     }
   }
@@ -239,7 +360,7 @@ static int mvr_try_item(struct mvr_w *w, const struct mvr_rule *r, const struct 
       if (!mvr_inputs_equal(e, c)) return 0;
     } else {
       const struct mvr_sc *sc = mvr_sc_of(e->nr);
-      if (sc && sc->fd_arg != MVR_NONE && c->args[sc->fd_arg] != e->args[sc->fd_arg]) return 0;
+      if (sc && sc->fd_arg != MVR_NONE && (uint32_t)c->args[sc->fd_arg] != (uint32_t)e->args[sc->fd_arg]) return 0;
     }
     if (it->guard && !mvr_run_guard(w, it->guard)) return 0;
     *k = i;
