@@ -39,7 +39,7 @@ struct mvr_canon_family { uint16_t family, canon; };
 static const struct mvr_sc mvr_sc[MVR_SC_COUNT] = {
   { 1, 0, 0, 2, { 1, 4, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 0 read */
   { 1, 0, 0, 2, { 1, 2, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 1 write */
-  { 1, 0, MVR_NONE, MVR_NONE, { 2, 1, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x6, MVR_NONE, 0, 0 }, /* 2 open */
+  { 1, 0, MVR_NONE, MVR_NONE, { 2, 1, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x6, MVR_NONE, 0, 3 }, /* 2 open */
   { 1, 0, 0, MVR_NONE, { 1, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 3 close */
   { 1, 1, MVR_NONE, MVR_NONE, { 2, 3, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 4 stat */
   { 1, 1, 0, MVR_NONE, { 1, 3, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 5 fstat */
@@ -53,7 +53,7 @@ static const struct mvr_sc mvr_sc[MVR_SC_COUNT] = {
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 2, 3, 1, 0, 0 }, { 0, 3, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 13 rt_sigaction */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 2, 3, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 14 rt_sigprocmask */
   { 1, 1, MVR_NONE, MVR_NONE, { 0, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 15 rt_sigreturn */
-  { 1, 0, 0, MVR_NONE, { 1, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 16 ioctl */
+  { 1, 0, 0, MVR_NONE, { 1, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 3, 74 }, /* 16 ioctl */
   { 1, 1, 0, 2, { 1, 4, 1, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 17 pread64 */
   { 1, 0, 0, 2, { 1, 2, 1, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 18 pwrite64 */
   { 1, 0, 0, MVR_NONE, { 1, 4, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, 1, 0, 0 }, /* 19 readv */
@@ -68,17 +68,17 @@ static const struct mvr_sc mvr_sc[MVR_SC_COUNT] = {
   { 1, 1, MVR_NONE, MVR_NONE, { 0, 1, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x4, MVR_NONE, 0, 0 }, /* 28 madvise */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x5, MVR_NONE, 0, 0 }, /* 29 shmget */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 0, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x5, MVR_NONE, 0, 0 }, /* 30 shmat */
-  { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 31 shmctl */
+  { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 77, 3 }, /* 31 shmctl */
   { 1, 1, 0, MVR_NONE, { 1, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 32 dup */
   { 1, 1, 0, MVR_NONE, { 1, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 33 dup2 */
   { 1, 1, MVR_NONE, MVR_NONE, { 0, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 34 pause */
-  { 1, 1, MVR_NONE, MVR_NONE, { 2, 3, 0, 0, 0, 0 }, { 4, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 35 nanosleep */
+  { 1, 1, MVR_NONE, MVR_NONE, { 2, 3, 0, 0, 0, 0 }, { 9, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 35 nanosleep */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 3, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 36 getitimer */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 37 alarm */
-  { 1, 1, MVR_NONE, MVR_NONE, { 1, 2, 3, 0, 0, 0 }, { 0, 5, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 38 setitimer */
+  { 1, 1, MVR_NONE, MVR_NONE, { 1, 2, 3, 0, 0, 0 }, { 0, 10, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 38 setitimer */
   { 1, 1, MVR_NONE, MVR_NONE, { 0, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 39 getpid */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 3, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 40 sendfile */
-  { 1, 1, MVR_NONE, MVR_NONE, { 1, 1, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x7, MVR_NONE, 0, 0 }, /* 41 socket */
+  { 1, 1, MVR_NONE, MVR_NONE, { 1, 1, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x7, MVR_NONE, 80, 3 }, /* 41 socket */
   { 1, 0, 0, MVR_NONE, { 1, 2, 0, 0, 0, 0 }, { 0, 2, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 42 connect */
   { 1, 0, 0, MVR_NONE, { 1, 3, 3, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 43 accept */
   { 1, 0, 0, 2, { 1, 2, 1, 1, 2, 0 }, { 0, 0, 0, 0, 2, 0 }, 0x9, MVR_NONE, 0, 0 }, /* 44 sendto */
@@ -91,8 +91,8 @@ static const struct mvr_sc mvr_sc[MVR_SC_COUNT] = {
   { 1, 1, 0, MVR_NONE, { 1, 3, 3, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 51 getsockname */
   { 1, 1, 0, MVR_NONE, { 1, 3, 3, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 52 getpeername */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 1, 1, 3, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x7, MVR_NONE, 0, 0 }, /* 53 socketpair */
-  { 1, 0, 0, 4, { 1, 1, 1, 2, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x7, MVR_NONE, 0, 0 }, /* 54 setsockopt */
-  { 1, 1, 0, MVR_NONE, { 1, 1, 1, 3, 3, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x7, MVR_NONE, 0, 0 }, /* 55 getsockopt */
+  { 1, 0, 0, 4, { 1, 1, 1, 2, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x7, MVR_NONE, 83, 19 }, /* 54 setsockopt */
+  { 1, 1, 0, MVR_NONE, { 1, 1, 1, 3, 3, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x7, MVR_NONE, 102, 16 }, /* 55 getsockopt */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 56 clone */
   { 1, 0, MVR_NONE, MVR_NONE, { 0, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 57 fork */
   { 1, 0, MVR_NONE, MVR_NONE, { 0, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 58 vfork */
@@ -102,14 +102,14 @@ static const struct mvr_sc mvr_sc[MVR_SC_COUNT] = {
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 62 kill */
   { 1, 1, MVR_NONE, MVR_NONE, { 3, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 63 uname */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x7, MVR_NONE, 0, 0 }, /* 64 semget */
-  { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 0, 0, 0, 0 }, { 0, 6, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 65 semop */
-  { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 1, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x7, MVR_NONE, 0, 0 }, /* 66 semctl */
+  { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 0, 0, 0, 0 }, { 0, 15, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 65 semop */
+  { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 1, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x7, MVR_NONE, 118, 13 }, /* 66 semctl */
   { 1, 0, MVR_NONE, MVR_NONE, { 0, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 67 shmdt */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 68 msgget */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 0, 1, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x9, MVR_NONE, 0, 0 }, /* 69 msgsnd */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 0, 1, 1, 1, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x11, MVR_NONE, 0, 0 }, /* 70 msgrcv */
-  { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 71 msgctl */
-  { 1, 0, 0, MVR_NONE, { 1, 1, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 72 fcntl */
+  { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 131, 1 }, /* 71 msgctl */
+  { 1, 0, 0, MVR_NONE, { 1, 1, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 132, 31 }, /* 72 fcntl */
   { 1, 0, 0, MVR_NONE, { 1, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 73 flock */
   { 1, 0, 0, MVR_NONE, { 1, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 74 fsync */
   { 1, 0, 0, MVR_NONE, { 1, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 75 fdatasync */
@@ -153,7 +153,7 @@ static const struct mvr_sc mvr_sc[MVR_SC_COUNT] = {
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 113 setreuid */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 114 setregid */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 3, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 115 getgroups */
-  { 1, 1, MVR_NONE, MVR_NONE, { 0, 2, 0, 0, 0, 0 }, { 0, 7, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 116 setgroups */
+  { 1, 1, MVR_NONE, MVR_NONE, { 0, 2, 0, 0, 0, 0 }, { 0, 19, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 116 setgroups */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 1, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x7, MVR_NONE, 0, 0 }, /* 117 setresuid */
   { 1, 1, MVR_NONE, MVR_NONE, { 3, 3, 3, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 118 getresuid */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 1, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x7, MVR_NONE, 0, 0 }, /* 119 setresgid */
@@ -162,14 +162,14 @@ static const struct mvr_sc mvr_sc[MVR_SC_COUNT] = {
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 122 setfsuid */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 123 setfsgid */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 124 getsid */
-  { 1, 1, MVR_NONE, MVR_NONE, { 2, 3, 0, 0, 0, 0 }, { 8, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 125 capget */
-  { 1, 1, MVR_NONE, MVR_NONE, { 2, 2, 0, 0, 0, 0 }, { 8, 9, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 126 capset */
+  { 1, 1, MVR_NONE, MVR_NONE, { 2, 3, 0, 0, 0, 0 }, { 20, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 125 capget */
+  { 1, 1, MVR_NONE, MVR_NONE, { 2, 2, 0, 0, 0, 0 }, { 20, 21, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 126 capset */
   { 1, 1, MVR_NONE, MVR_NONE, { 3, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 127 rt_sigpending */
-  { 1, 0, MVR_NONE, MVR_NONE, { 2, 3, 2, 1, 0, 0 }, { 0, 0, 4, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 128 rt_sigtimedwait */
-  { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 2, 0, 0, 0 }, { 0, 0, 10, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 129 rt_sigqueueinfo */
+  { 1, 0, MVR_NONE, MVR_NONE, { 2, 3, 2, 1, 0, 0 }, { 0, 0, 9, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 128 rt_sigtimedwait */
+  { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 2, 0, 0, 0 }, { 0, 0, 22, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 129 rt_sigqueueinfo */
   { 1, 0, MVR_NONE, MVR_NONE, { 2, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 130 rt_sigsuspend */
-  { 1, 1, MVR_NONE, MVR_NONE, { 2, 3, 0, 0, 0, 0 }, { 11, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 131 sigaltstack */
-  { 1, 0, MVR_NONE, MVR_NONE, { 2, 2, 0, 0, 0, 0 }, { 0, 12, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 132 utime */
+  { 1, 1, MVR_NONE, MVR_NONE, { 2, 3, 0, 0, 0, 0 }, { 23, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 131 sigaltstack */
+  { 1, 0, MVR_NONE, MVR_NONE, { 2, 2, 0, 0, 0, 0 }, { 0, 24, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 132 utime */
   { 1, 0, MVR_NONE, MVR_NONE, { 2, 1, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x6, MVR_NONE, 0, 0 }, /* 133 mknod */
   { 1, 0, MVR_NONE, MVR_NONE, { 2, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 134 uselib */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 135 personality */
@@ -179,9 +179,9 @@ static const struct mvr_sc mvr_sc[MVR_SC_COUNT] = {
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 1, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 139 sysfs */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 140 getpriority */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x7, MVR_NONE, 0, 0 }, /* 141 setpriority */
-  { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 0, 0, 0, 0 }, { 0, 13, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 142 sched_setparam */
+  { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 0, 0, 0, 0 }, { 0, 25, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 142 sched_setparam */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 3, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 143 sched_getparam */
-  { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 2, 0, 0, 0 }, { 0, 0, 13, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 144 sched_setscheduler */
+  { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 2, 0, 0, 0 }, { 0, 0, 25, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 144 sched_setscheduler */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 145 sched_getscheduler */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 146 sched_get_priority_max */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 147 sched_get_priority_min */
@@ -194,14 +194,14 @@ static const struct mvr_sc mvr_sc[MVR_SC_COUNT] = {
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 0, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 154 modify_ldt */
   { 1, 0, MVR_NONE, MVR_NONE, { 2, 2, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 155 pivot_root */
   { 1, 1, MVR_NONE, MVR_NONE, { 0, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 156 _sysctl */
-  { 1, 1, MVR_NONE, MVR_NONE, { 1, 1, 1, 1, 1, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 157 prctl */
-  { 1, 1, MVR_NONE, MVR_NONE, { 1, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 158 arch_prctl */
+  { 1, 1, MVR_NONE, MVR_NONE, { 1, 1, 1, 1, 1, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 163, 33 }, /* 157 prctl */
+  { 1, 1, MVR_NONE, MVR_NONE, { 1, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 196, 7 }, /* 158 arch_prctl */
   { 1, 0, MVR_NONE, MVR_NONE, { 3, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 159 adjtimex */
-  { 1, 1, MVR_NONE, MVR_NONE, { 1, 2, 0, 0, 0, 0 }, { 0, 14, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 160 setrlimit */
+  { 1, 1, MVR_NONE, MVR_NONE, { 1, 2, 0, 0, 0, 0 }, { 0, 27, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 160 setrlimit */
   { 1, 1, MVR_NONE, MVR_NONE, { 2, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 161 chroot */
   { 1, 0, MVR_NONE, MVR_NONE, { 0, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 162 sync */
   { 1, 0, MVR_NONE, MVR_NONE, { 2, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 163 acct */
-  { 1, 0, MVR_NONE, MVR_NONE, { 2, 2, 0, 0, 0, 0 }, { 15, 16, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 164 settimeofday */
+  { 1, 0, MVR_NONE, MVR_NONE, { 2, 2, 0, 0, 0, 0 }, { 12, 28, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 164 settimeofday */
   { 1, 0, MVR_NONE, MVR_NONE, { 2, 2, 2, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 165 mount */
   { 1, 0, MVR_NONE, MVR_NONE, { 2, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x2, MVR_NONE, 0, 0 }, /* 166 umount2 */
   { 1, 0, MVR_NONE, MVR_NONE, { 2, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x2, MVR_NONE, 0, 0 }, /* 167 swapon */
@@ -239,13 +239,13 @@ static const struct mvr_sc mvr_sc[MVR_SC_COUNT] = {
   { 1, 0, 0, MVR_NONE, { 1, 2, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 199 fremovexattr */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 200 tkill */
   { 1, 1, MVR_NONE, MVR_NONE, { 3, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 201 time */
-  { 1, 1, MVR_NONE, MVR_NONE, { 0, 1, 1, 0, 0, 1 }, { 0, 0, 0, 0, 0, 0 }, 0x26, MVR_NONE, 0, 0 }, /* 202 futex */
+  { 1, 1, MVR_NONE, MVR_NONE, { 0, 1, 1, 0, 0, 1 }, { 0, 0, 0, 0, 0, 0 }, 0x26, MVR_NONE, 203, 14 }, /* 202 futex */
   { 1, 1, MVR_NONE, 1, { 1, 1, 2, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 203 sched_setaffinity */
   { 1, 1, MVR_NONE, 1, { 1, 1, 4, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 204 sched_getaffinity */
   { 1, 1, MVR_NONE, MVR_NONE, { 0, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 205 set_thread_area */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 3, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 206 io_setup */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 207 io_destroy */
-  { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 1, 3, 2, 0 }, { 0, 0, 0, 0, 4, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 208 io_getevents */
+  { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 1, 3, 2, 0 }, { 0, 0, 0, 0, 9, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 208 io_getevents */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 209 io_submit */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 0, 3, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 210 io_cancel */
   { 1, 1, MVR_NONE, MVR_NONE, { 0, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 211 get_thread_area */
@@ -257,32 +257,32 @@ static const struct mvr_sc mvr_sc[MVR_SC_COUNT] = {
   { 1, 0, 0, 2, { 1, 4, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 217 getdents64 */
   { 1, 1, MVR_NONE, MVR_NONE, { 0, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 218 set_tid_address */
   { 1, 1, MVR_NONE, MVR_NONE, { 0, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 219 restart_syscall */
-  { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 0, 2, 0, 0 }, { 0, 6, 0, 4, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 220 semtimedop */
+  { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 0, 2, 0, 0 }, { 0, 15, 0, 9, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 220 semtimedop */
   { 1, 0, 0, MVR_NONE, { 1, 1, 1, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x9, MVR_NONE, 0, 0 }, /* 221 fadvise64 */
-  { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 3, 0, 0, 0 }, { 0, 17, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 222 timer_create */
-  { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 2, 3, 0, 0 }, { 0, 0, 18, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 223 timer_settime */
+  { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 3, 0, 0, 0 }, { 0, 29, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 222 timer_create */
+  { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 2, 3, 0, 0 }, { 0, 0, 30, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 223 timer_settime */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 3, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 224 timer_gettime */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 225 timer_getoverrun */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 226 timer_delete */
-  { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 0, 0, 0, 0 }, { 0, 4, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 227 clock_settime */
+  { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 0, 0, 0, 0 }, { 0, 9, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 227 clock_settime */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 3, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 228 clock_gettime */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 3, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 229 clock_getres */
-  { 1, 1, MVR_NONE, MVR_NONE, { 1, 1, 2, 3, 0, 0 }, { 0, 0, 4, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 230 clock_nanosleep */
+  { 1, 1, MVR_NONE, MVR_NONE, { 1, 1, 2, 3, 0, 0 }, { 0, 0, 9, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 230 clock_nanosleep */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 231 exit_group */
   { 1, 0, 0, MVR_NONE, { 1, 3, 1, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x9, MVR_NONE, 0, 0 }, /* 232 epoll_wait */
-  { 1, 0, 0, MVR_NONE, { 1, 1, 1, 2, 0, 0 }, { 0, 0, 0, 19, 0, 0 }, 0x7, MVR_NONE, 0, 0 }, /* 233 epoll_ctl */
+  { 1, 0, 0, MVR_NONE, { 1, 1, 1, 2, 0, 0 }, { 0, 0, 0, 31, 0, 0 }, 0x7, MVR_NONE, 217, 1 }, /* 233 epoll_ctl */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x7, MVR_NONE, 0, 0 }, /* 234 tgkill */
-  { 1, 0, MVR_NONE, MVR_NONE, { 2, 2, 0, 0, 0, 0 }, { 0, 20, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 235 utimes */
+  { 1, 0, MVR_NONE, MVR_NONE, { 2, 2, 0, 0, 0, 0 }, { 0, 32, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 235 utimes */
   { 1, 1, MVR_NONE, MVR_NONE, { 0, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1f, MVR_NONE, 0, 0 }, /* 236 vserver */
   { 1, 1, MVR_NONE, MVR_NONE, { 0, 1, 1, 0, 1, 1 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 237 mbind */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 0, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 238 set_mempolicy */
   { 1, 1, MVR_NONE, MVR_NONE, { 3, 0, 1, 0, 1, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 239 get_mempolicy */
-  { 1, 0, MVR_NONE, MVR_NONE, { 2, 1, 1, 2, 0, 0 }, { 0, 0, 0, 21, 0, 0 }, 0x6, MVR_NONE, 0, 0 }, /* 240 mq_open */
+  { 1, 0, MVR_NONE, MVR_NONE, { 2, 1, 1, 2, 0, 0 }, { 0, 0, 0, 33, 0, 0 }, 0x6, MVR_NONE, 0, 0 }, /* 240 mq_open */
   { 1, 0, MVR_NONE, MVR_NONE, { 2, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 241 mq_unlink */
-  { 1, 0, 0, 2, { 1, 2, 1, 1, 2, 0 }, { 0, 0, 0, 0, 4, 0 }, 0x9, MVR_NONE, 0, 0 }, /* 242 mq_timedsend */
-  { 1, 0, 0, 2, { 1, 4, 1, 3, 2, 0 }, { 0, 0, 0, 0, 4, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 243 mq_timedreceive */
-  { 1, 0, 0, MVR_NONE, { 1, 2, 0, 0, 0, 0 }, { 0, 17, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 244 mq_notify */
-  { 1, 0, 0, MVR_NONE, { 1, 2, 3, 0, 0, 0 }, { 0, 21, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 245 mq_getsetattr */
+  { 1, 0, 0, 2, { 1, 2, 1, 1, 2, 0 }, { 0, 0, 0, 0, 9, 0 }, 0x9, MVR_NONE, 0, 0 }, /* 242 mq_timedsend */
+  { 1, 0, 0, 2, { 1, 4, 1, 3, 2, 0 }, { 0, 0, 0, 0, 9, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 243 mq_timedreceive */
+  { 1, 0, 0, MVR_NONE, { 1, 2, 0, 0, 0, 0 }, { 0, 29, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 244 mq_notify */
+  { 1, 0, 0, MVR_NONE, { 1, 2, 3, 0, 0, 0 }, { 0, 33, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 245 mq_getsetattr */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 0, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 246 kexec_load */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 1, 3, 1, 3, 0 }, { 0, 0, 0, 0, 0, 0 }, 0xb, MVR_NONE, 0, 0 }, /* 247 waitid */
   { 1, 0, MVR_NONE, 3, { 2, 2, 2, 1, 1, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x10, MVR_NONE, 0, 0 }, /* 248 add_key */
@@ -294,11 +294,11 @@ static const struct mvr_sc mvr_sc[MVR_SC_COUNT] = {
   { 1, 0, 0, MVR_NONE, { 1, 2, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x5, MVR_NONE, 0, 0 }, /* 254 inotify_add_watch */
   { 1, 0, 0, MVR_NONE, { 1, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 255 inotify_rm_watch */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 256 migrate_pages */
-  { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 1, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0xd, MVR_NONE, 0, 0 }, /* 257 openat */
+  { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 1, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0xd, MVR_NONE, 218, 3 }, /* 257 openat */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x5, MVR_NONE, 0, 0 }, /* 258 mkdirat */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 1, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0xd, MVR_NONE, 0, 0 }, /* 259 mknodat */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 1, 1, 1, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1d, MVR_NONE, 0, 0 }, /* 260 fchownat */
-  { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 2, 0, 0, 0 }, { 0, 0, 20, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 261 futimesat */
+  { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 2, 0, 0, 0 }, { 0, 0, 32, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 261 futimesat */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 2, 3, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x9, MVR_NONE, 0, 0 }, /* 262 newfstatat */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x5, MVR_NONE, 0, 0 }, /* 263 unlinkat */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 1, 2, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x5, MVR_NONE, 0, 0 }, /* 264 renameat */
@@ -307,8 +307,8 @@ static const struct mvr_sc mvr_sc[MVR_SC_COUNT] = {
   { 1, 1, MVR_NONE, 3, { 1, 2, 4, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 267 readlinkat */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x5, MVR_NONE, 0, 0 }, /* 268 fchmodat */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 2, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x5, MVR_NONE, 0, 0 }, /* 269 faccessat */
-  { 1, 1, MVR_NONE, MVR_NONE, { 1, 3, 3, 3, 2, 2 }, { 0, 0, 0, 0, 4, 22 }, 0x1, MVR_NONE, 0, 0 }, /* 270 pselect6 */
-  { 1, 1, MVR_NONE, MVR_NONE, { 3, 1, 2, 2, 1, 0 }, { 0, 0, 4, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 271 ppoll */
+  { 1, 1, MVR_NONE, MVR_NONE, { 1, 3, 3, 3, 2, 2 }, { 0, 0, 0, 0, 9, 34 }, 0x1, MVR_NONE, 0, 0 }, /* 270 pselect6 */
+  { 1, 1, MVR_NONE, MVR_NONE, { 3, 1, 2, 2, 1, 0 }, { 0, 0, 9, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 271 ppoll */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 272 unshare */
   { 1, 1, MVR_NONE, MVR_NONE, { 0, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 273 set_robust_list */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 3, 3, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 274 get_robust_list */
@@ -317,13 +317,13 @@ static const struct mvr_sc mvr_sc[MVR_SC_COUNT] = {
   { 1, 0, 0, MVR_NONE, { 1, 1, 1, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x9, MVR_NONE, 0, 0 }, /* 277 sync_file_range */
   { 1, 0, 0, MVR_NONE, { 1, 2, 0, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x9, 1, 0, 0 }, /* 278 vmsplice */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 1, 0, 0, 0, 1 }, { 0, 0, 0, 0, 0, 0 }, 0x21, MVR_NONE, 0, 0 }, /* 279 move_pages */
-  { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 2, 1, 0, 0 }, { 0, 0, 23, 0, 0, 0 }, 0x9, MVR_NONE, 0, 0 }, /* 280 utimensat */
+  { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 2, 1, 0, 0 }, { 0, 0, 35, 0, 0, 0 }, 0x9, MVR_NONE, 0, 0 }, /* 280 utimensat */
   { 1, 0, 0, MVR_NONE, { 1, 3, 1, 1, 2, 1 }, { 0, 0, 0, 0, 0, 0 }, 0x9, MVR_NONE, 0, 0 }, /* 281 epoll_pwait */
   { 1, 0, 0, MVR_NONE, { 1, 2, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 282 signalfd */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 283 timerfd_create */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 284 eventfd */
   { 1, 0, 0, MVR_NONE, { 1, 1, 1, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 285 fallocate */
-  { 1, 0, 0, MVR_NONE, { 1, 1, 2, 3, 0, 0 }, { 0, 0, 18, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 286 timerfd_settime */
+  { 1, 0, 0, MVR_NONE, { 1, 1, 2, 3, 0, 0 }, { 0, 0, 30, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 286 timerfd_settime */
   { 1, 1, 0, MVR_NONE, { 1, 3, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 287 timerfd_gettime */
   { 1, 0, 0, MVR_NONE, { 1, 3, 3, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x9, MVR_NONE, 0, 0 }, /* 288 accept4 */
   { 1, 0, 0, MVR_NONE, { 1, 2, 1, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x9, MVR_NONE, 0, 0 }, /* 289 signalfd4 */
@@ -334,12 +334,12 @@ static const struct mvr_sc mvr_sc[MVR_SC_COUNT] = {
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 294 inotify_init1 */
   { 1, 1, 0, MVR_NONE, { 1, 4, 0, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, 1, 0, 0 }, /* 295 preadv */
   { 1, 0, 0, MVR_NONE, { 1, 2, 0, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, 1, 0, 0 }, /* 296 pwritev */
-  { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 1, 2, 0, 0 }, { 0, 0, 0, 10, 0, 0 }, 0x7, MVR_NONE, 0, 0 }, /* 297 rt_tgsigqueueinfo */
+  { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 1, 2, 0, 0 }, { 0, 0, 0, 22, 0, 0 }, 0x7, MVR_NONE, 0, 0 }, /* 297 rt_tgsigqueueinfo */
   { 1, 1, MVR_NONE, MVR_NONE, { 0, 1, 1, 1, 1, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1e, MVR_NONE, 0, 0 }, /* 298 perf_event_open */
-  { 1, 0, 0, 2, { 1, 3, 1, 1, 2, 3 }, { 0, 0, 0, 0, 4, 0 }, 0x9, MVR_NONE, 0, 0 }, /* 299 recvmmsg */
+  { 1, 0, 0, 2, { 1, 3, 1, 1, 2, 3 }, { 0, 0, 0, 0, 9, 0 }, 0x9, MVR_NONE, 0, 0 }, /* 299 recvmmsg */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 300 fanotify_init */
   { 1, 0, 0, MVR_NONE, { 1, 1, 1, 1, 2, 0 }, { 0, 0, 0, 0, 0, 0 }, 0xb, MVR_NONE, 0, 0 }, /* 301 fanotify_mark */
-  { 1, 1, MVR_NONE, MVR_NONE, { 1, 1, 2, 3, 0, 0 }, { 0, 0, 14, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 302 prlimit64 */
+  { 1, 1, MVR_NONE, MVR_NONE, { 1, 1, 2, 3, 0, 0 }, { 0, 0, 27, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 302 prlimit64 */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 2, 0, 3, 1, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x11, MVR_NONE, 0, 0 }, /* 303 name_to_handle_at */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 0, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x5, MVR_NONE, 0, 0 }, /* 304 open_by_handle_at */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 3, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 305 clock_adjtime */
@@ -351,7 +351,7 @@ static const struct mvr_sc mvr_sc[MVR_SC_COUNT] = {
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 0, 1, 0, 1, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x21, MVR_NONE, 0, 0 }, /* 311 process_vm_writev */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 1, 1, 1, 1, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x7, MVR_NONE, 0, 0 }, /* 312 kcmp */
   { 1, 0, 0, MVR_NONE, { 1, 2, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x5, MVR_NONE, 0, 0 }, /* 313 finit_module */
-  { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 0, 0, 0, 0 }, { 0, 24, 0, 0, 0, 0 }, 0x5, MVR_NONE, 0, 0 }, /* 314 sched_setattr */
+  { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 0, 0, 0, 0 }, { 0, 36, 0, 0, 0, 0 }, 0x5, MVR_NONE, 0, 0 }, /* 314 sched_setattr */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 3, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x9, MVR_NONE, 0, 0 }, /* 315 sched_getattr */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 1, 2, 1, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x15, MVR_NONE, 0, 0 }, /* 316 renameat2 */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 317 seccomp */
@@ -370,7 +370,7 @@ static const struct mvr_sc mvr_sc[MVR_SC_COUNT] = {
   { 1, 1, MVR_NONE, MVR_NONE, { 0, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 330 pkey_alloc */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 331 pkey_free */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 2, 1, 1, 3, 0 }, { 0, 0, 0, 0, 0, 0 }, 0xd, MVR_NONE, 0, 0 }, /* 332 statx */
-  { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 1, 3, 2, 0 }, { 0, 0, 0, 0, 4, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 333 io_pgetevents */
+  { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 1, 3, 2, 0 }, { 0, 0, 0, 0, 9, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 333 io_pgetevents */
   { 1, 1, MVR_NONE, MVR_NONE, { 0, 1, 1, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0xc, MVR_NONE, 0, 0 }, /* 334 rseq */
   { 1, 1, MVR_NONE, MVR_NONE, { 0, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 335 uretprobe */
   { 1, 1, MVR_NONE, MVR_NONE, { 0, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 336 uprobe */
@@ -461,7 +461,7 @@ static const struct mvr_sc mvr_sc[MVR_SC_COUNT] = {
   { 0, 0, MVR_NONE, MVR_NONE, { 0, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0, MVR_NONE, 0, 0 },
   { 0, 0, MVR_NONE, MVR_NONE, { 0, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0, MVR_NONE, 0, 0 },
   { 0, 0, MVR_NONE, MVR_NONE, { 0, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0, MVR_NONE, 0, 0 },
-  { 1, 0, 0, MVR_NONE, { 1, 1, 2, 0, 0, 0 }, { 0, 0, 10, 0, 0, 0 }, 0xb, MVR_NONE, 0, 0 }, /* 424 pidfd_send_signal */
+  { 1, 0, 0, MVR_NONE, { 1, 1, 2, 0, 0, 0 }, { 0, 0, 22, 0, 0, 0 }, 0xb, MVR_NONE, 0, 0 }, /* 424 pidfd_send_signal */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 3, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 425 io_uring_setup */
   { 1, 0, 0, MVR_NONE, { 1, 1, 1, 1, 0, 1 }, { 0, 0, 0, 0, 0, 0 }, 0xf, MVR_NONE, 0, 0 }, /* 426 io_uring_enter */
   { 1, 0, 0, MVR_NONE, { 1, 1, 0, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0xb, MVR_NONE, 0, 0 }, /* 427 io_uring_register */
@@ -472,13 +472,13 @@ static const struct mvr_sc mvr_sc[MVR_SC_COUNT] = {
   { 1, 0, 0, MVR_NONE, { 1, 1, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x7, MVR_NONE, 0, 0 }, /* 432 fsmount */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x5, MVR_NONE, 0, 0 }, /* 433 fspick */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 434 pidfd_open */
-  { 1, 0, MVR_NONE, MVR_NONE, { 2, 0, 0, 0, 0, 0 }, { 25, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 435 clone3 */
+  { 1, 0, MVR_NONE, MVR_NONE, { 2, 0, 0, 0, 0, 0 }, { 37, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 435 clone3 */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x7, MVR_NONE, 0, 0 }, /* 436 close_range */
-  { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 2, 0, 0, 0 }, { 0, 0, 26, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 437 openat2 */
+  { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 2, 0, 0, 0 }, { 0, 0, 38, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 437 openat2 */
   { 1, 0, 0, MVR_NONE, { 1, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x7, MVR_NONE, 0, 0 }, /* 438 pidfd_getfd */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 2, 1, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0xd, MVR_NONE, 0, 0 }, /* 439 faccessat2 */
   { 1, 0, 0, MVR_NONE, { 1, 0, 1, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x19, MVR_NONE, 0, 0 }, /* 440 process_madvise */
-  { 1, 0, 0, MVR_NONE, { 1, 3, 1, 2, 2, 1 }, { 0, 0, 0, 4, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 441 epoll_pwait2 */
+  { 1, 0, 0, MVR_NONE, { 1, 3, 1, 2, 2, 1 }, { 0, 0, 0, 9, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 441 epoll_pwait2 */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 1, 2, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x5, MVR_NONE, 0, 0 }, /* 442 mount_setattr */
   { 1, 0, 0, MVR_NONE, { 1, 1, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x7, MVR_NONE, 0, 0 }, /* 443 quotactl_fd */
   { 1, 1, MVR_NONE, MVR_NONE, { 2, 0, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x4, MVR_NONE, 0, 0 }, /* 444 landlock_create_ruleset */
@@ -486,22 +486,22 @@ static const struct mvr_sc mvr_sc[MVR_SC_COUNT] = {
   { 1, 1, 0, MVR_NONE, { 1, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 446 landlock_restrict_self */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 447 memfd_secret */
   { 1, 0, 0, MVR_NONE, { 1, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 448 process_mrelease */
-  { 1, 1, MVR_NONE, MVR_NONE, { 2, 0, 0, 2, 1, 0 }, { 27, 0, 0, 4, 0, 0 }, 0x14, MVR_NONE, 0, 0 }, /* 449 futex_waitv */
+  { 1, 1, MVR_NONE, MVR_NONE, { 2, 0, 0, 2, 1, 0 }, { 39, 0, 0, 9, 0, 0 }, 0x14, MVR_NONE, 0, 0 }, /* 449 futex_waitv */
   { 1, 1, MVR_NONE, MVR_NONE, { 0, 1, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 450 set_mempolicy_home_node */
-  { 1, 1, 0, MVR_NONE, { 1, 2, 3, 0, 0, 0 }, { 0, 28, 0, 0, 0, 0 }, 0x9, MVR_NONE, 0, 0 }, /* 451 cachestat */
+  { 1, 1, 0, MVR_NONE, { 1, 2, 3, 0, 0, 0 }, { 0, 40, 0, 0, 0, 0 }, 0x9, MVR_NONE, 0, 0 }, /* 451 cachestat */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 1, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0xd, MVR_NONE, 0, 0 }, /* 452 fchmodat2 */
   { 1, 1, MVR_NONE, MVR_NONE, { 0, 1, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x4, MVR_NONE, 0, 0 }, /* 453 map_shadow_stack */
   { 1, 1, MVR_NONE, MVR_NONE, { 0, 1, 1, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0xc, MVR_NONE, 0, 0 }, /* 454 futex_wake */
-  { 1, 1, MVR_NONE, MVR_NONE, { 0, 1, 1, 1, 2, 1 }, { 0, 0, 0, 0, 4, 0 }, 0x28, MVR_NONE, 0, 0 }, /* 455 futex_wait */
-  { 1, 1, MVR_NONE, MVR_NONE, { 2, 0, 1, 1, 0, 0 }, { 29, 0, 0, 0, 0, 0 }, 0xe, MVR_NONE, 0, 0 }, /* 456 futex_requeue */
-  { 1, 1, MVR_NONE, 2, { 2, 3, 1, 0, 0, 0 }, { 30, 0, 0, 0, 0, 0 }, 0x8, MVR_NONE, 0, 0 }, /* 457 statmount */
-  { 1, 1, MVR_NONE, MVR_NONE, { 2, 3, 1, 1, 0, 0 }, { 30, 0, 0, 0, 0, 0 }, 0x8, MVR_NONE, 0, 0 }, /* 458 listmount */
+  { 1, 1, MVR_NONE, MVR_NONE, { 0, 1, 1, 1, 2, 1 }, { 0, 0, 0, 0, 9, 0 }, 0x28, MVR_NONE, 0, 0 }, /* 455 futex_wait */
+  { 1, 1, MVR_NONE, MVR_NONE, { 2, 0, 1, 1, 0, 0 }, { 41, 0, 0, 0, 0, 0 }, 0xe, MVR_NONE, 0, 0 }, /* 456 futex_requeue */
+  { 1, 1, MVR_NONE, 2, { 2, 3, 1, 0, 0, 0 }, { 42, 0, 0, 0, 0, 0 }, 0x8, MVR_NONE, 0, 0 }, /* 457 statmount */
+  { 1, 1, MVR_NONE, MVR_NONE, { 2, 3, 1, 1, 0, 0 }, { 42, 0, 0, 0, 0, 0 }, 0x8, MVR_NONE, 0, 0 }, /* 458 listmount */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 0, 3, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x9, MVR_NONE, 0, 0 }, /* 459 lsm_get_self_attr */
   { 1, 1, MVR_NONE, 2, { 1, 2, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x9, MVR_NONE, 0, 0 }, /* 460 lsm_set_self_attr */
   { 1, 1, MVR_NONE, MVR_NONE, { 0, 3, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x4, MVR_NONE, 0, 0 }, /* 461 lsm_list_modules */
   { 1, 1, MVR_NONE, MVR_NONE, { 0, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 462 mseal */
-  { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 1, 2, 2, 0 }, { 0, 0, 0, 0, 31, 0 }, 0x5, MVR_NONE, 0, 0 }, /* 463 setxattrat */
-  { 1, 1, MVR_NONE, MVR_NONE, { 1, 2, 1, 2, 2, 0 }, { 0, 0, 0, 0, 31, 0 }, 0x5, MVR_NONE, 0, 0 }, /* 464 getxattrat */
+  { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 1, 2, 2, 0 }, { 0, 0, 0, 0, 43, 0 }, 0x5, MVR_NONE, 0, 0 }, /* 463 setxattrat */
+  { 1, 1, MVR_NONE, MVR_NONE, { 1, 2, 1, 2, 2, 0 }, { 0, 0, 0, 0, 43, 0 }, 0x5, MVR_NONE, 0, 0 }, /* 464 getxattrat */
   { 1, 1, MVR_NONE, 4, { 1, 2, 1, 4, 1, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x5, MVR_NONE, 0, 0 }, /* 465 listxattrat */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 1, 2, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x5, MVR_NONE, 0, 0 }, /* 466 removexattrat */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 1, 2, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x5, MVR_NONE, 0, 0 }, /* 467 open_tree_attr */
@@ -509,58 +509,636 @@ static const struct mvr_sc mvr_sc[MVR_SC_COUNT] = {
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 2, 0, 1, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x11, MVR_NONE, 0, 0 }, /* 469 file_setattr */
 };
 
-static const struct mvr_dm_entry mvr_dm_entries[1] = {
-  { { { 0, 0, 0, 0 }, { 0, 0, 0, 0 } }, 0, 0 },
+static const struct mvr_dm_entry mvr_dm_entries[221] = {
+  { { { MVR_CM_ANY, 1, 0xffffffffull, 0 }, { MVR_CM_ANY, 0, 0, 0 } }, 0, 1 }, /* open * */
+  { { { MVR_CM_ALL, 1, 0xffffffffull, 0x40ull }, { MVR_CM_ANY, 0, 0, 0 } }, 1, 1 }, /* open &O_CREAT */
+  { { { MVR_CM_ALL, 1, 0xffffffffull, 0x410000ull }, { MVR_CM_ANY, 0, 0, 0 } }, 2, 1 }, /* open &O_TMPFILE */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x5401ull }, { MVR_CM_ANY, 0, 0, 0 } }, 3, 1 }, /* ioctl TCGETS */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x5402ull }, { MVR_CM_ANY, 0, 0, 0 } }, 4, 1 }, /* ioctl TCSETS */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x5403ull }, { MVR_CM_ANY, 0, 0, 0 } }, 5, 1 }, /* ioctl TCSETSW */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x5404ull }, { MVR_CM_ANY, 0, 0, 0 } }, 6, 1 }, /* ioctl TCSETSF */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x802c542aull }, { MVR_CM_ANY, 0, 0, 0 } }, 7, 1 }, /* ioctl TCGETS2 */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x402c542bull }, { MVR_CM_ANY, 0, 0, 0 } }, 8, 1 }, /* ioctl TCSETS2 */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x402c542cull }, { MVR_CM_ANY, 0, 0, 0 } }, 9, 1 }, /* ioctl TCSETSW2 */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x402c542dull }, { MVR_CM_ANY, 0, 0, 0 } }, 10, 1 }, /* ioctl TCSETSF2 */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x5409ull }, { MVR_CM_ANY, 0, 0, 0 } }, 11, 1 }, /* ioctl TCSBRK */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x5425ull }, { MVR_CM_ANY, 0, 0, 0 } }, 12, 1 }, /* ioctl TCSBRKP */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x540aull }, { MVR_CM_ANY, 0, 0, 0 } }, 13, 1 }, /* ioctl TCXONC */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x540bull }, { MVR_CM_ANY, 0, 0, 0 } }, 14, 1 }, /* ioctl TCFLSH */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x540cull }, { MVR_CM_ANY, 0, 0, 0 } }, 15, 1 }, /* ioctl TIOCEXCL */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x540dull }, { MVR_CM_ANY, 0, 0, 0 } }, 16, 1 }, /* ioctl TIOCNXCL */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x80045440ull }, { MVR_CM_ANY, 0, 0, 0 } }, 17, 1 }, /* ioctl TIOCGEXCL */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x540eull }, { MVR_CM_ANY, 0, 0, 0 } }, 18, 1 }, /* ioctl TIOCSCTTY */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x5422ull }, { MVR_CM_ANY, 0, 0, 0 } }, 19, 1 }, /* ioctl TIOCNOTTY */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x540full }, { MVR_CM_ANY, 0, 0, 0 } }, 20, 1 }, /* ioctl TIOCGPGRP */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x5410ull }, { MVR_CM_ANY, 0, 0, 0 } }, 21, 1 }, /* ioctl TIOCSPGRP */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x5429ull }, { MVR_CM_ANY, 0, 0, 0 } }, 22, 1 }, /* ioctl TIOCGSID */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x5411ull }, { MVR_CM_ANY, 0, 0, 0 } }, 23, 1 }, /* ioctl TIOCOUTQ */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x541bull }, { MVR_CM_ANY, 0, 0, 0 } }, 24, 1 }, /* ioctl FIONREAD */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x5413ull }, { MVR_CM_ANY, 0, 0, 0 } }, 25, 1 }, /* ioctl TIOCGWINSZ */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x5414ull }, { MVR_CM_ANY, 0, 0, 0 } }, 26, 1 }, /* ioctl TIOCSWINSZ */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x5415ull }, { MVR_CM_ANY, 0, 0, 0 } }, 27, 1 }, /* ioctl TIOCMGET */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x5418ull }, { MVR_CM_ANY, 0, 0, 0 } }, 28, 1 }, /* ioctl TIOCMSET */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x5416ull }, { MVR_CM_ANY, 0, 0, 0 } }, 29, 1 }, /* ioctl TIOCMBIS */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x5417ull }, { MVR_CM_ANY, 0, 0, 0 } }, 30, 1 }, /* ioctl TIOCMBIC */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x80045430ull }, { MVR_CM_ANY, 0, 0, 0 } }, 31, 1 }, /* ioctl TIOCGPTN */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x40045431ull }, { MVR_CM_ANY, 0, 0, 0 } }, 32, 1 }, /* ioctl TIOCSPTLCK */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x80045439ull }, { MVR_CM_ANY, 0, 0, 0 } }, 33, 1 }, /* ioctl TIOCGPTLCK */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x80045438ull }, { MVR_CM_ANY, 0, 0, 0 } }, 34, 1 }, /* ioctl TIOCGPKT */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x5420ull }, { MVR_CM_ANY, 0, 0, 0 } }, 35, 1 }, /* ioctl TIOCPKT */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x5424ull }, { MVR_CM_ANY, 0, 0, 0 } }, 36, 1 }, /* ioctl TIOCGETD */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x5423ull }, { MVR_CM_ANY, 0, 0, 0 } }, 37, 1 }, /* ioctl TIOCSETD */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x5441ull }, { MVR_CM_ANY, 0, 0, 0 } }, 38, 1 }, /* ioctl TIOCGPTPEER */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x5421ull }, { MVR_CM_ANY, 0, 0, 0 } }, 39, 1 }, /* ioctl FIONBIO */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x5452ull }, { MVR_CM_ANY, 0, 0, 0 } }, 40, 1 }, /* ioctl FIOASYNC */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x5451ull }, { MVR_CM_ANY, 0, 0, 0 } }, 41, 1 }, /* ioctl FIOCLEX */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x5450ull }, { MVR_CM_ANY, 0, 0, 0 } }, 42, 1 }, /* ioctl FIONCLEX */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x5460ull }, { MVR_CM_ANY, 0, 0, 0 } }, 43, 1 }, /* ioctl FIOQSIZE */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x8903ull }, { MVR_CM_ANY, 0, 0, 0 } }, 44, 1 }, /* ioctl FIOGETOWN */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x8901ull }, { MVR_CM_ANY, 0, 0, 0 } }, 45, 1 }, /* ioctl FIOSETOWN */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x8904ull }, { MVR_CM_ANY, 0, 0, 0 } }, 46, 1 }, /* ioctl SIOCGPGRP */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x8902ull }, { MVR_CM_ANY, 0, 0, 0 } }, 47, 1 }, /* ioctl SIOCSPGRP */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x8905ull }, { MVR_CM_ANY, 0, 0, 0 } }, 48, 1 }, /* ioctl SIOCATMARK */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x8910ull }, { MVR_CM_ANY, 0, 0, 0 } }, 49, 1 }, /* ioctl SIOCGIFNAME */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x8912ull }, { MVR_CM_ANY, 0, 0, 0 } }, 50, 1 }, /* ioctl SIOCGIFCONF */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x8913ull }, { MVR_CM_ANY, 0, 0, 0 } }, 51, 1 }, /* ioctl SIOCGIFFLAGS */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x8914ull }, { MVR_CM_ANY, 0, 0, 0 } }, 52, 1 }, /* ioctl SIOCSIFFLAGS */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x8915ull }, { MVR_CM_ANY, 0, 0, 0 } }, 53, 1 }, /* ioctl SIOCGIFADDR */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x8916ull }, { MVR_CM_ANY, 0, 0, 0 } }, 54, 1 }, /* ioctl SIOCSIFADDR */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x8917ull }, { MVR_CM_ANY, 0, 0, 0 } }, 55, 1 }, /* ioctl SIOCGIFDSTADDR */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x8919ull }, { MVR_CM_ANY, 0, 0, 0 } }, 56, 1 }, /* ioctl SIOCGIFBRDADDR */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x891bull }, { MVR_CM_ANY, 0, 0, 0 } }, 57, 1 }, /* ioctl SIOCGIFNETMASK */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x891dull }, { MVR_CM_ANY, 0, 0, 0 } }, 58, 1 }, /* ioctl SIOCGIFMETRIC */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x8921ull }, { MVR_CM_ANY, 0, 0, 0 } }, 59, 1 }, /* ioctl SIOCGIFMTU */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x8922ull }, { MVR_CM_ANY, 0, 0, 0 } }, 60, 1 }, /* ioctl SIOCSIFMTU */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x8927ull }, { MVR_CM_ANY, 0, 0, 0 } }, 61, 1 }, /* ioctl SIOCGIFHWADDR */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x8933ull }, { MVR_CM_ANY, 0, 0, 0 } }, 62, 1 }, /* ioctl SIOCGIFINDEX */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x8935ull }, { MVR_CM_ANY, 0, 0, 0 } }, 63, 1 }, /* ioctl SIOCGIFPFLAGS */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x8938ull }, { MVR_CM_ANY, 0, 0, 0 } }, 64, 1 }, /* ioctl SIOCGIFCOUNT */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x80086601ull }, { MVR_CM_ANY, 0, 0, 0 } }, 65, 1 }, /* ioctl FS_IOC_GETFLAGS */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x40086602ull }, { MVR_CM_ANY, 0, 0, 0 } }, 66, 1 }, /* ioctl FS_IOC_SETFLAGS */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x80087601ull }, { MVR_CM_ANY, 0, 0, 0 } }, 67, 1 }, /* ioctl FS_IOC_GETVERSION */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x40087602ull }, { MVR_CM_ANY, 0, 0, 0 } }, 68, 1 }, /* ioctl FS_IOC_SETVERSION */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x40049409ull }, { MVR_CM_ANY, 0, 0, 0 } }, 69, 1 }, /* ioctl FICLONE */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0xc0045877ull }, { MVR_CM_ANY, 0, 0, 0 } }, 70, 1 }, /* ioctl FIFREEZE */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0xc0045878ull }, { MVR_CM_ANY, 0, 0, 0 } }, 71, 1 }, /* ioctl FITHAW */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x80081272ull }, { MVR_CM_ANY, 0, 0, 0 } }, 72, 1 }, /* ioctl BLKGETSIZE64 */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1268ull }, { MVR_CM_ANY, 0, 0, 0 } }, 73, 1 }, /* ioctl BLKSSZGET */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x125eull }, { MVR_CM_ANY, 0, 0, 0 } }, 74, 1 }, /* ioctl BLKROGET */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1261ull }, { MVR_CM_ANY, 0, 0, 0 } }, 75, 1 }, /* ioctl BLKFLSBUF */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x80045200ull }, { MVR_CM_ANY, 0, 0, 0 } }, 76, 1 }, /* ioctl RNDGETENTCNT */
+  { { { MVR_CM_EQ, 1, 0xffull, 0x0ull }, { MVR_CM_ANY, 0, 0, 0 } }, 77, 1 }, /* shmctl IPC_RMID */
+  { { { MVR_CM_EQ, 1, 0xffull, 0xbull }, { MVR_CM_ANY, 0, 0, 0 } }, 78, 1 }, /* shmctl SHM_LOCK */
+  { { { MVR_CM_EQ, 1, 0xffull, 0xcull }, { MVR_CM_ANY, 0, 0, 0 } }, 79, 1 }, /* shmctl SHM_UNLOCK */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x10ull }, { MVR_CM_ANY, 0, 0, 0 } }, 80, 1 }, /* socket AF_NETLINK */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1ull }, { MVR_CM_ANY, 0, 0, 0 } }, 81, 1 }, /* socket AF_UNIX */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x11ull }, { MVR_CM_ANY, 0, 0, 0 } }, 82, 1 }, /* socket AF_PACKET */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 83, 2 }, /* setsockopt SOL_SOCKET,* */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x6ull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 85, 2 }, /* setsockopt SOL_TCP,* */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x0ull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 87, 2 }, /* setsockopt SOL_IP,* */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x29ull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 89, 2 }, /* setsockopt SOL_IPV6,* */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x11ull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 91, 2 }, /* setsockopt SOL_UDP,* */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x10eull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 93, 2 }, /* setsockopt SOL_NETLINK,* */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0xdull } }, 95, 1 }, /* setsockopt SOL_SOCKET,SO_LINGER */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x14ull } }, 96, 1 }, /* setsockopt SOL_SOCKET,SO_RCVTIMEO_OLD */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x15ull } }, 97, 1 }, /* setsockopt SOL_SOCKET,SO_SNDTIMEO_OLD */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x19ull } }, 98, 1 }, /* setsockopt SOL_SOCKET,SO_BINDTODEVICE */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x1aull } }, 99, 1 }, /* setsockopt SOL_SOCKET,SO_ATTACH_FILTER */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x33ull } }, 100, 1 }, /* setsockopt SOL_SOCKET,SO_ATTACH_REUSEPORT_CBPF */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x6ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0xdull } }, 101, 1 }, /* setsockopt SOL_TCP,TCP_CONGESTION */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x6ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x1full } }, 102, 1 }, /* setsockopt SOL_TCP,TCP_ULP */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x0ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x23ull } }, 103, 1 }, /* setsockopt SOL_IP,IP_ADD_MEMBERSHIP */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x0ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x24ull } }, 104, 1 }, /* setsockopt SOL_IP,IP_DROP_MEMBERSHIP */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x0ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x4ull } }, 105, 1 }, /* setsockopt SOL_IP,IP_OPTIONS */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x29ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x14ull } }, 106, 1 }, /* setsockopt SOL_IPV6,IPV6_ADD_MEMBERSHIP */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x29ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x15ull } }, 107, 1 }, /* setsockopt SOL_IPV6,IPV6_DROP_MEMBERSHIP */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 108, 2 }, /* getsockopt SOL_SOCKET,* */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x6ull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 110, 2 }, /* getsockopt SOL_TCP,* */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x0ull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 112, 2 }, /* getsockopt SOL_IP,* */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x29ull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 114, 2 }, /* getsockopt SOL_IPV6,* */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x11ull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 116, 2 }, /* getsockopt SOL_UDP,* */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x10eull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 118, 2 }, /* getsockopt SOL_NETLINK,* */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0xdull } }, 120, 1 }, /* getsockopt SOL_SOCKET,SO_LINGER */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x11ull } }, 121, 1 }, /* getsockopt SOL_SOCKET,SO_PEERCRED */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x14ull } }, 122, 1 }, /* getsockopt SOL_SOCKET,SO_RCVTIMEO_OLD */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x15ull } }, 123, 1 }, /* getsockopt SOL_SOCKET,SO_SNDTIMEO_OLD */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x19ull } }, 124, 1 }, /* getsockopt SOL_SOCKET,SO_BINDTODEVICE */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x1cull } }, 125, 1 }, /* getsockopt SOL_SOCKET,SO_PEERNAME */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x1full } }, 126, 1 }, /* getsockopt SOL_SOCKET,SO_PEERSEC */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x6ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0xbull } }, 127, 1 }, /* getsockopt SOL_TCP,TCP_INFO */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x6ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0xdull } }, 128, 1 }, /* getsockopt SOL_TCP,TCP_CONGESTION */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x0ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x4ull } }, 129, 1 }, /* getsockopt SOL_IP,IP_OPTIONS */
+  { { { MVR_CM_EQ, 2, 0xffull, 0x0ull }, { MVR_CM_ANY, 0, 0, 0 } }, 130, 1 }, /* semctl IPC_RMID */
+  { { { MVR_CM_EQ, 2, 0xffull, 0xbull }, { MVR_CM_ANY, 0, 0, 0 } }, 131, 1 }, /* semctl GETPID */
+  { { { MVR_CM_EQ, 2, 0xffull, 0xcull }, { MVR_CM_ANY, 0, 0, 0 } }, 132, 1 }, /* semctl GETVAL */
+  { { { MVR_CM_EQ, 2, 0xffull, 0xeull }, { MVR_CM_ANY, 0, 0, 0 } }, 133, 1 }, /* semctl GETNCNT */
+  { { { MVR_CM_EQ, 2, 0xffull, 0xfull }, { MVR_CM_ANY, 0, 0, 0 } }, 134, 1 }, /* semctl GETZCNT */
+  { { { MVR_CM_EQ, 2, 0xffull, 0x2ull }, { MVR_CM_ANY, 0, 0, 0 } }, 135, 1 }, /* semctl IPC_STAT */
+  { { { MVR_CM_EQ, 2, 0xffull, 0x1ull }, { MVR_CM_ANY, 0, 0, 0 } }, 136, 1 }, /* semctl IPC_SET */
+  { { { MVR_CM_EQ, 2, 0xffull, 0x3ull }, { MVR_CM_ANY, 0, 0, 0 } }, 137, 1 }, /* semctl IPC_INFO */
+  { { { MVR_CM_EQ, 2, 0xffull, 0x13ull }, { MVR_CM_ANY, 0, 0, 0 } }, 138, 1 }, /* semctl SEM_INFO */
+  { { { MVR_CM_EQ, 2, 0xffull, 0x12ull }, { MVR_CM_ANY, 0, 0, 0 } }, 139, 1 }, /* semctl SEM_STAT */
+  { { { MVR_CM_EQ, 2, 0xffull, 0x14ull }, { MVR_CM_ANY, 0, 0, 0 } }, 140, 1 }, /* semctl SEM_STAT_ANY */
+  { { { MVR_CM_EQ, 2, 0xffull, 0xdull }, { MVR_CM_ANY, 0, 0, 0 } }, 141, 1 }, /* semctl GETALL */
+  { { { MVR_CM_EQ, 2, 0xffull, 0x11ull }, { MVR_CM_ANY, 0, 0, 0 } }, 142, 1 }, /* semctl SETALL */
+  { { { MVR_CM_EQ, 1, 0xffull, 0x0ull }, { MVR_CM_ANY, 0, 0, 0 } }, 143, 1 }, /* msgctl IPC_RMID */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x0ull }, { MVR_CM_ANY, 0, 0, 0 } }, 144, 1 }, /* fcntl F_DUPFD */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x406ull }, { MVR_CM_ANY, 0, 0, 0 } }, 145, 1 }, /* fcntl F_DUPFD_CLOEXEC */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_ANY, 0, 0, 0 } }, 146, 1 }, /* fcntl F_GETFD */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x2ull }, { MVR_CM_ANY, 0, 0, 0 } }, 147, 1 }, /* fcntl F_SETFD */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x3ull }, { MVR_CM_ANY, 0, 0, 0 } }, 148, 1 }, /* fcntl F_GETFL */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x4ull }, { MVR_CM_ANY, 0, 0, 0 } }, 149, 1 }, /* fcntl F_SETFL */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x5ull }, { MVR_CM_ANY, 0, 0, 0 } }, 150, 1 }, /* fcntl F_GETLK */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x6ull }, { MVR_CM_ANY, 0, 0, 0 } }, 151, 1 }, /* fcntl F_SETLK */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x7ull }, { MVR_CM_ANY, 0, 0, 0 } }, 152, 1 }, /* fcntl F_SETLKW */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x24ull }, { MVR_CM_ANY, 0, 0, 0 } }, 153, 1 }, /* fcntl F_OFD_GETLK */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x25ull }, { MVR_CM_ANY, 0, 0, 0 } }, 154, 1 }, /* fcntl F_OFD_SETLK */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x26ull }, { MVR_CM_ANY, 0, 0, 0 } }, 155, 1 }, /* fcntl F_OFD_SETLKW */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x9ull }, { MVR_CM_ANY, 0, 0, 0 } }, 156, 1 }, /* fcntl F_GETOWN */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x8ull }, { MVR_CM_ANY, 0, 0, 0 } }, 157, 1 }, /* fcntl F_SETOWN */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x10ull }, { MVR_CM_ANY, 0, 0, 0 } }, 158, 1 }, /* fcntl F_GETOWN_EX */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0xfull }, { MVR_CM_ANY, 0, 0, 0 } }, 159, 1 }, /* fcntl F_SETOWN_EX */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0xbull }, { MVR_CM_ANY, 0, 0, 0 } }, 160, 1 }, /* fcntl F_GETSIG */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0xaull }, { MVR_CM_ANY, 0, 0, 0 } }, 161, 1 }, /* fcntl F_SETSIG */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x401ull }, { MVR_CM_ANY, 0, 0, 0 } }, 162, 1 }, /* fcntl F_GETLEASE */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x400ull }, { MVR_CM_ANY, 0, 0, 0 } }, 163, 1 }, /* fcntl F_SETLEASE */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x402ull }, { MVR_CM_ANY, 0, 0, 0 } }, 164, 1 }, /* fcntl F_NOTIFY */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x408ull }, { MVR_CM_ANY, 0, 0, 0 } }, 165, 1 }, /* fcntl F_GETPIPE_SZ */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x407ull }, { MVR_CM_ANY, 0, 0, 0 } }, 166, 1 }, /* fcntl F_SETPIPE_SZ */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x409ull }, { MVR_CM_ANY, 0, 0, 0 } }, 167, 1 }, /* fcntl F_ADD_SEALS */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x40aull }, { MVR_CM_ANY, 0, 0, 0 } }, 168, 1 }, /* fcntl F_GET_SEALS */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x40bull }, { MVR_CM_ANY, 0, 0, 0 } }, 169, 1 }, /* fcntl F_GET_RW_HINT */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x40cull }, { MVR_CM_ANY, 0, 0, 0 } }, 170, 1 }, /* fcntl F_SET_RW_HINT */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x40dull }, { MVR_CM_ANY, 0, 0, 0 } }, 171, 1 }, /* fcntl F_GET_FILE_RW_HINT */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x40eull }, { MVR_CM_ANY, 0, 0, 0 } }, 172, 1 }, /* fcntl F_SET_FILE_RW_HINT */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x403ull }, { MVR_CM_ANY, 0, 0, 0 } }, 173, 1 }, /* fcntl F_DUPFD_QUERY */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x404ull }, { MVR_CM_ANY, 0, 0, 0 } }, 174, 1 }, /* fcntl F_CREATED_QUERY */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1ull }, { MVR_CM_ANY, 0, 0, 0 } }, 175, 4 }, /* prctl PR_SET_PDEATHSIG */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x2ull }, { MVR_CM_ANY, 0, 0, 0 } }, 179, 4 }, /* prctl PR_GET_PDEATHSIG */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x3ull }, { MVR_CM_ANY, 0, 0, 0 } }, 183, 4 }, /* prctl PR_GET_DUMPABLE */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x4ull }, { MVR_CM_ANY, 0, 0, 0 } }, 187, 3 }, /* prctl PR_SET_DUMPABLE */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x7ull }, { MVR_CM_ANY, 0, 0, 0 } }, 190, 4 }, /* prctl PR_GET_KEEPCAPS */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x8ull }, { MVR_CM_ANY, 0, 0, 0 } }, 194, 3 }, /* prctl PR_SET_KEEPCAPS */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0xfull }, { MVR_CM_ANY, 0, 0, 0 } }, 197, 4 }, /* prctl PR_SET_NAME */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x10ull }, { MVR_CM_ANY, 0, 0, 0 } }, 201, 4 }, /* prctl PR_GET_NAME */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x15ull }, { MVR_CM_ANY, 0, 0, 0 } }, 205, 4 }, /* prctl PR_GET_SECCOMP */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x16ull }, { MVR_CM_ANY, 0, 0, 0 } }, 209, 3 }, /* prctl PR_SET_SECCOMP */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x17ull }, { MVR_CM_ANY, 0, 0, 0 } }, 212, 3 }, /* prctl PR_CAPBSET_READ */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x18ull }, { MVR_CM_ANY, 0, 0, 0 } }, 215, 3 }, /* prctl PR_CAPBSET_DROP */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1bull }, { MVR_CM_ANY, 0, 0, 0 } }, 218, 4 }, /* prctl PR_GET_SECUREBITS */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1cull }, { MVR_CM_ANY, 0, 0, 0 } }, 222, 4 }, /* prctl PR_SET_SECUREBITS */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1dull }, { MVR_CM_ANY, 0, 0, 0 } }, 226, 3 }, /* prctl PR_SET_TIMERSLACK */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1eull }, { MVR_CM_ANY, 0, 0, 0 } }, 229, 4 }, /* prctl PR_GET_TIMERSLACK */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x24ull }, { MVR_CM_ANY, 0, 0, 0 } }, 233, 3 }, /* prctl PR_SET_CHILD_SUBREAPER */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x25ull }, { MVR_CM_ANY, 0, 0, 0 } }, 236, 4 }, /* prctl PR_GET_CHILD_SUBREAPER */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x26ull }, { MVR_CM_ANY, 0, 0, 0 } }, 240, 3 }, /* prctl PR_SET_NO_NEW_PRIVS */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x27ull }, { MVR_CM_ANY, 0, 0, 0 } }, 243, 4 }, /* prctl PR_GET_NO_NEW_PRIVS */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x28ull }, { MVR_CM_ANY, 0, 0, 0 } }, 247, 4 }, /* prctl PR_GET_TID_ADDRESS */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x29ull }, { MVR_CM_ANY, 0, 0, 0 } }, 251, 3 }, /* prctl PR_SET_THP_DISABLE */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x2aull }, { MVR_CM_ANY, 0, 0, 0 } }, 254, 4 }, /* prctl PR_GET_THP_DISABLE */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x39ull }, { MVR_CM_ANY, 0, 0, 0 } }, 258, 3 }, /* prctl PR_SET_IO_FLUSHER */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x3aull }, { MVR_CM_ANY, 0, 0, 0 } }, 261, 4 }, /* prctl PR_GET_IO_FLUSHER */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x34ull }, { MVR_CM_ANY, 0, 0, 0 } }, 265, 3 }, /* prctl PR_GET_SPECULATION_CTRL */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x35ull }, { MVR_CM_ANY, 0, 0, 0 } }, 268, 2 }, /* prctl PR_SET_SPECULATION_CTRL */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x2full }, { MVR_CM_ANY, 0, 0, 0 } }, 270, 3 }, /* prctl PR_CAP_AMBIENT */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x23ull }, { MVR_CM_ANY, 0, 0, 0 } }, 273, 4 }, /* prctl PR_SET_MM */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x41ull }, { MVR_CM_ANY, 0, 0, 0 } }, 277, 4 }, /* prctl PR_SET_MDWE */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x42ull }, { MVR_CM_ANY, 0, 0, 0 } }, 281, 4 }, /* prctl PR_GET_MDWE */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x53564d41ull }, { MVR_CM_ANY, 0, 0, 0 } }, 285, 4 }, /* prctl PR_SET_VMA */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x3bull }, { MVR_CM_ANY, 0, 0, 0 } }, 289, 4 }, /* prctl PR_SET_SYSCALL_USER_DISPATCH */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1003ull }, { MVR_CM_ANY, 0, 0, 0 } }, 293, 1 }, /* arch_prctl ARCH_GET_FS */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1004ull }, { MVR_CM_ANY, 0, 0, 0 } }, 294, 1 }, /* arch_prctl ARCH_GET_GS */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1011ull }, { MVR_CM_ANY, 0, 0, 0 } }, 295, 1 }, /* arch_prctl ARCH_GET_CPUID */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1012ull }, { MVR_CM_ANY, 0, 0, 0 } }, 296, 1 }, /* arch_prctl ARCH_SET_CPUID */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1021ull }, { MVR_CM_ANY, 0, 0, 0 } }, 297, 1 }, /* arch_prctl ARCH_GET_XCOMP_SUPP */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1022ull }, { MVR_CM_ANY, 0, 0, 0 } }, 298, 1 }, /* arch_prctl ARCH_GET_XCOMP_PERM */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1023ull }, { MVR_CM_ANY, 0, 0, 0 } }, 299, 1 }, /* arch_prctl ARCH_REQ_XCOMP_PERM */
+  { { { MVR_CM_EQ, 1, 0x7full, 0x0ull }, { MVR_CM_ANY, 0, 0, 0 } }, 300, 3 }, /* futex FUTEX_WAIT */
+  { { { MVR_CM_EQ, 1, 0x7full, 0x1ull }, { MVR_CM_ANY, 0, 0, 0 } }, 303, 3 }, /* futex FUTEX_WAKE */
+  { { { MVR_CM_EQ, 1, 0x7full, 0x2ull }, { MVR_CM_ANY, 0, 0, 0 } }, 306, 3 }, /* futex FUTEX_FD */
+  { { { MVR_CM_EQ, 1, 0x7full, 0x3ull }, { MVR_CM_ANY, 0, 0, 0 } }, 309, 2 }, /* futex FUTEX_REQUEUE */
+  { { { MVR_CM_EQ, 1, 0x7full, 0x4ull }, { MVR_CM_ANY, 0, 0, 0 } }, 311, 1 }, /* futex FUTEX_CMP_REQUEUE */
+  { { { MVR_CM_EQ, 1, 0x7full, 0x5ull }, { MVR_CM_ANY, 0, 0, 0 } }, 312, 2 }, /* futex FUTEX_WAKE_OP */
+  { { { MVR_CM_EQ, 1, 0x7full, 0x6ull }, { MVR_CM_ANY, 0, 0, 0 } }, 314, 4 }, /* futex FUTEX_LOCK_PI */
+  { { { MVR_CM_EQ, 1, 0x7full, 0xdull }, { MVR_CM_ANY, 0, 0, 0 } }, 318, 4 }, /* futex FUTEX_LOCK_PI2 */
+  { { { MVR_CM_EQ, 1, 0x7full, 0x7ull }, { MVR_CM_ANY, 0, 0, 0 } }, 322, 4 }, /* futex FUTEX_UNLOCK_PI */
+  { { { MVR_CM_EQ, 1, 0x7full, 0x8ull }, { MVR_CM_ANY, 0, 0, 0 } }, 326, 4 }, /* futex FUTEX_TRYLOCK_PI */
+  { { { MVR_CM_EQ, 1, 0x7full, 0x9ull }, { MVR_CM_ANY, 0, 0, 0 } }, 330, 3 }, /* futex FUTEX_WAIT_BITSET */
+  { { { MVR_CM_EQ, 1, 0x7full, 0xaull }, { MVR_CM_ANY, 0, 0, 0 } }, 333, 3 }, /* futex FUTEX_WAKE_BITSET */
+  { { { MVR_CM_EQ, 1, 0x7full, 0xbull }, { MVR_CM_ANY, 0, 0, 0 } }, 336, 2 }, /* futex FUTEX_WAIT_REQUEUE_PI */
+  { { { MVR_CM_EQ, 1, 0x7full, 0xcull }, { MVR_CM_ANY, 0, 0, 0 } }, 338, 1 }, /* futex FUTEX_CMP_REQUEUE_PI */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x2ull }, { MVR_CM_ANY, 0, 0, 0 } }, 339, 1 }, /* epoll_ctl EPOLL_CTL_DEL */
+  { { { MVR_CM_ANY, 2, 0xffffffffull, 0 }, { MVR_CM_ANY, 0, 0, 0 } }, 340, 1 }, /* openat * */
+  { { { MVR_CM_ALL, 2, 0xffffffffull, 0x40ull }, { MVR_CM_ANY, 0, 0, 0 } }, 341, 1 }, /* openat &O_CREAT */
+  { { { MVR_CM_ALL, 2, 0xffffffffull, 0x410000ull }, { MVR_CM_ANY, 0, 0, 0 } }, 342, 1 }, /* openat &O_TMPFILE */
 };
-static const struct mvr_dm_override mvr_dm_overrides[1] = {
-  { 0, 0, 0, 0 },
+static const struct mvr_dm_override mvr_dm_overrides[343] = {
+  { 2, 0, 1, 0 }, /* open * mode */
+  { 2, 1, 1, 0 }, /* open &O_CREAT mode */
+  { 2, 1, 1, 0 }, /* open &O_TMPFILE mode */
+  { 2, 3, 0, 0 }, /* ioctl TCGETS arg */
+  { 2, 2, 0, 4 }, /* ioctl TCSETS arg */
+  { 2, 2, 0, 4 }, /* ioctl TCSETSW arg */
+  { 2, 2, 0, 4 }, /* ioctl TCSETSF arg */
+  { 2, 3, 0, 0 }, /* ioctl TCGETS2 arg */
+  { 2, 2, 0, 5 }, /* ioctl TCSETS2 arg */
+  { 2, 2, 0, 5 }, /* ioctl TCSETSW2 arg */
+  { 2, 2, 0, 5 }, /* ioctl TCSETSF2 arg */
+  { 2, 1, 1, 0 }, /* ioctl TCSBRK arg */
+  { 2, 1, 1, 0 }, /* ioctl TCSBRKP arg */
+  { 2, 1, 1, 0 }, /* ioctl TCXONC arg */
+  { 2, 1, 1, 0 }, /* ioctl TCFLSH arg */
+  { 2, 0, 0, 0 }, /* ioctl TIOCEXCL arg */
+  { 2, 0, 0, 0 }, /* ioctl TIOCNXCL arg */
+  { 2, 3, 0, 0 }, /* ioctl TIOCGEXCL arg */
+  { 2, 1, 1, 0 }, /* ioctl TIOCSCTTY arg */
+  { 2, 0, 0, 0 }, /* ioctl TIOCNOTTY arg */
+  { 2, 3, 0, 0 }, /* ioctl TIOCGPGRP arg */
+  { 2, 2, 0, 6 }, /* ioctl TIOCSPGRP arg */
+  { 2, 3, 0, 0 }, /* ioctl TIOCGSID arg */
+  { 2, 3, 0, 0 }, /* ioctl TIOCOUTQ arg */
+  { 2, 3, 0, 0 }, /* ioctl FIONREAD arg */
+  { 2, 3, 0, 0 }, /* ioctl TIOCGWINSZ arg */
+  { 2, 2, 0, 7 }, /* ioctl TIOCSWINSZ arg */
+  { 2, 3, 0, 0 }, /* ioctl TIOCMGET arg */
+  { 2, 2, 0, 6 }, /* ioctl TIOCMSET arg */
+  { 2, 2, 0, 6 }, /* ioctl TIOCMBIS arg */
+  { 2, 2, 0, 6 }, /* ioctl TIOCMBIC arg */
+  { 2, 3, 0, 0 }, /* ioctl TIOCGPTN arg */
+  { 2, 2, 0, 6 }, /* ioctl TIOCSPTLCK arg */
+  { 2, 3, 0, 0 }, /* ioctl TIOCGPTLCK arg */
+  { 2, 3, 0, 0 }, /* ioctl TIOCGPKT arg */
+  { 2, 2, 0, 6 }, /* ioctl TIOCPKT arg */
+  { 2, 3, 0, 0 }, /* ioctl TIOCGETD arg */
+  { 2, 2, 0, 6 }, /* ioctl TIOCSETD arg */
+  { 2, 1, 1, 0 }, /* ioctl TIOCGPTPEER arg */
+  { 2, 2, 0, 6 }, /* ioctl FIONBIO arg */
+  { 2, 2, 0, 6 }, /* ioctl FIOASYNC arg */
+  { 2, 0, 0, 0 }, /* ioctl FIOCLEX arg */
+  { 2, 0, 0, 0 }, /* ioctl FIONCLEX arg */
+  { 2, 3, 0, 0 }, /* ioctl FIOQSIZE arg */
+  { 2, 3, 0, 0 }, /* ioctl FIOGETOWN arg */
+  { 2, 2, 0, 6 }, /* ioctl FIOSETOWN arg */
+  { 2, 3, 0, 0 }, /* ioctl SIOCGPGRP arg */
+  { 2, 2, 0, 6 }, /* ioctl SIOCSPGRP arg */
+  { 2, 3, 0, 0 }, /* ioctl SIOCATMARK arg */
+  { 2, 3, 0, 0 }, /* ioctl SIOCGIFNAME arg */
+  { 2, 0, 0, 0 }, /* ioctl SIOCGIFCONF arg */
+  { 2, 3, 0, 0 }, /* ioctl SIOCGIFFLAGS arg */
+  { 2, 2, 0, 8 }, /* ioctl SIOCSIFFLAGS arg */
+  { 2, 3, 0, 0 }, /* ioctl SIOCGIFADDR arg */
+  { 2, 2, 0, 8 }, /* ioctl SIOCSIFADDR arg */
+  { 2, 3, 0, 0 }, /* ioctl SIOCGIFDSTADDR arg */
+  { 2, 3, 0, 0 }, /* ioctl SIOCGIFBRDADDR arg */
+  { 2, 3, 0, 0 }, /* ioctl SIOCGIFNETMASK arg */
+  { 2, 3, 0, 0 }, /* ioctl SIOCGIFMETRIC arg */
+  { 2, 3, 0, 0 }, /* ioctl SIOCGIFMTU arg */
+  { 2, 2, 0, 8 }, /* ioctl SIOCSIFMTU arg */
+  { 2, 3, 0, 0 }, /* ioctl SIOCGIFHWADDR arg */
+  { 2, 3, 0, 0 }, /* ioctl SIOCGIFINDEX arg */
+  { 2, 3, 0, 0 }, /* ioctl SIOCGIFPFLAGS arg */
+  { 2, 3, 0, 0 }, /* ioctl SIOCGIFCOUNT arg */
+  { 2, 3, 0, 0 }, /* ioctl FS_IOC_GETFLAGS arg */
+  { 2, 2, 0, 6 }, /* ioctl FS_IOC_SETFLAGS arg */
+  { 2, 3, 0, 0 }, /* ioctl FS_IOC_GETVERSION arg */
+  { 2, 2, 0, 6 }, /* ioctl FS_IOC_SETVERSION arg */
+  { 2, 1, 1, 0 }, /* ioctl FICLONE arg */
+  { 2, 0, 0, 0 }, /* ioctl FIFREEZE arg */
+  { 2, 0, 0, 0 }, /* ioctl FITHAW arg */
+  { 2, 3, 0, 0 }, /* ioctl BLKGETSIZE64 arg */
+  { 2, 3, 0, 0 }, /* ioctl BLKSSZGET arg */
+  { 2, 3, 0, 0 }, /* ioctl BLKROGET arg */
+  { 2, 0, 0, 0 }, /* ioctl BLKFLSBUF arg */
+  { 2, 3, 0, 0 }, /* ioctl RNDGETENTCNT arg */
+  { 2, 0, 0, 0 }, /* shmctl IPC_RMID buf */
+  { 2, 0, 0, 0 }, /* shmctl SHM_LOCK buf */
+  { 2, 0, 0, 0 }, /* shmctl SHM_UNLOCK buf */
+  { 2, 1, 1, 0 }, /* socket AF_NETLINK protocol */
+  { 2, 1, 1, 0 }, /* socket AF_UNIX protocol */
+  { 2, 1, 1, 0 }, /* socket AF_PACKET protocol */
+  { 2, 1, 1, 0 }, /* setsockopt SOL_SOCKET,* optname */
+  { 3, 2, 0, 6 }, /* setsockopt SOL_SOCKET,* optval */
+  { 2, 1, 1, 0 }, /* setsockopt SOL_TCP,* optname */
+  { 3, 2, 0, 6 }, /* setsockopt SOL_TCP,* optval */
+  { 2, 1, 1, 0 }, /* setsockopt SOL_IP,* optname */
+  { 3, 2, 0, 6 }, /* setsockopt SOL_IP,* optval */
+  { 2, 1, 1, 0 }, /* setsockopt SOL_IPV6,* optname */
+  { 3, 2, 0, 6 }, /* setsockopt SOL_IPV6,* optval */
+  { 2, 1, 1, 0 }, /* setsockopt SOL_UDP,* optname */
+  { 3, 2, 0, 6 }, /* setsockopt SOL_UDP,* optval */
+  { 2, 1, 1, 0 }, /* setsockopt SOL_NETLINK,* optname */
+  { 3, 2, 0, 6 }, /* setsockopt SOL_NETLINK,* optval */
+  { 3, 2, 0, 11 }, /* setsockopt SOL_SOCKET,SO_LINGER optval */
+  { 3, 2, 0, 12 }, /* setsockopt SOL_SOCKET,SO_RCVTIMEO_OLD optval */
+  { 3, 2, 0, 12 }, /* setsockopt SOL_SOCKET,SO_SNDTIMEO_OLD optval */
+  { 3, 2, 0, 1 }, /* setsockopt SOL_SOCKET,SO_BINDTODEVICE optval */
+  { 3, 0, 0, 0 }, /* setsockopt SOL_SOCKET,SO_ATTACH_FILTER optval */
+  { 3, 0, 0, 0 }, /* setsockopt SOL_SOCKET,SO_ATTACH_REUSEPORT_CBPF optval */
+  { 3, 2, 0, 1 }, /* setsockopt SOL_TCP,TCP_CONGESTION optval */
+  { 3, 2, 0, 1 }, /* setsockopt SOL_TCP,TCP_ULP optval */
+  { 3, 2, 0, 13 }, /* setsockopt SOL_IP,IP_ADD_MEMBERSHIP optval */
+  { 3, 2, 0, 13 }, /* setsockopt SOL_IP,IP_DROP_MEMBERSHIP optval */
+  { 3, 2, 0, 0 }, /* setsockopt SOL_IP,IP_OPTIONS optval */
+  { 3, 2, 0, 14 }, /* setsockopt SOL_IPV6,IPV6_ADD_MEMBERSHIP optval */
+  { 3, 2, 0, 14 }, /* setsockopt SOL_IPV6,IPV6_DROP_MEMBERSHIP optval */
+  { 2, 1, 1, 0 }, /* getsockopt SOL_SOCKET,* optname */
+  { 3, 3, 0, 0 }, /* getsockopt SOL_SOCKET,* optval */
+  { 2, 1, 1, 0 }, /* getsockopt SOL_TCP,* optname */
+  { 3, 3, 0, 0 }, /* getsockopt SOL_TCP,* optval */
+  { 2, 1, 1, 0 }, /* getsockopt SOL_IP,* optname */
+  { 3, 3, 0, 0 }, /* getsockopt SOL_IP,* optval */
+  { 2, 1, 1, 0 }, /* getsockopt SOL_IPV6,* optname */
+  { 3, 3, 0, 0 }, /* getsockopt SOL_IPV6,* optval */
+  { 2, 1, 1, 0 }, /* getsockopt SOL_UDP,* optname */
+  { 3, 3, 0, 0 }, /* getsockopt SOL_UDP,* optval */
+  { 2, 1, 1, 0 }, /* getsockopt SOL_NETLINK,* optname */
+  { 3, 3, 0, 0 }, /* getsockopt SOL_NETLINK,* optval */
+  { 3, 3, 0, 0 }, /* getsockopt SOL_SOCKET,SO_LINGER optval */
+  { 3, 3, 0, 0 }, /* getsockopt SOL_SOCKET,SO_PEERCRED optval */
+  { 3, 3, 0, 0 }, /* getsockopt SOL_SOCKET,SO_RCVTIMEO_OLD optval */
+  { 3, 3, 0, 0 }, /* getsockopt SOL_SOCKET,SO_SNDTIMEO_OLD optval */
+  { 3, 3, 0, 0 }, /* getsockopt SOL_SOCKET,SO_BINDTODEVICE optval */
+  { 3, 3, 0, 0 }, /* getsockopt SOL_SOCKET,SO_PEERNAME optval */
+  { 3, 3, 0, 0 }, /* getsockopt SOL_SOCKET,SO_PEERSEC optval */
+  { 3, 3, 0, 0 }, /* getsockopt SOL_TCP,TCP_INFO optval */
+  { 3, 3, 0, 0 }, /* getsockopt SOL_TCP,TCP_CONGESTION optval */
+  { 3, 3, 0, 0 }, /* getsockopt SOL_IP,IP_OPTIONS optval */
+  { 3, 0, 1, 0 }, /* semctl IPC_RMID arg */
+  { 3, 0, 1, 0 }, /* semctl GETPID arg */
+  { 3, 0, 1, 0 }, /* semctl GETVAL arg */
+  { 3, 0, 1, 0 }, /* semctl GETNCNT arg */
+  { 3, 0, 1, 0 }, /* semctl GETZCNT arg */
+  { 3, 0, 0, 0 }, /* semctl IPC_STAT arg */
+  { 3, 0, 0, 0 }, /* semctl IPC_SET arg */
+  { 3, 0, 0, 0 }, /* semctl IPC_INFO arg */
+  { 3, 0, 0, 0 }, /* semctl SEM_INFO arg */
+  { 3, 0, 0, 0 }, /* semctl SEM_STAT arg */
+  { 3, 0, 0, 0 }, /* semctl SEM_STAT_ANY arg */
+  { 3, 0, 0, 0 }, /* semctl GETALL arg */
+  { 3, 0, 0, 0 }, /* semctl SETALL arg */
+  { 2, 0, 0, 0 }, /* msgctl IPC_RMID buf */
+  { 2, 1, 1, 0 }, /* fcntl F_DUPFD arg */
+  { 2, 1, 1, 0 }, /* fcntl F_DUPFD_CLOEXEC arg */
+  { 2, 0, 1, 0 }, /* fcntl F_GETFD arg */
+  { 2, 1, 1, 0 }, /* fcntl F_SETFD arg */
+  { 2, 0, 1, 0 }, /* fcntl F_GETFL arg */
+  { 2, 1, 1, 0 }, /* fcntl F_SETFL arg */
+  { 2, 3, 0, 0 }, /* fcntl F_GETLK arg */
+  { 2, 2, 0, 16 }, /* fcntl F_SETLK arg */
+  { 2, 2, 0, 16 }, /* fcntl F_SETLKW arg */
+  { 2, 3, 0, 0 }, /* fcntl F_OFD_GETLK arg */
+  { 2, 2, 0, 16 }, /* fcntl F_OFD_SETLK arg */
+  { 2, 2, 0, 16 }, /* fcntl F_OFD_SETLKW arg */
+  { 2, 0, 1, 0 }, /* fcntl F_GETOWN arg */
+  { 2, 1, 1, 0 }, /* fcntl F_SETOWN arg */
+  { 2, 3, 0, 0 }, /* fcntl F_GETOWN_EX arg */
+  { 2, 2, 0, 17 }, /* fcntl F_SETOWN_EX arg */
+  { 2, 0, 1, 0 }, /* fcntl F_GETSIG arg */
+  { 2, 1, 1, 0 }, /* fcntl F_SETSIG arg */
+  { 2, 0, 1, 0 }, /* fcntl F_GETLEASE arg */
+  { 2, 1, 1, 0 }, /* fcntl F_SETLEASE arg */
+  { 2, 1, 1, 0 }, /* fcntl F_NOTIFY arg */
+  { 2, 0, 1, 0 }, /* fcntl F_GETPIPE_SZ arg */
+  { 2, 1, 1, 0 }, /* fcntl F_SETPIPE_SZ arg */
+  { 2, 1, 1, 0 }, /* fcntl F_ADD_SEALS arg */
+  { 2, 0, 1, 0 }, /* fcntl F_GET_SEALS arg */
+  { 2, 3, 0, 0 }, /* fcntl F_GET_RW_HINT arg */
+  { 2, 2, 0, 18 }, /* fcntl F_SET_RW_HINT arg */
+  { 2, 3, 0, 0 }, /* fcntl F_GET_FILE_RW_HINT arg */
+  { 2, 2, 0, 18 }, /* fcntl F_SET_FILE_RW_HINT arg */
+  { 2, 1, 1, 0 }, /* fcntl F_DUPFD_QUERY arg */
+  { 2, 0, 1, 0 }, /* fcntl F_CREATED_QUERY arg */
+  { 1, 1, 1, 0 }, /* prctl PR_SET_PDEATHSIG arg2 */
+  { 2, 0, 1, 0 }, /* prctl PR_SET_PDEATHSIG arg3 */
+  { 3, 0, 1, 0 }, /* prctl PR_SET_PDEATHSIG arg4 */
+  { 4, 0, 1, 0 }, /* prctl PR_SET_PDEATHSIG arg5 */
+  { 1, 3, 0, 0 }, /* prctl PR_GET_PDEATHSIG arg2 */
+  { 2, 0, 1, 0 }, /* prctl PR_GET_PDEATHSIG arg3 */
+  { 3, 0, 1, 0 }, /* prctl PR_GET_PDEATHSIG arg4 */
+  { 4, 0, 1, 0 }, /* prctl PR_GET_PDEATHSIG arg5 */
+  { 1, 0, 1, 0 }, /* prctl PR_GET_DUMPABLE arg2 */
+  { 2, 0, 1, 0 }, /* prctl PR_GET_DUMPABLE arg3 */
+  { 3, 0, 1, 0 }, /* prctl PR_GET_DUMPABLE arg4 */
+  { 4, 0, 1, 0 }, /* prctl PR_GET_DUMPABLE arg5 */
+  { 2, 0, 1, 0 }, /* prctl PR_SET_DUMPABLE arg3 */
+  { 3, 0, 1, 0 }, /* prctl PR_SET_DUMPABLE arg4 */
+  { 4, 0, 1, 0 }, /* prctl PR_SET_DUMPABLE arg5 */
+  { 1, 0, 1, 0 }, /* prctl PR_GET_KEEPCAPS arg2 */
+  { 2, 0, 1, 0 }, /* prctl PR_GET_KEEPCAPS arg3 */
+  { 3, 0, 1, 0 }, /* prctl PR_GET_KEEPCAPS arg4 */
+  { 4, 0, 1, 0 }, /* prctl PR_GET_KEEPCAPS arg5 */
+  { 2, 0, 1, 0 }, /* prctl PR_SET_KEEPCAPS arg3 */
+  { 3, 0, 1, 0 }, /* prctl PR_SET_KEEPCAPS arg4 */
+  { 4, 0, 1, 0 }, /* prctl PR_SET_KEEPCAPS arg5 */
+  { 1, 2, 0, 26 }, /* prctl PR_SET_NAME arg2 */
+  { 2, 0, 1, 0 }, /* prctl PR_SET_NAME arg3 */
+  { 3, 0, 1, 0 }, /* prctl PR_SET_NAME arg4 */
+  { 4, 0, 1, 0 }, /* prctl PR_SET_NAME arg5 */
+  { 1, 3, 0, 0 }, /* prctl PR_GET_NAME arg2 */
+  { 2, 0, 1, 0 }, /* prctl PR_GET_NAME arg3 */
+  { 3, 0, 1, 0 }, /* prctl PR_GET_NAME arg4 */
+  { 4, 0, 1, 0 }, /* prctl PR_GET_NAME arg5 */
+  { 1, 0, 1, 0 }, /* prctl PR_GET_SECCOMP arg2 */
+  { 2, 0, 1, 0 }, /* prctl PR_GET_SECCOMP arg3 */
+  { 3, 0, 1, 0 }, /* prctl PR_GET_SECCOMP arg4 */
+  { 4, 0, 1, 0 }, /* prctl PR_GET_SECCOMP arg5 */
+  { 2, 0, 0, 0 }, /* prctl PR_SET_SECCOMP arg3 */
+  { 3, 0, 1, 0 }, /* prctl PR_SET_SECCOMP arg4 */
+  { 4, 0, 1, 0 }, /* prctl PR_SET_SECCOMP arg5 */
+  { 2, 0, 1, 0 }, /* prctl PR_CAPBSET_READ arg3 */
+  { 3, 0, 1, 0 }, /* prctl PR_CAPBSET_READ arg4 */
+  { 4, 0, 1, 0 }, /* prctl PR_CAPBSET_READ arg5 */
+  { 2, 0, 1, 0 }, /* prctl PR_CAPBSET_DROP arg3 */
+  { 3, 0, 1, 0 }, /* prctl PR_CAPBSET_DROP arg4 */
+  { 4, 0, 1, 0 }, /* prctl PR_CAPBSET_DROP arg5 */
+  { 1, 0, 1, 0 }, /* prctl PR_GET_SECUREBITS arg2 */
+  { 2, 0, 1, 0 }, /* prctl PR_GET_SECUREBITS arg3 */
+  { 3, 0, 1, 0 }, /* prctl PR_GET_SECUREBITS arg4 */
+  { 4, 0, 1, 0 }, /* prctl PR_GET_SECUREBITS arg5 */
+  { 1, 1, 1, 0 }, /* prctl PR_SET_SECUREBITS arg2 */
+  { 2, 0, 1, 0 }, /* prctl PR_SET_SECUREBITS arg3 */
+  { 3, 0, 1, 0 }, /* prctl PR_SET_SECUREBITS arg4 */
+  { 4, 0, 1, 0 }, /* prctl PR_SET_SECUREBITS arg5 */
+  { 2, 0, 1, 0 }, /* prctl PR_SET_TIMERSLACK arg3 */
+  { 3, 0, 1, 0 }, /* prctl PR_SET_TIMERSLACK arg4 */
+  { 4, 0, 1, 0 }, /* prctl PR_SET_TIMERSLACK arg5 */
+  { 1, 0, 1, 0 }, /* prctl PR_GET_TIMERSLACK arg2 */
+  { 2, 0, 1, 0 }, /* prctl PR_GET_TIMERSLACK arg3 */
+  { 3, 0, 1, 0 }, /* prctl PR_GET_TIMERSLACK arg4 */
+  { 4, 0, 1, 0 }, /* prctl PR_GET_TIMERSLACK arg5 */
+  { 2, 0, 1, 0 }, /* prctl PR_SET_CHILD_SUBREAPER arg3 */
+  { 3, 0, 1, 0 }, /* prctl PR_SET_CHILD_SUBREAPER arg4 */
+  { 4, 0, 1, 0 }, /* prctl PR_SET_CHILD_SUBREAPER arg5 */
+  { 1, 3, 0, 0 }, /* prctl PR_GET_CHILD_SUBREAPER arg2 */
+  { 2, 0, 1, 0 }, /* prctl PR_GET_CHILD_SUBREAPER arg3 */
+  { 3, 0, 1, 0 }, /* prctl PR_GET_CHILD_SUBREAPER arg4 */
+  { 4, 0, 1, 0 }, /* prctl PR_GET_CHILD_SUBREAPER arg5 */
+  { 2, 0, 1, 0 }, /* prctl PR_SET_NO_NEW_PRIVS arg3 */
+  { 3, 0, 1, 0 }, /* prctl PR_SET_NO_NEW_PRIVS arg4 */
+  { 4, 0, 1, 0 }, /* prctl PR_SET_NO_NEW_PRIVS arg5 */
+  { 1, 0, 1, 0 }, /* prctl PR_GET_NO_NEW_PRIVS arg2 */
+  { 2, 0, 1, 0 }, /* prctl PR_GET_NO_NEW_PRIVS arg3 */
+  { 3, 0, 1, 0 }, /* prctl PR_GET_NO_NEW_PRIVS arg4 */
+  { 4, 0, 1, 0 }, /* prctl PR_GET_NO_NEW_PRIVS arg5 */
+  { 1, 3, 0, 0 }, /* prctl PR_GET_TID_ADDRESS arg2 */
+  { 2, 0, 1, 0 }, /* prctl PR_GET_TID_ADDRESS arg3 */
+  { 3, 0, 1, 0 }, /* prctl PR_GET_TID_ADDRESS arg4 */
+  { 4, 0, 1, 0 }, /* prctl PR_GET_TID_ADDRESS arg5 */
+  { 2, 0, 1, 0 }, /* prctl PR_SET_THP_DISABLE arg3 */
+  { 3, 0, 1, 0 }, /* prctl PR_SET_THP_DISABLE arg4 */
+  { 4, 0, 1, 0 }, /* prctl PR_SET_THP_DISABLE arg5 */
+  { 1, 0, 1, 0 }, /* prctl PR_GET_THP_DISABLE arg2 */
+  { 2, 0, 1, 0 }, /* prctl PR_GET_THP_DISABLE arg3 */
+  { 3, 0, 1, 0 }, /* prctl PR_GET_THP_DISABLE arg4 */
+  { 4, 0, 1, 0 }, /* prctl PR_GET_THP_DISABLE arg5 */
+  { 2, 0, 1, 0 }, /* prctl PR_SET_IO_FLUSHER arg3 */
+  { 3, 0, 1, 0 }, /* prctl PR_SET_IO_FLUSHER arg4 */
+  { 4, 0, 1, 0 }, /* prctl PR_SET_IO_FLUSHER arg5 */
+  { 1, 0, 1, 0 }, /* prctl PR_GET_IO_FLUSHER arg2 */
+  { 2, 0, 1, 0 }, /* prctl PR_GET_IO_FLUSHER arg3 */
+  { 3, 0, 1, 0 }, /* prctl PR_GET_IO_FLUSHER arg4 */
+  { 4, 0, 1, 0 }, /* prctl PR_GET_IO_FLUSHER arg5 */
+  { 2, 0, 1, 0 }, /* prctl PR_GET_SPECULATION_CTRL arg3 */
+  { 3, 0, 1, 0 }, /* prctl PR_GET_SPECULATION_CTRL arg4 */
+  { 4, 0, 1, 0 }, /* prctl PR_GET_SPECULATION_CTRL arg5 */
+  { 3, 0, 1, 0 }, /* prctl PR_SET_SPECULATION_CTRL arg4 */
+  { 4, 0, 1, 0 }, /* prctl PR_SET_SPECULATION_CTRL arg5 */
+  { 1, 1, 1, 0 }, /* prctl PR_CAP_AMBIENT arg2 */
+  { 3, 0, 1, 0 }, /* prctl PR_CAP_AMBIENT arg4 */
+  { 4, 0, 1, 0 }, /* prctl PR_CAP_AMBIENT arg5 */
+  { 1, 1, 1, 0 }, /* prctl PR_SET_MM arg2 */
+  { 2, 0, 0, 0 }, /* prctl PR_SET_MM arg3 */
+  { 3, 0, 1, 0 }, /* prctl PR_SET_MM arg4 */
+  { 4, 0, 1, 0 }, /* prctl PR_SET_MM arg5 */
+  { 1, 1, 1, 0 }, /* prctl PR_SET_MDWE arg2 */
+  { 2, 0, 1, 0 }, /* prctl PR_SET_MDWE arg3 */
+  { 3, 0, 1, 0 }, /* prctl PR_SET_MDWE arg4 */
+  { 4, 0, 1, 0 }, /* prctl PR_SET_MDWE arg5 */
+  { 1, 0, 1, 0 }, /* prctl PR_GET_MDWE arg2 */
+  { 2, 0, 1, 0 }, /* prctl PR_GET_MDWE arg3 */
+  { 3, 0, 1, 0 }, /* prctl PR_GET_MDWE arg4 */
+  { 4, 0, 1, 0 }, /* prctl PR_GET_MDWE arg5 */
+  { 1, 1, 1, 0 }, /* prctl PR_SET_VMA arg2 */
+  { 2, 0, 0, 0 }, /* prctl PR_SET_VMA arg3 */
+  { 3, 1, 0, 0 }, /* prctl PR_SET_VMA arg4 */
+  { 4, 2, 0, 0 }, /* prctl PR_SET_VMA arg5 */
+  { 1, 1, 1, 0 }, /* prctl PR_SET_SYSCALL_USER_DISPATCH arg2 */
+  { 2, 0, 0, 0 }, /* prctl PR_SET_SYSCALL_USER_DISPATCH arg3 */
+  { 3, 1, 0, 0 }, /* prctl PR_SET_SYSCALL_USER_DISPATCH arg4 */
+  { 4, 0, 0, 0 }, /* prctl PR_SET_SYSCALL_USER_DISPATCH arg5 */
+  { 1, 3, 0, 0 }, /* arch_prctl ARCH_GET_FS addr */
+  { 1, 3, 0, 0 }, /* arch_prctl ARCH_GET_GS addr */
+  { 1, 0, 0, 0 }, /* arch_prctl ARCH_GET_CPUID addr */
+  { 1, 1, 1, 0 }, /* arch_prctl ARCH_SET_CPUID addr */
+  { 1, 3, 0, 0 }, /* arch_prctl ARCH_GET_XCOMP_SUPP addr */
+  { 1, 3, 0, 0 }, /* arch_prctl ARCH_GET_XCOMP_PERM addr */
+  { 1, 1, 1, 0 }, /* arch_prctl ARCH_REQ_XCOMP_PERM addr */
+  { 3, 2, 0, 9 }, /* futex FUTEX_WAIT timeout */
+  { 4, 0, 0, 0 }, /* futex FUTEX_WAIT uaddr2 */
+  { 5, 0, 1, 0 }, /* futex FUTEX_WAIT val3 */
+  { 3, 0, 0, 0 }, /* futex FUTEX_WAKE timeout */
+  { 4, 0, 0, 0 }, /* futex FUTEX_WAKE uaddr2 */
+  { 5, 0, 1, 0 }, /* futex FUTEX_WAKE val3 */
+  { 3, 0, 0, 0 }, /* futex FUTEX_FD timeout */
+  { 4, 0, 0, 0 }, /* futex FUTEX_FD uaddr2 */
+  { 5, 0, 1, 0 }, /* futex FUTEX_FD val3 */
+  { 3, 1, 1, 0 }, /* futex FUTEX_REQUEUE timeout */
+  { 5, 0, 1, 0 }, /* futex FUTEX_REQUEUE val3 */
+  { 3, 1, 1, 0 }, /* futex FUTEX_CMP_REQUEUE timeout */
+  { 3, 1, 1, 0 }, /* futex FUTEX_WAKE_OP timeout */
+  { 5, 1, 1, 0 }, /* futex FUTEX_WAKE_OP val3 */
+  { 2, 0, 1, 0 }, /* futex FUTEX_LOCK_PI val */
+  { 3, 2, 0, 9 }, /* futex FUTEX_LOCK_PI timeout */
+  { 4, 0, 0, 0 }, /* futex FUTEX_LOCK_PI uaddr2 */
+  { 5, 0, 1, 0 }, /* futex FUTEX_LOCK_PI val3 */
+  { 2, 0, 1, 0 }, /* futex FUTEX_LOCK_PI2 val */
+  { 3, 2, 0, 9 }, /* futex FUTEX_LOCK_PI2 timeout */
+  { 4, 0, 0, 0 }, /* futex FUTEX_LOCK_PI2 uaddr2 */
+  { 5, 0, 1, 0 }, /* futex FUTEX_LOCK_PI2 val3 */
+  { 2, 0, 1, 0 }, /* futex FUTEX_UNLOCK_PI val */
+  { 3, 0, 0, 0 }, /* futex FUTEX_UNLOCK_PI timeout */
+  { 4, 0, 0, 0 }, /* futex FUTEX_UNLOCK_PI uaddr2 */
+  { 5, 0, 1, 0 }, /* futex FUTEX_UNLOCK_PI val3 */
+  { 2, 0, 1, 0 }, /* futex FUTEX_TRYLOCK_PI val */
+  { 3, 0, 0, 0 }, /* futex FUTEX_TRYLOCK_PI timeout */
+  { 4, 0, 0, 0 }, /* futex FUTEX_TRYLOCK_PI uaddr2 */
+  { 5, 0, 1, 0 }, /* futex FUTEX_TRYLOCK_PI val3 */
+  { 3, 2, 0, 9 }, /* futex FUTEX_WAIT_BITSET timeout */
+  { 4, 0, 0, 0 }, /* futex FUTEX_WAIT_BITSET uaddr2 */
+  { 5, 1, 1, 0 }, /* futex FUTEX_WAIT_BITSET val3 */
+  { 3, 0, 0, 0 }, /* futex FUTEX_WAKE_BITSET timeout */
+  { 4, 0, 0, 0 }, /* futex FUTEX_WAKE_BITSET uaddr2 */
+  { 5, 1, 1, 0 }, /* futex FUTEX_WAKE_BITSET val3 */
+  { 3, 2, 0, 9 }, /* futex FUTEX_WAIT_REQUEUE_PI timeout */
+  { 5, 0, 1, 0 }, /* futex FUTEX_WAIT_REQUEUE_PI val3 */
+  { 3, 1, 1, 0 }, /* futex FUTEX_CMP_REQUEUE_PI timeout */
+  { 3, 0, 0, 0 }, /* epoll_ctl EPOLL_CTL_DEL event */
+  { 3, 0, 1, 0 }, /* openat * mode */
+  { 3, 1, 1, 0 }, /* openat &O_CREAT mode */
+  { 3, 1, 1, 0 }, /* openat &O_TMPFILE mode */
 };
-static const struct mvr_canon mvr_canons[38] = {
+static const struct mvr_canon mvr_canons[50] = {
   { MVR_CN_PLAIN, 0, 0, 0, -1, 0 }, /* plain bytes */
   { MVR_CN_CSTR, 0, 0, 0, -1, 0 }, /* cstr */
   { MVR_CN_SOCKADDR, 0, 0, 0, -1, 0 }, /* sockaddr */
   { MVR_CN_STRUCT, 0, 2, 32, -1, 0 }, /* sigaction */
-  { MVR_CN_STRUCT, 2, 0, 16, -1, 0 }, /* timespec */
-  { MVR_CN_STRUCT, 2, 0, 32, -1, 0 }, /* itimerval */
-  { MVR_CN_STRUCT, 2, 0, 6, -1, 6 }, /* sembuf[] */
-  { MVR_CN_STRUCT, 2, 0, 4, -1, 4 }, /* u32[] */
-  { MVR_CN_STRUCT, 2, 0, 8, -1, 0 }, /* cap_header */
-  { MVR_CN_STRUCT, 2, 0, 24, -1, 0 }, /* cap_data */
-  { MVR_CN_STRUCT, 2, 1, 128, -1, 0 }, /* siginfo */
-  { MVR_CN_STRUCT, 3, 2, 12, -1, 0 }, /* stack_t */
-  { MVR_CN_STRUCT, 5, 0, 16, -1, 0 }, /* utimbuf */
-  { MVR_CN_STRUCT, 5, 0, 4, -1, 0 }, /* sched_param */
-  { MVR_CN_STRUCT, 5, 0, 16, -1, 0 }, /* rlimit */
-  { MVR_CN_STRUCT, 5, 0, 16, -1, 0 }, /* timeval */
-  { MVR_CN_STRUCT, 5, 0, 8, -1, 0 }, /* timezone */
-  { MVR_CN_STRUCT, 5, 2, 16, -1, 0 }, /* sigevent */
-  { MVR_CN_STRUCT, 7, 0, 32, -1, 0 }, /* itimerspec */
-  { MVR_CN_STRUCT, 7, 1, 4, -1, 0 }, /* epoll_event */
-  { MVR_CN_STRUCT, 8, 0, 32, -1, 0 }, /* timeval_pair */
-  { MVR_CN_STRUCT, 8, 1, 32, -1, 0 }, /* mq_attr */
-  { MVR_CN_STRUCT, 9, 1, 16, -1, 0 }, /* sigset_argpack */
-  { MVR_CN_STRUCT, 10, 0, 32, -1, 0 }, /* timespec_pair */
-  { MVR_CN_STRUCT, 10, 0, 56, -1, 0 }, /* sched_attr */
-  { MVR_CN_STRUCT, 10, 2, 88, -1, 0 }, /* clone_args */
-  { MVR_CN_STRUCT, 12, 0, 24, -1, 0 }, /* open_how */
-  { MVR_CN_STRUCT, 12, 2, 20, -1, 24 }, /* futex_waitv[] */
-  { MVR_CN_STRUCT, 14, 0, 16, -1, 0 }, /* cachestat_range */
-  { MVR_CN_STRUCT, 14, 4, 44, -1, 0 }, /* futex_waitv_pair */
-  { MVR_CN_STRUCT, 18, 1, 24, -1, 0 }, /* mnt_id_req */
-  { MVR_CN_STRUCT, 19, 1, 16, -1, 0 }, /* xattr_args */
-  { MVR_CN_STRUCT, 20, 0, 2, -1, 0 }, /* sockaddr_unspec */
-  { MVR_CN_STRUCT, 20, 1, 110, 0, 0 }, /* sockaddr_un */
-  { MVR_CN_STRUCT, 21, 1, 8, -1, 0 }, /* sockaddr_in */
-  { MVR_CN_STRUCT, 22, 0, 28, -1, 0 }, /* sockaddr_in6 */
-  { MVR_CN_STRUCT, 22, 1, 12, -1, 0 }, /* sockaddr_nl */
-  { MVR_CN_STRUCT, 23, 0, 20, -1, 0 }, /* sockaddr_ll */
+  { MVR_CN_STRUCT, 2, 0, 36, -1, 0 }, /* termios */
+  { MVR_CN_STRUCT, 2, 0, 44, -1, 0 }, /* termios2 */
+  { MVR_CN_STRUCT, 2, 0, 4, -1, 0 }, /* i32 */
+  { MVR_CN_STRUCT, 2, 0, 8, -1, 0 }, /* winsize */
+  { MVR_CN_STRUCT, 2, 1, 40, -1, 0 }, /* ifreq */
+  { MVR_CN_STRUCT, 3, 0, 16, -1, 0 }, /* timespec */
+  { MVR_CN_STRUCT, 3, 0, 32, -1, 0 }, /* itimerval */
+  { MVR_CN_STRUCT, 3, 0, 8, -1, 0 }, /* linger */
+  { MVR_CN_STRUCT, 3, 0, 16, -1, 0 }, /* timeval */
+  { MVR_CN_STRUCT, 3, 0, 8, -1, 0 }, /* ip_mreq */
+  { MVR_CN_STRUCT, 3, 0, 20, -1, 0 }, /* ipv6_mreq */
+  { MVR_CN_STRUCT, 3, 0, 6, -1, 6 }, /* sembuf[] */
+  { MVR_CN_STRUCT, 3, 2, 28, -1, 0 }, /* flock */
+  { MVR_CN_STRUCT, 5, 0, 8, -1, 0 }, /* f_owner_ex */
+  { MVR_CN_STRUCT, 5, 0, 8, -1, 0 }, /* u64 */
+  { MVR_CN_STRUCT, 5, 0, 4, -1, 4 }, /* u32[] */
+  { MVR_CN_STRUCT, 5, 0, 8, -1, 0 }, /* cap_header */
+  { MVR_CN_STRUCT, 5, 0, 24, -1, 0 }, /* cap_data */
+  { MVR_CN_STRUCT, 5, 1, 128, -1, 0 }, /* siginfo */
+  { MVR_CN_STRUCT, 6, 2, 12, -1, 0 }, /* stack_t */
+  { MVR_CN_STRUCT, 8, 0, 16, -1, 0 }, /* utimbuf */
+  { MVR_CN_STRUCT, 8, 0, 4, -1, 0 }, /* sched_param */
+  { MVR_CN_STRUCT, 8, 1, 16, 0, 0 }, /* task_comm */
+  { MVR_CN_STRUCT, 9, 0, 16, -1, 0 }, /* rlimit */
+  { MVR_CN_STRUCT, 9, 0, 8, -1, 0 }, /* timezone */
+  { MVR_CN_STRUCT, 9, 2, 16, -1, 0 }, /* sigevent */
+  { MVR_CN_STRUCT, 11, 0, 32, -1, 0 }, /* itimerspec */
+  { MVR_CN_STRUCT, 11, 1, 4, -1, 0 }, /* epoll_event */
+  { MVR_CN_STRUCT, 12, 0, 32, -1, 0 }, /* timeval_pair */
+  { MVR_CN_STRUCT, 12, 1, 32, -1, 0 }, /* mq_attr */
+  { MVR_CN_STRUCT, 13, 1, 16, -1, 0 }, /* sigset_argpack */
+  { MVR_CN_STRUCT, 14, 0, 32, -1, 0 }, /* timespec_pair */
+  { MVR_CN_STRUCT, 14, 0, 56, -1, 0 }, /* sched_attr */
+  { MVR_CN_STRUCT, 14, 2, 88, -1, 0 }, /* clone_args */
+  { MVR_CN_STRUCT, 16, 0, 24, -1, 0 }, /* open_how */
+  { MVR_CN_STRUCT, 16, 2, 20, -1, 24 }, /* futex_waitv[] */
+  { MVR_CN_STRUCT, 18, 0, 16, -1, 0 }, /* cachestat_range */
+  { MVR_CN_STRUCT, 18, 4, 44, -1, 0 }, /* futex_waitv_pair */
+  { MVR_CN_STRUCT, 22, 1, 24, -1, 0 }, /* mnt_id_req */
+  { MVR_CN_STRUCT, 23, 1, 16, -1, 0 }, /* xattr_args */
+  { MVR_CN_STRUCT, 24, 0, 2, -1, 0 }, /* sockaddr_unspec */
+  { MVR_CN_STRUCT, 24, 1, 110, 0, 0 }, /* sockaddr_un */
+  { MVR_CN_STRUCT, 25, 1, 8, -1, 0 }, /* sockaddr_in */
+  { MVR_CN_STRUCT, 26, 0, 28, -1, 0 }, /* sockaddr_in6 */
+  { MVR_CN_STRUCT, 26, 1, 12, -1, 0 }, /* sockaddr_nl */
+  { MVR_CN_STRUCT, 27, 0, 20, -1, 0 }, /* sockaddr_ll */
 };
-static const struct mvr_canon_op mvr_canon_ops[23] = {
+static const struct mvr_canon_op mvr_canon_ops[27] = {
   { MVR_CO_ZERO, 0, 8 },
   { MVR_CO_ZERO, 16, 8 },
+  { MVR_CO_CSTR, 0, 16 },
+  { MVR_CO_ZERO, 4, 4 },
+  { MVR_CO_ZERO, 28, 4 },
   { MVR_CO_ZERO, 12, 4 },
   { MVR_CO_ZERO, 0, 8 },
   { MVR_CO_ZERO, 12, 12 },
+  { MVR_CO_CSTR, 0, 16 },
   { MVR_CO_ZERO, 0, 8 },
   { MVR_CO_ZERO, 16, 48 },
   { MVR_CO_ZERO, 4, 8 },
@@ -582,12 +1160,12 @@ static const struct mvr_canon_op mvr_canon_ops[23] = {
 };
 #define MVR_CANON_FAMILIES 6u
 static const struct mvr_canon_family mvr_canon_families[6] = {
-  { 0, 32 }, /* sockaddr_unspec */
-  { 1, 33 }, /* sockaddr_un */
-  { 2, 34 }, /* sockaddr_in */
-  { 10, 35 }, /* sockaddr_in6 */
-  { 16, 36 }, /* sockaddr_nl */
-  { 17, 37 }, /* sockaddr_ll */
+  { 0, 44 }, /* sockaddr_unspec */
+  { 1, 45 }, /* sockaddr_un */
+  { 2, 46 }, /* sockaddr_in */
+  { 10, 47 }, /* sockaddr_in6 */
+  { 16, 48 }, /* sockaddr_nl */
+  { 17, 49 }, /* sockaddr_ll */
 };
 
 #endif /* MVR_DEFAULT_MATCH_H */

@@ -92,7 +92,7 @@ struct mvr_syscall_info {
 static const struct mvr_syscall_info mvr_syscall_table[MVR_SYSCALL_MAX] __attribute__((unused)) = {
   [0] = { .name = "read", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_OUT_BYTES, 2, 1, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .blocks = 1 },
   [1] = { .name = "write", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_IN_BYTES, 2, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .blocks = 1 },
-  [2] = { .name = "open", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 1, .detailed = 1, .params = { { MVR_P_PATH, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 3, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 1, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .ret = { MVR_P_FD, 0, 0 } },
+  [2] = { .name = "open", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 1, .detailed = 1, .params = { { MVR_P_PATH, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 3, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 1, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .ret = { MVR_P_FD, 0, 0 }, .cmd = 1 },
   [3] = { .name = "close", .nargs = 1, .effect = MVR_E_EXTERNAL, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
   [4] = { .name = "stat", .nargs = 2, .effect = MVR_E_READONLY, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_PATH, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_OUT_STRUCT, -1, 0, 144, 0, MVR_T_STRUCT, 18, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
   [5] = { .name = "fstat", .nargs = 2, .effect = MVR_E_READONLY, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_OUT_STRUCT, -1, 0, 144, 0, MVR_T_STRUCT, 18, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
@@ -106,7 +106,7 @@ static const struct mvr_syscall_info mvr_syscall_table[MVR_SYSCALL_MAX] __attrib
   [13] = { .name = "rt_sigaction", .nargs = 4, .effect = MVR_E_LOCAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 2, 0, -1, 0 }, { MVR_P_IN_STRUCT, -1, 0, 32, MVR_PF_AGENT_PTR, MVR_T_STRUCT, 56, 0, 0, -1, 0 }, { MVR_P_OUT_STRUCT, -1, 0, 32, 0, MVR_T_STRUCT, 56, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 0, .new_fds = MVR_FDS_NONE },
   [14] = { .name = "rt_sigprocmask", .nargs = 4, .effect = MVR_E_LOCAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 89, 0, -1, 0 }, { MVR_P_IN_STRUCT, 3, 0, 0, 0, MVR_T_SIGSET, 0, 0, 0, -1, 0 }, { MVR_P_OUT_STRUCT, 3, 0, 0, 0, MVR_T_SIGSET, 0, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 0, .new_fds = MVR_FDS_NONE },
   [15] = { .name = "rt_sigreturn", .nargs = 0, .effect = MVR_E_LOCAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .recorded = 0, .new_fds = MVR_FDS_NONE, .noreturn = MVR_NORET_ALWAYS },
-  [16] = { .name = "ioctl", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 117, 2, -1, 0 }, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
+  [16] = { .name = "ioctl", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 117, 2, -1, 0 }, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .cmd = 2 },
   [17] = { .name = "pread64", .nargs = 4, .effect = MVR_E_READONLY, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_OUT_BYTES, 2, 1, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
   [18] = { .name = "pwrite64", .nargs = 4, .effect = MVR_E_EXTERNAL, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_IN_BYTES, 2, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
   [19] = { .name = "readv", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_OUT_BYTES, 2, 1, 0, MVR_PF_AGENT_PTR, MVR_T_IOVEC, 0, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, MVR_PF_LAYOUT, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .blocks = 1 },
@@ -121,7 +121,7 @@ static const struct mvr_syscall_info mvr_syscall_table[MVR_SYSCALL_MAX] __attrib
   [28] = { .name = "madvise", .nargs = 3, .effect = MVR_E_LOCAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 69, 0, -1, 0 } }, .recorded = 0, .new_fds = MVR_FDS_NONE },
   [29] = { .name = "shmget", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 2, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 75, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
   [30] = { .name = "shmat", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 76, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .ret = { MVR_P_PTR, 0, 0 } },
-  [31] = { .name = "shmctl", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 77, 0, -1, 0 }, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
+  [31] = { .name = "shmctl", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 77, 0, -1, 0 }, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .cmd = 3 },
   [32] = { .name = "dup", .nargs = 1, .effect = MVR_E_LOCAL, .fd_param = 0, .returns_fd = 1, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .ret = { MVR_P_FD, 0, 0 } },
   [33] = { .name = "dup2", .nargs = 2, .effect = MVR_E_LOCAL, .fd_param = 0, .returns_fd = 1, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .ret = { MVR_P_FD, 0, 0 } },
   [34] = { .name = "pause", .nargs = 0, .effect = MVR_E_LOCAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .recorded = 0, .new_fds = MVR_FDS_NONE, .blocks = 1 },
@@ -131,7 +131,7 @@ static const struct mvr_syscall_info mvr_syscall_table[MVR_SYSCALL_MAX] __attrib
   [38] = { .name = "setitimer", .nargs = 3, .effect = MVR_E_LOCAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 93, 0, -1, 0 }, { MVR_P_IN_STRUCT, -1, 0, 32, 0, MVR_T_STRUCT, 13, 0, 0, -1, 0 }, { MVR_P_OUT_STRUCT, -1, 0, 32, 0, MVR_T_STRUCT, 13, 0, 0, -1, 0 } }, .recorded = 0, .new_fds = MVR_FDS_NONE },
   [39] = { .name = "getpid", .nargs = 0, .effect = MVR_E_READONLY, .fd_param = -1, .returns_fd = 0, .detailed = 1, .recorded = 1, .new_fds = MVR_FDS_NONE },
   [40] = { .name = "sendfile", .nargs = 4, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_OUT_STRUCT, -1, 0, 8, MVR_PF_INOUT, MVR_T_STRUCT, 3, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .blocks = 1 },
-  [41] = { .name = "socket", .nargs = 3, .effect = MVR_E_LOCAL, .fd_param = -1, .returns_fd = 1, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 42, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 43, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 45, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .ret = { MVR_P_FD, 0, 0 } },
+  [41] = { .name = "socket", .nargs = 3, .effect = MVR_E_LOCAL, .fd_param = -1, .returns_fd = 1, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 42, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 43, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 45, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .ret = { MVR_P_FD, 0, 0 }, .cmd = 4 },
   [42] = { .name = "connect", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_IN_STRUCT, 2, 0, 0, 0, MVR_T_SOCKADDR, 0, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, MVR_PF_LAYOUT, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .blocks = 1 },
   [43] = { .name = "accept", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = 0, .returns_fd = 1, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_OUT_STRUCT, 2, 0, 0, 0, MVR_T_SOCKADDR, 0, 0, 0, -1, 0 }, { MVR_P_OUT_STRUCT, -1, 0, 4, MVR_PF_INOUT|MVR_PF_LAYOUT, MVR_T_STRUCT, 4, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .blocks = 1, .ret = { MVR_P_FD, 0, 0 } },
   [44] = { .name = "sendto", .nargs = 6, .effect = MVR_E_EXTERNAL, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_IN_BYTES, 2, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 54, 0, -1, 0 }, { MVR_P_IN_STRUCT, 5, 0, 0, 0, MVR_T_SOCKADDR, 0, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, MVR_PF_LAYOUT, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .blocks = 1 },
@@ -144,8 +144,8 @@ static const struct mvr_syscall_info mvr_syscall_table[MVR_SYSCALL_MAX] __attrib
   [51] = { .name = "getsockname", .nargs = 3, .effect = MVR_E_READONLY, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_OUT_STRUCT, 2, 0, 0, 0, MVR_T_SOCKADDR, 0, 0, 0, -1, 0 }, { MVR_P_OUT_STRUCT, -1, 0, 4, MVR_PF_INOUT|MVR_PF_LAYOUT, MVR_T_STRUCT, 4, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
   [52] = { .name = "getpeername", .nargs = 3, .effect = MVR_E_READONLY, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_OUT_STRUCT, 2, 0, 0, 0, MVR_T_SOCKADDR, 0, 0, 0, -1, 0 }, { MVR_P_OUT_STRUCT, -1, 0, 4, MVR_PF_INOUT|MVR_PF_LAYOUT, MVR_T_STRUCT, 4, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
   [53] = { .name = "socketpair", .nargs = 4, .effect = MVR_E_LOCAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 42, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 43, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 45, 0, -1, 0 }, { MVR_P_OUT_STRUCT, -1, 0, 8, 0, MVR_T_STRUCT, 7, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = 3 },
-  [54] = { .name = "setsockopt", .nargs = 5, .effect = MVR_E_EXTERNAL, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 46, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_IN_BYTES, 4, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, MVR_PF_LAYOUT, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
-  [55] = { .name = "getsockopt", .nargs = 5, .effect = MVR_E_READONLY, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 46, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_OUT_BYTES, 4, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_OUT_STRUCT, -1, 0, 4, MVR_PF_INOUT|MVR_PF_LAYOUT, MVR_T_STRUCT, 4, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
+  [54] = { .name = "setsockopt", .nargs = 5, .effect = MVR_E_EXTERNAL, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 46, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_IN_BYTES, 4, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, MVR_PF_LAYOUT, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .cmd = 5 },
+  [55] = { .name = "getsockopt", .nargs = 5, .effect = MVR_E_READONLY, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 46, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_OUT_BYTES, 4, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_OUT_STRUCT, -1, 0, 4, MVR_PF_INOUT|MVR_PF_LAYOUT, MVR_T_STRUCT, 4, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .cmd = 6 },
   [56] = { .name = "clone", .nargs = 5, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FLAGS, -1, 0, 0, 0, MVR_T_NONE, 0, 80, 0, -1, 0 }, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .task = MVR_TASK_CLONE, .task_param = 0 },
   [57] = { .name = "fork", .nargs = 0, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .recorded = 1, .new_fds = MVR_FDS_NONE, .task = MVR_TASK_FORK, .task_param = 0 },
   [58] = { .name = "vfork", .nargs = 0, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .recorded = 1, .new_fds = MVR_FDS_NONE, .task = MVR_TASK_VFORK, .task_param = 0 },
@@ -156,13 +156,13 @@ static const struct mvr_syscall_info mvr_syscall_table[MVR_SYSCALL_MAX] __attrib
   [63] = { .name = "uname", .nargs = 1, .effect = MVR_E_READONLY, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_OUT_STRUCT, -1, 0, 390, 0, MVR_T_STRUCT, 55, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
   [64] = { .name = "semget", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 2, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 75, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
   [65] = { .name = "semop", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_IN_STRUCT, 2, 0, 6, 0, MVR_T_STRUCT, 67, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, MVR_PF_LAYOUT, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .blocks = 1 },
-  [66] = { .name = "semctl", .nargs = 4, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 78, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
+  [66] = { .name = "semctl", .nargs = 4, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 78, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .cmd = 7 },
   [67] = { .name = "shmdt", .nargs = 1, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
   [68] = { .name = "msgget", .nargs = 2, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 2, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 75, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
   [69] = { .name = "msgsnd", .nargs = 4, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 75, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .blocks = 1 },
   [70] = { .name = "msgrcv", .nargs = 5, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 75, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .blocks = 1 },
-  [71] = { .name = "msgctl", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 79, 0, -1, 0 }, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
-  [72] = { .name = "fcntl", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 17, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
+  [71] = { .name = "msgctl", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 79, 0, -1, 0 }, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .cmd = 8 },
+  [72] = { .name = "fcntl", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 17, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .cmd = 9 },
   [73] = { .name = "flock", .nargs = 2, .effect = MVR_E_EXTERNAL, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 24, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .blocks = 1 },
   [74] = { .name = "fsync", .nargs = 1, .effect = MVR_E_EXTERNAL, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
   [75] = { .name = "fdatasync", .nargs = 1, .effect = MVR_E_EXTERNAL, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
@@ -247,8 +247,8 @@ static const struct mvr_syscall_info mvr_syscall_table[MVR_SYSCALL_MAX] __attrib
   [154] = { .name = "modify_ldt", .nargs = 3, .effect = MVR_E_LOCAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 0, .new_fds = MVR_FDS_NONE },
   [155] = { .name = "pivot_root", .nargs = 2, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_PATH, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_PATH, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
   [156] = { .name = "_sysctl", .nargs = 1, .effect = MVR_E_LOCAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_PTR, -1, 0, 0, MVR_PF_UNUSED, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 0, .new_fds = MVR_FDS_NONE, .ni = 1 },
-  [157] = { .name = "prctl", .nargs = 5, .effect = MVR_E_LOCAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 100, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 0, .new_fds = MVR_FDS_NONE },
-  [158] = { .name = "arch_prctl", .nargs = 2, .effect = MVR_E_LOCAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 105, 0, -1, 0 }, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 0, .new_fds = MVR_FDS_NONE },
+  [157] = { .name = "prctl", .nargs = 5, .effect = MVR_E_LOCAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 100, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 0, .new_fds = MVR_FDS_NONE, .cmd = 10 },
+  [158] = { .name = "arch_prctl", .nargs = 2, .effect = MVR_E_LOCAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 105, 0, -1, 0 }, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 0, .new_fds = MVR_FDS_NONE, .cmd = 11 },
   [159] = { .name = "adjtimex", .nargs = 1, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_OUT_STRUCT, -1, 0, 208, MVR_PF_INOUT, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
   [160] = { .name = "setrlimit", .nargs = 2, .effect = MVR_E_LOCAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 84, 0, -1, 0 }, { MVR_P_IN_STRUCT, -1, 0, 16, 0, MVR_T_STRUCT, 52, 0, 0, -1, 0 } }, .recorded = 0, .new_fds = MVR_FDS_NONE },
   [161] = { .name = "chroot", .nargs = 1, .effect = MVR_E_LOCAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_PATH, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 0, .new_fds = MVR_FDS_NONE },
@@ -292,7 +292,7 @@ static const struct mvr_syscall_info mvr_syscall_table[MVR_SYSCALL_MAX] __attrib
   [199] = { .name = "fremovexattr", .nargs = 2, .effect = MVR_E_EXTERNAL, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_PATH, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
   [200] = { .name = "tkill", .nargs = 2, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 2, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
   [201] = { .name = "time", .nargs = 1, .effect = MVR_E_READONLY, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_OUT_STRUCT, -1, 0, 8, 0, MVR_T_STRUCT, 5, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
-  [202] = { .name = "futex", .nargs = 6, .effect = MVR_E_LOCAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 97, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 0, .new_fds = MVR_FDS_NONE },
+  [202] = { .name = "futex", .nargs = 6, .effect = MVR_E_LOCAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 97, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 0, .new_fds = MVR_FDS_NONE, .cmd = 12 },
   [203] = { .name = "sched_setaffinity", .nargs = 3, .effect = MVR_E_LOCAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_IN_BYTES, 1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 0, .new_fds = MVR_FDS_NONE },
   [204] = { .name = "sched_getaffinity", .nargs = 3, .effect = MVR_E_READONLY, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_OUT_BYTES, 1, 1, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
   [205] = { .name = "set_thread_area", .nargs = 1, .effect = MVR_E_LOCAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_PTR, -1, 0, 0, MVR_PF_UNUSED, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 0, .new_fds = MVR_FDS_NONE, .ni = 1 },
@@ -323,7 +323,7 @@ static const struct mvr_syscall_info mvr_syscall_table[MVR_SYSCALL_MAX] __attrib
   [230] = { .name = "clock_nanosleep", .nargs = 4, .effect = MVR_E_LOCAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 94, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 95, 0, -1, 0 }, { MVR_P_IN_STRUCT, -1, 0, 16, 0, MVR_T_STRUCT, 9, 0, 0, -1, 0 }, { MVR_P_OUT_STRUCT, -1, 0, 16, 0, MVR_T_STRUCT, 9, 0, 0, -1, 0 } }, .recorded = 0, .new_fds = MVR_FDS_NONE, .blocks = 1 },
   [231] = { .name = "exit_group", .nargs = 1, .effect = MVR_E_LOCAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .noreturn = MVR_NORET_ALWAYS },
   [232] = { .name = "epoll_wait", .nargs = 4, .effect = MVR_E_EXTERNAL, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_OUT_STRUCT, 2, 1, 12, 0, MVR_T_STRUCT, 27, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .blocks = 1 },
-  [233] = { .name = "epoll_ctl", .nargs = 4, .effect = MVR_E_EXTERNAL, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 57, 0, -1, 0 }, { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_IN_STRUCT, -1, 0, 12, MVR_PF_AGENT_PTR, MVR_T_STRUCT, 27, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
+  [233] = { .name = "epoll_ctl", .nargs = 4, .effect = MVR_E_EXTERNAL, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 57, 0, -1, 0 }, { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_IN_STRUCT, -1, 0, 12, MVR_PF_AGENT_PTR, MVR_T_STRUCT, 27, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .cmd = 13 },
   [234] = { .name = "tgkill", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 2, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
   [235] = { .name = "utimes", .nargs = 2, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_PATH, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_IN_STRUCT, -1, 0, 32, 0, MVR_T_STRUCT, 15, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
   [236] = { .name = "vserver", .nargs = 5, .effect = MVR_E_LOCAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 0, .new_fds = MVR_FDS_NONE, .ni = 1 },
@@ -347,7 +347,7 @@ static const struct mvr_syscall_info mvr_syscall_table[MVR_SYSCALL_MAX] __attrib
   [254] = { .name = "inotify_add_watch", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_PATH, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 34, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
   [255] = { .name = "inotify_rm_watch", .nargs = 2, .effect = MVR_E_EXTERNAL, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
   [256] = { .name = "migrate_pages", .nargs = 4, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
-  [257] = { .name = "openat", .nargs = 4, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 1, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 8, 0, -1, 0 }, { MVR_P_PATH, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 3, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 1, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .ret = { MVR_P_FD, 0, 0 } },
+  [257] = { .name = "openat", .nargs = 4, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 1, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 8, 0, -1, 0 }, { MVR_P_PATH, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 3, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 1, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .ret = { MVR_P_FD, 0, 0 }, .cmd = 14 },
   [258] = { .name = "mkdirat", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 8, 0, -1, 0 }, { MVR_P_PATH, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 1, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
   [259] = { .name = "mknodat", .nargs = 4, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 8, 0, -1, 0 }, { MVR_P_PATH, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 15, 1, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 2, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
   [260] = { .name = "fchownat", .nargs = 5, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 8, 0, -1, 0 }, { MVR_P_PATH, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 9, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
@@ -2630,14 +2630,589 @@ struct mvr_cmd_cond { uint8_t kind; int64_t value; };
 struct mvr_cmd_param { uint8_t at; struct mvr_param p; };
 struct mvr_cmd_entry { struct mvr_cmd_cond cond[2]; uint16_t first, count; struct mvr_ret ret; uint8_t flags; };
 struct mvr_cmd_table { uint8_t nsel; uint8_t sel[2]; int64_t mask; uint16_t first, count; };
-static const struct mvr_cmd_param mvr_cmd_params[1] __attribute__((unused)) = {
-  { 0, { 0 } },
+static const struct mvr_cmd_param mvr_cmd_params[343] __attribute__((unused)) = {
+  { 2, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* open * mode */
+  { 2, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 1, -1, 0 } }, /* open &O_CREAT mode */
+  { 2, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 1, -1, 0 } }, /* open &O_TMPFILE mode */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 36, 0, MVR_T_STRUCT, 50, 0, 0, -1, 0 } }, /* ioctl TCGETS arg */
+  { 2, { MVR_P_IN_STRUCT, -1, 0, 36, 0, MVR_T_STRUCT, 50, 0, 0, -1, 0 } }, /* ioctl TCSETS arg */
+  { 2, { MVR_P_IN_STRUCT, -1, 0, 36, 0, MVR_T_STRUCT, 50, 0, 0, -1, 0 } }, /* ioctl TCSETSW arg */
+  { 2, { MVR_P_IN_STRUCT, -1, 0, 36, 0, MVR_T_STRUCT, 50, 0, 0, -1, 0 } }, /* ioctl TCSETSF arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 44, 0, MVR_T_STRUCT, 51, 0, 0, -1, 0 } }, /* ioctl TCGETS2 arg */
+  { 2, { MVR_P_IN_STRUCT, -1, 0, 44, 0, MVR_T_STRUCT, 51, 0, 0, -1, 0 } }, /* ioctl TCSETS2 arg */
+  { 2, { MVR_P_IN_STRUCT, -1, 0, 44, 0, MVR_T_STRUCT, 51, 0, 0, -1, 0 } }, /* ioctl TCSETSW2 arg */
+  { 2, { MVR_P_IN_STRUCT, -1, 0, 44, 0, MVR_T_STRUCT, 51, 0, 0, -1, 0 } }, /* ioctl TCSETSF2 arg */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* ioctl TCSBRK arg */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* ioctl TCSBRKP arg */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 119, 0, -1, 0 } }, /* ioctl TCXONC arg */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 118, 0, -1, 0 } }, /* ioctl TCFLSH arg */
+  { 2, { MVR_P_PTR, -1, 0, 0, MVR_PF_UNUSED, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* ioctl TIOCEXCL arg */
+  { 2, { MVR_P_PTR, -1, 0, 0, MVR_PF_UNUSED, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* ioctl TIOCNXCL arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* ioctl TIOCGEXCL arg */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* ioctl TIOCSCTTY arg */
+  { 2, { MVR_P_PTR, -1, 0, 0, MVR_PF_UNUSED, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* ioctl TIOCNOTTY arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* ioctl TIOCGPGRP arg */
+  { 2, { MVR_P_IN_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* ioctl TIOCSPGRP arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* ioctl TIOCGSID arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* ioctl TIOCOUTQ arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* ioctl FIONREAD arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 8, 0, MVR_T_STRUCT, 49, 0, 0, -1, 0 } }, /* ioctl TIOCGWINSZ arg */
+  { 2, { MVR_P_IN_STRUCT, -1, 0, 8, 0, MVR_T_STRUCT, 49, 0, 0, -1, 0 } }, /* ioctl TIOCSWINSZ arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* ioctl TIOCMGET arg */
+  { 2, { MVR_P_IN_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* ioctl TIOCMSET arg */
+  { 2, { MVR_P_IN_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* ioctl TIOCMBIS arg */
+  { 2, { MVR_P_IN_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* ioctl TIOCMBIC arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 1, 0, 0, -1, 0 } }, /* ioctl TIOCGPTN arg */
+  { 2, { MVR_P_IN_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* ioctl TIOCSPTLCK arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* ioctl TIOCGPTLCK arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* ioctl TIOCGPKT arg */
+  { 2, { MVR_P_IN_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* ioctl TIOCPKT arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* ioctl TIOCGETD arg */
+  { 2, { MVR_P_IN_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* ioctl TIOCSETD arg */
+  { 2, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 3, 0, -1, 0 } }, /* ioctl TIOCGPTPEER arg */
+  { 2, { MVR_P_IN_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* ioctl FIONBIO arg */
+  { 2, { MVR_P_IN_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* ioctl FIOASYNC arg */
+  { 2, { MVR_P_PTR, -1, 0, 0, MVR_PF_UNUSED, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* ioctl FIOCLEX arg */
+  { 2, { MVR_P_PTR, -1, 0, 0, MVR_PF_UNUSED, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* ioctl FIONCLEX arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 8, 0, MVR_T_STRUCT, 3, 0, 0, -1, 0 } }, /* ioctl FIOQSIZE arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* ioctl FIOGETOWN arg */
+  { 2, { MVR_P_IN_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* ioctl FIOSETOWN arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* ioctl SIOCGPGRP arg */
+  { 2, { MVR_P_IN_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* ioctl SIOCSPGRP arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* ioctl SIOCATMARK arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 40, MVR_PF_INOUT, MVR_T_STRUCT, 48, 0, 0, -1, 0 } }, /* ioctl SIOCGIFNAME arg */
+  { 2, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* ioctl SIOCGIFCONF arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 40, MVR_PF_INOUT, MVR_T_STRUCT, 48, 0, 0, -1, 0 } }, /* ioctl SIOCGIFFLAGS arg */
+  { 2, { MVR_P_IN_STRUCT, -1, 0, 40, 0, MVR_T_STRUCT, 48, 0, 0, -1, 0 } }, /* ioctl SIOCSIFFLAGS arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 40, MVR_PF_INOUT, MVR_T_STRUCT, 48, 0, 0, -1, 0 } }, /* ioctl SIOCGIFADDR arg */
+  { 2, { MVR_P_IN_STRUCT, -1, 0, 40, 0, MVR_T_STRUCT, 48, 0, 0, -1, 0 } }, /* ioctl SIOCSIFADDR arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 40, MVR_PF_INOUT, MVR_T_STRUCT, 48, 0, 0, -1, 0 } }, /* ioctl SIOCGIFDSTADDR arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 40, MVR_PF_INOUT, MVR_T_STRUCT, 48, 0, 0, -1, 0 } }, /* ioctl SIOCGIFBRDADDR arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 40, MVR_PF_INOUT, MVR_T_STRUCT, 48, 0, 0, -1, 0 } }, /* ioctl SIOCGIFNETMASK arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 40, MVR_PF_INOUT, MVR_T_STRUCT, 48, 0, 0, -1, 0 } }, /* ioctl SIOCGIFMETRIC arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 40, MVR_PF_INOUT, MVR_T_STRUCT, 48, 0, 0, -1, 0 } }, /* ioctl SIOCGIFMTU arg */
+  { 2, { MVR_P_IN_STRUCT, -1, 0, 40, 0, MVR_T_STRUCT, 48, 0, 0, -1, 0 } }, /* ioctl SIOCSIFMTU arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 40, MVR_PF_INOUT, MVR_T_STRUCT, 48, 0, 0, -1, 0 } }, /* ioctl SIOCGIFHWADDR arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 40, MVR_PF_INOUT, MVR_T_STRUCT, 48, 0, 0, -1, 0 } }, /* ioctl SIOCGIFINDEX arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 40, MVR_PF_INOUT, MVR_T_STRUCT, 48, 0, 0, -1, 0 } }, /* ioctl SIOCGIFPFLAGS arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 40, MVR_PF_INOUT, MVR_T_STRUCT, 48, 0, 0, -1, 0 } }, /* ioctl SIOCGIFCOUNT arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* ioctl FS_IOC_GETFLAGS arg */
+  { 2, { MVR_P_IN_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* ioctl FS_IOC_SETFLAGS arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* ioctl FS_IOC_GETVERSION arg */
+  { 2, { MVR_P_IN_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* ioctl FS_IOC_SETVERSION arg */
+  { 2, { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* ioctl FICLONE arg */
+  { 2, { MVR_P_PTR, -1, 0, 0, MVR_PF_UNUSED, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* ioctl FIFREEZE arg */
+  { 2, { MVR_P_PTR, -1, 0, 0, MVR_PF_UNUSED, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* ioctl FITHAW arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 8, 0, MVR_T_STRUCT, 2, 0, 0, -1, 0 } }, /* ioctl BLKGETSIZE64 arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* ioctl BLKSSZGET arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* ioctl BLKROGET arg */
+  { 2, { MVR_P_PTR, -1, 0, 0, MVR_PF_UNUSED, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* ioctl BLKFLSBUF arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* ioctl RNDGETENTCNT arg */
+  { 2, { MVR_P_PTR, -1, 0, 0, MVR_PF_UNUSED, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* shmctl IPC_RMID buf */
+  { 2, { MVR_P_PTR, -1, 0, 0, MVR_PF_UNUSED, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* shmctl SHM_LOCK buf */
+  { 2, { MVR_P_PTR, -1, 0, 0, MVR_PF_UNUSED, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* shmctl SHM_UNLOCK buf */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 53, 0, -1, 0 } }, /* socket AF_NETLINK protocol */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* socket AF_UNIX protocol */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 2, -1, 0 } }, /* socket AF_PACKET protocol */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 47, 0, -1, 0 } }, /* setsockopt SOL_SOCKET,* optname */
+  { 3, { MVR_P_IN_STRUCT, 4, 0, 0, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* setsockopt SOL_SOCKET,* optval */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 48, 0, -1, 0 } }, /* setsockopt SOL_TCP,* optname */
+  { 3, { MVR_P_IN_STRUCT, 4, 0, 0, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* setsockopt SOL_TCP,* optval */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 49, 0, -1, 0 } }, /* setsockopt SOL_IP,* optname */
+  { 3, { MVR_P_IN_STRUCT, 4, 0, 0, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* setsockopt SOL_IP,* optval */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 50, 0, -1, 0 } }, /* setsockopt SOL_IPV6,* optname */
+  { 3, { MVR_P_IN_STRUCT, 4, 0, 0, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* setsockopt SOL_IPV6,* optval */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 51, 0, -1, 0 } }, /* setsockopt SOL_UDP,* optname */
+  { 3, { MVR_P_IN_STRUCT, 4, 0, 0, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* setsockopt SOL_UDP,* optval */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 52, 0, -1, 0 } }, /* setsockopt SOL_NETLINK,* optname */
+  { 3, { MVR_P_IN_STRUCT, 4, 0, 0, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* setsockopt SOL_NETLINK,* optval */
+  { 3, { MVR_P_IN_STRUCT, 4, 0, 0, 0, MVR_T_STRUCT, 44, 0, 0, -1, 0 } }, /* setsockopt SOL_SOCKET,SO_LINGER optval */
+  { 3, { MVR_P_IN_STRUCT, 4, 0, 0, 0, MVR_T_STRUCT, 10, 0, 0, -1, 0 } }, /* setsockopt SOL_SOCKET,SO_RCVTIMEO_OLD optval */
+  { 3, { MVR_P_IN_STRUCT, 4, 0, 0, 0, MVR_T_STRUCT, 10, 0, 0, -1, 0 } }, /* setsockopt SOL_SOCKET,SO_SNDTIMEO_OLD optval */
+  { 3, { MVR_P_IN_BYTES, 4, 0, 0, 0, MVR_T_CSTR, 0, 0, 0, -1, 0 } }, /* setsockopt SOL_SOCKET,SO_BINDTODEVICE optval */
+  { 3, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* setsockopt SOL_SOCKET,SO_ATTACH_FILTER optval */
+  { 3, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* setsockopt SOL_SOCKET,SO_ATTACH_REUSEPORT_CBPF optval */
+  { 3, { MVR_P_IN_BYTES, 4, 0, 0, 0, MVR_T_CSTR, 0, 0, 0, -1, 0 } }, /* setsockopt SOL_TCP,TCP_CONGESTION optval */
+  { 3, { MVR_P_IN_BYTES, 4, 0, 0, 0, MVR_T_CSTR, 0, 0, 0, -1, 0 } }, /* setsockopt SOL_TCP,TCP_ULP optval */
+  { 3, { MVR_P_IN_STRUCT, 4, 0, 0, 0, MVR_T_STRUCT, 46, 0, 0, -1, 0 } }, /* setsockopt SOL_IP,IP_ADD_MEMBERSHIP optval */
+  { 3, { MVR_P_IN_STRUCT, 4, 0, 0, 0, MVR_T_STRUCT, 46, 0, 0, -1, 0 } }, /* setsockopt SOL_IP,IP_DROP_MEMBERSHIP optval */
+  { 3, { MVR_P_IN_BYTES, 4, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* setsockopt SOL_IP,IP_OPTIONS optval */
+  { 3, { MVR_P_IN_STRUCT, 4, 0, 0, 0, MVR_T_STRUCT, 47, 0, 0, -1, 0 } }, /* setsockopt SOL_IPV6,IPV6_ADD_MEMBERSHIP optval */
+  { 3, { MVR_P_IN_STRUCT, 4, 0, 0, 0, MVR_T_STRUCT, 47, 0, 0, -1, 0 } }, /* setsockopt SOL_IPV6,IPV6_DROP_MEMBERSHIP optval */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 47, 0, -1, 0 } }, /* getsockopt SOL_SOCKET,* optname */
+  { 3, { MVR_P_OUT_STRUCT, 4, 0, 0, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* getsockopt SOL_SOCKET,* optval */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 48, 0, -1, 0 } }, /* getsockopt SOL_TCP,* optname */
+  { 3, { MVR_P_OUT_STRUCT, 4, 0, 0, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* getsockopt SOL_TCP,* optval */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 49, 0, -1, 0 } }, /* getsockopt SOL_IP,* optname */
+  { 3, { MVR_P_OUT_STRUCT, 4, 0, 0, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* getsockopt SOL_IP,* optval */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 50, 0, -1, 0 } }, /* getsockopt SOL_IPV6,* optname */
+  { 3, { MVR_P_OUT_STRUCT, 4, 0, 0, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* getsockopt SOL_IPV6,* optval */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 51, 0, -1, 0 } }, /* getsockopt SOL_UDP,* optname */
+  { 3, { MVR_P_OUT_STRUCT, 4, 0, 0, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* getsockopt SOL_UDP,* optval */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 52, 0, -1, 0 } }, /* getsockopt SOL_NETLINK,* optname */
+  { 3, { MVR_P_OUT_STRUCT, 4, 0, 0, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* getsockopt SOL_NETLINK,* optval */
+  { 3, { MVR_P_OUT_STRUCT, 4, 0, 0, 0, MVR_T_STRUCT, 44, 0, 0, -1, 0 } }, /* getsockopt SOL_SOCKET,SO_LINGER optval */
+  { 3, { MVR_P_OUT_STRUCT, 4, 0, 0, 0, MVR_T_STRUCT, 45, 0, 0, -1, 0 } }, /* getsockopt SOL_SOCKET,SO_PEERCRED optval */
+  { 3, { MVR_P_OUT_STRUCT, 4, 0, 0, 0, MVR_T_STRUCT, 10, 0, 0, -1, 0 } }, /* getsockopt SOL_SOCKET,SO_RCVTIMEO_OLD optval */
+  { 3, { MVR_P_OUT_STRUCT, 4, 0, 0, 0, MVR_T_STRUCT, 10, 0, 0, -1, 0 } }, /* getsockopt SOL_SOCKET,SO_SNDTIMEO_OLD optval */
+  { 3, { MVR_P_OUT_BYTES, 4, 0, 0, 0, MVR_T_CSTR, 0, 0, 0, -1, 0 } }, /* getsockopt SOL_SOCKET,SO_BINDTODEVICE optval */
+  { 3, { MVR_P_OUT_STRUCT, 4, 0, 0, 0, MVR_T_SOCKADDR, 0, 0, 0, -1, 0 } }, /* getsockopt SOL_SOCKET,SO_PEERNAME optval */
+  { 3, { MVR_P_OUT_BYTES, 4, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* getsockopt SOL_SOCKET,SO_PEERSEC optval */
+  { 3, { MVR_P_OUT_BYTES, 4, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* getsockopt SOL_TCP,TCP_INFO optval */
+  { 3, { MVR_P_OUT_BYTES, 4, 0, 0, 0, MVR_T_CSTR, 0, 0, 0, -1, 0 } }, /* getsockopt SOL_TCP,TCP_CONGESTION optval */
+  { 3, { MVR_P_OUT_BYTES, 4, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* getsockopt SOL_IP,IP_OPTIONS optval */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* semctl IPC_RMID arg */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* semctl GETPID arg */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* semctl GETVAL arg */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* semctl GETNCNT arg */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* semctl GETZCNT arg */
+  { 3, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* semctl IPC_STAT arg */
+  { 3, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* semctl IPC_SET arg */
+  { 3, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* semctl IPC_INFO arg */
+  { 3, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* semctl SEM_INFO arg */
+  { 3, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* semctl SEM_STAT arg */
+  { 3, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* semctl SEM_STAT_ANY arg */
+  { 3, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* semctl GETALL arg */
+  { 3, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* semctl SETALL arg */
+  { 2, { MVR_P_PTR, -1, 0, 0, MVR_PF_UNUSED, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* msgctl IPC_RMID buf */
+  { 2, { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* fcntl F_DUPFD arg */
+  { 2, { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* fcntl F_DUPFD_CLOEXEC arg */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* fcntl F_GETFD arg */
+  { 2, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 18, 0, -1, 0 } }, /* fcntl F_SETFD arg */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* fcntl F_GETFL arg */
+  { 2, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 3, 0, -1, 0 } }, /* fcntl F_SETFL arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 32, MVR_PF_INOUT, MVR_T_STRUCT, 23, 0, 0, -1, 0 } }, /* fcntl F_GETLK arg */
+  { 2, { MVR_P_IN_STRUCT, -1, 0, 32, 0, MVR_T_STRUCT, 23, 0, 0, -1, 0 } }, /* fcntl F_SETLK arg */
+  { 2, { MVR_P_IN_STRUCT, -1, 0, 32, 0, MVR_T_STRUCT, 23, 0, 0, -1, 0 } }, /* fcntl F_SETLKW arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 32, MVR_PF_INOUT, MVR_T_STRUCT, 23, 0, 0, -1, 0 } }, /* fcntl F_OFD_GETLK arg */
+  { 2, { MVR_P_IN_STRUCT, -1, 0, 32, 0, MVR_T_STRUCT, 23, 0, 0, -1, 0 } }, /* fcntl F_OFD_SETLK arg */
+  { 2, { MVR_P_IN_STRUCT, -1, 0, 32, 0, MVR_T_STRUCT, 23, 0, 0, -1, 0 } }, /* fcntl F_OFD_SETLKW arg */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* fcntl F_GETOWN arg */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* fcntl F_SETOWN arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 8, 0, MVR_T_STRUCT, 24, 0, 0, -1, 0 } }, /* fcntl F_GETOWN_EX arg */
+  { 2, { MVR_P_IN_STRUCT, -1, 0, 8, 0, MVR_T_STRUCT, 24, 0, 0, -1, 0 } }, /* fcntl F_SETOWN_EX arg */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* fcntl F_GETSIG arg */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 2, 0, -1, 0 } }, /* fcntl F_SETSIG arg */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* fcntl F_GETLEASE arg */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 21, 0, -1, 0 } }, /* fcntl F_SETLEASE arg */
+  { 2, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 22, 0, -1, 0 } }, /* fcntl F_NOTIFY arg */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* fcntl F_GETPIPE_SZ arg */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* fcntl F_SETPIPE_SZ arg */
+  { 2, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 23, 0, -1, 0 } }, /* fcntl F_ADD_SEALS arg */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* fcntl F_GET_SEALS arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 8, 0, MVR_T_STRUCT, 2, 0, 0, -1, 0 } }, /* fcntl F_GET_RW_HINT arg */
+  { 2, { MVR_P_IN_STRUCT, -1, 0, 8, 0, MVR_T_STRUCT, 2, 0, 0, -1, 0 } }, /* fcntl F_SET_RW_HINT arg */
+  { 2, { MVR_P_OUT_STRUCT, -1, 0, 8, 0, MVR_T_STRUCT, 2, 0, 0, -1, 0 } }, /* fcntl F_GET_FILE_RW_HINT arg */
+  { 2, { MVR_P_IN_STRUCT, -1, 0, 8, 0, MVR_T_STRUCT, 2, 0, 0, -1, 0 } }, /* fcntl F_SET_FILE_RW_HINT arg */
+  { 2, { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* fcntl F_DUPFD_QUERY arg */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* fcntl F_CREATED_QUERY arg */
+  { 1, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 2, 0, -1, 0 } }, /* prctl PR_SET_PDEATHSIG arg2 */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_PDEATHSIG arg3 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_PDEATHSIG arg4 */
+  { 4, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_PDEATHSIG arg5 */
+  { 1, { MVR_P_OUT_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_PDEATHSIG arg2 */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_PDEATHSIG arg3 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_PDEATHSIG arg4 */
+  { 4, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_PDEATHSIG arg5 */
+  { 1, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_DUMPABLE arg2 */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_DUMPABLE arg3 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_DUMPABLE arg4 */
+  { 4, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_DUMPABLE arg5 */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_DUMPABLE arg3 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_DUMPABLE arg4 */
+  { 4, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_DUMPABLE arg5 */
+  { 1, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_KEEPCAPS arg2 */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_KEEPCAPS arg3 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_KEEPCAPS arg4 */
+  { 4, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_KEEPCAPS arg5 */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_KEEPCAPS arg3 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_KEEPCAPS arg4 */
+  { 4, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_KEEPCAPS arg5 */
+  { 1, { MVR_P_IN_STRUCT, -1, 0, 16, 0, MVR_T_STRUCT, 8, 0, 0, -1, 0 } }, /* prctl PR_SET_NAME arg2 */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_NAME arg3 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_NAME arg4 */
+  { 4, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_NAME arg5 */
+  { 1, { MVR_P_OUT_STRUCT, -1, 0, 16, 0, MVR_T_STRUCT, 8, 0, 0, -1, 0 } }, /* prctl PR_GET_NAME arg2 */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_NAME arg3 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_NAME arg4 */
+  { 4, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_NAME arg5 */
+  { 1, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_SECCOMP arg2 */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_SECCOMP arg3 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_SECCOMP arg4 */
+  { 4, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_SECCOMP arg5 */
+  { 2, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_SECCOMP arg3 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_SECCOMP arg4 */
+  { 4, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_SECCOMP arg5 */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_CAPBSET_READ arg3 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_CAPBSET_READ arg4 */
+  { 4, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_CAPBSET_READ arg5 */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_CAPBSET_DROP arg3 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_CAPBSET_DROP arg4 */
+  { 4, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_CAPBSET_DROP arg5 */
+  { 1, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_SECUREBITS arg2 */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_SECUREBITS arg3 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_SECUREBITS arg4 */
+  { 4, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_SECUREBITS arg5 */
+  { 1, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 2, -1, 0 } }, /* prctl PR_SET_SECUREBITS arg2 */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_SECUREBITS arg3 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_SECUREBITS arg4 */
+  { 4, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_SECUREBITS arg5 */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_TIMERSLACK arg3 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_TIMERSLACK arg4 */
+  { 4, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_TIMERSLACK arg5 */
+  { 1, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_TIMERSLACK arg2 */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_TIMERSLACK arg3 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_TIMERSLACK arg4 */
+  { 4, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_TIMERSLACK arg5 */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_CHILD_SUBREAPER arg3 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_CHILD_SUBREAPER arg4 */
+  { 4, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_CHILD_SUBREAPER arg5 */
+  { 1, { MVR_P_OUT_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_CHILD_SUBREAPER arg2 */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_CHILD_SUBREAPER arg3 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_CHILD_SUBREAPER arg4 */
+  { 4, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_CHILD_SUBREAPER arg5 */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_NO_NEW_PRIVS arg3 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_NO_NEW_PRIVS arg4 */
+  { 4, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_NO_NEW_PRIVS arg5 */
+  { 1, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_NO_NEW_PRIVS arg2 */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_NO_NEW_PRIVS arg3 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_NO_NEW_PRIVS arg4 */
+  { 4, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_NO_NEW_PRIVS arg5 */
+  { 1, { MVR_P_OUT_STRUCT, -1, 0, 8, 0, MVR_T_STRUCT, 2, 0, 0, -1, 0 } }, /* prctl PR_GET_TID_ADDRESS arg2 */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_TID_ADDRESS arg3 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_TID_ADDRESS arg4 */
+  { 4, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_TID_ADDRESS arg5 */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_THP_DISABLE arg3 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_THP_DISABLE arg4 */
+  { 4, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_THP_DISABLE arg5 */
+  { 1, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_THP_DISABLE arg2 */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_THP_DISABLE arg3 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_THP_DISABLE arg4 */
+  { 4, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_THP_DISABLE arg5 */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_IO_FLUSHER arg3 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_IO_FLUSHER arg4 */
+  { 4, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_IO_FLUSHER arg5 */
+  { 1, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_IO_FLUSHER arg2 */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_IO_FLUSHER arg3 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_IO_FLUSHER arg4 */
+  { 4, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_IO_FLUSHER arg5 */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_SPECULATION_CTRL arg3 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_SPECULATION_CTRL arg4 */
+  { 4, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_SPECULATION_CTRL arg5 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_SPECULATION_CTRL arg4 */
+  { 4, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_SPECULATION_CTRL arg5 */
+  { 1, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 103, 0, -1, 0 } }, /* prctl PR_CAP_AMBIENT arg2 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_CAP_AMBIENT arg4 */
+  { 4, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_CAP_AMBIENT arg5 */
+  { 1, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 102, 0, -1, 0 } }, /* prctl PR_SET_MM arg2 */
+  { 2, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_MM arg3 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_MM arg4 */
+  { 4, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_MM arg5 */
+  { 1, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 2, -1, 0 } }, /* prctl PR_SET_MDWE arg2 */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_MDWE arg3 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_MDWE arg4 */
+  { 4, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_MDWE arg5 */
+  { 1, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_MDWE arg2 */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_MDWE arg3 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_MDWE arg4 */
+  { 4, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_GET_MDWE arg5 */
+  { 1, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 101, 0, -1, 0 } }, /* prctl PR_SET_VMA arg2 */
+  { 2, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_VMA arg3 */
+  { 3, { MVR_P_SIZE, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_VMA arg4 */
+  { 4, { MVR_P_PATH, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_VMA arg5 */
+  { 1, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 104, 0, -1, 0 } }, /* prctl PR_SET_SYSCALL_USER_DISPATCH arg2 */
+  { 2, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_SYSCALL_USER_DISPATCH arg3 */
+  { 3, { MVR_P_SIZE, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_SYSCALL_USER_DISPATCH arg4 */
+  { 4, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* prctl PR_SET_SYSCALL_USER_DISPATCH arg5 */
+  { 1, { MVR_P_OUT_STRUCT, -1, 0, 8, 0, MVR_T_STRUCT, 2, 0, 0, -1, 0 } }, /* arch_prctl ARCH_GET_FS addr */
+  { 1, { MVR_P_OUT_STRUCT, -1, 0, 8, 0, MVR_T_STRUCT, 2, 0, 0, -1, 0 } }, /* arch_prctl ARCH_GET_GS addr */
+  { 1, { MVR_P_PTR, -1, 0, 0, MVR_PF_UNUSED, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* arch_prctl ARCH_GET_CPUID addr */
+  { 1, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* arch_prctl ARCH_SET_CPUID addr */
+  { 1, { MVR_P_OUT_STRUCT, -1, 0, 8, 0, MVR_T_STRUCT, 2, 0, 0, -1, 0 } }, /* arch_prctl ARCH_GET_XCOMP_SUPP addr */
+  { 1, { MVR_P_OUT_STRUCT, -1, 0, 8, 0, MVR_T_STRUCT, 2, 0, 0, -1, 0 } }, /* arch_prctl ARCH_GET_XCOMP_PERM addr */
+  { 1, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* arch_prctl ARCH_REQ_XCOMP_PERM addr */
+  { 3, { MVR_P_IN_STRUCT, -1, 0, 16, 0, MVR_T_STRUCT, 9, 0, 0, -1, 0 } }, /* futex FUTEX_WAIT timeout */
+  { 4, { MVR_P_PTR, -1, 0, 0, MVR_PF_UNUSED, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* futex FUTEX_WAIT uaddr2 */
+  { 5, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* futex FUTEX_WAIT val3 */
+  { 3, { MVR_P_PTR, -1, 0, 0, MVR_PF_UNUSED, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* futex FUTEX_WAKE timeout */
+  { 4, { MVR_P_PTR, -1, 0, 0, MVR_PF_UNUSED, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* futex FUTEX_WAKE uaddr2 */
+  { 5, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* futex FUTEX_WAKE val3 */
+  { 3, { MVR_P_PTR, -1, 0, 0, MVR_PF_UNUSED, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* futex FUTEX_FD timeout */
+  { 4, { MVR_P_PTR, -1, 0, 0, MVR_PF_UNUSED, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* futex FUTEX_FD uaddr2 */
+  { 5, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* futex FUTEX_FD val3 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* futex FUTEX_REQUEUE timeout */
+  { 5, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* futex FUTEX_REQUEUE val3 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* futex FUTEX_CMP_REQUEUE timeout */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* futex FUTEX_WAKE_OP timeout */
+  { 5, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 2, -1, 0 } }, /* futex FUTEX_WAKE_OP val3 */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* futex FUTEX_LOCK_PI val */
+  { 3, { MVR_P_IN_STRUCT, -1, 0, 16, 0, MVR_T_STRUCT, 9, 0, 0, -1, 0 } }, /* futex FUTEX_LOCK_PI timeout */
+  { 4, { MVR_P_PTR, -1, 0, 0, MVR_PF_UNUSED, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* futex FUTEX_LOCK_PI uaddr2 */
+  { 5, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* futex FUTEX_LOCK_PI val3 */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* futex FUTEX_LOCK_PI2 val */
+  { 3, { MVR_P_IN_STRUCT, -1, 0, 16, 0, MVR_T_STRUCT, 9, 0, 0, -1, 0 } }, /* futex FUTEX_LOCK_PI2 timeout */
+  { 4, { MVR_P_PTR, -1, 0, 0, MVR_PF_UNUSED, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* futex FUTEX_LOCK_PI2 uaddr2 */
+  { 5, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* futex FUTEX_LOCK_PI2 val3 */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* futex FUTEX_UNLOCK_PI val */
+  { 3, { MVR_P_PTR, -1, 0, 0, MVR_PF_UNUSED, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* futex FUTEX_UNLOCK_PI timeout */
+  { 4, { MVR_P_PTR, -1, 0, 0, MVR_PF_UNUSED, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* futex FUTEX_UNLOCK_PI uaddr2 */
+  { 5, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* futex FUTEX_UNLOCK_PI val3 */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* futex FUTEX_TRYLOCK_PI val */
+  { 3, { MVR_P_PTR, -1, 0, 0, MVR_PF_UNUSED, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* futex FUTEX_TRYLOCK_PI timeout */
+  { 4, { MVR_P_PTR, -1, 0, 0, MVR_PF_UNUSED, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* futex FUTEX_TRYLOCK_PI uaddr2 */
+  { 5, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* futex FUTEX_TRYLOCK_PI val3 */
+  { 3, { MVR_P_IN_STRUCT, -1, 0, 16, 0, MVR_T_STRUCT, 9, 0, 0, -1, 0 } }, /* futex FUTEX_WAIT_BITSET timeout */
+  { 4, { MVR_P_PTR, -1, 0, 0, MVR_PF_UNUSED, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* futex FUTEX_WAIT_BITSET uaddr2 */
+  { 5, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 98, 2, -1, 0 } }, /* futex FUTEX_WAIT_BITSET val3 */
+  { 3, { MVR_P_PTR, -1, 0, 0, MVR_PF_UNUSED, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* futex FUTEX_WAKE_BITSET timeout */
+  { 4, { MVR_P_PTR, -1, 0, 0, MVR_PF_UNUSED, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* futex FUTEX_WAKE_BITSET uaddr2 */
+  { 5, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 98, 2, -1, 0 } }, /* futex FUTEX_WAKE_BITSET val3 */
+  { 3, { MVR_P_IN_STRUCT, -1, 0, 16, 0, MVR_T_STRUCT, 9, 0, 0, -1, 0 } }, /* futex FUTEX_WAIT_REQUEUE_PI timeout */
+  { 5, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* futex FUTEX_WAIT_REQUEUE_PI val3 */
+  { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* futex FUTEX_CMP_REQUEUE_PI timeout */
+  { 3, { MVR_P_IN_STRUCT, -1, 0, 12, MVR_PF_UNUSED|MVR_PF_AGENT_PTR, MVR_T_STRUCT, 27, 0, 0, -1, 0 } }, /* epoll_ctl EPOLL_CTL_DEL event */
+  { 3, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* openat * mode */
+  { 3, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 1, -1, 0 } }, /* openat &O_CREAT mode */
+  { 3, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 1, -1, 0 } }, /* openat &O_TMPFILE mode */
 };
-static const struct mvr_cmd_entry mvr_cmd_entries[1] __attribute__((unused)) = {
-  { { { 0, 0 }, { 0, 0 } }, 0, 0, { 0, 0, 0 }, 0 },
+static const struct mvr_cmd_entry mvr_cmd_entries[221] __attribute__((unused)) = {
+  { { { MVR_CM_ANY, 0 }, { MVR_CM_ANY, 0 } }, 0, 1, { 0, 0, 0 }, 0 }, /* open * */
+  { { { MVR_CM_ALL, 64LL }, { MVR_CM_ANY, 0 } }, 1, 1, { 0, 0, 0 }, 0 }, /* open &O_CREAT */
+  { { { MVR_CM_ALL, 4259840LL }, { MVR_CM_ANY, 0 } }, 2, 1, { 0, 0, 0 }, 0 }, /* open &O_TMPFILE */
+  { { { MVR_CM_EQ, 21505LL }, { MVR_CM_ANY, 0 } }, 3, 1, { 0, 0, 0 }, 0 }, /* ioctl TCGETS */
+  { { { MVR_CM_EQ, 21506LL }, { MVR_CM_ANY, 0 } }, 4, 1, { 0, 0, 0 }, 0 }, /* ioctl TCSETS */
+  { { { MVR_CM_EQ, 21507LL }, { MVR_CM_ANY, 0 } }, 5, 1, { 0, 0, 0 }, 0 }, /* ioctl TCSETSW */
+  { { { MVR_CM_EQ, 21508LL }, { MVR_CM_ANY, 0 } }, 6, 1, { 0, 0, 0 }, 0 }, /* ioctl TCSETSF */
+  { { { MVR_CM_EQ, 2150388778LL }, { MVR_CM_ANY, 0 } }, 7, 1, { 0, 0, 0 }, 0 }, /* ioctl TCGETS2 */
+  { { { MVR_CM_EQ, 1076646955LL }, { MVR_CM_ANY, 0 } }, 8, 1, { 0, 0, 0 }, 0 }, /* ioctl TCSETS2 */
+  { { { MVR_CM_EQ, 1076646956LL }, { MVR_CM_ANY, 0 } }, 9, 1, { 0, 0, 0 }, 0 }, /* ioctl TCSETSW2 */
+  { { { MVR_CM_EQ, 1076646957LL }, { MVR_CM_ANY, 0 } }, 10, 1, { 0, 0, 0 }, 0 }, /* ioctl TCSETSF2 */
+  { { { MVR_CM_EQ, 21513LL }, { MVR_CM_ANY, 0 } }, 11, 1, { 0, 0, 0 }, 0 }, /* ioctl TCSBRK */
+  { { { MVR_CM_EQ, 21541LL }, { MVR_CM_ANY, 0 } }, 12, 1, { 0, 0, 0 }, 0 }, /* ioctl TCSBRKP */
+  { { { MVR_CM_EQ, 21514LL }, { MVR_CM_ANY, 0 } }, 13, 1, { 0, 0, 0 }, 0 }, /* ioctl TCXONC */
+  { { { MVR_CM_EQ, 21515LL }, { MVR_CM_ANY, 0 } }, 14, 1, { 0, 0, 0 }, 0 }, /* ioctl TCFLSH */
+  { { { MVR_CM_EQ, 21516LL }, { MVR_CM_ANY, 0 } }, 15, 1, { 0, 0, 0 }, 0 }, /* ioctl TIOCEXCL */
+  { { { MVR_CM_EQ, 21517LL }, { MVR_CM_ANY, 0 } }, 16, 1, { 0, 0, 0 }, 0 }, /* ioctl TIOCNXCL */
+  { { { MVR_CM_EQ, 2147767360LL }, { MVR_CM_ANY, 0 } }, 17, 1, { 0, 0, 0 }, 0 }, /* ioctl TIOCGEXCL */
+  { { { MVR_CM_EQ, 21518LL }, { MVR_CM_ANY, 0 } }, 18, 1, { 0, 0, 0 }, 0 }, /* ioctl TIOCSCTTY */
+  { { { MVR_CM_EQ, 21538LL }, { MVR_CM_ANY, 0 } }, 19, 1, { 0, 0, 0 }, 0 }, /* ioctl TIOCNOTTY */
+  { { { MVR_CM_EQ, 21519LL }, { MVR_CM_ANY, 0 } }, 20, 1, { 0, 0, 0 }, 0 }, /* ioctl TIOCGPGRP */
+  { { { MVR_CM_EQ, 21520LL }, { MVR_CM_ANY, 0 } }, 21, 1, { 0, 0, 0 }, 0 }, /* ioctl TIOCSPGRP */
+  { { { MVR_CM_EQ, 21545LL }, { MVR_CM_ANY, 0 } }, 22, 1, { 0, 0, 0 }, 0 }, /* ioctl TIOCGSID */
+  { { { MVR_CM_EQ, 21521LL }, { MVR_CM_ANY, 0 } }, 23, 1, { 0, 0, 0 }, 0 }, /* ioctl TIOCOUTQ */
+  { { { MVR_CM_EQ, 21531LL }, { MVR_CM_ANY, 0 } }, 24, 1, { 0, 0, 0 }, 0 }, /* ioctl FIONREAD */
+  { { { MVR_CM_EQ, 21523LL }, { MVR_CM_ANY, 0 } }, 25, 1, { 0, 0, 0 }, 0 }, /* ioctl TIOCGWINSZ */
+  { { { MVR_CM_EQ, 21524LL }, { MVR_CM_ANY, 0 } }, 26, 1, { 0, 0, 0 }, 0 }, /* ioctl TIOCSWINSZ */
+  { { { MVR_CM_EQ, 21525LL }, { MVR_CM_ANY, 0 } }, 27, 1, { 0, 0, 0 }, 0 }, /* ioctl TIOCMGET */
+  { { { MVR_CM_EQ, 21528LL }, { MVR_CM_ANY, 0 } }, 28, 1, { 0, 0, 0 }, 0 }, /* ioctl TIOCMSET */
+  { { { MVR_CM_EQ, 21526LL }, { MVR_CM_ANY, 0 } }, 29, 1, { 0, 0, 0 }, 0 }, /* ioctl TIOCMBIS */
+  { { { MVR_CM_EQ, 21527LL }, { MVR_CM_ANY, 0 } }, 30, 1, { 0, 0, 0 }, 0 }, /* ioctl TIOCMBIC */
+  { { { MVR_CM_EQ, 2147767344LL }, { MVR_CM_ANY, 0 } }, 31, 1, { 0, 0, 0 }, 0 }, /* ioctl TIOCGPTN */
+  { { { MVR_CM_EQ, 1074025521LL }, { MVR_CM_ANY, 0 } }, 32, 1, { 0, 0, 0 }, 0 }, /* ioctl TIOCSPTLCK */
+  { { { MVR_CM_EQ, 2147767353LL }, { MVR_CM_ANY, 0 } }, 33, 1, { 0, 0, 0 }, 0 }, /* ioctl TIOCGPTLCK */
+  { { { MVR_CM_EQ, 2147767352LL }, { MVR_CM_ANY, 0 } }, 34, 1, { 0, 0, 0 }, 0 }, /* ioctl TIOCGPKT */
+  { { { MVR_CM_EQ, 21536LL }, { MVR_CM_ANY, 0 } }, 35, 1, { 0, 0, 0 }, 0 }, /* ioctl TIOCPKT */
+  { { { MVR_CM_EQ, 21540LL }, { MVR_CM_ANY, 0 } }, 36, 1, { 0, 0, 0 }, 0 }, /* ioctl TIOCGETD */
+  { { { MVR_CM_EQ, 21539LL }, { MVR_CM_ANY, 0 } }, 37, 1, { 0, 0, 0 }, 0 }, /* ioctl TIOCSETD */
+  { { { MVR_CM_EQ, 21569LL }, { MVR_CM_ANY, 0 } }, 38, 1, { MVR_P_FD, 0, 0 }, MVR_CF_RETFD }, /* ioctl TIOCGPTPEER */
+  { { { MVR_CM_EQ, 21537LL }, { MVR_CM_ANY, 0 } }, 39, 1, { 0, 0, 0 }, 0 }, /* ioctl FIONBIO */
+  { { { MVR_CM_EQ, 21586LL }, { MVR_CM_ANY, 0 } }, 40, 1, { 0, 0, 0 }, 0 }, /* ioctl FIOASYNC */
+  { { { MVR_CM_EQ, 21585LL }, { MVR_CM_ANY, 0 } }, 41, 1, { 0, 0, 0 }, 0 }, /* ioctl FIOCLEX */
+  { { { MVR_CM_EQ, 21584LL }, { MVR_CM_ANY, 0 } }, 42, 1, { 0, 0, 0 }, 0 }, /* ioctl FIONCLEX */
+  { { { MVR_CM_EQ, 21600LL }, { MVR_CM_ANY, 0 } }, 43, 1, { 0, 0, 0 }, 0 }, /* ioctl FIOQSIZE */
+  { { { MVR_CM_EQ, 35075LL }, { MVR_CM_ANY, 0 } }, 44, 1, { 0, 0, 0 }, 0 }, /* ioctl FIOGETOWN */
+  { { { MVR_CM_EQ, 35073LL }, { MVR_CM_ANY, 0 } }, 45, 1, { 0, 0, 0 }, 0 }, /* ioctl FIOSETOWN */
+  { { { MVR_CM_EQ, 35076LL }, { MVR_CM_ANY, 0 } }, 46, 1, { 0, 0, 0 }, 0 }, /* ioctl SIOCGPGRP */
+  { { { MVR_CM_EQ, 35074LL }, { MVR_CM_ANY, 0 } }, 47, 1, { 0, 0, 0 }, 0 }, /* ioctl SIOCSPGRP */
+  { { { MVR_CM_EQ, 35077LL }, { MVR_CM_ANY, 0 } }, 48, 1, { 0, 0, 0 }, 0 }, /* ioctl SIOCATMARK */
+  { { { MVR_CM_EQ, 35088LL }, { MVR_CM_ANY, 0 } }, 49, 1, { 0, 0, 0 }, 0 }, /* ioctl SIOCGIFNAME */
+  { { { MVR_CM_EQ, 35090LL }, { MVR_CM_ANY, 0 } }, 50, 1, { 0, 0, 0 }, 0 }, /* ioctl SIOCGIFCONF */
+  { { { MVR_CM_EQ, 35091LL }, { MVR_CM_ANY, 0 } }, 51, 1, { 0, 0, 0 }, 0 }, /* ioctl SIOCGIFFLAGS */
+  { { { MVR_CM_EQ, 35092LL }, { MVR_CM_ANY, 0 } }, 52, 1, { 0, 0, 0 }, 0 }, /* ioctl SIOCSIFFLAGS */
+  { { { MVR_CM_EQ, 35093LL }, { MVR_CM_ANY, 0 } }, 53, 1, { 0, 0, 0 }, 0 }, /* ioctl SIOCGIFADDR */
+  { { { MVR_CM_EQ, 35094LL }, { MVR_CM_ANY, 0 } }, 54, 1, { 0, 0, 0 }, 0 }, /* ioctl SIOCSIFADDR */
+  { { { MVR_CM_EQ, 35095LL }, { MVR_CM_ANY, 0 } }, 55, 1, { 0, 0, 0 }, 0 }, /* ioctl SIOCGIFDSTADDR */
+  { { { MVR_CM_EQ, 35097LL }, { MVR_CM_ANY, 0 } }, 56, 1, { 0, 0, 0 }, 0 }, /* ioctl SIOCGIFBRDADDR */
+  { { { MVR_CM_EQ, 35099LL }, { MVR_CM_ANY, 0 } }, 57, 1, { 0, 0, 0 }, 0 }, /* ioctl SIOCGIFNETMASK */
+  { { { MVR_CM_EQ, 35101LL }, { MVR_CM_ANY, 0 } }, 58, 1, { 0, 0, 0 }, 0 }, /* ioctl SIOCGIFMETRIC */
+  { { { MVR_CM_EQ, 35105LL }, { MVR_CM_ANY, 0 } }, 59, 1, { 0, 0, 0 }, 0 }, /* ioctl SIOCGIFMTU */
+  { { { MVR_CM_EQ, 35106LL }, { MVR_CM_ANY, 0 } }, 60, 1, { 0, 0, 0 }, 0 }, /* ioctl SIOCSIFMTU */
+  { { { MVR_CM_EQ, 35111LL }, { MVR_CM_ANY, 0 } }, 61, 1, { 0, 0, 0 }, 0 }, /* ioctl SIOCGIFHWADDR */
+  { { { MVR_CM_EQ, 35123LL }, { MVR_CM_ANY, 0 } }, 62, 1, { 0, 0, 0 }, 0 }, /* ioctl SIOCGIFINDEX */
+  { { { MVR_CM_EQ, 35125LL }, { MVR_CM_ANY, 0 } }, 63, 1, { 0, 0, 0 }, 0 }, /* ioctl SIOCGIFPFLAGS */
+  { { { MVR_CM_EQ, 35128LL }, { MVR_CM_ANY, 0 } }, 64, 1, { 0, 0, 0 }, 0 }, /* ioctl SIOCGIFCOUNT */
+  { { { MVR_CM_EQ, 2148034049LL }, { MVR_CM_ANY, 0 } }, 65, 1, { 0, 0, 0 }, 0 }, /* ioctl FS_IOC_GETFLAGS */
+  { { { MVR_CM_EQ, 1074292226LL }, { MVR_CM_ANY, 0 } }, 66, 1, { 0, 0, 0 }, 0 }, /* ioctl FS_IOC_SETFLAGS */
+  { { { MVR_CM_EQ, 2148038145LL }, { MVR_CM_ANY, 0 } }, 67, 1, { 0, 0, 0 }, 0 }, /* ioctl FS_IOC_GETVERSION */
+  { { { MVR_CM_EQ, 1074296322LL }, { MVR_CM_ANY, 0 } }, 68, 1, { 0, 0, 0 }, 0 }, /* ioctl FS_IOC_SETVERSION */
+  { { { MVR_CM_EQ, 1074041865LL }, { MVR_CM_ANY, 0 } }, 69, 1, { 0, 0, 0 }, 0 }, /* ioctl FICLONE */
+  { { { MVR_CM_EQ, 3221510263LL }, { MVR_CM_ANY, 0 } }, 70, 1, { 0, 0, 0 }, 0 }, /* ioctl FIFREEZE */
+  { { { MVR_CM_EQ, 3221510264LL }, { MVR_CM_ANY, 0 } }, 71, 1, { 0, 0, 0 }, 0 }, /* ioctl FITHAW */
+  { { { MVR_CM_EQ, 2148012658LL }, { MVR_CM_ANY, 0 } }, 72, 1, { 0, 0, 0 }, 0 }, /* ioctl BLKGETSIZE64 */
+  { { { MVR_CM_EQ, 4712LL }, { MVR_CM_ANY, 0 } }, 73, 1, { 0, 0, 0 }, 0 }, /* ioctl BLKSSZGET */
+  { { { MVR_CM_EQ, 4702LL }, { MVR_CM_ANY, 0 } }, 74, 1, { 0, 0, 0 }, 0 }, /* ioctl BLKROGET */
+  { { { MVR_CM_EQ, 4705LL }, { MVR_CM_ANY, 0 } }, 75, 1, { 0, 0, 0 }, 0 }, /* ioctl BLKFLSBUF */
+  { { { MVR_CM_EQ, 2147766784LL }, { MVR_CM_ANY, 0 } }, 76, 1, { 0, 0, 0 }, 0 }, /* ioctl RNDGETENTCNT */
+  { { { MVR_CM_EQ, 0LL }, { MVR_CM_ANY, 0 } }, 77, 1, { 0, 0, 0 }, 0 }, /* shmctl IPC_RMID */
+  { { { MVR_CM_EQ, 11LL }, { MVR_CM_ANY, 0 } }, 78, 1, { 0, 0, 0 }, 0 }, /* shmctl SHM_LOCK */
+  { { { MVR_CM_EQ, 12LL }, { MVR_CM_ANY, 0 } }, 79, 1, { 0, 0, 0 }, 0 }, /* shmctl SHM_UNLOCK */
+  { { { MVR_CM_EQ, 16LL }, { MVR_CM_ANY, 0 } }, 80, 1, { 0, 0, 0 }, 0 }, /* socket AF_NETLINK */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_ANY, 0 } }, 81, 1, { 0, 0, 0 }, 0 }, /* socket AF_UNIX */
+  { { { MVR_CM_EQ, 17LL }, { MVR_CM_ANY, 0 } }, 82, 1, { 0, 0, 0 }, 0 }, /* socket AF_PACKET */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_ANY, 0 } }, 83, 2, { 0, 0, 0 }, 0 }, /* setsockopt SOL_SOCKET,* */
+  { { { MVR_CM_EQ, 6LL }, { MVR_CM_ANY, 0 } }, 85, 2, { 0, 0, 0 }, 0 }, /* setsockopt SOL_TCP,* */
+  { { { MVR_CM_EQ, 0LL }, { MVR_CM_ANY, 0 } }, 87, 2, { 0, 0, 0 }, 0 }, /* setsockopt SOL_IP,* */
+  { { { MVR_CM_EQ, 41LL }, { MVR_CM_ANY, 0 } }, 89, 2, { 0, 0, 0 }, 0 }, /* setsockopt SOL_IPV6,* */
+  { { { MVR_CM_EQ, 17LL }, { MVR_CM_ANY, 0 } }, 91, 2, { 0, 0, 0 }, 0 }, /* setsockopt SOL_UDP,* */
+  { { { MVR_CM_EQ, 270LL }, { MVR_CM_ANY, 0 } }, 93, 2, { 0, 0, 0 }, 0 }, /* setsockopt SOL_NETLINK,* */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 13LL } }, 95, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_SOCKET,SO_LINGER */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 20LL } }, 96, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_SOCKET,SO_RCVTIMEO_OLD */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 21LL } }, 97, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_SOCKET,SO_SNDTIMEO_OLD */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 25LL } }, 98, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_SOCKET,SO_BINDTODEVICE */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 26LL } }, 99, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_SOCKET,SO_ATTACH_FILTER */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 51LL } }, 100, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_SOCKET,SO_ATTACH_REUSEPORT_CBPF */
+  { { { MVR_CM_EQ, 6LL }, { MVR_CM_EQ, 13LL } }, 101, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_TCP,TCP_CONGESTION */
+  { { { MVR_CM_EQ, 6LL }, { MVR_CM_EQ, 31LL } }, 102, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_TCP,TCP_ULP */
+  { { { MVR_CM_EQ, 0LL }, { MVR_CM_EQ, 35LL } }, 103, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_IP,IP_ADD_MEMBERSHIP */
+  { { { MVR_CM_EQ, 0LL }, { MVR_CM_EQ, 36LL } }, 104, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_IP,IP_DROP_MEMBERSHIP */
+  { { { MVR_CM_EQ, 0LL }, { MVR_CM_EQ, 4LL } }, 105, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_IP,IP_OPTIONS */
+  { { { MVR_CM_EQ, 41LL }, { MVR_CM_EQ, 20LL } }, 106, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_IPV6,IPV6_ADD_MEMBERSHIP */
+  { { { MVR_CM_EQ, 41LL }, { MVR_CM_EQ, 21LL } }, 107, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_IPV6,IPV6_DROP_MEMBERSHIP */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_ANY, 0 } }, 108, 2, { 0, 0, 0 }, 0 }, /* getsockopt SOL_SOCKET,* */
+  { { { MVR_CM_EQ, 6LL }, { MVR_CM_ANY, 0 } }, 110, 2, { 0, 0, 0 }, 0 }, /* getsockopt SOL_TCP,* */
+  { { { MVR_CM_EQ, 0LL }, { MVR_CM_ANY, 0 } }, 112, 2, { 0, 0, 0 }, 0 }, /* getsockopt SOL_IP,* */
+  { { { MVR_CM_EQ, 41LL }, { MVR_CM_ANY, 0 } }, 114, 2, { 0, 0, 0 }, 0 }, /* getsockopt SOL_IPV6,* */
+  { { { MVR_CM_EQ, 17LL }, { MVR_CM_ANY, 0 } }, 116, 2, { 0, 0, 0 }, 0 }, /* getsockopt SOL_UDP,* */
+  { { { MVR_CM_EQ, 270LL }, { MVR_CM_ANY, 0 } }, 118, 2, { 0, 0, 0 }, 0 }, /* getsockopt SOL_NETLINK,* */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 13LL } }, 120, 1, { 0, 0, 0 }, 0 }, /* getsockopt SOL_SOCKET,SO_LINGER */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 17LL } }, 121, 1, { 0, 0, 0 }, 0 }, /* getsockopt SOL_SOCKET,SO_PEERCRED */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 20LL } }, 122, 1, { 0, 0, 0 }, 0 }, /* getsockopt SOL_SOCKET,SO_RCVTIMEO_OLD */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 21LL } }, 123, 1, { 0, 0, 0 }, 0 }, /* getsockopt SOL_SOCKET,SO_SNDTIMEO_OLD */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 25LL } }, 124, 1, { 0, 0, 0 }, 0 }, /* getsockopt SOL_SOCKET,SO_BINDTODEVICE */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 28LL } }, 125, 1, { 0, 0, 0 }, 0 }, /* getsockopt SOL_SOCKET,SO_PEERNAME */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 31LL } }, 126, 1, { 0, 0, 0 }, 0 }, /* getsockopt SOL_SOCKET,SO_PEERSEC */
+  { { { MVR_CM_EQ, 6LL }, { MVR_CM_EQ, 11LL } }, 127, 1, { 0, 0, 0 }, 0 }, /* getsockopt SOL_TCP,TCP_INFO */
+  { { { MVR_CM_EQ, 6LL }, { MVR_CM_EQ, 13LL } }, 128, 1, { 0, 0, 0 }, 0 }, /* getsockopt SOL_TCP,TCP_CONGESTION */
+  { { { MVR_CM_EQ, 0LL }, { MVR_CM_EQ, 4LL } }, 129, 1, { 0, 0, 0 }, 0 }, /* getsockopt SOL_IP,IP_OPTIONS */
+  { { { MVR_CM_EQ, 0LL }, { MVR_CM_ANY, 0 } }, 130, 1, { 0, 0, 0 }, 0 }, /* semctl IPC_RMID */
+  { { { MVR_CM_EQ, 11LL }, { MVR_CM_ANY, 0 } }, 131, 1, { 0, 0, 0 }, 0 }, /* semctl GETPID */
+  { { { MVR_CM_EQ, 12LL }, { MVR_CM_ANY, 0 } }, 132, 1, { 0, 0, 0 }, 0 }, /* semctl GETVAL */
+  { { { MVR_CM_EQ, 14LL }, { MVR_CM_ANY, 0 } }, 133, 1, { 0, 0, 0 }, 0 }, /* semctl GETNCNT */
+  { { { MVR_CM_EQ, 15LL }, { MVR_CM_ANY, 0 } }, 134, 1, { 0, 0, 0 }, 0 }, /* semctl GETZCNT */
+  { { { MVR_CM_EQ, 2LL }, { MVR_CM_ANY, 0 } }, 135, 1, { 0, 0, 0 }, 0 }, /* semctl IPC_STAT */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_ANY, 0 } }, 136, 1, { 0, 0, 0 }, 0 }, /* semctl IPC_SET */
+  { { { MVR_CM_EQ, 3LL }, { MVR_CM_ANY, 0 } }, 137, 1, { 0, 0, 0 }, 0 }, /* semctl IPC_INFO */
+  { { { MVR_CM_EQ, 19LL }, { MVR_CM_ANY, 0 } }, 138, 1, { 0, 0, 0 }, 0 }, /* semctl SEM_INFO */
+  { { { MVR_CM_EQ, 18LL }, { MVR_CM_ANY, 0 } }, 139, 1, { 0, 0, 0 }, 0 }, /* semctl SEM_STAT */
+  { { { MVR_CM_EQ, 20LL }, { MVR_CM_ANY, 0 } }, 140, 1, { 0, 0, 0 }, 0 }, /* semctl SEM_STAT_ANY */
+  { { { MVR_CM_EQ, 13LL }, { MVR_CM_ANY, 0 } }, 141, 1, { 0, 0, 0 }, 0 }, /* semctl GETALL */
+  { { { MVR_CM_EQ, 17LL }, { MVR_CM_ANY, 0 } }, 142, 1, { 0, 0, 0 }, 0 }, /* semctl SETALL */
+  { { { MVR_CM_EQ, 0LL }, { MVR_CM_ANY, 0 } }, 143, 1, { 0, 0, 0 }, 0 }, /* msgctl IPC_RMID */
+  { { { MVR_CM_EQ, 0LL }, { MVR_CM_ANY, 0 } }, 144, 1, { MVR_P_FD, 0, 0 }, MVR_CF_RETFD }, /* fcntl F_DUPFD */
+  { { { MVR_CM_EQ, 1030LL }, { MVR_CM_ANY, 0 } }, 145, 1, { MVR_P_FD, 0, 0 }, MVR_CF_RETFD }, /* fcntl F_DUPFD_CLOEXEC */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_ANY, 0 } }, 146, 1, { MVR_P_FLAGS, 18, 0 }, 0 }, /* fcntl F_GETFD */
+  { { { MVR_CM_EQ, 2LL }, { MVR_CM_ANY, 0 } }, 147, 1, { 0, 0, 0 }, 0 }, /* fcntl F_SETFD */
+  { { { MVR_CM_EQ, 3LL }, { MVR_CM_ANY, 0 } }, 148, 1, { MVR_P_FLAGS, 3, 2 }, 0 }, /* fcntl F_GETFL */
+  { { { MVR_CM_EQ, 4LL }, { MVR_CM_ANY, 0 } }, 149, 1, { 0, 0, 0 }, 0 }, /* fcntl F_SETFL */
+  { { { MVR_CM_EQ, 5LL }, { MVR_CM_ANY, 0 } }, 150, 1, { 0, 0, 0 }, 0 }, /* fcntl F_GETLK */
+  { { { MVR_CM_EQ, 6LL }, { MVR_CM_ANY, 0 } }, 151, 1, { 0, 0, 0 }, 0 }, /* fcntl F_SETLK */
+  { { { MVR_CM_EQ, 7LL }, { MVR_CM_ANY, 0 } }, 152, 1, { 0, 0, 0 }, MVR_CF_BLOCKS }, /* fcntl F_SETLKW */
+  { { { MVR_CM_EQ, 36LL }, { MVR_CM_ANY, 0 } }, 153, 1, { 0, 0, 0 }, 0 }, /* fcntl F_OFD_GETLK */
+  { { { MVR_CM_EQ, 37LL }, { MVR_CM_ANY, 0 } }, 154, 1, { 0, 0, 0 }, 0 }, /* fcntl F_OFD_SETLK */
+  { { { MVR_CM_EQ, 38LL }, { MVR_CM_ANY, 0 } }, 155, 1, { 0, 0, 0 }, MVR_CF_BLOCKS }, /* fcntl F_OFD_SETLKW */
+  { { { MVR_CM_EQ, 9LL }, { MVR_CM_ANY, 0 } }, 156, 1, { 0, 0, 0 }, 0 }, /* fcntl F_GETOWN */
+  { { { MVR_CM_EQ, 8LL }, { MVR_CM_ANY, 0 } }, 157, 1, { 0, 0, 0 }, 0 }, /* fcntl F_SETOWN */
+  { { { MVR_CM_EQ, 16LL }, { MVR_CM_ANY, 0 } }, 158, 1, { 0, 0, 0 }, 0 }, /* fcntl F_GETOWN_EX */
+  { { { MVR_CM_EQ, 15LL }, { MVR_CM_ANY, 0 } }, 159, 1, { 0, 0, 0 }, 0 }, /* fcntl F_SETOWN_EX */
+  { { { MVR_CM_EQ, 11LL }, { MVR_CM_ANY, 0 } }, 160, 1, { MVR_P_INT, 2, 0 }, 0 }, /* fcntl F_GETSIG */
+  { { { MVR_CM_EQ, 10LL }, { MVR_CM_ANY, 0 } }, 161, 1, { 0, 0, 0 }, 0 }, /* fcntl F_SETSIG */
+  { { { MVR_CM_EQ, 1025LL }, { MVR_CM_ANY, 0 } }, 162, 1, { MVR_P_INT, 21, 0 }, 0 }, /* fcntl F_GETLEASE */
+  { { { MVR_CM_EQ, 1024LL }, { MVR_CM_ANY, 0 } }, 163, 1, { 0, 0, 0 }, 0 }, /* fcntl F_SETLEASE */
+  { { { MVR_CM_EQ, 1026LL }, { MVR_CM_ANY, 0 } }, 164, 1, { 0, 0, 0 }, 0 }, /* fcntl F_NOTIFY */
+  { { { MVR_CM_EQ, 1032LL }, { MVR_CM_ANY, 0 } }, 165, 1, { 0, 0, 0 }, 0 }, /* fcntl F_GETPIPE_SZ */
+  { { { MVR_CM_EQ, 1031LL }, { MVR_CM_ANY, 0 } }, 166, 1, { 0, 0, 0 }, 0 }, /* fcntl F_SETPIPE_SZ */
+  { { { MVR_CM_EQ, 1033LL }, { MVR_CM_ANY, 0 } }, 167, 1, { 0, 0, 0 }, 0 }, /* fcntl F_ADD_SEALS */
+  { { { MVR_CM_EQ, 1034LL }, { MVR_CM_ANY, 0 } }, 168, 1, { MVR_P_FLAGS, 23, 0 }, 0 }, /* fcntl F_GET_SEALS */
+  { { { MVR_CM_EQ, 1035LL }, { MVR_CM_ANY, 0 } }, 169, 1, { 0, 0, 0 }, 0 }, /* fcntl F_GET_RW_HINT */
+  { { { MVR_CM_EQ, 1036LL }, { MVR_CM_ANY, 0 } }, 170, 1, { 0, 0, 0 }, 0 }, /* fcntl F_SET_RW_HINT */
+  { { { MVR_CM_EQ, 1037LL }, { MVR_CM_ANY, 0 } }, 171, 1, { 0, 0, 0 }, 0 }, /* fcntl F_GET_FILE_RW_HINT */
+  { { { MVR_CM_EQ, 1038LL }, { MVR_CM_ANY, 0 } }, 172, 1, { 0, 0, 0 }, 0 }, /* fcntl F_SET_FILE_RW_HINT */
+  { { { MVR_CM_EQ, 1027LL }, { MVR_CM_ANY, 0 } }, 173, 1, { 0, 0, 0 }, 0 }, /* fcntl F_DUPFD_QUERY */
+  { { { MVR_CM_EQ, 1028LL }, { MVR_CM_ANY, 0 } }, 174, 1, { 0, 0, 0 }, 0 }, /* fcntl F_CREATED_QUERY */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_ANY, 0 } }, 175, 4, { 0, 0, 0 }, 0 }, /* prctl PR_SET_PDEATHSIG */
+  { { { MVR_CM_EQ, 2LL }, { MVR_CM_ANY, 0 } }, 179, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_PDEATHSIG */
+  { { { MVR_CM_EQ, 3LL }, { MVR_CM_ANY, 0 } }, 183, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_DUMPABLE */
+  { { { MVR_CM_EQ, 4LL }, { MVR_CM_ANY, 0 } }, 187, 3, { 0, 0, 0 }, 0 }, /* prctl PR_SET_DUMPABLE */
+  { { { MVR_CM_EQ, 7LL }, { MVR_CM_ANY, 0 } }, 190, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_KEEPCAPS */
+  { { { MVR_CM_EQ, 8LL }, { MVR_CM_ANY, 0 } }, 194, 3, { 0, 0, 0 }, 0 }, /* prctl PR_SET_KEEPCAPS */
+  { { { MVR_CM_EQ, 15LL }, { MVR_CM_ANY, 0 } }, 197, 4, { 0, 0, 0 }, 0 }, /* prctl PR_SET_NAME */
+  { { { MVR_CM_EQ, 16LL }, { MVR_CM_ANY, 0 } }, 201, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_NAME */
+  { { { MVR_CM_EQ, 21LL }, { MVR_CM_ANY, 0 } }, 205, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_SECCOMP */
+  { { { MVR_CM_EQ, 22LL }, { MVR_CM_ANY, 0 } }, 209, 3, { 0, 0, 0 }, 0 }, /* prctl PR_SET_SECCOMP */
+  { { { MVR_CM_EQ, 23LL }, { MVR_CM_ANY, 0 } }, 212, 3, { 0, 0, 0 }, 0 }, /* prctl PR_CAPBSET_READ */
+  { { { MVR_CM_EQ, 24LL }, { MVR_CM_ANY, 0 } }, 215, 3, { 0, 0, 0 }, 0 }, /* prctl PR_CAPBSET_DROP */
+  { { { MVR_CM_EQ, 27LL }, { MVR_CM_ANY, 0 } }, 218, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_SECUREBITS */
+  { { { MVR_CM_EQ, 28LL }, { MVR_CM_ANY, 0 } }, 222, 4, { 0, 0, 0 }, 0 }, /* prctl PR_SET_SECUREBITS */
+  { { { MVR_CM_EQ, 29LL }, { MVR_CM_ANY, 0 } }, 226, 3, { 0, 0, 0 }, 0 }, /* prctl PR_SET_TIMERSLACK */
+  { { { MVR_CM_EQ, 30LL }, { MVR_CM_ANY, 0 } }, 229, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_TIMERSLACK */
+  { { { MVR_CM_EQ, 36LL }, { MVR_CM_ANY, 0 } }, 233, 3, { 0, 0, 0 }, 0 }, /* prctl PR_SET_CHILD_SUBREAPER */
+  { { { MVR_CM_EQ, 37LL }, { MVR_CM_ANY, 0 } }, 236, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_CHILD_SUBREAPER */
+  { { { MVR_CM_EQ, 38LL }, { MVR_CM_ANY, 0 } }, 240, 3, { 0, 0, 0 }, 0 }, /* prctl PR_SET_NO_NEW_PRIVS */
+  { { { MVR_CM_EQ, 39LL }, { MVR_CM_ANY, 0 } }, 243, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_NO_NEW_PRIVS */
+  { { { MVR_CM_EQ, 40LL }, { MVR_CM_ANY, 0 } }, 247, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_TID_ADDRESS */
+  { { { MVR_CM_EQ, 41LL }, { MVR_CM_ANY, 0 } }, 251, 3, { 0, 0, 0 }, 0 }, /* prctl PR_SET_THP_DISABLE */
+  { { { MVR_CM_EQ, 42LL }, { MVR_CM_ANY, 0 } }, 254, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_THP_DISABLE */
+  { { { MVR_CM_EQ, 57LL }, { MVR_CM_ANY, 0 } }, 258, 3, { 0, 0, 0 }, 0 }, /* prctl PR_SET_IO_FLUSHER */
+  { { { MVR_CM_EQ, 58LL }, { MVR_CM_ANY, 0 } }, 261, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_IO_FLUSHER */
+  { { { MVR_CM_EQ, 52LL }, { MVR_CM_ANY, 0 } }, 265, 3, { 0, 0, 0 }, 0 }, /* prctl PR_GET_SPECULATION_CTRL */
+  { { { MVR_CM_EQ, 53LL }, { MVR_CM_ANY, 0 } }, 268, 2, { 0, 0, 0 }, 0 }, /* prctl PR_SET_SPECULATION_CTRL */
+  { { { MVR_CM_EQ, 47LL }, { MVR_CM_ANY, 0 } }, 270, 3, { 0, 0, 0 }, 0 }, /* prctl PR_CAP_AMBIENT */
+  { { { MVR_CM_EQ, 35LL }, { MVR_CM_ANY, 0 } }, 273, 4, { 0, 0, 0 }, 0 }, /* prctl PR_SET_MM */
+  { { { MVR_CM_EQ, 65LL }, { MVR_CM_ANY, 0 } }, 277, 4, { 0, 0, 0 }, 0 }, /* prctl PR_SET_MDWE */
+  { { { MVR_CM_EQ, 66LL }, { MVR_CM_ANY, 0 } }, 281, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_MDWE */
+  { { { MVR_CM_EQ, 1398164801LL }, { MVR_CM_ANY, 0 } }, 285, 4, { 0, 0, 0 }, 0 }, /* prctl PR_SET_VMA */
+  { { { MVR_CM_EQ, 59LL }, { MVR_CM_ANY, 0 } }, 289, 4, { 0, 0, 0 }, 0 }, /* prctl PR_SET_SYSCALL_USER_DISPATCH */
+  { { { MVR_CM_EQ, 4099LL }, { MVR_CM_ANY, 0 } }, 293, 1, { 0, 0, 0 }, 0 }, /* arch_prctl ARCH_GET_FS */
+  { { { MVR_CM_EQ, 4100LL }, { MVR_CM_ANY, 0 } }, 294, 1, { 0, 0, 0 }, 0 }, /* arch_prctl ARCH_GET_GS */
+  { { { MVR_CM_EQ, 4113LL }, { MVR_CM_ANY, 0 } }, 295, 1, { 0, 0, 0 }, 0 }, /* arch_prctl ARCH_GET_CPUID */
+  { { { MVR_CM_EQ, 4114LL }, { MVR_CM_ANY, 0 } }, 296, 1, { 0, 0, 0 }, 0 }, /* arch_prctl ARCH_SET_CPUID */
+  { { { MVR_CM_EQ, 4129LL }, { MVR_CM_ANY, 0 } }, 297, 1, { 0, 0, 0 }, 0 }, /* arch_prctl ARCH_GET_XCOMP_SUPP */
+  { { { MVR_CM_EQ, 4130LL }, { MVR_CM_ANY, 0 } }, 298, 1, { 0, 0, 0 }, 0 }, /* arch_prctl ARCH_GET_XCOMP_PERM */
+  { { { MVR_CM_EQ, 4131LL }, { MVR_CM_ANY, 0 } }, 299, 1, { 0, 0, 0 }, 0 }, /* arch_prctl ARCH_REQ_XCOMP_PERM */
+  { { { MVR_CM_EQ, 0LL }, { MVR_CM_ANY, 0 } }, 300, 3, { 0, 0, 0 }, MVR_CF_BLOCKS }, /* futex FUTEX_WAIT */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_ANY, 0 } }, 303, 3, { 0, 0, 0 }, 0 }, /* futex FUTEX_WAKE */
+  { { { MVR_CM_EQ, 2LL }, { MVR_CM_ANY, 0 } }, 306, 3, { 0, 0, 0 }, MVR_CF_RETFD }, /* futex FUTEX_FD */
+  { { { MVR_CM_EQ, 3LL }, { MVR_CM_ANY, 0 } }, 309, 2, { 0, 0, 0 }, 0 }, /* futex FUTEX_REQUEUE */
+  { { { MVR_CM_EQ, 4LL }, { MVR_CM_ANY, 0 } }, 311, 1, { 0, 0, 0 }, 0 }, /* futex FUTEX_CMP_REQUEUE */
+  { { { MVR_CM_EQ, 5LL }, { MVR_CM_ANY, 0 } }, 312, 2, { 0, 0, 0 }, 0 }, /* futex FUTEX_WAKE_OP */
+  { { { MVR_CM_EQ, 6LL }, { MVR_CM_ANY, 0 } }, 314, 4, { 0, 0, 0 }, MVR_CF_BLOCKS }, /* futex FUTEX_LOCK_PI */
+  { { { MVR_CM_EQ, 13LL }, { MVR_CM_ANY, 0 } }, 318, 4, { 0, 0, 0 }, MVR_CF_BLOCKS }, /* futex FUTEX_LOCK_PI2 */
+  { { { MVR_CM_EQ, 7LL }, { MVR_CM_ANY, 0 } }, 322, 4, { 0, 0, 0 }, 0 }, /* futex FUTEX_UNLOCK_PI */
+  { { { MVR_CM_EQ, 8LL }, { MVR_CM_ANY, 0 } }, 326, 4, { 0, 0, 0 }, 0 }, /* futex FUTEX_TRYLOCK_PI */
+  { { { MVR_CM_EQ, 9LL }, { MVR_CM_ANY, 0 } }, 330, 3, { 0, 0, 0 }, MVR_CF_BLOCKS }, /* futex FUTEX_WAIT_BITSET */
+  { { { MVR_CM_EQ, 10LL }, { MVR_CM_ANY, 0 } }, 333, 3, { 0, 0, 0 }, 0 }, /* futex FUTEX_WAKE_BITSET */
+  { { { MVR_CM_EQ, 11LL }, { MVR_CM_ANY, 0 } }, 336, 2, { 0, 0, 0 }, MVR_CF_BLOCKS }, /* futex FUTEX_WAIT_REQUEUE_PI */
+  { { { MVR_CM_EQ, 12LL }, { MVR_CM_ANY, 0 } }, 338, 1, { 0, 0, 0 }, 0 }, /* futex FUTEX_CMP_REQUEUE_PI */
+  { { { MVR_CM_EQ, 2LL }, { MVR_CM_ANY, 0 } }, 339, 1, { 0, 0, 0 }, 0 }, /* epoll_ctl EPOLL_CTL_DEL */
+  { { { MVR_CM_ANY, 0 }, { MVR_CM_ANY, 0 } }, 340, 1, { 0, 0, 0 }, 0 }, /* openat * */
+  { { { MVR_CM_ALL, 64LL }, { MVR_CM_ANY, 0 } }, 341, 1, { 0, 0, 0 }, 0 }, /* openat &O_CREAT */
+  { { { MVR_CM_ALL, 4259840LL }, { MVR_CM_ANY, 0 } }, 342, 1, { 0, 0, 0 }, 0 }, /* openat &O_TMPFILE */
 };
-static const struct mvr_cmd_table mvr_cmd_tables[1] __attribute__((unused)) = {
-  { 0, { 0, 0 }, 0, 0, 0 },
+static const struct mvr_cmd_table mvr_cmd_tables[14] __attribute__((unused)) = {
+  { 1, { 1, 0 }, (-1LL), 0, 3 }, /* open */
+  { 1, { 1, 0 }, (-1LL), 3, 74 }, /* ioctl */
+  { 1, { 1, 0 }, 255LL, 77, 3 }, /* shmctl */
+  { 1, { 0, 0 }, (-1LL), 80, 3 }, /* socket */
+  { 2, { 1, 2 }, (-1LL), 83, 19 }, /* setsockopt */
+  { 2, { 1, 2 }, (-1LL), 102, 16 }, /* getsockopt */
+  { 1, { 2, 0 }, 255LL, 118, 13 }, /* semctl */
+  { 1, { 1, 0 }, 255LL, 131, 1 }, /* msgctl */
+  { 1, { 1, 0 }, (-1LL), 132, 31 }, /* fcntl */
+  { 1, { 0, 0 }, (-1LL), 163, 33 }, /* prctl */
+  { 1, { 0, 0 }, (-1LL), 196, 7 }, /* arch_prctl */
+  { 1, { 1, 0 }, 127LL, 203, 14 }, /* futex */
+  { 1, { 1, 0 }, (-1LL), 217, 1 }, /* epoll_ctl */
+  { 1, { 2, 0 }, (-1LL), 218, 3 }, /* openat */
 };
 
 /* The entry for a syscall number, or NULL when the number is unknown. */
