@@ -27,8 +27,9 @@ import { printFile } from '../syntax/printer.ts';
 import { loadProgram } from '../check/program.ts';
 import type { Program } from '../check/program-types.ts';
 import { LineMap } from '../core/span.ts';
-import type { ParamKind, SyscallInfo } from '../syscalls/types.ts';
+import type { ParamInfo, SyscallInfo } from '../syscalls/types.ts';
 import { syscallByNr } from '../syscalls/lookup.ts';
+import { compareClass, isGathered, matchKey as modelMatchKey, paramsOf } from '../syscalls/meaning.ts';
 import { traceThreads, type Trace, type TraceEvent } from './trace.ts';
 import { matchedEvents, pairName, threadPairs, verifyTraces, type ThreadPair, type VerifyFinding, type VerifyResult } from './verify.ts';
 
@@ -47,34 +48,13 @@ export function comparedTrace(trace: Trace): Trace {
   return { ...trace, events, signals: [], threadOrder: threads };
 }
 
-const SCALAR: ReadonlySet<ParamKind> = new Set<ParamKind>(['fd', 'int', 'size', 'flags']);
-const CONTENT: ReadonlySet<ParamKind> = new Set<ParamKind>(['in_bytes', 'path', 'in_struct']);
-
-function hex(b: Uint8Array | null | undefined): string {
-  if (!b) return '-';
-  let s = '';
-  for (const x of b) s += x.toString(16).padStart(2, '0');
-  return s;
-}
-
 /**
  * The key of the default match (docs/semantics.md, "The default match"): two events with equal
- * keys are paired by it. A syscall the table does not know compares all six arguments.
+ * keys are paired by it (compiler/syscalls/meaning.ts decides what is compared). A syscall the table
+ * does not know compares all six arguments.
  */
 export function matchKey(e: TraceEvent): string {
-  const sc = syscallByNr(e.nr);
-  const parts: string[] = [String(e.nr)];
-  if (!sc) {
-    for (let j = 0; j < 6; j++) parts.push(String(e.args[j] ?? 0n));
-    return parts.join('|');
-  }
-  for (let j = 0; j < sc.arity; j++) {
-    const k = sc.params[j]?.kind ?? 'int';
-    if (SCALAR.has(k)) parts.push(String(e.args[j] ?? 0n));
-    else if (CONTENT.has(k)) parts.push(hex(e.bufs[j]));
-    else parts.push('*');
-  }
-  return parts.join('|');
+  return modelMatchKey(e.nr, syscallByNr(e.nr), e);
 }
 
 /** Differences beyond this many inserted + deleted events are refused (memory is O(D^2)). */
@@ -181,7 +161,7 @@ export type InferMode = 'general' | 'exact';
 function isWriteLike(sc: SyscallInfo): { bytes: number; len: number } | undefined {
   for (let j = 0; j < sc.arity; j++) {
     const p = sc.params[j]!;
-    if (p.kind === 'in_bytes' && p.lenParam !== undefined && sc.params[p.lenParam]?.kind === 'size') return { bytes: j, len: p.lenParam };
+    if (p.kind === 'in_bytes' && !isGathered(p) && p.lenParam !== undefined && sc.params[p.lenParam]?.kind === 'size') return { bytes: j, len: p.lenParam };
   }
   return undefined;
 }
@@ -221,6 +201,9 @@ export function hunkRule(h: Hunk, mode: InferMode): string {
 
   const callText = (e: TraceEvent, side: 'left' | 'right', role: 'paired' | 'own', sizeVar?: { arg: number; name: string }): string => {
     const sc = syscallByNr(e.nr)!;
+    // What each argument is for this call's command: an argument the default match does not
+    // compare (unused by the command, a pointer, a length that only sizes another argument) is `_`.
+    const eff = paramsOf(sc, e.args);
     const args: string[] = [];
     // Length parameters implied by the content literal of their buffer.
     const implied = new Set<number>();
@@ -231,26 +214,29 @@ export function hunkRule(h: Hunk, mode: InferMode): string {
     }
     for (let j = 0; j < sc.arity; j++) {
       const p = sc.params[j]!;
+      const q: ParamInfo | undefined = eff[j];
       const value = e.args[j] ?? 0n;
       let text = '_';
+      const cls = compareClass(q);
       switch (p.kind) {
         case 'fd':
+          if (cls === 'none') break;
           if (mode === 'exact') text = intLiteral(value);
           else if ((fdUses.get(value) ?? 0) > 1) text = fdName(value);
           break;
         case 'int':
         case 'flags':
-          text = intLiteral(value);
+          if (cls === 'scalar') text = intLiteral(value);
           break;
         case 'size':
           if (j === sizeVar?.arg) text = sizeVar.name;
-          else if (!implied.has(j)) text = intLiteral(value);
+          else if (cls === 'scalar' && !implied.has(j)) text = intLiteral(value);
           break;
         case 'in_bytes':
         case 'path':
         case 'in_struct':
           // A buffer cut by the recorder cannot be matched exactly: `_` (its length stays literal).
-          text = e.bufs[j] && !e.truncated ? encodeString(e.bufs[j]!) : '_';
+          if (cls === 'content') text = e.bufs[j] && !e.truncated ? encodeString(e.bufs[j]!) : '_';
           break;
         case 'out_bytes':
           // What an emulated read-like call gives the follower: its own recorded bytes.

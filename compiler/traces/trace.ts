@@ -9,6 +9,7 @@ import { decodeSourceText, describeError } from '../core/source-io.ts';
 import type { LeaderEvent } from '../semantics/interpreter.ts';
 import { span, type SourceFile, type Span } from '../core/span.ts';
 import { syscallByName, syscallByNr } from '../syscalls/lookup.ts';
+import { canonicalArgs, meaningfulInputs } from '../syscalls/meaning.ts';
 
 /** The version of the JSON-lines format this file reads and `mvrc record` writes. */
 export const TRACE_FORMAT_VERSION = 1;
@@ -24,6 +25,9 @@ export interface TraceEvent extends LeaderEvent {
   truncated: boolean;
   /** The call did not return (exit_group, execve...): `ret` is meaningless. */
   noRet: boolean;
+  /** The capacity the call offered for outputs whose capacity is no argument (an iovec array's
+   *  total length, a msghdr's name and control buffers), by position; null where unknown. */
+  caps?: (number | null)[];
   /** Where the event is in its trace file. */
   span: Span;
 }
@@ -64,31 +68,38 @@ const CLONE_THREAD = 0x10000n;
 /**
  * Whether the child of a creating call is one the runtime pairs with a ring (runtime-c/agent/tasks.c,
  * handle_creation): threads and fork-like processes are; vfork and clone(CLONE_VM) without
- * CLONE_THREAD (posix_spawn, system) are not. Null for a call that creates nothing.
+ * CLONE_THREAD (posix_spawn, system) are not. Null for a call that creates nothing. How a call
+ * creates a task, and where its clone flags are, is in the syscall model (`task=`).
  */
 function createsPairedChild(e: TraceEvent, text: string): boolean | null {
-  switch (e.name) {
+  const task = syscallByNr(e.nr)?.task;
+  if (!task) return null;
+  let flags: bigint | undefined;
+  switch (task.how) {
     case 'fork':
       return true;
     case 'vfork':
       return false;
-    case 'clone': {
-      const f = BigInt.asUintN(64, e.args[0] ?? 0n);
-      if (f & CLONE_VFORK) return false;
-      return (f & CLONE_VM) === 0n || (f & CLONE_THREAD) !== 0n;
-    }
+    case 'clone':
+      flags = BigInt.asUintN(64, e.args[task.param ?? 0] ?? 0n);
+      break;
     case 'clone3': {
-      // clone_args is a structure (no bytes in either format): strace shows its flags in the line.
-      const line = text.slice(e.span.offset, e.span.offset + e.span.length);
-      const m = /flags=([A-Za-z0-9_|]+)/.exec(line);
-      if (!m) return true;
-      const flags = m[1]!.split('|');
-      if (flags.includes('CLONE_VFORK')) return false;
-      return !flags.includes('CLONE_VM') || flags.includes('CLONE_THREAD');
+      // The flags are the first field of struct clone_args: in its recorded bytes when there are
+      // some, else (mvrc's JSON traces hold none) in strace's line.
+      const b = e.bufs[task.param ?? 0];
+      if (b && b.length >= 8) flags = new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(0, true);
+      else {
+        const line = text.slice(e.span.offset, e.span.offset + e.span.length);
+        const m = /flags=([A-Za-z0-9_|]+)/.exec(line);
+        if (!m) return true;
+        const names = m[1]!.split('|');
+        flags = (names.includes('CLONE_VM') ? CLONE_VM : 0n) | (names.includes('CLONE_VFORK') ? CLONE_VFORK : 0n) | (names.includes('CLONE_THREAD') ? CLONE_THREAD : 0n);
+      }
+      break;
     }
-    default:
-      return null;
   }
+  if (flags & CLONE_VFORK) return false;
+  return (flags & CLONE_VM) === 0n || (flags & CLONE_THREAD) !== 0n;
 }
 
 /**
@@ -263,6 +274,21 @@ export function parseJsonTrace(file: SourceFile, diags: DiagnosticBag): Trace {
       bad("'bufs' must map argument positions 0-5 to hexadecimal strings");
       continue;
     }
+    const caps: (number | null)[] = [null, null, null, null, null, null];
+    let capsOk = true;
+    if (o.caps !== undefined) {
+      if (typeof o.caps !== 'object' || o.caps === null || Array.isArray(o.caps)) capsOk = false;
+      else
+        for (const [k, c] of Object.entries(o.caps as Record<string, unknown>)) {
+          const i = Number(k);
+          if (!Number.isInteger(i) || i < 0 || i > 5 || typeof c !== 'number' || !Number.isSafeInteger(c) || c < 0) capsOk = false;
+          else caps[i] = c;
+        }
+    }
+    if (!capsOk) {
+      bad("'caps' must map argument positions 0-5 to non-negative integers");
+      continue;
+    }
     const expect = next.get(thread) ?? 0n;
     const index = o.i === undefined ? expect : toInt64(o.i);
     if (index === null || index !== expect) {
@@ -270,18 +296,25 @@ export function parseJsonTrace(file: SourceFile, diags: DiagnosticBag): Trace {
       continue;
     }
     next.set(thread, expect + 1n);
-    trace.events.push({
+    // Arguments and input bytes as they mean something (compiler/syscalls/meaning.ts): a 32-bit
+    // argument's upper half, the bytes after a sockaddr_un's path, padding and pointers inside
+    // structures are not part of a call's meaning.
+    const sc = syscallByNr(nr);
+    const canonical = canonicalArgs(sc, args);
+    const ev: TraceEvent = {
       index,
       nr,
-      args,
+      args: canonical,
       ret,
-      bufs,
-      name: syscallByNr(nr)?.name ?? `syscall_${nr}`,
+      bufs: meaningfulInputs(sc, canonical, bufs),
+      name: sc?.name ?? `syscall_${nr}`,
       thread,
       truncated: o.truncated === true,
       noRet,
       span: at,
-    });
+    };
+    if (caps.some((c) => c !== null)) ev.caps = caps;
+    trace.events.push(ev);
   }
   return trace;
 }

@@ -14,6 +14,7 @@ import type { IrRule } from '../lower/ir.ts';
 import type { Program } from '../check/program-types.ts';
 import { span, type Span } from '../core/span.ts';
 import { syscallByNr } from '../syscalls/lookup.ts';
+import { isGathered, paramsOf } from '../syscalls/meaning.ts';
 import { threadEvents, threadName, traceThreads, type Trace, type TraceEvent, type TraceThread } from './trace.ts';
 
 export interface VerifyFinding {
@@ -52,22 +53,19 @@ export interface VerifyResult {
   rulesUsed: number[];
 }
 
-/** Local calls the runtime records and matches all the same (docs/runtime.md, "What is recorded"). */
-const LOCAL_BUT_RECORDED = new Set(['pipe', 'pipe2', 'socketpair', 'wait4', 'waitid', 'exit', 'exit_group']);
-/** Signal plumbing the agent handles itself: never recorded nor matched. */
-const NEVER_RECORDED = new Set(['rt_sigaction', 'rt_sigprocmask', 'rt_sigreturn']);
-
 /**
- * Whether the runtime records this call in the leader and matches it in the follower: calls with a
- * local effect (memory, signal masks, futex...) are executed by each version unmatched, except the
- * ones that create descriptors, wait4/waitid and exit (runtime-c/agent/agent.h, "Policy v1").
+ * Whether the runtime records this call in the leader and matches it in the follower (the model's
+ * `rec`/`own` policy, compiler/syscalls/x86_64.tsv): calls with a local effect (memory, signal
+ * masks, futex...) are executed by each version unmatched, except the ones that create descriptors,
+ * wait4/waitid and exit (the agent's policy, runtime-c/agent/agent.h). An unknown call is recorded.
  */
 export function runtimeMatches(nr: number): boolean {
-  const sc = syscallByNr(nr);
-  if (!sc) return true;
-  if (NEVER_RECORDED.has(sc.name)) return false;
-  if (sc.effect !== 'local') return true;
-  return sc.returnsFd === true || LOCAL_BUT_RECORDED.has(sc.name);
+  return syscallByNr(nr)?.recorded ?? true;
+}
+
+/** The calls that replace the program's image (execve, execveat): they return only on failure. */
+function replacesImage(e: TraceEvent): boolean {
+  return syscallByNr(e.nr)?.noReturn === 'success';
 }
 
 /**
@@ -82,10 +80,10 @@ export function matchedEvents(trace: Trace, thread: number | undefined = traceTh
   const all = threadEvents(trace, thread);
   const isMain = thread === traceThreads(trace)[0]?.id;
   let start = 0;
-  if (trace.format === 'strace' && isMain) while (all[start]?.name === 'execve') start++; // failed attempts too
+  if (trace.format === 'strace' && isMain) while (all[start] && replacesImage(all[start]!)) start++; // failed attempts too
   let end = all.length;
   if (trace.format === 'strace') {
-    const exec = all.findIndex((e, i) => i >= start && e.name === 'execve' && (e.noRet || e.ret === 0n));
+    const exec = all.findIndex((e, i) => i >= start && replacesImage(e) && (e.noRet || e.ret === 0n));
     if (exec >= 0) end = exec + 1;
   }
   return all
@@ -128,22 +126,23 @@ export class TraceLeaderView implements LeaderView {
 }
 
 /**
- * A follower call as the runtime would present it: arguments, input bytes for in_bytes/path/
- * in_struct parameters, and for output parameters the capacity the follower offers (the size
- * argument when the table names one, times the element size for arrays; else the structure's
- * fixed size; else the recorded length).
+ * A follower call as the runtime would present it: arguments, input bytes for the parameters the
+ * call's command makes inputs, and for outputs the capacity the follower offers (the size argument
+ * when the model names one, times the element size for arrays; the capacity its trace shows for
+ * iovecs and msghdr parts; else the structure's fixed size; else the recorded length).
  */
 export function followerCallOf(e: TraceEvent): FollowerCall {
   const sc = syscallByNr(e.nr);
+  const ps = paramsOf(sc, e.args);
   const bufs: (Uint8Array | null)[] = [null, null, null, null, null, null];
   const caps = [0, 0, 0, 0, 0, 0];
   for (let j = 0; j < 6; j++) {
-    const p = sc?.params[j];
+    const p = ps[j];
     if (!p) continue;
     if (p.kind === 'in_bytes' || p.kind === 'path' || p.kind === 'in_struct') bufs[j] = e.bufs[j] ?? null;
     else if (p.kind === 'out_bytes' || p.kind === 'out_struct') {
-      let cap = e.bufs[j]?.length ?? 0;
-      const lp = p.lenParam !== undefined ? sc!.params[p.lenParam] : undefined;
+      let cap = Math.max(e.bufs[j]?.length ?? 0, e.caps?.[j] ?? 0);
+      const lp = p.lenParam !== undefined && !isGathered(p) ? sc!.params[p.lenParam] : undefined;
       if (lp?.kind === 'size') {
         const n = e.args[p.lenParam!] ?? 0n;
         const elems = n < 0n ? 0n : n;
@@ -177,25 +176,21 @@ function ruleName(r: IrRule): string {
 function staleResult(res: StepResult, leaderEv: TraceEvent | undefined, f: TraceEvent): string | null {
   if (res.rule === RULE_DEFAULT) return null;
   if (res.followerAction !== 'match' && res.followerAction !== 'emulate') return null;
-  const sc = syscallByNr(f.nr);
+  const ps = paramsOf(syscallByNr(f.nr), f.args);
   for (let j = 0; j < 6; j++) {
     const given = res.out[j];
-    if (!given || sc?.params[j]?.kind !== 'out_bytes') continue;
+    if (!given || ps[j]?.kind !== 'out_bytes') continue;
     const fromLeader = res.followerAction === 'match' && leaderEv ? leaderEv.bufs[j] : undefined;
     const rewritten = res.followerAction === 'emulate' || !bufEq(given, fromLeader && fromLeader.length > given.length ? fromLeader.subarray(0, given.length) : fromLeader);
     if (!rewritten) continue;
     const got = f.bufs[j];
     if (got && !bufEq(given, got)) {
-      return `the rules give the follower ${shownBytes(given)} but its trace shows it received ${shownBytes(got)}`;
+      return `the rules give the follower ${escapeBytes(given)} but its trace shows it received ${escapeBytes(got)}`;
     }
   }
   const rewrittenRet = res.followerAction === 'emulate' || (leaderEv !== undefined && res.ret !== leaderEv.ret);
   if (rewrittenRet && !f.noRet && res.ret !== f.ret) return `the rules give the follower the result ${res.ret} but its trace shows ${f.ret}`;
   return null;
-}
-
-function shownBytes(b: Uint8Array): string {
-  return escapeBytes(b);
 }
 
 /**
