@@ -113,7 +113,7 @@ const C_FIELD: Record<string, string> = {
   be16: 'MVR_F_BE16', be32: 'MVR_F_BE32', ptr: 'MVR_F_PTR', fd: 'MVR_F_FD', pad: 'MVR_F_PAD', bytes: 'MVR_F_BYTES', cstr: 'MVR_F_CSTR',
   inaddr: 'MVR_F_INADDR', in6addr: 'MVR_F_IN6ADDR', sigset: 'MVR_F_SIGSET', sunpath: 'MVR_F_SUNPATH', struct: 'MVR_F_STRUCT',
 };
-const C_FMT: Record<string, number> = { dec: 0, oct: 1, hex: 2, wstatus: 3 };
+const C_FMT: Record<string, number> = { dec: 0, oct: 1, hex: 2, wstatus: 3, union64: 4 };
 const C_PART: Record<string, number> = { name: 1, control: 2, flags: 3, msgs: 4 };
 
 /** Whether the phase-1 agent must see the parameter as a pointer: its bytes only mean something
@@ -231,7 +231,7 @@ export function renderC(r: Pick<ParseResult, 'syscalls' | 'values' | 'structs' |
     '};',
     '',
     '/* Display formats of numbers (fmt). */',
-    'enum { MVR_FMT_DEC, MVR_FMT_OCT, MVR_FMT_HEX, MVR_FMT_WSTATUS };',
+    'enum { MVR_FMT_DEC, MVR_FMT_OCT, MVR_FMT_HEX, MVR_FMT_WSTATUS, MVR_FMT_UNION64 };',
     '',
     '/* Derived parameters: the part of a msghdr (or mmsghdr vector) they hold. */',
     'enum { MVR_PART_NONE, MVR_PART_NAME, MVR_PART_CONTROL, MVR_PART_FLAGS, MVR_PART_MSGS };',
@@ -280,9 +280,16 @@ export function renderC(r: Pick<ParseResult, 'syscalls' | 'values' | 'structs' |
     '',
     `#define MVR_SYSCALL_MAX ${max}`,
     '',
-    '/* Indexed by syscall number. Included by several translation units, hence static and unused. */',
-    'static const struct mvr_syscall_info mvr_syscall_table[MVR_SYSCALL_MAX] __attribute__((unused)) = {',
   ];
+  // The tables are defined in the one translation unit that defines MVR_SYSCALLS_DEFINE
+  // (runtime-c/common/mvr_sysinfo.c: the runtime holds one copy) and declared everywhere else.
+  const data: string[] = [];
+  const decls: string[] = [];
+  const table = (decl: string, rows: readonly string[]): void => {
+    decls.push(`extern ${decl};`);
+    data.push(`${decl} = {`, ...rows, '};', '');
+  };
+  const scRows: string[] = [];
   const cmdTables: string[] = [];
   const cmdEntries: string[] = [];
   const cmdParams: string[] = [];
@@ -321,61 +328,60 @@ export function renderC(r: Pick<ParseResult, 'syscalls' | 'values' | 'structs' |
     if (s.ni) fields.push('.ni = 1');
     if (s.ret) fields.push(`.ret = ${cRet(s.ret, t)}`);
     if (cmd) fields.push(`.cmd = ${cmd}`);
-    out.push(`  [${s.nr}] = { ${fields.join(', ')} },`);
+    scRows.push(`  [${s.nr}] = { ${fields.join(', ')} },`);
   }
-  out.push('};', '');
+  table('const struct mvr_syscall_info mvr_syscall_table[MVR_SYSCALL_MAX]', scRows);
 
   // Value sets.
   out.push(
     '/* Value sets (x86_64.tsv, @values): names for an integer\'s values, both ways. kind: MVR_VS_ENUM,',
     ' * MVR_VS_BITS, MVR_VS_ENUM_BITS (an enum in the bits of mask, flags in the others). The first',
-    ' * entry of a value is its name; later ones are aliases. */',
+    ' * entry of a value is its name; later ones are aliases. text: errno\'s strerror text. */',
     'enum { MVR_VS_ENUM, MVR_VS_BITS, MVR_VS_ENUM_BITS };',
     'struct mvr_value { const char *name; int64_t value; const char *text; };',
     'struct mvr_value_set { const char *name; uint8_t kind; uint64_t mask; uint16_t first, count; };',
-    'static const struct mvr_value mvr_values[] __attribute__((unused)) = {',
+    `#define MVR_VALUE_SETS ${values.length}`,
+    '',
   );
   const sets: string[] = [];
-  let nvalues = 0;
+  const valueRows: string[] = [];
   for (const v of values) {
-    sets.push(`  { ${cString(v.name)}, ${v.kind === 'enum' ? 'MVR_VS_ENUM' : v.kind === 'bits' ? 'MVR_VS_BITS' : 'MVR_VS_ENUM_BITS'}, ${BigInt.asUintN(64, v.mask ?? 0n)}ULL, ${nvalues}, ${v.entries.length} },`);
-    for (const [name, value, text] of v.entries) out.push(`  { ${cString(name)}, ${cInt64(value)}, ${text !== undefined ? cString(text) : 'NULL'} },`);
-    nvalues += v.entries.length;
+    sets.push(`  { ${cString(v.name)}, ${v.kind === 'enum' ? 'MVR_VS_ENUM' : v.kind === 'bits' ? 'MVR_VS_BITS' : 'MVR_VS_ENUM_BITS'}, ${BigInt.asUintN(64, v.mask ?? 0n)}ULL, ${valueRows.length}, ${v.entries.length} },`);
+    for (const [name, value, text] of v.entries) valueRows.push(`  { ${cString(name)}, ${cInt64(value)}, ${text !== undefined ? cString(text) : 'NULL'} },`);
   }
-  out.push('};', `#define MVR_VALUE_SETS ${values.length}`, 'static const struct mvr_value_set mvr_value_sets[MVR_VALUE_SETS] __attribute__((unused)) = {', ...sets, '};', '');
+  table(`const struct mvr_value mvr_values[${valueRows.length}]`, valueRows);
+  table('const struct mvr_value_set mvr_value_sets[MVR_VALUE_SETS]', sets);
 
   // Structures.
   out.push(
     '/* Structure layouts (x86_64.tsv, @struct): fields with their offsets, types and value sets;',
     ' * MVR_F_STRUCT fields name another structure (sub), count > 1 is an array (for bytes, cstr, pad,',
-    ' * sigset, sunpath: the size in bytes). Field flags: MVR_FF_IGNORE (never compared), MVR_FF_BRIEF. */',
+    ' * sigset, sunpath: the size in bytes). Field flags: MVR_FF_IGNORE (never compared), MVR_FF_BRIEF',
+    ' * (shown when the structure is shown briefly), MVR_FF_OMIT0 (not shown when zero). */',
     'enum {',
     '  MVR_F_I8, MVR_F_U8, MVR_F_I16, MVR_F_U16, MVR_F_I32, MVR_F_U32, MVR_F_I64, MVR_F_U64, MVR_F_BE16, MVR_F_BE32,',
     '  MVR_F_PTR, MVR_F_FD, MVR_F_PAD, MVR_F_BYTES, MVR_F_CSTR, MVR_F_INADDR, MVR_F_IN6ADDR, MVR_F_SIGSET, MVR_F_SUNPATH,',
     '  MVR_F_STRUCT',
     '};',
-    'enum { MVR_FF_IGNORE = 1, MVR_FF_BRIEF = 2 };',
+    'enum { MVR_FF_IGNORE = 1, MVR_FF_BRIEF = 2, MVR_FF_OMIT0 = 4 };',
     'struct mvr_field { const char *name; uint16_t offset; uint8_t type; uint16_t count; uint16_t sub; uint16_t values; uint8_t fmt; uint8_t flags; };',
     'struct mvr_struct { const char *name; uint32_t size; uint16_t first, count; };',
-    'static const struct mvr_field mvr_fields[] __attribute__((unused)) = {',
-  );
-  const cstructs: string[] = [];
-  let nfields = 0;
-  for (const s of structs) {
-    cstructs.push(`  { ${cString(s.name)}, ${s.size}, ${nfields}, ${s.fields.length} },`);
-    for (const f of s.fields) out.push(`  ${cField(f, t)}, /* ${s.name} */`);
-    nfields += s.fields.length;
-  }
-  out.push('};', `#define MVR_STRUCTS ${structs.length}`, 'static const struct mvr_struct mvr_structs[MVR_STRUCTS] __attribute__((unused)) = {', ...cstructs, '};', '');
-  out.push(
+    `#define MVR_STRUCTS ${structs.length}`,
+    '',
     '/* The layout of a sockaddr of each family (an index in mvr_structs). */',
     'struct mvr_family { uint16_t family; uint16_t strct; };',
-    `static const struct mvr_family mvr_families[${r.families.length}] __attribute__((unused)) = {`,
-    ...r.families.map(([fam, name]) => `  { ${fam}, ${t.structIndex.get(name)} }, /* ${name} */`),
-    '};',
     `#define MVR_FAMILIES ${r.families.length}`,
     '',
   );
+  const cstructs: string[] = [];
+  const fieldRows: string[] = [];
+  for (const s of structs) {
+    cstructs.push(`  { ${cString(s.name)}, ${s.size}, ${fieldRows.length}, ${s.fields.length} },`);
+    for (const f of s.fields) fieldRows.push(`  ${cField(f, t)}, /* ${s.name} */`);
+  }
+  table(`const struct mvr_field mvr_fields[${fieldRows.length}]`, fieldRows);
+  table('const struct mvr_struct mvr_structs[MVR_STRUCTS]', cstructs);
+  table('const struct mvr_family mvr_families[MVR_FAMILIES]', r.families.map(([fam, name]) => `  { ${fam}, ${t.structIndex.get(name)} }, /* ${name} */`));
 
   // Command tables.
   out.push(
@@ -389,15 +395,20 @@ export function renderC(r: Pick<ParseResult, 'syscalls' | 'values' | 'structs' |
     'struct mvr_cmd_param { uint8_t at; struct mvr_param p; };',
     'struct mvr_cmd_entry { struct mvr_cmd_cond cond[2]; uint16_t first, count; struct mvr_ret ret; uint8_t flags; };',
     'struct mvr_cmd_table { uint8_t nsel; uint8_t sel[2]; int64_t mask; uint16_t first, count; };',
-    `static const struct mvr_cmd_param mvr_cmd_params[${Math.max(cmdParams.length, 1)}] __attribute__((unused)) = {`,
-    ...(cmdParams.length ? cmdParams : ['  { 0, { 0 } },']),
-    '};',
-    `static const struct mvr_cmd_entry mvr_cmd_entries[${Math.max(cmdEntries.length, 1)}] __attribute__((unused)) = {`,
-    ...(cmdEntries.length ? cmdEntries : ['  { { { 0, 0 }, { 0, 0 } }, 0, 0, { 0, 0, 0 }, 0 },']),
-    '};',
-    `static const struct mvr_cmd_table mvr_cmd_tables[${Math.max(cmdTables.length, 1)}] __attribute__((unused)) = {`,
-    ...(cmdTables.length ? cmdTables : ['  { 0, { 0, 0 }, 0, 0, 0 },']),
-    '};',
+    '',
+  );
+  table(`const struct mvr_cmd_param mvr_cmd_params[${Math.max(cmdParams.length, 1)}]`, cmdParams.length ? cmdParams : ['  { 0, { 0 } },']);
+  table(`const struct mvr_cmd_entry mvr_cmd_entries[${Math.max(cmdEntries.length, 1)}]`, cmdEntries.length ? cmdEntries : ['  { { { 0, 0 }, { 0, 0 } }, 0, 0, { 0, 0, 0 }, 0 },']);
+  table(`const struct mvr_cmd_table mvr_cmd_tables[${Math.max(cmdTables.length, 1)}]`, cmdTables.length ? cmdTables : ['  { 0, { 0, 0 }, 0, 0, 0 },']);
+
+  out.push(
+    '/* The tables: defined in the translation unit that defines MVR_SYSCALLS_DEFINE before including',
+    ' * this header (runtime-c/common/mvr_sysinfo.c), declared in every other one. */',
+    '#ifdef MVR_SYSCALLS_DEFINE',
+    ...data,
+    '#else',
+    ...decls,
+    '#endif /* MVR_SYSCALLS_DEFINE */',
     '',
     '/* The entry for a syscall number, or NULL when the number is unknown. */',
     'static inline const struct mvr_syscall_info *mvr_syscall_lookup(long nr) {',
@@ -415,7 +426,7 @@ function cField(f: StructField, t: CTables): string {
   const isStruct = f.type.startsWith('struct:');
   const type = isStruct ? 'MVR_F_STRUCT' : C_FIELD[f.type]!;
   const sub = isStruct ? t.structIndex.get(f.type.slice(7))! : 0;
-  const flags = [f.ignore ? 'MVR_FF_IGNORE' : '', f.brief ? 'MVR_FF_BRIEF' : ''].filter((x) => x).join('|') || '0';
+  const flags = [f.ignore ? 'MVR_FF_IGNORE' : '', f.brief ? 'MVR_FF_BRIEF' : '', f.omit0 ? 'MVR_FF_OMIT0' : ''].filter((x) => x).join('|') || '0';
   return `{ ${cString(f.label ?? f.name)}, ${f.offset}, ${type}, ${f.count ?? 1}, ${sub}, ${f.values !== undefined ? t.valueIndex.get(f.values)! + 1 : 0}, ${C_FMT[f.fmt ?? 'dec']}, ${flags} }`;
 }
 

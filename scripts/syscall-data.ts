@@ -245,8 +245,9 @@ export function parseSyscallTsv(text: string, file: string = 'compiler/syscalls/
         const am = /^(values|fmt|label)=(.+)$/.exec(a);
         if (a === 'ignore') f.ignore = true;
         else if (a === 'brief') f.brief = true;
+        else if (a === 'omit0') f.omit0 = true;
         else if (!am) {
-          e(`${name}: unknown attribute '${a}' (expected values=SET, fmt=oct|hex|dec|wstatus, label=NAME, ignore or brief)`);
+          e(`${name}: unknown attribute '${a}' (expected values=SET, fmt=oct|hex|dec|wstatus|union64, label=NAME, ignore, brief or omit0)`);
           bad = true;
         } else if (am[1] === 'label') f.label = am[2]!;
         else if (am[1] === 'values') {
@@ -254,9 +255,9 @@ export function parseSyscallTsv(text: string, file: string = 'compiler/syscalls/
             e(`${name}: no value set '${am[2]}'`);
             bad = true;
           } else f.values = am[2]!;
-        } else if (am[2] === 'oct' || am[2] === 'hex' || am[2] === 'dec' || am[2] === 'wstatus') f.fmt = am[2];
+        } else if (am[2] === 'oct' || am[2] === 'hex' || am[2] === 'dec' || am[2] === 'wstatus' || am[2] === 'union64') f.fmt = am[2];
         else {
-          e(`${name}: fmt '${am[2]}' is not oct, hex, dec or wstatus`);
+          e(`${name}: fmt '${am[2]}' is not oct, hex, dec, wstatus or union64`);
           bad = true;
         }
       }

@@ -313,7 +313,7 @@ export const SYSCALL_TABLE: readonly SyscallInfo[] = [
     params: [
       { name: 'key', kind: 'int', dir: 'in', fmt: 'hex', bits: 32 },
       { name: 'size', kind: 'size', dir: 'in' },
-      { name: 'shmflg', kind: 'flags', dir: 'in', values: 'ipc_flags', bits: 32 },
+      { name: 'shmflg', kind: 'flags', dir: 'in', values: 'ipc_flags', fmt: 'oct', bits: 32 },
     ],
   },
   {
@@ -400,11 +400,12 @@ export const SYSCALL_TABLE: readonly SyscallInfo[] = [
     params: [
       { name: 'domain', kind: 'int', dir: 'in', values: 'af', bits: 32 },
       { name: 'type', kind: 'flags', dir: 'in', values: 'sock_type', bits: 32 },
-      { name: 'protocol', kind: 'int', dir: 'in', values: 'ipproto', bits: 32 },
+      { name: 'protocol', kind: 'int', dir: 'in', bits: 32 },
     ],
     commands: { selectors: [0], entries: [
+      { label: 'AF_INET', match: [{ eq: 2n }], params: [{ at: 2, param: { name: 'protocol', kind: 'int', dir: 'in', values: 'ipproto', bits: 32 } }] },
+      { label: 'AF_INET6', match: [{ eq: 10n }], params: [{ at: 2, param: { name: 'protocol', kind: 'int', dir: 'in', values: 'ipproto', bits: 32 } }] },
       { label: 'AF_NETLINK', match: [{ eq: 16n }], params: [{ at: 2, param: { name: 'protocol', kind: 'int', dir: 'in', values: 'netlink_protocol', bits: 32 } }] },
-      { label: 'AF_UNIX', match: [{ eq: 1n }], params: [{ at: 2, param: { name: 'protocol', kind: 'int', dir: 'in', bits: 32 } }] },
       { label: 'AF_PACKET', match: [{ eq: 17n }], params: [{ at: 2, param: { name: 'protocol', kind: 'int', dir: 'in', fmt: 'hex', bits: 32 } }] },
     ] },
   },
@@ -514,7 +515,7 @@ export const SYSCALL_TABLE: readonly SyscallInfo[] = [
     params: [
       { name: 'domain', kind: 'int', dir: 'in', values: 'af', bits: 32 },
       { name: 'type', kind: 'flags', dir: 'in', values: 'sock_type', bits: 32 },
-      { name: 'protocol', kind: 'int', dir: 'in', values: 'ipproto', bits: 32 },
+      { name: 'protocol', kind: 'int', dir: 'in', bits: 32 },
       { name: 'sv', kind: 'out_struct', dir: 'out', type: 'fd_pair', fixedSize: 8 },
     ],
   },
@@ -636,7 +637,7 @@ export const SYSCALL_TABLE: readonly SyscallInfo[] = [
     params: [
       { name: 'key', kind: 'int', dir: 'in', fmt: 'hex', bits: 32 },
       { name: 'nsems', kind: 'int', dir: 'in', bits: 32 },
-      { name: 'semflg', kind: 'flags', dir: 'in', values: 'ipc_flags', bits: 32 },
+      { name: 'semflg', kind: 'flags', dir: 'in', values: 'ipc_flags', fmt: 'oct', bits: 32 },
     ],
   },
   {
@@ -681,7 +682,7 @@ export const SYSCALL_TABLE: readonly SyscallInfo[] = [
     name: 'msgget', nr: 68, arity: 2, detailed: true, effect: 'external', recorded: true,
     params: [
       { name: 'key', kind: 'int', dir: 'in', fmt: 'hex', bits: 32 },
-      { name: 'msgflg', kind: 'flags', dir: 'in', values: 'ipc_flags', bits: 32 },
+      { name: 'msgflg', kind: 'flags', dir: 'in', values: 'ipc_flags', fmt: 'oct', bits: 32 },
     ],
   },
   {
@@ -1968,7 +1969,7 @@ export const SYSCALL_TABLE: readonly SyscallInfo[] = [
       { name: 'event', kind: 'in_struct', dir: 'in', type: 'epoll_event', fixedSize: 12 },
     ],
     commands: { selectors: [1], entries: [
-      { label: 'EPOLL_CTL_DEL', match: [{ eq: 2n }], params: [{ at: 3, param: { name: 'event', kind: 'in_struct', dir: 'in', type: 'epoll_event', unused: true, fixedSize: 12 } }] },
+      { label: 'EPOLL_CTL_DEL', match: [{ eq: 2n }], params: [{ at: 3, param: { name: 'event', kind: 'ptr', dir: 'in' } }] },
     ] },
   },
   {
@@ -3891,12 +3892,12 @@ export const VALUE_SETS: readonly ValueSet[] = [
     ['SOCK_SEQPACKET', 5n],
     ['SOCK_DCCP', 6n],
     ['SOCK_PACKET', 10n],
-    ['SOCK_NONBLOCK', 2048n],
     ['SOCK_CLOEXEC', 524288n],
+    ['SOCK_NONBLOCK', 2048n],
   ] },
   { name: 'sock_flags', kind: 'bits', entries: [
-    ['SOCK_NONBLOCK', 2048n],
     ['SOCK_CLOEXEC', 524288n],
+    ['SOCK_NONBLOCK', 2048n],
   ] },
   { name: 'ipproto', kind: 'enum', entries: [
     ['IPPROTO_IP', 0n],
@@ -5290,11 +5291,11 @@ export const STRUCTS: readonly StructInfo[] = [
   { name: 'pollfd', size: 8, ctype: 'struct pollfd <poll.h>', fields: [
     { name: 'fd', offset: 0, type: 'fd' },
     { name: 'events', offset: 4, type: 'i16', values: 'poll_events' },
-    { name: 'revents', offset: 6, type: 'i16', values: 'poll_events' },
+    { name: 'revents', offset: 6, type: 'i16', values: 'poll_events', omit0: true },
   ] },
   { name: 'epoll_event', size: 12, ctype: 'struct epoll_event <sys/epoll.h>', fields: [
     { name: 'events', offset: 0, type: 'u32', values: 'epoll_events' },
-    { name: 'data', offset: 4, type: 'u64', fmt: 'hex', ignore: true },
+    { name: 'data', offset: 4, type: 'u64', fmt: 'union64', ignore: true },
   ] },
   { name: 'fd_set', size: 128, ctype: 'fd_set <sys/select.h>', fields: [
     { name: '__fds_bits', offset: 0, type: 'bytes', count: 128 },

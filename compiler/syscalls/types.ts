@@ -186,14 +186,17 @@ export interface StructField {
   /** Array length (bytes, cstr, sigset: their size in bytes). */
   count?: number;
   values?: string;
-  /** How the number is shown; `wstatus`: a wait status (WIFEXITED(s) && WEXITSTATUS(s) == 0). */
-  fmt?: 'oct' | 'hex' | 'dec' | 'wstatus';
+  /** How the number is shown; `wstatus`: a wait status (WIFEXITED(s) && WEXITSTATUS(s) == 0);
+   *  `union64`: a 64-bit union shown as strace shows epoll's data, {u32=N, u64=N}. */
+  fmt?: 'oct' | 'hex' | 'dec' | 'wstatus' | 'union64';
   /** The name strace shows for the field, when not its C name (a sockaddr's family: sa_family). */
   label?: string;
   /** Never compared: it describes the process's own memory (a stack size, epoll data). */
   ignore?: boolean;
   /** Shown in reports when the structure is shown briefly (only such fields, then `...`). */
   brief?: boolean;
+  /** Not shown when zero (poll's revents). */
+  omit0?: boolean;
 }
 
 export interface StructInfo {

@@ -5,7 +5,7 @@
 // would be at run time, with one matcher state per pair; its verdicts become findings, and
 // findings become diagnostics that point into the trace files (docs/traces.md, "mvrc verify").
 import { buildAutomaton } from '../lower/automaton.ts';
-import { escapeBytes, formatCall } from '../syscalls/decode.ts';
+import { describeDifference, formatCall, showBytesPair } from '../syscalls/decode.ts';
 import { Diag } from '../core/diagnostic-messages.ts';
 import type { Diagnostic, RelatedLocation } from '../core/diagnostics.ts';
 import { DiagnosticBag } from '../core/diagnostics.ts';
@@ -185,7 +185,8 @@ function staleResult(res: StepResult, leaderEv: TraceEvent | undefined, f: Trace
     if (!rewritten) continue;
     const got = f.bufs[j];
     if (got && !bufEq(given, got)) {
-      return `the rules give the follower ${escapeBytes(given)} but its trace shows it received ${escapeBytes(got)}`;
+      const [g, r, where] = showBytesPair(given, got);
+      return `the rules give the follower ${g} but its trace shows it received ${r}${where}`;
     }
   }
   const rewrittenRet = res.followerAction === 'emulate' || (leaderEv !== undefined && res.ret !== leaderEv.ret);
@@ -365,9 +366,13 @@ export function findingDiagnostics(findings: readonly VerifyFinding[], leader: T
     const fcall = f.follower ? `follower call ${f.follower.index}${fof}: ${followerText}` : '';
     const lcall = f.leader ? `leader event ${f.leader.index}${lof}: ${leaderText}` : `no leader event left${lof}`;
     switch (f.kind) {
-      case 'divergence':
-        bag.add(Diag.VerifyDivergence, file, at, [`${f.message}: ${fcall}${fcall ? ' vs ' : ''}${lcall}`], { related });
+      case 'divergence': {
+        // The same syscall, meaning something else: say where (the argument; the first byte that
+        // differs, with the bytes around it), since the two calls may render alike.
+        const diff = f.follower && f.leader ? describeDifference(f.leader.nr, f.leader, f.follower, f.follower.nr) : undefined;
+        bag.add(Diag.VerifyDivergence, file, at, [`${f.message}: ${fcall}${fcall ? ' vs ' : ''}${lcall}${diff ? `; they differ in ${diff}` : ''}`], { related });
         break;
+      }
       case 'leftover':
         bag.add(Diag.VerifyLeftover, f.leader ? leader.file.path : file, f.leader ? f.leader.span : at, [f.count ?? 1, lcall], {
           related: f.follower ? [{ file: follower.file.path, span: f.follower.span, message: `the follower's last call${fof}: ${followerText}` }] : [],

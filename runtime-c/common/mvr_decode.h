@@ -1,4 +1,5 @@
-/* Strace-like one-line rendering of leader events and follower calls, for reports. */
+/* Strace-like one-line rendering of leader events and follower calls, for reports, from the
+ * syscall model (compiler/syscalls/x86_64.tsv). */
 #ifndef MVR_DECODE_H
 #define MVR_DECODE_H
 #include <stddef.h>
@@ -7,4 +8,8 @@
 /* Both return the number of characters written (never more than cap - 1; the text is NUL-terminated). */
 size_t mvr_format_event(char *out, size_t cap, const mvr_event *ev, int has_ret);
 size_t mvr_format_call(char *out, size_t cap, const mvr_call *call);
+/* Where the follower's call does not mean what the leader's event means (the default match's
+ * first differing input, docs/semantics.md): the argument, both values, and for bytes the first
+ * byte that differs with the bytes around it. */
+size_t mvr_format_difference(char *out, size_t cap, const mvr_event *ev, const mvr_call *call);
 #endif

@@ -1,5 +1,7 @@
 /* The runtime's accessors over the generated syscall table (see mvr_sysinfo.h). */
 #include "mvr_sysinfo.h"
+/* The one translation unit that holds the generated tables (the others declare them). */
+#define MVR_SYSCALLS_DEFINE
 #include "mvr_syscalls.h"
 
 _Static_assert((int)MVR_EFFECT_LOCAL == (int)MVR_E_LOCAL && (int)MVR_EFFECT_READONLY == (int)MVR_E_READONLY &&

@@ -78,7 +78,7 @@ static const struct mvr_sc mvr_sc[MVR_SC_COUNT] = {
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 2, 3, 0, 0, 0 }, { 0, 10, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 38 setitimer */
   { 1, 1, MVR_NONE, MVR_NONE, { 0, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 39 getpid */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 3, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 40 sendfile */
-  { 1, 1, MVR_NONE, MVR_NONE, { 1, 1, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x7, MVR_NONE, 80, 3 }, /* 41 socket */
+  { 1, 1, MVR_NONE, MVR_NONE, { 1, 1, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x7, MVR_NONE, 80, 4 }, /* 41 socket */
   { 1, 0, 0, MVR_NONE, { 1, 2, 0, 0, 0, 0 }, { 0, 2, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 42 connect */
   { 1, 0, 0, MVR_NONE, { 1, 3, 3, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 43 accept */
   { 1, 0, 0, 2, { 1, 2, 1, 1, 2, 0 }, { 0, 0, 0, 0, 2, 0 }, 0x9, MVR_NONE, 0, 0 }, /* 44 sendto */
@@ -91,8 +91,8 @@ static const struct mvr_sc mvr_sc[MVR_SC_COUNT] = {
   { 1, 1, 0, MVR_NONE, { 1, 3, 3, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 51 getsockname */
   { 1, 1, 0, MVR_NONE, { 1, 3, 3, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 52 getpeername */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 1, 1, 3, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x7, MVR_NONE, 0, 0 }, /* 53 socketpair */
-  { 1, 0, 0, 4, { 1, 1, 1, 2, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x7, MVR_NONE, 83, 19 }, /* 54 setsockopt */
-  { 1, 1, 0, MVR_NONE, { 1, 1, 1, 3, 3, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x7, MVR_NONE, 102, 16 }, /* 55 getsockopt */
+  { 1, 0, 0, 4, { 1, 1, 1, 2, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x7, MVR_NONE, 84, 19 }, /* 54 setsockopt */
+  { 1, 1, 0, MVR_NONE, { 1, 1, 1, 3, 3, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x7, MVR_NONE, 103, 16 }, /* 55 getsockopt */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 56 clone */
   { 1, 0, MVR_NONE, MVR_NONE, { 0, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 57 fork */
   { 1, 0, MVR_NONE, MVR_NONE, { 0, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 58 vfork */
@@ -103,13 +103,13 @@ static const struct mvr_sc mvr_sc[MVR_SC_COUNT] = {
   { 1, 1, MVR_NONE, MVR_NONE, { 3, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 63 uname */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x7, MVR_NONE, 0, 0 }, /* 64 semget */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 0, 0, 0, 0 }, { 0, 15, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 65 semop */
-  { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 1, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x7, MVR_NONE, 118, 13 }, /* 66 semctl */
+  { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 1, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x7, MVR_NONE, 119, 13 }, /* 66 semctl */
   { 1, 0, MVR_NONE, MVR_NONE, { 0, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 67 shmdt */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 68 msgget */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 0, 1, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x9, MVR_NONE, 0, 0 }, /* 69 msgsnd */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 0, 1, 1, 1, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x11, MVR_NONE, 0, 0 }, /* 70 msgrcv */
-  { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 131, 1 }, /* 71 msgctl */
-  { 1, 0, 0, MVR_NONE, { 1, 1, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 132, 31 }, /* 72 fcntl */
+  { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 132, 1 }, /* 71 msgctl */
+  { 1, 0, 0, MVR_NONE, { 1, 1, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 133, 31 }, /* 72 fcntl */
   { 1, 0, 0, MVR_NONE, { 1, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 73 flock */
   { 1, 0, 0, MVR_NONE, { 1, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 74 fsync */
   { 1, 0, 0, MVR_NONE, { 1, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 75 fdatasync */
@@ -194,8 +194,8 @@ static const struct mvr_sc mvr_sc[MVR_SC_COUNT] = {
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 0, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 154 modify_ldt */
   { 1, 0, MVR_NONE, MVR_NONE, { 2, 2, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 155 pivot_root */
   { 1, 1, MVR_NONE, MVR_NONE, { 0, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 156 _sysctl */
-  { 1, 1, MVR_NONE, MVR_NONE, { 1, 1, 1, 1, 1, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 163, 33 }, /* 157 prctl */
-  { 1, 1, MVR_NONE, MVR_NONE, { 1, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 196, 7 }, /* 158 arch_prctl */
+  { 1, 1, MVR_NONE, MVR_NONE, { 1, 1, 1, 1, 1, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 164, 33 }, /* 157 prctl */
+  { 1, 1, MVR_NONE, MVR_NONE, { 1, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 197, 7 }, /* 158 arch_prctl */
   { 1, 0, MVR_NONE, MVR_NONE, { 3, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 159 adjtimex */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 2, 0, 0, 0, 0 }, { 0, 27, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 160 setrlimit */
   { 1, 1, MVR_NONE, MVR_NONE, { 2, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 161 chroot */
@@ -239,7 +239,7 @@ static const struct mvr_sc mvr_sc[MVR_SC_COUNT] = {
   { 1, 0, 0, MVR_NONE, { 1, 2, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 199 fremovexattr */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 200 tkill */
   { 1, 1, MVR_NONE, MVR_NONE, { 3, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 201 time */
-  { 1, 1, MVR_NONE, MVR_NONE, { 0, 1, 1, 0, 0, 1 }, { 0, 0, 0, 0, 0, 0 }, 0x26, MVR_NONE, 203, 14 }, /* 202 futex */
+  { 1, 1, MVR_NONE, MVR_NONE, { 0, 1, 1, 0, 0, 1 }, { 0, 0, 0, 0, 0, 0 }, 0x26, MVR_NONE, 204, 14 }, /* 202 futex */
   { 1, 1, MVR_NONE, 1, { 1, 1, 2, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 203 sched_setaffinity */
   { 1, 1, MVR_NONE, 1, { 1, 1, 4, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 204 sched_getaffinity */
   { 1, 1, MVR_NONE, MVR_NONE, { 0, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 205 set_thread_area */
@@ -270,7 +270,7 @@ static const struct mvr_sc mvr_sc[MVR_SC_COUNT] = {
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 1, 2, 3, 0, 0 }, { 0, 0, 9, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 230 clock_nanosleep */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 231 exit_group */
   { 1, 0, 0, MVR_NONE, { 1, 3, 1, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x9, MVR_NONE, 0, 0 }, /* 232 epoll_wait */
-  { 1, 0, 0, MVR_NONE, { 1, 1, 1, 2, 0, 0 }, { 0, 0, 0, 31, 0, 0 }, 0x7, MVR_NONE, 217, 1 }, /* 233 epoll_ctl */
+  { 1, 0, 0, MVR_NONE, { 1, 1, 1, 2, 0, 0 }, { 0, 0, 0, 31, 0, 0 }, 0x7, MVR_NONE, 218, 1 }, /* 233 epoll_ctl */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x7, MVR_NONE, 0, 0 }, /* 234 tgkill */
   { 1, 0, MVR_NONE, MVR_NONE, { 2, 2, 0, 0, 0, 0 }, { 0, 32, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 235 utimes */
   { 1, 1, MVR_NONE, MVR_NONE, { 0, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1f, MVR_NONE, 0, 0 }, /* 236 vserver */
@@ -294,7 +294,7 @@ static const struct mvr_sc mvr_sc[MVR_SC_COUNT] = {
   { 1, 0, 0, MVR_NONE, { 1, 2, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x5, MVR_NONE, 0, 0 }, /* 254 inotify_add_watch */
   { 1, 0, 0, MVR_NONE, { 1, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x3, MVR_NONE, 0, 0 }, /* 255 inotify_rm_watch */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 256 migrate_pages */
-  { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 1, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0xd, MVR_NONE, 218, 3 }, /* 257 openat */
+  { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 1, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0xd, MVR_NONE, 219, 3 }, /* 257 openat */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x5, MVR_NONE, 0, 0 }, /* 258 mkdirat */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 1, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0xd, MVR_NONE, 0, 0 }, /* 259 mknodat */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 1, 1, 1, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1d, MVR_NONE, 0, 0 }, /* 260 fchownat */
@@ -509,7 +509,7 @@ static const struct mvr_sc mvr_sc[MVR_SC_COUNT] = {
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 2, 0, 1, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x11, MVR_NONE, 0, 0 }, /* 469 file_setattr */
 };
 
-static const struct mvr_dm_entry mvr_dm_entries[221] = {
+static const struct mvr_dm_entry mvr_dm_entries[222] = {
   { { { MVR_CM_ANY, 1, 0xffffffffull, 0 }, { MVR_CM_ANY, 0, 0, 0 } }, 0, 1 }, /* open * */
   { { { MVR_CM_ALL, 1, 0xffffffffull, 0x40ull }, { MVR_CM_ANY, 0, 0, 0 } }, 1, 1 }, /* open &O_CREAT */
   { { { MVR_CM_ALL, 1, 0xffffffffull, 0x410000ull }, { MVR_CM_ANY, 0, 0, 0 } }, 2, 1 }, /* open &O_TMPFILE */
@@ -590,149 +590,150 @@ static const struct mvr_dm_entry mvr_dm_entries[221] = {
   { { { MVR_CM_EQ, 1, 0xffull, 0x0ull }, { MVR_CM_ANY, 0, 0, 0 } }, 77, 1 }, /* shmctl IPC_RMID */
   { { { MVR_CM_EQ, 1, 0xffull, 0xbull }, { MVR_CM_ANY, 0, 0, 0 } }, 78, 1 }, /* shmctl SHM_LOCK */
   { { { MVR_CM_EQ, 1, 0xffull, 0xcull }, { MVR_CM_ANY, 0, 0, 0 } }, 79, 1 }, /* shmctl SHM_UNLOCK */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x10ull }, { MVR_CM_ANY, 0, 0, 0 } }, 80, 1 }, /* socket AF_NETLINK */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1ull }, { MVR_CM_ANY, 0, 0, 0 } }, 81, 1 }, /* socket AF_UNIX */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x11ull }, { MVR_CM_ANY, 0, 0, 0 } }, 82, 1 }, /* socket AF_PACKET */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 83, 2 }, /* setsockopt SOL_SOCKET,* */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x6ull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 85, 2 }, /* setsockopt SOL_TCP,* */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x0ull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 87, 2 }, /* setsockopt SOL_IP,* */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x29ull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 89, 2 }, /* setsockopt SOL_IPV6,* */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x11ull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 91, 2 }, /* setsockopt SOL_UDP,* */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x10eull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 93, 2 }, /* setsockopt SOL_NETLINK,* */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0xdull } }, 95, 1 }, /* setsockopt SOL_SOCKET,SO_LINGER */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x14ull } }, 96, 1 }, /* setsockopt SOL_SOCKET,SO_RCVTIMEO_OLD */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x15ull } }, 97, 1 }, /* setsockopt SOL_SOCKET,SO_SNDTIMEO_OLD */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x19ull } }, 98, 1 }, /* setsockopt SOL_SOCKET,SO_BINDTODEVICE */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x1aull } }, 99, 1 }, /* setsockopt SOL_SOCKET,SO_ATTACH_FILTER */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x33ull } }, 100, 1 }, /* setsockopt SOL_SOCKET,SO_ATTACH_REUSEPORT_CBPF */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x6ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0xdull } }, 101, 1 }, /* setsockopt SOL_TCP,TCP_CONGESTION */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x6ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x1full } }, 102, 1 }, /* setsockopt SOL_TCP,TCP_ULP */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x0ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x23ull } }, 103, 1 }, /* setsockopt SOL_IP,IP_ADD_MEMBERSHIP */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x0ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x24ull } }, 104, 1 }, /* setsockopt SOL_IP,IP_DROP_MEMBERSHIP */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x0ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x4ull } }, 105, 1 }, /* setsockopt SOL_IP,IP_OPTIONS */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x29ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x14ull } }, 106, 1 }, /* setsockopt SOL_IPV6,IPV6_ADD_MEMBERSHIP */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x29ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x15ull } }, 107, 1 }, /* setsockopt SOL_IPV6,IPV6_DROP_MEMBERSHIP */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 108, 2 }, /* getsockopt SOL_SOCKET,* */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x6ull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 110, 2 }, /* getsockopt SOL_TCP,* */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x0ull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 112, 2 }, /* getsockopt SOL_IP,* */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x29ull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 114, 2 }, /* getsockopt SOL_IPV6,* */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x11ull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 116, 2 }, /* getsockopt SOL_UDP,* */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x10eull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 118, 2 }, /* getsockopt SOL_NETLINK,* */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0xdull } }, 120, 1 }, /* getsockopt SOL_SOCKET,SO_LINGER */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x11ull } }, 121, 1 }, /* getsockopt SOL_SOCKET,SO_PEERCRED */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x14ull } }, 122, 1 }, /* getsockopt SOL_SOCKET,SO_RCVTIMEO_OLD */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x15ull } }, 123, 1 }, /* getsockopt SOL_SOCKET,SO_SNDTIMEO_OLD */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x19ull } }, 124, 1 }, /* getsockopt SOL_SOCKET,SO_BINDTODEVICE */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x1cull } }, 125, 1 }, /* getsockopt SOL_SOCKET,SO_PEERNAME */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x1full } }, 126, 1 }, /* getsockopt SOL_SOCKET,SO_PEERSEC */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x6ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0xbull } }, 127, 1 }, /* getsockopt SOL_TCP,TCP_INFO */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x6ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0xdull } }, 128, 1 }, /* getsockopt SOL_TCP,TCP_CONGESTION */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x0ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x4ull } }, 129, 1 }, /* getsockopt SOL_IP,IP_OPTIONS */
-  { { { MVR_CM_EQ, 2, 0xffull, 0x0ull }, { MVR_CM_ANY, 0, 0, 0 } }, 130, 1 }, /* semctl IPC_RMID */
-  { { { MVR_CM_EQ, 2, 0xffull, 0xbull }, { MVR_CM_ANY, 0, 0, 0 } }, 131, 1 }, /* semctl GETPID */
-  { { { MVR_CM_EQ, 2, 0xffull, 0xcull }, { MVR_CM_ANY, 0, 0, 0 } }, 132, 1 }, /* semctl GETVAL */
-  { { { MVR_CM_EQ, 2, 0xffull, 0xeull }, { MVR_CM_ANY, 0, 0, 0 } }, 133, 1 }, /* semctl GETNCNT */
-  { { { MVR_CM_EQ, 2, 0xffull, 0xfull }, { MVR_CM_ANY, 0, 0, 0 } }, 134, 1 }, /* semctl GETZCNT */
-  { { { MVR_CM_EQ, 2, 0xffull, 0x2ull }, { MVR_CM_ANY, 0, 0, 0 } }, 135, 1 }, /* semctl IPC_STAT */
-  { { { MVR_CM_EQ, 2, 0xffull, 0x1ull }, { MVR_CM_ANY, 0, 0, 0 } }, 136, 1 }, /* semctl IPC_SET */
-  { { { MVR_CM_EQ, 2, 0xffull, 0x3ull }, { MVR_CM_ANY, 0, 0, 0 } }, 137, 1 }, /* semctl IPC_INFO */
-  { { { MVR_CM_EQ, 2, 0xffull, 0x13ull }, { MVR_CM_ANY, 0, 0, 0 } }, 138, 1 }, /* semctl SEM_INFO */
-  { { { MVR_CM_EQ, 2, 0xffull, 0x12ull }, { MVR_CM_ANY, 0, 0, 0 } }, 139, 1 }, /* semctl SEM_STAT */
-  { { { MVR_CM_EQ, 2, 0xffull, 0x14ull }, { MVR_CM_ANY, 0, 0, 0 } }, 140, 1 }, /* semctl SEM_STAT_ANY */
-  { { { MVR_CM_EQ, 2, 0xffull, 0xdull }, { MVR_CM_ANY, 0, 0, 0 } }, 141, 1 }, /* semctl GETALL */
-  { { { MVR_CM_EQ, 2, 0xffull, 0x11ull }, { MVR_CM_ANY, 0, 0, 0 } }, 142, 1 }, /* semctl SETALL */
-  { { { MVR_CM_EQ, 1, 0xffull, 0x0ull }, { MVR_CM_ANY, 0, 0, 0 } }, 143, 1 }, /* msgctl IPC_RMID */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x0ull }, { MVR_CM_ANY, 0, 0, 0 } }, 144, 1 }, /* fcntl F_DUPFD */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x406ull }, { MVR_CM_ANY, 0, 0, 0 } }, 145, 1 }, /* fcntl F_DUPFD_CLOEXEC */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_ANY, 0, 0, 0 } }, 146, 1 }, /* fcntl F_GETFD */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x2ull }, { MVR_CM_ANY, 0, 0, 0 } }, 147, 1 }, /* fcntl F_SETFD */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x3ull }, { MVR_CM_ANY, 0, 0, 0 } }, 148, 1 }, /* fcntl F_GETFL */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x4ull }, { MVR_CM_ANY, 0, 0, 0 } }, 149, 1 }, /* fcntl F_SETFL */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x5ull }, { MVR_CM_ANY, 0, 0, 0 } }, 150, 1 }, /* fcntl F_GETLK */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x6ull }, { MVR_CM_ANY, 0, 0, 0 } }, 151, 1 }, /* fcntl F_SETLK */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x7ull }, { MVR_CM_ANY, 0, 0, 0 } }, 152, 1 }, /* fcntl F_SETLKW */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x24ull }, { MVR_CM_ANY, 0, 0, 0 } }, 153, 1 }, /* fcntl F_OFD_GETLK */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x25ull }, { MVR_CM_ANY, 0, 0, 0 } }, 154, 1 }, /* fcntl F_OFD_SETLK */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x26ull }, { MVR_CM_ANY, 0, 0, 0 } }, 155, 1 }, /* fcntl F_OFD_SETLKW */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x9ull }, { MVR_CM_ANY, 0, 0, 0 } }, 156, 1 }, /* fcntl F_GETOWN */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x8ull }, { MVR_CM_ANY, 0, 0, 0 } }, 157, 1 }, /* fcntl F_SETOWN */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x10ull }, { MVR_CM_ANY, 0, 0, 0 } }, 158, 1 }, /* fcntl F_GETOWN_EX */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0xfull }, { MVR_CM_ANY, 0, 0, 0 } }, 159, 1 }, /* fcntl F_SETOWN_EX */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0xbull }, { MVR_CM_ANY, 0, 0, 0 } }, 160, 1 }, /* fcntl F_GETSIG */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0xaull }, { MVR_CM_ANY, 0, 0, 0 } }, 161, 1 }, /* fcntl F_SETSIG */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x401ull }, { MVR_CM_ANY, 0, 0, 0 } }, 162, 1 }, /* fcntl F_GETLEASE */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x400ull }, { MVR_CM_ANY, 0, 0, 0 } }, 163, 1 }, /* fcntl F_SETLEASE */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x402ull }, { MVR_CM_ANY, 0, 0, 0 } }, 164, 1 }, /* fcntl F_NOTIFY */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x408ull }, { MVR_CM_ANY, 0, 0, 0 } }, 165, 1 }, /* fcntl F_GETPIPE_SZ */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x407ull }, { MVR_CM_ANY, 0, 0, 0 } }, 166, 1 }, /* fcntl F_SETPIPE_SZ */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x409ull }, { MVR_CM_ANY, 0, 0, 0 } }, 167, 1 }, /* fcntl F_ADD_SEALS */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x40aull }, { MVR_CM_ANY, 0, 0, 0 } }, 168, 1 }, /* fcntl F_GET_SEALS */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x40bull }, { MVR_CM_ANY, 0, 0, 0 } }, 169, 1 }, /* fcntl F_GET_RW_HINT */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x40cull }, { MVR_CM_ANY, 0, 0, 0 } }, 170, 1 }, /* fcntl F_SET_RW_HINT */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x40dull }, { MVR_CM_ANY, 0, 0, 0 } }, 171, 1 }, /* fcntl F_GET_FILE_RW_HINT */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x40eull }, { MVR_CM_ANY, 0, 0, 0 } }, 172, 1 }, /* fcntl F_SET_FILE_RW_HINT */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x403ull }, { MVR_CM_ANY, 0, 0, 0 } }, 173, 1 }, /* fcntl F_DUPFD_QUERY */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x404ull }, { MVR_CM_ANY, 0, 0, 0 } }, 174, 1 }, /* fcntl F_CREATED_QUERY */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1ull }, { MVR_CM_ANY, 0, 0, 0 } }, 175, 4 }, /* prctl PR_SET_PDEATHSIG */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x2ull }, { MVR_CM_ANY, 0, 0, 0 } }, 179, 4 }, /* prctl PR_GET_PDEATHSIG */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x3ull }, { MVR_CM_ANY, 0, 0, 0 } }, 183, 4 }, /* prctl PR_GET_DUMPABLE */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x4ull }, { MVR_CM_ANY, 0, 0, 0 } }, 187, 3 }, /* prctl PR_SET_DUMPABLE */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x7ull }, { MVR_CM_ANY, 0, 0, 0 } }, 190, 4 }, /* prctl PR_GET_KEEPCAPS */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x8ull }, { MVR_CM_ANY, 0, 0, 0 } }, 194, 3 }, /* prctl PR_SET_KEEPCAPS */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0xfull }, { MVR_CM_ANY, 0, 0, 0 } }, 197, 4 }, /* prctl PR_SET_NAME */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x10ull }, { MVR_CM_ANY, 0, 0, 0 } }, 201, 4 }, /* prctl PR_GET_NAME */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x15ull }, { MVR_CM_ANY, 0, 0, 0 } }, 205, 4 }, /* prctl PR_GET_SECCOMP */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x16ull }, { MVR_CM_ANY, 0, 0, 0 } }, 209, 3 }, /* prctl PR_SET_SECCOMP */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x17ull }, { MVR_CM_ANY, 0, 0, 0 } }, 212, 3 }, /* prctl PR_CAPBSET_READ */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x18ull }, { MVR_CM_ANY, 0, 0, 0 } }, 215, 3 }, /* prctl PR_CAPBSET_DROP */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1bull }, { MVR_CM_ANY, 0, 0, 0 } }, 218, 4 }, /* prctl PR_GET_SECUREBITS */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1cull }, { MVR_CM_ANY, 0, 0, 0 } }, 222, 4 }, /* prctl PR_SET_SECUREBITS */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1dull }, { MVR_CM_ANY, 0, 0, 0 } }, 226, 3 }, /* prctl PR_SET_TIMERSLACK */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1eull }, { MVR_CM_ANY, 0, 0, 0 } }, 229, 4 }, /* prctl PR_GET_TIMERSLACK */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x24ull }, { MVR_CM_ANY, 0, 0, 0 } }, 233, 3 }, /* prctl PR_SET_CHILD_SUBREAPER */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x25ull }, { MVR_CM_ANY, 0, 0, 0 } }, 236, 4 }, /* prctl PR_GET_CHILD_SUBREAPER */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x26ull }, { MVR_CM_ANY, 0, 0, 0 } }, 240, 3 }, /* prctl PR_SET_NO_NEW_PRIVS */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x27ull }, { MVR_CM_ANY, 0, 0, 0 } }, 243, 4 }, /* prctl PR_GET_NO_NEW_PRIVS */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x28ull }, { MVR_CM_ANY, 0, 0, 0 } }, 247, 4 }, /* prctl PR_GET_TID_ADDRESS */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x29ull }, { MVR_CM_ANY, 0, 0, 0 } }, 251, 3 }, /* prctl PR_SET_THP_DISABLE */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x2aull }, { MVR_CM_ANY, 0, 0, 0 } }, 254, 4 }, /* prctl PR_GET_THP_DISABLE */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x39ull }, { MVR_CM_ANY, 0, 0, 0 } }, 258, 3 }, /* prctl PR_SET_IO_FLUSHER */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x3aull }, { MVR_CM_ANY, 0, 0, 0 } }, 261, 4 }, /* prctl PR_GET_IO_FLUSHER */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x34ull }, { MVR_CM_ANY, 0, 0, 0 } }, 265, 3 }, /* prctl PR_GET_SPECULATION_CTRL */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x35ull }, { MVR_CM_ANY, 0, 0, 0 } }, 268, 2 }, /* prctl PR_SET_SPECULATION_CTRL */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x2full }, { MVR_CM_ANY, 0, 0, 0 } }, 270, 3 }, /* prctl PR_CAP_AMBIENT */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x23ull }, { MVR_CM_ANY, 0, 0, 0 } }, 273, 4 }, /* prctl PR_SET_MM */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x41ull }, { MVR_CM_ANY, 0, 0, 0 } }, 277, 4 }, /* prctl PR_SET_MDWE */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x42ull }, { MVR_CM_ANY, 0, 0, 0 } }, 281, 4 }, /* prctl PR_GET_MDWE */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x53564d41ull }, { MVR_CM_ANY, 0, 0, 0 } }, 285, 4 }, /* prctl PR_SET_VMA */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x3bull }, { MVR_CM_ANY, 0, 0, 0 } }, 289, 4 }, /* prctl PR_SET_SYSCALL_USER_DISPATCH */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1003ull }, { MVR_CM_ANY, 0, 0, 0 } }, 293, 1 }, /* arch_prctl ARCH_GET_FS */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1004ull }, { MVR_CM_ANY, 0, 0, 0 } }, 294, 1 }, /* arch_prctl ARCH_GET_GS */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1011ull }, { MVR_CM_ANY, 0, 0, 0 } }, 295, 1 }, /* arch_prctl ARCH_GET_CPUID */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1012ull }, { MVR_CM_ANY, 0, 0, 0 } }, 296, 1 }, /* arch_prctl ARCH_SET_CPUID */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1021ull }, { MVR_CM_ANY, 0, 0, 0 } }, 297, 1 }, /* arch_prctl ARCH_GET_XCOMP_SUPP */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1022ull }, { MVR_CM_ANY, 0, 0, 0 } }, 298, 1 }, /* arch_prctl ARCH_GET_XCOMP_PERM */
-  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1023ull }, { MVR_CM_ANY, 0, 0, 0 } }, 299, 1 }, /* arch_prctl ARCH_REQ_XCOMP_PERM */
-  { { { MVR_CM_EQ, 1, 0x7full, 0x0ull }, { MVR_CM_ANY, 0, 0, 0 } }, 300, 3 }, /* futex FUTEX_WAIT */
-  { { { MVR_CM_EQ, 1, 0x7full, 0x1ull }, { MVR_CM_ANY, 0, 0, 0 } }, 303, 3 }, /* futex FUTEX_WAKE */
-  { { { MVR_CM_EQ, 1, 0x7full, 0x2ull }, { MVR_CM_ANY, 0, 0, 0 } }, 306, 3 }, /* futex FUTEX_FD */
-  { { { MVR_CM_EQ, 1, 0x7full, 0x3ull }, { MVR_CM_ANY, 0, 0, 0 } }, 309, 2 }, /* futex FUTEX_REQUEUE */
-  { { { MVR_CM_EQ, 1, 0x7full, 0x4ull }, { MVR_CM_ANY, 0, 0, 0 } }, 311, 1 }, /* futex FUTEX_CMP_REQUEUE */
-  { { { MVR_CM_EQ, 1, 0x7full, 0x5ull }, { MVR_CM_ANY, 0, 0, 0 } }, 312, 2 }, /* futex FUTEX_WAKE_OP */
-  { { { MVR_CM_EQ, 1, 0x7full, 0x6ull }, { MVR_CM_ANY, 0, 0, 0 } }, 314, 4 }, /* futex FUTEX_LOCK_PI */
-  { { { MVR_CM_EQ, 1, 0x7full, 0xdull }, { MVR_CM_ANY, 0, 0, 0 } }, 318, 4 }, /* futex FUTEX_LOCK_PI2 */
-  { { { MVR_CM_EQ, 1, 0x7full, 0x7ull }, { MVR_CM_ANY, 0, 0, 0 } }, 322, 4 }, /* futex FUTEX_UNLOCK_PI */
-  { { { MVR_CM_EQ, 1, 0x7full, 0x8ull }, { MVR_CM_ANY, 0, 0, 0 } }, 326, 4 }, /* futex FUTEX_TRYLOCK_PI */
-  { { { MVR_CM_EQ, 1, 0x7full, 0x9ull }, { MVR_CM_ANY, 0, 0, 0 } }, 330, 3 }, /* futex FUTEX_WAIT_BITSET */
-  { { { MVR_CM_EQ, 1, 0x7full, 0xaull }, { MVR_CM_ANY, 0, 0, 0 } }, 333, 3 }, /* futex FUTEX_WAKE_BITSET */
-  { { { MVR_CM_EQ, 1, 0x7full, 0xbull }, { MVR_CM_ANY, 0, 0, 0 } }, 336, 2 }, /* futex FUTEX_WAIT_REQUEUE_PI */
-  { { { MVR_CM_EQ, 1, 0x7full, 0xcull }, { MVR_CM_ANY, 0, 0, 0 } }, 338, 1 }, /* futex FUTEX_CMP_REQUEUE_PI */
-  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x2ull }, { MVR_CM_ANY, 0, 0, 0 } }, 339, 1 }, /* epoll_ctl EPOLL_CTL_DEL */
-  { { { MVR_CM_ANY, 2, 0xffffffffull, 0 }, { MVR_CM_ANY, 0, 0, 0 } }, 340, 1 }, /* openat * */
-  { { { MVR_CM_ALL, 2, 0xffffffffull, 0x40ull }, { MVR_CM_ANY, 0, 0, 0 } }, 341, 1 }, /* openat &O_CREAT */
-  { { { MVR_CM_ALL, 2, 0xffffffffull, 0x410000ull }, { MVR_CM_ANY, 0, 0, 0 } }, 342, 1 }, /* openat &O_TMPFILE */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x2ull }, { MVR_CM_ANY, 0, 0, 0 } }, 80, 1 }, /* socket AF_INET */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0xaull }, { MVR_CM_ANY, 0, 0, 0 } }, 81, 1 }, /* socket AF_INET6 */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x10ull }, { MVR_CM_ANY, 0, 0, 0 } }, 82, 1 }, /* socket AF_NETLINK */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x11ull }, { MVR_CM_ANY, 0, 0, 0 } }, 83, 1 }, /* socket AF_PACKET */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 84, 2 }, /* setsockopt SOL_SOCKET,* */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x6ull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 86, 2 }, /* setsockopt SOL_TCP,* */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x0ull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 88, 2 }, /* setsockopt SOL_IP,* */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x29ull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 90, 2 }, /* setsockopt SOL_IPV6,* */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x11ull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 92, 2 }, /* setsockopt SOL_UDP,* */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x10eull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 94, 2 }, /* setsockopt SOL_NETLINK,* */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0xdull } }, 96, 1 }, /* setsockopt SOL_SOCKET,SO_LINGER */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x14ull } }, 97, 1 }, /* setsockopt SOL_SOCKET,SO_RCVTIMEO_OLD */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x15ull } }, 98, 1 }, /* setsockopt SOL_SOCKET,SO_SNDTIMEO_OLD */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x19ull } }, 99, 1 }, /* setsockopt SOL_SOCKET,SO_BINDTODEVICE */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x1aull } }, 100, 1 }, /* setsockopt SOL_SOCKET,SO_ATTACH_FILTER */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x33ull } }, 101, 1 }, /* setsockopt SOL_SOCKET,SO_ATTACH_REUSEPORT_CBPF */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x6ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0xdull } }, 102, 1 }, /* setsockopt SOL_TCP,TCP_CONGESTION */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x6ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x1full } }, 103, 1 }, /* setsockopt SOL_TCP,TCP_ULP */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x0ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x23ull } }, 104, 1 }, /* setsockopt SOL_IP,IP_ADD_MEMBERSHIP */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x0ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x24ull } }, 105, 1 }, /* setsockopt SOL_IP,IP_DROP_MEMBERSHIP */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x0ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x4ull } }, 106, 1 }, /* setsockopt SOL_IP,IP_OPTIONS */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x29ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x14ull } }, 107, 1 }, /* setsockopt SOL_IPV6,IPV6_ADD_MEMBERSHIP */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x29ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x15ull } }, 108, 1 }, /* setsockopt SOL_IPV6,IPV6_DROP_MEMBERSHIP */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 109, 2 }, /* getsockopt SOL_SOCKET,* */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x6ull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 111, 2 }, /* getsockopt SOL_TCP,* */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x0ull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 113, 2 }, /* getsockopt SOL_IP,* */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x29ull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 115, 2 }, /* getsockopt SOL_IPV6,* */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x11ull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 117, 2 }, /* getsockopt SOL_UDP,* */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x10eull }, { MVR_CM_ANY, 2, 0xffffffffull, 0 } }, 119, 2 }, /* getsockopt SOL_NETLINK,* */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0xdull } }, 121, 1 }, /* getsockopt SOL_SOCKET,SO_LINGER */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x11ull } }, 122, 1 }, /* getsockopt SOL_SOCKET,SO_PEERCRED */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x14ull } }, 123, 1 }, /* getsockopt SOL_SOCKET,SO_RCVTIMEO_OLD */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x15ull } }, 124, 1 }, /* getsockopt SOL_SOCKET,SO_SNDTIMEO_OLD */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x19ull } }, 125, 1 }, /* getsockopt SOL_SOCKET,SO_BINDTODEVICE */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x1cull } }, 126, 1 }, /* getsockopt SOL_SOCKET,SO_PEERNAME */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x1full } }, 127, 1 }, /* getsockopt SOL_SOCKET,SO_PEERSEC */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x6ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0xbull } }, 128, 1 }, /* getsockopt SOL_TCP,TCP_INFO */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x6ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0xdull } }, 129, 1 }, /* getsockopt SOL_TCP,TCP_CONGESTION */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x0ull }, { MVR_CM_EQ, 2, 0xffffffffull, 0x4ull } }, 130, 1 }, /* getsockopt SOL_IP,IP_OPTIONS */
+  { { { MVR_CM_EQ, 2, 0xffull, 0x0ull }, { MVR_CM_ANY, 0, 0, 0 } }, 131, 1 }, /* semctl IPC_RMID */
+  { { { MVR_CM_EQ, 2, 0xffull, 0xbull }, { MVR_CM_ANY, 0, 0, 0 } }, 132, 1 }, /* semctl GETPID */
+  { { { MVR_CM_EQ, 2, 0xffull, 0xcull }, { MVR_CM_ANY, 0, 0, 0 } }, 133, 1 }, /* semctl GETVAL */
+  { { { MVR_CM_EQ, 2, 0xffull, 0xeull }, { MVR_CM_ANY, 0, 0, 0 } }, 134, 1 }, /* semctl GETNCNT */
+  { { { MVR_CM_EQ, 2, 0xffull, 0xfull }, { MVR_CM_ANY, 0, 0, 0 } }, 135, 1 }, /* semctl GETZCNT */
+  { { { MVR_CM_EQ, 2, 0xffull, 0x2ull }, { MVR_CM_ANY, 0, 0, 0 } }, 136, 1 }, /* semctl IPC_STAT */
+  { { { MVR_CM_EQ, 2, 0xffull, 0x1ull }, { MVR_CM_ANY, 0, 0, 0 } }, 137, 1 }, /* semctl IPC_SET */
+  { { { MVR_CM_EQ, 2, 0xffull, 0x3ull }, { MVR_CM_ANY, 0, 0, 0 } }, 138, 1 }, /* semctl IPC_INFO */
+  { { { MVR_CM_EQ, 2, 0xffull, 0x13ull }, { MVR_CM_ANY, 0, 0, 0 } }, 139, 1 }, /* semctl SEM_INFO */
+  { { { MVR_CM_EQ, 2, 0xffull, 0x12ull }, { MVR_CM_ANY, 0, 0, 0 } }, 140, 1 }, /* semctl SEM_STAT */
+  { { { MVR_CM_EQ, 2, 0xffull, 0x14ull }, { MVR_CM_ANY, 0, 0, 0 } }, 141, 1 }, /* semctl SEM_STAT_ANY */
+  { { { MVR_CM_EQ, 2, 0xffull, 0xdull }, { MVR_CM_ANY, 0, 0, 0 } }, 142, 1 }, /* semctl GETALL */
+  { { { MVR_CM_EQ, 2, 0xffull, 0x11ull }, { MVR_CM_ANY, 0, 0, 0 } }, 143, 1 }, /* semctl SETALL */
+  { { { MVR_CM_EQ, 1, 0xffull, 0x0ull }, { MVR_CM_ANY, 0, 0, 0 } }, 144, 1 }, /* msgctl IPC_RMID */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x0ull }, { MVR_CM_ANY, 0, 0, 0 } }, 145, 1 }, /* fcntl F_DUPFD */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x406ull }, { MVR_CM_ANY, 0, 0, 0 } }, 146, 1 }, /* fcntl F_DUPFD_CLOEXEC */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x1ull }, { MVR_CM_ANY, 0, 0, 0 } }, 147, 1 }, /* fcntl F_GETFD */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x2ull }, { MVR_CM_ANY, 0, 0, 0 } }, 148, 1 }, /* fcntl F_SETFD */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x3ull }, { MVR_CM_ANY, 0, 0, 0 } }, 149, 1 }, /* fcntl F_GETFL */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x4ull }, { MVR_CM_ANY, 0, 0, 0 } }, 150, 1 }, /* fcntl F_SETFL */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x5ull }, { MVR_CM_ANY, 0, 0, 0 } }, 151, 1 }, /* fcntl F_GETLK */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x6ull }, { MVR_CM_ANY, 0, 0, 0 } }, 152, 1 }, /* fcntl F_SETLK */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x7ull }, { MVR_CM_ANY, 0, 0, 0 } }, 153, 1 }, /* fcntl F_SETLKW */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x24ull }, { MVR_CM_ANY, 0, 0, 0 } }, 154, 1 }, /* fcntl F_OFD_GETLK */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x25ull }, { MVR_CM_ANY, 0, 0, 0 } }, 155, 1 }, /* fcntl F_OFD_SETLK */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x26ull }, { MVR_CM_ANY, 0, 0, 0 } }, 156, 1 }, /* fcntl F_OFD_SETLKW */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x9ull }, { MVR_CM_ANY, 0, 0, 0 } }, 157, 1 }, /* fcntl F_GETOWN */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x8ull }, { MVR_CM_ANY, 0, 0, 0 } }, 158, 1 }, /* fcntl F_SETOWN */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x10ull }, { MVR_CM_ANY, 0, 0, 0 } }, 159, 1 }, /* fcntl F_GETOWN_EX */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0xfull }, { MVR_CM_ANY, 0, 0, 0 } }, 160, 1 }, /* fcntl F_SETOWN_EX */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0xbull }, { MVR_CM_ANY, 0, 0, 0 } }, 161, 1 }, /* fcntl F_GETSIG */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0xaull }, { MVR_CM_ANY, 0, 0, 0 } }, 162, 1 }, /* fcntl F_SETSIG */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x401ull }, { MVR_CM_ANY, 0, 0, 0 } }, 163, 1 }, /* fcntl F_GETLEASE */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x400ull }, { MVR_CM_ANY, 0, 0, 0 } }, 164, 1 }, /* fcntl F_SETLEASE */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x402ull }, { MVR_CM_ANY, 0, 0, 0 } }, 165, 1 }, /* fcntl F_NOTIFY */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x408ull }, { MVR_CM_ANY, 0, 0, 0 } }, 166, 1 }, /* fcntl F_GETPIPE_SZ */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x407ull }, { MVR_CM_ANY, 0, 0, 0 } }, 167, 1 }, /* fcntl F_SETPIPE_SZ */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x409ull }, { MVR_CM_ANY, 0, 0, 0 } }, 168, 1 }, /* fcntl F_ADD_SEALS */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x40aull }, { MVR_CM_ANY, 0, 0, 0 } }, 169, 1 }, /* fcntl F_GET_SEALS */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x40bull }, { MVR_CM_ANY, 0, 0, 0 } }, 170, 1 }, /* fcntl F_GET_RW_HINT */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x40cull }, { MVR_CM_ANY, 0, 0, 0 } }, 171, 1 }, /* fcntl F_SET_RW_HINT */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x40dull }, { MVR_CM_ANY, 0, 0, 0 } }, 172, 1 }, /* fcntl F_GET_FILE_RW_HINT */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x40eull }, { MVR_CM_ANY, 0, 0, 0 } }, 173, 1 }, /* fcntl F_SET_FILE_RW_HINT */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x403ull }, { MVR_CM_ANY, 0, 0, 0 } }, 174, 1 }, /* fcntl F_DUPFD_QUERY */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x404ull }, { MVR_CM_ANY, 0, 0, 0 } }, 175, 1 }, /* fcntl F_CREATED_QUERY */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1ull }, { MVR_CM_ANY, 0, 0, 0 } }, 176, 4 }, /* prctl PR_SET_PDEATHSIG */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x2ull }, { MVR_CM_ANY, 0, 0, 0 } }, 180, 4 }, /* prctl PR_GET_PDEATHSIG */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x3ull }, { MVR_CM_ANY, 0, 0, 0 } }, 184, 4 }, /* prctl PR_GET_DUMPABLE */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x4ull }, { MVR_CM_ANY, 0, 0, 0 } }, 188, 3 }, /* prctl PR_SET_DUMPABLE */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x7ull }, { MVR_CM_ANY, 0, 0, 0 } }, 191, 4 }, /* prctl PR_GET_KEEPCAPS */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x8ull }, { MVR_CM_ANY, 0, 0, 0 } }, 195, 3 }, /* prctl PR_SET_KEEPCAPS */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0xfull }, { MVR_CM_ANY, 0, 0, 0 } }, 198, 4 }, /* prctl PR_SET_NAME */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x10ull }, { MVR_CM_ANY, 0, 0, 0 } }, 202, 4 }, /* prctl PR_GET_NAME */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x15ull }, { MVR_CM_ANY, 0, 0, 0 } }, 206, 4 }, /* prctl PR_GET_SECCOMP */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x16ull }, { MVR_CM_ANY, 0, 0, 0 } }, 210, 3 }, /* prctl PR_SET_SECCOMP */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x17ull }, { MVR_CM_ANY, 0, 0, 0 } }, 213, 3 }, /* prctl PR_CAPBSET_READ */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x18ull }, { MVR_CM_ANY, 0, 0, 0 } }, 216, 3 }, /* prctl PR_CAPBSET_DROP */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1bull }, { MVR_CM_ANY, 0, 0, 0 } }, 219, 4 }, /* prctl PR_GET_SECUREBITS */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1cull }, { MVR_CM_ANY, 0, 0, 0 } }, 223, 4 }, /* prctl PR_SET_SECUREBITS */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1dull }, { MVR_CM_ANY, 0, 0, 0 } }, 227, 3 }, /* prctl PR_SET_TIMERSLACK */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1eull }, { MVR_CM_ANY, 0, 0, 0 } }, 230, 4 }, /* prctl PR_GET_TIMERSLACK */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x24ull }, { MVR_CM_ANY, 0, 0, 0 } }, 234, 3 }, /* prctl PR_SET_CHILD_SUBREAPER */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x25ull }, { MVR_CM_ANY, 0, 0, 0 } }, 237, 4 }, /* prctl PR_GET_CHILD_SUBREAPER */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x26ull }, { MVR_CM_ANY, 0, 0, 0 } }, 241, 3 }, /* prctl PR_SET_NO_NEW_PRIVS */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x27ull }, { MVR_CM_ANY, 0, 0, 0 } }, 244, 4 }, /* prctl PR_GET_NO_NEW_PRIVS */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x28ull }, { MVR_CM_ANY, 0, 0, 0 } }, 248, 4 }, /* prctl PR_GET_TID_ADDRESS */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x29ull }, { MVR_CM_ANY, 0, 0, 0 } }, 252, 3 }, /* prctl PR_SET_THP_DISABLE */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x2aull }, { MVR_CM_ANY, 0, 0, 0 } }, 255, 4 }, /* prctl PR_GET_THP_DISABLE */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x39ull }, { MVR_CM_ANY, 0, 0, 0 } }, 259, 3 }, /* prctl PR_SET_IO_FLUSHER */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x3aull }, { MVR_CM_ANY, 0, 0, 0 } }, 262, 4 }, /* prctl PR_GET_IO_FLUSHER */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x34ull }, { MVR_CM_ANY, 0, 0, 0 } }, 266, 3 }, /* prctl PR_GET_SPECULATION_CTRL */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x35ull }, { MVR_CM_ANY, 0, 0, 0 } }, 269, 2 }, /* prctl PR_SET_SPECULATION_CTRL */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x2full }, { MVR_CM_ANY, 0, 0, 0 } }, 271, 3 }, /* prctl PR_CAP_AMBIENT */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x23ull }, { MVR_CM_ANY, 0, 0, 0 } }, 274, 4 }, /* prctl PR_SET_MM */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x41ull }, { MVR_CM_ANY, 0, 0, 0 } }, 278, 4 }, /* prctl PR_SET_MDWE */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x42ull }, { MVR_CM_ANY, 0, 0, 0 } }, 282, 4 }, /* prctl PR_GET_MDWE */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x53564d41ull }, { MVR_CM_ANY, 0, 0, 0 } }, 286, 4 }, /* prctl PR_SET_VMA */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x3bull }, { MVR_CM_ANY, 0, 0, 0 } }, 290, 4 }, /* prctl PR_SET_SYSCALL_USER_DISPATCH */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1003ull }, { MVR_CM_ANY, 0, 0, 0 } }, 294, 1 }, /* arch_prctl ARCH_GET_FS */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1004ull }, { MVR_CM_ANY, 0, 0, 0 } }, 295, 1 }, /* arch_prctl ARCH_GET_GS */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1011ull }, { MVR_CM_ANY, 0, 0, 0 } }, 296, 1 }, /* arch_prctl ARCH_GET_CPUID */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1012ull }, { MVR_CM_ANY, 0, 0, 0 } }, 297, 1 }, /* arch_prctl ARCH_SET_CPUID */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1021ull }, { MVR_CM_ANY, 0, 0, 0 } }, 298, 1 }, /* arch_prctl ARCH_GET_XCOMP_SUPP */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1022ull }, { MVR_CM_ANY, 0, 0, 0 } }, 299, 1 }, /* arch_prctl ARCH_GET_XCOMP_PERM */
+  { { { MVR_CM_EQ, 0, 0xffffffffull, 0x1023ull }, { MVR_CM_ANY, 0, 0, 0 } }, 300, 1 }, /* arch_prctl ARCH_REQ_XCOMP_PERM */
+  { { { MVR_CM_EQ, 1, 0x7full, 0x0ull }, { MVR_CM_ANY, 0, 0, 0 } }, 301, 3 }, /* futex FUTEX_WAIT */
+  { { { MVR_CM_EQ, 1, 0x7full, 0x1ull }, { MVR_CM_ANY, 0, 0, 0 } }, 304, 3 }, /* futex FUTEX_WAKE */
+  { { { MVR_CM_EQ, 1, 0x7full, 0x2ull }, { MVR_CM_ANY, 0, 0, 0 } }, 307, 3 }, /* futex FUTEX_FD */
+  { { { MVR_CM_EQ, 1, 0x7full, 0x3ull }, { MVR_CM_ANY, 0, 0, 0 } }, 310, 2 }, /* futex FUTEX_REQUEUE */
+  { { { MVR_CM_EQ, 1, 0x7full, 0x4ull }, { MVR_CM_ANY, 0, 0, 0 } }, 312, 1 }, /* futex FUTEX_CMP_REQUEUE */
+  { { { MVR_CM_EQ, 1, 0x7full, 0x5ull }, { MVR_CM_ANY, 0, 0, 0 } }, 313, 2 }, /* futex FUTEX_WAKE_OP */
+  { { { MVR_CM_EQ, 1, 0x7full, 0x6ull }, { MVR_CM_ANY, 0, 0, 0 } }, 315, 4 }, /* futex FUTEX_LOCK_PI */
+  { { { MVR_CM_EQ, 1, 0x7full, 0xdull }, { MVR_CM_ANY, 0, 0, 0 } }, 319, 4 }, /* futex FUTEX_LOCK_PI2 */
+  { { { MVR_CM_EQ, 1, 0x7full, 0x7ull }, { MVR_CM_ANY, 0, 0, 0 } }, 323, 4 }, /* futex FUTEX_UNLOCK_PI */
+  { { { MVR_CM_EQ, 1, 0x7full, 0x8ull }, { MVR_CM_ANY, 0, 0, 0 } }, 327, 4 }, /* futex FUTEX_TRYLOCK_PI */
+  { { { MVR_CM_EQ, 1, 0x7full, 0x9ull }, { MVR_CM_ANY, 0, 0, 0 } }, 331, 3 }, /* futex FUTEX_WAIT_BITSET */
+  { { { MVR_CM_EQ, 1, 0x7full, 0xaull }, { MVR_CM_ANY, 0, 0, 0 } }, 334, 3 }, /* futex FUTEX_WAKE_BITSET */
+  { { { MVR_CM_EQ, 1, 0x7full, 0xbull }, { MVR_CM_ANY, 0, 0, 0 } }, 337, 2 }, /* futex FUTEX_WAIT_REQUEUE_PI */
+  { { { MVR_CM_EQ, 1, 0x7full, 0xcull }, { MVR_CM_ANY, 0, 0, 0 } }, 339, 1 }, /* futex FUTEX_CMP_REQUEUE_PI */
+  { { { MVR_CM_EQ, 1, 0xffffffffull, 0x2ull }, { MVR_CM_ANY, 0, 0, 0 } }, 340, 1 }, /* epoll_ctl EPOLL_CTL_DEL */
+  { { { MVR_CM_ANY, 2, 0xffffffffull, 0 }, { MVR_CM_ANY, 0, 0, 0 } }, 341, 1 }, /* openat * */
+  { { { MVR_CM_ALL, 2, 0xffffffffull, 0x40ull }, { MVR_CM_ANY, 0, 0, 0 } }, 342, 1 }, /* openat &O_CREAT */
+  { { { MVR_CM_ALL, 2, 0xffffffffull, 0x410000ull }, { MVR_CM_ANY, 0, 0, 0 } }, 343, 1 }, /* openat &O_TMPFILE */
 };
-static const struct mvr_dm_override mvr_dm_overrides[343] = {
+static const struct mvr_dm_override mvr_dm_overrides[344] = {
   { 2, 0, 1, 0 }, /* open * mode */
   { 2, 1, 1, 0 }, /* open &O_CREAT mode */
   { 2, 1, 1, 0 }, /* open &O_TMPFILE mode */
@@ -813,8 +814,9 @@ static const struct mvr_dm_override mvr_dm_overrides[343] = {
   { 2, 0, 0, 0 }, /* shmctl IPC_RMID buf */
   { 2, 0, 0, 0 }, /* shmctl SHM_LOCK buf */
   { 2, 0, 0, 0 }, /* shmctl SHM_UNLOCK buf */
+  { 2, 1, 1, 0 }, /* socket AF_INET protocol */
+  { 2, 1, 1, 0 }, /* socket AF_INET6 protocol */
   { 2, 1, 1, 0 }, /* socket AF_NETLINK protocol */
-  { 2, 1, 1, 0 }, /* socket AF_UNIX protocol */
   { 2, 1, 1, 0 }, /* socket AF_PACKET protocol */
   { 2, 1, 1, 0 }, /* setsockopt SOL_SOCKET,* optname */
   { 3, 2, 0, 6 }, /* setsockopt SOL_SOCKET,* optval */

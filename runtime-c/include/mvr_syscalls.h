@@ -39,7 +39,7 @@ enum {
 };
 
 /* Display formats of numbers (fmt). */
-enum { MVR_FMT_DEC, MVR_FMT_OCT, MVR_FMT_HEX, MVR_FMT_WSTATUS };
+enum { MVR_FMT_DEC, MVR_FMT_OCT, MVR_FMT_HEX, MVR_FMT_WSTATUS, MVR_FMT_UNION64 };
 
 /* Derived parameters: the part of a msghdr (or mmsghdr vector) they hold. */
 enum { MVR_PART_NONE, MVR_PART_NAME, MVR_PART_CONTROL, MVR_PART_FLAGS, MVR_PART_MSGS };
@@ -88,8 +88,47 @@ struct mvr_syscall_info {
 
 #define MVR_SYSCALL_MAX 470
 
-/* Indexed by syscall number. Included by several translation units, hence static and unused. */
-static const struct mvr_syscall_info mvr_syscall_table[MVR_SYSCALL_MAX] __attribute__((unused)) = {
+/* Value sets (x86_64.tsv, @values): names for an integer's values, both ways. kind: MVR_VS_ENUM,
+ * MVR_VS_BITS, MVR_VS_ENUM_BITS (an enum in the bits of mask, flags in the others). The first
+ * entry of a value is its name; later ones are aliases. text: errno's strerror text. */
+enum { MVR_VS_ENUM, MVR_VS_BITS, MVR_VS_ENUM_BITS };
+struct mvr_value { const char *name; int64_t value; const char *text; };
+struct mvr_value_set { const char *name; uint8_t kind; uint64_t mask; uint16_t first, count; };
+#define MVR_VALUE_SETS 119
+
+/* Structure layouts (x86_64.tsv, @struct): fields with their offsets, types and value sets;
+ * MVR_F_STRUCT fields name another structure (sub), count > 1 is an array (for bytes, cstr, pad,
+ * sigset, sunpath: the size in bytes). Field flags: MVR_FF_IGNORE (never compared), MVR_FF_BRIEF
+ * (shown when the structure is shown briefly), MVR_FF_OMIT0 (not shown when zero). */
+enum {
+  MVR_F_I8, MVR_F_U8, MVR_F_I16, MVR_F_U16, MVR_F_I32, MVR_F_U32, MVR_F_I64, MVR_F_U64, MVR_F_BE16, MVR_F_BE32,
+  MVR_F_PTR, MVR_F_FD, MVR_F_PAD, MVR_F_BYTES, MVR_F_CSTR, MVR_F_INADDR, MVR_F_IN6ADDR, MVR_F_SIGSET, MVR_F_SUNPATH,
+  MVR_F_STRUCT
+};
+enum { MVR_FF_IGNORE = 1, MVR_FF_BRIEF = 2, MVR_FF_OMIT0 = 4 };
+struct mvr_field { const char *name; uint16_t offset; uint8_t type; uint16_t count; uint16_t sub; uint16_t values; uint8_t fmt; uint8_t flags; };
+struct mvr_struct { const char *name; uint32_t size; uint16_t first, count; };
+#define MVR_STRUCTS 71
+
+/* The layout of a sockaddr of each family (an index in mvr_structs). */
+struct mvr_family { uint16_t family; uint16_t strct; };
+#define MVR_FAMILIES 6
+
+/* Per-command argument tables (x86_64.tsv, @commands): every entry whose conditions hold
+ * applies, in order; its parameters replace the syscall's own (at = position). Conditions:
+ * MVR_CM_ANY, MVR_CM_EQ (the selector, after mask for the first, equals value), MVR_CM_ALL (every
+ * bit of value is set). */
+enum { MVR_CM_ANY, MVR_CM_EQ, MVR_CM_ALL };
+enum { MVR_CF_RETFD = 1, MVR_CF_BLOCKS = 2 };
+struct mvr_cmd_cond { uint8_t kind; int64_t value; };
+struct mvr_cmd_param { uint8_t at; struct mvr_param p; };
+struct mvr_cmd_entry { struct mvr_cmd_cond cond[2]; uint16_t first, count; struct mvr_ret ret; uint8_t flags; };
+struct mvr_cmd_table { uint8_t nsel; uint8_t sel[2]; int64_t mask; uint16_t first, count; };
+
+/* The tables: defined in the translation unit that defines MVR_SYSCALLS_DEFINE before including
+ * this header (runtime-c/common/mvr_sysinfo.c), declared in every other one. */
+#ifdef MVR_SYSCALLS_DEFINE
+const struct mvr_syscall_info mvr_syscall_table[MVR_SYSCALL_MAX] = {
   [0] = { .name = "read", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_OUT_BYTES, 2, 1, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .blocks = 1 },
   [1] = { .name = "write", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_IN_BYTES, 2, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .blocks = 1 },
   [2] = { .name = "open", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 1, .detailed = 1, .params = { { MVR_P_PATH, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 3, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 1, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .ret = { MVR_P_FD, 0, 0 }, .cmd = 1 },
@@ -119,7 +158,7 @@ static const struct mvr_syscall_info mvr_syscall_table[MVR_SYSCALL_MAX] __attrib
   [26] = { .name = "msync", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 32, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
   [27] = { .name = "mincore", .nargs = 3, .effect = MVR_E_LOCAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 0, .new_fds = MVR_FDS_NONE },
   [28] = { .name = "madvise", .nargs = 3, .effect = MVR_E_LOCAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 69, 0, -1, 0 } }, .recorded = 0, .new_fds = MVR_FDS_NONE },
-  [29] = { .name = "shmget", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 2, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 75, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
+  [29] = { .name = "shmget", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 2, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 75, 1, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
   [30] = { .name = "shmat", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 76, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .ret = { MVR_P_PTR, 0, 0 } },
   [31] = { .name = "shmctl", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 77, 0, -1, 0 }, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .cmd = 3 },
   [32] = { .name = "dup", .nargs = 1, .effect = MVR_E_LOCAL, .fd_param = 0, .returns_fd = 1, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .ret = { MVR_P_FD, 0, 0 } },
@@ -131,7 +170,7 @@ static const struct mvr_syscall_info mvr_syscall_table[MVR_SYSCALL_MAX] __attrib
   [38] = { .name = "setitimer", .nargs = 3, .effect = MVR_E_LOCAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 93, 0, -1, 0 }, { MVR_P_IN_STRUCT, -1, 0, 32, 0, MVR_T_STRUCT, 13, 0, 0, -1, 0 }, { MVR_P_OUT_STRUCT, -1, 0, 32, 0, MVR_T_STRUCT, 13, 0, 0, -1, 0 } }, .recorded = 0, .new_fds = MVR_FDS_NONE },
   [39] = { .name = "getpid", .nargs = 0, .effect = MVR_E_READONLY, .fd_param = -1, .returns_fd = 0, .detailed = 1, .recorded = 1, .new_fds = MVR_FDS_NONE },
   [40] = { .name = "sendfile", .nargs = 4, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_OUT_STRUCT, -1, 0, 8, MVR_PF_INOUT, MVR_T_STRUCT, 3, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .blocks = 1 },
-  [41] = { .name = "socket", .nargs = 3, .effect = MVR_E_LOCAL, .fd_param = -1, .returns_fd = 1, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 42, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 43, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 45, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .ret = { MVR_P_FD, 0, 0 }, .cmd = 4 },
+  [41] = { .name = "socket", .nargs = 3, .effect = MVR_E_LOCAL, .fd_param = -1, .returns_fd = 1, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 42, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 43, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .ret = { MVR_P_FD, 0, 0 }, .cmd = 4 },
   [42] = { .name = "connect", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_IN_STRUCT, 2, 0, 0, 0, MVR_T_SOCKADDR, 0, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, MVR_PF_LAYOUT, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .blocks = 1 },
   [43] = { .name = "accept", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = 0, .returns_fd = 1, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_OUT_STRUCT, 2, 0, 0, 0, MVR_T_SOCKADDR, 0, 0, 0, -1, 0 }, { MVR_P_OUT_STRUCT, -1, 0, 4, MVR_PF_INOUT|MVR_PF_LAYOUT, MVR_T_STRUCT, 4, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .blocks = 1, .ret = { MVR_P_FD, 0, 0 } },
   [44] = { .name = "sendto", .nargs = 6, .effect = MVR_E_EXTERNAL, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_IN_BYTES, 2, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 54, 0, -1, 0 }, { MVR_P_IN_STRUCT, 5, 0, 0, 0, MVR_T_SOCKADDR, 0, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, MVR_PF_LAYOUT, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .blocks = 1 },
@@ -143,7 +182,7 @@ static const struct mvr_syscall_info mvr_syscall_table[MVR_SYSCALL_MAX] __attrib
   [50] = { .name = "listen", .nargs = 2, .effect = MVR_E_EXTERNAL, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
   [51] = { .name = "getsockname", .nargs = 3, .effect = MVR_E_READONLY, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_OUT_STRUCT, 2, 0, 0, 0, MVR_T_SOCKADDR, 0, 0, 0, -1, 0 }, { MVR_P_OUT_STRUCT, -1, 0, 4, MVR_PF_INOUT|MVR_PF_LAYOUT, MVR_T_STRUCT, 4, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
   [52] = { .name = "getpeername", .nargs = 3, .effect = MVR_E_READONLY, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_OUT_STRUCT, 2, 0, 0, 0, MVR_T_SOCKADDR, 0, 0, 0, -1, 0 }, { MVR_P_OUT_STRUCT, -1, 0, 4, MVR_PF_INOUT|MVR_PF_LAYOUT, MVR_T_STRUCT, 4, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
-  [53] = { .name = "socketpair", .nargs = 4, .effect = MVR_E_LOCAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 42, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 43, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 45, 0, -1, 0 }, { MVR_P_OUT_STRUCT, -1, 0, 8, 0, MVR_T_STRUCT, 7, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = 3 },
+  [53] = { .name = "socketpair", .nargs = 4, .effect = MVR_E_LOCAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 42, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 43, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_OUT_STRUCT, -1, 0, 8, 0, MVR_T_STRUCT, 7, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = 3 },
   [54] = { .name = "setsockopt", .nargs = 5, .effect = MVR_E_EXTERNAL, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 46, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_IN_BYTES, 4, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, MVR_PF_LAYOUT, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .cmd = 5 },
   [55] = { .name = "getsockopt", .nargs = 5, .effect = MVR_E_READONLY, .fd_param = 0, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 46, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_OUT_BYTES, 4, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_OUT_STRUCT, -1, 0, 4, MVR_PF_INOUT|MVR_PF_LAYOUT, MVR_T_STRUCT, 4, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .cmd = 6 },
   [56] = { .name = "clone", .nargs = 5, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FLAGS, -1, 0, 0, 0, MVR_T_NONE, 0, 80, 0, -1, 0 }, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .task = MVR_TASK_CLONE, .task_param = 0 },
@@ -154,11 +193,11 @@ static const struct mvr_syscall_info mvr_syscall_table[MVR_SYSCALL_MAX] __attrib
   [61] = { .name = "wait4", .nargs = 4, .effect = MVR_E_LOCAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_OUT_STRUCT, -1, 0, 4, 0, MVR_T_STRUCT, 6, 0, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 81, 0, -1, 0 }, { MVR_P_OUT_STRUCT, -1, 0, 144, 0, MVR_T_STRUCT, 53, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .blocks = 1 },
   [62] = { .name = "kill", .nargs = 2, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 2, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
   [63] = { .name = "uname", .nargs = 1, .effect = MVR_E_READONLY, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_OUT_STRUCT, -1, 0, 390, 0, MVR_T_STRUCT, 55, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
-  [64] = { .name = "semget", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 2, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 75, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
+  [64] = { .name = "semget", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 2, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 75, 1, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
   [65] = { .name = "semop", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_IN_STRUCT, 2, 0, 6, 0, MVR_T_STRUCT, 67, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, MVR_PF_LAYOUT, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .blocks = 1 },
   [66] = { .name = "semctl", .nargs = 4, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 78, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .cmd = 7 },
   [67] = { .name = "shmdt", .nargs = 1, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
-  [68] = { .name = "msgget", .nargs = 2, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 2, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 75, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
+  [68] = { .name = "msgget", .nargs = 2, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 2, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 75, 1, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
   [69] = { .name = "msgsnd", .nargs = 4, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 75, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .blocks = 1 },
   [70] = { .name = "msgrcv", .nargs = 5, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 75, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .blocks = 1 },
   [71] = { .name = "msgctl", .nargs = 3, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 79, 0, -1, 0 }, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE, .cmd = 8 },
@@ -475,13 +514,7 @@ static const struct mvr_syscall_info mvr_syscall_table[MVR_SYSCALL_MAX] __attrib
   [469] = { .name = "file_setattr", .nargs = 5, .effect = MVR_E_EXTERNAL, .fd_param = -1, .returns_fd = 0, .detailed = 1, .params = { { MVR_P_FD, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 8, 0, -1, 0 }, { MVR_P_PATH, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_IN_STRUCT, 3, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_SIZE, -1, 0, 0, MVR_PF_LAYOUT, MVR_T_NONE, 0, 0, 0, -1, 0 }, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 9, 0, -1, 0 } }, .recorded = 1, .new_fds = MVR_FDS_NONE },
 };
 
-/* Value sets (x86_64.tsv, @values): names for an integer's values, both ways. kind: MVR_VS_ENUM,
- * MVR_VS_BITS, MVR_VS_ENUM_BITS (an enum in the bits of mask, flags in the others). The first
- * entry of a value is its name; later ones are aliases. */
-enum { MVR_VS_ENUM, MVR_VS_BITS, MVR_VS_ENUM_BITS };
-struct mvr_value { const char *name; int64_t value; const char *text; };
-struct mvr_value_set { const char *name; uint8_t kind; uint64_t mask; uint16_t first, count; };
-static const struct mvr_value mvr_values[] __attribute__((unused)) = {
+const struct mvr_value mvr_values[1623] = {
   { "EPERM", 1LL, "Operation not permitted" },
   { "ENOENT", 2LL, "No such file or directory" },
   { "ESRCH", 3LL, "No such process" },
@@ -1014,10 +1047,10 @@ static const struct mvr_value mvr_values[] __attribute__((unused)) = {
   { "SOCK_SEQPACKET", 5LL, NULL },
   { "SOCK_DCCP", 6LL, NULL },
   { "SOCK_PACKET", 10LL, NULL },
-  { "SOCK_NONBLOCK", 2048LL, NULL },
   { "SOCK_CLOEXEC", 524288LL, NULL },
   { "SOCK_NONBLOCK", 2048LL, NULL },
   { "SOCK_CLOEXEC", 524288LL, NULL },
+  { "SOCK_NONBLOCK", 2048LL, NULL },
   { "IPPROTO_IP", 0LL, NULL },
   { "IPPROTO_ICMP", 1LL, NULL },
   { "IPPROTO_IGMP", 2LL, NULL },
@@ -2106,8 +2139,8 @@ static const struct mvr_value mvr_values[] __attribute__((unused)) = {
   { "TCIOFF", 2LL, NULL },
   { "TCION", 3LL, NULL },
 };
-#define MVR_VALUE_SETS 119
-static const struct mvr_value_set mvr_value_sets[MVR_VALUE_SETS] __attribute__((unused)) = {
+
+const struct mvr_value_set mvr_value_sets[MVR_VALUE_SETS] = {
   { "errno", MVR_VS_ENUM, 0ULL, 0, 138 },
   { "signal", MVR_VS_ENUM, 0ULL, 138, 67 },
   { "open_flags", MVR_VS_ENUM_BITS, 3ULL, 205, 24 },
@@ -2229,18 +2262,7 @@ static const struct mvr_value_set mvr_value_sets[MVR_VALUE_SETS] __attribute__((
   { "tcxonc_action", MVR_VS_ENUM, 0ULL, 1619, 4 },
 };
 
-/* Structure layouts (x86_64.tsv, @struct): fields with their offsets, types and value sets;
- * MVR_F_STRUCT fields name another structure (sub), count > 1 is an array (for bytes, cstr, pad,
- * sigset, sunpath: the size in bytes). Field flags: MVR_FF_IGNORE (never compared), MVR_FF_BRIEF. */
-enum {
-  MVR_F_I8, MVR_F_U8, MVR_F_I16, MVR_F_U16, MVR_F_I32, MVR_F_U32, MVR_F_I64, MVR_F_U64, MVR_F_BE16, MVR_F_BE32,
-  MVR_F_PTR, MVR_F_FD, MVR_F_PAD, MVR_F_BYTES, MVR_F_CSTR, MVR_F_INADDR, MVR_F_IN6ADDR, MVR_F_SIGSET, MVR_F_SUNPATH,
-  MVR_F_STRUCT
-};
-enum { MVR_FF_IGNORE = 1, MVR_FF_BRIEF = 2 };
-struct mvr_field { const char *name; uint16_t offset; uint8_t type; uint16_t count; uint16_t sub; uint16_t values; uint8_t fmt; uint8_t flags; };
-struct mvr_struct { const char *name; uint32_t size; uint16_t first, count; };
-static const struct mvr_field mvr_fields[] __attribute__((unused)) = {
+const struct mvr_field mvr_fields[291] = {
   { "value", 0, MVR_F_I32, 1, 0, 0, 0, 0 }, /* i32 */
   { "value", 0, MVR_F_U32, 1, 0, 0, 0, 0 }, /* u32 */
   { "value", 0, MVR_F_U64, 1, 0, 0, 0, 0 }, /* u64 */
@@ -2340,9 +2362,9 @@ static const struct mvr_field mvr_fields[] __attribute__((unused)) = {
   { "resolve", 16, MVR_F_U64, 1, 0, 41, 0, 0 }, /* open_how */
   { "fd", 0, MVR_F_FD, 1, 0, 0, 0, 0 }, /* pollfd */
   { "events", 4, MVR_F_I16, 1, 0, 60, 0, 0 }, /* pollfd */
-  { "revents", 6, MVR_F_I16, 1, 0, 60, 0, 0 }, /* pollfd */
+  { "revents", 6, MVR_F_I16, 1, 0, 60, 0, MVR_FF_OMIT0 }, /* pollfd */
   { "events", 0, MVR_F_U32, 1, 0, 58, 0, 0 }, /* epoll_event */
-  { "data", 4, MVR_F_U64, 1, 0, 0, 2, MVR_FF_IGNORE }, /* epoll_event */
+  { "data", 4, MVR_F_U64, 1, 0, 0, 4, MVR_FF_IGNORE }, /* epoll_event */
   { "__fds_bits", 0, MVR_F_BYTES, 128, 0, 0, 0, 0 }, /* fd_set */
   { "data", 0, MVR_F_U64, 1, 0, 0, 0, MVR_FF_IGNORE }, /* io_event */
   { "obj", 8, MVR_F_U64, 1, 0, 0, 0, MVR_FF_IGNORE }, /* io_event */
@@ -2533,8 +2555,8 @@ static const struct mvr_field mvr_fields[] __attribute__((unused)) = {
   { "__reserved", 20, MVR_F_PAD, 4, 0, 0, 0, 0 }, /* futex_waitv */
   { "waiters", 0, MVR_F_STRUCT, 2, 69, 0, 0, 0 }, /* futex_waitv_pair */
 };
-#define MVR_STRUCTS 71
-static const struct mvr_struct mvr_structs[MVR_STRUCTS] __attribute__((unused)) = {
+
+const struct mvr_struct mvr_structs[MVR_STRUCTS] = {
   { "i32", 4, 0, 1 },
   { "u32", 4, 1, 1 },
   { "u64", 8, 2, 1 },
@@ -2608,9 +2630,7 @@ static const struct mvr_struct mvr_structs[MVR_STRUCTS] __attribute__((unused)) 
   { "futex_waitv_pair", 48, 290, 1 },
 };
 
-/* The layout of a sockaddr of each family (an index in mvr_structs). */
-struct mvr_family { uint16_t family; uint16_t strct; };
-static const struct mvr_family mvr_families[6] __attribute__((unused)) = {
+const struct mvr_family mvr_families[MVR_FAMILIES] = {
   { 0, 34 }, /* sockaddr_unspec */
   { 1, 35 }, /* sockaddr_un */
   { 2, 36 }, /* sockaddr_in */
@@ -2618,19 +2638,8 @@ static const struct mvr_family mvr_families[6] __attribute__((unused)) = {
   { 16, 38 }, /* sockaddr_nl */
   { 17, 39 }, /* sockaddr_ll */
 };
-#define MVR_FAMILIES 6
 
-/* Per-command argument tables (x86_64.tsv, @commands): every entry whose conditions hold
- * applies, in order; its parameters replace the syscall's own (at = position). Conditions:
- * MVR_CM_ANY, MVR_CM_EQ (the selector, after mask for the first, equals value), MVR_CM_ALL (every
- * bit of value is set). */
-enum { MVR_CM_ANY, MVR_CM_EQ, MVR_CM_ALL };
-enum { MVR_CF_RETFD = 1, MVR_CF_BLOCKS = 2 };
-struct mvr_cmd_cond { uint8_t kind; int64_t value; };
-struct mvr_cmd_param { uint8_t at; struct mvr_param p; };
-struct mvr_cmd_entry { struct mvr_cmd_cond cond[2]; uint16_t first, count; struct mvr_ret ret; uint8_t flags; };
-struct mvr_cmd_table { uint8_t nsel; uint8_t sel[2]; int64_t mask; uint16_t first, count; };
-static const struct mvr_cmd_param mvr_cmd_params[343] __attribute__((unused)) = {
+const struct mvr_cmd_param mvr_cmd_params[344] = {
   { 2, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* open * mode */
   { 2, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 1, -1, 0 } }, /* open &O_CREAT mode */
   { 2, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 1, -1, 0 } }, /* open &O_TMPFILE mode */
@@ -2711,8 +2720,9 @@ static const struct mvr_cmd_param mvr_cmd_params[343] __attribute__((unused)) = 
   { 2, { MVR_P_PTR, -1, 0, 0, MVR_PF_UNUSED, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* shmctl IPC_RMID buf */
   { 2, { MVR_P_PTR, -1, 0, 0, MVR_PF_UNUSED, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* shmctl SHM_LOCK buf */
   { 2, { MVR_P_PTR, -1, 0, 0, MVR_PF_UNUSED, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* shmctl SHM_UNLOCK buf */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 45, 0, -1, 0 } }, /* socket AF_INET protocol */
+  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 45, 0, -1, 0 } }, /* socket AF_INET6 protocol */
   { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 53, 0, -1, 0 } }, /* socket AF_NETLINK protocol */
-  { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* socket AF_UNIX protocol */
   { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 2, -1, 0 } }, /* socket AF_PACKET protocol */
   { 2, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 47, 0, -1, 0 } }, /* setsockopt SOL_SOCKET,* optname */
   { 3, { MVR_P_IN_STRUCT, 4, 0, 0, 0, MVR_T_STRUCT, 0, 0, 0, -1, 0 } }, /* setsockopt SOL_SOCKET,* optval */
@@ -2970,12 +2980,13 @@ static const struct mvr_cmd_param mvr_cmd_params[343] __attribute__((unused)) = 
   { 3, { MVR_P_IN_STRUCT, -1, 0, 16, 0, MVR_T_STRUCT, 9, 0, 0, -1, 0 } }, /* futex FUTEX_WAIT_REQUEUE_PI timeout */
   { 5, { MVR_P_INT, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* futex FUTEX_WAIT_REQUEUE_PI val3 */
   { 3, { MVR_P_INT, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* futex FUTEX_CMP_REQUEUE_PI timeout */
-  { 3, { MVR_P_IN_STRUCT, -1, 0, 12, MVR_PF_UNUSED|MVR_PF_AGENT_PTR, MVR_T_STRUCT, 27, 0, 0, -1, 0 } }, /* epoll_ctl EPOLL_CTL_DEL event */
+  { 3, { MVR_P_PTR, -1, 0, 0, 0, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* epoll_ctl EPOLL_CTL_DEL event */
   { 3, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_UNUSED|MVR_PF_BITS32, MVR_T_NONE, 0, 0, 0, -1, 0 } }, /* openat * mode */
   { 3, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 1, -1, 0 } }, /* openat &O_CREAT mode */
   { 3, { MVR_P_FLAGS, -1, 0, 0, MVR_PF_BITS32, MVR_T_NONE, 0, 0, 1, -1, 0 } }, /* openat &O_TMPFILE mode */
 };
-static const struct mvr_cmd_entry mvr_cmd_entries[221] __attribute__((unused)) = {
+
+const struct mvr_cmd_entry mvr_cmd_entries[222] = {
   { { { MVR_CM_ANY, 0 }, { MVR_CM_ANY, 0 } }, 0, 1, { 0, 0, 0 }, 0 }, /* open * */
   { { { MVR_CM_ALL, 64LL }, { MVR_CM_ANY, 0 } }, 1, 1, { 0, 0, 0 }, 0 }, /* open &O_CREAT */
   { { { MVR_CM_ALL, 4259840LL }, { MVR_CM_ANY, 0 } }, 2, 1, { 0, 0, 0 }, 0 }, /* open &O_TMPFILE */
@@ -3056,164 +3067,178 @@ static const struct mvr_cmd_entry mvr_cmd_entries[221] __attribute__((unused)) =
   { { { MVR_CM_EQ, 0LL }, { MVR_CM_ANY, 0 } }, 77, 1, { 0, 0, 0 }, 0 }, /* shmctl IPC_RMID */
   { { { MVR_CM_EQ, 11LL }, { MVR_CM_ANY, 0 } }, 78, 1, { 0, 0, 0 }, 0 }, /* shmctl SHM_LOCK */
   { { { MVR_CM_EQ, 12LL }, { MVR_CM_ANY, 0 } }, 79, 1, { 0, 0, 0 }, 0 }, /* shmctl SHM_UNLOCK */
-  { { { MVR_CM_EQ, 16LL }, { MVR_CM_ANY, 0 } }, 80, 1, { 0, 0, 0 }, 0 }, /* socket AF_NETLINK */
-  { { { MVR_CM_EQ, 1LL }, { MVR_CM_ANY, 0 } }, 81, 1, { 0, 0, 0 }, 0 }, /* socket AF_UNIX */
-  { { { MVR_CM_EQ, 17LL }, { MVR_CM_ANY, 0 } }, 82, 1, { 0, 0, 0 }, 0 }, /* socket AF_PACKET */
-  { { { MVR_CM_EQ, 1LL }, { MVR_CM_ANY, 0 } }, 83, 2, { 0, 0, 0 }, 0 }, /* setsockopt SOL_SOCKET,* */
-  { { { MVR_CM_EQ, 6LL }, { MVR_CM_ANY, 0 } }, 85, 2, { 0, 0, 0 }, 0 }, /* setsockopt SOL_TCP,* */
-  { { { MVR_CM_EQ, 0LL }, { MVR_CM_ANY, 0 } }, 87, 2, { 0, 0, 0 }, 0 }, /* setsockopt SOL_IP,* */
-  { { { MVR_CM_EQ, 41LL }, { MVR_CM_ANY, 0 } }, 89, 2, { 0, 0, 0 }, 0 }, /* setsockopt SOL_IPV6,* */
-  { { { MVR_CM_EQ, 17LL }, { MVR_CM_ANY, 0 } }, 91, 2, { 0, 0, 0 }, 0 }, /* setsockopt SOL_UDP,* */
-  { { { MVR_CM_EQ, 270LL }, { MVR_CM_ANY, 0 } }, 93, 2, { 0, 0, 0 }, 0 }, /* setsockopt SOL_NETLINK,* */
-  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 13LL } }, 95, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_SOCKET,SO_LINGER */
-  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 20LL } }, 96, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_SOCKET,SO_RCVTIMEO_OLD */
-  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 21LL } }, 97, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_SOCKET,SO_SNDTIMEO_OLD */
-  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 25LL } }, 98, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_SOCKET,SO_BINDTODEVICE */
-  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 26LL } }, 99, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_SOCKET,SO_ATTACH_FILTER */
-  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 51LL } }, 100, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_SOCKET,SO_ATTACH_REUSEPORT_CBPF */
-  { { { MVR_CM_EQ, 6LL }, { MVR_CM_EQ, 13LL } }, 101, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_TCP,TCP_CONGESTION */
-  { { { MVR_CM_EQ, 6LL }, { MVR_CM_EQ, 31LL } }, 102, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_TCP,TCP_ULP */
-  { { { MVR_CM_EQ, 0LL }, { MVR_CM_EQ, 35LL } }, 103, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_IP,IP_ADD_MEMBERSHIP */
-  { { { MVR_CM_EQ, 0LL }, { MVR_CM_EQ, 36LL } }, 104, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_IP,IP_DROP_MEMBERSHIP */
-  { { { MVR_CM_EQ, 0LL }, { MVR_CM_EQ, 4LL } }, 105, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_IP,IP_OPTIONS */
-  { { { MVR_CM_EQ, 41LL }, { MVR_CM_EQ, 20LL } }, 106, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_IPV6,IPV6_ADD_MEMBERSHIP */
-  { { { MVR_CM_EQ, 41LL }, { MVR_CM_EQ, 21LL } }, 107, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_IPV6,IPV6_DROP_MEMBERSHIP */
-  { { { MVR_CM_EQ, 1LL }, { MVR_CM_ANY, 0 } }, 108, 2, { 0, 0, 0 }, 0 }, /* getsockopt SOL_SOCKET,* */
-  { { { MVR_CM_EQ, 6LL }, { MVR_CM_ANY, 0 } }, 110, 2, { 0, 0, 0 }, 0 }, /* getsockopt SOL_TCP,* */
-  { { { MVR_CM_EQ, 0LL }, { MVR_CM_ANY, 0 } }, 112, 2, { 0, 0, 0 }, 0 }, /* getsockopt SOL_IP,* */
-  { { { MVR_CM_EQ, 41LL }, { MVR_CM_ANY, 0 } }, 114, 2, { 0, 0, 0 }, 0 }, /* getsockopt SOL_IPV6,* */
-  { { { MVR_CM_EQ, 17LL }, { MVR_CM_ANY, 0 } }, 116, 2, { 0, 0, 0 }, 0 }, /* getsockopt SOL_UDP,* */
-  { { { MVR_CM_EQ, 270LL }, { MVR_CM_ANY, 0 } }, 118, 2, { 0, 0, 0 }, 0 }, /* getsockopt SOL_NETLINK,* */
-  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 13LL } }, 120, 1, { 0, 0, 0 }, 0 }, /* getsockopt SOL_SOCKET,SO_LINGER */
-  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 17LL } }, 121, 1, { 0, 0, 0 }, 0 }, /* getsockopt SOL_SOCKET,SO_PEERCRED */
-  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 20LL } }, 122, 1, { 0, 0, 0 }, 0 }, /* getsockopt SOL_SOCKET,SO_RCVTIMEO_OLD */
-  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 21LL } }, 123, 1, { 0, 0, 0 }, 0 }, /* getsockopt SOL_SOCKET,SO_SNDTIMEO_OLD */
-  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 25LL } }, 124, 1, { 0, 0, 0 }, 0 }, /* getsockopt SOL_SOCKET,SO_BINDTODEVICE */
-  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 28LL } }, 125, 1, { 0, 0, 0 }, 0 }, /* getsockopt SOL_SOCKET,SO_PEERNAME */
-  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 31LL } }, 126, 1, { 0, 0, 0 }, 0 }, /* getsockopt SOL_SOCKET,SO_PEERSEC */
-  { { { MVR_CM_EQ, 6LL }, { MVR_CM_EQ, 11LL } }, 127, 1, { 0, 0, 0 }, 0 }, /* getsockopt SOL_TCP,TCP_INFO */
-  { { { MVR_CM_EQ, 6LL }, { MVR_CM_EQ, 13LL } }, 128, 1, { 0, 0, 0 }, 0 }, /* getsockopt SOL_TCP,TCP_CONGESTION */
-  { { { MVR_CM_EQ, 0LL }, { MVR_CM_EQ, 4LL } }, 129, 1, { 0, 0, 0 }, 0 }, /* getsockopt SOL_IP,IP_OPTIONS */
-  { { { MVR_CM_EQ, 0LL }, { MVR_CM_ANY, 0 } }, 130, 1, { 0, 0, 0 }, 0 }, /* semctl IPC_RMID */
-  { { { MVR_CM_EQ, 11LL }, { MVR_CM_ANY, 0 } }, 131, 1, { 0, 0, 0 }, 0 }, /* semctl GETPID */
-  { { { MVR_CM_EQ, 12LL }, { MVR_CM_ANY, 0 } }, 132, 1, { 0, 0, 0 }, 0 }, /* semctl GETVAL */
-  { { { MVR_CM_EQ, 14LL }, { MVR_CM_ANY, 0 } }, 133, 1, { 0, 0, 0 }, 0 }, /* semctl GETNCNT */
-  { { { MVR_CM_EQ, 15LL }, { MVR_CM_ANY, 0 } }, 134, 1, { 0, 0, 0 }, 0 }, /* semctl GETZCNT */
-  { { { MVR_CM_EQ, 2LL }, { MVR_CM_ANY, 0 } }, 135, 1, { 0, 0, 0 }, 0 }, /* semctl IPC_STAT */
-  { { { MVR_CM_EQ, 1LL }, { MVR_CM_ANY, 0 } }, 136, 1, { 0, 0, 0 }, 0 }, /* semctl IPC_SET */
-  { { { MVR_CM_EQ, 3LL }, { MVR_CM_ANY, 0 } }, 137, 1, { 0, 0, 0 }, 0 }, /* semctl IPC_INFO */
-  { { { MVR_CM_EQ, 19LL }, { MVR_CM_ANY, 0 } }, 138, 1, { 0, 0, 0 }, 0 }, /* semctl SEM_INFO */
-  { { { MVR_CM_EQ, 18LL }, { MVR_CM_ANY, 0 } }, 139, 1, { 0, 0, 0 }, 0 }, /* semctl SEM_STAT */
-  { { { MVR_CM_EQ, 20LL }, { MVR_CM_ANY, 0 } }, 140, 1, { 0, 0, 0 }, 0 }, /* semctl SEM_STAT_ANY */
-  { { { MVR_CM_EQ, 13LL }, { MVR_CM_ANY, 0 } }, 141, 1, { 0, 0, 0 }, 0 }, /* semctl GETALL */
-  { { { MVR_CM_EQ, 17LL }, { MVR_CM_ANY, 0 } }, 142, 1, { 0, 0, 0 }, 0 }, /* semctl SETALL */
-  { { { MVR_CM_EQ, 0LL }, { MVR_CM_ANY, 0 } }, 143, 1, { 0, 0, 0 }, 0 }, /* msgctl IPC_RMID */
-  { { { MVR_CM_EQ, 0LL }, { MVR_CM_ANY, 0 } }, 144, 1, { MVR_P_FD, 0, 0 }, MVR_CF_RETFD }, /* fcntl F_DUPFD */
-  { { { MVR_CM_EQ, 1030LL }, { MVR_CM_ANY, 0 } }, 145, 1, { MVR_P_FD, 0, 0 }, MVR_CF_RETFD }, /* fcntl F_DUPFD_CLOEXEC */
-  { { { MVR_CM_EQ, 1LL }, { MVR_CM_ANY, 0 } }, 146, 1, { MVR_P_FLAGS, 18, 0 }, 0 }, /* fcntl F_GETFD */
-  { { { MVR_CM_EQ, 2LL }, { MVR_CM_ANY, 0 } }, 147, 1, { 0, 0, 0 }, 0 }, /* fcntl F_SETFD */
-  { { { MVR_CM_EQ, 3LL }, { MVR_CM_ANY, 0 } }, 148, 1, { MVR_P_FLAGS, 3, 2 }, 0 }, /* fcntl F_GETFL */
-  { { { MVR_CM_EQ, 4LL }, { MVR_CM_ANY, 0 } }, 149, 1, { 0, 0, 0 }, 0 }, /* fcntl F_SETFL */
-  { { { MVR_CM_EQ, 5LL }, { MVR_CM_ANY, 0 } }, 150, 1, { 0, 0, 0 }, 0 }, /* fcntl F_GETLK */
-  { { { MVR_CM_EQ, 6LL }, { MVR_CM_ANY, 0 } }, 151, 1, { 0, 0, 0 }, 0 }, /* fcntl F_SETLK */
-  { { { MVR_CM_EQ, 7LL }, { MVR_CM_ANY, 0 } }, 152, 1, { 0, 0, 0 }, MVR_CF_BLOCKS }, /* fcntl F_SETLKW */
-  { { { MVR_CM_EQ, 36LL }, { MVR_CM_ANY, 0 } }, 153, 1, { 0, 0, 0 }, 0 }, /* fcntl F_OFD_GETLK */
-  { { { MVR_CM_EQ, 37LL }, { MVR_CM_ANY, 0 } }, 154, 1, { 0, 0, 0 }, 0 }, /* fcntl F_OFD_SETLK */
-  { { { MVR_CM_EQ, 38LL }, { MVR_CM_ANY, 0 } }, 155, 1, { 0, 0, 0 }, MVR_CF_BLOCKS }, /* fcntl F_OFD_SETLKW */
-  { { { MVR_CM_EQ, 9LL }, { MVR_CM_ANY, 0 } }, 156, 1, { 0, 0, 0 }, 0 }, /* fcntl F_GETOWN */
-  { { { MVR_CM_EQ, 8LL }, { MVR_CM_ANY, 0 } }, 157, 1, { 0, 0, 0 }, 0 }, /* fcntl F_SETOWN */
-  { { { MVR_CM_EQ, 16LL }, { MVR_CM_ANY, 0 } }, 158, 1, { 0, 0, 0 }, 0 }, /* fcntl F_GETOWN_EX */
-  { { { MVR_CM_EQ, 15LL }, { MVR_CM_ANY, 0 } }, 159, 1, { 0, 0, 0 }, 0 }, /* fcntl F_SETOWN_EX */
-  { { { MVR_CM_EQ, 11LL }, { MVR_CM_ANY, 0 } }, 160, 1, { MVR_P_INT, 2, 0 }, 0 }, /* fcntl F_GETSIG */
-  { { { MVR_CM_EQ, 10LL }, { MVR_CM_ANY, 0 } }, 161, 1, { 0, 0, 0 }, 0 }, /* fcntl F_SETSIG */
-  { { { MVR_CM_EQ, 1025LL }, { MVR_CM_ANY, 0 } }, 162, 1, { MVR_P_INT, 21, 0 }, 0 }, /* fcntl F_GETLEASE */
-  { { { MVR_CM_EQ, 1024LL }, { MVR_CM_ANY, 0 } }, 163, 1, { 0, 0, 0 }, 0 }, /* fcntl F_SETLEASE */
-  { { { MVR_CM_EQ, 1026LL }, { MVR_CM_ANY, 0 } }, 164, 1, { 0, 0, 0 }, 0 }, /* fcntl F_NOTIFY */
-  { { { MVR_CM_EQ, 1032LL }, { MVR_CM_ANY, 0 } }, 165, 1, { 0, 0, 0 }, 0 }, /* fcntl F_GETPIPE_SZ */
-  { { { MVR_CM_EQ, 1031LL }, { MVR_CM_ANY, 0 } }, 166, 1, { 0, 0, 0 }, 0 }, /* fcntl F_SETPIPE_SZ */
-  { { { MVR_CM_EQ, 1033LL }, { MVR_CM_ANY, 0 } }, 167, 1, { 0, 0, 0 }, 0 }, /* fcntl F_ADD_SEALS */
-  { { { MVR_CM_EQ, 1034LL }, { MVR_CM_ANY, 0 } }, 168, 1, { MVR_P_FLAGS, 23, 0 }, 0 }, /* fcntl F_GET_SEALS */
-  { { { MVR_CM_EQ, 1035LL }, { MVR_CM_ANY, 0 } }, 169, 1, { 0, 0, 0 }, 0 }, /* fcntl F_GET_RW_HINT */
-  { { { MVR_CM_EQ, 1036LL }, { MVR_CM_ANY, 0 } }, 170, 1, { 0, 0, 0 }, 0 }, /* fcntl F_SET_RW_HINT */
-  { { { MVR_CM_EQ, 1037LL }, { MVR_CM_ANY, 0 } }, 171, 1, { 0, 0, 0 }, 0 }, /* fcntl F_GET_FILE_RW_HINT */
-  { { { MVR_CM_EQ, 1038LL }, { MVR_CM_ANY, 0 } }, 172, 1, { 0, 0, 0 }, 0 }, /* fcntl F_SET_FILE_RW_HINT */
-  { { { MVR_CM_EQ, 1027LL }, { MVR_CM_ANY, 0 } }, 173, 1, { 0, 0, 0 }, 0 }, /* fcntl F_DUPFD_QUERY */
-  { { { MVR_CM_EQ, 1028LL }, { MVR_CM_ANY, 0 } }, 174, 1, { 0, 0, 0 }, 0 }, /* fcntl F_CREATED_QUERY */
-  { { { MVR_CM_EQ, 1LL }, { MVR_CM_ANY, 0 } }, 175, 4, { 0, 0, 0 }, 0 }, /* prctl PR_SET_PDEATHSIG */
-  { { { MVR_CM_EQ, 2LL }, { MVR_CM_ANY, 0 } }, 179, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_PDEATHSIG */
-  { { { MVR_CM_EQ, 3LL }, { MVR_CM_ANY, 0 } }, 183, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_DUMPABLE */
-  { { { MVR_CM_EQ, 4LL }, { MVR_CM_ANY, 0 } }, 187, 3, { 0, 0, 0 }, 0 }, /* prctl PR_SET_DUMPABLE */
-  { { { MVR_CM_EQ, 7LL }, { MVR_CM_ANY, 0 } }, 190, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_KEEPCAPS */
-  { { { MVR_CM_EQ, 8LL }, { MVR_CM_ANY, 0 } }, 194, 3, { 0, 0, 0 }, 0 }, /* prctl PR_SET_KEEPCAPS */
-  { { { MVR_CM_EQ, 15LL }, { MVR_CM_ANY, 0 } }, 197, 4, { 0, 0, 0 }, 0 }, /* prctl PR_SET_NAME */
-  { { { MVR_CM_EQ, 16LL }, { MVR_CM_ANY, 0 } }, 201, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_NAME */
-  { { { MVR_CM_EQ, 21LL }, { MVR_CM_ANY, 0 } }, 205, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_SECCOMP */
-  { { { MVR_CM_EQ, 22LL }, { MVR_CM_ANY, 0 } }, 209, 3, { 0, 0, 0 }, 0 }, /* prctl PR_SET_SECCOMP */
-  { { { MVR_CM_EQ, 23LL }, { MVR_CM_ANY, 0 } }, 212, 3, { 0, 0, 0 }, 0 }, /* prctl PR_CAPBSET_READ */
-  { { { MVR_CM_EQ, 24LL }, { MVR_CM_ANY, 0 } }, 215, 3, { 0, 0, 0 }, 0 }, /* prctl PR_CAPBSET_DROP */
-  { { { MVR_CM_EQ, 27LL }, { MVR_CM_ANY, 0 } }, 218, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_SECUREBITS */
-  { { { MVR_CM_EQ, 28LL }, { MVR_CM_ANY, 0 } }, 222, 4, { 0, 0, 0 }, 0 }, /* prctl PR_SET_SECUREBITS */
-  { { { MVR_CM_EQ, 29LL }, { MVR_CM_ANY, 0 } }, 226, 3, { 0, 0, 0 }, 0 }, /* prctl PR_SET_TIMERSLACK */
-  { { { MVR_CM_EQ, 30LL }, { MVR_CM_ANY, 0 } }, 229, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_TIMERSLACK */
-  { { { MVR_CM_EQ, 36LL }, { MVR_CM_ANY, 0 } }, 233, 3, { 0, 0, 0 }, 0 }, /* prctl PR_SET_CHILD_SUBREAPER */
-  { { { MVR_CM_EQ, 37LL }, { MVR_CM_ANY, 0 } }, 236, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_CHILD_SUBREAPER */
-  { { { MVR_CM_EQ, 38LL }, { MVR_CM_ANY, 0 } }, 240, 3, { 0, 0, 0 }, 0 }, /* prctl PR_SET_NO_NEW_PRIVS */
-  { { { MVR_CM_EQ, 39LL }, { MVR_CM_ANY, 0 } }, 243, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_NO_NEW_PRIVS */
-  { { { MVR_CM_EQ, 40LL }, { MVR_CM_ANY, 0 } }, 247, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_TID_ADDRESS */
-  { { { MVR_CM_EQ, 41LL }, { MVR_CM_ANY, 0 } }, 251, 3, { 0, 0, 0 }, 0 }, /* prctl PR_SET_THP_DISABLE */
-  { { { MVR_CM_EQ, 42LL }, { MVR_CM_ANY, 0 } }, 254, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_THP_DISABLE */
-  { { { MVR_CM_EQ, 57LL }, { MVR_CM_ANY, 0 } }, 258, 3, { 0, 0, 0 }, 0 }, /* prctl PR_SET_IO_FLUSHER */
-  { { { MVR_CM_EQ, 58LL }, { MVR_CM_ANY, 0 } }, 261, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_IO_FLUSHER */
-  { { { MVR_CM_EQ, 52LL }, { MVR_CM_ANY, 0 } }, 265, 3, { 0, 0, 0 }, 0 }, /* prctl PR_GET_SPECULATION_CTRL */
-  { { { MVR_CM_EQ, 53LL }, { MVR_CM_ANY, 0 } }, 268, 2, { 0, 0, 0 }, 0 }, /* prctl PR_SET_SPECULATION_CTRL */
-  { { { MVR_CM_EQ, 47LL }, { MVR_CM_ANY, 0 } }, 270, 3, { 0, 0, 0 }, 0 }, /* prctl PR_CAP_AMBIENT */
-  { { { MVR_CM_EQ, 35LL }, { MVR_CM_ANY, 0 } }, 273, 4, { 0, 0, 0 }, 0 }, /* prctl PR_SET_MM */
-  { { { MVR_CM_EQ, 65LL }, { MVR_CM_ANY, 0 } }, 277, 4, { 0, 0, 0 }, 0 }, /* prctl PR_SET_MDWE */
-  { { { MVR_CM_EQ, 66LL }, { MVR_CM_ANY, 0 } }, 281, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_MDWE */
-  { { { MVR_CM_EQ, 1398164801LL }, { MVR_CM_ANY, 0 } }, 285, 4, { 0, 0, 0 }, 0 }, /* prctl PR_SET_VMA */
-  { { { MVR_CM_EQ, 59LL }, { MVR_CM_ANY, 0 } }, 289, 4, { 0, 0, 0 }, 0 }, /* prctl PR_SET_SYSCALL_USER_DISPATCH */
-  { { { MVR_CM_EQ, 4099LL }, { MVR_CM_ANY, 0 } }, 293, 1, { 0, 0, 0 }, 0 }, /* arch_prctl ARCH_GET_FS */
-  { { { MVR_CM_EQ, 4100LL }, { MVR_CM_ANY, 0 } }, 294, 1, { 0, 0, 0 }, 0 }, /* arch_prctl ARCH_GET_GS */
-  { { { MVR_CM_EQ, 4113LL }, { MVR_CM_ANY, 0 } }, 295, 1, { 0, 0, 0 }, 0 }, /* arch_prctl ARCH_GET_CPUID */
-  { { { MVR_CM_EQ, 4114LL }, { MVR_CM_ANY, 0 } }, 296, 1, { 0, 0, 0 }, 0 }, /* arch_prctl ARCH_SET_CPUID */
-  { { { MVR_CM_EQ, 4129LL }, { MVR_CM_ANY, 0 } }, 297, 1, { 0, 0, 0 }, 0 }, /* arch_prctl ARCH_GET_XCOMP_SUPP */
-  { { { MVR_CM_EQ, 4130LL }, { MVR_CM_ANY, 0 } }, 298, 1, { 0, 0, 0 }, 0 }, /* arch_prctl ARCH_GET_XCOMP_PERM */
-  { { { MVR_CM_EQ, 4131LL }, { MVR_CM_ANY, 0 } }, 299, 1, { 0, 0, 0 }, 0 }, /* arch_prctl ARCH_REQ_XCOMP_PERM */
-  { { { MVR_CM_EQ, 0LL }, { MVR_CM_ANY, 0 } }, 300, 3, { 0, 0, 0 }, MVR_CF_BLOCKS }, /* futex FUTEX_WAIT */
-  { { { MVR_CM_EQ, 1LL }, { MVR_CM_ANY, 0 } }, 303, 3, { 0, 0, 0 }, 0 }, /* futex FUTEX_WAKE */
-  { { { MVR_CM_EQ, 2LL }, { MVR_CM_ANY, 0 } }, 306, 3, { 0, 0, 0 }, MVR_CF_RETFD }, /* futex FUTEX_FD */
-  { { { MVR_CM_EQ, 3LL }, { MVR_CM_ANY, 0 } }, 309, 2, { 0, 0, 0 }, 0 }, /* futex FUTEX_REQUEUE */
-  { { { MVR_CM_EQ, 4LL }, { MVR_CM_ANY, 0 } }, 311, 1, { 0, 0, 0 }, 0 }, /* futex FUTEX_CMP_REQUEUE */
-  { { { MVR_CM_EQ, 5LL }, { MVR_CM_ANY, 0 } }, 312, 2, { 0, 0, 0 }, 0 }, /* futex FUTEX_WAKE_OP */
-  { { { MVR_CM_EQ, 6LL }, { MVR_CM_ANY, 0 } }, 314, 4, { 0, 0, 0 }, MVR_CF_BLOCKS }, /* futex FUTEX_LOCK_PI */
-  { { { MVR_CM_EQ, 13LL }, { MVR_CM_ANY, 0 } }, 318, 4, { 0, 0, 0 }, MVR_CF_BLOCKS }, /* futex FUTEX_LOCK_PI2 */
-  { { { MVR_CM_EQ, 7LL }, { MVR_CM_ANY, 0 } }, 322, 4, { 0, 0, 0 }, 0 }, /* futex FUTEX_UNLOCK_PI */
-  { { { MVR_CM_EQ, 8LL }, { MVR_CM_ANY, 0 } }, 326, 4, { 0, 0, 0 }, 0 }, /* futex FUTEX_TRYLOCK_PI */
-  { { { MVR_CM_EQ, 9LL }, { MVR_CM_ANY, 0 } }, 330, 3, { 0, 0, 0 }, MVR_CF_BLOCKS }, /* futex FUTEX_WAIT_BITSET */
-  { { { MVR_CM_EQ, 10LL }, { MVR_CM_ANY, 0 } }, 333, 3, { 0, 0, 0 }, 0 }, /* futex FUTEX_WAKE_BITSET */
-  { { { MVR_CM_EQ, 11LL }, { MVR_CM_ANY, 0 } }, 336, 2, { 0, 0, 0 }, MVR_CF_BLOCKS }, /* futex FUTEX_WAIT_REQUEUE_PI */
-  { { { MVR_CM_EQ, 12LL }, { MVR_CM_ANY, 0 } }, 338, 1, { 0, 0, 0 }, 0 }, /* futex FUTEX_CMP_REQUEUE_PI */
-  { { { MVR_CM_EQ, 2LL }, { MVR_CM_ANY, 0 } }, 339, 1, { 0, 0, 0 }, 0 }, /* epoll_ctl EPOLL_CTL_DEL */
-  { { { MVR_CM_ANY, 0 }, { MVR_CM_ANY, 0 } }, 340, 1, { 0, 0, 0 }, 0 }, /* openat * */
-  { { { MVR_CM_ALL, 64LL }, { MVR_CM_ANY, 0 } }, 341, 1, { 0, 0, 0 }, 0 }, /* openat &O_CREAT */
-  { { { MVR_CM_ALL, 4259840LL }, { MVR_CM_ANY, 0 } }, 342, 1, { 0, 0, 0 }, 0 }, /* openat &O_TMPFILE */
+  { { { MVR_CM_EQ, 2LL }, { MVR_CM_ANY, 0 } }, 80, 1, { 0, 0, 0 }, 0 }, /* socket AF_INET */
+  { { { MVR_CM_EQ, 10LL }, { MVR_CM_ANY, 0 } }, 81, 1, { 0, 0, 0 }, 0 }, /* socket AF_INET6 */
+  { { { MVR_CM_EQ, 16LL }, { MVR_CM_ANY, 0 } }, 82, 1, { 0, 0, 0 }, 0 }, /* socket AF_NETLINK */
+  { { { MVR_CM_EQ, 17LL }, { MVR_CM_ANY, 0 } }, 83, 1, { 0, 0, 0 }, 0 }, /* socket AF_PACKET */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_ANY, 0 } }, 84, 2, { 0, 0, 0 }, 0 }, /* setsockopt SOL_SOCKET,* */
+  { { { MVR_CM_EQ, 6LL }, { MVR_CM_ANY, 0 } }, 86, 2, { 0, 0, 0 }, 0 }, /* setsockopt SOL_TCP,* */
+  { { { MVR_CM_EQ, 0LL }, { MVR_CM_ANY, 0 } }, 88, 2, { 0, 0, 0 }, 0 }, /* setsockopt SOL_IP,* */
+  { { { MVR_CM_EQ, 41LL }, { MVR_CM_ANY, 0 } }, 90, 2, { 0, 0, 0 }, 0 }, /* setsockopt SOL_IPV6,* */
+  { { { MVR_CM_EQ, 17LL }, { MVR_CM_ANY, 0 } }, 92, 2, { 0, 0, 0 }, 0 }, /* setsockopt SOL_UDP,* */
+  { { { MVR_CM_EQ, 270LL }, { MVR_CM_ANY, 0 } }, 94, 2, { 0, 0, 0 }, 0 }, /* setsockopt SOL_NETLINK,* */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 13LL } }, 96, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_SOCKET,SO_LINGER */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 20LL } }, 97, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_SOCKET,SO_RCVTIMEO_OLD */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 21LL } }, 98, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_SOCKET,SO_SNDTIMEO_OLD */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 25LL } }, 99, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_SOCKET,SO_BINDTODEVICE */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 26LL } }, 100, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_SOCKET,SO_ATTACH_FILTER */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 51LL } }, 101, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_SOCKET,SO_ATTACH_REUSEPORT_CBPF */
+  { { { MVR_CM_EQ, 6LL }, { MVR_CM_EQ, 13LL } }, 102, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_TCP,TCP_CONGESTION */
+  { { { MVR_CM_EQ, 6LL }, { MVR_CM_EQ, 31LL } }, 103, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_TCP,TCP_ULP */
+  { { { MVR_CM_EQ, 0LL }, { MVR_CM_EQ, 35LL } }, 104, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_IP,IP_ADD_MEMBERSHIP */
+  { { { MVR_CM_EQ, 0LL }, { MVR_CM_EQ, 36LL } }, 105, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_IP,IP_DROP_MEMBERSHIP */
+  { { { MVR_CM_EQ, 0LL }, { MVR_CM_EQ, 4LL } }, 106, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_IP,IP_OPTIONS */
+  { { { MVR_CM_EQ, 41LL }, { MVR_CM_EQ, 20LL } }, 107, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_IPV6,IPV6_ADD_MEMBERSHIP */
+  { { { MVR_CM_EQ, 41LL }, { MVR_CM_EQ, 21LL } }, 108, 1, { 0, 0, 0 }, 0 }, /* setsockopt SOL_IPV6,IPV6_DROP_MEMBERSHIP */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_ANY, 0 } }, 109, 2, { 0, 0, 0 }, 0 }, /* getsockopt SOL_SOCKET,* */
+  { { { MVR_CM_EQ, 6LL }, { MVR_CM_ANY, 0 } }, 111, 2, { 0, 0, 0 }, 0 }, /* getsockopt SOL_TCP,* */
+  { { { MVR_CM_EQ, 0LL }, { MVR_CM_ANY, 0 } }, 113, 2, { 0, 0, 0 }, 0 }, /* getsockopt SOL_IP,* */
+  { { { MVR_CM_EQ, 41LL }, { MVR_CM_ANY, 0 } }, 115, 2, { 0, 0, 0 }, 0 }, /* getsockopt SOL_IPV6,* */
+  { { { MVR_CM_EQ, 17LL }, { MVR_CM_ANY, 0 } }, 117, 2, { 0, 0, 0 }, 0 }, /* getsockopt SOL_UDP,* */
+  { { { MVR_CM_EQ, 270LL }, { MVR_CM_ANY, 0 } }, 119, 2, { 0, 0, 0 }, 0 }, /* getsockopt SOL_NETLINK,* */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 13LL } }, 121, 1, { 0, 0, 0 }, 0 }, /* getsockopt SOL_SOCKET,SO_LINGER */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 17LL } }, 122, 1, { 0, 0, 0 }, 0 }, /* getsockopt SOL_SOCKET,SO_PEERCRED */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 20LL } }, 123, 1, { 0, 0, 0 }, 0 }, /* getsockopt SOL_SOCKET,SO_RCVTIMEO_OLD */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 21LL } }, 124, 1, { 0, 0, 0 }, 0 }, /* getsockopt SOL_SOCKET,SO_SNDTIMEO_OLD */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 25LL } }, 125, 1, { 0, 0, 0 }, 0 }, /* getsockopt SOL_SOCKET,SO_BINDTODEVICE */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 28LL } }, 126, 1, { 0, 0, 0 }, 0 }, /* getsockopt SOL_SOCKET,SO_PEERNAME */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_EQ, 31LL } }, 127, 1, { 0, 0, 0 }, 0 }, /* getsockopt SOL_SOCKET,SO_PEERSEC */
+  { { { MVR_CM_EQ, 6LL }, { MVR_CM_EQ, 11LL } }, 128, 1, { 0, 0, 0 }, 0 }, /* getsockopt SOL_TCP,TCP_INFO */
+  { { { MVR_CM_EQ, 6LL }, { MVR_CM_EQ, 13LL } }, 129, 1, { 0, 0, 0 }, 0 }, /* getsockopt SOL_TCP,TCP_CONGESTION */
+  { { { MVR_CM_EQ, 0LL }, { MVR_CM_EQ, 4LL } }, 130, 1, { 0, 0, 0 }, 0 }, /* getsockopt SOL_IP,IP_OPTIONS */
+  { { { MVR_CM_EQ, 0LL }, { MVR_CM_ANY, 0 } }, 131, 1, { 0, 0, 0 }, 0 }, /* semctl IPC_RMID */
+  { { { MVR_CM_EQ, 11LL }, { MVR_CM_ANY, 0 } }, 132, 1, { 0, 0, 0 }, 0 }, /* semctl GETPID */
+  { { { MVR_CM_EQ, 12LL }, { MVR_CM_ANY, 0 } }, 133, 1, { 0, 0, 0 }, 0 }, /* semctl GETVAL */
+  { { { MVR_CM_EQ, 14LL }, { MVR_CM_ANY, 0 } }, 134, 1, { 0, 0, 0 }, 0 }, /* semctl GETNCNT */
+  { { { MVR_CM_EQ, 15LL }, { MVR_CM_ANY, 0 } }, 135, 1, { 0, 0, 0 }, 0 }, /* semctl GETZCNT */
+  { { { MVR_CM_EQ, 2LL }, { MVR_CM_ANY, 0 } }, 136, 1, { 0, 0, 0 }, 0 }, /* semctl IPC_STAT */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_ANY, 0 } }, 137, 1, { 0, 0, 0 }, 0 }, /* semctl IPC_SET */
+  { { { MVR_CM_EQ, 3LL }, { MVR_CM_ANY, 0 } }, 138, 1, { 0, 0, 0 }, 0 }, /* semctl IPC_INFO */
+  { { { MVR_CM_EQ, 19LL }, { MVR_CM_ANY, 0 } }, 139, 1, { 0, 0, 0 }, 0 }, /* semctl SEM_INFO */
+  { { { MVR_CM_EQ, 18LL }, { MVR_CM_ANY, 0 } }, 140, 1, { 0, 0, 0 }, 0 }, /* semctl SEM_STAT */
+  { { { MVR_CM_EQ, 20LL }, { MVR_CM_ANY, 0 } }, 141, 1, { 0, 0, 0 }, 0 }, /* semctl SEM_STAT_ANY */
+  { { { MVR_CM_EQ, 13LL }, { MVR_CM_ANY, 0 } }, 142, 1, { 0, 0, 0 }, 0 }, /* semctl GETALL */
+  { { { MVR_CM_EQ, 17LL }, { MVR_CM_ANY, 0 } }, 143, 1, { 0, 0, 0 }, 0 }, /* semctl SETALL */
+  { { { MVR_CM_EQ, 0LL }, { MVR_CM_ANY, 0 } }, 144, 1, { 0, 0, 0 }, 0 }, /* msgctl IPC_RMID */
+  { { { MVR_CM_EQ, 0LL }, { MVR_CM_ANY, 0 } }, 145, 1, { MVR_P_FD, 0, 0 }, MVR_CF_RETFD }, /* fcntl F_DUPFD */
+  { { { MVR_CM_EQ, 1030LL }, { MVR_CM_ANY, 0 } }, 146, 1, { MVR_P_FD, 0, 0 }, MVR_CF_RETFD }, /* fcntl F_DUPFD_CLOEXEC */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_ANY, 0 } }, 147, 1, { MVR_P_FLAGS, 18, 0 }, 0 }, /* fcntl F_GETFD */
+  { { { MVR_CM_EQ, 2LL }, { MVR_CM_ANY, 0 } }, 148, 1, { 0, 0, 0 }, 0 }, /* fcntl F_SETFD */
+  { { { MVR_CM_EQ, 3LL }, { MVR_CM_ANY, 0 } }, 149, 1, { MVR_P_FLAGS, 3, 2 }, 0 }, /* fcntl F_GETFL */
+  { { { MVR_CM_EQ, 4LL }, { MVR_CM_ANY, 0 } }, 150, 1, { 0, 0, 0 }, 0 }, /* fcntl F_SETFL */
+  { { { MVR_CM_EQ, 5LL }, { MVR_CM_ANY, 0 } }, 151, 1, { 0, 0, 0 }, 0 }, /* fcntl F_GETLK */
+  { { { MVR_CM_EQ, 6LL }, { MVR_CM_ANY, 0 } }, 152, 1, { 0, 0, 0 }, 0 }, /* fcntl F_SETLK */
+  { { { MVR_CM_EQ, 7LL }, { MVR_CM_ANY, 0 } }, 153, 1, { 0, 0, 0 }, MVR_CF_BLOCKS }, /* fcntl F_SETLKW */
+  { { { MVR_CM_EQ, 36LL }, { MVR_CM_ANY, 0 } }, 154, 1, { 0, 0, 0 }, 0 }, /* fcntl F_OFD_GETLK */
+  { { { MVR_CM_EQ, 37LL }, { MVR_CM_ANY, 0 } }, 155, 1, { 0, 0, 0 }, 0 }, /* fcntl F_OFD_SETLK */
+  { { { MVR_CM_EQ, 38LL }, { MVR_CM_ANY, 0 } }, 156, 1, { 0, 0, 0 }, MVR_CF_BLOCKS }, /* fcntl F_OFD_SETLKW */
+  { { { MVR_CM_EQ, 9LL }, { MVR_CM_ANY, 0 } }, 157, 1, { 0, 0, 0 }, 0 }, /* fcntl F_GETOWN */
+  { { { MVR_CM_EQ, 8LL }, { MVR_CM_ANY, 0 } }, 158, 1, { 0, 0, 0 }, 0 }, /* fcntl F_SETOWN */
+  { { { MVR_CM_EQ, 16LL }, { MVR_CM_ANY, 0 } }, 159, 1, { 0, 0, 0 }, 0 }, /* fcntl F_GETOWN_EX */
+  { { { MVR_CM_EQ, 15LL }, { MVR_CM_ANY, 0 } }, 160, 1, { 0, 0, 0 }, 0 }, /* fcntl F_SETOWN_EX */
+  { { { MVR_CM_EQ, 11LL }, { MVR_CM_ANY, 0 } }, 161, 1, { MVR_P_INT, 2, 0 }, 0 }, /* fcntl F_GETSIG */
+  { { { MVR_CM_EQ, 10LL }, { MVR_CM_ANY, 0 } }, 162, 1, { 0, 0, 0 }, 0 }, /* fcntl F_SETSIG */
+  { { { MVR_CM_EQ, 1025LL }, { MVR_CM_ANY, 0 } }, 163, 1, { MVR_P_INT, 21, 0 }, 0 }, /* fcntl F_GETLEASE */
+  { { { MVR_CM_EQ, 1024LL }, { MVR_CM_ANY, 0 } }, 164, 1, { 0, 0, 0 }, 0 }, /* fcntl F_SETLEASE */
+  { { { MVR_CM_EQ, 1026LL }, { MVR_CM_ANY, 0 } }, 165, 1, { 0, 0, 0 }, 0 }, /* fcntl F_NOTIFY */
+  { { { MVR_CM_EQ, 1032LL }, { MVR_CM_ANY, 0 } }, 166, 1, { 0, 0, 0 }, 0 }, /* fcntl F_GETPIPE_SZ */
+  { { { MVR_CM_EQ, 1031LL }, { MVR_CM_ANY, 0 } }, 167, 1, { 0, 0, 0 }, 0 }, /* fcntl F_SETPIPE_SZ */
+  { { { MVR_CM_EQ, 1033LL }, { MVR_CM_ANY, 0 } }, 168, 1, { 0, 0, 0 }, 0 }, /* fcntl F_ADD_SEALS */
+  { { { MVR_CM_EQ, 1034LL }, { MVR_CM_ANY, 0 } }, 169, 1, { MVR_P_FLAGS, 23, 0 }, 0 }, /* fcntl F_GET_SEALS */
+  { { { MVR_CM_EQ, 1035LL }, { MVR_CM_ANY, 0 } }, 170, 1, { 0, 0, 0 }, 0 }, /* fcntl F_GET_RW_HINT */
+  { { { MVR_CM_EQ, 1036LL }, { MVR_CM_ANY, 0 } }, 171, 1, { 0, 0, 0 }, 0 }, /* fcntl F_SET_RW_HINT */
+  { { { MVR_CM_EQ, 1037LL }, { MVR_CM_ANY, 0 } }, 172, 1, { 0, 0, 0 }, 0 }, /* fcntl F_GET_FILE_RW_HINT */
+  { { { MVR_CM_EQ, 1038LL }, { MVR_CM_ANY, 0 } }, 173, 1, { 0, 0, 0 }, 0 }, /* fcntl F_SET_FILE_RW_HINT */
+  { { { MVR_CM_EQ, 1027LL }, { MVR_CM_ANY, 0 } }, 174, 1, { 0, 0, 0 }, 0 }, /* fcntl F_DUPFD_QUERY */
+  { { { MVR_CM_EQ, 1028LL }, { MVR_CM_ANY, 0 } }, 175, 1, { 0, 0, 0 }, 0 }, /* fcntl F_CREATED_QUERY */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_ANY, 0 } }, 176, 4, { 0, 0, 0 }, 0 }, /* prctl PR_SET_PDEATHSIG */
+  { { { MVR_CM_EQ, 2LL }, { MVR_CM_ANY, 0 } }, 180, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_PDEATHSIG */
+  { { { MVR_CM_EQ, 3LL }, { MVR_CM_ANY, 0 } }, 184, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_DUMPABLE */
+  { { { MVR_CM_EQ, 4LL }, { MVR_CM_ANY, 0 } }, 188, 3, { 0, 0, 0 }, 0 }, /* prctl PR_SET_DUMPABLE */
+  { { { MVR_CM_EQ, 7LL }, { MVR_CM_ANY, 0 } }, 191, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_KEEPCAPS */
+  { { { MVR_CM_EQ, 8LL }, { MVR_CM_ANY, 0 } }, 195, 3, { 0, 0, 0 }, 0 }, /* prctl PR_SET_KEEPCAPS */
+  { { { MVR_CM_EQ, 15LL }, { MVR_CM_ANY, 0 } }, 198, 4, { 0, 0, 0 }, 0 }, /* prctl PR_SET_NAME */
+  { { { MVR_CM_EQ, 16LL }, { MVR_CM_ANY, 0 } }, 202, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_NAME */
+  { { { MVR_CM_EQ, 21LL }, { MVR_CM_ANY, 0 } }, 206, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_SECCOMP */
+  { { { MVR_CM_EQ, 22LL }, { MVR_CM_ANY, 0 } }, 210, 3, { 0, 0, 0 }, 0 }, /* prctl PR_SET_SECCOMP */
+  { { { MVR_CM_EQ, 23LL }, { MVR_CM_ANY, 0 } }, 213, 3, { 0, 0, 0 }, 0 }, /* prctl PR_CAPBSET_READ */
+  { { { MVR_CM_EQ, 24LL }, { MVR_CM_ANY, 0 } }, 216, 3, { 0, 0, 0 }, 0 }, /* prctl PR_CAPBSET_DROP */
+  { { { MVR_CM_EQ, 27LL }, { MVR_CM_ANY, 0 } }, 219, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_SECUREBITS */
+  { { { MVR_CM_EQ, 28LL }, { MVR_CM_ANY, 0 } }, 223, 4, { 0, 0, 0 }, 0 }, /* prctl PR_SET_SECUREBITS */
+  { { { MVR_CM_EQ, 29LL }, { MVR_CM_ANY, 0 } }, 227, 3, { 0, 0, 0 }, 0 }, /* prctl PR_SET_TIMERSLACK */
+  { { { MVR_CM_EQ, 30LL }, { MVR_CM_ANY, 0 } }, 230, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_TIMERSLACK */
+  { { { MVR_CM_EQ, 36LL }, { MVR_CM_ANY, 0 } }, 234, 3, { 0, 0, 0 }, 0 }, /* prctl PR_SET_CHILD_SUBREAPER */
+  { { { MVR_CM_EQ, 37LL }, { MVR_CM_ANY, 0 } }, 237, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_CHILD_SUBREAPER */
+  { { { MVR_CM_EQ, 38LL }, { MVR_CM_ANY, 0 } }, 241, 3, { 0, 0, 0 }, 0 }, /* prctl PR_SET_NO_NEW_PRIVS */
+  { { { MVR_CM_EQ, 39LL }, { MVR_CM_ANY, 0 } }, 244, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_NO_NEW_PRIVS */
+  { { { MVR_CM_EQ, 40LL }, { MVR_CM_ANY, 0 } }, 248, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_TID_ADDRESS */
+  { { { MVR_CM_EQ, 41LL }, { MVR_CM_ANY, 0 } }, 252, 3, { 0, 0, 0 }, 0 }, /* prctl PR_SET_THP_DISABLE */
+  { { { MVR_CM_EQ, 42LL }, { MVR_CM_ANY, 0 } }, 255, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_THP_DISABLE */
+  { { { MVR_CM_EQ, 57LL }, { MVR_CM_ANY, 0 } }, 259, 3, { 0, 0, 0 }, 0 }, /* prctl PR_SET_IO_FLUSHER */
+  { { { MVR_CM_EQ, 58LL }, { MVR_CM_ANY, 0 } }, 262, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_IO_FLUSHER */
+  { { { MVR_CM_EQ, 52LL }, { MVR_CM_ANY, 0 } }, 266, 3, { 0, 0, 0 }, 0 }, /* prctl PR_GET_SPECULATION_CTRL */
+  { { { MVR_CM_EQ, 53LL }, { MVR_CM_ANY, 0 } }, 269, 2, { 0, 0, 0 }, 0 }, /* prctl PR_SET_SPECULATION_CTRL */
+  { { { MVR_CM_EQ, 47LL }, { MVR_CM_ANY, 0 } }, 271, 3, { 0, 0, 0 }, 0 }, /* prctl PR_CAP_AMBIENT */
+  { { { MVR_CM_EQ, 35LL }, { MVR_CM_ANY, 0 } }, 274, 4, { 0, 0, 0 }, 0 }, /* prctl PR_SET_MM */
+  { { { MVR_CM_EQ, 65LL }, { MVR_CM_ANY, 0 } }, 278, 4, { 0, 0, 0 }, 0 }, /* prctl PR_SET_MDWE */
+  { { { MVR_CM_EQ, 66LL }, { MVR_CM_ANY, 0 } }, 282, 4, { 0, 0, 0 }, 0 }, /* prctl PR_GET_MDWE */
+  { { { MVR_CM_EQ, 1398164801LL }, { MVR_CM_ANY, 0 } }, 286, 4, { 0, 0, 0 }, 0 }, /* prctl PR_SET_VMA */
+  { { { MVR_CM_EQ, 59LL }, { MVR_CM_ANY, 0 } }, 290, 4, { 0, 0, 0 }, 0 }, /* prctl PR_SET_SYSCALL_USER_DISPATCH */
+  { { { MVR_CM_EQ, 4099LL }, { MVR_CM_ANY, 0 } }, 294, 1, { 0, 0, 0 }, 0 }, /* arch_prctl ARCH_GET_FS */
+  { { { MVR_CM_EQ, 4100LL }, { MVR_CM_ANY, 0 } }, 295, 1, { 0, 0, 0 }, 0 }, /* arch_prctl ARCH_GET_GS */
+  { { { MVR_CM_EQ, 4113LL }, { MVR_CM_ANY, 0 } }, 296, 1, { 0, 0, 0 }, 0 }, /* arch_prctl ARCH_GET_CPUID */
+  { { { MVR_CM_EQ, 4114LL }, { MVR_CM_ANY, 0 } }, 297, 1, { 0, 0, 0 }, 0 }, /* arch_prctl ARCH_SET_CPUID */
+  { { { MVR_CM_EQ, 4129LL }, { MVR_CM_ANY, 0 } }, 298, 1, { 0, 0, 0 }, 0 }, /* arch_prctl ARCH_GET_XCOMP_SUPP */
+  { { { MVR_CM_EQ, 4130LL }, { MVR_CM_ANY, 0 } }, 299, 1, { 0, 0, 0 }, 0 }, /* arch_prctl ARCH_GET_XCOMP_PERM */
+  { { { MVR_CM_EQ, 4131LL }, { MVR_CM_ANY, 0 } }, 300, 1, { 0, 0, 0 }, 0 }, /* arch_prctl ARCH_REQ_XCOMP_PERM */
+  { { { MVR_CM_EQ, 0LL }, { MVR_CM_ANY, 0 } }, 301, 3, { 0, 0, 0 }, MVR_CF_BLOCKS }, /* futex FUTEX_WAIT */
+  { { { MVR_CM_EQ, 1LL }, { MVR_CM_ANY, 0 } }, 304, 3, { 0, 0, 0 }, 0 }, /* futex FUTEX_WAKE */
+  { { { MVR_CM_EQ, 2LL }, { MVR_CM_ANY, 0 } }, 307, 3, { 0, 0, 0 }, MVR_CF_RETFD }, /* futex FUTEX_FD */
+  { { { MVR_CM_EQ, 3LL }, { MVR_CM_ANY, 0 } }, 310, 2, { 0, 0, 0 }, 0 }, /* futex FUTEX_REQUEUE */
+  { { { MVR_CM_EQ, 4LL }, { MVR_CM_ANY, 0 } }, 312, 1, { 0, 0, 0 }, 0 }, /* futex FUTEX_CMP_REQUEUE */
+  { { { MVR_CM_EQ, 5LL }, { MVR_CM_ANY, 0 } }, 313, 2, { 0, 0, 0 }, 0 }, /* futex FUTEX_WAKE_OP */
+  { { { MVR_CM_EQ, 6LL }, { MVR_CM_ANY, 0 } }, 315, 4, { 0, 0, 0 }, MVR_CF_BLOCKS }, /* futex FUTEX_LOCK_PI */
+  { { { MVR_CM_EQ, 13LL }, { MVR_CM_ANY, 0 } }, 319, 4, { 0, 0, 0 }, MVR_CF_BLOCKS }, /* futex FUTEX_LOCK_PI2 */
+  { { { MVR_CM_EQ, 7LL }, { MVR_CM_ANY, 0 } }, 323, 4, { 0, 0, 0 }, 0 }, /* futex FUTEX_UNLOCK_PI */
+  { { { MVR_CM_EQ, 8LL }, { MVR_CM_ANY, 0 } }, 327, 4, { 0, 0, 0 }, 0 }, /* futex FUTEX_TRYLOCK_PI */
+  { { { MVR_CM_EQ, 9LL }, { MVR_CM_ANY, 0 } }, 331, 3, { 0, 0, 0 }, MVR_CF_BLOCKS }, /* futex FUTEX_WAIT_BITSET */
+  { { { MVR_CM_EQ, 10LL }, { MVR_CM_ANY, 0 } }, 334, 3, { 0, 0, 0 }, 0 }, /* futex FUTEX_WAKE_BITSET */
+  { { { MVR_CM_EQ, 11LL }, { MVR_CM_ANY, 0 } }, 337, 2, { 0, 0, 0 }, MVR_CF_BLOCKS }, /* futex FUTEX_WAIT_REQUEUE_PI */
+  { { { MVR_CM_EQ, 12LL }, { MVR_CM_ANY, 0 } }, 339, 1, { 0, 0, 0 }, 0 }, /* futex FUTEX_CMP_REQUEUE_PI */
+  { { { MVR_CM_EQ, 2LL }, { MVR_CM_ANY, 0 } }, 340, 1, { 0, 0, 0 }, 0 }, /* epoll_ctl EPOLL_CTL_DEL */
+  { { { MVR_CM_ANY, 0 }, { MVR_CM_ANY, 0 } }, 341, 1, { 0, 0, 0 }, 0 }, /* openat * */
+  { { { MVR_CM_ALL, 64LL }, { MVR_CM_ANY, 0 } }, 342, 1, { 0, 0, 0 }, 0 }, /* openat &O_CREAT */
+  { { { MVR_CM_ALL, 4259840LL }, { MVR_CM_ANY, 0 } }, 343, 1, { 0, 0, 0 }, 0 }, /* openat &O_TMPFILE */
 };
-static const struct mvr_cmd_table mvr_cmd_tables[14] __attribute__((unused)) = {
+
+const struct mvr_cmd_table mvr_cmd_tables[14] = {
   { 1, { 1, 0 }, (-1LL), 0, 3 }, /* open */
   { 1, { 1, 0 }, (-1LL), 3, 74 }, /* ioctl */
   { 1, { 1, 0 }, 255LL, 77, 3 }, /* shmctl */
-  { 1, { 0, 0 }, (-1LL), 80, 3 }, /* socket */
-  { 2, { 1, 2 }, (-1LL), 83, 19 }, /* setsockopt */
-  { 2, { 1, 2 }, (-1LL), 102, 16 }, /* getsockopt */
-  { 1, { 2, 0 }, 255LL, 118, 13 }, /* semctl */
-  { 1, { 1, 0 }, 255LL, 131, 1 }, /* msgctl */
-  { 1, { 1, 0 }, (-1LL), 132, 31 }, /* fcntl */
-  { 1, { 0, 0 }, (-1LL), 163, 33 }, /* prctl */
-  { 1, { 0, 0 }, (-1LL), 196, 7 }, /* arch_prctl */
-  { 1, { 1, 0 }, 127LL, 203, 14 }, /* futex */
-  { 1, { 1, 0 }, (-1LL), 217, 1 }, /* epoll_ctl */
-  { 1, { 2, 0 }, (-1LL), 218, 3 }, /* openat */
+  { 1, { 0, 0 }, (-1LL), 80, 4 }, /* socket */
+  { 2, { 1, 2 }, (-1LL), 84, 19 }, /* setsockopt */
+  { 2, { 1, 2 }, (-1LL), 103, 16 }, /* getsockopt */
+  { 1, { 2, 0 }, 255LL, 119, 13 }, /* semctl */
+  { 1, { 1, 0 }, 255LL, 132, 1 }, /* msgctl */
+  { 1, { 1, 0 }, (-1LL), 133, 31 }, /* fcntl */
+  { 1, { 0, 0 }, (-1LL), 164, 33 }, /* prctl */
+  { 1, { 0, 0 }, (-1LL), 197, 7 }, /* arch_prctl */
+  { 1, { 1, 0 }, 127LL, 204, 14 }, /* futex */
+  { 1, { 1, 0 }, (-1LL), 218, 1 }, /* epoll_ctl */
+  { 1, { 2, 0 }, (-1LL), 219, 3 }, /* openat */
 };
+
+#else
+extern const struct mvr_syscall_info mvr_syscall_table[MVR_SYSCALL_MAX];
+extern const struct mvr_value mvr_values[1623];
+extern const struct mvr_value_set mvr_value_sets[MVR_VALUE_SETS];
+extern const struct mvr_field mvr_fields[291];
+extern const struct mvr_struct mvr_structs[MVR_STRUCTS];
+extern const struct mvr_family mvr_families[MVR_FAMILIES];
+extern const struct mvr_cmd_param mvr_cmd_params[344];
+extern const struct mvr_cmd_entry mvr_cmd_entries[222];
+extern const struct mvr_cmd_table mvr_cmd_tables[14];
+#endif /* MVR_SYSCALLS_DEFINE */
 
 /* The entry for a syscall number, or NULL when the number is unknown. */
 static inline const struct mvr_syscall_info *mvr_syscall_lookup(long nr) {
