@@ -2,7 +2,8 @@
 # Installs the system packages mvrc's tests, examples and benchmarks need, and only those that
 # are missing (Debian/Ubuntu, apt-get). Safe to run any number of times: when everything is
 # present it changes nothing and needs no root. It never starts services (redis-server is only
-# ever started by the tests and benchmarks themselves, on a port they choose).
+# ever started by the tests and benchmarks themselves, on a port they choose; nginx is only run
+# as `nginx -t`, which checks its configuration, by the test of real programs' traces).
 set -euo pipefail
 
 log() { printf 'install-deps: %s\n' "$*"; }
@@ -19,6 +20,7 @@ REQUIRED=(
   "redis-tools cmd:redis-benchmark"
   "strace cmd:strace"
   "graphviz cmd:dot"
+  "nginx file:/usr/sbin/nginx"
 )
 
 present() {

@@ -6,8 +6,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { errnoMessage, errnoName, escapeBytes, formatCall, knownErrnos } from '../compiler/syscalls/decode.ts';
+import { describeDifference, errnoMessage, errnoName, escapeBytes, formatCall, knownErrnos } from '../compiler/syscalls/decode.ts';
+import { allSyscalls } from '../compiler/syscalls/lookup.ts';
 import { syscallByName } from '../compiler/syscalls/lookup.ts';
+import { REPO } from './helpers/cli.ts';
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 const nr = (name: string): number => {
@@ -180,6 +182,125 @@ describe('decode: strace-like formatting', () => {
     expect(formatCall(999, [1, 2], [], -38)).to.equal('syscall_999(0x1, 0x2) = -1 ENOSYS (Function not implemented)');
     expect(formatCall(nr('exit_group'), [0], [])).to.equal('exit_group(0) = ?');
     expect(formatCall(nr('getpid'), [], [], 42)).to.equal('getpid() = 42');
+  });
+
+  it('structures by their layouts, socket addresses by family, messages with their name and control data, gathered data', () => {
+    const flock = new Uint8Array(32);
+    new DataView(flock.buffer).setInt16(0, 1, true); // F_WRLCK
+    new DataView(flock.buffer).setBigInt64(16, 100n, true);
+    expect(formatCall(nr('fcntl'), [3, 6, 0x100], [undefined, undefined, flock], 0)).to.equal(
+      'fcntl(3, F_SETLK, {l_type=F_WRLCK, l_whence=SEEK_SET, l_start=0, l_len=100, l_pid=0}) = 0',
+    );
+    expect(formatCall(nr('setsockopt'), [3, 1, 13, 0x100, 8], [undefined, undefined, undefined, le32(1, 5)], 0)).to.equal(
+      'setsockopt(3, SOL_SOCKET, SO_LINGER, {l_onoff=1, l_linger=5}, 8) = 0',
+    );
+    expect(formatCall(nr('setsockopt'), [3, 6, 1, 0x100, 4], [undefined, undefined, undefined, le32(1)], 0)).to.equal(
+      'setsockopt(3, SOL_TCP, TCP_NODELAY, [1], 4) = 0',
+    );
+    const abstract = new Uint8Array([1, 0, 0, ...bytes('mvr')]);
+    expect(formatCall(nr('connect'), [3, 0x100, 6], [undefined, abstract], -111)).to.equal(
+      'connect(3, {sa_family=AF_UNIX, sun_path=@"mvr"}, 6) = -1 ECONNREFUSED (Connection refused)',
+    );
+    const sin = new Uint8Array([2, 0, 0, 53, 10, 0, 0, 1]);
+    const cmsg = new Uint8Array([20, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0]);
+    expect(formatCall(nr('sendmsg'), [3, 0x100, 0x4000], [undefined, bytes('query'), undefined, sin, cmsg], 5)).to.equal(
+      'sendmsg(3, {msg_name={sa_family=AF_INET, sin_port=htons(53), sin_addr=inet_addr("10.0.0.1")}, msg_iov="query", msg_control=[{cmsg_len=20, cmsg_level=SOL_SOCKET, cmsg_type=SCM_RIGHTS, cmsg_data=[7]}]}, MSG_NOSIGNAL) = 5',
+    );
+    expect(formatCall(nr('writev'), [1, 0x100, 3], [undefined, bytes('hello world\n')], 12)).to.equal('writev(1, "hello world\\n", 3) = 12');
+    expect(formatCall(nr('ioctl'), [1, 0x5413, 0x100], [undefined, undefined, new Uint8Array([24, 0, 80, 0, 0, 0, 0, 0])], 0)).to.equal(
+      'ioctl(1, TIOCGWINSZ, {ws_row=24, ws_col=80, ws_xpixel=0, ws_ypixel=0}) = 0',
+    );
+    expect(formatCall(nr('prctl'), [15, 0x100, 7, 7, 7], [undefined, bytes('worker\0\0')], 0)).to.equal('prctl(PR_SET_NAME, "worker") = 0');
+  });
+
+  it('32-bit arguments are shown as the kernel reads them', () => {
+    expect(formatCall(nr('close'), [0xdead00000003n], [], 0)).to.equal('close(3) = 0');
+    expect(formatCall(nr('openat'), [0xffffff9cn, 0x100n, 0n, 0n], [undefined, bytes('/x')], 3)).to.equal('openat(AT_FDCWD, "/x", O_RDONLY) = 3');
+  });
+
+  it('says where two calls differ: the argument, and the first differing byte with the bytes around it', () => {
+    const long = (c: string): Uint8Array => bytes(`${'x'.repeat(100)}${c}${'y'.repeat(100)}`);
+    const w = (b: Uint8Array) => ({ args: [1n, 0x100n, BigInt(b.length)], bufs: [null, b, null] });
+    expect(describeDifference(nr('write'), w(long('A')), w(long('B')))).to.equal(
+      'buf at byte 100 (201 bytes each): ..."xxxxxxxxxxxxxxxxByyyyyyyyyyyyyyy"... (follower) vs ..."xxxxxxxxxxxxxxxxAyyyyyyyyyyyyyyy"... (leader)',
+    );
+    const f = (cmd: number, arg: number) => ({ args: [3n, BigInt(cmd), BigInt(arg)], bufs: [] });
+    expect(describeDifference(nr('fcntl'), f(4, 0o4002), f(4, 2))).to.equal('arg: O_RDWR (follower) vs O_RDWR|O_NONBLOCK (leader)');
+    // F_GETFL has no third argument: garbage there is no difference.
+    expect(describeDifference(nr('fcntl'), f(3, 0), f(3, 0x1234))).to.equal(undefined);
+    const sun = (tail: number[]) => ({ args: [3n, 0x100n, 110n], bufs: [null, new Uint8Array([1, 0, ...bytes('/run/nscd'), 0, ...tail]), null] });
+    expect(describeDifference(nr('connect'), sun([1, 2, 3]), sun([9, 9]))).to.equal(undefined);
+    expect(describeDifference(nr('read'), w(bytes('a')), w(bytes('a')), nr('write'))).to.equal(undefined);
+  });
+
+  it('the C decoder (runtime-c/common/mvr_decode.c) renders calls as this one does', function () {
+    if (spawnSync('gcc', ['--version']).status !== 0) this.skip();
+    this.timeout(60_000);
+    const dir = mkdtempSync(join(tmpdir(), 'mvr-cdecode-'));
+    try {
+      const rt = join(REPO, 'runtime-c');
+      writeFileSync(
+        join(dir, 'main.c'),
+        [
+          '#include <stdio.h>',
+          '#include <string.h>',
+          '#include "mvr_decode.h"',
+          '/* stdin: "NR RET HASRET A0..A5 [J=HEX]..."; stdout: the event as mvr_format_event renders it */',
+          'static int unhex(const char *h, uint8_t *out) { int n = 0; unsigned v; while (sscanf(h, "%2x", &v) == 1 && h[0] != \' \') { out[n++] = (uint8_t)v; h += 2; } return n; }',
+          'int main(void) {',
+          '  static char line[1 << 16]; static uint8_t bufs[6][1 << 13];',
+          '  while (fgets(line, sizeof line, stdin)) {',
+          '    mvr_event ev; memset(&ev, 0, sizeof ev); long long a[6], ret; unsigned nr; int has, off = 0;',
+          '    if (sscanf(line, "%u %lld %d %lld %lld %lld %lld %lld %lld%n", &nr, &ret, &has, &a[0], &a[1], &a[2], &a[3], &a[4], &a[5], &off) < 9) continue;',
+          '    ev.nr = nr; ev.ret = ret; for (int i = 0; i < 6; i++) ev.args[i] = a[i];',
+          '    for (char *p = line + off; (p = strchr(p, \'=\')) != NULL; p++) { int j = p[-1] - \'0\'; ev.buf_len[j] = (uint64_t)unhex(p + 1, bufs[j]); ev.buf[j] = bufs[j]; }',
+          '    char out[8192]; mvr_format_event(out, sizeof out, &ev, has); puts(out);',
+          '  }',
+          '  return 0;',
+          '}',
+          '',
+        ].join('\n'),
+      );
+      const cc = spawnSync('gcc', ['-std=c11', '-Wall', '-Wextra', '-Werror', '-D_GNU_SOURCE', `-I${join(rt, 'include')}`, `-I${join(rt, 'common')}`, 'main.c', join(rt, 'common', 'mvr_decode.c'), join(rt, 'common', 'mvr_sysinfo.c'), '-o', 'dec'], { cwd: dir, encoding: 'utf8' });
+      expect(cc.status, cc.stderr).to.equal(0);
+      // Every syscall with scalar arguments chosen to hit value sets and commands, then calls with memory.
+      const cases: { nr: number; args: bigint[]; bufs: (Uint8Array | undefined)[]; ret?: bigint }[] = [];
+      const picks = [0n, 1n, 2n, 3n, 4n, 6n, 15n, 0x5413n, 0o2000000n, -100n, 0o4002n];
+      for (const s of allSyscalls()) {
+        for (let k = 0; k < 3; k++) cases.push({ nr: s.nr, args: Array.from({ length: 6 }, (_, j) => picks[(s.nr * 7 + j * 3 + k * 5) % picks.length]!), bufs: [], ret: k === 2 ? -2n : BigInt(k) });
+      }
+      const st = new Uint8Array(144);
+      new DataView(st.buffer).setUint32(24, 0o100644, true);
+      cases.push({ nr: nr('fstat'), args: [3n, 0x10n], bufs: [undefined, st], ret: 0n });
+      cases.push({ nr: nr('connect'), args: [3n, 0x10n, 6n], bufs: [undefined, new Uint8Array([1, 0, 0, ...bytes('mvr')])], ret: 0n });
+      cases.push({ nr: nr('sendto'), args: [3n, 0x10n, 2n, 0n, 0x20n, 16n], bufs: [undefined, bytes('hi'), undefined, undefined, new Uint8Array([2, 0, 0, 80, 127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0])], ret: 2n });
+      cases.push({ nr: nr('bind'), args: [3n, 0x10n, 28n], bufs: [undefined, (() => { const b = new Uint8Array(28); b.set([10, 0, 0, 80]); b[23] = 1; return b; })()], ret: 0n });
+      cases.push({ nr: nr('fcntl'), args: [3n, 6n, 0x10n], bufs: [undefined, undefined, new Uint8Array(32)], ret: 0n });
+      cases.push({ nr: nr('rt_sigprocmask'), args: [2n, 0x10n, 0n, 8n], bufs: [undefined, new Uint8Array([2, 0x40, 0, 0, 0, 0, 0, 0])], ret: 0n });
+      cases.push({ nr: nr('wait4'), args: [-1n, 0x10n, 1n, 0n], bufs: [undefined, le32(3 << 8)], ret: 77n });
+      cases.push({ nr: nr('epoll_wait'), args: [4n, 0x10n, 16n, -1n], bufs: [undefined, epollEvent(1, 5n)], ret: 1n });
+      cases.push({ nr: nr('writev'), args: [1n, 0x10n, 2n], bufs: [undefined, bytes('hello\tworld\n'.repeat(4))], ret: 48n });
+      cases.push({ nr: nr('pipe2'), args: [0x10n, 0o2000000n], bufs: [le32(3, 4)], ret: 0n });
+      const cmsg = new Uint8Array([20, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0]);
+      const sin = new Uint8Array([2, 0, 0, 53, 10, 0, 0, 1]);
+      cases.push({ nr: nr('sendmsg'), args: [3n, 0x10n, 0x4000n], bufs: [undefined, bytes('query'), undefined, sin, cmsg], ret: 5n });
+      cases.push({ nr: nr('recvmsg'), args: [3n, 0x10n, 0x40000000n], bufs: [undefined, bytes('answer'), undefined, undefined, cmsg, le32(0x40000000)], ret: 6n });
+      cases.push({ nr: nr('prctl'), args: [15n, 0x10n, 7n, 7n, 7n], bufs: [undefined, bytes('worker')], ret: 0n });
+      cases.push({ nr: nr('ioctl'), args: [1n, 0x5413n, 0x10n], bufs: [undefined, undefined, new Uint8Array([24, 0, 80, 0, 0, 0, 0, 0])], ret: 0n });
+      cases.push({ nr: nr('setsockopt'), args: [3n, 1n, 13n, 0x10n, 8n], bufs: [undefined, undefined, undefined, le32(1, 5)], ret: 0n });
+      const input = cases.map((c) => `${c.nr} ${c.ret ?? 0n} 1 ${[0, 1, 2, 3, 4, 5].map((j) => BigInt.asIntN(64, c.args[j] ?? 0n)).join(' ')}${c.bufs.map((b, j) => (b ? ` ${j}=${Buffer.from(b).toString('hex')}` : '')).join('')}\n`).join('');
+      const r = spawnSync(join(dir, 'dec'), [], { input, encoding: 'utf8', maxBuffer: 64 << 20 });
+      expect(r.status, r.stderr).to.equal(0);
+      const fromC = r.stdout.trimEnd().split('\n');
+      expect(fromC).to.have.length(cases.length);
+      const wrong = cases.flatMap((c, k) => {
+        const ts = formatCall(c.nr, c.args, c.bufs, c.ret);
+        return ts === fromC[k] ? [] : [`C:  ${fromC[k]}\nTS: ${ts}`];
+      });
+      expect(wrong.slice(0, 10).join('\n')).to.equal('');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('never throws, whatever the input', () => {

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { paramsOf } from '../compiler/syscalls/meaning.ts';
 import {
   allSyscalls,
   editDistance,
@@ -14,6 +15,7 @@ import {
   syscallByName,
   syscallByNr,
 } from '../compiler/syscalls/lookup.ts';
+import { STRUCTS } from '../compiler/syscalls/table.generated.ts';
 import { parseSyscallTsv } from '../scripts/gen-syscalls.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -66,77 +68,40 @@ describe('syscall table', () => {
       expect(missing).to.deep.equal([]);
     });
 
-    it('every fixed structure size is sizeof the C type on this machine', () => {
-      // The C type behind each fixed-size parameter; a new fixed-size parameter must be added here.
-      const types: Record<string, string> = {
-        statbuf: 'struct stat',
-        statxbuf: 'struct statx',
-        'rt_sigaction.oldact': 'struct { void *handler; unsigned long flags; void *restorer; unsigned long mask; }',
-        fds: 'struct pollfd',
-        pipefd: 'int[2]',
-        sv: 'int[2]',
-        readfds: 'fd_set',
-        writefds: 'fd_set',
-        exceptfds: 'fd_set',
-        'select.timeout': 'struct timeval',
-        'pselect6.timeout': 'struct timespec',
-        'recvmmsg.timeout': 'struct timespec',
-        'epoll_pwait2.timeout': 'struct timespec',
-        req: 'struct timespec',
-        rem: 'struct timespec',
-        request: 'struct timespec',
-        remain: 'struct timespec',
-        tp: 'struct timespec',
-        res: 'struct timespec',
-        tmo_p: 'struct timespec',
-        'utimensat.times': 'struct timespec[2]',
-        'getitimer.curr_value': 'struct itimerval',
-        'setitimer.new_value': 'struct itimerval',
-        'setitimer.old_value': 'struct itimerval',
-        'timerfd_settime.new_value': 'struct itimerspec',
-        'timerfd_settime.old_value': 'struct itimerspec',
-        'timerfd_gettime.curr_value': 'struct itimerspec',
-        offset: 'off_t',
-        off_in: 'loff_t',
-        off_out: 'loff_t',
-        addrlen: 'socklen_t',
-        optlen: 'socklen_t',
-        wstatus: 'int',
-        rusage: 'struct rusage',
-        usage: 'struct rusage',
-        'uname.buf': 'struct utsname',
-        tv: 'struct timeval',
-        tz: 'struct timezone',
-        rlim: 'struct rlimit',
-        new_limit: 'struct rlimit',
-        old_limit: 'struct rlimit',
-        info: 'struct sysinfo',
-        'times.buf': 'struct tms',
-        old_ss: 'stack_t',
-        'statfs.buf': 'struct statfs',
-        'fstatfs.buf': 'struct statfs',
-        tloc: 'time_t',
-        events: 'struct epoll_event',
-        event: 'struct epoll_event',
-        infop: 'siginfo_t',
-        cpu: 'unsigned',
-        node: 'unsigned',
-      };
-      // One static assertion per fixed-size parameter (test/fixtures/syscall-sizes.c, with the
-      // table's sizes as data): a size that differs is a compile error.
-      const lines: string[] = [];
-      for (const s of allSyscalls()) {
-        s.params.forEach((p) => {
-          if (p.fixedSize === undefined) return;
-          const type = types[`${s.name}.${p.name}`] ?? types[p.name];
-          expect(type, `no C type listed for ${s.name}.${p.name}`).to.be.a('string');
-          lines.push(`SIZE(${type}, ${p.fixedSize}, "${s.name}.${p.name}")`);
-        });
+    it('every structure layout agrees with the system headers: its size and every field\'s offset', () => {
+      // The C type of each @struct (and the headers it needs) is in the data; one translation
+      // unit per kernel header family, as <linux/...> and <asm/...> headers may clash with libc's.
+      const libc = ['stddef.h', 'stdint.h', 'fcntl.h', 'poll.h', 'signal.h', 'sys/epoll.h', 'sys/resource.h', 'sys/select.h', 'sys/socket.h', 'sys/stat.h', 'sys/statfs.h', 'sys/sysinfo.h', 'sys/time.h', 'sys/times.h', 'sys/utsname.h', 'time.h', 'sched.h', 'sys/uio.h'];
+      const units = new Map<string, { headers: Set<string>; lines: string[] }>();
+      let checked = 0;
+      for (const s of STRUCTS) {
+        if (!s.ctype) continue;
+        const headers = [...s.ctype.matchAll(/<([^>]+)>/g)].map((m) => m[1]!);
+        const type = s.ctype.replace(/<[^>]+>/g, '').trim();
+        const kernel = headers.some((h) => h.startsWith('linux/') || h.startsWith('asm/'));
+        const key = kernel ? headers.join(',') : 'libc';
+        const u = units.get(key) ?? { headers: new Set(kernel ? ['stddef.h', 'stdint.h'] : libc), lines: [] };
+        headers.forEach((h) => u.headers.add(h));
+        u.lines.push(`_Static_assert(sizeof(${type}) == ${s.size}, "${s.name}: sizeof(${type}) is not ${s.size}");`);
+        checked++;
+        // Fields by their C names (padding and private members have none to check).
+        if (s.fields.length > 1 && !type.includes('[')) {
+          for (const f of s.fields) {
+            if (f.name.startsWith('_') || f.type === 'pad') continue;
+            u.lines.push(`_Static_assert(offsetof(${type}, ${f.name}) == ${f.offset}, "${s.name}.${f.name}: offset is not ${f.offset}");`);
+            checked++;
+          }
+        }
+        units.set(key, u);
       }
-      expect(lines.length).to.be.greaterThan(60);
-      writeFileSync(join(dir, 'syscall-sizes.inc'), lines.join('\n') + '\n');
-      const cc = run('gcc', [...CC_FLAGS, `-I${dir}`, '-c', join(FIXTURES, 'syscall-sizes.c'), '-o', 'sizes.o'], dir);
-      expect(cc.status, cc.out).to.equal(0);
+      expect(checked).to.be.greaterThan(250);
+      let k = 0;
+      for (const u of units.values()) {
+        const file = `layout${k++}.c`;
+        writeFileSync(join(dir, file), ['#define _GNU_SOURCE', ...[...u.headers].map((h) => `#include <${h}>`), ...u.lines, 'int main(void) { return 0; }', ''].join('\n'));
+        const cc = run('gcc', ['-std=c11', '-Wall', '-Wextra', '-Werror', '-c', file, '-o', `${file}.o`], dir);
+        expect(cc.status, cc.out).to.equal(0);
+      }
     });
 
     it('the header compiles cleanly in two translation units with -Werror', () => {
@@ -167,32 +132,36 @@ describe('syscall table', () => {
     expect(syscallByNr(-1)).to.equal(undefined);
   });
 
-  it('described syscalls are self-consistent', () => {
+  it('describes every syscall, and the descriptions are self-consistent', () => {
     for (const s of allSyscalls()) {
       const where = `${s.name} (${s.nr})`;
+      expect(s.detailed, `${where} is described`).to.equal(true);
       expect(s.arity, where).to.be.within(0, 6);
       expect(s.params.length, `${where}: arity matches parameter count`).to.equal(s.arity);
-      if (!s.detailed) {
-        expect(s.effect, `${where}: undescribed calls are external`).to.equal('external');
-        for (const p of s.params) expect(p.kind, where).to.equal('int');
-        continue;
-      }
+      expect(s.arity + (s.extra?.length ?? 0), `${where}: derived parameters fit in six`).to.be.at.most(6);
       if (s.fdParam !== undefined) expect(s.params[s.fdParam]?.kind, `${where}: fdParam names an fd`).to.equal('fd');
-      s.params.forEach((p, i) => {
+      // The runtime records every call that creates descriptors: the follower must hold them too.
+      if (s.returnsFd || s.newFds !== undefined) expect(s.recorded, `${where}: recorded`).to.equal(true);
+      if (s.ni) expect(s.effect, `${where}: not implemented, no effect`).to.equal('local');
+      [...s.params, ...(s.extra ?? [])].forEach((p, i) => {
         const at = `${where} parameter ${i} ${p.name}`;
         const isBuffer = ['in_bytes', 'out_bytes', 'in_struct', 'out_struct'].includes(p.kind);
+        const gathered = p.type === 'iovec' || p.type === 'msghdr' || p.type === 'mmsghdr';
         if (p.kind === 'out_bytes' || p.kind === 'out_struct') expect(p.dir, at).to.not.equal('in');
         else expect(p.dir, at).to.equal('in');
         if (!isBuffer) {
           expect(p.lenParam, at).to.equal(undefined);
           expect(p.fixedSize, at).to.equal(undefined);
           expect(p.lenFromRet, at).to.equal(undefined);
+          expect(p.type, at).to.equal(undefined);
         }
-        if (p.kind === 'out_bytes') {
-          expect(p.lenParam !== undefined || p.fixedSize !== undefined, `${at}: out_bytes has a length`).to.equal(true);
+        if (p.derived) {
+          expect(i, `${at}: derived parameters come after the kernel's`).to.be.at.least(s.arity);
+          expect(s.params[p.derived.from]?.type, `${at}: derived from a msghdr or mmsghdr`).to.be.oneOf(['msghdr', 'mmsghdr']);
+          return;
         }
-        if (p.kind === 'in_bytes') expect(p.lenParam, `${at}: in_bytes has a length parameter`).to.not.equal(undefined);
-        if (isBuffer) expect(p.lenParam !== undefined || p.fixedSize !== undefined, `${at}: sized`).to.equal(true);
+        if ((p.kind === 'in_bytes' || p.kind === 'out_bytes') && p.type !== 'msghdr') expect(p.lenParam, `${at}: bytes have a length parameter`).to.not.equal(undefined);
+        if (isBuffer && !gathered) expect(p.lenParam !== undefined || p.fixedSize !== undefined, `${at}: sized`).to.equal(true);
         if (p.lenFromRet) expect(p.kind, at).to.be.oneOf(['out_bytes', 'out_struct']);
         if (p.lenParam !== undefined) {
           expect(p.lenParam, at).to.not.equal(i);
@@ -202,8 +171,26 @@ describe('syscall table', () => {
           const valueResult = len!.kind === 'out_struct' && len!.fixedSize === 4 && len!.dir === 'inout';
           expect(len!.kind === 'size' || valueResult, `${at}: lenParam points at ${len!.name} (${len!.kind})`).to.equal(true);
         }
+        // A fixed-size structure of a known layout is exactly that layout's size.
+        const layout = p.type ? STRUCTS.find((x) => x.name === p.type) : undefined;
+        if (layout && p.fixedSize !== undefined) expect(p.fixedSize, `${at}: the size of struct ${layout.name}`).to.equal(layout.size);
       });
     }
+  });
+
+  it('the issue\'s calls are described: setgroups, chroot, pselect6, the xattr family, fadvise64, and the gathered calls\' data', () => {
+    expect(syscallByName('setgroups')!.params.map((p) => [p.kind, p.type ?? ''])).to.deep.equal([['size', ''], ['in_struct', 'u32']]);
+    expect(syscallByName('chroot')!.params[0]!.kind).to.equal('path');
+    expect(syscallByName('pselect6')!.params[4]).to.include({ kind: 'in_struct', type: 'timespec' });
+    for (const n of ['getxattr', 'lgetxattr', 'fgetxattr', 'setxattr', 'listxattr', 'removexattr']) expect(syscallByName(n)!.detailed, n).to.equal(true);
+    expect(syscallByName('lgetxattr')!.params.map((p) => p.kind)).to.deep.equal(['path', 'path', 'out_bytes', 'size']);
+    expect(syscallByName('fadvise64')!.params[3]).to.include({ values: 'fadvise' });
+    expect(syscallByName('writev')!.params[1]).to.include({ kind: 'in_bytes', type: 'iovec', lenParam: 2 });
+    expect(syscallByName('writev')!.params[2]).to.include({ layout: true });
+    expect(syscallByName('sendmsg')!.extra!.map((p) => p.derived!.part)).to.deep.equal(['name', 'control']);
+    expect(syscallByName('recvmsg')!.extra!.map((p) => p.derived!.part)).to.deep.equal(['name', 'control', 'flags']);
+    expect(syscallByName('recvmsg')!.newFds).to.equal('scm');
+    expect(syscallByName('connect')!.params[1]).to.include({ type: 'sockaddr' });
   });
 
   it('describes the syscalls servers use', () => {
@@ -264,6 +251,33 @@ describe('syscall table', () => {
       expect(syscallByName('epoll_wait')!.params[1]).to.include({ lenParam: 2, fixedSize: 12, lenFromRet: true });
     });
 
+    it('runtime policy: what is recorded, what creates tasks, what never returns', () => {
+      const sc = (n: string) => syscallByName(n)!;
+      for (const n of ['read', 'write', 'writev', 'sendmsg', 'wait4', 'waitid', 'exit', 'exit_group', 'pipe2', 'socket', 'dup']) expect(sc(n).recorded, n).to.equal(true);
+      for (const n of ['mmap', 'futex', 'rt_sigaction', 'rt_sigprocmask', 'rt_sigreturn', 'setgroups', 'chroot']) expect(sc(n).recorded, n).to.equal(false);
+      expect(sc('clone').task).to.deep.equal({ how: 'clone', param: 0 });
+      expect(sc('clone3').task).to.deep.equal({ how: 'clone3', param: 0 });
+      expect(sc('vfork').task).to.deep.equal({ how: 'vfork' });
+      expect(sc('execve').noReturn).to.equal('success');
+      expect(sc('exit_group').noReturn).to.equal('always');
+      expect(sc('pipe2').newFds).to.equal(0);
+      expect(sc('accept4').blocks).to.equal(true);
+    });
+
+    it('per-command tables: fcntl, ioctl, prctl, futex, setsockopt', () => {
+      const kinds = (n: string, args: number[]) => paramsOf(syscallByName(n)!, args.map(BigInt)).slice(0, syscallByName(n)!.arity).map((p) => (p!.unused ? 'unused' : `${p!.kind}${p!.type ? `:${p!.type}` : ''}`));
+      expect(kinds('fcntl', [3, 3, 0])).to.deep.equal(['fd', 'int', 'unused']); // F_GETFL
+      expect(kinds('fcntl', [3, 6, 0])).to.deep.equal(['fd', 'int', 'in_struct:flock']); // F_SETLK
+      expect(kinds('fcntl', [3, 0x5a5a, 0])).to.deep.equal(['fd', 'int', 'int']); // unknown: compared
+      expect(kinds('ioctl', [1, 0x5413, 0])).to.deep.equal(['fd', 'int', 'out_struct:winsize']); // TIOCGWINSZ
+      expect(kinds('ioctl', [1, 0x1234, 0])).to.deep.equal(['fd', 'int', 'ptr']);
+      expect(kinds('prctl', [15, 0, 0, 0, 0])).to.deep.equal(['int', 'in_struct:task_comm', 'unused', 'unused', 'unused']); // PR_SET_NAME
+      expect(kinds('futex', [0, 129, 1, 0, 0, 0])).to.deep.equal(['ptr', 'int', 'int', 'unused', 'unused', 'unused']); // FUTEX_WAKE_PRIVATE
+      expect(kinds('setsockopt', [3, 1, 13, 0, 8])).to.deep.equal(['fd', 'int', 'int', 'in_struct:linger', 'size']); // SO_LINGER
+      expect(kinds('open', [0, 0o2000000, 0])).to.deep.equal(['path', 'flags', 'unused']);
+      expect(kinds('open', [0, 0o100, 0])).to.deep.equal(['path', 'flags', 'flags']); // O_CREAT
+    });
+
     it('fd-returning calls', () => {
       for (const n of ['open', 'openat', 'socket', 'accept', 'accept4', 'dup', 'dup2', 'dup3', 'epoll_create1', 'eventfd2', 'timerfd_create']) {
         expect(syscallByName(n)!.returnsFd, n).to.equal(true);
@@ -300,6 +314,25 @@ describe('syscall table', () => {
         expect(r.errors).to.have.length(1);
         expect(r.errors[0]).to.match(/^t\.tsv:2: /);
         expect(r.errors[0]).to.match(message);
+      });
+    }
+    const badData: [string, string, RegExp][] = [
+      ['an unknown value set', '0\tread\t1\texternal\t-\tfd:fd[values=nope]', /no value set 'nope'/],
+      ['an unknown struct', '0\tread\t1\texternal\t-\tp:in_struct[type=nope]', /no struct or built-in type 'nope'/],
+      ['a name with two values', '@values a enum\nX\t1\n@values b enum\nX\t2', /X is 2 here but 1 on line/],
+      ['overlapping fields', '@struct s 8\na\t0\tu32\nb\t2\tu32', /field b at 2 overlaps/],
+      ['a field past the end', '@struct s 4\na\t0\tu64', /ends at 8, past the size 4/],
+      ['a command of an unknown value', '0\tread\t1\texternal\t-\tfd:fd\n@commands read fd\nNOPE\tfd:int', /names a value no @values set defines/],
+      ['a command of no such parameter', '@values v enum\nV\t1\n@syscalls\n0\tread\t1\texternal\t-\tfd:fd\n@commands read fd\nV\tnope:int', /has no parameter 'nope'/],
+      ['gathered data without a count', '0\twritev\t2\texternal\t-\tfd:fd\tiov:in_bytes[type=iovec]', /needs len=N/],
+      ['a derived parameter of no msghdr', '0\tx\t1\texternal\t-\tfd:fd\t|\tn:in_struct[from=0,part=name]', /not a msghdr/],
+      ['a call that creates descriptors, not recorded', '0\tx\t0\tlocal\town,retfd\tvoid', /always rec|is recorded/],
+    ];
+    for (const [what, text, message] of badData) {
+      it(what, () => {
+        const r = parseSyscallTsv(`${text}\n`, 't.tsv');
+        expect(r.errors.join('\n')).to.match(message);
+        expect(r.errors[0]).to.match(/^t\.tsv:\d+: /);
       });
     }
     it('duplicate names and numbers', () => {

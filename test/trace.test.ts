@@ -83,7 +83,66 @@ describe('JSON-lines trace reader', () => {
   });
 });
 
+describe('JSON-lines trace reader: gathered data, message parts, capacities, meaning', () => {
+  it('keeps a gathered write\'s data, a message\'s name and control data at their positions, and the capacities given', () => {
+    const t = [
+      '{"mvrcTrace":1,"command":["./srv"],"arch":"x86_64"}',
+      `{"thread":0,"i":0,"nr":${nr('writev')},"args":[1,4096,3],"ret":12,"bufs":{"1":"${Buffer.from('hello world\n').toString('hex')}"}}`,
+      `{"thread":0,"i":1,"nr":${nr('recvmsg')},"args":[3,4096,0],"ret":2,"bufs":{"1":"6869","3":"020000357f000001","4":"1400000000000000010000000100000005000000"},"caps":{"1":4096,"3":16,"4":24}}`,
+      // A sockaddr_un with bytes after its path's NUL, an fd with garbage in its upper half.
+      `{"thread":0,"i":2,"nr":${nr('connect')},"args":["${(0xdeadn << 32n) | 5n}",4096,110],"ret":-2,"bufs":{"1":"01002f78005858"}}`,
+    ].join('\n');
+    const { trace, diags } = readJson(t);
+    expect(diags.items).to.deep.equal([]);
+    const [w, r, c] = trace.events;
+    expect(text(w!.bufs[1])).to.equal('hello world\n');
+    expect(text(r!.bufs[1])).to.equal('hi');
+    expect(r!.bufs[3]).to.deep.equal(Uint8Array.from([2, 0, 0, 0x35, 127, 0, 0, 1]));
+    expect(r!.caps).to.deep.equal([null, 4096, null, 16, 24, null]);
+    expect(c!.args[0]).to.equal(5n); // an int: the kernel reads the low half
+    expect(c!.bufs[1]).to.deep.equal(Uint8Array.from([1, 0, 0x2f, 0x78])); // up to the path's NUL
+  });
+
+  it("reports 'caps' that are not positions and sizes", () => {
+    const { diags } = readJson(`{"thread":0,"i":0,"nr":0,"args":[0,0,0],"ret":0,"caps":{"9":1}}\n`);
+    expect(diags.items.map((d) => d.code)).to.deep.equal(['MVR9006']);
+    expect(diags.items[0]!.message).to.contain("'caps'");
+  });
+});
+
 describe('strace trace reader', () => {
+  it('reads memory by its type: iovec data, msghdr parts, sockaddrs, structures, signal sets, per-command arguments', () => {
+    const hx = (s: string): string => [...Buffer.from(s, 'latin1')].map((b) => `\\x${b.toString(16).padStart(2, '0')}`).join('');
+    const t = [
+      `10 writev(1, [{iov_base="${hx('hel')}", iov_len=3}, {iov_base="${hx('lo\n')}", iov_len=3}], 2) = 6`,
+      `10 readv(3, [{iov_base="${hx('ab')}", iov_len=2}, {iov_base="${hx('c')}", iov_len=14}], 2) = 3`,
+      `10 sendmsg(4, {msg_name={sa_family=AF_INET, sin_port=htons(53), sin_addr=inet_addr("${hx('10.0.0.1')}")}, msg_namelen=16, msg_iov=[{iov_base="${hx('q')}", iov_len=1}], msg_iovlen=1, msg_control=[{cmsg_len=20, cmsg_level=SOL_SOCKET, cmsg_type=SCM_RIGHTS, cmsg_data=[7]}], msg_controllen=24, msg_flags=0}, MSG_NOSIGNAL) = 1`,
+      `10 connect(5, {sa_family=AF_UNIX, sun_path=@"${hx('mvr')}"}, 6) = -1 ECONNREFUSED (Connection refused)`,
+      `10 fcntl(5, F_SETLK, {l_type=F_WRLCK, l_whence=SEEK_SET, l_start=0, l_len=100}) = 0`,
+      '10 rt_sigprocmask(SIG_BLOCK, [INT TERM], NULL, 8) = 0',
+      '10 setsockopt(5, SOL_SOCKET, SO_LINGER, {l_onoff=1, l_linger=5}, 8) = 0',
+      '10 accept4(3, {sa_family=AF_INET6, sin6_port=htons(80), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, "::1", &sin6_addr), sin6_scope_id=0}, [128 => 28], SOCK_CLOEXEC) = 6',
+    ].join('\n');
+    const { trace, diags } = readStrace(t);
+    expect(diags.items.map((d) => d.message)).to.deep.equal([]);
+    const [wv, rv, sm, cn, fc, mask, so, ac] = trace.events;
+    expect(text(wv!.bufs[1])).to.equal('hello\n');
+    expect(text(rv!.bufs[1])).to.equal('abc');
+    expect(rv!.caps?.[1]).to.equal(16);
+    expect(text(sm!.bufs[1])).to.equal('q');
+    expect(sm!.bufs[3]).to.deep.equal(Uint8Array.from([2, 0, 0, 53, 10, 0, 0, 1]));
+    expect(sm!.bufs[4]).to.deep.equal(Uint8Array.from([20, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0]));
+    expect(cn!.bufs[1]).to.deep.equal(Uint8Array.from([1, 0, 0, ...Buffer.from('mvr')]));
+    expect(fc!.bufs[2]!.length).to.equal(28); // flock without its trailing padding
+    expect(new DataView(fc!.bufs[2]!.buffer, fc!.bufs[2]!.byteOffset).getInt16(0, true)).to.equal(1);
+    expect(mask!.bufs[1]).to.deep.equal(Uint8Array.from([0x02, 0x40, 0, 0, 0, 0, 0, 0]));
+    expect(so!.bufs[3]).to.deep.equal(Uint8Array.from([1, 0, 0, 0, 5, 0, 0, 0]));
+    expect(ac!.bufs[1]!.subarray(0, 4)).to.deep.equal(Uint8Array.from([10, 0, 0, 80]));
+    expect(ac!.bufs[1]![23]).to.equal(1);
+    expect(ac!.bufs[2]).to.deep.equal(Uint8Array.from([28, 0, 0, 0])); // the value after =>
+  });
+
+
   it('reads pid prefixes, errors, flags, -xx strings, truncation and exits', () => {
     const t = [
       '4242  execve("\\x2e\\x2f\\x70", ["\\x2e\\x2f\\x70", "\\x68\\x69"], 0x7ffc6c1b6d98 /* 20 vars */) = 0',

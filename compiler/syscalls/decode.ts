@@ -150,10 +150,13 @@ function primText(f: StructField, v: bigint, size: number): string {
   return fmt ? formatNumber(v, fmt, bits) : v.toString();
 }
 
-/** A field's value, or undefined when its bytes are not all there. */
+/** A field's value, or undefined when its bytes are not all there (a string may end early). */
 function fieldText(f: StructField, b: Uint8Array, at: number): string | undefined {
-  const size = fieldSizeOf(f);
-  if (at + size > b.length) return undefined;
+  let size = fieldSizeOf(f);
+  if (at + size > b.length) {
+    if (!(f.type === 'cstr' || f.type === 'bytes' || f.type === 'sunpath') || at >= b.length) return undefined;
+    size = b.length - at;
+  }
   if (f.type.startsWith('struct:')) {
     const sub = structByName(f.type.slice(7));
     if (!sub) return undefined;

@@ -114,7 +114,7 @@ static void put_value(sink *s, uint16_t values, uint64_t v, int fmt, int bits32)
   if (rest || !shown) {
     if (!rest && zero) return (void)put(s, "%s", zero);
     if (shown) put(s, "|");
-    put_number(s, rest, fmt == MVR_FMT_DEC ? MVR_FMT_DEC : fmt == MVR_FMT_OCT ? MVR_FMT_OCT : MVR_FMT_HEX, 0);
+    put_number(s, rest, fmt == MVR_FMT_OCT ? MVR_FMT_OCT : MVR_FMT_HEX, 0);
   }
 }
 
@@ -248,9 +248,12 @@ static void put_prim(sink *s, const struct mvr_field *f, const uint8_t *b) {
   else put(s, "%llu", (unsigned long long)v);
 }
 
-/* One field's value; 0 when its bytes are not all there. */
+/* One field's value; 0 when its bytes are not all there (a string may end early). */
 static int put_field(sink *s, const struct mvr_field *f, const uint8_t *b, uint64_t len, uint64_t at, uint64_t size) {
-  if (at + size > len) return 0;
+  if (at + size > len) {
+    if ((f->type != MVR_F_CSTR && f->type != MVR_F_BYTES && f->type != MVR_F_SUNPATH) || at >= len) return 0;
+    size = len - at;
+  }
   const uint8_t *p = b + at;
   switch (f->type) {
     case MVR_F_STRUCT: {
@@ -361,6 +364,33 @@ static void put_sockaddr(sink *s, const uint8_t *b, uint64_t len) {
   put(s, "}");
 }
 
+/* Control messages: [{cmsg_len=20, cmsg_level=SOL_SOCKET, cmsg_type=SCM_RIGHTS, cmsg_data=[5]}]. */
+static void put_cmsgs(sink *s, const uint8_t *b, uint64_t n) {
+  put(s, "[");
+  for (uint64_t o = 0; o + 16 <= n;) {
+    uint64_t len = rd(b + o, 8, 0);
+    int64_t level = sext(rd(b + o + 8, 4, 0), 4), type = sext(rd(b + o + 12, 4, 0), 4);
+    uint64_t end = o + (len > 16 ? len : 16);
+    if (end > n) end = n;
+    const uint8_t *d = b + o + 16;
+    uint64_t dn = end - (o + 16);
+    put(s, "%s{cmsg_len=%llu, cmsg_level=", o ? ", " : "", (unsigned long long)len);
+    put_value(s, set_named("sol"), (uint64_t)level, MVR_FMT_DEC, 1);
+    put(s, ", cmsg_type=");
+    put_value(s, set_named("scm_type"), (uint64_t)type, MVR_FMT_DEC, 1);
+    put(s, ", cmsg_data=");
+    if (level == 1 && type == 1) {
+      put(s, "[");
+      for (uint64_t k = 0; k + 4 <= dn; k += 4) put(s, "%s%d", k ? ", " : "", (int32_t)rd(d + k, 4, 0));
+      put(s, "]");
+    } else put_bytes(s, d, dn);
+    put(s, "}");
+    if (len < 16) break;
+    o += (len + 7) & ~(uint64_t)7;
+  }
+  put(s, "]");
+}
+
 /* ---- calls ----------------------------------------------------------------------------------- */
 
 /* The parameters of a call for its command (compiler/syscalls/classes.ts, paramsOf). */
@@ -400,6 +430,7 @@ static void put_memory(sink *s, const struct mvr_param *ps, unsigned j, const ui
     case MVR_T_CSTR: put_span(s, b, cstrlen(b, n), 0, cstrlen(b, n) < SHOW_BYTES ? cstrlen(b, n) : SHOW_BYTES); return;
     case MVR_T_SOCKADDR: put_sockaddr(s, b, n); return;
     case MVR_T_SIGSET: put_sigset(s, b, n); return;
+    case MVR_T_CMSG: put_cmsgs(s, b, n); return;
     case MVR_T_MSGHDR: {
       put(s, "{");
       int first = 1;
@@ -416,7 +447,7 @@ static void put_memory(sink *s, const struct mvr_param *ps, unsigned j, const ui
         if (ps[k].from != (int8_t)j || !buf[k] || !len[k]) continue;
         if (ps[k].part == MVR_PART_CONTROL) {
           put(s, ", msg_control=");
-          put_bytes(s, buf[k], len[k]);
+          put_cmsgs(s, buf[k], len[k]);
         } else if (ps[k].part == MVR_PART_FLAGS && len[k] >= 4) {
           put(s, ", msg_flags=");
           put_value(s, set_named("msg_flags"), rd(buf[k], 4, 0), MVR_FMT_HEX, 1);
@@ -490,7 +521,7 @@ static void put_ret(sink *s, uint32_t nr, const int64_t *args, int64_t r) {
   struct mvr_param ps[6];
   struct mvr_ret ret = {0, 0, 0};
   if (si) effective(si, args, ps, &ret);
-  if (ret.kind == MVR_P_PTR) put(s, " = 0x%llx", (unsigned long long)r);
+  if (ret.kind == MVR_P_PTR) put(s, r ? " = 0x%llx" : " = 0", (unsigned long long)r);
   else if (ret.kind == MVR_P_FLAGS) {
     put(s, " = ");
     put_number(s, (uint64_t)r, ret.fmt == MVR_FMT_OCT ? MVR_FMT_OCT : MVR_FMT_HEX, 0);
@@ -499,7 +530,7 @@ static void put_ret(sink *s, uint32_t nr, const int64_t *args, int64_t r) {
       put_value(s, ret.values, (uint64_t)r, MVR_FMT_HEX, 1);
       put(s, ")");
     }
-  } else if (ret.kind == MVR_P_INT && ret.fmt == MVR_FMT_OCT) put(s, " = 0%llo", (unsigned long long)r);
+  } else if (ret.kind == MVR_P_INT && ret.fmt == MVR_FMT_OCT) put(s, r ? " = 0%llo" : " = 0", (unsigned long long)r);
   else put(s, " = %lld", (long long)r);
 }
 
