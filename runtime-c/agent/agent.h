@@ -106,6 +106,8 @@
 #include "../common/mvr_ring.h"
 #include "../common/mvr_params.h"
 #include "../common/mvr_decode.h"
+#include "../common/mvr_fdpass.h"
+#include "../common/mvr_sys.h"
 #include "mvr_agent_api.h"
 
 #pragma GCC visibility push(hidden)

@@ -38,20 +38,8 @@ int leader_send_fds(tstate *ts, uint32_t nr, const int64_t *args, int64_t ret, u
   m.ring = ts->ring;
   m.n = created_fds(nr, args, ret, m.fds);
   if (m.n == 0) return 1;
-  union {
-    struct cmsghdr h;
-    char buf[CMSG_SPACE(2 * sizeof(int))];
-  } cm;
-  memset(&cm, 0, sizeof cm);
-  struct iovec iov = {&m, sizeof m};
-  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = CMSG_SPACE(m.n * sizeof(int))};
-  struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(m.n * sizeof(int));
-  memcpy(CMSG_DATA(c), m.fds, m.n * sizeof(int));
   long r;
-  do r = RAW3(SYS_sendmsg, g_agent.fdsock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+  do r = mvr_fd_send(g_agent.fdsock, &m, sizeof m, m.fds, m.n, MSG_DONTWAIT | MSG_NOSIGNAL);
   while (r == -EINTR);
   if (r < 0) {
     g_agent.shm->fd_error = (int32_t)-r;
@@ -73,10 +61,9 @@ void follower_recv_fds(uint32_t ring, uint64_t event, const mvr_call *call) {
     mvr_fdmsg m;
     /* Follower processes share the channel: look at the next message (without its descriptors)
      * and leave it to its owner when it belongs to another process's ring. */
-    struct iovec piov = {&m, sizeof m};
-    struct msghdr pmh = {.msg_iov = &piov, .msg_iovlen = 1};
+    unsigned n;
     long pr;
-    do pr = RAW3(SYS_recvmsg, g_agent.fdsock, &pmh, MSG_PEEK);
+    do pr = mvr_fd_recv(g_agent.fdsock, &m, sizeof m, NULL, 0, &n, NULL, MSG_PEEK);
     while (pr == -EINTR);
     if (pr == (long)sizeof m && m.ring < MVR_MAX_RINGS && !(g_agent.my_rings & (1u << m.ring))) {
       spin_unlock(&g_fd_lock);
@@ -85,26 +72,14 @@ void follower_recv_fds(uint32_t ring, uint64_t event, const mvr_call *call) {
       spin_lock(&g_fd_lock);
       continue;
     }
-    union {
-      struct cmsghdr h;
-      char buf[CMSG_SPACE(2 * sizeof(int))];
-    } cm;
-    struct iovec iov = {&m, sizeof m};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
+    int got[2] = {-1, -1};
     long r;
-    do r = RAW3(SYS_recvmsg, g_agent.fdsock, &mh, MSG_CMSG_CLOEXEC);
+    do r = mvr_fd_recv(g_agent.fdsock, &m, sizeof m, got, 2, &n, NULL, MSG_CMSG_CLOEXEC);
     while (r == -EINTR);
     if (r != (long)sizeof m || m.ring >= MVR_MAX_RINGS) {
+      for (unsigned k = 0; k < n; k++) RAW1(SYS_close, got[k]);
       spin_unlock(&g_fd_lock);
       follower_retire(MVR_REPORT_INTERNAL, "the descriptor channel from the leader failed", call, event, MVR_RULE_DEFAULT);
-    }
-    int got[2] = {-1, -1};
-    unsigned n = 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      n = (unsigned)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-      if (n > 2) n = 2;
-      memcpy(got, CMSG_DATA(c), n * sizeof(int));
     }
     if (n != m.n) {
       spin_unlock(&g_fd_lock);

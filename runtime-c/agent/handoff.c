@@ -85,9 +85,7 @@ static int api_handoff_prepare(char *err, size_t cap) {
   block_signals(&old);
   /* Descriptors queued at the monitor for the old stream are dropped at this marker. */
   mvr_fdmsg m = {.event = 0, .ring = MVR_FDMSG_RESET, .n = 0};
-  struct iovec iov = {&m, sizeof m};
-  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-  RAW3(SYS_sendmsg, g_agent.fdsock, &mh, MSG_NOSIGNAL);
+  mvr_fd_send(g_agent.fdsock, &m, sizeof m, NULL, 0, MSG_NOSIGNAL);
   ring_restart(ts->rc);
   ts->leader_stopped = 0;
   /* The registrations, read back from the kernel: a leader that ran without recording (no

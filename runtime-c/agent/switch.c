@@ -40,21 +40,10 @@ static void become_leader(tstate *ts) {
   /* Descriptors still queued for this process (events it emulated) would stay open forever. */
   for (;;) {
     mvr_fdmsg m;
-    union {
-      struct cmsghdr h;
-      char buf[CMSG_SPACE(2 * sizeof(int))];
-    } cm;
-    struct iovec iov = {&m, sizeof m};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
-    if (RAW3(SYS_recvmsg, g_agent.fdsock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) <= 0) break;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      unsigned n = (unsigned)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-      int got[2];
-      if (n > 2) n = 2;
-      memcpy(got, CMSG_DATA(c), n * sizeof(int));
-      for (unsigned k = 0; k < n; k++) RAW1(SYS_close, got[k]);
-    }
+    int got[2];
+    unsigned n;
+    if (mvr_fd_recv(g_agent.fdsock, &m, sizeof m, got, 2, &n, NULL, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) <= 0) break;
+    for (unsigned k = 0; k < n; k++) RAW1(SYS_close, got[k]);
   }
   g_agent.shm->switch_event = rc->events;
   if (g_agent.shm->pause_start_ns) g_agent.shm->pause_ns = now_ns() - g_agent.shm->pause_start_ns;

@@ -37,6 +37,11 @@ void futex_wait(volatile uint32_t *word, uint32_t val, uint64_t timeout_ns) {
 }
 void futex_wake(volatile uint32_t *word) { RAW6(SYS_futex, word, FUTEX_WAKE, 0x7fffffff, 0, 0, 0); }
 
+/* common/mvr_sys.h (descriptor passing in common/mvr_fdpass.c): raw, never libc, on the trap path. */
+long mvr_sys_sendmsg(int fd, const struct msghdr *msg, int flags) { return RAW3(SYS_sendmsg, fd, msg, flags); }
+long mvr_sys_recvmsg(int fd, struct msghdr *msg, int flags) { return RAW3(SYS_recvmsg, fd, msg, flags); }
+void mvr_sys_close(int fd) { RAW1(SYS_close, fd); }
+
 
 /* A spin lock for the few process-wide structures threads share (descriptor installation). */
 void spin_lock(volatile uint32_t *l) {

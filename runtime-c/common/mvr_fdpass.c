@@ -2,9 +2,9 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "mvr_fdpass.h"
+#include "mvr_sys.h"
 
 typedef union {
   struct cmsghdr h; /* for the alignment */
@@ -12,10 +12,7 @@ typedef union {
 } fd_control;
 
 ssize_t mvr_fd_send(int sock, const void *buf, size_t len, const int *fds, unsigned n, int flags) {
-  if (n > MVR_FDPASS_MAX) {
-    errno = EINVAL;
-    return -1;
-  }
+  if (n > MVR_FDPASS_MAX) return -EINVAL;
   fd_control cm;
   memset(&cm, 0, sizeof cm);
   struct iovec iov = {(void *)buf, len};
@@ -29,7 +26,7 @@ ssize_t mvr_fd_send(int sock, const void *buf, size_t len, const int *fds, unsig
     c->cmsg_len = CMSG_LEN(n * sizeof(int));
     memcpy(CMSG_DATA(c), fds, n * sizeof(int));
   }
-  return sendmsg(sock, &mh, flags);
+  return mvr_sys_sendmsg(sock, &mh, flags);
 }
 
 ssize_t mvr_fd_recv(int sock, void *buf, size_t len, int *fds, unsigned max, unsigned *nfds, int *msg_flags, int flags) {
@@ -40,7 +37,7 @@ ssize_t mvr_fd_recv(int sock, void *buf, size_t len, int *fds, unsigned max, uns
   struct iovec iov = {buf, len};
   struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = CMSG_SPACE(max * sizeof(int))};
   if (!max) mh.msg_control = NULL, mh.msg_controllen = 0;
-  ssize_t r = recvmsg(sock, &mh, flags);
+  ssize_t r = mvr_sys_recvmsg(sock, &mh, flags);
   if (r < 0) return r;
   if (msg_flags) *msg_flags = mh.msg_flags;
   const char *end = cm.buf + (mh.msg_controllen < sizeof cm.buf ? mh.msg_controllen : sizeof cm.buf);
@@ -54,11 +51,11 @@ ssize_t mvr_fd_recv(int sock, void *buf, size_t len, int *fds, unsigned max, uns
       int fd;
       memcpy(&fd, data + i * sizeof(int), sizeof fd);
       if (*nfds < max) fds[(*nfds)++] = fd;
-      else close(fd);
+      else mvr_sys_close(fd);
     }
   }
   if (r == 0) { /* the peer is gone (what came with an empty message is not wanted) */
-    for (unsigned i = 0; i < *nfds; i++) close(fds[i]);
+    for (unsigned i = 0; i < *nfds; i++) mvr_sys_close(fds[i]);
     *nfds = 0;
   }
   return r;

@@ -20,6 +20,12 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+/* Descriptor passing has one implementation, common/mvr_fdpass.c, shared with the agent and the
+ * monitor. This library is compiled into the user's program from this one file (examples/kv,
+ * test fixtures: no runtime object to link), so it takes the common source in directly and gives
+ * it its system calls through libc (common/mvr_sys.h). */
+#include "../common/mvr_fdpass.c"
+
 #define IMAGE_MAGIC "MVRDSU\r\n"
 #define IMAGE_FORMAT 1u
 #define NAME_MAX_LEN 255u
@@ -30,6 +36,23 @@
 #define MAX_PASSED 4          /* descriptors sent with one request */
 #define MAX_REQ_ENV 64        /* env=K=V settings of one request */
 #define RUNTIME_FD_BASE 900   /* mvrc's own descriptors sit at or above this (MVR_FD_BASE) */
+
+long mvr_sys_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	ssize_t r = sendmsg(fd, msg, flags);
+	return r < 0 ? -errno : r;
+}
+
+long mvr_sys_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	ssize_t r = recvmsg(fd, msg, flags);
+	return r < 0 ? -errno : r;
+}
+
+void mvr_sys_close(int fd)
+{
+	close(fd);
+}
 
 /* ---- errors: one convention: -1 and a message in g.err ---- */
 
@@ -919,37 +942,25 @@ static void close_ctl(void)
 /* Reads what the control channel has (without blocking) and executes complete request lines. */
 static int read_requests(void)
 {
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(MAX_PASSED * 2 * sizeof(int))];
-	} cm;
-	struct iovec iov = { .iov_base = g.req + g.reqlen, .iov_len = sizeof g.req - 1 - g.reqlen };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf };
-	ssize_t n = recvmsg(g.ctl, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	if (n < 0 && errno == ENOTSOCK) { /* a pipe carries requests too, just no descriptors */
-		msg.msg_controllen = 0;
+	int fds[MVR_FDPASS_MAX];
+	unsigned nfds = 0;
+	ssize_t n = mvr_fd_recv(g.ctl, g.req + g.reqlen, sizeof g.req - 1 - g.reqlen, fds, MVR_FDPASS_MAX, &nfds, NULL,
+				MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n == -ENOTSOCK) /* a pipe carries requests too, just no descriptors */
 		n = read(g.ctl, g.req + g.reqlen, sizeof g.req - 1 - g.reqlen);
-	}
+	else if (n < 0)
+		errno = (int)-n;
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return 0;
 	if (n <= 0) {
 		close_ctl(); /* the controller is gone (or the channel broke): nothing more will be asked */
 		return 0;
 	}
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		int fds[MAX_PASSED * 2];
-		if (k > MAX_PASSED * 2)
-			k = MAX_PASSED * 2;
-		memcpy(fds, CMSG_DATA(c), k * sizeof(int)); /* CMSG_DATA need not be aligned for int */
-		for (size_t j = 0; j < k; j++) {
-			if (g.npassed < MAX_PASSED)
-				g.passed[g.npassed++] = fds[j];
-			else
-				close(fds[j]); /* more than a request can use */
-		}
+	for (unsigned j = 0; j < nfds; j++) {
+		if (g.npassed < MAX_PASSED)
+			g.passed[g.npassed++] = fds[j];
+		else
+			close(fds[j]); /* more than a request can use */
 	}
 	g.reqlen += (size_t)n;
 	int rc = 0;

@@ -116,7 +116,7 @@ int start_handoff(char *err, size_t cap) {
   int fds[4] = {chan_child, log_fd, log_fd, dsu_child};
   size_t len = b.len;
   ssize_t w = mvr_fd_send(leader.dsu, b.p, len, fds, 4, MSG_DONTWAIT | MSG_NOSIGNAL);
-  int send_errno = errno;
+  int send_errno = w < 0 ? (int)-w : 0;
   mvr_sb_free(&b);
   close(chan_child);
   close(dsu_child);

@@ -184,7 +184,7 @@ static void rec_drain_fds(void) {
     int fds[2];
     unsigned n;
     ssize_t r = mvr_fd_recv(leader.chan, &m, sizeof m, fds, 2, &n, NULL, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-    if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (r == -EAGAIN || r == -EINTR) return;
     if (r <= 0) { /* every process that held the channel is gone */
       close(leader.chan);
       leader.chan = -1;

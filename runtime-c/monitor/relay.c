@@ -55,7 +55,7 @@ void relay_read(void) {
     unsigned n;
     int msg_flags;
     ssize_t r = mvr_fd_recv(leader.chan, &e->m, sizeof e->m, e->fds, 2, &n, &msg_flags, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-    if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (r == -EAGAIN || r == -EINTR) return;
     if (r <= 0) { /* the leader is gone */
       close(leader.chan);
       leader.chan = -1;
@@ -68,8 +68,9 @@ void relay_read(void) {
       jscan_pos = 0;
       continue;
     }
-    if ((msg_flags & MSG_CTRUNC) || n != e->m.n) {
-      /* The monitor could not take them (descriptor limit): the journal ends here. */
+    if (r != (ssize_t)sizeof e->m || (msg_flags & MSG_CTRUNC) || n != e->m.n) {
+      /* The monitor could not take them (descriptor limit), or the message is not a whole
+       * mvr_fdmsg (its count cannot be trusted): the journal ends here. */
       for (unsigned k = 0; k < n; k++) close(e->fds[k]);
       if (__atomic_exchange_n(&shm->journal_valid, 0, __ATOMIC_SEQ_CST)) shm->journal_end = shm->ring[0].events;
       jq_drop_journal();
