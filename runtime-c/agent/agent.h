@@ -104,6 +104,7 @@
 
 #include "mvr_rules.h"
 #include "../common/mvr_ring.h"
+#include "../common/mvr_ringread.h"
 #include "../common/mvr_params.h"
 #include "../common/mvr_decode.h"
 #include "../common/mvr_fdpass.h"
@@ -221,6 +222,7 @@ typedef struct tstate {
   uint64_t low;        /* lowest event index still held */
   void *rstate;        /* the rule module's matcher state */
   int pending_sig;     /* a leader signal record is next in the ring */
+  uint32_t pending_sig_size; /* its size, as the ring reader checked it (never read again) */
   int idle_eof;        /* deciding as if the leader's stream ended here (see follower_call) */
   uint64_t wait_head;  /* follower_wait_events: the ring head when it started waiting, and when */
   uint64_t wait_start;

@@ -16,8 +16,10 @@ const mvr_event *view_get(void *ctx, uint64_t index, int *eof) {
       if (eof && (leader_done || !g_agent.shm->follower_attached || ts->idle_eof)) *eof = 1;
       return NULL;
     }
-    uint64_t size = g_agent.shm->data_size;
-    mvr_rec *r = (mvr_rec *)(ts->data + ts->scan_pos % size);
+    mvr_ringrec rr;
+    if (mvr_ring_read(ts->data, g_agent.shm->data_size, ts->scan_pos, head, &rr) != MVR_RR_OK)
+      agent_fatal("corrupt ring record");
+    const mvr_rec *r = &rr.h;
     if (r->kind == MVR_REC_PAD) {
       ts->scan_pos += r->size;
       continue;
@@ -31,23 +33,21 @@ const mvr_event *view_get(void *ctx, uint64_t index, int *eof) {
     if (r->kind == MVR_REC_SIGNAL) {
       /* The matcher cannot look past a signal: the follower delivers it first (follower_call). */
       ts->pending_sig = (int)r->nr;
+      ts->pending_sig_size = r->size;
       return NULL;
     }
-    if (r->kind != MVR_REC_EVENT || r->index != ts->scan_index || r->size < sizeof(mvr_rec) || r->size > size)
-      agent_fatal("corrupt ring record");
+    if (r->index != ts->scan_index) agent_fatal("corrupt ring record");
     parsed *pe = &ts->win[ts->scan_index % WIN];
     pe->pos = ts->scan_pos;
     pe->flags = r->flags;
     pe->ev.index = r->index;
     pe->ev.nr = r->nr;
     pe->ev.ret = r->ret;
-    const uint8_t *p = (const uint8_t *)(r + 1);
     for (unsigned i = 0; i < 6; i++) {
       int k = mvr_si_kind(r->nr, i);
       pe->ev.args[i] = r->args[i];
-      pe->ev.buf[i] = (mvr_kind_is_in(k) || mvr_kind_is_out(k)) && r->args[i] ? p : NULL;
+      pe->ev.buf[i] = (mvr_kind_is_in(k) || mvr_kind_is_out(k)) && r->args[i] ? rr.buf[i] : NULL;
       pe->ev.buf_len[i] = r->len[i];
-      p += mvr_align8(r->len[i]);
     }
     /* epoll_event.data is each version's own (a pointer, an index): it is taken out of the
      * comparison on both sides and translated instead (epoll_note_ctl, epoll_translate). */
@@ -232,10 +232,9 @@ int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only) {
     if (ts->pending_sig && ts->low == ts->scan_index) {
       /* The leader handled a signal before its next event: raise it here, and re-issue this
        * call after the handler (the rule state is unchanged after NEED_MORE). */
-      mvr_rec *r = (mvr_rec *)(ts->data + ts->scan_pos % g_agent.shm->data_size);
       int sig = ts->pending_sig;
       ts->pending_sig = 0;
-      ts->scan_pos += r->size;
+      ts->scan_pos += ts->pending_sig_size;
       __atomic_store_n(&rc->tail, ts->scan_pos, __ATOMIC_SEQ_CST);
       /* Raised by take_restart, once the caller has left the agent's state alone. */
       ts->restart_sig = sig;

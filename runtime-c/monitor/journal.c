@@ -25,8 +25,10 @@ void journal_scan_closes(void) {
    * draining the channel queues the descriptors of every event up to it. */
   relay_read();
   while (jscan_pos < head) {
-    const mvr_rec *r = (const mvr_rec *)(ring_data + jscan_pos % shm->data_size);
-    if (r->size < sizeof(mvr_rec) || r->size > shm->data_size || r->kind == MVR_REC_PAD) return; /* journal over */
+    mvr_ringrec rr;
+    /* A PAD record: the ring wrapped, so it no longer holds every event from #0 (journal over). */
+    if (mvr_ring_read(ring_data, shm->data_size, jscan_pos, head, &rr) != MVR_RR_OK || rr.h.kind == MVR_REC_PAD) return;
+    const mvr_rec *r = &rr.h;
     if (r->kind == MVR_REC_EVENT && r->nr == SYS_close && r->ret == 0) {
       int fd = (int)r->args[0];
       int done = 0;

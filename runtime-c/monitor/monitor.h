@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "mvr_ring.h"
+#include "mvr_ringread.h"
 #include "mvr_decode.h"
 #include "mvr_params.h"
 #include "mvr_util.h"

@@ -77,13 +77,8 @@ static void rec_lost(const char *fmt, ...) {
   detach_follower();
 }
 
-static void rec_event(unsigned k, const mvr_rec *r) {
-  uint64_t need = sizeof(mvr_rec);
-  for (int i = 0; i < 6; i++) need += mvr_align8(r->len[i]);
-  if (r->size < need) {
-    rec_lost("an unreadable record in thread %u at event #%llu", k, (unsigned long long)r->index);
-    return;
-  }
+static void rec_event(unsigned k, const mvr_ringrec *rr) {
+  const mvr_rec *r = &rr->h;
   if (r->index != rec_next[k]) {
     rec_lost("thread %u: event #%llu follows #%llu", k, (unsigned long long)r->index, (unsigned long long)rec_next[k]);
     return;
@@ -109,18 +104,16 @@ static void rec_event(unsigned k, const mvr_rec *r) {
   }
   mvr_sb_add(&rec_line, "],\"ret\":");
   rl_val(r->ret); /* 0 when noret: the call had not returned when it was recorded */
-  const uint8_t *p = (const uint8_t *)(r + 1);
   int any = 0;
   for (int i = 0; i < 6; i++) {
     if (r->len[i]) {
       mvr_sb_add(&rec_line, any ? ",\"" : ",\"bufs\":{\"");
       mvr_sb_i64(&rec_line, i);
       mvr_sb_add(&rec_line, "\":\"");
-      mvr_sb_hex(&rec_line, p, r->len[i]);
+      mvr_sb_hex(&rec_line, rr->buf[i], r->len[i]);
       mvr_sb_add(&rec_line, "\"");
       any = 1;
     }
-    p += mvr_align8(r->len[i]);
   }
   if (any) mvr_sb_add(&rec_line, "}");
   if (r->flags & MVR_RECF_TRUNCATED) mvr_sb_add(&rec_line, ",\"truncated\":true");
@@ -152,17 +145,15 @@ static int rec_drain_ring(unsigned k) {
   if (pos == head) return 0;
   const uint8_t *data = ring_data + (uint64_t)k * size;
   while (pos < head && rec_ok()) {
-    uint64_t off = pos % size;
-    const mvr_rec *r = (const mvr_rec *)(data + off);
-    if (r->size < 8 || r->size % 8 || r->size > size - off || r->size > head - pos ||
-        (r->kind != MVR_REC_PAD && r->size < sizeof(mvr_rec))) {
+    mvr_ringrec rr;
+    if (mvr_ring_read(data, size, pos, head, &rr) != MVR_RR_OK) {
       rec_lost("an unreadable record in thread %u after event #%llu", k, (unsigned long long)rec_next[k]);
       break;
     }
-    if (r->kind == MVR_REC_EVENT) rec_event(k, r);
-    else if (r->kind == MVR_REC_SIGNAL) rec_signal(k, r);
+    if (rr.h.kind == MVR_REC_EVENT) rec_event(k, &rr);
+    else if (rr.h.kind == MVR_REC_SIGNAL) rec_signal(k, &rr.h);
     /* MVR_REC_PAD fills the end of the data area; MVR_REC_AGENT is a note between agents. */
-    pos += r->size;
+    pos += rr.h.size;
   }
   /* Once recording stopped, whatever is left is released unread: the leader no longer records. */
   rc->consumed = rec_next[k];

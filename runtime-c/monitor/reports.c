@@ -12,29 +12,28 @@
 retirement retired[MAX_RETIRE];
 int n_retired;
 
-/* Finds leader event `index` in ring `ring` (it is there when index >= the follower's low water). */
-static const mvr_rec *find_event(unsigned ring, uint64_t index, mvr_event *ev) {
+/* Finds leader event `index` in ring `ring` (it is there when index >= the follower's low water).
+ * The header is copied into *hdr (the caller reads it from there, never from the ring again). */
+static const mvr_rec *find_event(unsigned ring, uint64_t index, mvr_event *ev, mvr_rec *hdr) {
   mvr_ringctl *rc = &shm->ring[ring];
-  uint64_t pos = rc->tail, head = rc->head, size = shm->data_size;
+  uint64_t pos = rc->tail, head = __atomic_load_n(&rc->head, __ATOMIC_ACQUIRE), size = shm->data_size;
   const uint8_t *data = ring_data + (uint64_t)ring * size;
-  while (pos < head) {
-    const mvr_rec *r = (const mvr_rec *)(data + pos % size);
-    if (r->size < 8 || r->size > size) return NULL;
-    if (r->kind == MVR_REC_EVENT && r->index == index) {
+  mvr_ringrec rr;
+  while (mvr_ring_read(data, size, pos, head, &rr) == MVR_RR_OK) {
+    if (rr.h.kind == MVR_REC_EVENT && rr.h.index == index) {
       memset(ev, 0, sizeof *ev);
-      ev->index = r->index;
-      ev->nr = r->nr;
-      ev->ret = r->ret;
-      const uint8_t *p = (const uint8_t *)(r + 1);
+      ev->index = rr.h.index;
+      ev->nr = rr.h.nr;
+      ev->ret = rr.h.ret;
       for (int i = 0; i < 6; i++) {
-        ev->args[i] = r->args[i];
-        ev->buf[i] = r->len[i] ? p : NULL;
-        ev->buf_len[i] = r->len[i];
-        p += mvr_align8(r->len[i]);
+        ev->args[i] = rr.h.args[i];
+        ev->buf[i] = rr.h.len[i] ? rr.buf[i] : NULL;
+        ev->buf_len[i] = rr.h.len[i];
       }
-      return r;
+      *hdr = rr.h;
+      return hdr;
     }
-    pos += r->size;
+    pos += rr.h.size;
   }
   return NULL;
 }
@@ -85,7 +84,8 @@ char *context_lines(void) {
       nanosleep(&ms5, NULL);
     }
     mvr_event ev;
-    const mvr_rec *r = find_event(k, event, &ev);
+    mvr_rec hdr;
+    const mvr_rec *r = find_event(k, event, &ev, &hdr);
     if (r) mvr_format_event(lev, sizeof lev, &ev, !(r->flags & MVR_RECF_NORET));
     else if (event >= rc->events) snprintf(lev, sizeof lev, "(not recorded yet: the leader has %llu events)", (unsigned long long)rc->events);
     if (rc->fcur.valid) {
