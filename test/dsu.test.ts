@@ -17,11 +17,12 @@ import { fileURLToPath } from 'node:url';
 import { tempDir } from './helpers/cli.ts';
 import { serverHasRead } from './helpers/kv.ts';
 import { bulkKey, bulkValue, checkKeys, LineConn, loadKeys, runLoad } from '../examples/kv/client.ts';
+import { MVR_DSU_EXIT_LOAD, MVR_ENV_DSU_CTL_FD, MVR_ENV_DSU_REPORT_FD, MVR_ENV_DSU_STATE_FD } from '../compiler/core/abi.generated.ts';
 
 const KV_DIR = fileURLToPath(new URL('../examples/kv/', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const BIN = { v1: join(KV_DIR, 'kv-v1'), v2: join(KV_DIR, 'kv-v2') };
-const EXIT_LOAD = 3; // MVR_DSU_EXIT_LOAD
+const EXIT_LOAD = MVR_DSU_EXIT_LOAD;
 
 /** Parsed control report: `forked pid=1 point=2` -> { kind: 'forked', pid: '1', point: '2' }. */
 type Report = { kind: string } & Record<string, string>;
@@ -57,7 +58,7 @@ class Controlled {
   static async start(bin: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Controlled> {
     const proc = spawn(bin, [...args, '--port', '0'], {
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-      env: { ...process.env, ...env, MVR_DSU_CTL_FD: '3' },
+      env: { ...process.env, ...env, [MVR_ENV_DSU_CTL_FD]: '3' },
     });
     const port = await new Promise<number>((resolve, reject) => {
       let out = '';
@@ -280,7 +281,7 @@ function loadImage(bin: string, img: Buffer, dir: string, env: NodeJS.ProcessEnv
   const file = join(dir, `image-${Math.random().toString(36).slice(2)}`);
   writeFileSync(file, img);
   const fd = openSync(file, 'r');
-  const proc = spawn(bin, ['--port', '0'], { stdio: ['ignore', 'pipe', 'pipe', fd, 'pipe'], env: { ...process.env, ...env, MVR_DSU_STATE_FD: '3', MVR_DSU_REPORT_FD: '4' } });
+  const proc = spawn(bin, ['--port', '0'], { stdio: ['ignore', 'pipe', 'pipe', fd, 'pipe'], env: { ...process.env, ...env, [MVR_ENV_DSU_STATE_FD]: '3', [MVR_ENV_DSU_REPORT_FD]: '4' } });
   closeSync(fd);
   let err = '';
   let out = '';
@@ -682,7 +683,7 @@ describe('DSU handoff (runtime-c/dsu) with examples/kv', function () {
       const file = join(dir, 'bad-image');
       writeFileSync(file, image(kvPayload(good), { program: 'other' }));
       const fd = openSync(file, 'r');
-      const proc = spawn(BIN.v1, ['--port', '0'], { stdio: ['ignore', 'ignore', 'pipe', fd, 'pipe'], env: { ...process.env, MVR_DSU_STATE_FD: '3', MVR_DSU_REPORT_FD: '4' } });
+      const proc = spawn(BIN.v1, ['--port', '0'], { stdio: ['ignore', 'ignore', 'pipe', fd, 'pipe'], env: { ...process.env, [MVR_ENV_DSU_STATE_FD]: '3', [MVR_ENV_DSU_REPORT_FD]: '4' } });
       closeSync(fd);
       let rep = '';
       (proc.stdio[4] as Socket).setEncoding('latin1');

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { DiagnosticBag } from '../compiler/core/diagnostics.ts';
 import { parseJsonTrace, type Trace, type TraceEvent } from '../compiler/traces/trace.ts';
 import { mvrc, REPO, tempDir } from './helpers/cli.ts';
+import { MVR_TRACE_FORMAT_VERSION } from '../compiler/core/abi.generated.ts';
 
 const CFLAGS = ['-std=c11', '-Wall', '-Wextra', '-Werror', '-D_GNU_SOURCE', '-O1', '-pthread'];
 
@@ -57,7 +58,7 @@ describe('mvrc record', function () {
 
     it('writes a trace the reader accepts: header with the command, then events, the end status last', () => {
       expect(t.diags).to.deep.equal([]);
-      expect(JSON.parse(t.lines[0]!)).to.deep.equal({ mvrcTrace: 1, command: [bin, input], arch: 'x86_64' });
+      expect(JSON.parse(t.lines[0]!)).to.deep.equal({ mvrcTrace: MVR_TRACE_FORMAT_VERSION, command: [bin, input], arch: 'x86_64' });
       expect(t.trace.command).to.deep.equal([bin, input]);
       expect(JSON.parse(t.lines.at(-1)!)).to.deep.equal({ end: true, status: 3 });
     });

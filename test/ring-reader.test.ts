@@ -24,7 +24,7 @@ describe('ring reader (common/mvr_ringread.h) under ASan + UBSan', function () {
     execFileSync(process.env['CC'] ?? 'cc', [
       '-std=c11', '-Wall', '-Wextra', '-Werror', '-D_GNU_SOURCE', '-O1', '-g',
       '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer',
-      '-I', join(REPO, 'runtime-c', 'common'), '-o', exe, join(REPO, 'test', 'fixtures', 'ring-reader.c'),
+      '-I', join(REPO, 'runtime-c', 'common'), '-I', join(REPO, 'runtime-c', 'include'), '-o', exe, join(REPO, 'test', 'fixtures', 'ring-reader.c'),
     ], { stdio: ['ignore', 'ignore', 'inherit'] });
     const r = spawnSync(exe, [], { encoding: 'utf8' });
     status = r.status;

@@ -12,6 +12,7 @@ import { CLI, eventually, tempDir } from './helpers/cli.ts';
 import { parseRunArgs } from '../compiler/cli/run.ts';
 import { buildRuntime, RuntimeBuildError } from '../codegen-c/runtime-build.ts';
 import { buildEmptyRules } from '../compiler/cli/empty-rules.ts';
+import { MVR_ENV_ROLE, MVR_ENV_RULES } from '../compiler/core/abi.generated.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const FIXTURE = join(REPO, 'test', 'fixtures', 'mvr-lines.c');
@@ -482,9 +483,9 @@ describe('runtime: leader and follower side by side', function () {
           return '';
         }
       };
-      const follower = pids.find((p) => read(p, 'cmdline').startsWith(`${bin.lines!}\0`) && read(p, 'environ').split('\0').includes('MVR_ROLE=follower'));
+      const follower = pids.find((p) => read(p, 'cmdline').startsWith(`${bin.lines!}\0`) && read(p, 'environ').split('\0').includes(`${MVR_ENV_ROLE}=follower`));
       expect(follower, 'the follower process').to.be.a('string');
-      const rules = read(follower!, 'environ').split('\0').find((e) => e.startsWith('MVR_RULES='))!.slice('MVR_RULES='.length);
+      const rules = read(follower!, 'environ').split('\0').find((e) => e.startsWith(`${MVR_ENV_RULES}=`))!.slice(MVR_ENV_RULES.length + 1);
       expect(rules).to.match(/\/rules-empty-[0-9a-f]+\/rules\.so$/);
       expect(read(follower!, 'maps')).to.contain(rules);
     } finally {

@@ -30,6 +30,7 @@
 import type { Arg, CBlock, LhsItem, Rule, RhsItem, TsBlock, TsExpr } from '../syntax/ast.ts';
 import { bindArgs, lookupCallName, reportUnknownName, resolveCall, type BoundAlternative, type GroupTable } from './binder.ts';
 import { Diag } from '../core/diagnostic-messages.ts';
+import { MVR_MAX_LEADER_ACTIONS } from '../core/abi.generated.ts';
 import type { DiagnosticBag } from '../core/diagnostics.ts';
 import type {
   CallAlternative,
@@ -47,8 +48,8 @@ import { paramKindDescription, suggestSyscallName, syscallByName } from '../sysc
 import { didYouMean } from '../core/suggest.ts';
 import { checkTypedBlock, checkTypedExpr, type TypedEnv } from '../typed/index.ts';
 
-/** MVR_MAX_LEADER_ACTIONS in runtime-c/include/mvr_rules.h. */
-export const MAX_LEFT_ITEMS = 64;
+/** MVR_MAX_LEADER_ACTIONS in runtime-c/include/mvr_rules.h (both from runtime-c/common/mvr_abi.tsv). */
+export const MAX_LEFT_ITEMS = MVR_MAX_LEADER_ACTIONS;
 
 /** Bounds the pairwise rule comparisons so a huge generated file cannot make `check` quadratic-slow. */
 const MAX_PAIR_COMPARISONS = 4_000_000;

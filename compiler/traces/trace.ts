@@ -3,6 +3,7 @@
 // output (`strace -f -s 4096 -xx`, compiler/traces/strace.ts). Each event keeps the span of the line
 // it came from, so that findings point into the trace file like diagnostics into a rule file.
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { MVR_TRACE_FORMAT_VERSION } from '../core/abi.generated.ts';
 import { Diag } from '../core/diagnostic-messages.ts';
 import { DiagnosticBag } from '../core/diagnostics.ts';
 import { decodeSourceText, describeError } from '../core/source-io.ts';
@@ -11,8 +12,8 @@ import { span, type SourceFile, type Span } from '../core/span.ts';
 import { syscallByName, syscallByNr } from '../syscalls/lookup.ts';
 import { canonicalArgs, meaningfulInputs } from '../syscalls/meaning.ts';
 
-/** The version of the JSON-lines format this file reads and `mvrc record` writes. */
-export const TRACE_FORMAT_VERSION = 1;
+/** The version of the JSON-lines format this file reads and `mvrc record` writes (runtime-c/common/mvr_abi.tsv). */
+export const TRACE_FORMAT_VERSION = MVR_TRACE_FORMAT_VERSION;
 /** Traces larger than this are refused (a trace is read whole into memory). */
 export const MAX_TRACE_BYTES = 512 * 1024 * 1024;
 

@@ -8,12 +8,13 @@
 // arena (concatenations, templates, snapshots) are counted here the same way, so that both agree
 // on when the arena overflows: a guard that overflows is false; after a callback that overflows
 // the outputs are unspecified and `overflow` is reported.
+import { MVR_T_ARENA_SIZE } from '../core/abi.generated.ts';
 import type { Expr, Stmt, TypedBlock, TypedExpr } from './ir.ts';
 
 export type Value = bigint | Uint8Array | boolean;
 
-/** MVR_T_ARENA_SIZE in mvr_typed.h. */
-export const TYPED_ARENA_SIZE = 65536;
+/** MVR_T_ARENA_SIZE in mvr_typed.h (both from runtime-c/common/mvr_abi.tsv). */
+export const TYPED_ARENA_SIZE = MVR_T_ARENA_SIZE;
 
 export interface EvalOptions {
   /** Capacity of each output buffer (NAME_cap in C); an assignment keeps at most that many bytes.

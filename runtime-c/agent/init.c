@@ -50,7 +50,7 @@ __attribute__((constructor)) static void mvr_agent_init(void) {
   /* The handoff channel is the handoff library's, in this process only: a program that does not
    * use the library must not pass it on to what it execs. (The library clears the flag in the
    * handoff child, which reports on it.) */
-  const char *dsu = getenv("MVR_DSU_CTL_FD");
+  const char *dsu = getenv(MVR_ENV_DSU_CTL_FD);
   if (dsu && *dsu) RAW3(SYS_fcntl, atoi(dsu), F_SETFD, FD_CLOEXEC);
   const char *mirror = getenv(MVR_ENV_MIRROR);
   if (mirror && !strcmp(mirror, "0")) g_agent.mirror_stdio = 0;

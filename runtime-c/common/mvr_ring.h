@@ -18,6 +18,8 @@
 
 #include <stdint.h>
 
+#include "mvr_abi.h"
+
 #define MVR_SHM_MAGIC 0x4d565231u /* "MVR1" */
 #define MVR_SHM_VERSION 4u
 #define MVR_HDR_SIZE 16384u
@@ -155,16 +157,9 @@ _Static_assert(sizeof(mvr_shared) <= MVR_HDR_SIZE, "header must fit its page(s)"
 
 static inline uint64_t mvr_align8(uint64_t n) { return (n + 7u) & ~(uint64_t)7u; }
 
-#define MVR_ENV_ROLE "MVR_ROLE"         /* "leader" or "follower" */
-#define MVR_ENV_SHM_FD "MVR_SHM_FD"     /* fd number of the shared memfd */
-#define MVR_ENV_RULES "MVR_RULES"       /* path of rules.so (follower only; required) */
-#define MVR_ENV_MIRROR "MVR_MIRROR_STDIO" /* "0": the follower does not copy its fd 1/2 writes to its log */
-#define MVR_ENV_FDSOCK "MVR_FDSOCK_FD"  /* fd number of this process's end of the descriptor channel */
-#define MVR_ENV_HANDOFF "MVR_HANDOFF"   /* "1": a follower started by a handoff (state loaded, not replayed) */
-
-/* The runtime's own descriptors sit at or above this number in both versions (same numbers), out
- * of the way of the program's. */
-#define MVR_FD_BASE 900
+/* The environment variables the monitor sets for the agents (MVR_ENV_*) and MVR_FD_BASE (the
+ * runtime's own descriptors sit at or above it, the same numbers in both versions) are in the
+ * generated mvr_abi.h, shared with the TypeScript side. */
 
 /* Descriptor channel (a SOCK_SEQPACKET pair, leader -> follower): for every leader event that
  * creates descriptors, one message carrying them (SCM_RIGHTS) and the numbers they have in the

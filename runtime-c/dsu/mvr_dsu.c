@@ -1,6 +1,7 @@
 /* mvr_dsu.c: the handoff library (see mvr_dsu.h for the protocol and docs/handoff.md). */
 #include "mvr_dsu.h"
 #include "mvr_agent_api.h"
+#include "../include/mvr_abi.h" /* environment names and MVR_FD_BASE, shared with mvrc */
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -35,7 +36,6 @@
 #define MSG_LEN 512
 #define MAX_PASSED 4          /* descriptors sent with one request */
 #define MAX_REQ_ENV 64        /* env=K=V settings of one request */
-#define RUNTIME_FD_BASE 900   /* mvrc's own descriptors sit at or above this (MVR_FD_BASE) */
 
 long mvr_sys_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
@@ -537,14 +537,14 @@ int mvr_dsu_init(const char *program, uint32_t version, mvr_dsu_save_fn save, mv
 static int init_channels(uint32_t version)
 {
 	int state_fd = -1, report_fd = -1;
-	int have_ctl = take_env_fd("MVR_DSU_CTL_FD", &g.ctl);
+	int have_ctl = take_env_fd(MVR_ENV_DSU_CTL_FD, &g.ctl);
 	char ctl_err[MSG_LEN] = "";
 	if (have_ctl < 0) {
 		memcpy(ctl_err, g.err, sizeof ctl_err);
 		g.ctl = -1;
 	}
-	int have_state = take_env_fd("MVR_DSU_STATE_FD", &state_fd);
-	int have_report = take_env_fd("MVR_DSU_REPORT_FD", &report_fd);
+	int have_state = take_env_fd(MVR_ENV_DSU_STATE_FD, &state_fd);
+	int have_report = take_env_fd(MVR_ENV_DSU_REPORT_FD, &report_fd);
 
 	if (have_state != 0) {
 		uint64_t bytes = 0;
@@ -580,7 +580,7 @@ static int init_channels(uint32_t version)
 			/* Under mvrc the program's descriptor numbers are compared between versions and the
 			 * leader's new ones are installed in the follower under the same numbers: the
 			 * library's own descriptor lives with the runtime's, above the program's. */
-			int high = fcntl(g.ep, F_DUPFD_CLOEXEC, RUNTIME_FD_BASE);
+			int high = fcntl(g.ep, F_DUPFD_CLOEXEC, MVR_FD_BASE);
 			if (high >= 0) {
 				close(g.ep);
 				g.ep = high;
@@ -689,8 +689,8 @@ static void handoff_child(const request *rq, int sync_fd, int new_ctl)
 	for (size_t i = 0; i < g.nkeep; i++)
 		if (set_cloexec(g.keep[i], false) < 0)
 			child_fail("save", 126, "%s", g.err);
-	if (setenv("MVR_DSU_STATE_FD", num[0], 1) < 0 || setenv("MVR_DSU_REPORT_FD", num[1], 1) < 0 ||
-	    (new_ctl >= 0 ? setenv("MVR_DSU_CTL_FD", num[2], 1) : unsetenv("MVR_DSU_CTL_FD")) < 0)
+	if (setenv(MVR_ENV_DSU_STATE_FD, num[0], 1) < 0 || setenv(MVR_ENV_DSU_REPORT_FD, num[1], 1) < 0 ||
+	    (new_ctl >= 0 ? setenv(MVR_ENV_DSU_CTL_FD, num[2], 1) : unsetenv(MVR_ENV_DSU_CTL_FD)) < 0)
 		child_fail("save", 126, "setenv: %s", strerror(errno));
 	/* fd=N: the descriptors sent along are placed at the numbers asked for (first moved above
 	 * them all, so that one never lands on another before it is placed). */

@@ -95,7 +95,7 @@ int start_handoff(char *err, size_t cap) {
   sb_field(&b, tmp);
   snprintf(tmp, sizeof tmp, "env=%s=%d", MVR_ENV_FDSOCK, chan_no);
   sb_field(&b, tmp);
-  snprintf(tmp, sizeof tmp, "env=MVR_DSU_CTL_FD=%d", dsu_no);
+  snprintf(tmp, sizeof tmp, "env=" MVR_ENV_DSU_CTL_FD "=%d", dsu_no);
   sb_field(&b, tmp);
   for (int i = 0; i < upd.n_env; i++) {
     /* The agent first, as spawn() does: its time functions must win; the user's preloads stay. */

@@ -47,7 +47,7 @@ void spawn(struct version *v, char **argv, int log_fd, int chan, int dsu, const 
   if (dsu >= 0) {
     char buf[32];
     snprintf(buf, sizeof buf, "%d", dsu);
-    setenv("MVR_DSU_CTL_FD", buf, 1);
+    setenv(MVR_ENV_DSU_CTL_FD, buf, 1);
     fcntl(dsu, F_SETFD, 0);
   }
   if (chan >= 0) {

@@ -216,7 +216,9 @@ void record_open(void) {
 }
 
 int record_run(int sfd) {
-  mvr_sb_add(&rec_line, "{\"mvrcTrace\":1,\"command\":[");
+  mvr_sb_add(&rec_line, "{\"mvrcTrace\":");
+  mvr_sb_i64(&rec_line, MVR_TRACE_FORMAT_VERSION);
+  mvr_sb_add(&rec_line, ",\"command\":[");
   for (char **a = opt.leader_argv; *a; a++) {
     if (a != opt.leader_argv) mvr_sb_add(&rec_line, ",");
     mvr_json_str(&rec_line, *a);
