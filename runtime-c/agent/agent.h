@@ -109,6 +109,7 @@
 #include "../common/mvr_decode.h"
 #include "../common/mvr_fdpass.h"
 #include "../common/mvr_sys.h"
+#include "../common/mvr_strbuf.h"
 #include "mvr_agent_api.h"
 
 #pragma GCC visibility push(hidden)

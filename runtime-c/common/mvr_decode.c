@@ -11,28 +11,16 @@
 #include <string.h>
 #include "mvr_decode.h"
 #include "mvr_params.h"
+#include "mvr_strbuf.h"
 #include "mvr_syscalls.h"
 
 #define SHOW_BYTES 32
 
-typedef struct sink {
-  char *p;
-  size_t cap, n;
-} sink;
+/* Every piece goes into a fixed-buffer builder: cut at the caller's capacity, no allocation (the
+ * agent formats its reports on its trap path). */
+#define put mvr_sb_printf
 
-static void put(sink *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(sink *s, const char *fmt, ...) {
-  if (s->n + 1 >= s->cap) return;
-  va_list ap;
-  va_start(ap, fmt);
-  int k = vsnprintf(s->p + s->n, s->cap - s->n, fmt, ap);
-  va_end(ap);
-  if (k < 0) return;
-  s->n += (size_t)k;
-  if (s->n >= s->cap) s->n = s->cap - 1;
-}
-
-static void put_byte(sink *s, uint8_t c) {
+static void put_byte(mvr_strbuf *s, uint8_t c) {
   if (c == '\n') put(s, "\\n");
   else if (c == '\r') put(s, "\\r");
   else if (c == '\t') put(s, "\\t");
@@ -42,7 +30,7 @@ static void put_byte(sink *s, uint8_t c) {
 }
 
 /* Bytes from..to of b (len bytes) as a C string, with "..." where it goes on. */
-static void put_span(sink *s, const uint8_t *b, uint64_t len, uint64_t from, uint64_t to) {
+static void put_span(mvr_strbuf *s, const uint8_t *b, uint64_t len, uint64_t from, uint64_t to) {
   if (to > len) to = len;
   if (from > 0) put(s, "...");
   put(s, "\"");
@@ -50,7 +38,7 @@ static void put_span(sink *s, const uint8_t *b, uint64_t len, uint64_t from, uin
   put(s, "\"%s", to < len ? "..." : "");
 }
 
-static void put_bytes(sink *s, const uint8_t *b, uint64_t len) { put_span(s, b, len, 0, len < SHOW_BYTES ? len : SHOW_BYTES); }
+static void put_bytes(mvr_strbuf *s, const uint8_t *b, uint64_t len) { put_span(s, b, len, 0, len < SHOW_BYTES ? len : SHOW_BYTES); }
 
 static uint64_t cstrlen(const uint8_t *b, uint64_t len) {
   for (uint64_t i = 0; i < len; i++)
@@ -62,7 +50,7 @@ static uint64_t cstrlen(const uint8_t *b, uint64_t len) {
 
 static uint64_t width(uint64_t v, int bits32) { return bits32 ? (uint64_t)(uint32_t)v : v; }
 
-static void put_number(sink *s, uint64_t v, int fmt, int bits32) {
+static void put_number(mvr_strbuf *s, uint64_t v, int fmt, int bits32) {
   v = width(v, bits32);
   if (fmt == MVR_FMT_OCT) put(s, v ? "0%llo" : "0", (unsigned long long)v);
   else if (fmt == MVR_FMT_HEX) put(s, v ? "0x%llx" : "0", (unsigned long long)v);
@@ -74,7 +62,7 @@ static const struct mvr_value_set *value_set(uint16_t values) {
 }
 
 /* A value by its set's names: an enum's name, flags as A|B|0x40, an enum+bits as both. */
-static void put_value(sink *s, uint16_t values, uint64_t v, int fmt, int bits32) {
+static void put_value(mvr_strbuf *s, uint16_t values, uint64_t v, int fmt, int bits32) {
   const struct mvr_value_set *vs = value_set(values);
   v = width(v, bits32);
   if (!vs) return put_number(s, v, fmt, bits32);
@@ -148,7 +136,7 @@ static const char *errno_text(int64_t v, const char **name) {
   return NULL;
 }
 
-static void put_signal(sink *s, int sig) {
+static void put_signal(mvr_strbuf *s, int sig) {
   const char *n = value_name("signal", sig);
   if (n) put(s, "%s", n);
   else put(s, "%d", sig);
@@ -182,7 +170,7 @@ static uint64_t field_size(const struct mvr_field *f) {
   return (uint64_t)prim_size(f->type) * f->count;
 }
 
-static void put_sigset(sink *s, const uint8_t *b, uint64_t len) {
+static void put_sigset(mvr_strbuf *s, const uint8_t *b, uint64_t len) {
   put(s, "[");
   int first = 1;
   for (uint64_t i = 0; i < len * 8 && i < 64; i++) {
@@ -196,7 +184,7 @@ static void put_sigset(sink *s, const uint8_t *b, uint64_t len) {
   put(s, "]");
 }
 
-static void put_wstatus(sink *s, int st) {
+static void put_wstatus(mvr_strbuf *s, int st) {
   int sig = st & 0x7f;
   if (sig == 0) return (void)put(s, "{WIFEXITED(s) && WEXITSTATUS(s) == %d}", (st >> 8) & 0xff);
   if (sig == 0x7f) {
@@ -209,7 +197,7 @@ static void put_wstatus(sink *s, int st) {
   put(s, "%s}", st & 0x80 ? " && WCOREDUMP(s)" : "");
 }
 
-static void put_ipv6(sink *s, const uint8_t *b) {
+static void put_ipv6(mvr_strbuf *s, const uint8_t *b) {
   unsigned g[8];
   for (int i = 0; i < 8; i++) g[i] = (unsigned)(b[2 * i] << 8 | b[2 * i + 1]);
   int best = -1, bestlen = 0;
@@ -233,9 +221,9 @@ static void put_ipv6(sink *s, const uint8_t *b) {
   }
 }
 
-static void put_struct(sink *s, unsigned idx, const uint8_t *b, uint64_t len);
+static void put_struct(mvr_strbuf *s, unsigned idx, const uint8_t *b, uint64_t len);
 
-static void put_prim(sink *s, const struct mvr_field *f, const uint8_t *b) {
+static void put_prim(mvr_strbuf *s, const struct mvr_field *f, const uint8_t *b) {
   unsigned size = prim_size(f->type);
   uint64_t v = rd(b, size, 0);
   int is_signed = f->type == MVR_F_I8 || f->type == MVR_F_I16 || f->type == MVR_F_I32 || f->type == MVR_F_I64 || f->type == MVR_F_FD;
@@ -249,7 +237,7 @@ static void put_prim(sink *s, const struct mvr_field *f, const uint8_t *b) {
 }
 
 /* One field's value; 0 when its bytes are not all there (a string may end early). */
-static int put_field(sink *s, const struct mvr_field *f, const uint8_t *b, uint64_t len, uint64_t at, uint64_t size) {
+static int put_field(mvr_strbuf *s, const struct mvr_field *f, const uint8_t *b, uint64_t len, uint64_t at, uint64_t size) {
   if (at + size > len) {
     if ((f->type != MVR_F_CSTR && f->type != MVR_F_BYTES && f->type != MVR_F_SUNPATH) || at >= len) return 0;
     size = len - at;
@@ -298,7 +286,7 @@ static int put_field(sink *s, const struct mvr_field *f, const uint8_t *b, uint6
 }
 
 /* A structure as strace shows it: {name=value, ...}; a single value behind a pointer as [v]. */
-static void put_struct(sink *s, unsigned idx, const uint8_t *b, uint64_t len) {
+static void put_struct(mvr_strbuf *s, unsigned idx, const uint8_t *b, uint64_t len) {
   const struct mvr_struct *st = &mvr_structs[idx];
   const struct mvr_field *fs = &mvr_fields[st->first];
   if (st->count == 1) {
@@ -339,7 +327,7 @@ static int family_struct(const uint8_t *b, uint64_t len) {
 }
 
 /* A socket address: the fields its length covers. */
-static void put_sockaddr(sink *s, const uint8_t *b, uint64_t len) {
+static void put_sockaddr(mvr_strbuf *s, const uint8_t *b, uint64_t len) {
   int idx = family_struct(b, len);
   if (idx < 0) {
     put(s, "{sa_family=");
@@ -365,7 +353,7 @@ static void put_sockaddr(sink *s, const uint8_t *b, uint64_t len) {
 }
 
 /* Control messages: [{cmsg_len=20, cmsg_level=SOL_SOCKET, cmsg_type=SCM_RIGHTS, cmsg_data=[5]}]. */
-static void put_cmsgs(sink *s, const uint8_t *b, uint64_t n) {
+static void put_cmsgs(mvr_strbuf *s, const uint8_t *b, uint64_t n) {
   put(s, "[");
   for (uint64_t o = 0; o + 16 <= n;) {
     uint64_t len = rd(b + o, 8, 0);
@@ -422,7 +410,7 @@ static void effective(const struct mvr_syscall_info *si, const int64_t *args, st
 
 static int is_out(const struct mvr_param *p) { return p->kind == MVR_P_OUT_BYTES || p->kind == MVR_P_OUT_STRUCT; }
 
-static void put_memory(sink *s, const struct mvr_param *ps, unsigned j, const uint8_t *const *buf, const uint64_t *len) {
+static void put_memory(mvr_strbuf *s, const struct mvr_param *ps, unsigned j, const uint8_t *const *buf, const uint64_t *len) {
   const struct mvr_param *p = &ps[j];
   const uint8_t *b = buf[j];
   uint64_t n = len[j];
@@ -471,7 +459,7 @@ static void put_memory(sink *s, const struct mvr_param *ps, unsigned j, const ui
   }
 }
 
-static void put_args(sink *s, uint32_t nr, const int64_t *args, const uint8_t *const *buf, const uint64_t *len, int failed) {
+static void put_args(mvr_strbuf *s, uint32_t nr, const int64_t *args, const uint8_t *const *buf, const uint64_t *len, int failed) {
   const struct mvr_syscall_info *si = mvr_syscall_lookup(nr);
   put(s, "%s(", mvr_si_name(nr));
   if (!si) {
@@ -509,7 +497,7 @@ static void put_args(sink *s, uint32_t nr, const int64_t *args, const uint8_t *c
   put(s, ")");
 }
 
-static void put_ret(sink *s, uint32_t nr, const int64_t *args, int64_t r) {
+static void put_ret(mvr_strbuf *s, uint32_t nr, const int64_t *args, int64_t r) {
   if (r < 0 && r > -4096) {
     const char *name = NULL;
     const char *text = errno_text(-r, &name);
@@ -535,19 +523,21 @@ static void put_ret(sink *s, uint32_t nr, const int64_t *args, int64_t r) {
 }
 
 size_t mvr_format_event(char *out, size_t cap, const mvr_event *ev, int has_ret) {
-  sink s = {out, cap, 0};
-  if (cap) out[0] = 0;
+  if (!cap) return 0;
+  mvr_strbuf s;
+  mvr_sb_fixed(&s, out, cap);
   put_args(&s, ev->nr, ev->args, ev->buf, ev->buf_len, has_ret && ev->ret < 0 && ev->ret > -4096);
   if (!has_ret) put(&s, " = ?");
   else put_ret(&s, ev->nr, ev->args, ev->ret);
-  return s.n;
+  return s.len;
 }
 
 size_t mvr_format_call(char *out, size_t cap, const mvr_call *call) {
-  sink s = {out, cap, 0};
-  if (cap) out[0] = 0;
+  if (!cap) return 0;
+  mvr_strbuf s;
+  mvr_sb_fixed(&s, out, cap);
   put_args(&s, call->nr, call->args, call->buf, call->buf_len, 0);
-  return s.n;
+  return s.len;
 }
 
 /* ---- where two calls differ ------------------------------------------------------------------- */
@@ -623,11 +613,12 @@ static int layout_of(const struct mvr_param *p, const uint8_t *b, uint64_t n) {
 }
 
 size_t mvr_format_difference(char *out, size_t cap, const mvr_event *ev, const mvr_call *call) {
-  sink s = {out, cap, 0};
-  if (cap) out[0] = 0;
+  if (!cap) return 0;
+  mvr_strbuf s;
+  mvr_sb_fixed(&s, out, cap);
   if (ev->nr != call->nr) {
     put(&s, "a different syscall");
-    return s.n;
+    return s.len;
   }
   const struct mvr_syscall_info *si = mvr_syscall_lookup(call->nr);
   struct mvr_param ps[6];
@@ -637,7 +628,7 @@ size_t mvr_format_difference(char *out, size_t cap, const mvr_event *ev, const m
     if (!si) {
       if (ev->args[j] == call->args[j]) continue;
       put(&s, "argument %u: 0x%llx (follower) vs 0x%llx (leader)", j + 1, (unsigned long long)call->args[j], (unsigned long long)ev->args[j]);
-      return s.n;
+      return s.len;
     }
     const struct mvr_param *p = &ps[j];
     if (p->kind == MVR_P_NONE || p->kind == MVR_P_PTR || (p->flags & MVR_PF_UNUSED) || is_out(p)) continue;
@@ -650,7 +641,7 @@ size_t mvr_format_difference(char *out, size_t cap, const mvr_event *ev, const m
       put(&s, " (follower) vs ");
       put_value(&s, p->values, (uint64_t)ev->args[j], p->fmt, b32);
       put(&s, " (leader)");
-      return s.n;
+      return s.len;
     }
     const uint8_t *a = ev->buf[j], *b = call->buf[j];
     uint64_t la = a ? ev->buf_len[j] : 0, lb = b ? call->buf_len[j] : 0;
@@ -667,8 +658,24 @@ size_t mvr_format_difference(char *out, size_t cap, const mvr_event *ev, const m
     put(&s, " (follower) vs ");
     if (a) put_span(&s, a, na, from, at + 16);
     put(&s, " (leader)");
-    return s.n;
+    return s.len;
   }
   put(&s, "no argument differs in meaning");
-  return s.n;
+  return s.len;
+}
+
+size_t mvr_format_rule(char *out, size_t cap, const mvr_rule_info *info, uint32_t count, uint32_t idx) {
+  if (!cap) return 0;
+  mvr_strbuf s;
+  mvr_sb_fixed(&s, out, cap);
+  if (idx == MVR_RULE_DEFAULT) {
+    put(&s, "default rule (a syscall matches itself)");
+  } else if (info && idx < count) {
+    const mvr_rule_info *ri = &info[idx];
+    put(&s, "%s:%u:%u%s%s: %s", ri->file ? ri->file : "?", ri->line, ri->column, ri->name && *ri->name ? " @" : "",
+        ri->name ? ri->name : "", ri->text ? ri->text : "");
+  } else {
+    put(&s, "rule #%u", idx); /* the module that decided is not at hand */
+  }
+  return s.len;
 }

@@ -12,4 +12,7 @@ size_t mvr_format_call(char *out, size_t cap, const mvr_call *call);
  * first differing input, docs/semantics.md): the argument, both values, and for bytes the first
  * byte that differs with the bytes around it. */
 size_t mvr_format_difference(char *out, size_t cap, const mvr_event *ev, const mvr_call *call);
+/* Rule `idx` of a module's table (info, count; NULL, 0 when the module is not at hand) as reports
+ * show it: "file:line:col @name: text", or the default rule for MVR_RULE_DEFAULT. */
+size_t mvr_format_rule(char *out, size_t cap, const mvr_rule_info *info, uint32_t count, uint32_t idx);
 #endif

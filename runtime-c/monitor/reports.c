@@ -45,28 +45,21 @@ static void rule_text(char *out, size_t cap, uint32_t idx) {
   static const char *loaded;
   static const mvr_rule_info *info;
   static const uint32_t *count;
-  if (idx == MVR_RULE_DEFAULT) {
-    snprintf(out, cap, "default rule (a syscall matches itself)");
-    return;
-  }
-  if (loaded != follower.rules) { /* the follower's rules changed (an update, a promotion) */
+  if (idx != MVR_RULE_DEFAULT && loaded != follower.rules) { /* the follower's rules changed (an update, a promotion) */
     if (mod) dlclose(mod);
     mod = NULL;
     info = NULL;
     count = NULL;
     loaded = follower.rules;
   }
-  if (!mod && follower.rules && *follower.rules) {
+  if (idx != MVR_RULE_DEFAULT && !mod && follower.rules && *follower.rules) {
     mod = dlopen(follower.rules, RTLD_LAZY | RTLD_LOCAL);
     if (mod) {
       info = dlsym(mod, "mvr_rules_info");
       count = dlsym(mod, "mvr_rules_count");
     }
   }
-  if (info && count && idx < *count)
-    snprintf(out, cap, "%s:%u:%u: %s", info[idx].file, info[idx].line, info[idx].column, info[idx].text ? info[idx].text : "");
-  else
-    snprintf(out, cap, "rule #%u", idx);
+  mvr_format_rule(out, cap, info, count ? *count : 0, idx);
 }
 
 /* Per thread pair: the leader event the follower was at, and its last call, strace-like. */
