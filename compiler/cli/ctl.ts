@@ -47,11 +47,12 @@ export interface ControlReply {
 
 const LIFECYCLE = new Set(['update', 'promote', 'commit', 'rollback']);
 
-/** Percent-encodes one word of a control line (no raw space, newline or '%' survives). */
+/** Percent-encodes one word of a control line (no raw space, newline or '%' survives); the same
+ *  bytes as the runtime's runtime-c/common/mvr_pct.c (test/pct.test.ts). */
 export function encodeWord(s: string): string {
   let out = '';
   for (const b of Buffer.from(s, 'utf8')) {
-    out += b <= 0x20 || b >= 0x7f || b === 0x25 ? `%${b.toString(16).padStart(2, '0')}` : String.fromCharCode(b);
+    out += b <= 0x20 || b >= 0x7f || b === 0x25 ? `%${b.toString(16).toUpperCase().padStart(2, '0')}` : String.fromCharCode(b);
   }
   return out;
 }

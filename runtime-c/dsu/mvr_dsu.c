@@ -21,11 +21,12 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-/* Descriptor passing has one implementation, common/mvr_fdpass.c, shared with the agent and the
- * monitor. This library is compiled into the user's program from this one file (examples/kv,
+/* Descriptor passing (common/mvr_fdpass.c) and the protocol's percent-encoding (common/mvr_pct.c)
+ * have one implementation each, shared with the agent and the monitor. This library is compiled into the user's program from this one file (examples/kv,
  * test fixtures: no runtime object to link), so it takes the common source in directly and gives
  * it its system calls through libc (common/mvr_sys.h). */
 #include "../common/mvr_fdpass.c"
+#include "../common/mvr_pct.c" /* the protocol fields' percent-encoding, shared with the monitor */
 
 #define IMAGE_MAGIC "MVRDSU\r\n"
 #define IMAGE_FORMAT 1u
@@ -122,18 +123,7 @@ static void report(int fd, const char *fmt, ...)
 /* Percent-encodes `s` so that it is one protocol field. */
 static const char *encode(const char *s, char *out, size_t cap)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
-	for (const unsigned char *p = (const unsigned char *)s; *p && o + 4 < cap; p++) {
-		if (*p <= 0x20 || *p >= 0x7f || *p == '%') {
-			out[o++] = '%';
-			out[o++] = hex[*p >> 4];
-			out[o++] = hex[*p & 15];
-		} else {
-			out[o++] = (char)*p;
-		}
-	}
-	out[o] = '\0';
+	mvr_pct_encode(out, cap, s);
 	return out;
 }
 
@@ -767,30 +757,6 @@ static void reap_children(void)
 	}
 }
 
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* Decodes a percent-encoded field in place; -1 on a bad escape. */
-static int decode(char *s)
-{
-	char *o = s;
-	for (char *p = s; *p; p++) {
-		if (*p != '%') {
-			*o++ = *p;
-			continue;
-		}
-		int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
-		if (lo < 0 || (hi == 0 && lo == 0))
-			return -1;
-		*o++ = (char)(hi * 16 + lo);
-		p += 2;
-	}
-	*o = '\0';
-	return 0;
-}
-
 /* Executes one request line (NUL-terminated, without its newline). Returns 1 if it forked.
  *   update ARG0 ARG1 ...                       the first descriptor sent along is the new
  *                                              version's own control channel
@@ -826,7 +792,7 @@ static int handle_request(char *line)
 				args = sp + 1;
 				break;
 			}
-			if (decode(p) < 0) {
+			if (mvr_pct_decode(p) < 0) {
 				fail("bad percent escape in setting '%.64s'", p);
 				goto refuse;
 			}
@@ -867,7 +833,7 @@ static int handle_request(char *line)
 		char *sp = strchr(p, ' ');
 		if (sp)
 			*sp = '\0';
-		if (decode(argv[i]) < 0) {
+		if (mvr_pct_decode(argv[i]) < 0) {
 			fail("bad percent escape in argument %zu", i);
 			goto refuse;
 		}

@@ -11,6 +11,7 @@
 
 #include "mvr_json.h"
 #include "monitor.h"
+#include "mvr_pct.h"
 
 static void reply(int c, const char *s) {
   if (c < 0) return;
@@ -131,20 +132,6 @@ int open_control(const char *path) {
 /* Control lines are words separated by spaces, each percent-encoded (%XX) so that a value never
  * holds a raw space or newline: `status`, `promote`, `commit`, `rollback`,
  * `update [rules=SO] [back=SO] [state=replay|start] [retries=N] [env=K=V]... -- ARGV...`. */
-void pct_decode(char *s) {
-  char *o = s;
-  for (; *s; s++) {
-    if (*s == '%' && s[1] && s[2]) {
-      char hex[3] = {s[1], s[2], 0};
-      *o++ = (char)strtol(hex, NULL, 16);
-      s += 2;
-    } else {
-      *o++ = *s;
-    }
-  }
-  *o = 0;
-}
-
 void free_argv(char **v) {
   if (!v) return;
   for (char **p = v; *p; p++) free(*p);
@@ -178,11 +165,13 @@ void serve_client(int lfd) {
   if (nl) *nl = 0;
   char *tok[1024];
   int nt = 0;
+  int bad = 0;
   for (char *save = NULL, *t = strtok_r(cmd, " ", &save); t && nt < 1024; t = strtok_r(NULL, " ", &save)) {
-    pct_decode(t);
+    if (mvr_pct_decode(t) < 0) bad = 1;
     tok[nt++] = t;
   }
-  if (nt == 0) reply_error(c, "empty command (expected status, update, promote, commit or rollback)");
+  if (bad) reply_error(c, "a word of the command has a bad percent escape (%%XX with two hex digits, not %%00)");
+  else if (nt == 0) reply_error(c, "empty command (expected status, update, promote, commit or rollback)");
   else if (!strcmp(tok[0], "status") && nt == 1) {
     char *out = status_json();
     reply(c, out);

@@ -17,6 +17,7 @@
 
 #include "mvr_fdpass.h"
 #include "monitor.h"
+#include "mvr_pct.h"
 
 int ho_state;                 /* the handoff's progress (see start_handoff) */
 char ho_error[512];           /* what the new version reported before it ended */
@@ -35,16 +36,10 @@ static int n_ho_early;
 /* One field of a request: a space, then the value percent-encoded (%XX) so that it never holds a
  * raw space or newline. */
 static void sb_field(mvr_strbuf *b, const char *s) {
-  static const char hex[] = "0123456789ABCDEF";
   mvr_sb_addc(b, ' ');
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p <= 0x20 || *p >= 0x7f || *p == '%') {
-      char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-      mvr_sb_addn(b, esc, sizeof esc);
-    } else {
-      mvr_sb_addc(b, (char)*p);
-    }
-  }
+  size_t room;
+  char *at = mvr_sb_tail(b, 3 * strlen(s), &room);
+  mvr_sb_advance(b, mvr_pct_encode(at, room, s));
 }
 
 static void handoff_cancel(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -166,7 +161,10 @@ static void field_value(char *line, const char *key, char *out, size_t cap) {
   if (n >= cap) n = cap - 1;
   memcpy(out, v ? v : "", n);
   out[n] = 0;
-  pct_decode(out);
+  if (mvr_pct_decode(out) < 0) { /* a bad (or cut) escape: the value as it came */
+    memcpy(out, v, n);
+    out[n] = 0;
+  }
 }
 
 static void handoff_report(char *line) {

@@ -185,7 +185,6 @@ int open_control(const char *path);
 void serve_client(int lfd);
 void reply_error(int c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void reply_ok(int c, const char *msg);
-void pct_decode(char *s);
 void free_argv(char **v);
 
 /* ---- recording (record.c) ------------------------------------------------------------------------ */
