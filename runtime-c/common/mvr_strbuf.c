@@ -31,9 +31,7 @@ void mvr_sb_reserve(mvr_strbuf *b, size_t more) {
   if (need <= b->cap) return;
   size_t cap = b->cap ? b->cap : 64;
   while (cap < need) cap *= 2;
-  char *p = realloc(b->p, cap);
-  if (!p) mvr_die("out of memory");
-  b->p = p;
+  b->p = mvr_xrealloc(b->p, cap);
   b->cap = cap;
 }
 

@@ -30,3 +30,27 @@ void mvr_die_errno(const char *fmt, ...) {
   va_start(ap, fmt);
   vdie(err, fmt, ap);
 }
+
+void *mvr_xmalloc(size_t n) {
+  void *p = malloc(n ? n : 1);
+  if (!p) mvr_die("out of memory");
+  return p;
+}
+
+void *mvr_xcalloc(size_t n, size_t size) {
+  void *p = calloc(n ? n : 1, size ? size : 1);
+  if (!p) mvr_die("out of memory");
+  return p;
+}
+
+void *mvr_xrealloc(void *p, size_t n) {
+  p = realloc(p, n ? n : 1);
+  if (!p) mvr_die("out of memory");
+  return p;
+}
+
+char *mvr_xstrdup(const char *s) {
+  char *d = strdup(s);
+  if (!d) mvr_die("out of memory");
+  return d;
+}

@@ -151,8 +151,7 @@ void serve_client(int lfd) {
   setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   enum { CMD_MAX = 65536 };
-  char *cmd = malloc(CMD_MAX);
-  if (!cmd) mvr_die("out of memory");
+  char *cmd = mvr_xmalloc(CMD_MAX);
   ssize_t n = 0;
   while (n < CMD_MAX - 1) {
     ssize_t k = read(c, cmd + n, CMD_MAX - 1 - (size_t)n);

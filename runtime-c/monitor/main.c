@@ -192,7 +192,7 @@ int main(int argc, char **argv) {
   spawn(&leader, opt.leader_argv, -1, child, dsu_child, opt.leader_env, opt.n_leader_env);
   if (child >= 0) close(child);
   if (dsu_child >= 0) close(dsu_child);
-  upd.back = opt.back ? strdup(opt.back) : NULL;
+  upd.back = opt.back ? mvr_xstrdup(opt.back) : NULL;
   if (opt.follower_argv) {
     follower.chan = new_channel(&child);
     follower.rules = opt.rules;

@@ -18,8 +18,13 @@ struct version follower = {.pid = -1, .state = P_NONE, .chan = -1, .chan_no = -1
 
 static void set_env_list(const char *const *list, int n) {
   for (int i = 0; i < n; i++) {
-    char *kv = strdup(list[i]);
+    char *kv = strdup(list[i]); /* in the child: _exit, never mvr_die (its exit would flush the parent's stdio) */
+    if (!kv) _exit(127);
     char *eq = strchr(kv, '=');
+    if (!eq) { /* not K=V: nothing to set */
+      free(kv);
+      continue;
+    }
     *eq = 0;
     setenv(kv, eq + 1, 1);
     free(kv);

@@ -47,8 +47,7 @@ void relay_read(void) {
   while (leader.chan >= 0) {
     if (jq_n == jq_cap) {
       jq_cap = jq_cap ? jq_cap * 2 : 256;
-      jq = realloc(jq, jq_cap * sizeof *jq);
-      if (!jq) mvr_die("out of memory");
+      jq = mvr_xrealloc(jq, jq_cap * sizeof *jq);
     }
     jfd *e = &jq[jq_n];
     e->fds[0] = e->fds[1] = -1;

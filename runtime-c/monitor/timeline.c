@@ -32,8 +32,7 @@ static uint64_t wall_ms(void) {
 void tl_add(const char *event, const char *fmt, ...) {
   if (n_timeline == cap_timeline) {
     cap_timeline = cap_timeline ? cap_timeline * 2 : 32;
-    timeline = realloc(timeline, cap_timeline * sizeof *timeline);
-    if (!timeline) mvr_die("out of memory");
+    timeline = mvr_xrealloc(timeline, cap_timeline * sizeof *timeline);
   }
   va_list ap;
   va_start(ap, fmt);
