@@ -52,7 +52,7 @@ static const mvr_event *view_get(void *ctx, uint64_t index, int *eof) {
   return NULL;
 }
 
-static const mvr_leader_view view = { NULL, view_get };
+static const mvr_leader_view view = {NULL, view_get};
 
 static int hexval(int c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -90,7 +90,10 @@ static void print_leader(const mvr_step *s) {
   if (s->n_leader == 0) return;
   printf(" L=");
   for (uint32_t i = 0; i < s->n_leader; i++) {
-    const char *a = s->leader[i].action == MVR_L_MATCH ? "m" : s->leader[i].action == MVR_L_STORE ? "s" : s->leader[i].action == MVR_L_SKIP ? "k" : "?";
+    const char *a = s->leader[i].action == MVR_L_MATCH   ? "m"
+                    : s->leader[i].action == MVR_L_STORE ? "s"
+                    : s->leader[i].action == MVR_L_SKIP  ? "k"
+                                                         : "?";
     printf("%s%" PRIu64 ":%s", i ? "," : "", s->leader[i].event, a);
   }
 }
@@ -103,50 +106,52 @@ static void print_rule(const mvr_step *s) {
 static void print_step(const char *prefix, int status, const mvr_step *s) {
   printf("%s", prefix);
   switch (status) {
-  case MVR_OK: {
-    if (prefix[0]) {
+    case MVR_OK: {
+      if (prefix[0]) {
+        printf("ok");
+        print_leader(s);
+        break;
+      }
+      const char *f = s->follower_action == MVR_F_MATCH     ? "match"
+                      : s->follower_action == MVR_F_EXEC    ? "exec"
+                      : s->follower_action == MVR_F_EMULATE ? "emulate"
+                                                            : "nop";
       printf("ok");
+      print_rule(s);
+      printf(" f=%s", f);
+      if (s->follower_action == MVR_F_MATCH) printf(" ev=%" PRIu64, s->event);
+      if (s->follower_action == MVR_F_MATCH || s->follower_action == MVR_F_EMULATE) {
+        printf(" ret=%" PRId64, s->ret);
+        int first = 1;
+        for (int j = 0; j < MVR_MAX_ARGS; j++) {
+          if (s->out[j] == NULL) continue;
+          printf("%s%d:", first ? " out=" : ",", j);
+          print_hex(s->out[j], s->out_len[j]);
+          first = 0;
+        }
+      }
       print_leader(s);
       break;
     }
-    const char *f = s->follower_action == MVR_F_MATCH ? "match" : s->follower_action == MVR_F_EXEC ? "exec" : s->follower_action == MVR_F_EMULATE ? "emulate" : "nop";
-    printf("ok");
-    print_rule(s);
-    printf(" f=%s", f);
-    if (s->follower_action == MVR_F_MATCH) printf(" ev=%" PRIu64, s->event);
-    if (s->follower_action == MVR_F_MATCH || s->follower_action == MVR_F_EMULATE) {
-      printf(" ret=%" PRId64, s->ret);
-      int first = 1;
-      for (int j = 0; j < MVR_MAX_ARGS; j++) {
-        if (s->out[j] == NULL) continue;
-        printf("%s%d:", first ? " out=" : ",", j);
-        print_hex(s->out[j], s->out_len[j]);
-        first = 0;
-      }
-    }
-    print_leader(s);
-    break;
-  }
-  case MVR_NEED_MORE:
-    printf("need");
-    print_leader(s);
-    break;
-  case MVR_PROGRESS:
-    printf("progress");
-    print_leader(s);
-    break;
-  case MVR_DIVERGE:
-    printf("diverge");
-    print_rule(s);
-    printf(" reason=%s", s->reason ? s->reason : "");
-    break;
-  case MVR_EXPECTED_DIVERGE:
-    printf("expected");
-    print_rule(s);
-    printf(" reason=%s", s->reason ? s->reason : "");
-    break;
-  default:
-    printf("bad-status %d", status);
+    case MVR_NEED_MORE:
+      printf("need");
+      print_leader(s);
+      break;
+    case MVR_PROGRESS:
+      printf("progress");
+      print_leader(s);
+      break;
+    case MVR_DIVERGE:
+      printf("diverge");
+      print_rule(s);
+      printf(" reason=%s", s->reason ? s->reason : "");
+      break;
+    case MVR_EXPECTED_DIVERGE:
+      printf("expected");
+      print_rule(s);
+      printf(" reason=%s", s->reason ? s->reason : "");
+      break;
+    default: printf("bad-status %d", status);
   }
   printf("\n");
 }
@@ -204,77 +209,76 @@ int main(void) {
     for (char *p = strtok(line, " \t\r\n"); p && nt < MAX_TOKENS; p = strtok(NULL, " \t\r\n")) tok[nt++] = p;
     if (nt == 0) continue;
     switch (tok[0][0]) {
-    case 'R':
-      reset_stream();
-      printf("reset\n");
-      break;
-    case 'E':
-      leader_eof = 1;
-      drain();
-      break;
-    case 'X': {
-      if (q_head + q_len >= q_cap) {
-        q_cap = (q_head + q_len + 1) * 2;
-        queue = xrealloc(queue, q_cap * sizeof *queue);
-      }
-      struct call_item *it = &queue[q_head + q_len++];
-      memset(it, 0, sizeof *it);
-      it->finish = 1;
-      drain();
-      break;
-    }
-    case 'L': {
-      if (nt < 9) die("L needs NR, six arguments and RET");
-      if (n_events >= cap_events) {
-        cap_events = cap_events ? cap_events * 2 : 64;
-        events = xrealloc(events, cap_events * sizeof *events);
-        event_bufs = xrealloc(event_bufs, cap_events * MVR_MAX_ARGS * sizeof *event_bufs);
-      }
-      mvr_event *e = &events[n_events];
-      memset(e, 0, sizeof *e);
-      uint8_t **bufs = &event_bufs[n_events * MVR_MAX_ARGS];
-      for (int j = 0; j < MVR_MAX_ARGS; j++) bufs[j] = NULL;
-      e->index = n_events;
-      e->nr = (uint32_t)num(tok[1]);
-      for (int j = 0; j < MVR_MAX_ARGS; j++) e->args[j] = num(tok[2 + j]);
-      e->ret = num(tok[8]);
-      for (int t = 9; t < nt; t++) {
-        int j = tok[t][0] - '0';
-        if (j < 0 || j >= MVR_MAX_ARGS || tok[t][1] != '=') die("bad buffer item in L");
-        free(bufs[j]);
-        bufs[j] = unhex(tok[t] + 2, &e->buf_len[j]);
-        e->buf[j] = bufs[j];
-      }
-      n_events++;
-      drain();
-      break;
-    }
-    case 'F': {
-      if (nt < 8) die("F needs NR and six arguments");
-      if (q_head + q_len >= q_cap) {
-        q_cap = (q_head + q_len + 1) * 2;
-        queue = xrealloc(queue, q_cap * sizeof *queue);
-      }
-      struct call_item *it = &queue[q_head + q_len++];
-      memset(it, 0, sizeof *it);
-      it->call.nr = (uint32_t)num(tok[1]);
-      for (int j = 0; j < MVR_MAX_ARGS; j++) it->call.args[j] = num(tok[2 + j]);
-      for (int t = 8; t < nt; t++) {
-        int j = tok[t][0] - '0';
-        if (j < 0 || j >= MVR_MAX_ARGS || (tok[t][1] != '=' && tok[t][1] != '#')) die("bad buffer item in F");
-        if (tok[t][1] == '=') {
-          free(it->bufs[j]);
-          it->bufs[j] = unhex(tok[t] + 2, &it->call.buf_len[j]);
-          it->call.buf[j] = it->bufs[j];
-        } else {
-          it->call.buf_len[j] = (uint64_t)num(tok[t] + 2);
+      case 'R':
+        reset_stream();
+        printf("reset\n");
+        break;
+      case 'E':
+        leader_eof = 1;
+        drain();
+        break;
+      case 'X': {
+        if (q_head + q_len >= q_cap) {
+          q_cap = (q_head + q_len + 1) * 2;
+          queue = xrealloc(queue, q_cap * sizeof *queue);
         }
+        struct call_item *it = &queue[q_head + q_len++];
+        memset(it, 0, sizeof *it);
+        it->finish = 1;
+        drain();
+        break;
       }
-      drain();
-      break;
-    }
-    default:
-      die("unknown line");
+      case 'L': {
+        if (nt < 9) die("L needs NR, six arguments and RET");
+        if (n_events >= cap_events) {
+          cap_events = cap_events ? cap_events * 2 : 64;
+          events = xrealloc(events, cap_events * sizeof *events);
+          event_bufs = xrealloc(event_bufs, cap_events * MVR_MAX_ARGS * sizeof *event_bufs);
+        }
+        mvr_event *e = &events[n_events];
+        memset(e, 0, sizeof *e);
+        uint8_t **bufs = &event_bufs[n_events * MVR_MAX_ARGS];
+        for (int j = 0; j < MVR_MAX_ARGS; j++) bufs[j] = NULL;
+        e->index = n_events;
+        e->nr = (uint32_t)num(tok[1]);
+        for (int j = 0; j < MVR_MAX_ARGS; j++) e->args[j] = num(tok[2 + j]);
+        e->ret = num(tok[8]);
+        for (int t = 9; t < nt; t++) {
+          int j = tok[t][0] - '0';
+          if (j < 0 || j >= MVR_MAX_ARGS || tok[t][1] != '=') die("bad buffer item in L");
+          free(bufs[j]);
+          bufs[j] = unhex(tok[t] + 2, &e->buf_len[j]);
+          e->buf[j] = bufs[j];
+        }
+        n_events++;
+        drain();
+        break;
+      }
+      case 'F': {
+        if (nt < 8) die("F needs NR and six arguments");
+        if (q_head + q_len >= q_cap) {
+          q_cap = (q_head + q_len + 1) * 2;
+          queue = xrealloc(queue, q_cap * sizeof *queue);
+        }
+        struct call_item *it = &queue[q_head + q_len++];
+        memset(it, 0, sizeof *it);
+        it->call.nr = (uint32_t)num(tok[1]);
+        for (int j = 0; j < MVR_MAX_ARGS; j++) it->call.args[j] = num(tok[2 + j]);
+        for (int t = 8; t < nt; t++) {
+          int j = tok[t][0] - '0';
+          if (j < 0 || j >= MVR_MAX_ARGS || (tok[t][1] != '=' && tok[t][1] != '#')) die("bad buffer item in F");
+          if (tok[t][1] == '=') {
+            free(it->bufs[j]);
+            it->bufs[j] = unhex(tok[t] + 2, &it->call.buf_len[j]);
+            it->call.buf[j] = it->bufs[j];
+          } else {
+            it->call.buf_len[j] = (uint64_t)num(tok[t] + 2);
+          }
+        }
+        drain();
+        break;
+      }
+      default: die("unknown line");
     }
     /* Compact the queue when it is empty so it does not grow without bound. */
     if (q_len == 0) q_head = 0;

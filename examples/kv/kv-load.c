@@ -78,7 +78,8 @@ static void make_request(struct client *c)
 	int vl = snprintf(v, sizeof v, "value-%016llx", (unsigned long long)rnd());
 	int n;
 	if (!resp_mode)
-		n = put ? snprintf(c->req, sizeof c->req, "PUT %s %s\n", k, v) : snprintf(c->req, sizeof c->req, "GET %s\n", k);
+		n = put ? snprintf(c->req, sizeof c->req, "PUT %s %s\n", k, v)
+			: snprintf(c->req, sizeof c->req, "GET %s\n", k);
 	else if (put)
 		n = snprintf(c->req, sizeof c->req, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", kl, k, vl, v);
 	else
@@ -126,7 +127,8 @@ int main(int argc, char **argv)
 			continue;
 		}
 		if (!v)
-			die("usage: " PROG " --port N [--clients C] [--seconds S] [--warmup W] [--keys K] [--seed X] [--resp]");
+			die("usage: " PROG
+			    " --port N [--clients C] [--seconds S] [--warmup W] [--keys K] [--seed X] [--resp]");
 		i++;
 		if (strcmp(a, "--port") == 0)
 			port = atoi(v);
@@ -152,7 +154,7 @@ int main(int argc, char **argv)
 	struct client *cs = calloc((size_t)nclients, sizeof *cs);
 	if (!cs)
 		die("out of memory");
-	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	for (int i = 0; i < nclients; i++) {
 		struct client *c = &cs[i];
@@ -164,7 +166,7 @@ int main(int argc, char **argv)
 		int one = 1;
 		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		c->alive = true;
-		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
+		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
 		if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0)
 			die("epoll_ctl:");
 	}

@@ -69,13 +69,13 @@
 #include "mvr_dsu.h"
 
 #define PROG "kv-v2"
-#define DSU_NAME "kv"              /* the program identity in state images, shared by all versions */
+#define DSU_NAME "kv" /* the program identity in state images, shared by all versions */
 #define DSU_VERSION 2
-#define IN_INITIAL 16384          /* first input buffer; grows only for longer lines */
-#define MAX_LINE (1u << 20)       /* longest request line accepted */
-#define OUT_HIGH (256u * 1024)    /* stop executing pipelined requests above this much unsent output */
+#define IN_INITIAL 16384       /* first input buffer; grows only for longer lines */
+#define MAX_LINE (1u << 20)    /* longest request line accepted */
+#define OUT_HIGH (256u * 1024) /* stop executing pipelined requests above this much unsent output */
 #define MAX_EVENTS 64
-#define ACCEPT_BURST 16           /* accept at most this many clients per readiness event */
+#define ACCEPT_BURST 16 /* accept at most this many clients per readiness event */
 
 /* ---- errors: one convention, die() for fatal conditions, errno appended when it helps ---- */
 
@@ -135,7 +135,7 @@ static void *xrealloc(void *old, size_t n)
 
 enum vtype { VT_STRING, VT_NUMBER, VT_DATE };
 
-static const char *const vtype_names[] = { "string", "number", "date" };
+static const char *const vtype_names[] = {"string", "number", "date"};
 
 struct entry {
 	struct entry *next;
@@ -194,7 +194,7 @@ static void dict_rehash_step(struct dict *d)
 		if (d->rehash_pos == d->t[0].size) {
 			free(d->t[0].buckets);
 			d->t[0] = d->t[1];
-			d->t[1] = (struct table){ 0 };
+			d->t[1] = (struct table){0};
 			d->rehashing = false;
 			return;
 		}
@@ -229,8 +229,7 @@ static struct entry *dict_get(struct dict *d, const char *key, size_t klen)
 	return dict_find(d, key, klen, hash_bytes(key, klen));
 }
 
-static void dict_put(struct dict *d, const char *key, size_t klen, const char *val, size_t vlen,
-		     enum vtype type)
+static void dict_put(struct dict *d, const char *key, size_t klen, const char *val, size_t vlen, enum vtype type)
 {
 	dict_rehash_step(d);
 	uint64_t h = hash_bytes(key, klen);
@@ -295,11 +294,11 @@ struct conn {
 };
 
 static struct dict store;
-static int listen_fd = -1;    /* saved in the state image, so that the new version inherits it */
+static int listen_fd = -1;     /* saved in the state image, so that the new version inherits it */
 static int inherited_lfd = -1; /* the listening socket named by a loaded state image */
 static int epfd = -1;
-static int sfd = -1;          /* the signalfd for SIGTERM and SIGINT */
-static bool restored;         /* a follower's kv_load restored epfd, sfd and the connections */
+static int sfd = -1;        /* the signalfd for SIGTERM and SIGINT */
+static bool restored;       /* a follower's kv_load restored epfd, sfd and the connections */
 static struct conn **conns; /* indexed by fd */
 static size_t conns_cap;
 
@@ -320,7 +319,7 @@ static void out_append(struct conn *c, const char *s, size_t n)
 
 static void epoll_set(int fd, uint32_t events, int op)
 {
-	struct epoll_event ev = { .events = events, .data.fd = fd };
+	struct epoll_event ev = {.events = events, .data.fd = fd};
 	if (epoll_ctl(epfd, op, fd, &ev) < 0)
 		die_errno("epoll_ctl(fd %d)", fd);
 }
@@ -348,7 +347,6 @@ static void conns_reserve(int fd)
 	memset(conns + conns_cap, 0, (cap - conns_cap) * sizeof *conns);
 	conns_cap = cap;
 }
-
 
 static void conn_open(int fd)
 {
@@ -412,11 +410,10 @@ static int num2(const char *s)
 /* YYYY-MM-DD naming a real day of the proleptic Gregorian calendar. */
 static bool valid_date(const char *s, size_t n)
 {
-	if (n != 10 || s[4] != '-' || s[7] != '-' || !is_digits(s, 4) || !is_digits(s + 5, 2) ||
-	    !is_digits(s + 8, 2))
+	if (n != 10 || s[4] != '-' || s[7] != '-' || !is_digits(s, 4) || !is_digits(s + 5, 2) || !is_digits(s + 8, 2))
 		return false;
 	int year = num2(s) * 100 + num2(s + 2), month = num2(s + 5), day = num2(s + 8);
-	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	if (month < 1 || month > 12 || day < 1)
 		return false;
 	bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
@@ -517,7 +514,8 @@ static void parse_fault(const char *spec)
 		fault = FAULT_TRANSFORM_SLOW;
 		fault_arg = spec + 15;
 	} else {
-		die("unknown fault '%s' (transform-crash, transform-drop-field[=KEY], crash-on-cmd=CMD, transform-slow=MS)", spec);
+		die("unknown fault '%s' (transform-crash, transform-drop-field[=KEY], crash-on-cmd=CMD, transform-slow=MS)",
+		    spec);
 	}
 }
 
@@ -691,9 +689,10 @@ static void conn_event(struct conn *c, uint32_t events)
 #define CF_CLOSING 4u
 #define CF_ALL (CF_WANT_WRITE | CF_EOF | CF_CLOSING)
 #define FD_LIMIT (1u << 20) /* descriptor numbers an image may name (Linux's default nr_open) */
-#define OUT_LIMIT (OUT_HIGH + MAX_LINE + 16) /* most output pending at an update point: execution
+#define OUT_LIMIT                                                                                                      \
+	(OUT_HIGH + MAX_LINE + 16) /* most output pending at an update point: execution
 					      * stops at OUT_HIGH, after one reply of at most a line */
-#define SAVED_CONN_MIN 28 /* fd, flags, in_cap (4 each) and two byte-string lengths (8 each) */
+#define SAVED_CONN_MIN 28          /* fd, flags, in_cap (4 each) and two byte-string lengths (8 each) */
 
 struct saved_conn {
 	int fd;
@@ -722,7 +721,8 @@ static void save_conns(mvr_dsu_writer *w)
 		if (!c)
 			continue;
 		mvr_dsu_put_u32(w, (uint32_t)c->fd);
-		mvr_dsu_put_u32(w, (c->want_write ? CF_WANT_WRITE : 0) | (c->eof ? CF_EOF : 0) | (c->closing ? CF_CLOSING : 0));
+		mvr_dsu_put_u32(w, (c->want_write ? CF_WANT_WRITE : 0) | (c->eof ? CF_EOF : 0) |
+					   (c->closing ? CF_CLOSING : 0));
 		mvr_dsu_put_u32(w, (uint32_t)c->in_cap);
 		mvr_dsu_put_bytes(w, c->in, c->in_len);
 		size_t pending = c->out_len - c->out_off;
@@ -770,8 +770,8 @@ static bool valid_saved_conn(mvr_dsu_reader *r, const struct saved_conn *c, uint
 	else if (!ww && memchr(c->in, '\n', c->in_len))
 		why = "a complete request left unexecuted";
 	if (why)
-		mvr_dsu_reader_fail(r, "connection on descriptor %d (flags 0x%x, input %zu of %u, output %zu): %s", c->fd,
-				    c->flags, c->in_len, in_cap, c->out_len, why);
+		mvr_dsu_reader_fail(r, "connection on descriptor %d (flags 0x%x, input %zu of %u, output %zu): %s",
+				    c->fd, c->flags, c->in_len, in_cap, c->out_len, why);
 	return !why;
 }
 
@@ -785,8 +785,11 @@ static int read_conns(mvr_dsu_reader *r, int lfd, struct saved_conns *s)
 	uint64_t n = mvr_dsu_get_count(r, SAVED_CONN_MIN);
 	if (!mvr_dsu_reader_ok(r))
 		return -1;
-	if (ep >= FD_LIMIT || sf >= FD_LIMIT || ep == sf || (lfd >= 0 && (ep == (uint32_t)lfd || sf == (uint32_t)lfd))) {
-		mvr_dsu_reader_fail(r, "epoll descriptor %u and signalfd %u named by the image: out of range or not distinct", ep, sf);
+	if (ep >= FD_LIMIT || sf >= FD_LIMIT || ep == sf ||
+	    (lfd >= 0 && (ep == (uint32_t)lfd || sf == (uint32_t)lfd))) {
+		mvr_dsu_reader_fail(
+			r, "epoll descriptor %u and signalfd %u named by the image: out of range or not distinct", ep,
+			sf);
 		return -1;
 	}
 	s->epfd = (int)ep;
@@ -803,8 +806,10 @@ static int read_conns(mvr_dsu_reader *r, int lfd, struct saved_conns *s)
 		if (!mvr_dsu_reader_ok(r))
 			return -1;
 		if (fd >= FD_LIMIT || fd == ep || fd == sf || (lfd >= 0 && fd == (uint32_t)lfd)) {
-			mvr_dsu_reader_fail(r, "connection %llu on descriptor %u: out of range, or the listening socket, epoll or signalfd",
-					    (unsigned long long)i, fd);
+			mvr_dsu_reader_fail(
+				r,
+				"connection %llu on descriptor %u: out of range, or the listening socket, epoll or signalfd",
+				(unsigned long long)i, fd);
 			return -1;
 		}
 		c->fd = (int)fd;
@@ -825,7 +830,7 @@ static int read_conns(mvr_dsu_reader *r, int lfd, struct saved_conns *s)
 
 static bool restore_watch(mvr_dsu_reader *r, int fd, uint32_t events)
 {
-	struct epoll_event ev = { .events = events, .data.fd = fd };
+	struct epoll_event ev = {.events = events, .data.fd = fd};
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		mvr_dsu_reader_fail(r, "epoll_ctl(ADD fd %d): %s", fd, strerror(errno));
 		return false;
@@ -868,11 +873,15 @@ static bool check_inherited(mvr_dsu_reader *r, int fd, const char *what, bool so
 {
 	struct stat st;
 	int fl = fcntl(fd, F_GETFL);
-	const char *why = fl < 0 ? "is not open" : fstat(fd, &st) < 0 ? "cannot be examined"
-		: (S_ISSOCK(st.st_mode) != socket) ? (socket ? "is not a socket" : "is a socket")
-		: socket && !(fl & O_NONBLOCK) ? "is blocking" : NULL;
+	const char *why = fl < 0                             ? "is not open"
+			  : fstat(fd, &st) < 0               ? "cannot be examined"
+			  : (S_ISSOCK(st.st_mode) != socket) ? (socket ? "is not a socket" : "is a socket")
+			  : socket && !(fl & O_NONBLOCK)     ? "is blocking"
+							     : NULL;
 	if (why)
-		mvr_dsu_reader_fail(r, "%s %d named by the image %s (a follower inherits the old version's descriptors)", what, fd, why);
+		mvr_dsu_reader_fail(r,
+				    "%s %d named by the image %s (a follower inherits the old version's descriptors)",
+				    what, fd, why);
 	return !why;
 }
 
@@ -997,7 +1006,8 @@ static int64_t kv_load(mvr_dsu_reader *r, void *app, uint32_t from)
 		if (!mvr_dsu_reader_ok(r))
 			break;
 		if (type > VT_DATE) {
-			mvr_dsu_reader_fail(r, "entry %llu has type %u (version 2 knows 0..2)", (unsigned long long)i, type);
+			mvr_dsu_reader_fail(r, "entry %llu has type %u (version 2 knows 0..2)", (unsigned long long)i,
+					    type);
 			break;
 		}
 		if (!valid_entry(r, key, klen, val, vlen))
@@ -1013,11 +1023,10 @@ static int64_t kv_load(mvr_dsu_reader *r, void *app, uint32_t from)
 		return -1;
 	if (fault == FAULT_TRANSFORM_SLOW) {
 		long ms = strtol(fault_arg, NULL, 10);
-		struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-		while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-		}
+		struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
 	}
-	struct saved_conns saved = { 0 };
+	struct saved_conns saved = {0};
 	int have = read_conns(r, lfd, &saved);
 	if (have >= 0 && mvr_dsu_following()) {
 		if (have == 0)
@@ -1058,7 +1067,7 @@ static int listen_on(int port)
 	int one = 1;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
 		die_errno("setsockopt(SO_REUSEADDR)");
-	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0)
 		die_errno("bind 127.0.0.1:%d", port);

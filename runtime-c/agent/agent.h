@@ -132,8 +132,7 @@ long mvr_after_create(long ret) HIDDEN;
 #define RAW2(n, a, b) mvr_raw_syscall((n), (long)(a), (long)(b), 0, 0, 0, 0)
 #define RAW3(n, a, b, c) mvr_raw_syscall((n), (long)(a), (long)(b), (long)(c), 0, 0, 0)
 #define RAW4(n, a, b, c, d) mvr_raw_syscall((n), (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
-#define RAW6(n, a, b, c, d, e, f) \
-  mvr_raw_syscall((n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
+#define RAW6(n, a, b, c, d, e, f) mvr_raw_syscall((n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
 
 #ifndef SYS_USER_DISPATCH
 #define SYS_USER_DISPATCH 2
@@ -218,17 +217,17 @@ typedef struct tstate {
   uint8_t *data;
   int leader_stopped; /* leader: this thread stopped recording (follower gone, ring overflow) */
   /* follower */
-  uint64_t scan_pos;   /* next record position to parse */
-  uint64_t scan_index; /* index of the next event to parse */
-  uint64_t low;        /* lowest event index still held */
-  void *rstate;        /* the rule module's matcher state */
-  int pending_sig;     /* a leader signal record is next in the ring */
+  uint64_t scan_pos;         /* next record position to parse */
+  uint64_t scan_index;       /* index of the next event to parse */
+  uint64_t low;              /* lowest event index still held */
+  void *rstate;              /* the rule module's matcher state */
+  int pending_sig;           /* a leader signal record is next in the ring */
   uint32_t pending_sig_size; /* its size, as the ring reader checked it (never read again) */
-  int idle_eof;        /* deciding as if the leader's stream ended here (see follower_call) */
-  uint64_t wait_head;  /* follower_wait_events: the ring head when it started waiting, and when */
+  int idle_eof;              /* deciding as if the leader's stream ended here (see follower_call) */
+  uint64_t wait_head;        /* follower_wait_events: the ring head when it started waiting, and when */
   uint64_t wait_start;
-  int restart;         /* the current call is abandoned: re-issue it after the signal's handler */
-  int restart_sig;     /* ... the leader's signal to raise first (0: none, e.g. after a take-over) */
+  int restart;     /* the current call is abandoned: re-issue it after the signal's handler */
+  int restart_sig; /* ... the leader's signal to raise first (0: none, e.g. after a take-over) */
   /* leader */
   volatile int in_record;     /* a record is being written (record_begin): handlers are deferred */
   volatile uint64_t deferred; /* signals whose handler was deferred (bit sig-1), with their info */
@@ -251,7 +250,6 @@ struct ksigaction {
   void *restorer;
   uint64_t mask;
 };
-
 
 /* epoll.c: this version's own epoll registrations per fd (both roles), and the leader-data map. */
 #define FDMAX 65536
@@ -329,8 +327,8 @@ void follower_thread_init(tstate *ts);
 int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only);
 
 /* reports.c */
-void __attribute__((noreturn)) follower_retire(uint32_t kind, const char *reason, const mvr_call *call, uint64_t event,
-                                               uint32_t rule);
+void __attribute__((noreturn))
+follower_retire(uint32_t kind, const char *reason, const mvr_call *call, uint64_t event, uint32_t rule);
 
 /* epoll.c */
 void lmap_put(uint64_t key, int fd);

@@ -7,10 +7,10 @@
  * map leader data back to fds; replayed epoll_wait results are translated leader data -> fd ->
  * follower data. */
 
-uint64_t g_fdata[FDMAX];   /* this version's own epoll data per fd (both roles) */
-uint32_t g_fev[FDMAX];     /* ... its event mask */
-int32_t g_fepfd[FDMAX];    /* ... the epoll instance it is registered with, +1 (0: none) */
-static uint64_t g_lkey[LMAP];      /* leader data -> fd (open addressing; fd+1, 0 = empty) */
+uint64_t g_fdata[FDMAX];      /* this version's own epoll data per fd (both roles) */
+uint32_t g_fev[FDMAX];        /* ... its event mask */
+int32_t g_fepfd[FDMAX];       /* ... the epoll instance it is registered with, +1 (0: none) */
+static uint64_t g_lkey[LMAP]; /* leader data -> fd (open addressing; fd+1, 0 = empty) */
 int32_t g_lfd[LMAP];
 
 static uint32_t lmap_slot(uint64_t key) {

@@ -16,11 +16,30 @@
 /* A library preloaded after the agent that defines one of these symbols (a user's LD_PRELOAD,
  * which the monitor keeps after the agent's) gets the call first, as without the agent: the
  * wrapper yields to it, and its own call of libc's function traps as usual. */
-enum { FW_READ, FW_WRITE, FW_READV, FW_WRITEV, FW_RECV, FW_RECVFROM, FW_RECVMSG, FW_SEND, FW_SENDTO, FW_SENDMSG,
-       FW_ACCEPT, FW_ACCEPT4, FW_SHUTDOWN, FW_SETSOCKOPT, FW_CLOSE, FW_EPOLL_WAIT, FW_EPOLL_PWAIT, FW_EPOLL_CTL, FW_N };
-static const char *const g_fast_names[FW_N] = {"read", "write", "readv", "writev", "recv", "recvfrom", "recvmsg", "send",
-                                               "sendto", "sendmsg", "accept", "accept4", "shutdown", "setsockopt",
-                                               "close", "epoll_wait", "epoll_pwait", "epoll_ctl"};
+enum {
+  FW_READ,
+  FW_WRITE,
+  FW_READV,
+  FW_WRITEV,
+  FW_RECV,
+  FW_RECVFROM,
+  FW_RECVMSG,
+  FW_SEND,
+  FW_SENDTO,
+  FW_SENDMSG,
+  FW_ACCEPT,
+  FW_ACCEPT4,
+  FW_SHUTDOWN,
+  FW_SETSOCKOPT,
+  FW_CLOSE,
+  FW_EPOLL_WAIT,
+  FW_EPOLL_PWAIT,
+  FW_EPOLL_CTL,
+  FW_N
+};
+static const char *const g_fast_names[FW_N] = {
+    "read",    "write",  "readv",   "writev",   "recv",       "recvfrom", "recvmsg",    "send",        "sendto",
+    "sendmsg", "accept", "accept4", "shutdown", "setsockopt", "close",    "epoll_wait", "epoll_pwait", "epoll_ctl"};
 static void *g_fast_next[FW_N];
 
 /* The real vDSO-backed functions, for threads the agent does not intercept. */
@@ -44,10 +63,10 @@ void fast_init(void) {
   if (libc) dlclose(libc);
 }
 
-#define YIELD(i, type, ...)                          \
-  do {                                               \
-    void *next_ = g_fast_next[i];                    \
-    if (next_) return ((type)next_)(__VA_ARGS__);    \
+#define YIELD(i, type, ...)                                                                                            \
+  do {                                                                                                                 \
+    void *next_ = g_fast_next[i];                                                                                      \
+    if (next_) return ((type)next_)(__VA_ARGS__);                                                                      \
   } while (0)
 
 static int64_t fast_call(uint32_t nr, int64_t a0, int64_t a1, int64_t a2, int64_t a3, int64_t a4, int64_t a5) {
@@ -93,48 +112,49 @@ static inline long fast_ret(int64_t r) {
   return (long)r;
 }
 
-#define I(x) ((int64_t)(x))               /* int arguments: sign-extended, as glibc passes them */
-#define P(x) ((int64_t)(uintptr_t)(x))    /* pointers */
-#define U(x) ((int64_t)(uint64_t)(x))     /* size_t, socklen_t: zero-extended */
+#define I(x) ((int64_t)(x))            /* int arguments: sign-extended, as glibc passes them */
+#define P(x) ((int64_t)(uintptr_t)(x)) /* pointers */
+#define U(x) ((int64_t)(uint64_t)(x))  /* size_t, socklen_t: zero-extended */
 
 EXPORT ssize_t read(int fd, void *buf, size_t n) {
-  YIELD(FW_READ, ssize_t (*)(int, void *, size_t), fd, buf, n);
+  YIELD(FW_READ, ssize_t(*)(int, void *, size_t), fd, buf, n);
   return fast_ret(fast_call(SYS_read, I(fd), P(buf), U(n), 0, 0, 0));
 }
 EXPORT ssize_t write(int fd, const void *buf, size_t n) {
-  YIELD(FW_WRITE, ssize_t (*)(int, const void *, size_t), fd, buf, n);
+  YIELD(FW_WRITE, ssize_t(*)(int, const void *, size_t), fd, buf, n);
   return fast_ret(fast_call(SYS_write, I(fd), P(buf), U(n), 0, 0, 0));
 }
 EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt) {
-  YIELD(FW_READV, ssize_t (*)(int, const struct iovec *, int), fd, iov, cnt);
+  YIELD(FW_READV, ssize_t(*)(int, const struct iovec *, int), fd, iov, cnt);
   return fast_ret(fast_call(SYS_readv, I(fd), P(iov), I(cnt), 0, 0, 0));
 }
 EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt) {
-  YIELD(FW_WRITEV, ssize_t (*)(int, const struct iovec *, int), fd, iov, cnt);
+  YIELD(FW_WRITEV, ssize_t(*)(int, const struct iovec *, int), fd, iov, cnt);
   return fast_ret(fast_call(SYS_writev, I(fd), P(iov), I(cnt), 0, 0, 0));
 }
 EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags) {
-  YIELD(FW_RECV, ssize_t (*)(int, void *, size_t, int), fd, buf, n, flags);
+  YIELD(FW_RECV, ssize_t(*)(int, void *, size_t, int), fd, buf, n, flags);
   return fast_ret(fast_call(SYS_recvfrom, I(fd), P(buf), U(n), I(flags), 0, 0));
 }
 EXPORT ssize_t recvfrom(int fd, void *restrict buf, size_t n, int flags, __SOCKADDR_ARG addr, socklen_t *restrict len) {
-  YIELD(FW_RECVFROM, ssize_t (*)(int, void *, size_t, int, __SOCKADDR_ARG, socklen_t *), fd, buf, n, flags, addr, len);
+  YIELD(FW_RECVFROM, ssize_t(*)(int, void *, size_t, int, __SOCKADDR_ARG, socklen_t *), fd, buf, n, flags, addr, len);
   return fast_ret(fast_call(SYS_recvfrom, I(fd), P(buf), U(n), I(flags), P(addr.__sockaddr__), P(len)));
 }
 EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags) {
-  YIELD(FW_RECVMSG, ssize_t (*)(int, struct msghdr *, int), fd, msg, flags);
+  YIELD(FW_RECVMSG, ssize_t(*)(int, struct msghdr *, int), fd, msg, flags);
   return fast_ret(fast_call(SYS_recvmsg, I(fd), P(msg), I(flags), 0, 0, 0));
 }
 EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags) {
-  YIELD(FW_SEND, ssize_t (*)(int, const void *, size_t, int), fd, buf, n, flags);
+  YIELD(FW_SEND, ssize_t(*)(int, const void *, size_t, int), fd, buf, n, flags);
   return fast_ret(fast_call(SYS_sendto, I(fd), P(buf), U(n), I(flags), 0, 0));
 }
 EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, __CONST_SOCKADDR_ARG addr, socklen_t len) {
-  YIELD(FW_SENDTO, ssize_t (*)(int, const void *, size_t, int, __CONST_SOCKADDR_ARG, socklen_t), fd, buf, n, flags, addr, len);
+  YIELD(FW_SENDTO, ssize_t(*)(int, const void *, size_t, int, __CONST_SOCKADDR_ARG, socklen_t), fd, buf, n, flags, addr,
+        len);
   return fast_ret(fast_call(SYS_sendto, I(fd), P(buf), U(n), I(flags), P(addr.__sockaddr__), U(len)));
 }
 EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
-  YIELD(FW_SENDMSG, ssize_t (*)(int, const struct msghdr *, int), fd, msg, flags);
+  YIELD(FW_SENDMSG, ssize_t(*)(int, const struct msghdr *, int), fd, msg, flags);
   return fast_ret(fast_call(SYS_sendmsg, I(fd), P(msg), I(flags), 0, 0, 0));
 }
 EXPORT int accept(int fd, __SOCKADDR_ARG addr, socklen_t *restrict len) {
@@ -163,7 +183,8 @@ EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout) {
 }
 EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *mask) {
   YIELD(FW_EPOLL_PWAIT, int (*)(int, struct epoll_event *, int, int, const sigset_t *), epfd, ev, max, timeout, mask);
-  return (int)fast_ret(fast_call(SYS_epoll_pwait, I(epfd), P(ev), I(max), I(timeout), P(mask), 8 /* the kernel's sigset */));
+  return (int)fast_ret(
+      fast_call(SYS_epoll_pwait, I(epfd), P(ev), I(max), I(timeout), P(mask), 8 /* the kernel's sigset */));
 }
 EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev) {
   YIELD(FW_EPOLL_CTL, int (*)(int, int, int, struct epoll_event *), epfd, op, fd, ev);

@@ -79,7 +79,8 @@ void follower_recv_fds(uint32_t ring, uint64_t event, const mvr_call *call) {
     if (r != (long)sizeof m || m.ring >= MVR_MAX_RINGS) {
       for (unsigned k = 0; k < n; k++) RAW1(SYS_close, got[k]);
       spin_unlock(&g_fd_lock);
-      follower_retire(MVR_REPORT_INTERNAL, "the descriptor channel from the leader failed", call, event, MVR_RULE_DEFAULT);
+      follower_retire(MVR_REPORT_INTERNAL, "the descriptor channel from the leader failed", call, event,
+                      MVR_RULE_DEFAULT);
     }
     if (n != m.n) {
       spin_unlock(&g_fd_lock);

@@ -73,7 +73,9 @@ rules_api g_rules;
 
 void follower_load_rules(const char *path) {
   /* There is no built-in matcher: without rules, mvrc passes the module of an empty rule file. */
-  if (!path || !*path) agent_fatal("no rules module (MVR_RULES is empty; mvrc run passes the empty rule file's module when no --rules is given)");
+  if (!path || !*path)
+    agent_fatal(
+        "no rules module (MVR_RULES is empty; mvrc run passes the empty rule file's module when no --rules is given)");
   void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   if (!h) agent_fatal(dlerror());
   const uint32_t *abi = dlsym(h, "mvr_rules_abi");
@@ -107,7 +109,8 @@ static void follower_release(tstate *ts) {
     uint64_t pos = lw < ts->scan_index ? ts->win[lw % WIN].pos : ts->scan_pos;
     ts->low = lw;
     rc->consumed = lw;
-    if (ts->ring == 0 && lw >= g_agent.shm->catch_target && !g_agent.shm->catch_done_ns) g_agent.shm->catch_done_ns = now_ns();
+    if (ts->ring == 0 && lw >= g_agent.shm->catch_target && !g_agent.shm->catch_done_ns)
+      g_agent.shm->catch_done_ns = now_ns();
     __atomic_store_n(&rc->tail, pos, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&rc->leader_waiting, __ATOMIC_SEQ_CST) &&
         g_agent.shm->data_size - (rc->head - pos) >= rc->leader_want) {
@@ -144,10 +147,10 @@ static void follower_wait_events(tstate *ts) {
   }
   __atomic_store_n(&rc->follower_waiting, 1, __ATOMIC_SEQ_CST);
   head = __atomic_load_n(&rc->head, __ATOMIC_SEQ_CST);
-  if (head == ts->scan_pos && !rc->leader_eof && !g_agent.shm->leader_paused) futex_wait(&rc->head_seq, seq, 50 * 1000000ull);
+  if (head == ts->scan_pos && !rc->leader_eof && !g_agent.shm->leader_paused)
+    futex_wait(&rc->head_seq, seq, 50 * 1000000ull);
   __atomic_store_n(&rc->follower_waiting, 0, __ATOMIC_SEQ_CST);
 }
-
 
 /* How long the follower waits for a leader thread's next event before it decides a call that
  * needs look-ahead as if the leader's stream ended there (follower_call). */
@@ -242,7 +245,8 @@ int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only) {
       return 0;
     }
     if (ts->scan_index - ts->low >= WIN)
-      follower_retire(MVR_REPORT_INTERNAL, "the rules need a longer look-ahead than the runtime holds", &call, ts->low, MVR_RULE_DEFAULT);
+      follower_retire(MVR_REPORT_INTERNAL, "the rules need a longer look-ahead than the runtime holds", &call, ts->low,
+                      MVR_RULE_DEFAULT);
     if (follower_take_over(ts)) {
       /* Re-issued as the leader: it executes the call for real. */
       ts->restart = 1;
@@ -253,7 +257,8 @@ int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only) {
   uint64_t at = step->n_leader ? step->leader[0].event : ts->low;
   if (st == MVR_DIVERGE) follower_retire(MVR_REPORT_DIVERGE, step->reason, &call, ts->low, step->rule);
   if (st == MVR_EXPECTED_DIVERGE) follower_retire(MVR_REPORT_EXPECTED_DIVERGE, step->reason, &call, at, step->rule);
-  if (st != MVR_OK) follower_retire(MVR_REPORT_INTERNAL, "the rules module returned an unknown status", &call, ts->low, step->rule);
+  if (st != MVR_OK)
+    follower_retire(MVR_REPORT_INTERNAL, "the rules module returned an unknown status", &call, ts->low, step->rule);
 
   rc->last_rule = step->rule;
   int64_t ret = step->ret;
@@ -263,13 +268,13 @@ int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only) {
     return 0;
   }
   switch (step->follower_action) {
-    case MVR_F_EXEC:
-      ret = mvr_raw_syscall(nr, args[0], args[1], args[2], args[3], args[4], args[5]);
-      break;
+    case MVR_F_EXEC: ret = mvr_raw_syscall(nr, args[0], args[1], args[2], args[3], args[4], args[5]); break;
     case MVR_F_MATCH: {
       parsed *pe = held(ts, step->event);
       if (pe && (pe->flags & MVR_RECF_TRUNCATED))
-        follower_retire(MVR_REPORT_INTERNAL, "the leader's event was larger than the ring's per-buffer cap (--ring-size)", &call, step->event, step->rule);
+        follower_retire(MVR_REPORT_INTERNAL,
+                        "the leader's event was larger than the ring's per-buffer cap (--ring-size)", &call,
+                        step->event, step->rule);
       mev = pe;
     }
       /* fall through */
@@ -283,7 +288,8 @@ int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only) {
       }
       break;
     default:
-      follower_retire(MVR_REPORT_INTERNAL, "the rules module returned an unknown follower action", &call, ts->low, step->rule);
+      follower_retire(MVR_REPORT_INTERNAL, "the rules module returned an unknown follower action", &call, ts->low,
+                      step->rule);
   }
   if (step->follower_action == MVR_F_MATCH && ret >= 0) {
     if (creates_fds(nr)) follower_recv_fds(ts->ring, step->event, &call);

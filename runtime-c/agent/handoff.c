@@ -74,7 +74,8 @@ static int api_handoff_prepare(char *err, size_t cap) {
     return -1;
   }
   if (g_agent.shm->leader_threads) {
-    snprintf(err, cap, "a handoff under mvrc supports single-threaded programs only (this one started threads or processes)");
+    snprintf(err, cap,
+             "a handoff under mvrc supports single-threaded programs only (this one started threads or processes)");
     return -1;
   }
   if (!__atomic_load_n(&g_agent.shm->follower_attached, __ATOMIC_SEQ_CST)) {
@@ -106,7 +107,7 @@ static void handoff_child_setup(void) {
   g_agent.role = ROLE_NONE;
   t_ts = NULL;
   RAW1(SYS_close, g_agent.fdsock); /* the leader's channel; the new version gets its own */
-  RAW2(SYS_setpgid, 0, 0);   /* a terminal's ^C reaches the leader, which records it */
+  RAW2(SYS_setpgid, 0, 0);         /* a terminal's ^C reaches the leader, which records it */
   for (int fd = 0; fd < MVR_FD_BASE; fd++) {
     long fl = RAW2(SYS_fcntl, fd, F_GETFD);
     if (fl < 0) continue;
@@ -149,34 +150,38 @@ static int prelude_allowed(uint32_t nr, const int64_t *a) {
   int effect = mvr_si_effect(nr);
   if (effect == MVR_EFFECT_LOCAL || effect == MVR_EFFECT_READONLY) return 1;
   switch (nr) {
-    case SYS_write: case SYS_writev: case SYS_pwrite64:
-      return (int)a[0] == 1 || (int)a[0] == 2; /* its log */
-    case SYS_close: case SYS_dup: case SYS_dup2: case SYS_dup3:
-    case SYS_epoll_ctl: /* every epoll instance it has is its own (handoff_child_setup) */
-      return 1;
+    case SYS_write:
+    case SYS_writev:
+    case SYS_pwrite64: return (int)a[0] == 1 || (int)a[0] == 2; /* its log */
+    case SYS_close:
+    case SYS_dup:
+    case SYS_dup2:
+    case SYS_dup3:
+    case SYS_epoll_ctl: /* every epoll instance it has is its own (handoff_child_setup) */ return 1;
     case SYS_fcntl:
       return (int)a[1] == F_GETFD || (int)a[1] == F_SETFD || (int)a[1] == F_GETFL || (int)a[1] == F_DUPFD ||
              (int)a[1] == F_DUPFD_CLOEXEC;
-    case SYS_signalfd: case SYS_signalfd4:
-      return (int)a[0] == -1; /* a new one (changing an inherited one would change the leader's) */
-    case SYS_open: case SYS_openat: {
+    case SYS_signalfd:
+    case SYS_signalfd4: return (int)a[0] == -1; /* a new one (changing an inherited one would change the leader's) */
+    case SYS_open:
+    case SYS_openat: {
       int64_t fl = nr == SYS_open ? a[1] : a[2];
       return (fl & O_ACCMODE) == O_RDONLY && !(fl & (O_CREAT | O_TRUNC));
     }
-    default:
-      return 0;
+    default: return 0;
   }
 }
 
 int prelude_call(uint32_t nr, const int64_t *a, greg_t *g) {
   switch (nr) {
-    case SYS_rt_sigreturn: case SYS_rt_sigaction: case SYS_rt_sigprocmask:
-      return 0;
-    case SYS_exit_group: case SYS_exit:
+    case SYS_rt_sigreturn:
+    case SYS_rt_sigaction:
+    case SYS_rt_sigprocmask: return 0;
+    case SYS_exit_group:
+    case SYS_exit:
       mvr_raw_syscall(nr, a[0], 0, 0, 0, 0, 0); /* e.g. a state it could not load: the monitor sees the status */
       __builtin_unreachable();
-    default:
-      break;
+    default: break;
   }
   if (prelude_allowed(nr, a)) {
     int64_t ret = exec_call(nr, a);

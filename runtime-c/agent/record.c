@@ -12,7 +12,8 @@ static int leader_wait_space(tstate *ts, uint64_t need) {
   if (__atomic_load_n(&g_agent.shm->journal_valid, __ATOMIC_SEQ_CST)) {
     /* The journal keeps every event from #0: nothing is ever overwritten while it lasts. */
     if (rc->head + need <= g_agent.shm->journal_limit && rc->head + need <= size) return 1;
-    if (__atomic_exchange_n(&g_agent.shm->journal_valid, 0, __ATOMIC_SEQ_CST)) g_agent.shm->journal_end = g_agent.shm->ring[0].events;
+    if (__atomic_exchange_n(&g_agent.shm->journal_valid, 0, __ATOMIC_SEQ_CST))
+      g_agent.shm->journal_end = g_agent.shm->ring[0].events;
   }
   for (;;) {
     uint64_t head = rc->head;

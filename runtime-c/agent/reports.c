@@ -7,8 +7,8 @@
 static volatile uint32_t g_report_lock;
 
 /* Writes the report into the shared header (for the monitor) and the follower's log, then exits. */
-void __attribute__((noreturn)) follower_retire(uint32_t kind, const char *reason, const mvr_call *call,
-                                                      uint64_t event, uint32_t rule) {
+void __attribute__((noreturn))
+follower_retire(uint32_t kind, const char *reason, const mvr_call *call, uint64_t event, uint32_t rule) {
   tstate *ts = t_ts;
   spin_lock(&g_report_lock); /* one report per process; other threads wait for the exit */
   /* Straight into the shared header, cut at its size: no malloc on the trap path. */

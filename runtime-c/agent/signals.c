@@ -170,8 +170,10 @@ int64_t exec_call(uint32_t nr, const int64_t *a) {
   } ps6;
   switch (nr) {
     case SYS_ppoll: b[3] = strip_set(a[3], &m); break;
-    case SYS_epoll_pwait: case SYS_epoll_pwait2: b[4] = strip_set(a[4], &m); break;
-    case SYS_signalfd: case SYS_signalfd4: b[1] = strip_set(a[1], &m); break;
+    case SYS_epoll_pwait:
+    case SYS_epoll_pwait2: b[4] = strip_set(a[4], &m); break;
+    case SYS_signalfd:
+    case SYS_signalfd4: b[1] = strip_set(a[1], &m); break;
     case SYS_rt_sigsuspend: b[0] = strip_set(a[0], &m); break;
     case SYS_pselect6:
       if (a[5]) {

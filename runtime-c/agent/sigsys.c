@@ -17,7 +17,8 @@ int agent_call(uint32_t nr, const int64_t *a, int64_t *ret) {
     *ret = exec_call(nr, a);
     return 1;
   }
-  if (g_agent.role == ROLE_LEADER && t_ts && __atomic_load_n(&g_agent.shm->promote_state, __ATOMIC_SEQ_CST) == MVR_PROMOTE_REQ) {
+  if (g_agent.role == ROLE_LEADER && t_ts &&
+      __atomic_load_n(&g_agent.shm->promote_state, __ATOMIC_SEQ_CST) == MVR_PROMOTE_REQ) {
     leader_pause(t_ts);
     /* Now the follower: re-issued, so that the call is decided under the follower's signal mask
      * (the SIGSYS handler's, or the one the wrapper sets). */
@@ -56,8 +57,8 @@ void on_sigsys(int sig, siginfo_t *info, void *ctx) {
   /* Once nothing can follow any more (no follower, and no journal for a later update), a leader
    * thread stops trapping altogether (each thread on its next syscall): a single leader runs at
    * native speed. Its handlers stay wrapped, recording nothing. */
-  if (g_agent.role == ROLE_LEADER && !recording() &&
-      nr != SYS_rt_sigreturn && nr != SYS_rt_sigaction && nr != SYS_rt_sigprocmask) {
+  if (g_agent.role == ROLE_LEADER && !recording() && nr != SYS_rt_sigreturn && nr != SYS_rt_sigaction &&
+      nr != SYS_rt_sigprocmask) {
     disarm_sud();
     if (!is_creation(nr)) {
       g[REG_RAX] = exec_call(nr, a);
@@ -70,28 +71,30 @@ void on_sigsys(int sig, siginfo_t *info, void *ctx) {
       /* Return from the program's signal frame through the agent's restorer (same stack). */
       g[REG_RIP] = (greg_t)(uintptr_t)mvr_restorer;
       return;
-    case SYS_rt_sigaction:
-      g[REG_RAX] = do_rt_sigaction(a);
-      return;
-    case SYS_rt_sigprocmask:
-      g[REG_RAX] = do_rt_sigprocmask(a, uc);
-      return;
-    case SYS_clone: case SYS_clone3: case SYS_fork: case SYS_vfork:
+    case SYS_rt_sigaction: g[REG_RAX] = do_rt_sigaction(a); return;
+    case SYS_rt_sigprocmask: g[REG_RAX] = do_rt_sigprocmask(a, uc); return;
+    case SYS_clone:
+    case SYS_clone3:
+    case SYS_fork:
+    case SYS_vfork:
       g[REG_RAX] = nr; /* a stub performs it */
       handle_creation(nr, a, g);
       return;
-    case SYS_execve: case SYS_execveat:
+    case SYS_execve:
+    case SYS_execveat:
       if (g_agent.role == ROLE_FOLLOWER) {
         mvr_call c;
         memset(&c, 0, sizeof c);
         c.nr = nr;
         for (int i = 0; i < 6; i++) c.args[i] = a[i];
-        follower_retire(MVR_REPORT_UNSUPPORTED, "the v1 runtime does not follow new processes or exec", &c, t_ts ? t_ts->low : 0, MVR_RULE_DEFAULT);
+        follower_retire(MVR_REPORT_UNSUPPORTED, "the v1 runtime does not follow new processes or exec", &c,
+                        t_ts ? t_ts->low : 0, MVR_RULE_DEFAULT);
       }
       leader_record(nr, a, 0, MVR_RECF_NORET);
       g[REG_RAX] = exec_call(nr, a); /* returns only on failure */
       return;
-    case SYS_exit_group: case SYS_exit:
+    case SYS_exit_group:
+    case SYS_exit:
       if (g_agent.role == ROLE_FOLLOWER) {
         follower_call(nr, a, 0);
         if (follower_restart(g, nr)) return;
@@ -113,8 +116,7 @@ void on_sigsys(int sig, siginfo_t *info, void *ctx) {
       }
       mvr_raw_syscall(nr, a[0], 0, 0, 0, 0, 0);
       __builtin_unreachable();
-    default:
-      break;
+    default: break;
   }
   int64_t ret;
   if (agent_call(nr, a, &ret)) {

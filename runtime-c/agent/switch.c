@@ -118,9 +118,12 @@ void leader_pause(tstate *ts) {
 int follower_take_over(tstate *ts) {
   if (ts->ring != 0 || __atomic_load_n(&g_agent.shm->promote_state, __ATOMIC_SEQ_CST) != MVR_PROMOTE_REQ) return 0;
   if (!__atomic_load_n(&g_agent.shm->leader_paused, __ATOMIC_SEQ_CST)) return 0;
-  if (ts->low != ts->scan_index || ts->scan_pos != __atomic_load_n(&ts->rc->head, __ATOMIC_SEQ_CST) || ts->pending_sig) return 0;
+  if (ts->low != ts->scan_index || ts->scan_pos != __atomic_load_n(&ts->rc->head, __ATOMIC_SEQ_CST) || ts->pending_sig)
+    return 0;
   uint32_t want = MVR_PROMOTE_REQ;
-  if (!__atomic_compare_exchange_n(&g_agent.shm->promote_state, &want, MVR_PROMOTE_SWITCHING, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) return 0;
+  if (!__atomic_compare_exchange_n(&g_agent.shm->promote_state, &want, MVR_PROMOTE_SWITCHING, 0, __ATOMIC_SEQ_CST,
+                                   __ATOMIC_SEQ_CST))
+    return 0;
   become_leader(ts);
   return 1;
 }

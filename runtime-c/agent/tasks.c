@@ -9,8 +9,8 @@ static TLS struct {
   uint32_t nr, follow; /* follow: the child is a new process paired with the other version's */
   uint64_t ring;       /* the child's ring, or ~0 */
   int64_t args[6];
-  int64_t leader_ret;  /* follower: the leader's result, which the follower's program sees */
-  int armed;           /* the parent's t_armed (a vfork child shares, and clears, the parent's) */
+  int64_t leader_ret; /* follower: the leader's result, which the follower's program sees */
+  int armed;          /* the parent's t_armed (a vfork child shares, and clears, the parent's) */
 } t_create;
 
 /* ---- threads and processes -------------------------------------------------------------------- */
@@ -105,11 +105,12 @@ void handle_creation(uint32_t nr, const int64_t *a, greg_t *g) {
     if (follower_restart(g, nr)) return;
     if (!t_create.follow || t_create.leader_ret < 0) {
       if (t_create.follow) next_ring(&g_agent.shm->follower_threads); /* stay in step with the leader's count */
-      g[REG_RAX] = t_create.leader_ret; /* no child: the leader's child does the work */
+      g[REG_RAX] = t_create.leader_ret;                               /* no child: the leader's child does the work */
       return;
     }
     t_create.ring = next_ring(&g_agent.shm->follower_threads);
-    if (t_create.ring >= MVR_MAX_RINGS) retire_unsupported(nr, a, "more threads and processes than the runtime has rings (15)");
+    if (t_create.ring >= MVR_MAX_RINGS)
+      retire_unsupported(nr, a, "more threads and processes than the runtime has rings (15)");
   } else if (t_create.follow) {
     t_create.ring = next_ring(&g_agent.shm->leader_threads);
   }

@@ -42,7 +42,6 @@ long mvr_sys_sendmsg(int fd, const struct msghdr *msg, int flags) { return RAW3(
 long mvr_sys_recvmsg(int fd, struct msghdr *msg, int flags) { return RAW3(SYS_recvmsg, fd, msg, flags); }
 void mvr_sys_close(int fd) { RAW1(SYS_close, fd); }
 
-
 /* A spin lock for the few process-wide structures threads share (descriptor installation). */
 void spin_lock(volatile uint32_t *l) {
   while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)) RAW0(SYS_sched_yield);

@@ -38,7 +38,9 @@ static void put_span(mvr_strbuf *s, const uint8_t *b, uint64_t len, uint64_t fro
   put(s, "\"%s", to < len ? "..." : "");
 }
 
-static void put_bytes(mvr_strbuf *s, const uint8_t *b, uint64_t len) { put_span(s, b, len, 0, len < SHOW_BYTES ? len : SHOW_BYTES); }
+static void put_bytes(mvr_strbuf *s, const uint8_t *b, uint64_t len) {
+  put_span(s, b, len, 0, len < SHOW_BYTES ? len : SHOW_BYTES);
+}
 
 static uint64_t cstrlen(const uint8_t *b, uint64_t len) {
   for (uint64_t i = 0; i < len; i++)
@@ -150,14 +152,25 @@ static uint64_t rd(const uint8_t *b, unsigned size, int big) {
   return v;
 }
 
-static int64_t sext(uint64_t v, unsigned size) { return size >= 8 ? (int64_t)v : (int64_t)(v << (64 - 8 * size)) >> (64 - 8 * size); }
+static int64_t sext(uint64_t v, unsigned size) {
+  return size >= 8 ? (int64_t)v : (int64_t)(v << (64 - 8 * size)) >> (64 - 8 * size);
+}
 
 static unsigned prim_size(int type) {
   switch (type) {
-    case MVR_F_I8: case MVR_F_U8: return 1;
-    case MVR_F_I16: case MVR_F_U16: case MVR_F_BE16: return 2;
-    case MVR_F_I32: case MVR_F_U32: case MVR_F_BE32: case MVR_F_FD: case MVR_F_INADDR: return 4;
-    case MVR_F_I64: case MVR_F_U64: case MVR_F_PTR: return 8;
+    case MVR_F_I8:
+    case MVR_F_U8: return 1;
+    case MVR_F_I16:
+    case MVR_F_U16:
+    case MVR_F_BE16: return 2;
+    case MVR_F_I32:
+    case MVR_F_U32:
+    case MVR_F_BE32:
+    case MVR_F_FD:
+    case MVR_F_INADDR: return 4;
+    case MVR_F_I64:
+    case MVR_F_U64:
+    case MVR_F_PTR: return 8;
     case MVR_F_IN6ADDR: return 16;
     default: return 0;
   }
@@ -165,7 +178,8 @@ static unsigned prim_size(int type) {
 
 static uint64_t field_size(const struct mvr_field *f) {
   if (f->type == MVR_F_STRUCT) return (uint64_t)mvr_structs[f->sub].size * f->count;
-  if (f->type == MVR_F_BYTES || f->type == MVR_F_CSTR || f->type == MVR_F_PAD || f->type == MVR_F_SIGSET || f->type == MVR_F_SUNPATH)
+  if (f->type == MVR_F_BYTES || f->type == MVR_F_CSTR || f->type == MVR_F_PAD || f->type == MVR_F_SIGSET ||
+      f->type == MVR_F_SUNPATH)
     return f->count;
   return (uint64_t)prim_size(f->type) * f->count;
 }
@@ -226,9 +240,11 @@ static void put_struct(mvr_strbuf *s, unsigned idx, const uint8_t *b, uint64_t l
 static void put_prim(mvr_strbuf *s, const struct mvr_field *f, const uint8_t *b) {
   unsigned size = prim_size(f->type);
   uint64_t v = rd(b, size, 0);
-  int is_signed = f->type == MVR_F_I8 || f->type == MVR_F_I16 || f->type == MVR_F_I32 || f->type == MVR_F_I64 || f->type == MVR_F_FD;
+  int is_signed = f->type == MVR_F_I8 || f->type == MVR_F_I16 || f->type == MVR_F_I32 || f->type == MVR_F_I64 ||
+                  f->type == MVR_F_FD;
   if (f->fmt == MVR_FMT_WSTATUS) return put_wstatus(s, (int)(int32_t)v);
-  if (f->fmt == MVR_FMT_UNION64) return (void)put(s, "{u32=%u, u64=%llu}", (unsigned)(uint32_t)v, (unsigned long long)v);
+  if (f->fmt == MVR_FMT_UNION64)
+    return (void)put(s, "{u32=%u, u64=%llu}", (unsigned)(uint32_t)v, (unsigned long long)v);
   if (f->type == MVR_F_PTR && !f->values) return (void)put(s, v ? "0x%llx" : "NULL", (unsigned long long)v);
   if (f->values) return put_value(s, f->values, v, f->fmt, size <= 4);
   if (f->fmt != MVR_FMT_DEC) return put_number(s, v, f->fmt, size <= 4);
@@ -237,7 +253,8 @@ static void put_prim(mvr_strbuf *s, const struct mvr_field *f, const uint8_t *b)
 }
 
 /* One field's value; 0 when its bytes are not all there (a string may end early). */
-static int put_field(mvr_strbuf *s, const struct mvr_field *f, const uint8_t *b, uint64_t len, uint64_t at, uint64_t size) {
+static int put_field(mvr_strbuf *s, const struct mvr_field *f, const uint8_t *b, uint64_t len, uint64_t at,
+                     uint64_t size) {
   if (at + size > len) {
     if ((f->type != MVR_F_CSTR && f->type != MVR_F_BYTES && f->type != MVR_F_SUNPATH) || at >= len) return 0;
     size = len - at;
@@ -382,7 +399,8 @@ static void put_cmsgs(mvr_strbuf *s, const uint8_t *b, uint64_t n) {
 /* ---- calls ----------------------------------------------------------------------------------- */
 
 /* The parameters of a call for its command (compiler/syscalls/classes.ts, paramsOf). */
-static void effective(const struct mvr_syscall_info *si, const int64_t *args, struct mvr_param p[6], struct mvr_ret *ret) {
+static void effective(const struct mvr_syscall_info *si, const int64_t *args, struct mvr_param p[6],
+                      struct mvr_ret *ret) {
   for (int j = 0; j < 6; j++) p[j] = si->params[j];
   *ret = si->ret;
   if (!si->cmd) return;
@@ -410,7 +428,8 @@ static void effective(const struct mvr_syscall_info *si, const int64_t *args, st
 
 static int is_out(const struct mvr_param *p) { return p->kind == MVR_P_OUT_BYTES || p->kind == MVR_P_OUT_STRUCT; }
 
-static void put_memory(mvr_strbuf *s, const struct mvr_param *ps, unsigned j, const uint8_t *const *buf, const uint64_t *len) {
+static void put_memory(mvr_strbuf *s, const struct mvr_param *ps, unsigned j, const uint8_t *const *buf,
+                       const uint64_t *len) {
   const struct mvr_param *p = &ps[j];
   const uint8_t *b = buf[j];
   uint64_t n = len[j];
@@ -459,7 +478,8 @@ static void put_memory(mvr_strbuf *s, const struct mvr_param *ps, unsigned j, co
   }
 }
 
-static void put_args(mvr_strbuf *s, uint32_t nr, const int64_t *args, const uint8_t *const *buf, const uint64_t *len, int failed) {
+static void put_args(mvr_strbuf *s, uint32_t nr, const int64_t *args, const uint8_t *const *buf, const uint64_t *len,
+                     int failed) {
   const struct mvr_syscall_info *si = mvr_syscall_lookup(nr);
   put(s, "%s(", mvr_si_name(nr));
   if (!si) {
@@ -481,7 +501,9 @@ static void put_args(mvr_strbuf *s, uint32_t nr, const int64_t *args, const uint
     switch (p->kind) {
       case MVR_P_FD:
       case MVR_P_INT: put_value(s, p->values, v, p->fmt, b32); break;
-      case MVR_P_FLAGS: put_value(s, p->values, v, p->values || p->fmt != MVR_FMT_DEC ? p->fmt : MVR_FMT_HEX, b32); break;
+      case MVR_P_FLAGS:
+        put_value(s, p->values, v, p->values || p->fmt != MVR_FMT_DEC ? p->fmt : MVR_FMT_HEX, b32);
+        break;
       case MVR_P_SIZE: put(s, "%llu", (unsigned long long)v); break;
       case MVR_P_PTR: put(s, v ? "0x%llx" : "NULL", (unsigned long long)v); break;
       case MVR_P_PATH:
@@ -627,7 +649,8 @@ size_t mvr_format_difference(char *out, size_t cap, const mvr_event *ev, const m
   for (unsigned j = 0; j < 6; j++) {
     if (!si) {
       if (ev->args[j] == call->args[j]) continue;
-      put(&s, "argument %u: 0x%llx (follower) vs 0x%llx (leader)", j + 1, (unsigned long long)call->args[j], (unsigned long long)ev->args[j]);
+      put(&s, "argument %u: 0x%llx (follower) vs 0x%llx (leader)", j + 1, (unsigned long long)call->args[j],
+          (unsigned long long)ev->args[j]);
       return s.len;
     }
     const struct mvr_param *p = &ps[j];
@@ -635,7 +658,8 @@ size_t mvr_format_difference(char *out, size_t cap, const mvr_event *ev, const m
     int b32 = (p->flags & MVR_PF_BITS32) != 0;
     unsigned named = j < si->nargs ? j : (unsigned)p->from;
     if (p->kind == MVR_P_FD || p->kind == MVR_P_INT || p->kind == MVR_P_SIZE || p->kind == MVR_P_FLAGS) {
-      if ((p->flags & MVR_PF_LAYOUT) || width((uint64_t)ev->args[j], b32) == width((uint64_t)call->args[j], b32)) continue;
+      if ((p->flags & MVR_PF_LAYOUT) || width((uint64_t)ev->args[j], b32) == width((uint64_t)call->args[j], b32))
+        continue;
       put(&s, "argument %u: ", j + 1);
       put_value(&s, p->values, (uint64_t)call->args[j], p->fmt, b32);
       put(&s, " (follower) vs ");
@@ -651,8 +675,8 @@ size_t mvr_format_difference(char *out, size_t cap, const mvr_event *ev, const m
     uint64_t at = 0;
     while (at < na && at < nb && canon_byte(ia, a, la, at) == canon_byte(ib, b, lb, at)) at++;
     if (at == na && at == nb) continue;
-    put(&s, "argument %u%s at byte %llu (%llu bytes vs %llu): ", named + 1, j < si->nargs ? "" : " (its msghdr)", (unsigned long long)at,
-        (unsigned long long)nb, (unsigned long long)na);
+    put(&s, "argument %u%s at byte %llu (%llu bytes vs %llu): ", named + 1, j < si->nargs ? "" : " (its msghdr)",
+        (unsigned long long)at, (unsigned long long)nb, (unsigned long long)na);
     uint64_t from = at > 16 ? at - 16 : 0;
     if (b) put_span(&s, b, nb, from, at + 16);
     put(&s, " (follower) vs ");

@@ -29,13 +29,15 @@ ssize_t mvr_fd_send(int sock, const void *buf, size_t len, const int *fds, unsig
   return mvr_sys_sendmsg(sock, &mh, flags);
 }
 
-ssize_t mvr_fd_recv(int sock, void *buf, size_t len, int *fds, unsigned max, unsigned *nfds, int *msg_flags, int flags) {
+ssize_t mvr_fd_recv(int sock, void *buf, size_t len, int *fds, unsigned max, unsigned *nfds, int *msg_flags,
+                    int flags) {
   *nfds = 0;
   if (msg_flags) *msg_flags = 0;
   if (max > MVR_FDPASS_MAX) max = MVR_FDPASS_MAX;
   fd_control cm;
   struct iovec iov = {buf, len};
-  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = CMSG_SPACE(max * sizeof(int))};
+  struct msghdr mh = {
+      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = CMSG_SPACE(max * sizeof(int))};
   if (!max) mh.msg_control = NULL, mh.msg_controllen = 0;
   ssize_t r = mvr_sys_recvmsg(sock, &mh, flags);
   if (r < 0) return r;

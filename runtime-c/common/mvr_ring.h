@@ -28,7 +28,8 @@
 #define MVR_REC_EVENT 1u
 #define MVR_REC_PAD 2u
 #define MVR_REC_SIGNAL 3u /* a signal handler of the leader ran before event `index`; nr = the signal */
-#define MVR_REC_AGENT 4u  /* a note between agents, not an event (no index): args[0] = fd, args[1] = the
+#define MVR_REC_AGENT                                                                                                  \
+  4u /* a note between agents, not an event (no index): args[0] = fd, args[1] = the
                            * new leader's epoll user data for it (written when a follower is promoted) */
 
 /* Record flags. */
@@ -68,7 +69,13 @@ enum mvr_report_kind {
  * agent, once it has consumed every event, moves REQ -> SWITCHING, becomes the leader (ring 0
  * restarts at event #0) and sets DONE. The paused agent then follows with back_rules when
  * old_follows, or waits to be killed. ABORT (set by the monitor, only from REQ): the leader resumes. */
-enum mvr_promote { MVR_PROMOTE_NONE = 0, MVR_PROMOTE_REQ = 1, MVR_PROMOTE_SWITCHING = 2, MVR_PROMOTE_DONE = 3, MVR_PROMOTE_ABORT = 4 };
+enum mvr_promote {
+  MVR_PROMOTE_NONE = 0,
+  MVR_PROMOTE_REQ = 1,
+  MVR_PROMOTE_SWITCHING = 2,
+  MVR_PROMOTE_DONE = 3,
+  MVR_PROMOTE_ABORT = 4
+};
 
 /* Exit status a follower uses after writing a report, so that the monitor tells it from a crash. */
 #define MVR_FOLLOWER_REPORT_EXIT 86
@@ -80,26 +87,26 @@ enum mvr_promote { MVR_PROMOTE_NONE = 0, MVR_PROMOTE_REQ = 1, MVR_PROMOTE_SWITCH
 /* One ring's control words. */
 typedef struct mvr_ringctl {
   /* Written by the leader thread. */
-  _Alignas(64) volatile uint64_t head;   /* bytes published */
-  volatile uint64_t events;              /* events published */
-  volatile uint32_t head_seq;            /* futex word: bumped when publishing and the follower waits */
-  volatile uint32_t leader_eof;          /* 1: this leader thread (or the process) records no more */
-  volatile uint32_t leader_waiting;      /* 1 while the leader waits on tail_seq */
-  volatile uint64_t leader_want;         /* free bytes the waiting leader wants before it is woken */
-  volatile uint32_t in_use;              /* 1 once a leader thread owns this ring (set by the leader) */
-  volatile uint64_t leader_wait_ns;      /* total time the leader spent waiting for space */
+  _Alignas(64) volatile uint64_t head; /* bytes published */
+  volatile uint64_t events;            /* events published */
+  volatile uint32_t head_seq;          /* futex word: bumped when publishing and the follower waits */
+  volatile uint32_t leader_eof;        /* 1: this leader thread (or the process) records no more */
+  volatile uint32_t leader_waiting;    /* 1 while the leader waits on tail_seq */
+  volatile uint64_t leader_want;       /* free bytes the waiting leader wants before it is woken */
+  volatile uint32_t in_use;            /* 1 once a leader thread owns this ring (set by the leader) */
+  volatile uint64_t leader_wait_ns;    /* total time the leader spent waiting for space */
 
   /* Written by the follower thread. */
-  _Alignas(64) volatile uint64_t tail;   /* bytes released */
-  volatile uint64_t consumed;            /* leader events decided (the matcher's low water) */
-  volatile uint32_t tail_seq;            /* futex word: bumped when releasing and the leader waits */
-  volatile uint32_t follower_waiting;    /* 1 while the follower waits on head_seq */
-  volatile uint64_t follower_calls;      /* follower syscalls handled */
-  volatile int32_t follower_pid;         /* the follower process following this ring, when not the first */
-  volatile uint32_t follower_exited;     /* 1: that process matched the leader's exit_group and exited */
-  volatile uint32_t last_rule;           /* the rule of the follower's last decision (0xffffffff: default) */
+  _Alignas(64) volatile uint64_t tail; /* bytes released */
+  volatile uint64_t consumed;          /* leader events decided (the matcher's low water) */
+  volatile uint32_t tail_seq;          /* futex word: bumped when releasing and the leader waits */
+  volatile uint32_t follower_waiting;  /* 1 while the follower waits on head_seq */
+  volatile uint64_t follower_calls;    /* follower syscalls handled */
+  volatile int32_t follower_pid;       /* the follower process following this ring, when not the first */
+  volatile uint32_t follower_exited;   /* 1: that process matched the leader's exit_group and exited */
+  volatile uint32_t last_rule;         /* the rule of the follower's last decision (0xffffffff: default) */
   volatile uint32_t pad2;
-  mvr_fcall fcur;                        /* the follower's current call */
+  mvr_fcall fcur; /* the follower's current call */
 } mvr_ringctl;
 
 typedef struct mvr_shared {
@@ -109,31 +116,31 @@ typedef struct mvr_shared {
   uint32_t ring_wait_ms; /* the longest the leader waits for ring space before giving up on the follower */
   uint32_t nrings;
 
-  volatile uint32_t overflow;            /* 1: the leader gave up on the follower (ring full, descriptor channel) */
-  volatile int32_t fd_error;             /* errno of a failed descriptor send */
-  volatile uint32_t leader_threads;      /* rings handed out to leader threads (after ring 0) */
-  volatile uint32_t follower_threads;    /* rings taken by follower threads (after ring 0) */
-  volatile uint32_t leader_started;      /* set by the leader's agent at start-up */
+  volatile uint32_t overflow;         /* 1: the leader gave up on the follower (ring full, descriptor channel) */
+  volatile int32_t fd_error;          /* errno of a failed descriptor send */
+  volatile uint32_t leader_threads;   /* rings handed out to leader threads (after ring 0) */
+  volatile uint32_t follower_threads; /* rings taken by follower threads (after ring 0) */
+  volatile uint32_t leader_started;   /* set by the leader's agent at start-up */
   volatile uint32_t pad1;
 
   /* The follower's report before it exits with MVR_FOLLOWER_REPORT_EXIT. */
-  volatile uint32_t report_kind;         /* enum mvr_report_kind */
-  volatile uint32_t report_rule;         /* rule index, or 0xffffffff for the default */
-  volatile uint64_t report_event;        /* leader event index of the report */
-  volatile uint32_t report_ring;         /* the thread pair */
-  char report[MVR_REPORT_MAX];           /* NUL-terminated, multi-line, strace-like */
+  volatile uint32_t report_kind;  /* enum mvr_report_kind */
+  volatile uint32_t report_rule;  /* rule index, or 0xffffffff for the default */
+  volatile uint64_t report_event; /* leader event index of the report */
+  volatile uint32_t report_ring;  /* the thread pair */
+  char report[MVR_REPORT_MAX];    /* NUL-terminated, multi-line, strace-like */
 
   /* Written by the monitor. */
   _Alignas(64) volatile uint32_t follower_attached; /* 0: the leader stops recording at once */
 
   /* Live update (docs/lifecycle.md). */
-  volatile uint32_t lifecycle;      /* 1: the monitor takes update/promote/commit/rollback (informative) */
-  volatile uint32_t journal_valid;  /* 1: ring data holds every leader event from #0 (nothing released) */
-  volatile uint64_t journal_limit;  /* bytes of a ring the journal may use; past it journal_valid = 0 */
-  volatile uint64_t journal_end;    /* ring 0's event count when the journal bound was exceeded */
-  volatile uint32_t promote_state;  /* enum mvr_promote: the role switch handshake */
-  volatile uint32_t leader_paused;  /* set by the leader agent while it waits at a syscall entry */
-  volatile uint32_t old_follows;    /* at the switch: the paused leader becomes the follower (else retired) */
+  volatile uint32_t lifecycle;     /* 1: the monitor takes update/promote/commit/rollback (informative) */
+  volatile uint32_t journal_valid; /* 1: ring data holds every leader event from #0 (nothing released) */
+  volatile uint64_t journal_limit; /* bytes of a ring the journal may use; past it journal_valid = 0 */
+  volatile uint64_t journal_end;   /* ring 0's event count when the journal bound was exceeded */
+  volatile uint32_t promote_state; /* enum mvr_promote: the role switch handshake */
+  volatile uint32_t leader_paused; /* set by the leader agent while it waits at a syscall entry */
+  volatile uint32_t old_follows;   /* at the switch: the paused leader becomes the follower (else retired) */
   volatile uint32_t pad3;
   volatile uint64_t switch_event;   /* ring 0 events the follower had consumed when it took over */
   volatile uint64_t pause_start_ns; /* CLOCK_MONOTONIC when the leader paused for the switch */
@@ -143,8 +150,8 @@ typedef struct mvr_shared {
   char back_rules[1024];            /* rules module (or "") for the paused leader once it follows */
 
   /* Handoff (docs/handoff.md, "Under multi-version execution"). */
-  volatile uint32_t dsu_pending;    /* the monitor wrote a request on the leader's DSU channel */
-  volatile uint32_t handoff_point;  /* the leader's agent started a fresh stream for a handoff */
+  volatile uint32_t dsu_pending;   /* the monitor wrote a request on the leader's DSU channel */
+  volatile uint32_t handoff_point; /* the leader's agent started a fresh stream for a handoff */
   /* 1 while a new version loads handed-off state or replays the journal, until it has consumed
    * the backlog that built up meanwhile: a full ring then retires it at once, since waiting
    * would pause the leader's clients for a follower that is not consuming yet. */

@@ -34,7 +34,8 @@ typedef struct mvr_ringrec {
  *  - any other record is one of the known kinds and holds at least its header and its buffers:
  *    sizeof(mvr_rec) + the sum of the 8-aligned len[i] <= size.
  * Whether the index is the one expected is the caller's to check (it knows which one that is). */
-static inline int mvr_ring_read(const uint8_t *data, uint64_t data_size, uint64_t pos, uint64_t head, mvr_ringrec *out) {
+static inline int mvr_ring_read(const uint8_t *data, uint64_t data_size, uint64_t pos, uint64_t head,
+                                mvr_ringrec *out) {
   memset(out, 0, sizeof *out);
   if (pos >= head) return MVR_RR_END;
   if (data_size < sizeof(mvr_rec) || data_size % 8 || pos % 8) return MVR_RR_CORRUPT;

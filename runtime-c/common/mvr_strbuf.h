@@ -19,7 +19,8 @@ typedef struct mvr_strbuf {
   int fixed;     /* p is the caller's buffer of cap bytes: never grown, never freed */
   int truncated; /* fixed mode: something did not fit */
 } mvr_strbuf;
-#define MVR_STRBUF_INIT {NULL, 0, 0, 0, 0}
+#define MVR_STRBUF_INIT                                                                                                \
+  { NULL, 0, 0, 0, 0 }
 
 /* A builder over buf[0, cap) (cap >= 1), empty: buf[0] = 0. */
 void mvr_sb_fixed(mvr_strbuf *b, char *buf, size_t cap);

@@ -5,7 +5,8 @@
 #include "mvr_syscalls.h"
 
 _Static_assert((int)MVR_EFFECT_LOCAL == (int)MVR_E_LOCAL && (int)MVR_EFFECT_READONLY == (int)MVR_E_READONLY &&
-               (int)MVR_EFFECT_EXTERNAL == (int)MVR_E_EXTERNAL, "effect classes agree with mvr_syscalls.h");
+                   (int)MVR_EFFECT_EXTERNAL == (int)MVR_E_EXTERNAL,
+               "effect classes agree with mvr_syscalls.h");
 
 static const char *const unknown_names[] = {"syscall_?"};
 

@@ -19,10 +19,10 @@ enum mvr_kind {
 /* Effect classes: the values of enum mvr_effect in mvr_syscalls.h. */
 enum { MVR_EFFECT_LOCAL = 0, MVR_EFFECT_READONLY = 1, MVR_EFFECT_EXTERNAL = 2 };
 
-const char *mvr_si_name(uint32_t nr);   /* "syscall_NNN" for unknown numbers (static buffer-free) */
+const char *mvr_si_name(uint32_t nr); /* "syscall_NNN" for unknown numbers (static buffer-free) */
 int mvr_si_known(uint32_t nr);
-unsigned mvr_si_arity(uint32_t nr);     /* 6 for unknown numbers */
-int mvr_si_effect(uint32_t nr);         /* unknown numbers: external */
+unsigned mvr_si_arity(uint32_t nr); /* 6 for unknown numbers */
+int mvr_si_effect(uint32_t nr);     /* unknown numbers: external */
 int mvr_si_kind(uint32_t nr, unsigned i);
 int mvr_si_len_param(uint32_t nr, unsigned i); /* -1: none */
 int mvr_si_len_from_ret(uint32_t nr, unsigned i);
@@ -30,12 +30,12 @@ uint32_t mvr_si_fixed_size(uint32_t nr, unsigned i); /* 0: none */
 int mvr_si_returns_fd(uint32_t nr);
 
 /* The model the agent will follow (docs/runtime.md, "Phase 2"): values of mvr_syscalls.h's enums. */
-int mvr_si_recorded(uint32_t nr);      /* recorded by the leader, matched by the follower */
-int mvr_si_new_fds(uint32_t nr);       /* MVR_FDS_NONE, a parameter (int array), or MVR_FDS_SCM */
-int mvr_si_task(uint32_t nr, unsigned *param); /* MVR_TASK_*; *param: where the clone flags are */
-int mvr_si_noreturn(uint32_t nr);      /* MVR_NORET_* */
-int mvr_si_blocks(uint32_t nr);        /* may wait indefinitely (unknown numbers: yes) */
-unsigned mvr_si_nextra(uint32_t nr);   /* derived parameters after the arity (msghdr parts) */
+int mvr_si_recorded(uint32_t nr);                          /* recorded by the leader, matched by the follower */
+int mvr_si_new_fds(uint32_t nr);                           /* MVR_FDS_NONE, a parameter (int array), or MVR_FDS_SCM */
+int mvr_si_task(uint32_t nr, unsigned *param);             /* MVR_TASK_*; *param: where the clone flags are */
+int mvr_si_noreturn(uint32_t nr);                          /* MVR_NORET_* */
+int mvr_si_blocks(uint32_t nr);                            /* may wait indefinitely (unknown numbers: yes) */
+unsigned mvr_si_nextra(uint32_t nr);                       /* derived parameters after the arity (msghdr parts) */
 int mvr_si_type(uint32_t nr, unsigned i, unsigned *strct); /* enum mvr_type; *strct: MVR_T_STRUCT's index */
 
 #endif

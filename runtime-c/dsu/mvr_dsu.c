@@ -31,12 +31,12 @@
 #define IMAGE_MAGIC "MVRDSU\r\n"
 #define IMAGE_FORMAT 1u
 #define NAME_MAX_LEN 255u
-#define MAX_KEEP 16           /* descriptors the program may hand to the new version */
-#define MAX_CHILDREN 8        /* handoff children watched at once (the new versions live on) */
-#define REQ_MAX 65536         /* longest request line */
+#define MAX_KEEP 16    /* descriptors the program may hand to the new version */
+#define MAX_CHILDREN 8 /* handoff children watched at once (the new versions live on) */
+#define REQ_MAX 65536  /* longest request line */
 #define MSG_LEN 512
-#define MAX_PASSED 4          /* descriptors sent with one request */
-#define MAX_REQ_ENV 64        /* env=K=V settings of one request */
+#define MAX_PASSED 4   /* descriptors sent with one request */
+#define MAX_REQ_ENV 64 /* env=K=V settings of one request */
 
 long mvr_sys_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
@@ -63,23 +63,26 @@ static struct {
 	mvr_dsu_save_fn save;
 	mvr_dsu_load_fn load;
 	void *app;
-	int ctl;      /* control channel, -1 if none */
-	int ep;       /* internal epoll over ctl and the children's pidfds, -1 when inert */
+	int ctl; /* control channel, -1 if none */
+	int ep;  /* internal epoll over ctl and the children's pidfds, -1 when inert */
 	uint64_t points;
 	int keep[MAX_KEEP];
 	size_t nkeep;
-	struct { pid_t pid; int pidfd; } child[MAX_CHILDREN];
+	struct {
+		pid_t pid;
+		int pidfd;
+	} child[MAX_CHILDREN];
 	size_t nchild;
 	bool poll_children; /* pidfd_open is unavailable: waitpid at every update point */
 	char req[REQ_MAX];
 	size_t reqlen;
-	bool discarding;    /* skipping the rest of an over-long request line */
+	bool discarding;        /* skipping the rest of an over-long request line */
 	int passed[MAX_PASSED]; /* descriptors received with the next request (SCM_RIGHTS) */
 	size_t npassed;
 	const mvr_agent_api *agent; /* the mvrc agent, when this process runs under it */
-	bool followed;      /* a handoff follower that reached its first update point */
+	bool followed;              /* a handoff follower that reached its first update point */
 	char err[MSG_LEN];
-} g = { .ctl = -1, .ep = -1 };
+} g = {.ctl = -1, .ep = -1};
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int fail(const char *fmt, ...)
@@ -379,8 +382,10 @@ uint64_t mvr_dsu_get_count(mvr_dsu_reader *r, size_t min_each)
 		return 0;
 	size_t left = r->len - r->off;
 	if (min_each > 0 && n > left / min_each) {
-		mvr_dsu_reader_fail(r, "corrupt image: a count of %llu items of at least %zu bytes each at offset %zu, but only %zu bytes left",
-				    (unsigned long long)n, min_each, r->off - 8, left);
+		mvr_dsu_reader_fail(
+			r,
+			"corrupt image: a count of %llu items of at least %zu bytes each at offset %zu, but only %zu bytes left",
+			(unsigned long long)n, min_each, r->off - 8, left);
 		return 0;
 	}
 	return n;
@@ -432,11 +437,12 @@ static int load_image(int fd, uint64_t *bytes, int64_t *entries, uint32_t *from)
 	close(fd);
 	int rc = -1;
 	if (got < size) {
-		fail("cannot read the state image: %s", read_errno ? strerror(read_errno) : "it shrank while being read");
+		fail("cannot read the state image: %s",
+		     read_errno ? strerror(read_errno) : "it shrank while being read");
 		goto out;
 	}
 
-	mvr_dsu_reader hr = { .p = buf, .len = size };
+	mvr_dsu_reader hr = {.p = buf, .len = size};
 	const unsigned char *magic = take(&hr, 8, "the magic");
 	if (!magic || memcmp(magic, IMAGE_MAGIC, 8) != 0) {
 		fail("not a state image (bad magic)");
@@ -480,7 +486,7 @@ static int load_image(int fd, uint64_t *bytes, int64_t *entries, uint32_t *from)
 	}
 	(void)nentries; /* the writer's count: informative only, a transformation may change it */
 
-	mvr_dsu_reader r = { .p = buf + hr.off, .len = left };
+	mvr_dsu_reader r = {.p = buf + hr.off, .len = left};
 	own_calls(false); /* the program's transformation: its calls are its own */
 	int64_t n = g.load(&r, g.app, *from);
 	own_calls(true);
@@ -509,8 +515,7 @@ out:
 
 static int init_channels(uint32_t version);
 
-int mvr_dsu_init(const char *program, uint32_t version, mvr_dsu_save_fn save, mvr_dsu_load_fn load,
-		 void *app)
+int mvr_dsu_init(const char *program, uint32_t version, mvr_dsu_save_fn save, mvr_dsu_load_fn load, void *app)
 {
 	g.program = program;
 	g.version = version;
@@ -576,7 +581,7 @@ static int init_channels(uint32_t version)
 				g.ep = high;
 			}
 		}
-		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0 };
+		struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0};
 		if (epoll_ctl(g.ep, EPOLL_CTL_ADD, g.ctl, &ev) < 0)
 			return fail("epoll_ctl(control fd %d): %s", g.ctl, strerror(errno));
 	}
@@ -605,7 +610,8 @@ int mvr_dsu_keep_fd(int fd)
 
 /* ---- the handoff child ---- */
 
-static void child_fail(const char *stage, int status, const char *fmt, ...) __attribute__((noreturn, format(printf, 3, 4)));
+static void child_fail(const char *stage, int status, const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 3, 4)));
 static void child_fail(const char *stage, int status, const char *fmt, ...)
 {
 	char msg[MSG_LEN];
@@ -674,7 +680,8 @@ static void handoff_child(const request *rq, int sync_fd, int new_ctl)
 	snprintf(num[0], sizeof num[0], "%d", fd);
 	snprintf(num[1], sizeof num[1], "%d", g.ctl);
 	snprintf(num[2], sizeof num[2], "%d", new_ctl);
-	if (set_cloexec(fd, false) < 0 || set_cloexec(g.ctl, false) < 0 || (new_ctl >= 0 && set_cloexec(new_ctl, false) < 0))
+	if (set_cloexec(fd, false) < 0 || set_cloexec(g.ctl, false) < 0 ||
+	    (new_ctl >= 0 && set_cloexec(new_ctl, false) < 0))
 		child_fail("save", 126, "%s", g.err);
 	for (size_t i = 0; i < g.nkeep; i++)
 		if (set_cloexec(g.keep[i], false) < 0)
@@ -691,12 +698,15 @@ static void handoff_child(const request *rq, int sync_fd, int new_ctl)
 	for (size_t i = 0; i < rq->nfd_at; i++) {
 		moved[i] = fcntl(g.passed[i], F_DUPFD_CLOEXEC, top + 1);
 		if (moved[i] < 0)
-			child_fail("save", 126, "cannot move descriptor %d above %d: %s", g.passed[i], top, strerror(errno));
+			child_fail("save", 126, "cannot move descriptor %d above %d: %s", g.passed[i], top,
+				   strerror(errno));
 	}
 	for (size_t i = 0; i < rq->nfd_at; i++)
 		if (rq->fd_at[i] == fd || rq->fd_at[i] == g.ctl || dup2(moved[i], rq->fd_at[i]) < 0)
 			child_fail("save", 126, "cannot place a descriptor at %d: %s", rq->fd_at[i],
-				   rq->fd_at[i] == fd || rq->fd_at[i] == g.ctl ? "the image or the report channel is there" : strerror(errno));
+				   rq->fd_at[i] == fd || rq->fd_at[i] == g.ctl
+					   ? "the image or the report channel is there"
+					   : strerror(errno));
 	for (size_t i = 0; i < rq->nenv; i++) {
 		char kv[512];
 		snprintf(kv, sizeof kv, "%s", rq->env[i]);
@@ -722,7 +732,7 @@ static void watch_child(pid_t pid)
 	int pidfd = g.poll_children ? -1 : (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd >= 0) {
 		set_cloexec(pidfd, true);
-		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)pid };
+		struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)pid};
 		if (epoll_ctl(g.ep, EPOLL_CTL_ADD, pidfd, &ev) < 0) {
 			close(pidfd);
 			pidfd = -1;
@@ -766,7 +776,7 @@ static void reap_children(void)
  *                                              order (then none is its control channel) */
 static int handle_request(char *line)
 {
-	request rq = { 0 };
+	request rq = {0};
 	int new_ctl = -1;
 	size_t n = strlen(line);
 	if (n > 0 && line[n - 1] == '\r')

@@ -95,8 +95,7 @@ typedef int64_t (*mvr_dsu_load_fn)(mvr_dsu_reader *r, void *app, uint32_t from_v
 /* Returns 0 for a fresh start, 1 when the state was loaded from a handoff, -1 when the control
  * channel in the environment is unusable (message in mvr_dsu_error()). A handoff whose image
  * cannot be loaded does not return: it exits with MVR_DSU_EXIT_LOAD after a message. */
-int mvr_dsu_init(const char *program, uint32_t version, mvr_dsu_save_fn save, mvr_dsu_load_fn load,
-		 void *app);
+int mvr_dsu_init(const char *program, uint32_t version, mvr_dsu_save_fn save, mvr_dsu_load_fn load, void *app);
 /* Returns 1 when an update was started here (this process is the old version and goes on), 0
  * when nothing was pending, -1 when a request failed (reported on the control channel too). */
 int mvr_dsu_update_point(void);

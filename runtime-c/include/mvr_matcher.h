@@ -21,9 +21,7 @@ static const mvr_event *mvr_get(const struct mvr_w *w, uint64_t index, int *eof)
   return w->lv->get(w->lv->ctx, index, eof);
 }
 
-static const struct mvr_sc *mvr_sc_of(uint32_t nr) {
-  return nr < MVR_NSC && mvr_sc[nr].known ? &mvr_sc[nr] : NULL;
-}
+static const struct mvr_sc *mvr_sc_of(uint32_t nr) { return nr < MVR_NSC && mvr_sc[nr].known ? &mvr_sc[nr] : NULL; }
 
 /* Records a leader action. The callers' budget checks keep n_leader within the array; the test
  * here only makes an overflow impossible even if they were wrong. */
@@ -42,12 +40,10 @@ static int mvr_bufeq(const uint8_t *a, uint64_t la, const uint8_t *b, uint64_t l
   return memcmp(a, b, (size_t)la) == 0;
 }
 
-static struct mvr_arena *mvr_arena_of(struct mvr_w *w) {
-  return MVR_ARENA(w->st);
-}
+static struct mvr_arena *mvr_arena_of(struct mvr_w *w) { return MVR_ARENA(w->st); }
 
 static int mvr_run_guard(struct mvr_w *w, mvr_guard_fn g) {
-  struct mvr_ctx c = { w->lev, w->call, w->s.slots };
+  struct mvr_ctx c = {w->lev, w->call, w->s.slots};
   return g(&c, mvr_arena_of(w)) != 0;
 }
 
@@ -55,22 +51,21 @@ static int mvr_left_args(const struct mvr_w *w, const struct mvr_arg *args, cons
   for (int j = 0; j < MVR_MAX_ARGS; j++) {
     const struct mvr_arg *a = &args[j];
     switch (a->op) {
-    case MVR_OP_INT:
-      if (e->args[j] != a->ival) return 0;
-      break;
-    case MVR_OP_BYTES:
-      if (a->cls == MVR_C_SCALAR || !mvr_bufeq(e->buf[j], e->buf_len[j], a->bytes, a->blen)) return 0;
-      break;
-    case MVR_OP_EQLEFT: {
-      const mvr_event *src = w->lev[a->item];
-      if (a->cls == MVR_C_SCALAR && e->args[j] != src->args[a->arg]) return 0;
-      if ((a->cls == MVR_C_CONTENT || a->cls == MVR_C_OUT) &&
-          !mvr_bufeq(e->buf[j], e->buf_len[j], src->buf[a->arg], src->buf_len[a->arg]))
-        return 0;
-      break;
-    }
-    default:
-      break;
+      case MVR_OP_INT:
+        if (e->args[j] != a->ival) return 0;
+        break;
+      case MVR_OP_BYTES:
+        if (a->cls == MVR_C_SCALAR || !mvr_bufeq(e->buf[j], e->buf_len[j], a->bytes, a->blen)) return 0;
+        break;
+      case MVR_OP_EQLEFT: {
+        const mvr_event *src = w->lev[a->item];
+        if (a->cls == MVR_C_SCALAR && e->args[j] != src->args[a->arg]) return 0;
+        if ((a->cls == MVR_C_CONTENT || a->cls == MVR_C_OUT) &&
+            !mvr_bufeq(e->buf[j], e->buf_len[j], src->buf[a->arg], src->buf_len[a->arg]))
+          return 0;
+        break;
+      }
+      default: break;
     }
   }
   return 1;
@@ -80,24 +75,24 @@ static int mvr_right_args(const struct mvr_w *w, const struct mvr_arg *args, con
   for (int j = 0; j < MVR_MAX_ARGS; j++) {
     const struct mvr_arg *a = &args[j];
     switch (a->op) {
-    case MVR_OP_INT:
-      if (c->args[j] != a->ival) return 0;
-      break;
-    case MVR_OP_BYTES:
-      if (a->cls == MVR_C_SCALAR) return 0;
-      if (a->cls == MVR_C_CONTENT && !mvr_bufeq(c->buf[j], c->buf_len[j], a->bytes, a->blen)) return 0;
-      break;
-    case MVR_OP_EQLEFT: {
-      const mvr_event *src = w->lev[a->item];
-      if (a->cls == MVR_C_SCALAR && c->args[j] != src->args[a->arg]) return 0;
-      if (a->cls == MVR_C_CONTENT && !mvr_bufeq(c->buf[j], c->buf_len[j], src->buf[a->arg], src->buf_len[a->arg])) return 0;
-      break;
-    }
-    case MVR_OP_EQSLOT:
-      if (c->args[j] != w->s.slots[a->slot]) return 0;
-      break;
-    default:
-      break;
+      case MVR_OP_INT:
+        if (c->args[j] != a->ival) return 0;
+        break;
+      case MVR_OP_BYTES:
+        if (a->cls == MVR_C_SCALAR) return 0;
+        if (a->cls == MVR_C_CONTENT && !mvr_bufeq(c->buf[j], c->buf_len[j], a->bytes, a->blen)) return 0;
+        break;
+      case MVR_OP_EQLEFT: {
+        const mvr_event *src = w->lev[a->item];
+        if (a->cls == MVR_C_SCALAR && c->args[j] != src->args[a->arg]) return 0;
+        if (a->cls == MVR_C_CONTENT && !mvr_bufeq(c->buf[j], c->buf_len[j], src->buf[a->arg], src->buf_len[a->arg]))
+          return 0;
+        break;
+      }
+      case MVR_OP_EQSLOT:
+        if (c->args[j] != w->s.slots[a->slot]) return 0;
+        break;
+      default: break;
     }
   }
   return 1;
@@ -138,7 +133,7 @@ static void mvr_classes(uint32_t nr, const int64_t *args, struct mvr_cls *k) {
       k->cls[ov->arg] = ov->cls;
       k->canon[ov->arg] = ov->canon;
       if (ov->bits32) k->bits32 |= (uint8_t)(1u << ov->arg);
-      else k->bits32 &= (uint8_t)~(1u << ov->arg);
+      else k->bits32 &= (uint8_t) ~(1u << ov->arg);
     }
   }
 }
@@ -226,7 +221,8 @@ static int mvr_inputs_equal(const mvr_event *e, const mvr_call *c) {
   mvr_classes(c->nr, e->args, &k);
   for (int j = 0; j < MVR_MAX_ARGS; j++) {
     if (k.cls[j] == MVR_C_SCALAR && mvr_argval(&k, j, e->args[j]) != mvr_argval(&k, j, c->args[j])) return 0;
-    if (k.cls[j] == MVR_C_CONTENT && !mvr_canon_eq(k.canon[j], e->buf[j], e->buf_len[j], c->buf[j], c->buf_len[j])) return 0;
+    if (k.cls[j] == MVR_C_CONTENT && !mvr_canon_eq(k.canon[j], e->buf[j], e->buf_len[j], c->buf[j], c->buf_len[j]))
+      return 0;
   }
   return 1;
 }
@@ -325,7 +321,10 @@ static void mvr_apply(struct mvr_w *w, const struct mvr_rule *r, uint32_t rid, c
     }
     o->follower_action = MVR_F_EMULATE;
     /* The requested count: an argument, or the bytes gathered / the capacity offered. */
-    o->ret = !sc ? 0 : sc->count_arg != MVR_NONE ? c->args[sc->count_arg] : sc->count_buf != MVR_NONE ? (int64_t)c->buf_len[sc->count_buf] : 0;
+    o->ret = !sc                         ? 0
+             : sc->count_arg != MVR_NONE ? c->args[sc->count_arg]
+             : sc->count_buf != MVR_NONE ? (int64_t)c->buf_len[sc->count_buf]
+                                         : 0;
   }
   if (args) {
     struct mvr_cls k;
@@ -342,7 +341,7 @@ static void mvr_apply(struct mvr_w *w, const struct mvr_rule *r, uint32_t rid, c
   }
   mvr_save_slots(w, args);
   if (it->cb) {
-    struct mvr_ctx ctx = { w->lev, c, w->s.slots };
+    struct mvr_ctx ctx = {w->lev, c, w->s.slots};
     it->cb(&ctx, o, MVR_SCRATCH_OF(w->st), mvr_arena_of(w));
     if (it->typed_cb && MVR_ARENA_OVERFLOW(w->st)) w->overflow = 1;
   }
@@ -509,7 +508,7 @@ static int mvr_begin_step(struct mvr_w *w) {
     mvr_apply(w, r, rid, matched, -1, alt->args);
     if (!matched->star) w->s.begin++;
   } else {
-    static const struct mvr_ritem none = { 0 };
+    static const struct mvr_ritem none = {0};
     mvr_apply(w, r, rid, &none, -1, NULL);
   }
   uint32_t i = (uint32_t)w->s.begin;
@@ -521,9 +520,7 @@ static int mvr_begin_step(struct mvr_w *w) {
 /* The step's leader actions are full before the call is decided: what they decided is kept
  * (MVR_PROGRESS) and the next step goes on from there with the same call. Deciding them in one
  * step or in several gives the same actions (docs/semantics.md, "Progress"). */
-static int mvr_full(struct mvr_w *w) {
-  return w->out->n_leader ? MVR_PROGRESS : mvr_diverge(w, MVR_REASON_TOO_MANY);
-}
+static int mvr_full(struct mvr_w *w) { return w->out->n_leader ? MVR_PROGRESS : mvr_diverge(w, MVR_REASON_TOO_MANY); }
 
 static int mvr_step_inner(struct mvr_w *w) {
   const mvr_call *c = w->call;
@@ -615,9 +612,7 @@ static void mvr_step_undecided(mvr_step *out) {
   mvr_clear_out(out);
 }
 
-size_t mvr_rules_state_size(void) {
-  return sizeof(struct mvr_state);
-}
+size_t mvr_rules_state_size(void) { return sizeof(struct mvr_state); }
 
 void mvr_rules_reset(void *state, uint64_t first_event) {
   struct mvr_state *st = state;

@@ -20,12 +20,12 @@
 
 #define MVR_MAX_ARGS 6
 #define MVR_MAX_LEADER_ACTIONS 64 /* also the longest left side a rule may have */
-#define MVR_RULES_ABI 2 /* 2: MVR_PROGRESS */
+#define MVR_RULES_ABI 2           /* 2: MVR_PROGRESS */
 
 /* A leader event as the rule module sees it. */
 typedef struct mvr_event {
-  uint64_t index;                 /* position in the leader's stream, from 0 */
-  uint32_t nr;                    /* x86-64 syscall number */
+  uint64_t index; /* position in the leader's stream, from 0 */
+  uint32_t nr;    /* x86-64 syscall number */
   int64_t args[MVR_MAX_ARGS];
   int64_t ret;
   /* Recorded bytes for in_bytes/path/in_struct (as passed) and out_bytes/out_struct (as returned)
@@ -97,10 +97,10 @@ typedef struct mvr_rule_info {
 } mvr_rule_info;
 
 /* Symbols every generated module defines. */
-extern const uint32_t mvr_rules_abi;            /* == MVR_RULES_ABI */
+extern const uint32_t mvr_rules_abi; /* == MVR_RULES_ABI */
 extern const uint32_t mvr_rules_count;
 extern const mvr_rule_info mvr_rules_info[];
-size_t mvr_rules_state_size(void);               /* bytes of matcher state (caller provides, aligned 16) */
+size_t mvr_rules_state_size(void);                       /* bytes of matcher state (caller provides, aligned 16) */
 void mvr_rules_reset(void *state, uint64_t first_event); /* start matching at this leader event */
 int mvr_rules_step(void *state, const mvr_leader_view *leader, const mvr_call *call, mvr_step *out);
 /* The lowest leader event index the matcher may still read: everything before it can be freed. */

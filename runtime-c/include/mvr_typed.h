@@ -57,9 +57,7 @@ static MVR_T_OPAQUE void mvr_t_move(char *dst, const char *src, size_t n) {
   if (n) memmove(dst, src, n);
 }
 /* Whether the n bytes at a and b are equal; 1 when n == 0. */
-static MVR_T_OPAQUE int mvr_t_same(const char *a, const char *b, size_t n) {
-  return n == 0 || memcmp(a, b, n) == 0;
-}
+static MVR_T_OPAQUE int mvr_t_same(const char *a, const char *b, size_t n) { return n == 0 || memcmp(a, b, n) == 0; }
 
 struct mvr_bytes {
   const char *p;
@@ -89,9 +87,7 @@ static inline char *mvr_t_alloc(struct mvr_arena *a, size_t n) {
 }
 
 /* A lowered guard: true only when the expression is true and the arena did not overflow. */
-static inline int mvr_t_guard_end(const struct mvr_arena *a, int v) {
-  return v && !a->overflow;
-}
+static inline int mvr_t_guard_end(const struct mvr_arena *a, int v) { return v && !a->overflow; }
 
 /* ---- numbers ------------------------------------------------------------------------------ */
 

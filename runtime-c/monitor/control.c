@@ -42,7 +42,8 @@ void reply_ok(int c, const char *msg) {
   mvr_strbuf b = MVR_STRBUF_INIT;
   mvr_sb_add(&b, "{\"ok\":true,\"message\":");
   mvr_json_str(&b, msg);
-  mvr_sb_printf(&b, ",\"stage\":\"%s\",\"leaderPid\":%d,\"leaderVersion\":%d}\n", stage_names[stage], leader.pid, leader.number);
+  mvr_sb_printf(&b, ",\"stage\":\"%s\",\"leaderPid\":%d,\"leaderVersion\":%d}\n", stage_names[stage], leader.pid,
+                leader.number);
   reply(c, mvr_sb_str(&b));
   mvr_sb_free(&b);
 }
@@ -66,46 +67,51 @@ static char *status_json(void) {
     if (shm->ring[k].in_use) pairs++;
   }
   const char *leads = stage == ST_OUTDATED ? "old" : stage == ST_UPDATED ? "new" : "single";
-  mvr_sb_printf(&b, "{\"stage\":\"%s\",\"leads\":\"%s\",\"leader\":{\"pid\":%d,\"state\":\"%s\",\"version\":%d},", stage_names[stage], leads,
-         leader.pid, state_name(leader.state, 0), leader.number);
+  mvr_sb_printf(&b, "{\"stage\":\"%s\",\"leads\":\"%s\",\"leader\":{\"pid\":%d,\"state\":\"%s\",\"version\":%d},",
+                stage_names[stage], leads, leader.pid, state_name(leader.state, 0), leader.number);
   if (follower.pid > 0)
-    mvr_sb_printf(&b, "\"follower\":{\"pid\":%d,\"state\":\"%s\",\"version\":%d},", follower.pid, state_name(follower.state, 1), follower.number);
-  else
-    mvr_sb_add(&b, "\"follower\":null,");
+    mvr_sb_printf(&b, "\"follower\":{\"pid\":%d,\"state\":\"%s\",\"version\":%d},", follower.pid,
+                  state_name(follower.state, 1), follower.number);
+  else mvr_sb_add(&b, "\"follower\":null,");
   uint64_t wait_ns = 0;
   for (unsigned k = 0; k < MVR_MAX_RINGS; k++) wait_ns += shm->ring[k].leader_wait_ns;
-  mvr_sb_printf(&b, "\"events\":{\"recorded\":%llu,\"consumed\":%llu},", (unsigned long long)total_events(), (unsigned long long)total_consumed());
+  mvr_sb_printf(&b, "\"events\":{\"recorded\":%llu,\"consumed\":%llu},", (unsigned long long)total_events(),
+                (unsigned long long)total_consumed());
   mvr_sb_printf(&b, "\"threads\":%u,", pairs);
   mvr_sb_printf(&b, "\"ring\":{\"size\":%llu,\"used\":%llu,\"leaderWaitMs\":%llu},", (unsigned long long)shm->data_size,
-         (unsigned long long)used, (unsigned long long)(wait_ns / 1000000u));
-  mvr_sb_printf(&b, "\"journal\":{\"enabled\":%s,\"valid\":%s,\"limit\":%llu,\"used\":%llu,\"descriptors\":%llu,\"exceededAtEvent\":%llu,"
-         "\"endedByHandoff\":%s},",
-         lifecycle && opt.journal_size ? "true" : "false", shm->journal_valid ? "true" : "false", (unsigned long long)shm->journal_limit,
-         (unsigned long long)(shm->journal_valid ? shm->ring[0].head : 0), (unsigned long long)(jq_keep ? jq_n : 0),
-         (unsigned long long)shm->journal_end, shm->handoff_point ? "true" : "false");
+                (unsigned long long)used, (unsigned long long)(wait_ns / 1000000u));
+  mvr_sb_printf(
+      &b,
+      "\"journal\":{\"enabled\":%s,\"valid\":%s,\"limit\":%llu,\"used\":%llu,\"descriptors\":%llu,\"exceededAtEvent\":%llu,"
+      "\"endedByHandoff\":%s},",
+      lifecycle && opt.journal_size ? "true" : "false", shm->journal_valid ? "true" : "false",
+      (unsigned long long)shm->journal_limit, (unsigned long long)(shm->journal_valid ? shm->ring[0].head : 0),
+      (unsigned long long)(jq_keep ? jq_n : 0), (unsigned long long)shm->journal_end,
+      shm->handoff_point ? "true" : "false");
   if (catchup.target || catchup.done_ms) {
     uint64_t ms = (catchup.done_ms ? catchup.done_ms : now_ms()) - catchup.start_ms;
     uint64_t ev = catchup.done_ms ? catchup.events : (stage == ST_OUTDATED ? shm->ring[0].consumed : 0);
     uint64_t rate = catchup.done_ms ? catchup.rate : ms ? ev * 1000u / ms : ev;
-    mvr_sb_printf(&b, "\"catchUp\":{\"target\":%llu,\"done\":%s,\"ms\":%llu,\"eventsPerSec\":%llu},", (unsigned long long)catchup.target,
-           catchup.done_ms ? "true" : "false", (unsigned long long)ms, (unsigned long long)rate);
+    mvr_sb_printf(&b, "\"catchUp\":{\"target\":%llu,\"done\":%s,\"ms\":%llu,\"eventsPerSec\":%llu},",
+                  (unsigned long long)catchup.target, catchup.done_ms ? "true" : "false", (unsigned long long)ms,
+                  (unsigned long long)rate);
   } else {
     mvr_sb_add(&b, "\"catchUp\":null,");
   }
   mvr_sb_printf(&b, "\"update\":{\"attempt\":%d,\"retries\":%d,\"state\":\"%s\"},", upd.attempt, upd.retries,
-         upd.handoff ? "handoff" : "replay");
+                upd.handoff ? "handoff" : "replay");
   mvr_sb_add(&b, "\"timeline\":[");
   for (size_t i = 0; i < n_timeline; i++) {
-    mvr_sb_printf(&b, "%s{\"timeMs\":%llu,\"event\":\"%s\",\"stage\":\"%s\",\"reason\":", i ? "," : "", (unsigned long long)timeline[i].ms,
-           timeline[i].event, stage_names[timeline[i].stage]);
+    mvr_sb_printf(&b, "%s{\"timeMs\":%llu,\"event\":\"%s\",\"stage\":\"%s\",\"reason\":", i ? "," : "",
+                  (unsigned long long)timeline[i].ms, timeline[i].event, stage_names[timeline[i].stage]);
     mvr_json_str(&b, timeline[i].reason);
     mvr_sb_add(&b, "}");
   }
   mvr_sb_add(&b, "],");
   mvr_sb_add(&b, "\"retirements\":[");
   for (int i = 0; i < n_retired; i++) {
-    mvr_sb_printf(&b, "%s{\"pid\":%d,\"reason\":\"%s\",\"event\":%llu,\"report\":", i ? "," : "", retired[i].pid, retired[i].reason,
-           (unsigned long long)retired[i].event);
+    mvr_sb_printf(&b, "%s{\"pid\":%d,\"reason\":\"%s\",\"event\":%llu,\"report\":", i ? "," : "", retired[i].pid,
+                  retired[i].reason, (unsigned long long)retired[i].event);
     mvr_json_str(&b, retired[i].detail);
     mvr_sb_add(&b, "}");
   }

@@ -19,12 +19,12 @@
 #include "monitor.h"
 #include "mvr_pct.h"
 
-int ho_state;                 /* the handoff's progress (see start_handoff) */
-char ho_error[512];           /* what the new version reported before it ended */
+int ho_state;       /* the handoff's progress (see start_handoff) */
+char ho_error[512]; /* what the new version reported before it ended */
 
-static uint64_t ho_t0, ho_kick;   /* when it was requested; when the leader was last interrupted */
-int ho_client = -1;        /* the control client waiting for the outcome */
-static int ho_chan = -1;          /* the new version's descriptor channel (monitor's end) until it forks */
+static uint64_t ho_t0, ho_kick; /* when it was requested; when the leader was last interrupted */
+int ho_client = -1;             /* the control client waiting for the outcome */
+static int ho_chan = -1;        /* the new version's descriptor channel (monitor's end) until it forks */
 static char ho_buf[8192];
 static size_t ho_len;
 static struct {
@@ -119,7 +119,8 @@ int start_handoff(char *err, size_t cap) {
   if (w != (ssize_t)len) {
     close(chan);
     close(dsu);
-    snprintf(err, cap, "cannot send the request to the leader's handoff channel: %s", w < 0 ? strerror(send_errno) : "short write");
+    snprintf(err, cap, "cannot send the request to the leader's handoff channel: %s",
+             w < 0 ? strerror(send_errno) : "short write");
     return -1;
   }
   ho_chan = chan;
@@ -140,8 +141,10 @@ int start_handoff(char *err, size_t cap) {
   kill(leader.pid, SIGSYS); /* out of a blocking call, to its update point */
   ho_state = HO_REQUESTED;
   ho_t0 = ho_kick = now_ms();
-  tl_add("update", "attempt %d: handoff requested: version %d (%s) starts from version %d's state at its next update point; log: %s",
-         upd.attempt, next_version, upd.argv[0], leader.number, logp);
+  tl_add(
+      "update",
+      "attempt %d: handoff requested: version %d (%s) starts from version %d's state at its next update point; log: %s",
+      upd.attempt, next_version, upd.argv[0], leader.number, logp);
   return 0;
 }
 
@@ -172,7 +175,8 @@ static void handoff_report(char *line) {
   field_value(line, "pid", pid_s, sizeof pid_s);
   int pid = atoi(pid_s);
   if (!strncmp(line, "forked ", 7) && ho_state == HO_REQUESTED) {
-    if (pid <= 0 || pid == leader.pid) return handoff_cancel("the leader's report named no child process: '%.80s'", line);
+    if (pid <= 0 || pid == leader.pid)
+      return handoff_cancel("the leader's report named no child process: '%.80s'", line);
     relay_read(); /* the leader's stream-reset marker was sent before the fork */
     __atomic_store_n(&shm->dsu_pending, 0, __ATOMIC_SEQ_CST);
     field_value(line, "point", a, sizeof a);
@@ -184,8 +188,11 @@ static void handoff_report(char *line) {
     jq_fwd = 0;
     stage = ST_OUTDATED;
     ho_state = HO_LOADING;
-    tl_add("handoff", "version %d forked at update point #%s (%llu ms after the request): the new version (pid %d) loads its state, "
-           "then follows from there", leader.number, a, (unsigned long long)(now_ms() - ho_t0), pid);
+    tl_add(
+        "handoff",
+        "version %d forked at update point #%s (%llu ms after the request): the new version (pid %d) loads its state, "
+        "then follows from there",
+        leader.number, a, (unsigned long long)(now_ms() - ho_t0), pid);
     for (int i = 0; i < n_ho_early; i++)
       if (ho_early[i].pid == pid) on_follower_exit(ho_early[i].st);
     n_ho_early = 0;
@@ -194,9 +201,10 @@ static void handoff_report(char *line) {
     field_value(line, "entries", a, sizeof a);
     field_value(line, "bytes", b2, sizeof b2);
     char msg[600];
-    snprintf(msg, sizeof msg, "version %d (pid %d) loaded %s entries (%s bytes) from version %d's state in %llu ms; it follows "
-             "version %d from the fork point", follower.number, pid, a, b2, leader.number,
-             (unsigned long long)(now_ms() - ho_t0), leader.number);
+    snprintf(msg, sizeof msg,
+             "version %d (pid %d) loaded %s entries (%s bytes) from version %d's state in %llu ms; it follows "
+             "version %d from the fork point",
+             follower.number, pid, a, b2, leader.number, (unsigned long long)(now_ms() - ho_t0), leader.number);
     tl_add("loaded", "%s", msg);
     reply_ok(ho_client, msg);
     ho_client = -1;
@@ -206,8 +214,11 @@ static void handoff_report(char *line) {
     if (ho_state == HO_REQUESTED && (!strcmp(a, "request") || !strcmp(a, "fork"))) {
       handoff_cancel("the leader refused the request (%s): %s", a, c2);
     } else {
-      snprintf(ho_error, sizeof ho_error, "%s: %s", !strcmp(a, "load") ? "it could not load the state" :
-               !strcmp(a, "exec") ? "it could not be started" : "the state could not be saved", c2);
+      snprintf(ho_error, sizeof ho_error, "%s: %s",
+               !strcmp(a, "load")   ? "it could not load the state"
+               : !strcmp(a, "exec") ? "it could not be started"
+                                    : "the state could not be saved",
+               c2);
     }
   }
 }
@@ -247,9 +258,10 @@ void handoff_tick(void) {
      * is closed, and it is never asked to poll it again. */
     if (leader.dsu >= 0) close(leader.dsu);
     leader.dsu = -1;
-    return handoff_cancel("version %d did not reach an update point within %u ms (a handoff needs a program that uses the "
-                          "handoff library, runtime-c/dsu/mvr_dsu.h, and calls mvr_dsu_update_point() in its loop)",
-                          leader.number, opt.deadline_ms);
+    return handoff_cancel(
+        "version %d did not reach an update point within %u ms (a handoff needs a program that uses the "
+        "handoff library, runtime-c/dsu/mvr_dsu.h, and calls mvr_dsu_update_point() in its loop)",
+        leader.number, opt.deadline_ms);
   }
   if (t - ho_kick >= 100) {
     ho_kick = t;
@@ -270,8 +282,10 @@ void handoff_child_exited(int pid, int st) {
 void handoff_ended(const char *why) {
   if (ho_state == HO_NONE) return;
   if (ho_client >= 0)
-    reply_error(ho_client, "the new version was retired before it finished loading (%s)%s%s; nothing changed, version %d keeps serving",
-                why, ho_error[0] ? ": " : "", ho_error, leader.number);
+    reply_error(
+        ho_client,
+        "the new version was retired before it finished loading (%s)%s%s; nothing changed, version %d keeps serving",
+        why, ho_error[0] ? ": " : "", ho_error, leader.number);
   ho_client = -1;
   ho_state = HO_NONE;
   if (ho_chan >= 0) close(ho_chan);

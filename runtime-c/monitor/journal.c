@@ -9,7 +9,7 @@
 
 jfd *jq;
 size_t jq_n, jq_cap, jq_fwd;
-int jq_keep; /* the queue is the journal's */
+int jq_keep;             /* the queue is the journal's */
 int placeholder_fd = -1; /* sent instead of a journal descriptor the leader already closed */
 uint64_t jscan_pos;      /* ring 0 position up to which close events were looked at */
 

@@ -51,16 +51,18 @@ void follower_gone(const char *why, int failure) {
   if (stage == ST_OUTDATED) {
     stage = ST_SINGLE;
     if (lifecycle && failure) {
-      tl_add("rollback", "automatic: the new version (pid %d) was retired (%s); version %d leads alone with its state intact",
+      tl_add("rollback",
+             "automatic: the new version (pid %d) was retired (%s); version %d leads alone with its state intact",
              follower.pid, why, leader.number);
-      if ((!strcmp(why, "divergence") || !strcmp(why, "expected-divergence")) && upd.argv && upd.attempt <= upd.retries &&
-          (upd.handoff || shm->journal_valid)) {
+      if ((!strcmp(why, "divergence") || !strcmp(why, "expected-divergence")) && upd.argv &&
+          upd.attempt <= upd.retries && (upd.handoff || shm->journal_valid)) {
         upd.retry_at = now_ms() + 300;
         tl_add("retry", "attempt %d of %d in 300 ms", upd.attempt + 1, upd.retries + 1);
       }
     }
   } else if (stage == ST_UPDATED && failure) {
-    tl_add("retire", "the old version (pid %d, following) was retired (%s): rollback is no longer possible; commit to finish",
+    tl_add("retire",
+           "the old version (pid %d, following) was retired (%s): rollback is no longer possible; commit to finish",
            follower.pid, why);
   }
   handoff_ended(why); /* after the stage is settled: the waiting client is told it */
@@ -70,7 +72,9 @@ void follower_gone(const char *why, int failure) {
  * version in the state directory. *path gets its name; /dev/null if it cannot be opened. */
 int open_update_log(char *path, size_t cap) {
   if (opt.follower_log) snprintf(path, cap, "%s", opt.follower_log);
-  else snprintf(path, cap, "%s/mvr-follower-%d-v%d.log", opt.state_dir ? opt.state_dir : "/tmp", (int)getpid(), next_version);
+  else
+    snprintf(path, cap, "%s/mvr-follower-%d-v%d.log", opt.state_dir ? opt.state_dir : "/tmp", (int)getpid(),
+             next_version);
   int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   return fd >= 0 ? fd : open("/dev/null", O_WRONLY | O_CLOEXEC);
 }
@@ -103,8 +107,10 @@ static void start_follower(void) {
   catchup.start_ns = mono_ns();
   catchup.done_ms = 0;
   catchup.events = 0;
-  tl_add("update", "attempt %d: version %d (pid %d, %s) follows version %d, replaying the journal from event #0 (%llu events so far); log: %s",
-         upd.attempt, next_version, follower.pid, upd.argv[0], leader.number, (unsigned long long)catchup.target, logp);
+  tl_add(
+      "update",
+      "attempt %d: version %d (pid %d, %s) follows version %d, replaying the journal from event #0 (%llu events so far); log: %s",
+      upd.attempt, next_version, follower.pid, upd.argv[0], leader.number, (unsigned long long)catchup.target, logp);
   relay_forward();
 }
 
@@ -140,8 +146,8 @@ static void finish_switch(void) {
   enum op op = role_switch.op;
   struct version old = leader;
   uint64_t pause = shm->pause_ns / 1000000u; /* measured by the agents */
-  set_catching_up(0); /* the follower consumed every event before it took over */
-  leader = follower; /* its pid, number and both channels */
+  set_catching_up(0);                        /* the follower consumed every event before it took over */
+  leader = follower;                         /* its pid, number and both channels */
   leader.state = P_RUNNING;
   leader.rules = NULL;
   jq_clear(); /* the old stream's descriptors */
@@ -168,15 +174,21 @@ static void finish_switch(void) {
   if (op == OP_PROMOTE) {
     stage = ST_UPDATED;
     if (shm->old_follows)
-      snprintf(msg, sizeof msg, "version %d (pid %d) leads; version %d (pid %d) follows with the backward rules (switched at event #%llu, leader paused %llu ms)",
-               leader.number, leader.pid, old.number, old.pid, (unsigned long long)shm->switch_event, (unsigned long long)pause);
+      snprintf(
+          msg, sizeof msg,
+          "version %d (pid %d) leads; version %d (pid %d) follows with the backward rules (switched at event #%llu, leader paused %llu ms)",
+          leader.number, leader.pid, old.number, old.pid, (unsigned long long)shm->switch_event,
+          (unsigned long long)pause);
     else
-      snprintf(msg, sizeof msg, "version %d (pid %d) leads; version %d was retired (no backward rules; switched at event #%llu, leader paused %llu ms)",
-               leader.number, leader.pid, old.number, (unsigned long long)shm->switch_event, (unsigned long long)pause);
+      snprintf(
+          msg, sizeof msg,
+          "version %d (pid %d) leads; version %d was retired (no backward rules; switched at event #%llu, leader paused %llu ms)",
+          leader.number, leader.pid, old.number, (unsigned long long)shm->switch_event, (unsigned long long)pause);
     tl_add("promote", "%s", msg);
   } else if (op == OP_ROLLBACK) {
     stage = ST_SINGLE;
-    snprintf(msg, sizeof msg, "version %d (pid %d) leads alone again with its state; version %d retired (leader paused %llu ms)",
+    snprintf(msg, sizeof msg,
+             "version %d (pid %d) leads alone again with its state; version %d retired (leader paused %llu ms)",
              leader.number, leader.pid, old.number, (unsigned long long)pause);
     tl_add("rollback", "%s", msg);
   } else {
@@ -204,26 +216,33 @@ void switch_progress(void) {
     } else if (now_ms() - role_switch.asked > opt.deadline_ms) {
       enum op op = role_switch.op;
       role_switch.op = OP_NONE;
-      tl_add(op == OP_PROMOTE ? "promote" : "rollback", "not started: the follower stayed %llu events behind for %u ms; nothing changed",
-             (unsigned long long)lag, opt.deadline_ms);
-      reply_error(role_switch.client, "%s not started: the follower is %llu events behind the leader (more than %d for %u ms); nothing changed",
-                  op == OP_PROMOTE ? "promote" : "rollback", (unsigned long long)lag, SWITCH_LAG, opt.deadline_ms);
+      tl_add(op == OP_PROMOTE ? "promote" : "rollback",
+             "not started: the follower stayed %llu events behind for %u ms; nothing changed", (unsigned long long)lag,
+             opt.deadline_ms);
+      reply_error(
+          role_switch.client,
+          "%s not started: the follower is %llu events behind the leader (more than %d for %u ms); nothing changed",
+          op == OP_PROMOTE ? "promote" : "rollback", (unsigned long long)lag, SWITCH_LAG, opt.deadline_ms);
       role_switch.client = -1;
     }
     return;
   }
   uint64_t waited = now_ms() - role_switch.t0;
-  if (st == MVR_PROMOTE_REQ && !shm->leader_paused && leader.pid > 0 && role_switch.op != OP_FAILOVER) kill(leader.pid, SIGSYS);
+  if (st == MVR_PROMOTE_REQ && !shm->leader_paused && leader.pid > 0 && role_switch.op != OP_FAILOVER)
+    kill(leader.pid, SIGSYS);
   if (st == MVR_PROMOTE_REQ && waited > opt.deadline_ms) {
     uint32_t want = MVR_PROMOTE_REQ;
-    if (!__atomic_compare_exchange_n(&shm->promote_state, &want, MVR_PROMOTE_ABORT, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) return;
+    if (!__atomic_compare_exchange_n(&shm->promote_state, &want, MVR_PROMOTE_ABORT, 0, __ATOMIC_SEQ_CST,
+                                     __ATOMIC_SEQ_CST))
+      return;
     futex_wake(&shm->promote_state);
     enum op op = role_switch.op;
     role_switch.op = OP_NONE;
     if (op == OP_FAILOVER) {
       tl_add("failover", "failed: the follower did not consume the dead leader's events within %u ms", opt.deadline_ms);
       char *ctx = context_lines();
-      retire("leader-exited", shm->ring[0].consumed, mvr_fmt("  the leader crashed and the follower could not take over\n%s", ctx));
+      retire("leader-exited", shm->ring[0].consumed,
+             mvr_fmt("  the leader crashed and the follower could not take over\n%s", ctx));
       free(ctx);
       return;
     }
@@ -239,7 +258,9 @@ void switch_progress(void) {
 void cmd_update(int c, char **tok, int n) {
   if (!lifecycle) return reply_error(c, "this monitor cannot update: it was started without the agent in the leader");
   if (role_switch.op != OP_NONE) return reply_error(c, "a role switch is in progress");
-  if (stage != ST_SINGLE) return reply_error(c, "update needs the single leader stage (now: %s): commit or roll back first", stage_names[stage]);
+  if (stage != ST_SINGLE)
+    return reply_error(c, "update needs the single leader stage (now: %s): commit or roll back first",
+                       stage_names[stage]);
   if (leader.state != P_RUNNING) return reply_error(c, "the leader is not running");
   const char *rules = NULL, *back = NULL, *state = opt.state ? opt.state : "replay";
   int retries = 0, i = 1;
@@ -258,30 +279,38 @@ void cmd_update(int c, char **tok, int n) {
   }
   if (i >= n - 1) return reply_error(c, "update needs the new version's command (after '--')");
   if (!strcmp(state, "start"))
-    return reply_error(c, "--state start cannot update a running leader: the new version's start-up calls (socket, bind, listen...) "
-                          "have no counterpart in the leader's live events; use --state replay (the default) or start both "
-                          "versions together with `mvrc run -- OLD ::: NEW`");
+    return reply_error(
+        c, "--state start cannot update a running leader: the new version's start-up calls (socket, bind, listen...) "
+           "have no counterpart in the leader's live events; use --state replay (the default) or start both "
+           "versions together with `mvrc run -- OLD ::: NEW`");
   int handoff = !strcmp(state, "handoff");
-  if (strcmp(state, "replay") && !handoff) return reply_error(c, "unknown --state '%.40s' (expected replay or handoff)", state);
+  if (strcmp(state, "replay") && !handoff)
+    return reply_error(c, "unknown --state '%.40s' (expected replay or handoff)", state);
   if (handoff && leader.dsu < 0)
-    return reply_error(c, "--state handoff: version %d has no handoff channel (it did not answer an earlier request); nothing changed",
-                       leader.number);
+    return reply_error(
+        c, "--state handoff: version %d has no handoff channel (it did not answer an earlier request); nothing changed",
+        leader.number);
   if (handoff && !single_threaded())
-    return reply_error(c, "--state handoff supports single-threaded programs only (this runtime version); nothing changed");
+    return reply_error(
+        c, "--state handoff supports single-threaded programs only (this runtime version); nothing changed");
   if (!handoff && !shm->journal_valid && leader.number != 1)
-    return reply_error(c, "cannot replay: version %d became the leader by promotion, so its journal does not start at its "
-                          "first event and a new version cannot rebuild its state from it; restart it under `mvrc run "
-                          "--control` to update it again, or use --state handoff; nothing changed, it keeps serving",
+    return reply_error(c,
+                       "cannot replay: version %d became the leader by promotion, so its journal does not start at its "
+                       "first event and a new version cannot rebuild its state from it; restart it under `mvrc run "
+                       "--control` to update it again, or use --state handoff; nothing changed, it keeps serving",
                        leader.number);
   if (!handoff && !shm->journal_valid && shm->handoff_point)
-    return reply_error(c, "cannot replay: the journal ended at an earlier handoff (its fork point started a fresh event stream); "
-                          "use --state handoff; nothing changed, the old version keeps serving");
+    return reply_error(
+        c, "cannot replay: the journal ended at an earlier handoff (its fork point started a fresh event stream); "
+           "use --state handoff; nothing changed, the old version keeps serving");
   if (!handoff && !shm->journal_valid)
-    return reply_error(c, opt.journal_size
-                              ? "cannot replay: the journal bound (%llu bytes, --journal-size) was exceeded at leader event #%llu, so the "
-                                "new version cannot rebuild the leader's state from its history; nothing changed, the old version keeps serving"
-                              : "cannot replay: the journal is off (--journal-size 0)%.0llu; nothing changed, the old version keeps serving",
-                       (unsigned long long)shm->journal_limit, (unsigned long long)shm->journal_end);
+    return reply_error(
+        c,
+        opt.journal_size
+            ? "cannot replay: the journal bound (%llu bytes, --journal-size) was exceeded at leader event #%llu, so the "
+              "new version cannot rebuild the leader's state from its history; nothing changed, the old version keeps serving"
+            : "cannot replay: the journal is off (--journal-size 0)%.0llu; nothing changed, the old version keeps serving",
+        (unsigned long long)shm->journal_limit, (unsigned long long)shm->journal_end);
   if (rules && *rules && access(rules, R_OK)) return reply_error(c, "rules module not readable: %s", rules);
   if (back && *back && access(back, R_OK)) return reply_error(c, "backward rules module not readable: %s", back);
   free_argv(upd.argv);
@@ -310,33 +339,38 @@ void cmd_update(int c, char **tok, int n) {
   }
   start_follower();
   char msg[256];
-  snprintf(msg, sizeof msg, "version %d (pid %d) started as the follower of version %d (pid %d); it replays the journal, then follows live",
-           follower.number, follower.pid, leader.number, leader.pid);
+  snprintf(
+      msg, sizeof msg,
+      "version %d (pid %d) started as the follower of version %d (pid %d); it replays the journal, then follows live",
+      follower.number, follower.pid, leader.number, leader.pid);
   reply_ok(c, msg);
 }
 
 void cmd_promote(int c) {
   if (role_switch.op != OP_NONE) return reply_error(c, "a role switch is in progress");
-  if (stage != ST_OUTDATED) return reply_error(c, "promote needs the outdated leader stage (now: %s)", stage_names[stage]);
+  if (stage != ST_OUTDATED)
+    return reply_error(c, "promote needs the outdated leader stage (now: %s)", stage_names[stage]);
   if (follower.state != P_RUNNING) return reply_error(c, "the follower is not running");
   if (leader.state != P_RUNNING) return reply_error(c, "the leader is not running");
-  if (!single_threaded()) return reply_error(c, "promotion supports single-threaded programs only (this runtime version)");
+  if (!single_threaded())
+    return reply_error(c, "promotion supports single-threaded programs only (this runtime version)");
   begin_switch(OP_PROMOTE, upd.back != NULL, upd.back, c);
 }
 
 void cmd_commit(int c) {
   if (role_switch.op != OP_NONE) return reply_error(c, "a role switch is in progress");
-  if (stage != ST_UPDATED) return reply_error(c, "commit needs the updated leader stage (now: %s)%s", stage_names[stage],
-                                              stage == ST_OUTDATED ? ": promote first" : "");
+  if (stage != ST_UPDATED)
+    return reply_error(c, "commit needs the updated leader stage (now: %s)%s", stage_names[stage],
+                       stage == ST_OUTDATED ? ": promote first" : "");
   int old = follower.number, old_pid = follower.pid;
   if (follower.state == P_RUNNING) end_follower();
   stage = ST_SINGLE;
   upd.retry_at = 0;
   char msg[256];
   if (old)
-    snprintf(msg, sizeof msg, "version %d (pid %d) leads alone; version %d (pid %d) retired", leader.number, leader.pid, old, old_pid);
-  else
-    snprintf(msg, sizeof msg, "version %d (pid %d) leads alone", leader.number, leader.pid);
+    snprintf(msg, sizeof msg, "version %d (pid %d) leads alone; version %d (pid %d) retired", leader.number, leader.pid,
+             old, old_pid);
+  else snprintf(msg, sizeof msg, "version %d (pid %d) leads alone", leader.number, leader.pid);
   tl_add("commit", "%s", msg);
   reply_ok(c, msg);
 }
@@ -350,14 +384,18 @@ void cmd_rollback(int c) {
     stage = ST_SINGLE;
     upd.retry_at = 0;
     char msg[256];
-    snprintf(msg, sizeof msg, "on request: version %d (pid %d) retired; version %d (pid %d) leads alone with its state intact", v, p,
+    snprintf(msg, sizeof msg,
+             "on request: version %d (pid %d) retired; version %d (pid %d) leads alone with its state intact", v, p,
              leader.number, leader.pid);
     tl_add("rollback", "%s", msg);
     return reply_ok(c, msg);
   }
   if (follower.state != P_RUNNING)
-    return reply_error(c, "the old version no longer follows (retired at or after promotion): rollback is not possible; commit instead");
-  if (!single_threaded()) return reply_error(c, "rollback supports single-threaded programs only (this runtime version)");
+    return reply_error(
+        c,
+        "the old version no longer follows (retired at or after promotion): rollback is not possible; commit instead");
+  if (!single_threaded())
+    return reply_error(c, "rollback supports single-threaded programs only (this runtime version)");
   begin_switch(OP_ROLLBACK, 0, "", c);
 }
 
@@ -370,15 +408,18 @@ void lifecycle_tick(void) {
     catchup.done_ms = catchup.start_ms + ns / 1000000u;
     catchup.events = catchup.target;
     catchup.rate = catchup.target * 1000000000ull / ns;
-    tl_add("caught-up", "version %d consumed the %llu journal events in %.1f ms (%llu events/s, start-up included); it follows live",
+    tl_add("caught-up",
+           "version %d consumed the %llu journal events in %.1f ms (%llu events/s, start-up included); it follows live",
            follower.number, (unsigned long long)catchup.target, (double)ns / 1e6, (unsigned long long)catchup.rate);
   }
   if (shm->follower_catching_up && follower.state == P_RUNNING) {
     /* Loaded (handoff) or replayed the journal: the backlog of that time is the last to wait for. */
-    if (!catchup.backlog_mark && (ho_state == HO_FOLLOWING || (catchup.active && catchup.done_ms))) catchup.backlog_mark = total_events();
+    if (!catchup.backlog_mark && (ho_state == HO_FOLLOWING || (catchup.active && catchup.done_ms)))
+      catchup.backlog_mark = total_events();
     if (catchup.backlog_mark && total_consumed() >= catchup.backlog_mark) set_catching_up(0);
   }
-  if (upd.retry_at && now_ms() >= upd.retry_at && stage == ST_SINGLE && leader.state == P_RUNNING && role_switch.op == OP_NONE) {
+  if (upd.retry_at && now_ms() >= upd.retry_at && stage == ST_SINGLE && leader.state == P_RUNNING &&
+      role_switch.op == OP_NONE) {
     upd.retry_at = 0;
     char err[300];
     if (upd.handoff) {

@@ -91,8 +91,7 @@ static void parse_args(int argc, char **argv) {
     else if (!strcmp(a, "--state")) {
       if (strcmp(v, "replay") && strcmp(v, "handoff")) usage("--state expects replay or handoff");
       opt.state = v;
-    }
-    else if (!strcmp(a, "--control")) opt.control = v;
+    } else if (!strcmp(a, "--control")) opt.control = v;
     else if (!strcmp(a, "--record")) opt.record = v;
     else if (!strcmp(a, "--follower-log")) opt.follower_log = v;
     else if (!strcmp(a, "--state-dir")) opt.state_dir = v;
@@ -205,7 +204,8 @@ int main(int argc, char **argv) {
   } else {
     shm->follower_attached = 0;
     stage = ST_SINGLE;
-    tl_add("start", "version 1 (pid %d) leads alone%s", leader.pid, shm->journal_valid ? ", keeping a journal for updates" : "");
+    tl_add("start", "version 1 (pid %d) leads alone%s", leader.pid,
+           shm->journal_valid ? ", keeping a journal for updates" : "");
   }
   uint64_t leader_exit_ms = 0;
 
@@ -239,9 +239,11 @@ int main(int argc, char **argv) {
       if (!leader_exit_ms) leader_exit_ms = now_ms();
       if (now_ms() - leader_exit_ms > (opt.deadline_ms > 2000 ? opt.deadline_ms : 2000)) {
         char *ctx = context_lines();
-        retire("leader-exited", shm->ring[0].consumed, mvr_fmt("  the follower had not finished %u ms after the leader exited (%llu of %llu events consumed)\n%s",
-                                          opt.deadline_ms > 2000 ? opt.deadline_ms : 2000,
-                                          (unsigned long long)total_consumed(), (unsigned long long)total_events(), ctx));
+        retire(
+            "leader-exited", shm->ring[0].consumed,
+            mvr_fmt("  the follower had not finished %u ms after the leader exited (%llu of %llu events consumed)\n%s",
+                    opt.deadline_ms > 2000 ? opt.deadline_ms : 2000, (unsigned long long)total_consumed(),
+                    (unsigned long long)total_events(), ctx));
         free(ctx);
         break;
       }

@@ -50,13 +50,13 @@ enum proc_state { P_NONE, P_RUNNING, P_EXITED, P_RETIRED, P_FINISHED };
 /* A version of the program as the monitor sees it. The same struct serves the leader and the
  * follower: a role switch (lifecycle.c) moves a follower's struct into the leader's place. */
 struct version {
-  int pid;               /* -1: none */
+  int pid; /* -1: none */
   enum proc_state state;
-  int status;            /* its wait status once it exited (the leader's gives the monitor's exit status) */
-  int number;            /* the version number: 1 for the first leader, each update's new version the next; 0: none */
-  int chan, chan_no;     /* its descriptor channel (relay.c): the monitor's end, and the number of its end in the process */
-  int dsu, dsu_no;       /* its handoff control channel (runtime-c/dsu, MVR_DSU_CTL_FD): the same two */
-  const char *rules;     /* the rules it runs as the follower (for reports); NULL as the leader */
+  int status;        /* its wait status once it exited (the leader's gives the monitor's exit status) */
+  int number;        /* the version number: 1 for the first leader, each update's new version the next; 0: none */
+  int chan, chan_no; /* its descriptor channel (relay.c): the monitor's end, and the number of its end in the process */
+  int dsu, dsu_no;   /* its handoff control channel (runtime-c/dsu, MVR_DSU_CTL_FD): the same two */
+  const char *rules; /* the rules it runs as the follower (for reports); NULL as the leader */
 };
 #define VERSION_NONE ((struct version){.pid = -1, .state = P_NONE, .chan = -1, .chan_no = -1, .dsu = -1, .dsu_no = -1})
 extern struct version leader, follower;
@@ -73,7 +73,8 @@ void reap(void);
 /* ---- reports (reports.c) ------------------------------------------------------------------------- */
 typedef struct retirement {
   int pid;
-  const char *reason; /* crash, hang, divergence, expected-divergence, unsupported, ring-full, runtime-error, leader-exited */
+  const char
+      *reason; /* crash, hang, divergence, expected-divergence, unsupported, ring-full, runtime-error, leader-exited */
   uint64_t event;
   char *detail;
 } retirement;
@@ -118,8 +119,8 @@ struct update {
   char **env;
   int n_env;
   int retries, attempt;
-  int handoff;        /* it brings the state by handoff, not replay */
-  uint64_t retry_at;  /* when to start the next attempt (ms), 0: none */
+  int handoff;       /* it brings the state by handoff, not replay */
+  uint64_t retry_at; /* when to start the next attempt (ms), 0: none */
 };
 extern struct update upd;
 /* A new version catching up (replaying the journal), as `status` reports it. */

@@ -129,7 +129,7 @@ void on_follower_exit(int st) {
     char *ctx = context_lines();
     add_retirement("crash", shm->ring[0].consumed,
                    mvr_fmt("  the follower was killed by signal %d (%s)%s\n%s", sig, strsignal(sig),
-                             WCOREDUMP(st) ? ", core dumped" : "", ctx));
+                           WCOREDUMP(st) ? ", core dumped" : "", ctx));
     free(ctx);
     return;
   }
@@ -137,9 +137,10 @@ void on_follower_exit(int st) {
     /* A handoff's new version that ended before it followed: it could not load the state. */
     detach_follower();
     follower.state = P_RETIRED;
-    add_retirement("load-failed", 0, mvr_fmt("  the new version exited with status %d before its first update point: %s\n",
-                                               WIFEXITED(st) ? WEXITSTATUS(st) : -1,
-                                               ho_error[0] ? ho_error : "it sent no report (see its log)"));
+    add_retirement("load-failed", 0,
+                   mvr_fmt("  the new version exited with status %d before its first update point: %s\n",
+                           WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+                           ho_error[0] ? ho_error : "it sent no report (see its log)"));
     return;
   }
   if (!shm->ring[0].follower_exited) {
@@ -150,7 +151,7 @@ void on_follower_exit(int st) {
     char *ctx = context_lines();
     add_retirement("runtime-error", shm->ring[0].consumed,
                    mvr_fmt("  the follower exited with status %d without reaching the leader's exit (see its log)\n%s",
-                             WIFEXITED(st) ? WEXITSTATUS(st) : -1, ctx));
+                           WIFEXITED(st) ? WEXITSTATUS(st) : -1, ctx));
     free(ctx);
     return;
   }
@@ -187,8 +188,9 @@ static void check_follower_children(void) {
     }
     if (rc->follower_exited || __atomic_load_n(&shm->report_kind, __ATOMIC_SEQ_CST) != MVR_REPORT_NONE) continue;
     char *ctx = context_lines();
-    retire("crash", rc->consumed, mvr_fmt("  the follower's child process %d (task pair #%u) ended without reaching its leader's exit\n%s",
-                                            rc->follower_pid, k, ctx));
+    retire("crash", rc->consumed,
+           mvr_fmt("  the follower's child process %d (task pair #%u) ended without reaching its leader's exit\n%s",
+                   rc->follower_pid, k, ctx));
     free(ctx);
     return;
   }
@@ -197,13 +199,12 @@ static void check_follower_children(void) {
 /* Follower child processes still running (their pidfd not yet signalled). */
 static int children_alive(void) {
   int n = 0;
-  for (unsigned k = 1; k < MVR_MAX_RINGS; k++) n += child_pidfd[k] > 0 || (child_pidfd[k] == 0 && shm->ring[k].follower_pid > 0);
+  for (unsigned k = 1; k < MVR_MAX_RINGS; k++)
+    n += child_pidfd[k] > 0 || (child_pidfd[k] == 0 && shm->ring[k].follower_pid > 0);
   return n;
 }
 
-int follower_active(void) {
-  return follower.state == P_RUNNING || (follower.state == P_FINISHED && children_alive());
-}
+int follower_active(void) { return follower.state == P_RUNNING || (follower.state == P_FINISHED && children_alive()); }
 
 void check_progress(void) {
   if (!follower_active()) return;
@@ -216,19 +217,24 @@ void check_progress(void) {
   if (__atomic_load_n(&shm->overflow, __ATOMIC_SEQ_CST)) {
     char *ctx = context_lines();
     if (shm->fd_error)
-      retire("ring-full", shm->ring[0].consumed, mvr_fmt("  the leader could not pass a descriptor to the follower (%s): it fell behind by %llu events\n%s",
-                                  strerror(shm->fd_error), (unsigned long long)(total_events() - total_consumed()), ctx));
-    else if (__atomic_load_n(&shm->follower_catching_up, __ATOMIC_SEQ_CST))
       retire("ring-full", shm->ring[0].consumed,
-             mvr_fmt("  the ring (%llu bytes) filled while the new version was still %s (%llu events behind); the leader does not "
-                       "wait for a version that is not consuming yet. Start `mvrc run` with a larger --ring-size, or update when the load "
-                       "is lighter\n%s",
-                       (unsigned long long)shm->data_size, upd.handoff ? "loading the handed-off state" : "replaying the journal",
-                       (unsigned long long)(total_events() - total_consumed()), ctx));
+             mvr_fmt("  the leader could not pass a descriptor to the follower (%s): it fell behind by %llu events\n%s",
+                     strerror(shm->fd_error), (unsigned long long)(total_events() - total_consumed()), ctx));
+    else if (__atomic_load_n(&shm->follower_catching_up, __ATOMIC_SEQ_CST))
+      retire(
+          "ring-full", shm->ring[0].consumed,
+          mvr_fmt(
+              "  the ring (%llu bytes) filled while the new version was still %s (%llu events behind); the leader does not "
+              "wait for a version that is not consuming yet. Start `mvrc run` with a larger --ring-size, or update when the load "
+              "is lighter\n%s",
+              (unsigned long long)shm->data_size,
+              upd.handoff ? "loading the handed-off state" : "replaying the journal",
+              (unsigned long long)(total_events() - total_consumed()), ctx));
     else
-      retire("ring-full", shm->ring[0].consumed, mvr_fmt("  a ring (%llu bytes) stayed full for %u ms: the follower fell behind by %llu events\n%s",
-                                  (unsigned long long)shm->data_size, opt.deadline_ms,
-                                  (unsigned long long)(total_events() - total_consumed()), ctx));
+      retire("ring-full", shm->ring[0].consumed,
+             mvr_fmt("  a ring (%llu bytes) stayed full for %u ms: the follower fell behind by %llu events\n%s",
+                     (unsigned long long)shm->data_size, opt.deadline_ms,
+                     (unsigned long long)(total_events() - total_consumed()), ctx));
     free(ctx);
     return;
   }
@@ -243,15 +249,19 @@ void check_progress(void) {
     }
     if (t - last_progress_k[k] >= opt.deadline_ms) {
       if (ho_state == HO_LOADING) {
-        retire("hang", consumed, mvr_fmt("  the new version did not finish loading the handed-off state within %u ms while the leader "
-                                           "moved on (%llu events): a larger state needs a larger --deadline-ms\n",
-                                           opt.deadline_ms, (unsigned long long)rc->events));
+        retire("hang", consumed,
+               mvr_fmt("  the new version did not finish loading the handed-off state within %u ms while the leader "
+                       "moved on (%llu events): a larger state needs a larger --deadline-ms\n",
+                       opt.deadline_ms, (unsigned long long)rc->events));
         return;
       }
       char *ctx = context_lines();
-      retire("hang", consumed, mvr_fmt("  no progress for %llu ms while the leader moved on (task pair #%u: leader at event #%llu, follower at #%llu)\n%s",
-                                         (unsigned long long)(t - last_progress_k[k]), k, (unsigned long long)rc->events,
-                                         (unsigned long long)consumed, ctx));
+      retire(
+          "hang", consumed,
+          mvr_fmt(
+              "  no progress for %llu ms while the leader moved on (task pair #%u: leader at event #%llu, follower at #%llu)\n%s",
+              (unsigned long long)(t - last_progress_k[k]), k, (unsigned long long)rc->events,
+              (unsigned long long)consumed, ctx));
       free(ctx);
       return;
     }
@@ -309,8 +319,8 @@ void reap(void) {
           (stage == ST_OUTDATED || stage == ST_UPDATED)) {
         /* The leader crashed during MVE: its follower takes over once it consumed its events. */
         if (role_switch.op == OP_NONE)
-          tl_add("crash", "the leader (version %d, pid %d) was killed by signal %d (%s): version %d takes over", leader.number, leader.pid,
-                 WTERMSIG(st), strsignal(WTERMSIG(st)), follower.number);
+          tl_add("crash", "the leader (version %d, pid %d) was killed by signal %d (%s): version %d takes over",
+                 leader.number, leader.pid, WTERMSIG(st), strsignal(WTERMSIG(st)), follower.number);
         if (role_switch.op != OP_NONE && role_switch.client >= 0) {
           reply_error(role_switch.client, "the leader crashed during the switch: its follower takes over");
           role_switch.client = -1;

@@ -256,8 +256,8 @@ int record_run(int sfd) {
     if (shm->fd_error)
       rec_lost("the program could not pass a new descriptor to the recorder (%s)", strerror(shm->fd_error));
     else
-      rec_lost("a ring (%llu bytes) stayed full for %u s while the trace was written", (unsigned long long)shm->data_size,
-               RECORD_WAIT_MS / 1000);
+      rec_lost("a ring (%llu bytes) stayed full for %u s while the trace was written",
+               (unsigned long long)shm->data_size, RECORD_WAIT_MS / 1000);
   }
   if (rec_ok()) {
     mvr_sb_add(&rec_line, "{\"end\":true,\"status\":");
@@ -275,10 +275,14 @@ int record_run(int sfd) {
   }
   if (rec_errno) return 2;
   if (__atomic_load_n(&shm->leader_threads, __ATOMIC_SEQ_CST) >= MVR_MAX_RINGS)
-    fprintf(stderr, "mvrc record: warning: the program created more than %d threads and processes: those past them were not recorded\n",
-            MVR_MAX_RINGS - 1);
+    fprintf(
+        stderr,
+        "mvrc record: warning: the program created more than %d threads and processes: those past them were not recorded\n",
+        MVR_MAX_RINGS - 1);
   if (!shm->leader_started && !(WIFEXITED(leader.status) && WEXITSTATUS(leader.status) == 127))
-    fprintf(stderr, "mvrc record: warning: %s never loaded the agent (a statically linked program?): no system call was recorded\n",
-            opt.leader_argv[0]);
+    fprintf(
+        stderr,
+        "mvrc record: warning: %s never loaded the agent (a statically linked program?): no system call was recorded\n",
+        opt.leader_argv[0]);
   return leader_exit_code();
 }

@@ -24,12 +24,13 @@ int high_fd(int fd) {
   return h;
 }
 
-
 static void big_buffers(int fd) {
   /* Room for many descriptors in flight while the follower lags (root may exceed wmem_max). */
   int big = 8 << 20;
-  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof big) < 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
-  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big) < 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof big) < 0)
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big) < 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
 }
 
 /* A new channel: returns the monitor's end; *child gets the process's end (both close-on-exec). */
@@ -53,7 +54,8 @@ void relay_read(void) {
     e->fds[0] = e->fds[1] = -1;
     unsigned n;
     int msg_flags;
-    ssize_t r = mvr_fd_recv(leader.chan, &e->m, sizeof e->m, e->fds, 2, &n, &msg_flags, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    ssize_t r =
+        mvr_fd_recv(leader.chan, &e->m, sizeof e->m, e->fds, 2, &n, &msg_flags, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (r == -EAGAIN || r == -EINTR) return;
     if (r <= 0) { /* the leader is gone */
       close(leader.chan);

@@ -80,7 +80,8 @@ char *context_lines(void) {
     mvr_rec hdr;
     const mvr_rec *r = find_event(k, event, &ev, &hdr);
     if (r) mvr_format_event(lev, sizeof lev, &ev, !(r->flags & MVR_RECF_NORET));
-    else if (event >= rc->events) snprintf(lev, sizeof lev, "(not recorded yet: the leader has %llu events)", (unsigned long long)rc->events);
+    else if (event >= rc->events)
+      snprintf(lev, sizeof lev, "(not recorded yet: the leader has %llu events)", (unsigned long long)rc->events);
     if (rc->fcur.valid) {
       mvr_call c;
       memset(&c, 0, sizeof c);
@@ -91,8 +92,10 @@ char *context_lines(void) {
     char rule[512] = "(no decision yet)";
     if (rc->follower_calls) rule_text(rule, sizeof rule, rc->last_rule);
     if (k) mvr_sb_printf(&b, "  task pair #%u:\n", k);
-    mvr_sb_printf(&b, "  leader:   %s (event #%llu)\n  follower: %s (its last syscall, #%llu)\n  rule:     %s (its last decision)\n",
-           lev, (unsigned long long)event, fcall, (unsigned long long)rc->follower_calls, rule);
+    mvr_sb_printf(
+        &b,
+        "  leader:   %s (event #%llu)\n  follower: %s (its last syscall, #%llu)\n  rule:     %s (its last decision)\n",
+        lev, (unsigned long long)event, fcall, (unsigned long long)rc->follower_calls, rule);
   }
   return mvr_sb_take(&b);
 }

@@ -67,4 +67,3 @@ void detach_follower(void) {
     futex_wake(&shm->ring[k].tail_seq);
   }
 }
-
