@@ -100,9 +100,38 @@ export function parseCcOutput(stderr: string, sources: ReadonlyMap<string, strin
 }
 
 /** Runs the compiler; `cc` may carry its own arguments (CC="gcc -m64"). */
-function run(cc: string, args: string[], cwd: string, env: NodeJS.ProcessEnv) {
+function run(cc: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, input?: string) {
   const [cmd, ...pre] = cc.trim().split(/\s+/);
-  return spawnSync(cmd ?? 'cc', [...pre, ...args], { cwd, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  return spawnSync(cmd ?? 'cc', [...pre, ...args], { cwd, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, ...(input !== undefined ? { input } : {}) });
+}
+
+/**
+ * `mvrc check`: compiles the C blocks of a rule file (codegen-c/emit.ts emitCBlockCheck) with
+ * `-fsyntax-only`, reading the text from standard input, so that C errors are reported at check
+ * time with the same codes and .mvr positions as at build. One compiler run per file.
+ */
+export function checkCBlocks(text: string, opts: CcOptions): CcResult {
+  const env = opts.env ?? process.env;
+  const cc = opts.cc ?? (env['CC'] || 'cc');
+  const cwd = opts.cwd ?? process.cwd();
+  const incs = [runtimeIncludeDir(), ...(opts.includeDirs ?? []).map((d) => path.resolve(cwd, d))].flatMap((d) => ['-I', d]);
+  const base = CFLAGS.filter((f) => f !== '-O2' && f !== '-fPIC');
+  const tail = ['-fsyntax-only', ...incs, '-x', 'c', '-'];
+  let r = run(cc, [...base, '-fdiagnostics-column-unit=byte', '-fdiagnostics-color=never', ...tail], cwd, env, text);
+  if (r.error) {
+    // No compiler is not a finding in the rules: a note says what was left unchecked.
+    const e = r.error as NodeJS.ErrnoException;
+    const bag = new DiagnosticBag();
+    bag.add(Diag.CBlocksNotChecked, opts.entry, { offset: 0, length: 0 }, [cc, e.code === 'ENOENT' ? 'not found' : e.message]);
+    return { ok: true, notFound: true, diagnostics: bag.items, stderr: '' };
+  }
+  if (r.status !== 0 && /-fdiagnostics-column-unit/.test(r.stderr ?? '')) r = run(cc, [...base, ...tail], cwd, env, text);
+  const stderr = r.stderr ?? '';
+  let diagnostics = parseCcOutput(stderr, opts.sources, opts.entry, cwd);
+  if (r.status !== 0 && !diagnostics.some((d) => d.severity === 'error')) {
+    diagnostics = [...diagnostics, ...failed(stderr.trim().split('\n').slice(0, 5).join('; ') || `exit status ${r.status}`, opts)];
+  }
+  return { ok: r.status === 0, notFound: false, diagnostics, stderr };
 }
 
 /** Compiles DIR/rules.c to DIR/rules.o and links DIR/rules.so. */

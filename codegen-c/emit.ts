@@ -5,8 +5,8 @@
 // a fixed piece of C (ENGINE below) that mirrors compiler/semantics/interpreter.ts step for step.
 // The output depends only on the input: the same program gives byte-identical files.
 import type { Automaton } from '../compiler/lower/automaton.ts';
-import type { IrArg, IrCallback, IrGuard, IrRule, VarRef } from '../compiler/lower/ir.ts';
-import type { Program } from '../compiler/check/program-types.ts';
+import { lowerRule, type IrArg, type IrCallback, type IrGuard, type IrRule, type VarRef } from '../compiler/lower/ir.ts';
+import type { Program, ResolvedRule } from '../compiler/check/program-types.ts';
 import type { CBlock } from '../compiler/syntax/ast.ts';
 import { LineMap } from '../compiler/core/span.ts';
 import type { ParamKind } from '../compiler/syscalls/types.ts';
@@ -330,6 +330,53 @@ export function emitC(program: Program, automaton: Automaton, opts: EmitOptions 
     rules: rules.map((r) => ({ id: r.id, file: r.file, line: r.line, column: r.column, name: r.name, kind: ruleKind(r), text: r.text })),
   };
   return { files: new Map([['rules.c', o.text()], ['rules.h', header]]), manifest };
+}
+
+function hasCBlock(r: ResolvedRule): boolean {
+  if (r.lhs.kind === 'seq' && r.lhs.items.some((it) => it.guard?.kind === 'CBlock')) return true;
+  return r.rhs.kind === 'seq' && r.rhs.items.some((it) => it.guard?.kind === 'CBlock' || it.callback?.body.kind === 'CBlock');
+}
+
+/**
+ * What `mvrc check` gives the C compiler (`-fsyntax-only`): the file's #include items and one
+ * function per C guard and callback, exactly as `emitC` writes them (same locals, same `#line`
+ * mapping, so errors land on the same .mvr line and column as at build), without the tables and
+ * the matcher. Undefined when the program has neither C blocks nor #include items.
+ */
+export function emitCBlockCheck(program: Program): string | undefined {
+  const withC = program.rules.filter(hasCBlock);
+  if (!withC.length && !program.includes.length) return undefined;
+  const lineMaps = new Map<string, LineMap>();
+  const lineMap = (f: string): LineMap => {
+    let m = lineMaps.get(f);
+    if (!m) lineMaps.set(f, (m = new LineMap(program.sources.get(f) ?? '')));
+    return m;
+  };
+  const o = new Out();
+  o.push('/* C blocks of a rule file, compiled by `mvrc check` to find C errors before a build. */');
+  o.push('#include <stddef.h>', '#include <stdint.h>', '#include <string.h>', '#include "mvr_rules.h"', 'struct mvr_arena;');
+  for (const { file, include } of program.includes) {
+    o.push(`#line ${lineMap(file).position(include.span.offset).line} ${lineDirectiveFile(file)}`);
+    o.push(include.angled ? `#include <${include.target}>` : `#include "${include.target}"`);
+    o.resetLine();
+  }
+  o.push(`#define MVR_SCRATCH ${SCRATCH}`, '#include "mvr_module.h"', '');
+  const guards: string[] = [];
+  const cbs: string[] = [];
+  for (const rule of withC) {
+    const r = lowerRule(rule, program.sources.get(rule.file) ?? '', lineMap(rule.file));
+    r.left.forEach((it, i) => {
+      if (it.guard?.kind === 'c') guards.push(emitGuard(o, r, it.guard, r.leftScopes[i]!, `mvr_guard_${r.id}_l${i}`, lineMap));
+    });
+    r.right.forEach((it, p) => {
+      if (it.guard?.kind === 'c') guards.push(emitGuard(o, r, it.guard, it.scope, `mvr_guard_${r.id}_r${p}`, lineMap));
+      if (it.callback?.kind === 'c') cbs.push(emitCallback(o, r, it.callback, it.scope, `mvr_cb_${r.id}_r${p}`, lineMap));
+    });
+  }
+  // Referenced from non-static tables, so that -Wunused-function stays quiet about them.
+  o.push(`const mvr_guard_fn mvr_check_guards[] = { ${[...guards, 'NULL'].join(', ')} };`);
+  o.push(`const mvr_cb_fn mvr_check_callbacks[] = { ${[...cbs, 'NULL'].join(', ')} };`);
+  return o.text();
 }
 
 function ruleKind(r: IrRule): string {

@@ -1,12 +1,14 @@
 // mvrc check FILE...: parse, resolve and check each file (with its imports) and report everything.
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { Diagnostic } from '../core/diagnostics.ts';
 import { loadProgram } from '../check/program.ts';
+import { emitCBlockCheck } from '../../codegen-c/emit.ts';
+import { checkCBlocks } from '../../codegen-c/cc.ts';
 import { DIAGNOSTIC_OPTIONS, exitStatusFor, displayPath, parseOptions, Reporter } from './options.ts';
 import { UsageError, type CliIO } from './types.ts';
 
 export async function run(args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseOptions(args, DIAGNOSTIC_OPTIONS);
+  const { values, positionals } = parseOptions(args, { ...DIAGNOSTIC_OPTIONS, 'no-cc': { type: 'boolean' } });
   if (positionals.length === 0) throw new UsageError('no rule file given');
   const reporter = new Reporter(io, values);
 
@@ -20,7 +22,18 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     const program = loadProgram([displayPath(io.cwd, resolve(io.cwd, p))], { cwd: io.cwd });
     rules += program.rules.length;
     for (const [k, v] of program.sources) sources.set(k, v);
-    for (const d of program.diagnostics) {
+    const diags = [...program.diagnostics];
+    // C blocks are compiled now (one compiler run per file that has any) rather than first at
+    // build; a file with errors already is not, since its blocks may not lower.
+    if (!values['no-cc'] && !diags.some((d) => d.severity === 'error')) {
+      const text = emitCBlockCheck(program);
+      if (text !== undefined) {
+        const includeDirs = [...new Set(program.includes.map((i) => dirname(i.file)))];
+        const entry = program.files[0]?.path ?? p;
+        diags.push(...checkCBlocks(text, { env: io.env, cwd: io.cwd, includeDirs, sources: program.sources, entry }).diagnostics);
+      }
+    }
+    for (const d of diags) {
       const key = `${d.file}\0${d.span.offset}\0${d.span.length}\0${d.code}\0${d.message}`;
       if (seen.has(key)) continue;
       seen.add(key);

@@ -23,7 +23,7 @@ const DIAG_DETAILS = [
 const commands: Record<string, CommandEntry> = {
   check: {
     summary: 'check rule files and report diagnostics',
-    usage: `mvrc check FILE... ${DIAG_FLAGS}`,
+    usage: `mvrc check FILE... ${DIAG_FLAGS} [--no-cc]`,
     details: DIAG_DETAILS,
     load: async () => (await import('./check.ts')).run,
   },

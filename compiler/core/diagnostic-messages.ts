@@ -94,6 +94,7 @@ export const Diag = {
   CCompileWarning: m('MVR5002', 'error', 'C compiler warning (treated as error): {0}'),
   CCompilerFailed: m('MVR5003', 'error', 'C compiler failed: {0}'),
   CCompilerNotFound: m('MVR5004', 'error', "cannot run the C compiler '{0}': {1}", 'install gcc (or set CC to a C compiler)'),
+  CBlocksNotChecked: m('MVR5005', 'note', "C blocks were not checked: cannot run the C compiler '{0}' ({1}); mvrc build will compile them", 'install gcc (or set CC to a C compiler), or pass --no-cc to skip this step'),
 
   // ---- MVR9xxx: input files and environment -------------------------------------------
   CannotReadFile: m('MVR9001', 'error', "cannot read '{0}': {1}"),
