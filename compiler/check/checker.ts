@@ -3,30 +3,28 @@
 // errors, so one run reports every problem; a rule that fails to resolve still yields a
 // ResolvedRule (with no alternatives where a name is unknown) so later passes see the whole file.
 //
-// Definitions used by the cross-rule checks (rule A is earlier than rule B in priority order):
+// Definitions used by the cross-rule checks (rule A is tried before rule B, docs/semantics.md):
 //
-//   A pattern arg `a` COVERS arg `b` when `a` is `_`, a FREE variable, or a literal equal to `b`
-//   (same integer, same bytes). A variable is FREE in a context when nothing else constrains it
-//   there: on the left side, when it occurs once in the left side's argument patterns; on the
-//   right side, when it occurs once in the whole rule (so it is not a leader value either).
-//   A call pattern COVERS another when every syscall alternative of the other has an alternative
-//   of the same syscall whose args each cover the other's (unresolved patterns cover nothing).
+//   A rule's SITUATION is what it tests before it applies: its left items and, when its right
+//   side starts with an unstarred follower call, that call's pattern (details and the argument
+//   positions that are not tests: "situations" below).
+//   A COVERS B when A has no predicate on a left item and A's situation unifies one-way onto B's:
+//   A's variables may stand for any of B's terms, but each for the same one everywhere in A;
+//   B's `_` and variables stay what they are (a `_` is a value of its own); literals must be
+//   equal. A rule whose right side is `nothing` or `diverge` needs no follower call, so only its
+//   left side counts; a starred or guarded first item covers nothing.
 //
-//   A's LEFT SIDE COVERS B's when both are `nothing`, or both are sequences of the same length
-//   whose items pairwise cover and A has no predicate (guard) on any left item.
-//   A's FIRST RIGHT ITEM COVERS B's when A's right side is `nothing` or `diverge` (A needs no
-//   follower call), or both first items are unstarred, A's has no guard, and they are calls that
-//   cover, or the same bare label, or the same label replayed with covering args.
-//
-//   SHADOWED (MVR4001, warning): A's left side covers B's and A's first right item covers B's.
-//     A applies whenever B would (rules are tried in priority order), so B never fires.
-//   CONFLICTING (MVR4002, error): both directions hold (the left sides and first right items are
-//     the same patterns), neither rule has a predicate (left guards, first right item's guard),
-//     and the right sides differ. The two rules claim the same situation with different
-//     follower actions; which one was meant cannot be told, so this is an error. An identical
-//     repeat is only shadowed.
+//   SHADOWED (MVR4001, warning): A covers B. A applies whenever B would, so B never fires.
+//   CONFLICTING (MVR4002, error): A covers B and B covers A (the same situation up to renaming
+//     variables), neither has a predicate (left guards, first right item's guard), and the right
+//     sides differ (compared with variables renamed by first occurrence). The two rules claim the
+//     same situation with different follower actions; which one was meant cannot be told. An
+//     identical repeat is only shadowed; a more specific rule before a general one (A covers
+//     nothing of B's, B covers A) is how exceptions are written and is not reported; nor are
+//     rules that only overlap (neither covers the other): file order decides there, as documented.
 //   Both are sufficient conditions decided on the patterns alone: a rule whose shadowing depends
-//   on what predicates compute is never reported.
+//   on what predicates compute is never reported. Candidates are found through an index (by first
+//   syscall and its literals), so checking is near-linear in the number of rules.
 import type { Arg, CBlock, LhsItem, Rule, RhsItem, TsBlock, TsExpr } from '../syntax/ast.ts';
 import { bindArgs, lookupCallName, reportUnknownName, resolveCall, type BoundAlternative, type GroupTable } from './binder.ts';
 import { Diag } from '../core/diagnostic-messages.ts';
@@ -143,6 +141,7 @@ class RuleChecker {
 
     const lhs = this.resolveLhs();
     const rhs = this.resolveRhs();
+    if (rhs.kind === 'seq') this.rhsKey = canonicalRhsKey(lhs, rhs);
     this.collectMentions();
     this.checkUnusedVariables();
     this.checkLabels();
@@ -277,7 +276,6 @@ class RuleChecker {
       return { kind: 'diverge', reason };
     }
     const items = rhs.items.map((item) => this.resolveRhsItem(item));
-    this.rhsKey = items.map(rhsItemKey).join(' , ');
     return { kind: 'seq', items };
   }
 
@@ -489,39 +487,289 @@ function lhsHasPredicate(lhs: ResolvedLhs): boolean {
   return lhs.kind === 'seq' && lhs.items.some((i) => i.guard !== undefined);
 }
 
-function lhsCovers(a: ResolvedLhs, b: ResolvedLhs, fa: RuleFacts): boolean {
-  if (a.kind === 'nothing' && b.kind === 'nothing') return true;
-  if (a.kind !== 'seq' || b.kind !== 'seq' || a.items.length !== b.items.length) return false;
-  if (lhsHasPredicate(a)) return false;
-  const free = (name: string) => fa.lhsVarCount.get(name) === 1;
-  return a.items.every((ai, i) => altsCover(ai.alternatives, b.items[i]!.alternatives, free));
+// ---- situations: what a rule tests before it applies ------------------------------------------
+//
+// A rule applies to a SITUATION: its left items (leader events) and, when its right side starts
+// with a follower call, that first item. A situation is a list of argument terms per syscall
+// alternative; a term is `_`, a variable, or a literal. Only what the matcher actually compares
+// is kept (docs/semantics.md): pointers are never compared, and on the right side an output
+// buffer (and the length of one a literal rewrites) is an action, not a test, so those are `_`.
+//
+// A COVERS B when some assignment of A's variables turns A's situation into B's, with B's terms
+// held fixed: each of B's `_` is a distinct unknown value and each of B's variables one unknown
+// value (so a variable A repeats — `read(fd,_,_) => read(fd,_,_)` — matches only where B repeats
+// one too, or the same literal). This is one-way unification; both ways means the two rules test
+// the same situation up to renaming their variables.
+
+type Term = { t: 'any' } | { t: 'var'; name: string } | { t: 'lit'; key: string };
+interface SitAlt {
+  nr: number;
+  args: Term[];
+}
+type SitItem = SitAlt[];
+/** The first right item as far as coverage goes. */
+type SitFirst =
+  | { k: 'none' } // `nothing` / `diverge`: the rule needs no follower call
+  | { k: 'opaque' } // starred, guarded or missing: covers nothing, is covered by no call pattern
+  | { k: 'call'; item: SitItem }
+  | { k: 'label'; lhsIndex: number; replay: boolean };
+interface Situation {
+  kind: 'seq' | 'nothing' | 'begin';
+  left: SitItem[];
+  first: SitFirst;
+  /** A predicate on a left item or on the first right item. */
+  predicate: boolean;
+  leftPredicate: boolean;
 }
 
-function firstRhsCovers(a: ResolvedRhs, b: ResolvedRhs, fa: RuleFacts): boolean {
-  if (a.kind !== 'seq') return true;
-  if (b.kind !== 'seq') return false;
-  const x = a.items[0];
-  const y = b.items[0];
-  if (!x || !y || x.star || y.star || x.guard) return false;
-  const free = (name: string) => fa.allVarCount.get(name) === 1;
-  if (x.kind === 'call' && y.kind === 'call') return altsCover(x.alternatives, y.alternatives, free);
-  if (x.kind === 'label' && y.kind === 'label' && x.lhsIndex === y.lhsIndex) {
-    if (x.args === null || y.args === null) return x.args === null && y.args === null;
-    return x.args.length === y.args.length && x.args.every((p, i) => argCovers(p, y.args![i]!, free));
+const ANY: Term = { t: 'any' };
+
+function litKey(p: PatternArg): string {
+  return p.kind === 'int' ? `i${p.value}` : p.kind === 'bytes' ? `b${Buffer.from(p.value).toString('hex')}` : '';
+}
+
+function sitAlt(alt: CallAlternative, side: 'left' | 'right'): SitAlt {
+  const params = alt.syscall.params;
+  const ignore = new Set<number>();
+  if (side === 'right') {
+    alt.args.forEach((a, j) => {
+      const p = params[j];
+      if (p && (p.kind === 'out_bytes' || p.kind === 'out_struct')) {
+        ignore.add(j);
+        if (a.kind === 'bytes' && p.lenParam !== undefined) ignore.add(p.lenParam);
+      }
+    });
   }
-  return false;
+  const args = alt.args.map((a, j): Term => {
+    const kind = params[j]?.kind;
+    if (kind === 'ptr' || ignore.has(j) || a.kind === 'any') return ANY;
+    if (a.kind === 'var') return { t: 'var', name: a.name };
+    return { t: 'lit', key: litKey(a) };
+  });
+  return { nr: alt.syscall.nr, args };
 }
 
-function firstRhsHasPredicate(r: ResolvedRhs): boolean {
-  return r.kind === 'seq' && r.items[0]?.guard !== undefined;
+function situationOf(r: ResolvedRule): Situation {
+  const left = r.lhs.kind === 'seq' ? r.lhs.items.map((it) => it.alternatives.map((a) => sitAlt(a, 'left'))) : [];
+  const leftPredicate = lhsHasPredicate(r.lhs);
+  let first: SitFirst = { k: 'none' };
+  let predicate = leftPredicate;
+  if (r.rhs.kind === 'seq') {
+    const x = r.rhs.items[0];
+    if (x?.guard) predicate = true;
+    if (!x || x.star || x.guard) first = { k: 'opaque' };
+    else if (x.kind === 'call') first = { k: 'call', item: x.alternatives.map((a) => sitAlt(a, 'right')) };
+    else first = { k: 'label', lhsIndex: x.lhsIndex, replay: x.args !== null };
+  }
+  return { kind: r.lhs.kind, left, first, predicate, leftPredicate };
 }
 
-function patternKey(p: PatternArg): string {
+/** Most alternative combinations one coverage test explores (groups on several items multiply). */
+const MAX_COMBINATIONS = 256;
+
+/** B's term as a fixed value: `_` at each position is a value of its own. */
+function rigidKey(t: Term, pos: string): string {
+  return t.t === 'any' ? `_${pos}` : t.t === 'var' ? `v${t.name}` : `l${t.key}`;
+}
+
+function matchAlt(a: SitAlt, b: SitAlt, where: string, theta: Map<string, string>, undo: string[]): boolean {
+  if (a.nr !== b.nr) return false;
+  for (let j = 0; j < a.args.length; j++) {
+    const x = a.args[j]!;
+    if (x.t === 'any') continue;
+    const bt = b.args[j];
+    if (bt === undefined) return false;
+    const key = rigidKey(bt, `${where}.${j}`);
+    if (x.t === 'lit') {
+      if (key !== `l${x.key}`) return false;
+      continue;
+    }
+    const bound = theta.get(x.name);
+    if (bound === undefined) {
+      theta.set(x.name, key);
+      undo.push(x.name);
+    } else if (bound !== key) return false;
+  }
+  return true;
+}
+
+/**
+ * Does A's situation cover B's? Items are matched in order; every alternative of a B item must
+ * be covered by some alternative of the A item, with one consistent assignment of A's variables
+ * per combination of B's alternatives. Gives up (false: nothing is reported) past
+ * MAX_COMBINATIONS, so the answer is always a sufficient condition.
+ */
+function covers(a: Situation, b: Situation): boolean {
+  if (a.leftPredicate || a.kind !== b.kind || a.kind === 'begin' || a.left.length !== b.left.length) return false;
+  // The first right items, as pairs of SitItems to match after the left side, or decided here.
+  const pairs: [SitItem, SitItem, string][] = a.left.map((it, i) => [it, b.left[i]!, `l${i}`]);
+  const fa = a.first;
+  const fb = b.first;
+  if (fa.k === 'none') {
+    /* A needs no follower call: the first items do not matter */
+  } else if (fa.k === 'opaque' || fb.k === 'none' || fb.k === 'opaque') return false;
+  else if (fa.k === 'label') {
+    if (fb.k !== 'label' || fb.lhsIndex !== fa.lhsIndex || fb.replay !== fa.replay) return false;
+  } else if (fb.k !== 'call') return false;
+  else pairs.push([fa.item, fb.item, 'r0']);
+  if (pairs.some(([x, y]) => x.length === 0 || y.length === 0)) return false;
+  let combos = 1;
+  for (const [, y] of pairs) {
+    combos *= y.length;
+    if (combos > MAX_COMBINATIONS) return false;
+  }
+  // For each combination of B's alternatives, search A's alternatives with backtracking.
+  const choice = new Array<number>(pairs.length).fill(0);
+  const theta = new Map<string, string>();
+  const search = (i: number): boolean => {
+    if (i === pairs.length) return true;
+    const [xs, ys, where] = pairs[i]!;
+    const y = ys[choice[i]!]!;
+    for (const x of xs) {
+      const undo: string[] = [];
+      if (matchAlt(x, y, where, theta, undo) && search(i + 1)) return true;
+      for (const n of undo) theta.delete(n);
+    }
+    return false;
+  };
+  for (let c = 0; c < combos; c++) {
+    let rest = c;
+    for (let i = 0; i < pairs.length; i++) {
+      const n = pairs[i]![1].length;
+      choice[i] = rest % n;
+      rest = Math.floor(rest / n);
+    }
+    theta.clear();
+    if (!search(0)) return false;
+  }
+  return true;
+}
+
+// ---- index: the earlier rules that may cover a rule ------------------------------------------
+//
+// Checking every pair would make `check` quadratic in the number of rules. A covers B only if
+// their situations have the same kind and length and A's key item (the first left item, or the
+// first right item of a `nothing => ...` rule) has an alternative with the syscall of B's, whose
+// literals B has too, at the same positions. So rules are indexed by (kind, length, syscall) and
+// then by the positions and values of their literals there; B looks up each set of positions
+// used in its bucket. Rules that cover any first item (`nothing => diverge`) are in every list.
+
+interface IndexEntry {
+  /** Positions of literals -> their values joined -> rules (tried order). */
+  byLits: Map<string, Map<string, number[]>>;
+}
+
+function keyItem(s: Situation): SitItem | 'any' | undefined {
+  if (s.kind === 'seq') return s.left[0];
+  if (s.kind !== 'nothing') return undefined;
+  if (s.first.k === 'none') return 'any';
+  return s.first.k === 'call' ? s.first.item : undefined;
+}
+
+class CoverIndex {
+  private readonly buckets = new Map<string, IndexEntry>();
+  private readonly wild = new Map<string, number[]>();
+
+  add(s: Situation, order: number): void {
+    if (s.leftPredicate || s.first.k === 'opaque') return; // covers nothing
+    const shape = `${s.kind}/${s.left.length}`;
+    const key = keyItem(s);
+    if (key === undefined) return;
+    if (key === 'any') {
+      const l = this.wild.get(shape) ?? [];
+      l.push(order);
+      this.wild.set(shape, l);
+      return;
+    }
+    const seen = new Set<string>();
+    for (const alt of key) {
+      const pos: number[] = [];
+      const vals: string[] = [];
+      alt.args.forEach((t, j) => {
+        if (t.t === 'lit') {
+          pos.push(j);
+          vals.push(t.key);
+        }
+      });
+      const bucketKey = `${shape}/${alt.nr}`;
+      const posKey = pos.join(',');
+      const valKey = vals.join('\0');
+      const once = `${bucketKey}|${posKey}|${valKey}`;
+      if (seen.has(once)) continue;
+      seen.add(once);
+      let e = this.buckets.get(bucketKey);
+      if (!e) this.buckets.set(bucketKey, (e = { byLits: new Map() }));
+      let m = e.byLits.get(posKey);
+      if (!m) e.byLits.set(posKey, (m = new Map()));
+      const l = m.get(valKey) ?? [];
+      l.push(order);
+      m.set(valKey, l);
+    }
+  }
+
+  /** Earlier rules (tried order) that may cover s, ascending, lazily: the caller stops at the first that does. */
+  *candidates(s: Situation): Generator<number> {
+    const shape = `${s.kind}/${s.left.length}`;
+    const lists: number[][] = [];
+    const w = this.wild.get(shape);
+    if (w) lists.push(w);
+    const key = keyItem(s);
+    const alt = key === 'any' || key === undefined ? undefined : key[0];
+    if (alt) {
+      const e = this.buckets.get(`${shape}/${alt.nr}`);
+      for (const [posKey, m] of e?.byLits ?? []) {
+        const vals: string[] = [];
+        let ok = true;
+        for (const j of posKey === '' ? [] : posKey.split(',').map(Number)) {
+          const t = alt.args[j];
+          if (!t || t.t !== 'lit') {
+            ok = false;
+            break;
+          }
+          vals.push(t.key);
+        }
+        const l = ok ? m.get(vals.join('\0')) : undefined;
+        if (l) lists.push(l);
+      }
+    }
+    // Merge the ascending lists (few of them) without copying.
+    const at = lists.map(() => 0);
+    let last = -1;
+    for (;;) {
+      let best = -1;
+      for (let k = 0; k < lists.length; k++) if (at[k]! < lists[k]!.length && (best < 0 || lists[k]![at[k]!]! < lists[best]![at[best]!]!)) best = k;
+      if (best < 0) return;
+      const v = lists[best]![at[best]!++]!;
+      if (v !== last) yield v;
+      last = v;
+    }
+  }
+}
+
+/**
+ * The right side as text, with variables named by their first occurrence in the rule (left side
+ * first), so that two rules that differ only in variable names have the same key. Blocks are
+ * compared as written.
+ */
+function canonicalRhsKey(lhs: ResolvedLhs, rhs: ResolvedRhs & { kind: 'seq' }): string {
+  const canon = new Map<string, string>();
+  const see = (args: readonly PatternArg[] | null) => {
+    for (const a of args ?? []) if (a.kind === 'var' && !canon.has(a.name)) canon.set(a.name, `v${canon.size}`);
+  };
+  if (lhs.kind === 'seq') for (const it of lhs.items) for (const alt of it.alternatives) see(alt.args);
+  for (const it of rhs.items) {
+    if (it.kind === 'call') for (const alt of it.alternatives) see(alt.args);
+    else see(it.args);
+  }
+  return rhs.items.map((i) => rhsItemKey(i, (n) => canon.get(n) ?? n)).join(' , ');
+}
+
+function patternKey(p: PatternArg, name: (n: string) => string): string {
   switch (p.kind) {
     case 'any':
       return '_';
     case 'var':
-      return `$${p.name}`;
+      return `$${name(p.name)}`;
     case 'int':
       return `${p.value}`;
     case 'bytes':
@@ -534,11 +782,12 @@ function blockKey(b: CBlock | TsExpr | TsBlock | undefined): string {
   return `${b.kind}:${JSON.stringify(b.kind === 'CBlock' ? b.code : b.text)}`;
 }
 
-function rhsItemKey(i: ResolvedRhsItem): string {
+function rhsItemKey(i: ResolvedRhsItem, name: (n: string) => string): string {
+  const key = (p: PatternArg) => patternKey(p, name);
   const target =
     i.kind === 'call'
-      ? i.alternatives.map((a) => `${a.syscall.name}(${a.args.map(patternKey).join(',')})`).join('|')
-      : `@${i.lhsIndex}${i.args ? `(${i.args.map(patternKey).join(',')})` : ''}`;
+      ? i.alternatives.map((a) => `${a.syscall.name}(${a.args.map(key).join(',')})`).join('|')
+      : `@${i.lhsIndex}${i.args ? `(${i.args.map(key).join(',')})` : ''}`;
   const cb = i.callback ? `->(${i.callback.retName})${blockKey(i.callback.body)}` : '';
   return `${target} ${blockKey(i.guard)} ${cb}${i.star ? ' *' : ''}`;
 }
@@ -572,25 +821,25 @@ function checkAcrossRules(rules: readonly ResolvedRule[], facts: readonly RuleFa
   // each in file order. So a leader-only rule can be hidden by a mapping rule written after it.
   const low = (r: ResolvedRule): boolean => r.rhs.kind === 'nothing' || r.lhs.kind === 'nothing';
   const tried = rules.map((_, k) => k).sort((x, y) => Number(low(rules[x]!)) - Number(low(rules[y]!)) || x - y);
+  const sits = rules.map(situationOf);
+  const index = new CoverIndex();
   let budget = MAX_PAIR_COMPARISONS;
-  for (let jj = 0; jj < tried.length && budget > 0; jj++) {
+  for (let jj = 0; jj < tried.length; jj++) {
     const j = tried[jj]!;
     const b = rules[j]!;
+    const sb = sits[j]!;
     if (b.lhs.kind === 'begin') continue;
-    for (let ii = 0; ii < jj && budget > 0; ii++, budget--) {
+    for (const ii of index.candidates(sb)) {
+      if (--budget < 0) break;
       const i = tried[ii]!;
       const a = rules[i]!;
-      if (a.lhs.kind === 'begin') continue;
-      const fa = facts[i]!;
-      const fb = facts[j]!;
-      if (!lhsCovers(a.lhs, b.lhs, fa) || !firstRhsCovers(a.rhs, b.rhs, fa)) continue;
-      const same =
-        lhsCovers(b.lhs, a.lhs, fb) &&
-        firstRhsCovers(b.rhs, a.rhs, fb) &&
-        !lhsHasPredicate(b.lhs) &&
-        !firstRhsHasPredicate(a.rhs) &&
-        !firstRhsHasPredicate(b.rhs);
-      if (same && fa.rhsKey !== fb.rhsKey) {
+      const sa = sits[i]!;
+      if (!covers(sa, sb)) continue;
+      // Conflict: the same situation both ways (up to renaming variables), no predicate on
+      // either side, different actions. A more specific rule tried before a general one is the
+      // way to write exceptions, and is not reported.
+      const same = !sa.predicate && !sb.predicate && covers(sb, sa);
+      if (same && facts[i]!.rhsKey !== facts[j]!.rhsKey) {
         diags.add(Diag.ConflictingRules, b.file, b.ast.span, [], { related: [{ file: a.file, span: a.ast.span, message: i < j ? 'the earlier rule is here' : 'the rule tried first is here (mapping and diverge rules come before leader-only ones)' }] });
       } else {
         diags.add(Diag.ShadowedRule, b.file, b.ast.span, [], {
@@ -599,5 +848,6 @@ function checkAcrossRules(rules: readonly ResolvedRule[], facts: readonly RuleFa
       }
       break;
     }
+    index.add(sb, jj);
   }
 }
