@@ -51,11 +51,6 @@ const SCRATCH = 65536;
 const enc = new TextEncoder();
 const cstr = (s: string): string => cStringLiteral(enc.encode(s));
 
-function int64(v: bigint): string {
-  const x = BigInt.asIntN(64, v);
-  if (x === -(1n << 63n)) return 'INT64_MIN';
-  return x < 0n ? `(-INT64_C(${-x}))` : `INT64_C(${x})`;
-}
 
 const CLS = { ptr: 0, scalar: 1, content: 2, out: 3 } as const;
 const OPS = { any: 0, int: 1, bytes: 2, bind: 3, eqLeft: 4, eqSlot: 5 } as const;
@@ -75,6 +70,49 @@ function rewriteDollar(code: string): string {
 }
 function lineDirectiveFile(f: string): string {
   return '"' + f.replace(/\\/g, '\\\\').replace(/"/g, '\\"') + '"';
+}
+
+function concatBytes(parts: Uint8Array[], len: number): Uint8Array {
+  const out = new Uint8Array(len);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** `DECL = "..." "...";` with the bytes escaped (octal, three digits; `?` too, against trigraphs), in lines of ~100 characters. */
+function cBytesString(decl: string, bytes: Uint8Array): string[] {
+  const lines = [`${decl} =`];
+  let line = '';
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i]!;
+    line += c >= 0x20 && c < 0x7f && c !== 0x22 && c !== 0x5c && c !== 0x3f ? String.fromCharCode(c) : '\\' + c.toString(8).padStart(3, '0');
+    if (line.length >= 100) {
+      lines.push(`  "${line}"`);
+      line = '';
+    }
+  }
+  if (line || lines.length === 1) lines.push(`  "${line}"`);
+  lines[lines.length - 1] += ';';
+  return lines;
+}
+
+/** `DECL = "1 0 -5 ...";`: numbers separated by spaces, in lines of ~100 characters. */
+function numberString(decl: string, xs: readonly (number | bigint | string)[]): string[] {
+  const lines = [`${decl} =`];
+  let line = '';
+  for (const x of xs) {
+    line += `${x} `;
+    if (line.length >= 100) {
+      lines.push(`  "${line}"`);
+      line = '';
+    }
+  }
+  if (line || lines.length === 1) lines.push(`  "${line}"`);
+  lines[lines.length - 1] += ';';
+  return lines;
 }
 
 class Out {
@@ -171,60 +209,83 @@ export function emitC(program: Program, automaton: Automaton, opts: EmitOptions 
   // ---- syscall table: the same for every module, generated once from the syscall data ----
   o.push('#include "mvr_default_match.h"', '_Static_assert(MVR_NSC <= MVR_SC_COUNT, "mvr_default_match.h is older than the syscall table");', '');
 
-  // ---- literals and argument patterns ----
-  const lits = new Map<string, string>();
-  const litLines: string[] = [];
-  const litName = (v: Uint8Array): string => {
-    const key = Buffer.from(v).toString('hex');
-    let n = lits.get(key);
-    if (!n) {
-      n = `mvr_lit_${lits.size}`;
-      lits.set(key, n);
-      const bytes = v.length ? [...v].map((b) => '0x' + b.toString(16).padStart(2, '0')).join(', ') : '0';
-      litLines.push(`static const uint8_t ${n}[${Math.max(1, v.length)}] = { ${bytes} };`);
+  // ---- the tables, as data the module decodes when it is loaded ----
+  // Rules are rows of tables (patterns, items, rules, dispatch lists) that the one matcher of
+  // mvr_matcher.h interprets; only guards and callbacks are functions. The rows are written as
+  // one string of decimal numbers (mvr_tab) and the literal bytes as one string (mvr_bytes):
+  // a C compiler reads a string as one token, where an initializer of the same rows costs it
+  // a token per number (100,000 rules: minutes of parsing instead of a second). mvr_tables.h
+  // decodes the rows into the structures of mvr_module.h before the first step.
+  const tab: (number | bigint | string)[] = [];
+  const bytesParts: Uint8Array[] = [];
+  let bytesLen = 0;
+  const lits = new Map<string, number>();
+  const litOff = (v: Uint8Array, nul = false): number => {
+    const key = (nul ? 'z' : '') + Buffer.from(v).toString('hex');
+    let off = lits.get(key);
+    if (off === undefined) {
+      off = bytesLen;
+      lits.set(key, off);
+      bytesParts.push(v);
+      bytesLen += v.length;
+      if (nul) {
+        bytesParts.push(new Uint8Array([0]));
+        bytesLen += 1;
+      }
     }
-    return n;
+    return off;
   };
-  const argRows: string[] = [];
-  const argRef = (args: IrArg[]): string => {
-    const at = argRows.length;
+  // Guards and callbacks by number (0: none).
+  const guardFns: string[] = ['NULL'];
+  const cbFns: string[] = ['NULL'];
+  const fnIndex = (list: string[], name: string | undefined): number => {
+    if (!name) return 0;
+    list.push(name);
+    return list.length - 1;
+  };
+  // Argument patterns: groups of six (one per syscall argument); a group is a bit mask of the
+  // arguments that test or save something, then 8 numbers for each of them.
+  const argGroups: (number | bigint)[][] = [];
+  const argRef = (args: IrArg[]): number => {
+    const row: (number | bigint)[] = [0];
+    let mask = 0;
     for (let j = 0; j < 6; j++) {
       const a = args[j];
-      if (!a) {
-        argRows.push('  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },');
-        continue;
-      }
+      if (!a) continue;
       const op = a.op;
-      const cls = CLS[a.cls];
+      const save = a.saveSlot ?? -1;
+      // `_`, and a first occurrence that saves nothing, are no-ops for the matcher.
+      if (op.op === 'any' || (op.op === 'bind' && save < 0)) continue;
+      mask |= 1 << j;
       let item = 0;
       let arg = 0;
       let slot = 0;
       let blen = 0;
-      let ival = '0';
-      let bytes = 'NULL';
-      if (op.op === 'int') ival = int64(op.value);
+      let ival: bigint = 0n;
+      let boff = 0;
+      if (op.op === 'int') ival = BigInt.asIntN(64, op.value);
       else if (op.op === 'bytes') {
-        bytes = litName(op.value);
+        boff = litOff(op.value);
         blen = op.value.length;
       } else if (op.op === 'eqLeft') {
         item = op.item;
         arg = op.arg;
       } else if (op.op === 'eqSlot') slot = op.slot;
-      const save = a.saveSlot ?? -1;
-      argRows.push(`  { ${OPS[op.op]}, ${cls}, ${item}, ${arg}, ${save}, ${slot}, ${blen}u, ${ival}, ${bytes} },`);
+      row.push(OPS[op.op], CLS[a.cls], item, arg, save, slot, blen, ival, boff);
     }
-    return `&mvr_args[${at}]`;
+    row[0] = mask;
+    argGroups.push(row);
+    return argGroups.length - 1;
   };
-  const altRows: string[] = [];
-  const altsRef = (alts: { nr: number; args: IrArg[] }[]): string => {
-    if (!alts.length) return 'NULL';
+  const altRows: number[][] = [];
+  const altsRef = (alts: { nr: number; args: IrArg[] }[]): number => {
     const at = altRows.length;
-    for (const a of alts) altRows.push(`  { ${a.nr}u, ${argRef(a.args)} },`);
-    return `&mvr_alts[${at}]`;
+    for (const a of alts) altRows.push([a.nr, argRef(a.args)]);
+    return at;
   };
-  const litemRows: string[] = [];
-  const ritemRows: string[] = [];
-  const ruleRows: string[] = [];
+  const litemRows: number[][] = [];
+  const ritemRows: number[][] = [];
+  const ruleRows: number[][] = [];
   const u32: number[] = [0];
   const list = (ids: readonly number[]): { off: number; len: number } => {
     const off = u32.length;
@@ -234,29 +295,35 @@ export function emitC(program: Program, automaton: Automaton, opts: EmitOptions 
   for (const r of rules) {
     const lat = litemRows.length;
     r.left.forEach((it, i) => {
-      litemRows.push(`  { ${altsRef(it.alts)}, ${it.alts.length}u, ${it.referenced ? 1 : 0}, ${fnNames.get(`${r.id}:l${i}`) ?? 'NULL'} },`);
+      litemRows.push([altsRef(it.alts), it.alts.length, it.referenced ? 1 : 0, fnIndex(guardFns, fnNames.get(`${r.id}:l${i}`))]);
     });
     const rat = ritemRows.length;
     r.right.forEach((it, p) => {
       const kind = it.kind === 'call' ? 0 : it.kind === 'label' ? 1 : 2;
-      const alts = it.kind === 'call' ? altsRef(it.alts) : 'NULL';
+      const alts = it.kind === 'call' ? altsRef(it.alts) : 0;
       const nalts = it.kind === 'call' ? it.alts.length : 0;
-      const rargs = it.kind === 'replay' ? argRef(it.args) : 'NULL';
+      const rargs = it.kind === 'replay' ? argRef(it.args) + 1 : 0;
       const item = it.kind === 'call' ? 0 : it.item;
-      ritemRows.push(
-        `  { ${kind}, ${it.star ? 1 : 0}, ${item}, ${it.callback?.kind === 'typed' ? 1 : 0}, ${nalts}u, ${alts}, ${rargs}, ${fnNames.get(`${r.id}:g${p}`) ?? 'NULL'}, ${fnNames.get(`${r.id}:c${p}`) ?? 'NULL'} },`,
-      );
+      ritemRows.push([
+        kind,
+        it.star ? 1 : 0,
+        item,
+        it.callback?.kind === 'typed' ? 1 : 0,
+        nalts,
+        alts,
+        rargs,
+        fnIndex(guardFns, fnNames.get(`${r.id}:g${p}`)),
+        fnIndex(cbFns, fnNames.get(`${r.id}:c${p}`)),
+      ]);
     });
     const ffn = r.firstFollowerNrs === 'any' ? { off: 0, len: 0 } : list([...r.firstFollowerNrs].sort((a, b) => a - b));
     const rhs = r.rhs === 'seq' ? 0 : r.rhs === 'nothing' ? 1 : 2;
-    const reason = r.rhs === 'diverge' ? cstr(r.reason || 'expected divergence') : 'NULL';
-    ruleRows.push(
-      `  { ${rhs}, ${r.firstFollowerNrs === 'any' ? 1 : 0}, ${r.left.length}u, ${r.right.length}u, ${r.left.length ? `&mvr_litems[${lat}]` : 'NULL'}, ${r.right.length ? `&mvr_ritems[${rat}]` : 'NULL'}, ${reason}, ${ffn.off}u, ${ffn.len}u }, /* rule ${r.id} */`,
-    );
+    const reason = r.rhs === 'diverge' ? litOff(enc.encode(r.reason || 'expected divergence'), true) + 1 : 0;
+    ruleRows.push([rhs, r.firstFollowerNrs === 'any' ? 1 : 0, r.left.length, r.right.length, lat, rat, reason, ffn.off, ffn.len]);
   }
   // dispatch
   const dispRows: string[] = [];
-  const bucketRows: string[] = [];
+  const bucketRows: (number | bigint)[][] = [];
   for (let nr = 0; nr < NSC; nr++) {
     const ids = automaton.leader.get(nr) ?? [];
     const idx = automaton.literal.get(nr);
@@ -268,7 +335,7 @@ export function emitC(program: Program, automaton: Automaton, opts: EmitOptions 
       const boff = bucketRows.length;
       for (const b of idx.buckets) {
         const l = list(b.rules);
-        bucketRows.push(`  { ${int64(b.value)}, ${l.off}u, ${l.len}u },`);
+        bucketRows.push([BigInt.asIntN(64, b.value), l.off, l.len]);
       }
       dispRows.push(`  { ${idx.arg}, ${rest.off}u, ${rest.len}u, ${boff}u, ${idx.buckets.length}u },`);
     }
@@ -281,19 +348,34 @@ export function emitC(program: Program, automaton: Automaton, opts: EmitOptions 
     nothRows.push(`  { ${l.off}u, ${l.len}u },`);
   }
 
-  o.pushAll([...(litLines.length ? litLines : ['/* no literals */']), '']);
-  o.pushAll(['static const struct mvr_arg mvr_args[] MVR_MAYBE_UNUSED = {', ...(argRows.length ? argRows : ['  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },']), '};']);
-  o.pushAll(['static const struct mvr_alt mvr_alts[] MVR_MAYBE_UNUSED = {', ...(altRows.length ? altRows : ['  { 0u, NULL },']), '};']);
-  o.pushAll(['static const struct mvr_litem mvr_litems[] MVR_MAYBE_UNUSED = {', ...(litemRows.length ? litemRows : ['  { NULL, 0u, 0, NULL },']), '};']);
-  o.pushAll(['static const struct mvr_ritem mvr_ritems[] MVR_MAYBE_UNUSED = {', ...(ritemRows.length ? ritemRows : ['  { 0, 0, 0, 0, 0u, NULL, NULL, NULL, NULL },']), '};']);
-  o.pushAll(['static const struct mvr_rule mvr_rule_table[] MVR_MAYBE_UNUSED = {', ...(ruleRows.length ? ruleRows : ['  { 0, 0, 0u, 0u, NULL, NULL, NULL, 0u, 0u },']), '};']);
-  o.push('/* Rule-id lists (dispatch lists, first follower syscalls of each rule). */');
-  o.push('static const uint32_t mvr_u32[] = {');
-  for (let i = 0; i < u32.length; i += 16) o.push('  ' + u32.slice(i, i + 16).map((x) => `${x}u,`).join(' '));
-  o.push('};');
+  // The number stream, section by section in the order mvr_tables.h reads it.
+  const nargs = argGroups.length;
+  for (const g of argGroups) for (const x of g) tab.push(x);
+  for (const t of [altRows, litemRows, ritemRows, ruleRows]) for (const row of t) for (const x of row) tab.push(x);
+  for (const x of u32) tab.push(x);
+  for (const row of bucketRows) for (const x of row) tab.push(x);
+  o.push(
+    `#define MVR_NARGS ${Math.max(1, nargs)} /* argument pattern groups (six arguments each) */`,
+    `#define MVR_NALTS ${Math.max(1, altRows.length)}`,
+    `#define MVR_NLITEMS ${Math.max(1, litemRows.length)}`,
+    `#define MVR_NRITEMS ${Math.max(1, ritemRows.length)}`,
+    `#define MVR_NRULES ${Math.max(1, rules.length)}`,
+    `#define MVR_NU32 ${u32.length}`,
+    `#define MVR_NBUCKETS ${Math.max(1, bucketRows.length)}`,
+  );
+  o.push(
+    '/* Rows of each section of mvr_tab: argument groups, alternatives, left items, right items, rules, rule-id list entries, buckets. */',
+    `static const uint32_t mvr_tab_rows[7] = { ${[nargs, altRows.length, litemRows.length, ritemRows.length, rules.length, u32.length, bucketRows.length].map((n) => `${n}u`).join(', ')} };`,
+  );
+  o.push(`static const mvr_guard_fn mvr_guard_fns[] = { ${guardFns.join(', ')} };`);
+  o.push(`static const mvr_cb_fn mvr_cb_fns[] = { ${cbFns.join(', ')} };`);
+  o.push('/* Literal bytes (patterns, rewrites, diverge reasons), by offset. */');
+  o.pushAll(cBytesString('static const char mvr_bytes[]', concatBytes(bytesParts, bytesLen)));
+  o.push('/* The rows: argument groups, alternatives, left items, right items, rules, rule-id lists, buckets. */');
+  o.pushAll(numberString('static const char mvr_tab[]', tab));
+  o.push('#include "mvr_tables.h"');
   o.push('/* Leader dispatch by the next leader event\'s syscall number; arg >= 0: second level by that argument. */');
   o.pushAll(['static const struct mvr_disp mvr_lead[MVR_NSC] = {', ...dispRows, '};']);
-  o.pushAll(['static const struct mvr_bucket mvr_buckets[] MVR_MAYBE_UNUSED = {', ...(bucketRows.length ? bucketRows : ['  { 0, 0u, 0u },']), '};']);
   o.push('/* `nothing => ...` rules by the follower call\'s syscall number. */');
   o.pushAll(['static const struct mvr_list mvr_noth[MVR_NSC] = {', ...nothRows, '};']);
   o.push(`static const struct mvr_list mvr_noth_any = { ${anyL.off}u, ${anyL.len}u };`, '');
@@ -324,9 +406,9 @@ export function emitC(program: Program, automaton: Automaton, opts: EmitOptions 
     module: moduleName,
     abi: 1,
     sources,
-    files: ['rules.c', 'rules.h', 'mvr_rules.h', 'mvr_module.h', 'mvr_matcher.h', 'mvr_default_match.h', ...(hasTyped ? ['mvr_typed.h'] : [])],
+    files: ['rules.c', 'rules.h', 'mvr_rules.h', 'mvr_module.h', 'mvr_tables.h', 'mvr_matcher.h', 'mvr_default_match.h', ...(hasTyped ? ['mvr_typed.h'] : [])],
     includeDirs,
-    runtimeHeaders: ['mvr_module.h', 'mvr_matcher.h', 'mvr_default_match.h', ...(hasTyped ? ['mvr_typed.h'] : [])],
+    runtimeHeaders: ['mvr_module.h', 'mvr_tables.h', 'mvr_matcher.h', 'mvr_default_match.h', ...(hasTyped ? ['mvr_typed.h'] : [])],
     rules: rules.map((r) => ({ id: r.id, file: r.file, line: r.line, column: r.column, name: r.name, kind: ruleKind(r), text: r.text })),
   };
   return { files: new Map([['rules.c', o.text()], ['rules.h', header]]), manifest };

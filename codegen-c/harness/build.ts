@@ -24,7 +24,7 @@ export function buildHarness(dir: string, files: ReadonlyMap<string, string>, op
   mkdirSync(dir, { recursive: true });
   for (const [name, text] of files) writeFileSync(path.join(dir, name), text);
   const inc = runtimeIncludeDir();
-  for (const h of ['mvr_rules.h', 'mvr_typed.h', 'mvr_module.h', 'mvr_matcher.h', 'mvr_default_match.h']) copyFileSync(path.join(inc, h), path.join(dir, h));
+  for (const h of ['mvr_rules.h', 'mvr_typed.h', 'mvr_module.h', 'mvr_tables.h', 'mvr_matcher.h', 'mvr_default_match.h']) copyFileSync(path.join(inc, h), path.join(dir, h));
   const exe = path.join(dir, 'harness');
   const san = opts.sanitize ? ['-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-g'] : [];
   const cc = (process.env['CC'] || 'cc').trim().split(/\s+/);

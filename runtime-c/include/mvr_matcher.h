@@ -1,6 +1,7 @@
 /* mvr_matcher.h — the matcher of every generated rule module (docs/semantics.md).
  * Not a standalone header: each rules.c that mvrc generates includes it once, after the tables,
- * macros and structures it refers to (struct mvr_core, mvr_rule_table, MVR_NSC, ...).
+ * macros and structures it refers to (struct mvr_core, mvr_rule_table, MVR_NSC, ...); the rule
+ * tables are decoded by mvr_tables.h (mvr_tables_init, called by every entry point below).
  * compiler/semantics/interpreter.ts is the same algorithm in TypeScript; keep the two in step
  * (test/differential.test.ts compares them on random rules and streams). */
 
@@ -612,11 +613,15 @@ static void mvr_step_undecided(mvr_step *out) {
   mvr_clear_out(out);
 }
 
-size_t mvr_rules_state_size(void) { return sizeof(struct mvr_state); }
+size_t mvr_rules_state_size(void) {
+  mvr_tables_init();
+  return sizeof(struct mvr_state);
+}
 
 void mvr_rules_reset(void *state, uint64_t first_event) {
   struct mvr_state *st = state;
   struct mvr_core *s = &st->c;
+  mvr_tables_init();
   s->next = first_event;
   s->given = 0;
   s->stored = 0;
@@ -634,6 +639,7 @@ uint64_t mvr_rules_low_water(const void *state) {
 int mvr_rules_step(void *state, const mvr_leader_view *leader, const mvr_call *call, mvr_step *out) {
   struct mvr_state *st = state;
   struct mvr_w w;
+  mvr_tables_init();
   w.s = st->c;
   w.lv = leader;
   w.call = call;
@@ -652,6 +658,7 @@ int mvr_rules_step(void *state, const mvr_leader_view *leader, const mvr_call *c
 int mvr_rules_finish(void *state, const mvr_leader_view *leader, mvr_step *out) {
   struct mvr_state *st = state;
   struct mvr_w w;
+  mvr_tables_init();
   w.s = st->c;
   w.lv = leader;
   w.call = NULL;

@@ -63,63 +63,26 @@ static void mvr_cb_1_r0(const struct mvr_ctx *mvr_c, mvr_step *mvr_out, uint8_t 
 #include "mvr_default_match.h"
 _Static_assert(MVR_NSC <= MVR_SC_COUNT, "mvr_default_match.h is older than the syscall table");
 
-static const uint8_t mvr_lit_0[8] = { 0x62, 0x61, 0x64, 0x2d, 0x63, 0x6d, 0x64, 0x0a };
-
-static const struct mvr_arg mvr_args[] MVR_MAYBE_UNUSED = {
-  { 3, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 3, 3, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 4, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 2, 3, 0, 0, -1, 0, 8u, 0, mvr_lit_0 },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 1, 1, 0, 0, -1, 0, 0u, INT64_C(1), NULL },
-  { 0, 2, 0, 0, -1, 0, 0u, 0, NULL },
-  { 3, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 1, 1, 0, 0, -1, 0, 0u, INT64_C(1), NULL },
-  { 0, 2, 0, 0, -1, 0, 0u, 0, NULL },
-  { 3, 1, 0, 0, 0, 0, 0u, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 1, 1, 0, 0, -1, 0, 0u, INT64_C(1), NULL },
-  { 0, 2, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-};
-static const struct mvr_alt mvr_alts[] MVR_MAYBE_UNUSED = {
-  { 0u, &mvr_args[0] },
-  { 1u, &mvr_args[12] },
-  { 1u, &mvr_args[18] },
-  { 1u, &mvr_args[24] },
-};
-static const struct mvr_litem mvr_litems[] MVR_MAYBE_UNUSED = {
-  { &mvr_alts[0], 1u, 1, mvr_guard_0_l0 },
-  { &mvr_alts[1], 1u, 0, NULL },
-};
-static const struct mvr_ritem mvr_ritems[] MVR_MAYBE_UNUSED = {
-  { 2, 0, 0, 0, 0u, NULL, &mvr_args[6], NULL, NULL },
-  { 0, 0, 0, 1, 1u, &mvr_alts[2], NULL, mvr_guard_1_r0, mvr_cb_1_r0 },
-  { 0, 0, 0, 0, 1u, &mvr_alts[3], NULL, NULL, NULL },
-};
-static const struct mvr_rule mvr_rule_table[] MVR_MAYBE_UNUSED = {
-  { 0, 0, 1u, 1u, &mvr_litems[0], &mvr_ritems[0], NULL, 1u, 1u }, /* rule 0 */
-  { 0, 0, 1u, 2u, &mvr_litems[1], &mvr_ritems[1], NULL, 2u, 1u }, /* rule 1 */
-};
-/* Rule-id lists (dispatch lists, first follower syscalls of each rule). */
-static const uint32_t mvr_u32[] = {
-  0u, 0u, 1u, 0u, 1u,
-};
+#define MVR_NARGS 5 /* argument pattern groups (six arguments each) */
+#define MVR_NALTS 4
+#define MVR_NLITEMS 2
+#define MVR_NRITEMS 3
+#define MVR_NRULES 2
+#define MVR_NU32 5
+#define MVR_NBUCKETS 1
+/* Rows of each section of mvr_tab: argument groups, alternatives, left items, right items, rules, rule-id list entries, buckets. */
+static const uint32_t mvr_tab_rows[7] = { 5u, 4u, 2u, 3u, 2u, 5u, 0u };
+static const mvr_guard_fn mvr_guard_fns[] = { NULL, mvr_guard_0_l0, mvr_guard_1_r0 };
+static const mvr_cb_fn mvr_cb_fns[] = { NULL, mvr_cb_1_r0 };
+/* Literal bytes (patterns, rewrites, diverge reasons), by offset. */
+static const char mvr_bytes[] =
+  "bad-cmd\012";
+/* The rows: argument groups, alternatives, left items, right items, rules, rule-id lists, buckets. */
+static const char mvr_tab[] =
+  "0 3 4 1 0 0 -1 0 0 0 0 2 3 0 0 -1 0 8 0 0 1 1 1 0 0 -1 0 0 1 0 5 1 1 0 0 -1 0 0 1 0 3 1 0 0 0 0 0 0 "
+  "0 1 1 1 0 0 -1 0 0 1 0 0 0 1 2 1 3 1 4 0 1 1 1 1 1 0 0 2 0 0 0 0 0 2 0 0 0 0 0 1 1 2 0 2 1 0 0 0 0 1 "
+  "3 0 0 0 0 0 1 1 0 0 0 1 1 0 0 1 2 1 1 0 2 1 0 0 1 0 1 ";
+#include "mvr_tables.h"
 /* Leader dispatch by the next leader event's syscall number; arg >= 0: second level by that argument. */
 static const struct mvr_disp mvr_lead[MVR_NSC] = {
   { -1, 3u, 1u, 0u, 0u },
@@ -592,9 +555,6 @@ static const struct mvr_disp mvr_lead[MVR_NSC] = {
   { -1, 0u, 0u, 0u, 0u },
   { -1, 0u, 0u, 0u, 0u },
   { -1, 0u, 0u, 0u, 0u },
-};
-static const struct mvr_bucket mvr_buckets[] MVR_MAYBE_UNUSED = {
-  { 0, 0u, 0u },
 };
 /* `nothing => ...` rules by the follower call's syscall number. */
 static const struct mvr_list mvr_noth[MVR_NSC] = {

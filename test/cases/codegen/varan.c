@@ -41,208 +41,31 @@ static void mvr_cb_4_r0(const struct mvr_ctx *mvr_c, mvr_step *mvr_out, uint8_t 
 #include "mvr_default_match.h"
 _Static_assert(MVR_NSC <= MVR_SC_COUNT, "mvr_default_match.h is older than the syscall table");
 
-/* no literals */
-
-static const struct mvr_arg mvr_args[] MVR_MAYBE_UNUSED = {
-  { 0, 2, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 2, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 3, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 2, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 3, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 2, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 3, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 2, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 3, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 2, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 3, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 3, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 2, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 2, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 2, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 3, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 2, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 3, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 3, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 1, 1, 0, 0, -1, 0, 0u, INT64_C(15), NULL },
-  { 0, 2, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 3, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 2, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 2, 0, 0, -1, 0, 0u, 0, NULL },
-  { 3, 1, 0, 0, 0, 0, 0u, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-};
-static const struct mvr_alt mvr_alts[] MVR_MAYBE_UNUSED = {
-  { 2u, &mvr_args[0] },
-  { 32u, &mvr_args[6] },
-  { 8u, &mvr_args[12] },
-  { 13u, &mvr_args[18] },
-  { 13u, &mvr_args[24] },
-  { 13u, &mvr_args[30] },
-  { 13u, &mvr_args[36] },
-  { 13u, &mvr_args[42] },
-  { 0u, &mvr_args[48] },
-  { 1u, &mvr_args[54] },
-  { 186u, &mvr_args[60] },
-  { 1u, &mvr_args[66] },
-  { 14u, &mvr_args[72] },
-  { 14u, &mvr_args[78] },
-  { 186u, &mvr_args[84] },
-  { 0u, &mvr_args[90] },
-  { 13u, &mvr_args[96] },
-  { 1u, &mvr_args[102] },
-  { 1u, &mvr_args[108] },
-  { 10u, &mvr_args[114] },
-  { 10u, &mvr_args[120] },
-  { 11u, &mvr_args[126] },
-};
-static const struct mvr_litem mvr_litems[] MVR_MAYBE_UNUSED = {
-  { &mvr_alts[0], 1u, 0, NULL },
-  { &mvr_alts[3], 1u, 1, NULL },
-  { &mvr_alts[4], 1u, 1, NULL },
-  { &mvr_alts[5], 1u, 1, NULL },
-  { &mvr_alts[6], 1u, 1, NULL },
-  { &mvr_alts[8], 2u, 1, NULL },
-  { &mvr_alts[17], 1u, 0, NULL },
-};
-static const struct mvr_ritem mvr_ritems[] MVR_MAYBE_UNUSED = {
-  { 0, 0, 0, 0, 1u, &mvr_alts[1], NULL, NULL, NULL },
-  { 0, 0, 0, 0, 1u, &mvr_alts[2], NULL, NULL, NULL },
-  { 1, 0, 1, 0, 0u, NULL, NULL, NULL, NULL },
-  { 0, 0, 0, 0, 1u, &mvr_alts[7], NULL, NULL, NULL },
-  { 1, 0, 2, 0, 0u, NULL, NULL, NULL, NULL },
-  { 1, 0, 3, 0, 0u, NULL, NULL, NULL, NULL },
-  { 1, 0, 0, 0, 0u, NULL, NULL, NULL, NULL },
-  { 0, 0, 0, 0, 1u, &mvr_alts[10], NULL, NULL, NULL },
-  { 0, 0, 0, 0, 1u, &mvr_alts[11], NULL, NULL, NULL },
-  { 0, 0, 0, 0, 1u, &mvr_alts[12], NULL, NULL, NULL },
-  { 1, 0, 0, 0, 0u, NULL, NULL, NULL, NULL },
-  { 0, 0, 0, 0, 1u, &mvr_alts[13], NULL, NULL, NULL },
-  { 0, 0, 0, 0, 1u, &mvr_alts[14], NULL, NULL, NULL },
-  { 0, 0, 0, 0, 1u, &mvr_alts[15], NULL, NULL, NULL },
-  { 0, 0, 0, 0, 1u, &mvr_alts[16], NULL, NULL, NULL },
-  { 0, 0, 0, 0, 1u, &mvr_alts[18], NULL, NULL, mvr_cb_4_r0 },
-  { 0, 0, 0, 0, 1u, &mvr_alts[19], NULL, NULL, NULL },
-  { 0, 1, 0, 0, 1u, &mvr_alts[20], NULL, NULL, NULL },
-  { 0, 0, 0, 0, 1u, &mvr_alts[21], NULL, NULL, NULL },
-};
-static const struct mvr_rule mvr_rule_table[] MVR_MAYBE_UNUSED = {
-  { 0, 0, 1u, 2u, &mvr_litems[0], &mvr_ritems[0], NULL, 1u, 1u }, /* rule 0 */
-  { 0, 0, 4u, 5u, &mvr_litems[1], &mvr_ritems[2], NULL, 2u, 1u }, /* rule 1 */
-  { 0, 0, 1u, 7u, &mvr_litems[5], &mvr_ritems[7], NULL, 3u, 1u }, /* rule 2 */
-  { 0, 0, 0u, 1u, NULL, &mvr_ritems[14], NULL, 4u, 1u }, /* rule 3 */
-  { 0, 0, 1u, 1u, &mvr_litems[6], &mvr_ritems[15], NULL, 5u, 1u }, /* rule 4 */
-  { 0, 0, 0u, 3u, NULL, &mvr_ritems[16], NULL, 6u, 1u }, /* rule 5 */
-};
-/* Rule-id lists (dispatch lists, first follower syscalls of each rule). */
-static const uint32_t mvr_u32[] = {
-  0u, 32u, 13u, 186u, 13u, 1u, 10u, 2u, 2u, 4u, 0u, 1u, 3u,
-};
+#define MVR_NARGS 22 /* argument pattern groups (six arguments each) */
+#define MVR_NALTS 22
+#define MVR_NLITEMS 7
+#define MVR_NRITEMS 19
+#define MVR_NRULES 6
+#define MVR_NU32 13
+#define MVR_NBUCKETS 1
+/* Rows of each section of mvr_tab: argument groups, alternatives, left items, right items, rules, rule-id list entries, buckets. */
+static const uint32_t mvr_tab_rows[7] = { 22u, 22u, 7u, 19u, 6u, 13u, 0u };
+static const mvr_guard_fn mvr_guard_fns[] = { NULL };
+static const mvr_cb_fn mvr_cb_fns[] = { NULL, mvr_cb_4_r0 };
+/* Literal bytes (patterns, rewrites, diverge reasons), by offset. */
+static const char mvr_bytes[] =
+  "";
+/* The rows: argument groups, alternatives, left items, right items, rules, rule-id lists, buckets. */
+static const char mvr_tab[] =
+  "0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 1 1 1 0 0 -1 0 0 15 0 0 4 3 1 0 0 0 0 0 0 0 0 0 0 2 0 32 1 8 2 13 3 "
+  "13 4 13 5 13 6 13 7 0 8 1 9 186 10 1 11 14 12 14 13 186 14 0 15 13 16 1 17 1 18 10 19 10 20 11 21 0 "
+  "1 0 0 3 1 1 0 4 1 1 0 5 1 1 0 6 1 1 0 8 2 1 0 17 1 0 0 0 0 0 0 1 1 0 0 0 0 0 0 0 1 2 0 0 0 1 0 1 0 0 "
+  "0 0 0 0 0 0 0 0 1 7 0 0 0 1 0 2 0 0 0 0 0 0 1 0 3 0 0 0 0 0 0 1 0 0 0 0 0 0 0 0 0 0 0 0 1 10 0 0 0 0 "
+  "0 0 0 1 11 0 0 0 0 0 0 0 1 12 0 0 0 1 0 0 0 0 0 0 0 0 0 0 0 0 1 13 0 0 0 0 0 0 0 1 14 0 0 0 0 0 0 0 "
+  "1 15 0 0 0 0 0 0 0 1 16 0 0 0 0 0 0 0 1 18 0 0 1 0 0 0 0 1 19 0 0 0 0 1 0 0 1 20 0 0 0 0 0 0 0 1 21 "
+  "0 0 0 0 0 1 2 0 0 0 1 1 0 0 4 5 1 2 0 2 1 0 0 1 7 5 7 0 3 1 0 0 0 1 6 14 0 4 1 0 0 1 1 6 15 0 5 1 0 "
+  "0 0 3 7 16 0 6 1 0 32 13 186 13 1 10 2 2 4 0 1 3 ";
+#include "mvr_tables.h"
 /* Leader dispatch by the next leader event's syscall number; arg >= 0: second level by that argument. */
 static const struct mvr_disp mvr_lead[MVR_NSC] = {
   { -1, 7u, 1u, 0u, 0u },
@@ -715,9 +538,6 @@ static const struct mvr_disp mvr_lead[MVR_NSC] = {
   { -1, 0u, 0u, 0u, 0u },
   { -1, 0u, 0u, 0u, 0u },
   { -1, 0u, 0u, 0u, 0u },
-};
-static const struct mvr_bucket mvr_buckets[] MVR_MAYBE_UNUSED = {
-  { 0, 0u, 0u },
 };
 /* `nothing => ...` rules by the follower call's syscall number. */
 static const struct mvr_list mvr_noth[MVR_NSC] = {

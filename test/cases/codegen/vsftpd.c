@@ -26,56 +26,25 @@ struct mvr_state {
 #include "mvr_default_match.h"
 _Static_assert(MVR_NSC <= MVR_SC_COUNT, "mvr_default_match.h is older than the syscall table");
 
-static const uint8_t mvr_lit_0[19] = { 0x35, 0x30, 0x30, 0x20, 0x55, 0x6e, 0x6b, 0x6e, 0x6f, 0x77, 0x6e, 0x20, 0x63, 0x6f, 0x6d, 0x6d, 0x61, 0x6e, 0x64 };
-static const uint8_t mvr_lit_1[8] = { 0x46, 0x4f, 0x4f, 0x42, 0x41, 0x52, 0x0d, 0x0a };
-
-static const struct mvr_arg mvr_args[] MVR_MAYBE_UNUSED = {
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 3, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 2, 2, 0, 0, -1, 0, 19u, 0, mvr_lit_0 },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 2, 3, 0, 0, -1, 0, 8u, 0, mvr_lit_1 },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 2, 2, 0, 0, -1, 0, 19u, 0, mvr_lit_0 },
-  { 0, 1, 0, 0, -1, 0, 0u, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-  { 0, 0, 0, 0, -1, 0, 0, 0, NULL },
-};
-static const struct mvr_alt mvr_alts[] MVR_MAYBE_UNUSED = {
-  { 0u, &mvr_args[0] },
-  { 1u, &mvr_args[6] },
-  { 0u, &mvr_args[12] },
-  { 1u, &mvr_args[18] },
-};
-static const struct mvr_litem mvr_litems[] MVR_MAYBE_UNUSED = {
-  { &mvr_alts[0], 1u, 0, NULL },
-  { &mvr_alts[1], 1u, 0, NULL },
-};
-static const struct mvr_ritem mvr_ritems[] MVR_MAYBE_UNUSED = {
-  { 0, 0, 0, 0, 1u, &mvr_alts[2], NULL, NULL, NULL },
-  { 0, 0, 0, 0, 1u, &mvr_alts[3], NULL, NULL, NULL },
-};
-static const struct mvr_rule mvr_rule_table[] MVR_MAYBE_UNUSED = {
-  { 0, 0, 2u, 2u, &mvr_litems[0], &mvr_ritems[0], NULL, 1u, 1u }, /* rule 0 */
-};
-/* Rule-id lists (dispatch lists, first follower syscalls of each rule). */
-static const uint32_t mvr_u32[] = {
-  0u, 0u, 0u,
-};
+#define MVR_NARGS 4 /* argument pattern groups (six arguments each) */
+#define MVR_NALTS 4
+#define MVR_NLITEMS 2
+#define MVR_NRITEMS 2
+#define MVR_NRULES 1
+#define MVR_NU32 3
+#define MVR_NBUCKETS 1
+/* Rows of each section of mvr_tab: argument groups, alternatives, left items, right items, rules, rule-id list entries, buckets. */
+static const uint32_t mvr_tab_rows[7] = { 4u, 4u, 2u, 2u, 1u, 3u, 0u };
+static const mvr_guard_fn mvr_guard_fns[] = { NULL };
+static const mvr_cb_fn mvr_cb_fns[] = { NULL };
+/* Literal bytes (patterns, rewrites, diverge reasons), by offset. */
+static const char mvr_bytes[] =
+  "500 Unknown commandFOOBAR\015\012";
+/* The rows: argument groups, alternatives, left items, right items, rules, rule-id lists, buckets. */
+static const char mvr_tab[] =
+  "0 2 2 2 0 0 -1 0 19 0 0 2 2 3 0 0 -1 0 8 0 19 2 2 2 0 0 -1 0 19 0 0 0 0 1 1 0 2 1 3 0 1 0 0 1 1 0 0 "
+  "0 0 0 0 1 2 0 0 0 0 0 0 0 1 3 0 0 0 0 0 2 2 0 0 0 1 1 0 0 0 ";
+#include "mvr_tables.h"
 /* Leader dispatch by the next leader event's syscall number; arg >= 0: second level by that argument. */
 static const struct mvr_disp mvr_lead[MVR_NSC] = {
   { -1, 2u, 1u, 0u, 0u },
@@ -548,9 +517,6 @@ static const struct mvr_disp mvr_lead[MVR_NSC] = {
   { -1, 0u, 0u, 0u, 0u },
   { -1, 0u, 0u, 0u, 0u },
   { -1, 0u, 0u, 0u, 0u },
-};
-static const struct mvr_bucket mvr_buckets[] MVR_MAYBE_UNUSED = {
-  { 0, 0u, 0u },
 };
 /* `nothing => ...` rules by the follower call's syscall number. */
 static const struct mvr_list mvr_noth[MVR_NSC] = {
