@@ -1,0 +1,36 @@
+// Start-up of the CLI: the TypeScript compiler API (~9 MB) is loaded only for files with typed
+// blocks (scripts/build.mjs makes the import lazy; any eager use would load it for every command).
+import { expect } from 'chai';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { mvrc, tempDir } from './helpers/cli.ts';
+
+describe('CLI start-up', function () {
+  this.timeout(60_000);
+  const dir = tempDir('mvrc-startup-');
+  // Preloaded into the CLI's process: reports on exit whether anything resolved 'typescript'.
+  const hook = join(dir, 'hook.cjs');
+  writeFileSync(
+    hook,
+    `const M = require('node:module'); const orig = M._resolveFilename; let ts = false;
+M._resolveFilename = function (req, ...rest) { if (req === 'typescript') ts = true; return orig.call(this, req, ...rest); };
+process.on('exit', () => process.stderr.write(ts ? 'TYPESCRIPT-LOADED\\n' : 'TYPESCRIPT-NOT-LOADED\\n'));\n`,
+  );
+  const run = (args: string[]) => mvrc(args, { cwd: dir, env: { NODE_OPTIONS: `--require ${hook}` } });
+
+  it('check, compile and build of a file without typed blocks never load TypeScript', () => {
+    writeFileSync(join(dir, 'plain.mvr'), 'open(_,_,_) => dup(_), lseek(_,_,_)\nread(fd,s,n) {{ return n > 0; }} => read(fd,s,n)\nwrite(1,"x",_) => nothing\n');
+    for (const args of [['check', 'plain.mvr'], ['build', 'plain.mvr', '-o', 'out'], ['fmt', 'plain.mvr'], ['--help']]) {
+      const r = run(args);
+      expect(r.status, `${args.join(' ')}: ${r.stderr}`).to.equal(0);
+      expect(r.stderr, args.join(' ')).to.contain('TYPESCRIPT-NOT-LOADED');
+    }
+  });
+
+  it('a file with a typed block does load it (the hook sees the load)', () => {
+    writeFileSync(join(dir, 'typed.mvr'), 'read(fd, s, _) if (s.startsWith("A")) as r => r(fd, "b", 1)\n');
+    const r = run(['check', 'typed.mvr']);
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stderr).to.contain('TYPESCRIPT-LOADED');
+  });
+});
