@@ -67,8 +67,6 @@ interface VarRecord {
 
 /** Per-rule facts the cross-rule checks need. */
 interface RuleFacts {
-  lhsVarCount: Map<string, number>;
-  allVarCount: Map<string, number>;
   /** Canonical text of the right side, to tell "same actions" from "different actions". */
   rhsKey: string;
 }
@@ -89,7 +87,7 @@ export function checkRules(inputs: readonly RuleInput[], groups: GroupTable, dia
     } catch (e) {
       internalError(diags, input.file, input.rule.span, 'checking this rule', e);
       rules.push({ id, file: input.file, ast: input.rule, lhs: { kind: 'nothing' }, rhs: { kind: 'nothing' }, variables: new Map() });
-      facts.push({ lhsVarCount: new Map(), allVarCount: new Map(), rhsKey: `#broken${id}` });
+      facts.push({ rhsKey: `#broken${id}` });
     }
   });
   try {
@@ -118,7 +116,6 @@ interface LabelRecord {
 class RuleChecker {
   private readonly vars = new Map<string, VarRecord>();
   private readonly labels = new Map<string, LabelRecord>();
-  private readonly lhsVarCount = new Map<string, number>();
   private readonly allVarCount = new Map<string, number>();
   /** Identifiers mentioned in C blocks and typed blocks (a variable named there is used). */
   private readonly mentioned = new Set<string>();
@@ -156,7 +153,7 @@ class RuleChecker {
   }
 
   facts(): RuleFacts {
-    return { lhsVarCount: this.lhsVarCount, allVarCount: this.allVarCount, rhsKey: this.rhsKey };
+    return { rhsKey: this.rhsKey };
   }
 
   // ---- variables ----------------------------------------------------------------------------
@@ -174,7 +171,6 @@ class RuleChecker {
 
   private useVariable(name: string, kind: ParamKind, file: string, at: Span, side: 'leader' | 'follower', fromGroup: boolean): void {
     this.allVarCount.set(name, (this.allVarCount.get(name) ?? 0) + 1);
-    if (side === 'leader') this.lhsVarCount.set(name, (this.lhsVarCount.get(name) ?? 0) + 1);
     const prev = this.vars.get(name);
     if (!prev) {
       this.vars.set(name, {
@@ -821,19 +817,20 @@ function checkAcrossRules(rules: readonly ResolvedRule[], facts: readonly RuleFa
   // each in file order. So a leader-only rule can be hidden by a mapping rule written after it.
   const low = (r: ResolvedRule): boolean => r.rhs.kind === 'nothing' || r.lhs.kind === 'nothing';
   const tried = rules.map((_, k) => k).sort((x, y) => Number(low(rules[x]!)) - Number(low(rules[y]!)) || x - y);
-  const sits = rules.map(situationOf);
+  // Situations are computed when needed rather than kept for every rule: with 200,000 rules
+  // they would hold hundreds of MB; the index keeps only keys.
   const index = new CoverIndex();
   let budget = MAX_PAIR_COMPARISONS;
   for (let jj = 0; jj < tried.length; jj++) {
     const j = tried[jj]!;
     const b = rules[j]!;
-    const sb = sits[j]!;
     if (b.lhs.kind === 'begin') continue;
+    const sb = situationOf(b);
     for (const ii of index.candidates(sb)) {
       if (--budget < 0) break;
       const i = tried[ii]!;
       const a = rules[i]!;
-      const sa = sits[i]!;
+      const sa = situationOf(a);
       if (!covers(sa, sb)) continue;
       // Conflict: the same situation both ways (up to renaming variables), no predicate on
       // either side, different actions. A more specific rule tried before a general one is the
