@@ -45,9 +45,7 @@ static int64_t mvr_num(const char **p) {
   return neg ? (int64_t)(0u - v) : (int64_t)v;
 }
 
-static const uint8_t *mvr_bytes_at(int64_t off) {
-  return (const uint8_t *)mvr_bytes + off;
-}
+static const uint8_t *mvr_bytes_at(int64_t off) { return (const uint8_t *)mvr_bytes + off; }
 
 static void mvr_tables_init(void) {
   if (mvr_tables_ready) return;
@@ -56,7 +54,7 @@ static void mvr_tables_init(void) {
     struct mvr_arg *a = &mvr_args[g * MVR_MAX_ARGS];
     uint32_t mask = (uint32_t)mvr_num(&p);
     for (int j = 0; j < MVR_MAX_ARGS; j++) {
-      struct mvr_arg x = { 0, 0, 0, 0, -1, 0, 0, 0, NULL };
+      struct mvr_arg x = {0, 0, 0, 0, -1, 0, 0, 0, NULL};
       if (mask & (1u << j)) {
         x.op = (uint8_t)mvr_num(&p);
         x.cls = (uint8_t)mvr_num(&p);
@@ -123,7 +121,5 @@ static void mvr_tables_init(void) {
 }
 
 #if defined(__GNUC__)
-__attribute__((constructor)) static void mvr_tables_load(void) {
-  mvr_tables_init();
-}
+__attribute__((constructor)) static void mvr_tables_load(void) { mvr_tables_init(); }
 #endif
