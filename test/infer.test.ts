@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DiagnosticBag } from '../compiler/core/diagnostics.ts';
-import { alignSequences, canonical, checkRuleText, comparedTrace, suggestRules } from '../compiler/traces/infer.ts';
+import { alignSequences, canonical, checkRuleText, comparedTrace, inferRules, suggestRules } from '../compiler/traces/infer.ts';
 import { parseJsonTrace, type Trace } from '../compiler/traces/trace.ts';
 import { verifyTraces } from '../compiler/traces/verify.ts';
 import { mvrc, tempDir } from './helpers/cli.ts';
@@ -346,6 +346,20 @@ describe('mvrc infer: rules from two traces', () => {
 });
 
 // ---- the command --------------------------------------------------------------------------------
+
+describe('mvrc infer: large traces', function () {
+  this.timeout(120_000);
+  it('infers from 150,000 events a side without overflowing the stack (a spread push did at ~140k)', () => {
+    const evs: Ev[] = [];
+    for (let i = 0; i < 75_000; i++) evs.push(read(5, `GET k${i % 100}\n`), write(5, `v${i % 100}\n`));
+    const follower = [...evs];
+    follower[1001] = write(5, 'changed\n');
+    const inf = inferRules(traceOf(evs, 'big-a.jsonl'), traceOf(follower, 'big-b.jsonl'));
+    expect(inf).to.not.equal(null);
+    expect(inf!.leaderEvents.length).to.equal(150_000);
+    expect(inf!.rules.map((r) => r.text)).to.deep.equal(['write(fd, "v0\\n", _) => write(fd, "changed\\n", n) -> do { ret = n; }']);
+  });
+});
 
 describe('mvrc infer (CLI)', () => {
   const dir = tempDir('mvrc-infer-');

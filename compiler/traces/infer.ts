@@ -353,8 +353,9 @@ export function inferRules(leader: Trace, follower: Trace, form: InferForm = INF
   for (const p of threadPairs(leader, follower)) {
     const lev = p.leader ? comparedEvents(leader, p.leader.id) : [];
     const fev = p.follower ? comparedEvents(follower, p.follower.id) : [];
-    leaderEvents.push(...lev);
-    followerEvents.push(...fev);
+    // One at a time: a spread passes every event as an argument, and overflows the stack at ~140k.
+    for (const e of lev) leaderEvents.push(e);
+    for (const e of fev) followerEvents.push(e);
     if (!p.leader || !p.follower) {
       const side = p.follower ? 'follower' : 'leader';
       const h: Hunk = { leaderStart: 0, leaderEnd: lev.length, followerStart: 0, followerEnd: fev.length, leader: lev, follower: fev, pair: p.index };
