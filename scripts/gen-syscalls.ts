@@ -167,7 +167,7 @@ function cParam(p: ParamInfo, t: CTables, structOf: (n: string) => StructInfo | 
 
 function cRet(r: RetInfo | undefined, t: CTables): string {
   if (!r) return '{ 0, 0, 0 }';
-  const kind = { fd: 'MVR_P_FD', int: 'MVR_P_INT', size: 'MVR_P_SIZE', ptr: 'MVR_P_PTR', flags: 'MVR_P_FLAGS' }[r.kind];
+  const kind = { fd: 'MVR_P_FD', int: 'MVR_P_INT', size: 'MVR_P_SIZE', ptr: 'MVR_P_PTR', flags: 'MVR_P_FLAGS', tid: 'MVR_P_INT' }[r.kind];
   return `{ ${kind}, ${r.values !== undefined ? t.valueIndex.get(r.values)! + 1 : 0}, ${C_FMT[r.fmt ?? 'dec']} }`;
 }
 

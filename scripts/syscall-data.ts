@@ -492,7 +492,7 @@ function parseRet(text: string): RetInfo | string {
   const m = /^([a-z_]+)(?:\[([^\]]*)\])?$/.exec(text);
   if (!m) return 'expected ->KIND or ->KIND[values=SET,fmt=F]';
   const kind = m[1]!;
-  if (!['fd', 'int', 'size', 'ptr', 'flags'].includes(kind)) return `kind '${kind}' is not fd, int, size, ptr or flags`;
+  if (!['fd', 'int', 'size', 'ptr', 'flags', 'tid'].includes(kind)) return `kind '${kind}' is not fd, int, size, ptr, flags or tid`;
   const r: RetInfo = { kind: kind as RetInfo['kind'] };
   for (const a of m[2] ? m[2].split(',') : []) {
     let am: RegExpExecArray | null;

@@ -383,7 +383,7 @@ export const SYSCALL_TABLE: readonly SyscallInfo[] = [
     ],
   },
   {
-    name: 'getpid', nr: 39, arity: 0, detailed: true, effect: 'readonly', recorded: true,
+    name: 'getpid', nr: 39, arity: 0, detailed: true, effect: 'readonly', recorded: true, ret: { kind: 'tid' },
     params: [],
   },
   {
@@ -1581,7 +1581,7 @@ export const SYSCALL_TABLE: readonly SyscallInfo[] = [
     ],
   },
   {
-    name: 'gettid', nr: 186, arity: 0, detailed: true, effect: 'readonly', recorded: true,
+    name: 'gettid', nr: 186, arity: 0, detailed: true, effect: 'readonly', recorded: true, ret: { kind: 'tid' },
     params: [],
   },
   {
@@ -1852,7 +1852,7 @@ export const SYSCALL_TABLE: readonly SyscallInfo[] = [
     ],
   },
   {
-    name: 'set_tid_address', nr: 218, arity: 1, detailed: true, effect: 'local', recorded: false,
+    name: 'set_tid_address', nr: 218, arity: 1, detailed: true, effect: 'local', recorded: false, ret: { kind: 'tid' },
     params: [
       { name: 'tidptr', kind: 'ptr', dir: 'in' },
     ],

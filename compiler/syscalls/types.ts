@@ -79,7 +79,8 @@ export interface ParamInfo {
 
 /** What the return value is, for reports (and, when it is a new descriptor, for the runtime). */
 export interface RetInfo {
-  kind: 'fd' | 'int' | 'size' | 'ptr' | 'flags';
+  /** tid: the caller's own thread id (a process's main thread: its pid). */
+  kind: 'fd' | 'int' | 'size' | 'ptr' | 'flags' | 'tid';
   values?: string;
   fmt?: 'oct' | 'hex' | 'dec';
 }

@@ -325,7 +325,8 @@ export function parseStraceTrace(file: SourceFile, diags: DiagnosticBag): Trace 
 
   // Lines without a pid (strace writing to stderr shows none while it traces one process) belong
   // to the only live process when there is one, else to the first process, whose pid is learned
-  // from its set_tid_address / getpid / gettid result (0 until then).
+  // from the result of a call that returns the caller's thread id (`->tid` in the syscall model:
+  // set_tid_address, getpid, gettid; 0 until then).
   let firstPid: number | null = null;
   const alive = new Set<number>();
   const relabel = (from: number, to: number): void => {
@@ -376,9 +377,9 @@ export function parseStraceTrace(file: SourceFile, diags: DiagnosticBag): Trace 
     }
     alive.add(thread);
     if (explicit === undefined && firstPid === null && thread === 0) {
-      const m = /^(?:set_tid_address|getpid|gettid)\(.*\)\s*=\s*(\d+)\s*$/.exec(body);
-      if (m && Number(m[1]) > 0) {
-        firstPid = Number(m[1]);
+      const m = /^([a-z_0-9]+)\(.*\)\s*=\s*(\d+)\s*$/.exec(body);
+      if (m && syscallByName(m[1]!)?.ret?.kind === 'tid' && Number(m[2]) > 0) {
+        firstPid = Number(m[2]);
         relabel(0, firstPid);
         thread = firstPid;
       }
