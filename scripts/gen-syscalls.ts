@@ -117,14 +117,14 @@ const C_FMT: Record<string, number> = { dec: 0, oct: 1, hex: 2, wstatus: 3, unio
 const C_PART: Record<string, number> = { name: 1, control: 2, flags: 3, msgs: 4 };
 
 /** Whether the phase-1 agent must see the parameter as a pointer: its bytes only mean something
- *  through the model (gathered data, a msghdr, pointers inside a structure), which the agent's
- *  generic recorder and built-in default matcher do not apply yet (docs/runtime.md). */
+ *  through the model (gathered data, a msghdr, addresses inside a structure), which the agent's
+ *  generic recorder and built-in default matcher do not apply yet (docs/runtime.md). Fields marked
+ *  `ignore` are not enough: the agent already handles epoll_ctl's data itself. */
 function agentSeesPointer(p: ParamInfo, structOf: (n: string) => StructInfo | undefined): boolean {
   if (p.type === 'iovec' || p.type === 'msghdr' || p.type === 'mmsghdr') return true;
   if (p.kind !== 'in_struct' || p.type === undefined) return false;
   const s = structOf(p.type);
-  const hasPtr = (st: StructInfo): boolean =>
-    st.fields.some((f) => f.type === 'ptr' || (f.ignore && f.type !== 'pad') || (f.type.startsWith('struct:') && hasPtr(structOf(f.type.slice(7))!)));
+  const hasPtr = (st: StructInfo): boolean => st.fields.some((f) => f.type === 'ptr' || (f.type.startsWith('struct:') && hasPtr(structOf(f.type.slice(7))!)));
   return s !== undefined && hasPtr(s);
 }
 

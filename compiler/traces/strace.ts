@@ -11,12 +11,14 @@
 // - `--- SIGINT {...} ---`: a signal delivered before the thread's next event;
 // - `+++ exited with N +++`, `+++ killed by SIGKILL +++`, `strace: ...` messages: ignored;
 // - `= -1 ENOENT (...)`: ret = -errno; `= ?`: the call did not return (noRet);
-// - arguments by the syscall table's parameter kinds: integers in decimal, hex or (leading 0)
-//   octal, `NULL`, `AT_FDCWD`, symbolic constants and `A|B|0x10` flag sets (a table of the common
-//   ones below; an expression with a name the table lacks gets a value derived from its text, see
+// - arguments by the syscall model's parameters for the call's command: integers in decimal, hex
+//   or (leading 0) octal, `NULL`, symbolic constants and `A|B|0x10` flag sets (the model's value
+//   sets; an expression with a name the model lacks gets a value derived from its text, see
 //   symbolicValue); `"..."` strings become the argument's bytes (\xNN and the C escapes), a
-//   trailing `...` marks them cut (truncated); structures and arrays (`{...}`, `[...]`) give no
-//   bytes.
+//   trailing `...` marks them cut (truncated); memory strace decodes (iovecs, msghdrs, sockaddrs,
+//   structures, signal sets) is read back into bytes by its type (compiler/traces/strace-values.ts),
+//   the parts of a msghdr into the derived parameters; arguments and input bytes are kept in their
+//   meaningful form (compiler/syscalls/meaning.ts).
 // Lines that cannot be read are MVR9006, unknown syscall names MVR9007; reading goes on.
 import { Diag } from '../core/diagnostic-messages.ts';
 import type { DiagnosticBag } from '../core/diagnostics.ts';
