@@ -261,7 +261,7 @@ describe('decode: strace-like formatting', () => {
           '',
         ].join('\n'),
       );
-      const cc = spawnSync('gcc', ['-std=c11', '-Wall', '-Wextra', '-Werror', '-D_GNU_SOURCE', `-I${join(rt, 'include')}`, `-I${join(rt, 'common')}`, 'main.c', join(rt, 'common', 'mvr_decode.c'), join(rt, 'common', 'mvr_sysinfo.c'), '-o', 'dec'], { cwd: dir, encoding: 'utf8' });
+      const cc = spawnSync('gcc', ['-std=c11', '-Wall', '-Wextra', '-Werror', '-D_GNU_SOURCE', `-I${join(rt, 'include')}`, `-I${join(rt, 'common')}`, 'main.c', join(rt, 'common', 'mvr_decode.c'), join(rt, 'common', 'mvr_sysinfo.c'), join(rt, 'common', 'mvr_strbuf.c'), join(rt, 'common', 'mvr_util.c'), '-o', 'dec'], { cwd: dir, encoding: 'utf8' });
       expect(cc.status, cc.stderr).to.equal(0);
       // Every syscall with scalar arguments chosen to hit value sets and commands, then calls with memory.
       const cases: { nr: number; args: bigint[]; bufs: (Uint8Array | undefined)[]; ret?: bigint }[] = [];
