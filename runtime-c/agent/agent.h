@@ -234,6 +234,8 @@ typedef struct tstate {
   siginfo_t deferred_info[65];
   mvr_leader_view view;
   mvr_step step;
+  uint8_t *gather; /* follower: a call's gathered input bytes (gather.c), max_buf bytes, made on first use */
+  uint64_t gather_cap;
   parsed win[WIN];
 } tstate;
 
@@ -280,6 +282,20 @@ extern rules_api g_rules;
 /* fds.c: per ring, events below this have their descriptors installed. */
 extern uint64_t g_fd_installed[MVR_MAX_RINGS];
 
+/* gather.c: where the bytes of a call's model positions are (iovec arrays, msghdrs and their
+ * derived parts; mvr_si_model_slots). full[i]: the bytes there (inputs: as passed; outputs before
+ * the call: the capacity; after it: what the kernel wrote), not yet capped. */
+typedef struct model_src {
+  uint32_t nr;
+  unsigned mask;              /* the positions described */
+  int out[6];                 /* an output position */
+  const struct iovec *iov[6]; /* gathered: the iovecs (count bounded by IOV_MAX) */
+  uint64_t iovcnt[6];
+  void *ptr[6];          /* contiguous: msg_name, msg_control, &msg_flags */
+  struct msghdr *msg[6]; /* the msghdr at a parameter */
+  uint64_t full[6];
+} model_src;
+
 /* ---- functions, by the file that defines them ---------------------------------------------------- */
 
 /* util.c */
@@ -312,6 +328,12 @@ int follower_restart(greg_t *g, uint32_t nr);
 int creates_fds(uint32_t nr);
 int leader_send_fds(tstate *ts, uint32_t nr, const int64_t *args, int64_t ret, uint64_t index);
 void follower_recv_fds(uint32_t ring, uint64_t event, const mvr_call *call);
+
+/* gather.c */
+void model_describe(uint32_t nr, const int64_t *args, int64_t ret, int after, model_src *m);
+void model_copy(const model_src *m, unsigned i, uint8_t *dst, uint64_t n);
+const uint8_t *model_view(const model_src *m, unsigned i, uint64_t n);
+void model_deliver(const model_src *m, const mvr_step *step);
 
 /* record.c */
 void leader_record(uint32_t nr, const int64_t *args, int64_t ret, uint32_t flags);

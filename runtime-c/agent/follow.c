@@ -43,10 +43,13 @@ const mvr_event *view_get(void *ctx, uint64_t index, int *eof) {
     pe->ev.index = r->index;
     pe->ev.nr = r->nr;
     pe->ev.ret = r->ret;
+    unsigned slots = mvr_si_model_slots(r->nr);
     for (unsigned i = 0; i < 6; i++) {
       int k = mvr_si_kind(r->nr, i);
       pe->ev.args[i] = r->args[i];
-      pe->ev.buf[i] = (mvr_kind_is_in(k) || mvr_kind_is_out(k)) && r->args[i] ? rr.buf[i] : NULL;
+      /* A model position (gathered data, a msghdr's parts) is there even when empty. */
+      pe->ev.buf[i] =
+          ((mvr_kind_is_in(k) || mvr_kind_is_out(k)) && r->args[i]) || (slots & (1u << i)) ? rr.buf[i] : NULL;
       pe->ev.buf_len[i] = r->len[i];
     }
     /* epoll_event.data is each version's own (a pointer, an index): it is taken out of the
@@ -167,8 +170,18 @@ int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only) {
   memset(&call, 0, sizeof call);
   call.nr = nr;
   unsigned arity = mvr_si_arity(nr);
+  /* Iovec arrays and msghdrs: their gathered bytes and parts, or the capacities they offer. */
+  unsigned slots = mvr_si_model_slots(nr);
+  model_src ms;
+  if (slots) model_describe(nr, args, 0, 0, &ms);
   for (unsigned i = 0; i < 6; i++) {
     call.args[i] = args[i];
+    if (slots & (1u << i)) {
+      uint64_t n = ms.full[i] < g_agent.shm->max_buf ? ms.full[i] : g_agent.shm->max_buf;
+      call.buf_len[i] = n;
+      if (!ms.out[i]) call.buf[i] = model_view(&ms, i, n);
+      continue;
+    }
     if (i >= arity) continue;
     int k = mvr_si_kind(nr, i);
     if (mvr_kind_is_in(k) && args[i]) {
@@ -281,11 +294,13 @@ int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only) {
     case MVR_F_EMULATE:
     case MVR_F_NOP:
       for (unsigned i = 0; i < 6; i++) {
-        if (!step->out[i] || !args[i]) continue;
+        if (!step->out[i] || !args[i] || (slots & (1u << i))) continue;
         uint64_t n = step->out_len[i];
         if (n > call.buf_len[i]) n = call.buf_len[i];
         memcpy((void *)(uintptr_t)args[i], step->out[i], n);
       }
+      /* Scattered reads: the leader's bytes into the follower's own iovecs, its msghdr's parts. */
+      if (slots) model_deliver(&ms, step);
       break;
     default:
       follower_retire(MVR_REPORT_INTERNAL, "the rules module returned an unknown follower action", &call, ts->low,

@@ -86,8 +86,19 @@ void leader_record(uint32_t nr, const int64_t *args, int64_t ret, uint32_t flags
   uint64_t lens[6];
   uint64_t need = sizeof(mvr_rec);
   unsigned arity = mvr_si_arity(nr);
+  /* Iovec arrays and msghdrs: the bytes they carry, by the model (gather.c). */
+  unsigned slots = mvr_si_model_slots(nr);
+  model_src ms;
+  if (slots) model_describe(nr, args, ret, 1, &ms);
   for (unsigned i = 0; i < 6; i++) {
     lens[i] = 0;
+    if (slots & (1u << i)) {
+      uint64_t full = ms.out[i] && (flags & MVR_RECF_NORET) ? 0 : ms.full[i];
+      lens[i] = full > cap ? cap : full;
+      if (full > cap) flags |= MVR_RECF_TRUNCATED;
+      need += mvr_align8(lens[i]);
+      continue;
+    }
     if (i >= arity) continue;
     int k = mvr_si_kind(nr, i);
     uint64_t full = 0;
@@ -117,7 +128,8 @@ void leader_record(uint32_t nr, const int64_t *args, int64_t ret, uint32_t flags
   uint8_t *p = (uint8_t *)(r + 1);
   for (unsigned i = 0; i < 6; i++) {
     r->len[i] = (uint32_t)lens[i];
-    if (lens[i]) memcpy(p, (const void *)(uintptr_t)args[i], lens[i]);
+    if (lens[i] && (slots & (1u << i))) model_copy(&ms, i, p, lens[i]);
+    else if (lens[i]) memcpy(p, (const void *)(uintptr_t)args[i], lens[i]);
     p += mvr_align8(lens[i]);
   }
   /* Descriptors travel before the event is published, so the follower never waits for them. */

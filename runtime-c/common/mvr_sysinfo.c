@@ -104,3 +104,41 @@ int mvr_si_type(uint32_t nr, unsigned i, unsigned *strct) {
   if (strct) *strct = si->params[i].strct;
   return si->params[i].type;
 }
+
+static unsigned model_slots(uint32_t nr) {
+  const struct mvr_syscall_info *si = mvr_syscall_lookup(nr);
+  if (!si) return 0;
+  unsigned mask = 0;
+  for (unsigned i = 0; i < si->nargs && i < 6; i++) {
+    const struct mvr_param *p = &si->params[i];
+    if ((p->flags & MVR_PF_AGENT_PTR) && (p->type == MVR_T_IOVEC || p->type == MVR_T_MSGHDR)) mask |= 1u << i;
+  }
+  for (unsigned j = si->nargs; j < 6 && j < (unsigned)si->nargs + si->nextra; j++) {
+    int from = si->params[j].from;
+    if (from >= 0 && from < 6 && (mask & (1u << from))) mask |= 1u << j;
+  }
+  return mask;
+}
+
+/* Asked for every recorded event and every follower call: computed once per number (a benign race
+ * between threads writes the same value; 0xff: not computed yet). */
+#define MODEL_SLOTS_CACHE 512u
+static uint8_t model_slots_cache[MODEL_SLOTS_CACHE];
+static int model_slots_ready;
+
+unsigned mvr_si_model_slots(uint32_t nr) {
+  if (nr >= MODEL_SLOTS_CACHE) return model_slots(nr);
+  if (!__atomic_load_n(&model_slots_ready, __ATOMIC_ACQUIRE)) {
+    for (uint32_t k = 0; k < MODEL_SLOTS_CACHE; k++) model_slots_cache[k] = (uint8_t)model_slots(k);
+    __atomic_store_n(&model_slots_ready, 1, __ATOMIC_RELEASE);
+  }
+  return model_slots_cache[nr];
+}
+
+int mvr_si_derived(uint32_t nr, unsigned j, unsigned *part) {
+  const struct mvr_syscall_info *si = mvr_syscall_lookup(nr);
+  if (part) *part = MVR_PART_NONE;
+  if (!si || j >= 6 || j < si->nargs) return -1;
+  if (part) *part = si->params[j].part;
+  return si->params[j].from;
+}

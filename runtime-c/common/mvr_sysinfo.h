@@ -37,5 +37,12 @@ int mvr_si_noreturn(uint32_t nr);                          /* MVR_NORET_* */
 int mvr_si_blocks(uint32_t nr);                            /* may wait indefinitely (unknown numbers: yes) */
 unsigned mvr_si_nextra(uint32_t nr);                       /* derived parameters after the arity (msghdr parts) */
 int mvr_si_type(uint32_t nr, unsigned i, unsigned *strct); /* enum mvr_type; *strct: MVR_T_STRUCT's index */
+/* The positions the agent records by the model rather than as plain bytes (bit i: position i): an
+ * iovec array or msghdr parameter (MVR_T_IOVEC / MVR_T_MSGHDR, shown as a pointer by mvr_si_kind)
+ * and the msghdr parts derived from it after the arity. 0 for every other call, so the hot path
+ * pays one table look-up. */
+unsigned mvr_si_model_slots(uint32_t nr);
+/* Derived position j (>= arity): the parameter it is a part of (-1: none) and the part (MVR_PART_*). */
+int mvr_si_derived(uint32_t nr, unsigned j, unsigned *part);
 
 #endif

@@ -1,0 +1,75 @@
+// End-to-end tests of gathered writes and scattered reads under `mvrc run` (docs/runtime.md, "The
+// syscall model and the agent"): the agent records an iovec array's or msghdr's bytes, so a
+// follower writing other bytes through writev/sendmsg is retired, and a follower reading through
+// readv/recvmsg gets the leader's bytes in its own iovecs. Fixture: test/fixtures/mvr-iov.c.
+import { expect } from 'chai';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CLI, tempDir } from './helpers/cli.ts';
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const CFLAGS = ['-std=c11', '-Wall', '-Wextra', '-Werror', '-D_GNU_SOURCE', '-O1'];
+
+function mvrcRun(args: string[], input = '') {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run 'npm run build' (npm test does it)`);
+  const r = spawnSync(process.execPath, [CLI, 'run', ...args], { cwd: REPO, input, encoding: 'utf8', timeout: 100_000 });
+  return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+describe('runtime: gathered writes and scattered reads', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let bin: string;
+
+  before(function () {
+    if (process.platform !== 'linux' || process.arch !== 'x64') this.skip();
+    dir = tempDir('mvrc-iov-');
+    bin = join(dir, 'iov');
+    execFileSync('cc', [...CFLAGS, '-o', bin, join(REPO, 'test', 'fixtures', 'mvr-iov.c')]);
+  });
+
+  it('compares the bytes a follower writes with writev: the same pass, one different byte is a divergence', () => {
+    const same = mvrcRun(['--', bin, 'writev', 'A', ':::', bin, 'writev', 'A']);
+    expect(same.stderr, same.stderr).to.not.match(/retired/);
+    expect(same.status).to.equal(0);
+    expect(same.stdout).to.equal('reply A\n');
+    const diff = mvrcRun(['--', bin, 'writev', 'A', ':::', bin, 'writev', 'B']);
+    expect(diff.status).to.equal(0);
+    expect(diff.stdout).to.equal('reply A\n');
+    expect(diff.stderr).to.match(/retired: divergence at leader event #\d+/);
+    expect(diff.stderr).to.contain('leader:   writev(1, "reply A\\n", 3) = 8');
+    expect(diff.stderr).to.contain('follower: writev(1, "reply B\\n", 3)');
+  });
+
+  it('compares the data a follower sends with sendmsg: the same pass, one different byte is a divergence', () => {
+    const same = mvrcRun(['--', bin, 'sendmsg', 'A', ':::', bin, 'sendmsg', 'A']);
+    expect(same.stderr, same.stderr).to.not.match(/retired/);
+    expect(same.stdout).to.equal('got 5: msg A\n');
+    const diff = mvrcRun(['--', bin, 'sendmsg', 'A', ':::', bin, 'sendmsg', 'B']);
+    expect(diff.stdout).to.equal('got 5: msg A\n');
+    expect(diff.stderr).to.match(/retired: divergence at leader event #\d+/);
+    expect(diff.stderr).to.contain('leader:   sendmsg(3, {msg_name=NULL, msg_iov="msg A"}, 0) = 5');
+    expect(diff.stderr).to.contain('follower: sendmsg(3, {msg_name=NULL, msg_iov="msg B"}, 0)');
+  });
+
+  // The follower writes what it received: were the leader's bytes not scattered into its iovecs,
+  // it would write the 'Z's its buffers start with, and be retired at that write.
+  it('gives a follower the bytes the leader received with recvmsg, into its own iovecs', () => {
+    const log = join(dir, 'recvmsg.log');
+    const r = mvrcRun(['--follower-log', log, '--', bin, 'sendmsg', 'A', ':::', bin, 'sendmsg', 'A']);
+    expect(r.stderr, r.stderr).to.not.match(/retired/);
+    expect(r.stdout).to.equal('got 5: msg A\n');
+    expect(readFileSync(log, 'utf8')).to.equal('got 5: msg A\n');
+  });
+
+  it('gives a follower the bytes the leader read with readv, across its iovecs in order', () => {
+    const log = join(dir, 'readv.log');
+    const r = mvrcRun(['--follower-log', log, '--', bin, 'readv', ':::', bin, 'readv'], 'hello-readv');
+    expect(r.stderr, r.stderr).to.not.match(/retired/);
+    expect(r.status).to.equal(0);
+    expect(r.stdout).to.equal('got 11: hello-readv\n');
+    expect(readFileSync(log, 'utf8')).to.equal('got 11: hello-readv\n');
+  });
+});
