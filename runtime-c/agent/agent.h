@@ -4,7 +4,8 @@
  * The files, one concern each: init.c (start-up, the process-wide state, arming SUD), sigsys.c
  * (the SIGSYS handler and agent_call), record.c (leader: recording), follow.c (follower: the
  * leader view, the rule module, one call), reports.c (follower: retirement reports), fds.c
- * (descriptors passed from the leader), epoll.c (epoll user data per version), signals.c
+ * (descriptors passed from the leader), gather.c (iovec arrays and msghdrs by the syscall model),
+ * epoll.c (epoll user data per version), signals.c
  * (signal-mask hygiene, the program's handlers, executing a call), tasks.c (threads and
  * processes), switch.c (role switch), handoff.c (handoff under MVE, mvr_agent_api.h), fastpath.c
  * (the hot calls' libc symbols), util.c (no-libc helpers), trampoline.S (the allowed region).
