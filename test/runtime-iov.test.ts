@@ -72,4 +72,17 @@ describe('runtime: gathered writes and scattered reads', function () {
     expect(r.stdout).to.equal('got 11: hello-readv\n');
     expect(readFileSync(log, 'utf8')).to.equal('got 11: hello-readv\n');
   });
+
+  // msg_namelen and msg_flags start with values the kernel never gives here (77, 0x5a5a) and the
+  // name buffer with 'Z's: the follower prints what it got, so each must be the leader's.
+  it('gives a follower the source address, msg_namelen and msg_flags (MSG_TRUNC) of the leader\'s recvmsg', () => {
+    const log = join(dir, 'trunc.log');
+    const name = `mvr-iov-${process.pid}`;
+    const r = mvrcRun(['--follower-log', log, '--', bin, 'trunc', name, ':::', bin, 'trunc', name]);
+    expect(r.stderr, r.stderr).to.not.match(/retired/);
+    expect(r.status).to.equal(0);
+    const want = `got 64: ${'q'.repeat(64)}\nfrom ${name} namelen ${3 + name.length} flags 0x20\n`;
+    expect(r.stdout).to.equal(want);
+    expect(readFileSync(log, 'utf8')).to.equal(want);
+  });
 });
