@@ -85,4 +85,16 @@ describe('runtime: gathered writes and scattered reads', function () {
     expect(r.stdout).to.equal(want);
     expect(readFileSync(log, 'utf8')).to.equal(want);
   });
+
+  // The follower maps the descriptor it received (mmap is local: each version makes it itself):
+  // without the leader's descriptor installed under the number in the control data, its mmap
+  // fails and it writes "scm: mmap failed", which differs from the leader's write.
+  it('installs the descriptors a leader\'s recvmsg received (SCM_RIGHTS) in the follower under the same numbers', () => {
+    const log = join(dir, 'scm.log');
+    const r = mvrcRun(['--follower-log', log, '--', bin, 'scm', ':::', bin, 'scm']);
+    expect(r.stderr, r.stderr).to.not.match(/retired/);
+    expect(r.status).to.equal(0);
+    expect(r.stdout).to.equal('scm: hello-scm\n');
+    expect(readFileSync(log, 'utf8')).to.equal('scm: hello-scm\n');
+  });
 });

@@ -335,6 +335,8 @@ void model_describe(uint32_t nr, const int64_t *args, int64_t ret, int after, mo
 void model_copy(const model_src *m, unsigned i, uint8_t *dst, uint64_t n);
 const uint8_t *model_view(const model_src *m, unsigned i, uint64_t n);
 void model_deliver(const model_src *m, const mvr_step *step);
+unsigned scm_rights(const uint8_t *ctl, uint64_t len, int32_t *fds, unsigned max);
+unsigned event_scm_rights(const mvr_event *e);
 
 /* record.c */
 void leader_record(uint32_t nr, const int64_t *args, int64_t ret, uint32_t flags);

@@ -8,7 +8,9 @@
  * follower, which installs them under the same numbers: both hold the same kernel objects. */
 
 int creates_fds(uint32_t nr) {
-  return nr == SYS_pipe || nr == SYS_pipe2 || nr == SYS_socketpair || mvr_si_returns_fd(nr);
+  /* recvmsg: the descriptors SCM_RIGHTS control data brings (recvmmsg's are not yet: its
+   * messages are not recorded). */
+  return nr == SYS_pipe || nr == SYS_pipe2 || nr == SYS_socketpair || nr == SYS_recvmsg || mvr_si_returns_fd(nr);
 }
 
 /* The descriptors a successful call created; returns how many (0..2). */
@@ -21,6 +23,14 @@ static unsigned created_fds(uint32_t nr, const int64_t *a, int64_t ret, int32_t 
     fds[0] = pair[0];
     fds[1] = pair[1];
     return 2;
+  }
+  if (nr == SYS_recvmsg) {
+    /* At most the two a channel message carries: more would need the monitor's relay to pass
+     * more per message (docs/runtime.md). */
+    const struct msghdr *h = (const struct msghdr *)(uintptr_t)a[1];
+    if (!h || !h->msg_control) return 0;
+    unsigned n = scm_rights(h->msg_control, h->msg_controllen, fds, 2);
+    return n > 2 ? 2 : n;
   }
   if (mvr_si_returns_fd(nr)) {
     fds[0] = (int32_t)ret;

@@ -307,7 +307,10 @@ int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only) {
                       step->rule);
   }
   if (step->follower_action == MVR_F_MATCH && ret >= 0) {
-    if (creates_fds(nr)) follower_recv_fds(ts->ring, step->event, &call);
+    /* A recvmsg brings descriptors only when the leader's control data holds SCM_RIGHTS: only
+     * then did the leader send them. */
+    if (creates_fds(nr) && (nr != SYS_recvmsg || (mev && event_scm_rights(&mev->ev))))
+      follower_recv_fds(ts->ring, step->event, &call);
     /* The leader closed its descriptor: the follower drops its copy of the same object. */
     if (nr == SYS_close && args[0] >= 0 && args[0] < MVR_FD_BASE) RAW1(SYS_close, args[0]);
   }

@@ -162,3 +162,33 @@ void model_deliver(const model_src *m, const mvr_step *step) {
     }
   }
 }
+
+/* The descriptors an SCM_RIGHTS control message carries (up to max, into fds when not NULL);
+ * returns how many there are in all. The lengths in the control data are checked against `len`,
+ * never trusted. */
+unsigned scm_rights(const uint8_t *ctl, uint64_t len, int32_t *fds, unsigned max) {
+  unsigned count = 0;
+  uint64_t off = 0;
+  while (ctl && off + sizeof(struct cmsghdr) <= len) {
+    struct cmsghdr h;
+    memcpy(&h, ctl + off, sizeof h);
+    if (h.cmsg_len < sizeof h || h.cmsg_len > len - off) break;
+    if (h.cmsg_level == SOL_SOCKET && h.cmsg_type == SCM_RIGHTS) {
+      uint64_t n = (h.cmsg_len - CMSG_LEN(0)) / sizeof(int32_t);
+      for (uint64_t k = 0; k < n; k++, count++)
+        if (fds && count < max) memcpy(&fds[count], ctl + off + CMSG_LEN(0) + k * sizeof(int32_t), sizeof(int32_t));
+    }
+    off += CMSG_ALIGN(h.cmsg_len);
+  }
+  return count;
+}
+
+/* The descriptors a leader's recvmsg event received (SCM_RIGHTS in its recorded control data). */
+unsigned event_scm_rights(const mvr_event *e) {
+  for (unsigned j = 0; j < 6; j++) {
+    unsigned part;
+    if (mvr_si_derived(e->nr, j, &part) >= 0 && part == MVR_PART_CONTROL)
+      return scm_rights(e->buf[j], e->buf_len[j], NULL, 0);
+  }
+  return 0;
+}
