@@ -97,4 +97,17 @@ describe('runtime: gathered writes and scattered reads', function () {
     expect(r.stdout).to.equal('scm: hello-scm\n');
     expect(readFileSync(log, 'utf8')).to.equal('scm: hello-scm\n');
   });
+
+  it('compares pwritev\'s gathered bytes and gives preadv\'s to the follower', () => {
+    const log = join(dir, 'pwritev.log');
+    const same = mvrcRun(['--follower-log', log, '--', bin, 'pwritev', 'A', ':::', bin, 'pwritev', 'A']);
+    expect(same.stderr, same.stderr).to.not.match(/retired/);
+    expect(same.stdout).to.equal('got 3: p-A\n');
+    expect(readFileSync(log, 'utf8')).to.equal('got 3: p-A\n');
+    const diff = mvrcRun(['--', bin, 'pwritev', 'A', ':::', bin, 'pwritev', 'B']);
+    expect(diff.stdout).to.equal('got 3: p-A\n');
+    expect(diff.stderr).to.match(/retired: divergence at leader event #\d+/);
+    expect(diff.stderr).to.match(/leader: +pwritev\(\d+, "p-A", 2, 0\) = 3/);
+    expect(diff.stderr).to.match(/follower: +pwritev\(\d+, "p-B", 2, 0\)/);
+  });
 });
