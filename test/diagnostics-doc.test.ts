@@ -21,8 +21,9 @@ describe('diagnostic documentation (docs/diagnostics.md, mvrc explain)', () => {
   });
 
   it('codes without an example are only those no rule file can produce', () => {
+    // MVR5003-5005 depend on the C compiler at hand (its failure, its absence), not on a rule file.
     const without = entries.filter((e) => e.doc && e.doc.example === undefined).map((e) => e.template.code);
-    const allowed = /^(MVR1011|MVR1014|MVR1016|MVR4011|MVR41\d\d|MVR500[34]|MVR9\d{3})$/;
+    const allowed = /^(MVR1011|MVR1014|MVR1016|MVR4011|MVR41\d\d|MVR500[345]|MVR9\d{3})$/;
     expect(without.filter((c) => !allowed.test(c))).to.deep.equal([]);
   });
 

@@ -387,7 +387,7 @@ export const DIAGNOSTIC_DOCS: { readonly [K in DiagKey]?: DiagnosticDoc } = {
 
   // ---- MVR5xxx: C compilation ---------------------------------------------------------
   CCompileError: {
-    meaning: 'Reported by `mvrc build`: the C compiler found an error in a C block of a rule. The location is in the .mvr file (the generated C carries #line directives); the message is the compiler\'s.',
+    meaning: 'Reported by `mvrc check` (which compiles C blocks with -fsyntax-only when a C compiler is present) and by `mvrc build`: the C compiler found an error in a C block of a rule. The location is in the .mvr file (the generated C carries #line directives); the message is the compiler\'s.',
     example: 'read(fd, _, _) {{ return undeclared_name > $(fd); }} => read(fd, _, _)\n',
     fixed: 'read(fd, _, _) {{ return $(fd) > 2; }} => read(fd, _, _)\n',
     fix: 'Correct the C code.',
@@ -407,6 +407,10 @@ export const DIAGNOSTIC_DOCS: { readonly [K in DiagKey]?: DiagnosticDoc } = {
   CCompilerNotFound: {
     meaning: 'Reported by `mvrc build` (and mvrc run --rules F.mvr): the C compiler ($CC, else cc) cannot be run. An environment error: exit status 2.',
     fix: 'Install gcc, or set CC to a C compiler.',
+  },
+  CBlocksNotChecked: {
+    meaning: 'A note from `mvrc check`: the file has C blocks, but the C compiler ($CC, else cc) cannot be run, so their C was not compiled; errors in it will only show at `mvrc build`. Not an error: the exit status is unchanged.',
+    fix: 'Install gcc (or set CC to a C compiler) to have C blocks checked too, or pass --no-cc to skip the step deliberately.',
   },
 
   // ---- MVR9xxx: input files and environment -------------------------------------------
