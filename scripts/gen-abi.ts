@@ -8,8 +8,9 @@
 //   npx tsx scripts/gen-abi.ts --check   exit 1 when any of them is out of date
 //
 // Exit status: 0 ok, 1 data errors or stale files (--check), 2 usage or I/O errors.
-import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { isMainModule, writeOrCheck } from './generated-files.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const ABI_TSV_PATH = 'runtime-c/common/mvr_abi.tsv';
@@ -132,33 +133,7 @@ function main(argv: readonly string[]): number {
     process.stderr.write(errors.join('\n') + '\n');
     return 1;
   }
-  let stale = 0;
-  for (const [path, content] of outputs) {
-    if (read(path) === content) continue;
-    if (check) {
-      process.stderr.write(`gen-abi: ${path} is out of date; run npx tsx scripts/gen-abi.ts\n`);
-      stale++;
-      continue;
-    }
-    try {
-      writeFileSync(ROOT + path, content);
-    } catch (e) {
-      process.stderr.write(`gen-abi: cannot write ${path}: ${(e as Error).message}\n`);
-      return 2;
-    }
-    process.stdout.write(`gen-abi: wrote ${path}\n`);
-  }
-  return stale > 0 ? 1 : 0;
+  return writeOrCheck('gen-abi', ROOT, outputs, check);
 }
 
-function isMainModule(): boolean {
-  const script = process.argv[1];
-  if (script === undefined) return false;
-  try {
-    return realpathSync(fileURLToPath(import.meta.url)) === realpathSync(script);
-  } catch {
-    return false;
-  }
-}
-
-if (isMainModule()) process.exitCode = main(process.argv.slice(2));
+if (isMainModule(import.meta.url)) process.exitCode = main(process.argv.slice(2));

@@ -8,12 +8,13 @@
 //   npx tsx scripts/gen-syscalls.ts --check   exit 1 when any of them is out of date
 //
 // Exit status: 0 ok, 1 data errors or stale files (--check), 2 usage or I/O errors.
-import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { EffectClass, ParamInfo, ParamKind, RetInfo, StructField, StructInfo, SyscallInfo } from '../compiler/syscalls/types.ts';
 import { SPECIAL_TYPES } from '../compiler/syscalls/types.ts';
 import { renderDefaultMatchHeader } from '../codegen-c/default-match.ts';
 import { parseSyscallTsv, type ParseResult } from './syscall-data.ts';
+import { isMainModule, writeOrCheck } from './generated-files.ts';
 
 export { parseSyscallTsv } from './syscall-data.ts';
 
@@ -456,42 +457,10 @@ function main(argv: readonly string[]): number {
     [C_OUT_PATH, renderC(parsed)],
     [DM_OUT_PATH, renderDefaultMatchHeader(parsed.syscalls, parsed.structs, parsed.families)],
   ];
-  let stale = 0;
-  for (const [path, content] of outputs) {
-    let current: string | undefined;
-    try {
-      current = readFileSync(ROOT + path, 'utf8');
-    } catch {
-      current = undefined;
-    }
-    if (current === content) continue;
-    if (check) {
-      process.stderr.write(`gen-syscalls: ${path} is out of date; run npx tsx scripts/gen-syscalls.ts\n`);
-      stale++;
-      continue;
-    }
-    try {
-      writeFileSync(ROOT + path, content);
-    } catch (e) {
-      process.stderr.write(`gen-syscalls: cannot write ${path}: ${(e as Error).message}\n`);
-      return 2;
-    }
-    process.stdout.write(`gen-syscalls: wrote ${path}\n`);
-  }
-  return stale > 0 ? 1 : 0;
+  return writeOrCheck('gen-syscalls', ROOT, outputs, check);
 }
 
-function isMainModule(): boolean {
-  const script = process.argv[1];
-  if (script === undefined) return false;
-  try {
-    return realpathSync(fileURLToPath(import.meta.url)) === realpathSync(script);
-  } catch {
-    return false;
-  }
-}
-
-if (isMainModule()) {
+if (isMainModule(import.meta.url)) {
   process.exitCode = main(process.argv.slice(2));
 }
 
