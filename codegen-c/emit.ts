@@ -82,13 +82,13 @@ function concatBytes(parts: Uint8Array[], len: number): Uint8Array {
   return out;
 }
 
-/** `DECL = "..." "...";` with the bytes escaped (octal, three digits; `?` too, against trigraphs), in lines of ~100 characters. */
-function cBytesString(decl: string, bytes: Uint8Array): string[] {
+/** `DECL = "..." "...";` from text pieces (already escaped), in lines of ~100 characters: one
+ *  string a C compiler reads as a single token, however long. */
+function stringInitializer(decl: string, pieces: Iterable<string>): string[] {
   const lines = [`${decl} =`];
   let line = '';
-  for (let i = 0; i < bytes.length; i++) {
-    const c = bytes[i]!;
-    line += c >= 0x20 && c < 0x7f && c !== 0x22 && c !== 0x5c && c !== 0x3f ? String.fromCharCode(c) : '\\' + c.toString(8).padStart(3, '0');
+  for (const piece of pieces) {
+    line += piece;
     if (line.length >= 100) {
       lines.push(`  "${line}"`);
       line = '';
@@ -99,20 +99,15 @@ function cBytesString(decl: string, bytes: Uint8Array): string[] {
   return lines;
 }
 
-/** `DECL = "1 0 -5 ...";`: numbers separated by spaces, in lines of ~100 characters. */
+/** `DECL = "..." "...";` with the bytes escaped (octal, three digits; `?` too, against trigraphs). */
+function cBytesString(decl: string, bytes: Uint8Array): string[] {
+  const escaped = Array.from(bytes, (c) => (c >= 0x20 && c < 0x7f && c !== 0x22 && c !== 0x5c && c !== 0x3f ? String.fromCharCode(c) : '\\' + c.toString(8).padStart(3, '0')));
+  return stringInitializer(decl, escaped);
+}
+
+/** `DECL = "1 0 -5 ...";`: numbers separated by spaces. */
 function numberString(decl: string, xs: readonly (number | bigint | string)[]): string[] {
-  const lines = [`${decl} =`];
-  let line = '';
-  for (const x of xs) {
-    line += `${x} `;
-    if (line.length >= 100) {
-      lines.push(`  "${line}"`);
-      line = '';
-    }
-  }
-  if (line || lines.length === 1) lines.push(`  "${line}"`);
-  lines[lines.length - 1] += ';';
-  return lines;
+  return stringInitializer(decl, xs.map((x) => `${x} `));
 }
 
 class Out {
