@@ -3,7 +3,8 @@
  *
  * The files, one concern each: init.c (start-up, the process-wide state, arming SUD), sigsys.c
  * (the SIGSYS handler and agent_call), record.c (leader: recording), follow.c (follower: the
- * leader view, the rule module, one call), reports.c (follower: retirement reports), fds.c
+ * leader view, the rule module, one call), clock.c (follower: the leader's time for its own clock
+ * reads), reports.c (follower: retirement reports), fds.c
  * (descriptors passed from the leader), gather.c (iovec arrays and msghdrs by the syscall model),
  * epoll.c (epoll user data per version), signals.c
  * (signal-mask hygiene, the program's handlers, executing a call), tasks.c (threads and
@@ -303,6 +304,10 @@ typedef struct model_src {
 void __attribute__((noreturn)) agent_fatal(const char *msg);
 void *raw_alloc(size_t n);
 uint64_t now_ns(void);
+
+/* clock.c */
+void clock_note_leader(const mvr_event *ev);
+int clock_follower_own(uint32_t nr, const int64_t *args, int64_t *ret);
 void futex_wait(volatile uint32_t *word, uint32_t val, uint64_t timeout_ns);
 void futex_wake(volatile uint32_t *word);
 void spin_lock(volatile uint32_t *l);

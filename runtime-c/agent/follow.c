@@ -59,6 +59,8 @@ const mvr_event *view_get(void *ctx, uint64_t index, int *eof) {
       memcpy(&pe->ep_data, pe->ev.buf[3] + 4, 8);
       memset((uint8_t *)(uintptr_t)pe->ev.buf[3] + 4, 0, 8);
     }
+    /* The leader's time, for the clock reads the follower makes on its own (clock.c). */
+    if (r->nr == SYS_clock_gettime || r->nr == SYS_gettimeofday || r->nr == SYS_time) clock_note_leader(&pe->ev);
     ts->scan_pos += r->size;
     ts->scan_index++;
   }
@@ -281,7 +283,11 @@ int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only) {
     return 0;
   }
   switch (step->follower_action) {
-    case MVR_F_EXEC: ret = mvr_raw_syscall(nr, args[0], args[1], args[2], args[3], args[4], args[5]); break;
+    case MVR_F_EXEC:
+      /* A clock read of its own gets the leader's time, not the real clock ahead of it (clock.c). */
+      if (!clock_follower_own(nr, args, &ret))
+        ret = mvr_raw_syscall(nr, args[0], args[1], args[2], args[3], args[4], args[5]);
+      break;
     case MVR_F_MATCH: {
       parsed *pe = held(ts, step->event);
       if (pe && (pe->flags & MVR_RECF_TRUNCATED))
