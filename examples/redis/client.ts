@@ -8,7 +8,7 @@ type Reply = string | number | null | { error: string } | Reply[];
 
 /** One connection; requests may be pipelined, replies come back in order. */
 export class RespConn {
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   private waiting: { resolve: (r: Reply) => void; reject: (e: Error) => void }[] = [];
   private failed: Error | null = null;
 
