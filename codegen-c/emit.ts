@@ -105,9 +105,21 @@ function cBytesString(decl: string, bytes: Uint8Array): string[] {
   return stringInitializer(decl, escaped);
 }
 
-/** `DECL = "1 0 -5 ...";`: numbers separated by spaces. */
-function numberString(decl: string, xs: readonly (number | bigint | string)[]): string[] {
-  return stringInitializer(decl, xs.map((x) => `${x} `));
+/** `DECL = "1 0 -5 ...";`: the rows' numbers separated by spaces, cut into lines of ~100 characters. */
+function numberString(decl: string, rows: readonly (readonly (number | string)[])[]): string[] {
+  // One join, then cuts at spaces: per-number string concatenation is far slower at 10^6 numbers.
+  const all = rows.map((r) => r.join(' ')).join(' ');
+  const lines = [`${decl} =`];
+  let at = 0;
+  while (at < all.length) {
+    let cut = all.indexOf(' ', at + 100);
+    cut = cut < 0 ? all.length : cut + 1;
+    lines.push(`  "${all.slice(at, cut)}${cut === all.length && all.length ? ' ' : ''}"`);
+    at = cut;
+  }
+  if (lines.length === 1) lines.push('  ""');
+  lines[lines.length - 1] += ';';
+  return lines;
 }
 
 class Out {
@@ -211,12 +223,11 @@ export function emitC(program: Program, automaton: Automaton, opts: EmitOptions 
   // a C compiler reads a string as one token, where an initializer of the same rows costs it
   // a token per number (100,000 rules: minutes of parsing instead of a second). mvr_tables.h
   // decodes the rows into the structures of mvr_module.h before the first step.
-  const tab: (number | bigint | string)[] = [];
   const bytesParts: Uint8Array[] = [];
   let bytesLen = 0;
   const lits = new Map<string, number>();
   const litOff = (v: Uint8Array, nul = false): number => {
-    const key = (nul ? 'z' : '') + Buffer.from(v).toString('hex');
+    const key = (nul ? 'z' : 'b') + Buffer.from(v.buffer, v.byteOffset, v.length).toString('latin1');
     let off = lits.get(key);
     if (off === undefined) {
       off = bytesLen;
@@ -233,16 +244,17 @@ export function emitC(program: Program, automaton: Automaton, opts: EmitOptions 
   // Guards and callbacks by number (0: none).
   const guardFns: string[] = ['NULL'];
   const cbFns: string[] = ['NULL'];
-  const fnIndex = (list: string[], name: string | undefined): number => {
+  const fnIndex = (list: string[], key: string): number => {
+    const name = fnNames.size ? fnNames.get(key) : undefined; // most rules have no blocks
     if (!name) return 0;
     list.push(name);
     return list.length - 1;
   };
   // Argument patterns: groups of six (one per syscall argument); a group is a bit mask of the
   // arguments that test or save something, then 8 numbers for each of them.
-  const argGroups: (number | bigint)[][] = [];
+  const argGroups: (number | string)[][] = [];
   const argRef = (args: IrArg[]): number => {
-    const row: (number | bigint)[] = [0];
+    const row: (number | string)[] = [0];
     let mask = 0;
     for (let j = 0; j < 6; j++) {
       const a = args[j];
@@ -256,9 +268,9 @@ export function emitC(program: Program, automaton: Automaton, opts: EmitOptions 
       let arg = 0;
       let slot = 0;
       let blen = 0;
-      let ival: bigint = 0n;
+      let ival: number | string = 0;
       let boff = 0;
-      if (op.op === 'int') ival = BigInt.asIntN(64, op.value);
+      if (op.op === 'int') ival = String(BigInt.asIntN(64, op.value));
       else if (op.op === 'bytes') {
         boff = litOff(op.value);
         blen = op.value.length;
@@ -290,7 +302,7 @@ export function emitC(program: Program, automaton: Automaton, opts: EmitOptions 
   for (const r of rules) {
     const lat = litemRows.length;
     r.left.forEach((it, i) => {
-      litemRows.push([altsRef(it.alts), it.alts.length, it.referenced ? 1 : 0, fnIndex(guardFns, fnNames.get(`${r.id}:l${i}`))]);
+      litemRows.push([altsRef(it.alts), it.alts.length, it.referenced ? 1 : 0, fnIndex(guardFns, `${r.id}:l${i}`)]);
     });
     const rat = ritemRows.length;
     r.right.forEach((it, p) => {
@@ -307,8 +319,8 @@ export function emitC(program: Program, automaton: Automaton, opts: EmitOptions 
         nalts,
         alts,
         rargs,
-        fnIndex(guardFns, fnNames.get(`${r.id}:g${p}`)),
-        fnIndex(cbFns, fnNames.get(`${r.id}:c${p}`)),
+        fnIndex(guardFns, `${r.id}:g${p}`),
+        fnIndex(cbFns, `${r.id}:c${p}`),
       ]);
     });
     const ffn = r.firstFollowerNrs === 'any' ? { off: 0, len: 0 } : list([...r.firstFollowerNrs].sort((a, b) => a - b));
@@ -318,7 +330,7 @@ export function emitC(program: Program, automaton: Automaton, opts: EmitOptions 
   }
   // dispatch
   const dispRows: string[] = [];
-  const bucketRows: (number | bigint)[][] = [];
+  const bucketRows: (number | string)[][] = [];
   for (let nr = 0; nr < NSC; nr++) {
     const ids = automaton.leader.get(nr) ?? [];
     const idx = automaton.literal.get(nr);
@@ -330,7 +342,7 @@ export function emitC(program: Program, automaton: Automaton, opts: EmitOptions 
       const boff = bucketRows.length;
       for (const b of idx.buckets) {
         const l = list(b.rules);
-        bucketRows.push([BigInt.asIntN(64, b.value), l.off, l.len]);
+        bucketRows.push([String(BigInt.asIntN(64, b.value)), l.off, l.len]);
       }
       dispRows.push(`  { ${idx.arg}, ${rest.off}u, ${rest.len}u, ${boff}u, ${idx.buckets.length}u },`);
     }
@@ -345,10 +357,7 @@ export function emitC(program: Program, automaton: Automaton, opts: EmitOptions 
 
   // The number stream, section by section in the order mvr_tables.h reads it.
   const nargs = argGroups.length;
-  for (const g of argGroups) for (const x of g) tab.push(x);
-  for (const t of [altRows, litemRows, ritemRows, ruleRows]) for (const row of t) for (const x of row) tab.push(x);
-  for (const x of u32) tab.push(x);
-  for (const row of bucketRows) for (const x of row) tab.push(x);
+  const tab: (readonly (number | string)[])[] = [...argGroups, ...altRows, ...litemRows, ...ritemRows, ...ruleRows, u32, ...bucketRows];
   o.push(
     `#define MVR_NARGS ${Math.max(1, nargs)} /* argument pattern groups (six arguments each) */`,
     `#define MVR_NALTS ${Math.max(1, altRows.length)}`,

@@ -79,9 +79,9 @@ static const char mvr_bytes[] =
   "bad-cmd\012";
 /* The rows: argument groups, alternatives, left items, right items, rules, rule-id lists, buckets. */
 static const char mvr_tab[] =
-  "0 3 4 1 0 0 -1 0 0 0 0 2 3 0 0 -1 0 8 0 0 1 1 1 0 0 -1 0 0 1 0 5 1 1 0 0 -1 0 0 1 0 3 1 0 0 0 0 0 0 "
-  "0 1 1 1 0 0 -1 0 0 1 0 0 0 1 2 1 3 1 4 0 1 1 1 1 1 0 0 2 0 0 0 0 0 2 0 0 0 0 0 1 1 2 0 2 1 0 0 0 0 1 "
-  "3 0 0 0 0 0 1 1 0 0 0 1 1 0 0 1 2 1 1 0 2 1 0 0 1 0 1 ";
+  "0 3 4 1 0 0 -1 0 0 0 0 2 3 0 0 -1 0 8 0 0 1 1 1 0 0 -1 0 0 1 0 5 1 1 0 0 -1 0 0 1 0 3 1 0 0 0 0 0 0 0 "
+  "1 1 1 0 0 -1 0 0 1 0 0 0 1 2 1 3 1 4 0 1 1 1 1 1 0 0 2 0 0 0 0 0 2 0 0 0 0 0 1 1 2 0 2 1 0 0 0 0 1 3 "
+  "0 0 0 0 0 1 1 0 0 0 1 1 0 0 1 2 1 1 0 2 1 0 0 1 0 1 ";
 #include "mvr_tables.h"
 /* Leader dispatch by the next leader event's syscall number; arg >= 0: second level by that argument. */
 static const struct mvr_disp mvr_lead[MVR_NSC] = {

@@ -42,8 +42,8 @@ static const char mvr_bytes[] =
   "500 Unknown commandFOOBAR\015\012";
 /* The rows: argument groups, alternatives, left items, right items, rules, rule-id lists, buckets. */
 static const char mvr_tab[] =
-  "0 2 2 2 0 0 -1 0 19 0 0 2 2 3 0 0 -1 0 8 0 19 2 2 2 0 0 -1 0 19 0 0 0 0 1 1 0 2 1 3 0 1 0 0 1 1 0 0 "
-  "0 0 0 0 1 2 0 0 0 0 0 0 0 1 3 0 0 0 0 0 2 2 0 0 0 1 1 0 0 0 ";
+  "0 2 2 2 0 0 -1 0 19 0 0 2 2 3 0 0 -1 0 8 0 19 2 2 2 0 0 -1 0 19 0 0 0 0 1 1 0 2 1 3 0 1 0 0 1 1 0 0 0 "
+  "0 0 0 1 2 0 0 0 0 0 0 0 1 3 0 0 0 0 0 2 2 0 0 0 1 1 0 0 0 ";
 #include "mvr_tables.h"
 /* Leader dispatch by the next leader event's syscall number; arg >= 0: second level by that argument. */
 static const struct mvr_disp mvr_lead[MVR_NSC] = {
