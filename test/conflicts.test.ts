@@ -69,6 +69,17 @@ describe('checker: conflicts and shadowing by unification', () => {
     expect(findings('read(_,_,_) => read(_,"x",1)\nread(_,_,_) => read(_,"y",1)\n')).to.deep.equal(['MVR4002 2 (1)']);
   });
 
+  it('lists 100 shadowed rules, then one note counts the rest (MVR4013)', () => {
+    const text = 'read(fd,_,_) => read(fd,_,_), gettid()\n'.repeat(151);
+    const p = check(text);
+    expect(p.diagnostics.filter((d) => d.code === 'MVR4001')).to.have.length(100);
+    const note = p.diagnostics.filter((d) => d.code === 'MVR4013');
+    expect(note.map((d) => [d.severity, d.message])).to.deep.equal([['note', '50 more rule(s) can never fire (an earlier rule always applies first) and are not listed']]);
+    expect(note[0]!.span.offset).to.equal(101 * 'read(fd,_,_) => read(fd,_,_), gettid()\n'.length); // the first one not listed
+    // at the limit, no note
+    expect(check('nothing => getpid()\n'.repeat(101)).diagnostics.map((d) => d.code).filter((c) => c === 'MVR4013')).to.deep.equal([]);
+  });
+
   it('stays fast and exact on many rules that share their first syscall', () => {
     // 5,000 rules on `read` with distinct literals: none covers another (the index finds no
     // candidate), and the last one repeats the first one (found, at the right place).

@@ -51,6 +51,9 @@ export const MAX_LEFT_ITEMS = MVR_MAX_LEADER_ACTIONS;
 
 /** Bounds the pairwise rule comparisons so a huge generated file cannot make `check` quadratic-slow. */
 const MAX_PAIR_COMPARISONS = 4_000_000;
+/** Shadowed rules listed one by one; past this, one note counts the rest (a file that repeats a
+ *  rule 200,000 times would otherwise print hundreds of MB of warnings). */
+const MAX_SHADOW_REPORTS = 100;
 
 export interface RuleInput {
   file: string;
@@ -821,6 +824,8 @@ function checkAcrossRules(rules: readonly ResolvedRule[], facts: readonly RuleFa
   // they would hold hundreds of MB; the index keeps only keys.
   const index = new CoverIndex();
   let budget = MAX_PAIR_COMPARISONS;
+  let shadowed = 0;
+  let unlisted: ResolvedRule | undefined;
   for (let jj = 0; jj < tried.length; jj++) {
     const j = tried[jj]!;
     const b = rules[j]!;
@@ -838,6 +843,8 @@ function checkAcrossRules(rules: readonly ResolvedRule[], facts: readonly RuleFa
       const same = !sa.predicate && !sb.predicate && covers(sb, sa);
       if (same && facts[i]!.rhsKey !== facts[j]!.rhsKey) {
         diags.add(Diag.ConflictingRules, b.file, b.ast.span, [], { related: [{ file: a.file, span: a.ast.span, message: i < j ? 'the earlier rule is here' : 'the rule tried first is here (mapping and diverge rules come before leader-only ones)' }] });
+      } else if (++shadowed > MAX_SHADOW_REPORTS) {
+        unlisted ??= b;
       } else {
         diags.add(Diag.ShadowedRule, b.file, b.ast.span, [], {
           related: [{ file: a.file, span: a.ast.span, message: i < j ? 'the earlier rule that always applies first is here' : 'this rule, written later, is tried first and always applies (mapping and diverge rules come before leader-only ones)' }],
@@ -847,4 +854,5 @@ function checkAcrossRules(rules: readonly ResolvedRule[], facts: readonly RuleFa
     }
     index.add(sb, jj);
   }
+  if (unlisted) diags.add(Diag.ShadowedNotListed, unlisted.file, unlisted.ast.span, [shadowed - MAX_SHADOW_REPORTS]);
 }

@@ -81,6 +81,7 @@ export const Diag = {
   DivergeWithoutReason: m('MVR4010', 'note', "this 'diverge' has no reason; reports will say only \"expected divergence\"", 'add a reason string: diverge "why"'),
   ExternalExecNote: m('MVR4011', 'note', "'{0}' is local to the follower and will be executed by it"),
   StarredLeft: m('MVR4012', 'error', "'*' is only allowed on the right side"),
+  ShadowedNotListed: m('MVR4013', 'note', '{0} more rule(s) can never fire (an earlier rule always applies first) and are not listed', 'remove the repeated rules and run again to see the rest'),
   // mvrc verify: findings about two traces under a rule file (codes 41xx)
   VerifyDivergence: m('MVR4101', 'error', 'divergence: {0}', 'write a rule that maps these calls (mvrc infer suggests one), or fix the new version'),
   VerifyLeftover: m('MVR4102', 'error', '{0} leader event(s) remain that the follower never made, from {1}', "map them to 'nothing' if the new version no longer makes them"),
