@@ -23,6 +23,8 @@ export interface DiagnosticDoc {
 }
 
 const sixtyFiveCalls = Array.from({ length: 65 }, () => 'getpid()').join(', ');
+/** One rule and 101 repeats of it: 100 repeats are listed as MVR4001, the last is counted by MVR4013. */
+const repeatedRule = 'getpid() => nothing\n'.repeat(102);
 
 export const DIAGNOSTIC_DOCS: { readonly [K in DiagKey]?: DiagnosticDoc } = {
   // ---- MVR1xxx: syntax ----------------------------------------------------------------
@@ -359,6 +361,12 @@ export const DIAGNOSTIC_DOCS: { readonly [K in DiagKey]?: DiagnosticDoc } = {
     example: 'read(_, _, _) * => nothing\n',
     fixed: 'read(_, _, _) => nothing\n',
     fix: 'Remove the *; a rule applies again to each later event it matches.',
+  },
+  ShadowedNotListed: {
+    meaning: 'A note: more than 100 rules can never fire (MVR4001). The first 100 are listed one by one; this note, at the first of the others, counts the rest, so a generated file that repeats a rule thousands of times does not print thousands of warnings.',
+    example: repeatedRule,
+    fixed: 'getpid() => nothing\n',
+    fix: 'Remove the repeated rules (or fix the generator that wrote them) and run mvrc check again to see any that remain.',
   },
   VerifyDivergence: {
     meaning: 'Reported by `mvrc verify` (and `mvrc infer`): at this follower call of the follower trace, no rule and no default match reconciles it with the leader trace, so the runtime would retire the new version here. The related location is the leader event.',
