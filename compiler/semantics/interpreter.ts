@@ -54,6 +54,9 @@ export interface StepResult {
   rule: number;
   leader: { event: bigint; action: LeaderAction }[];
   reason: string;
+  /** The leader-only rules (`X => nothing`) that consumed events in this step, in order: they
+   *  decide no follower call, so `rule` never names them (mvrc verify lists them as used). */
+  skippedBy?: number[];
 }
 
 export const RULE_DEFAULT = -1;
@@ -106,6 +109,8 @@ function cloneState(s: State): State {
 interface Work {
   s: State;
   acts: { event: bigint; action: LeaderAction }[];
+  /** Leader-only rules that consumed events in this step (StepResult.skippedBy). */
+  skippedBy: number[];
   /** Left events bound by the rule being tried or active (index = left item). */
   lev: LeaderEvent[];
   res: StepResult;
@@ -208,6 +213,7 @@ export class Interpreter {
     w.res.status = st;
     const kept = st === 'ok' || st === 'progress';
     w.res.leader = kept ? w.acts : [];
+    if (kept && w.skippedBy.length) w.res.skippedBy = w.skippedBy;
     if (kept) this.s = w.s;
     return this.tidy(w.res);
   }
@@ -218,6 +224,7 @@ export class Interpreter {
     w.res.status = st;
     const commit = st === 'ok' || st === 'need_more';
     w.res.leader = commit ? w.acts : [];
+    if (commit && w.skippedBy.length) w.res.skippedBy = w.skippedBy;
     if (commit) this.s = w.s;
     return this.tidy(w.res);
   }
@@ -236,6 +243,7 @@ export class Interpreter {
     return {
       s: cloneState(this.s),
       acts: [],
+      skippedBy: [],
       lev: [],
       overflow: false,
       res: { status: 'ok', followerAction: 'nop', event: 0n, ret: 0n, out: [], rule: RULE_DEFAULT, leader: [], reason: '' },
@@ -306,6 +314,7 @@ export class Interpreter {
           if (m === 'no') continue;
           if (w.acts.length + rule.left.length > MAX_LEFT) return this.full(w);
           for (let i = 0; i < rule.left.length; i++) w.acts.push({ event: s.next + BigInt(i), action: 'skip' });
+          w.skippedBy.push(id);
           s.next += BigInt(rule.left.length);
           restarted = true;
           break;
@@ -606,6 +615,7 @@ export class Interpreter {
           return 'expected_diverge';
         }
         for (let i = 0; i < rule.left.length; i++) w.acts.push({ event: s.next + BigInt(i), action: 'skip' });
+        w.skippedBy.push(id);
         s.next += BigInt(rule.left.length);
         found = true;
         break;

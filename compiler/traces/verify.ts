@@ -266,8 +266,12 @@ function verifyPair(automaton: ReturnType<typeof buildAutomaton>, lev: TraceEven
     let res: StepResult;
     try {
       const call = followerCallOf(f);
-      do res = interp.step(view, call);
-      while (res.status === 'progress'); // a long run of leader-only events before this call
+      // a long run of leader-only events before this call: the rules that consumed them are used
+      for (;;) {
+        res = interp.step(view, call);
+        if (res.status !== 'progress') break;
+        for (const id of res.skippedBy ?? []) used.add(id);
+      }
     } catch (e) {
       if (cBlock(e, f, at)) return result(n + 1);
       throw e;
@@ -275,6 +279,7 @@ function verifyPair(automaton: ReturnType<typeof buildAutomaton>, lev: TraceEven
     const r = rule(res.rule);
     if (res.status === 'ok') {
       used.add(res.rule);
+      for (const id of res.skippedBy ?? []) used.add(id);
       const given = res.followerAction === 'match' ? leaderAt(res.event) : undefined;
       const stale = staleResult(res, given, f);
       if (stale) {
@@ -314,13 +319,13 @@ function verifyPair(automaton: ReturnType<typeof buildAutomaton>, lev: TraceEven
       const before = interp.lowWater();
       fin = interp.finish(view);
       if (fin.status !== 'need_more' || interp.lowWater() === before) break;
-      for (const a of fin.leader) if (a.action === 'skip') used.add(fin.rule);
+      for (const id of fin.skippedBy ?? []) used.add(id);
     }
   } catch (e) {
     if (cBlock(e, undefined, at)) return result(fev.length);
     throw e;
   }
-  for (const a of fin.leader) if (a.action === 'skip' && fin.status === 'ok') used.add(fin.rule);
+  if (fin.status === 'ok') for (const id of fin.skippedBy ?? []) used.add(id);
   if (fin.status !== 'ok') {
     const stop = interp.lowWater();
     const l = leaderAt(fin.status === 'diverge' && fin.reason === Reasons.leftover ? stop : at);
