@@ -38,7 +38,7 @@ describe('mvrc CLI', () => {
 
   it('checks a clean file with exit 0', () => {
     const f = join(dir, 'ok.mvr');
-    writeFileSync(f, 'open(_,_,_) => dup(_), lseek(_,_,_)\nnothing => rt_sigaction(15,_,_)\n');
+    writeFileSync(f, 'open(_,_,_) => dup(_), lseek(_,_,_)\nnothing => getrlimit(7,_)\n');
     const r = mvrc(['check', f]);
     expect(r.status, r.stderr).to.equal(0);
     noStackTrace(r);

@@ -162,7 +162,7 @@ describe('C code generation', function () {
 
   it('mvrc graph prints the automaton as DOT', async () => {
     const dir = scratchDir('cli-');
-    writeFileSync(path.join(dir, 'g.mvr'), 'open(_,_,_) => dup(_), lseek(_,_,_)\nnothing => gettimeofday(_,_)\nbegin => mprotect(_) *, munmap(_)\n');
+    writeFileSync(path.join(dir, 'g.mvr'), 'open(_,_,_) => dup(_), lseek(_,_,_)\nnothing => gettimeofday(_,_)\nbegin => getrlimit(_) *, readlink(_)\n');
     const io = captureIO(dir);
     expect(await main(['graph', 'g.mvr'], io), io.err).to.equal(0);
     expect(io.out).to.match(/^digraph mvr \{/);

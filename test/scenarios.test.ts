@@ -56,19 +56,21 @@ describe('published scenarios (interpreter and generated C)', function () {
     );
   });
 
-  it('Redis: rt_sigaction reordered with labels, plus one follower-only handler', () => {
+  // (The same shape as LANGUAGE.md §7's four rt_sigaction calls reordered, on a call the runtime
+  // records: rt_sigaction never reaches the matcher, and the checker refuses rules on it.)
+  it('four limit queries reordered with labels, plus one follower-only query', () => {
     const rules =
-      'rt_sigaction(_,_) as segv, rt_sigaction(_,_) as ill, rt_sigaction(_,_) as bus,\n' +
-      '  rt_sigaction(_,_) as fpe => ill, rt_sigaction(_,_), bus, fpe, segv\n';
-    const sig = (n: number) => L({ nr: nr('rt_sigaction'), args: [n, 0, 0, 8], ret: 0 });
-    const call = (n: number) => F({ nr: nr('rt_sigaction'), args: [n, 0, 0, 8] });
+      'getrlimit(_) as segv, getrlimit(_) as ill, getrlimit(_) as bus,\n' +
+      '  getrlimit(_) as fpe => ill, getrlimit(_), bus, fpe, segv\n';
+    const sig = (n: number) => L({ nr: nr('getrlimit'), args: [n, 0], ret: 0 });
+    const call = (n: number) => F({ nr: nr('getrlimit'), args: [n, 0] });
     scenario(
       rules,
       [sig(11), sig(4), sig(7), sig(8), call(4), call(15), call(7), call(8), call(11), 'E', 'X'],
       [
         // segv is passed over and kept for later (STORE), ill is given (MATCH)
         'ok r=0 f=match ev=1 ret=0 L=0:s,1:m',
-        // no unlabelled left item is left: the extra handler is the follower's own (local: EXEC)
+        // no unlabelled left item is left: the extra query is the follower's own (read-only: EXEC)
         'ok r=0 f=exec',
         'ok r=0 f=match ev=2 ret=0 L=2:m',
         'ok r=0 f=match ev=3 ret=0 L=3:m',

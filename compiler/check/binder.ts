@@ -88,6 +88,8 @@ export class GroupTable {
       const sc = syscallByName(name);
       if (sc) {
         out.push({ ...bindArgs(sc, member.args ?? [], def.file, this.diags, 'call'), fromGroup: true });
+        // A call each version executes on its own is never matched (checker.ts, checkLocalCalls).
+        if (!sc.recorded) this.diags.add(Diag.LocalCallInRule, def.file, member.name.span, [name, `this member of group '${def.name}' never matches`]);
         continue;
       }
       const inner = this.groups.get(name);

@@ -147,6 +147,7 @@ class RuleChecker {
     this.checkLabels();
     this.checkBlocks(rhs);
     this.checkRhsShape(lhs, rhs);
+    this.checkLocalCalls(lhs, rhs);
 
     const variables = new Map<string, VariableInfo>();
     for (const [name, v] of this.vars) variables.set(name, v.info);
@@ -446,6 +447,45 @@ class RuleChecker {
       }
     }
   }
+
+  // ---- calls the runtime never matches ------------------------------------------------------
+
+  /**
+   * A rule naming a call that each version executes on its own (memory, signal masks, futex,
+   * rseq...: not recorded, so the matcher never sees it) would pass and then silently never act.
+   * A rule made only of such calls is refused as a whole (MVR4014); in a rule that also names
+   * recorded calls, each such item is refused where it is written (MVR4015): on the left it can
+   * never match a leader event, on the right an unstarred item waits for a call that never comes.
+   * An item naming a group is reported at the group's members (compiler/check/binder.ts).
+   */
+  private checkLocalCalls(lhs: ResolvedLhs, rhs: ResolvedRhs): void {
+    const lhsItems = lhs.kind === 'seq' ? lhs.items : [];
+    const rhsItems = rhs.kind === 'seq' ? rhs.items : [];
+    const lhsLocal = lhsItems.map((i) => namesOnlyLocalCalls(i.alternatives));
+    const rhsLocal = rhsItems.map((i) => (i.kind === 'label' ? (lhsLocal[i.lhsIndex] ?? false) : namesOnlyLocalCalls(i.alternatives)));
+    const all = [...lhsLocal, ...rhsLocal];
+    if (all.length > 0 && all.every(Boolean)) {
+      const names = [...new Set([...lhsItems.flatMap((i) => i.alternatives), ...rhsItems.flatMap((i) => (i.kind === 'call' ? i.alternatives : []))].map((a) => a.syscall.name))];
+      this.diags.add(Diag.RuleOnLocalCalls, this.file, this.rule.span, [names.join(', ')]);
+      return;
+    }
+    const direct = (call: { name: { name: string } }) => this.groups.get(call.name.name) === undefined;
+    lhsItems.forEach((item, k) => {
+      if (lhsLocal[k] && direct(item.ast.call)) this.diags.add(Diag.LocalCallInRule, this.file, item.ast.call.name.span, [item.ast.call.name.name, 'this rule can never apply']);
+    });
+    rhsItems.forEach((item, k) => {
+      if (item.kind !== 'call' || !rhsLocal[k] || !direct(item.ast.call)) return;
+      const why = item.star ? 'this starred item never takes a call' : lhs.kind === 'begin' ? "the start-up this 'begin' rule waits for can never end" : 'this rule can never complete';
+      this.diags.add(Diag.LocalCallInRule, this.file, item.ast.call.name.span, [item.ast.call.name.name, why]);
+    });
+  }
+}
+
+/** True when an item can only ever name calls the runtime never matches (docs/language.md,
+ *  "Local calls"): each version executes them on its own, the leader does not record them and
+ *  the follower's are not stepped through the rules. */
+export function namesOnlyLocalCalls(alternatives: readonly CallAlternative[]): boolean {
+  return alternatives.length > 0 && alternatives.every((a) => !a.syscall.recorded);
 }
 
 /** A DiagnosticBag stand-in that drops everything (for repeated checks of the same text). */

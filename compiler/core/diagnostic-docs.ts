@@ -336,14 +336,14 @@ export const DIAGNOSTIC_DOCS: { readonly [K in DiagKey]?: DiagnosticDoc } = {
   },
   DuplicateBegin: {
     meaning: "A program has more than one 'begin' rule (the follower's own calls at start-up).",
-    example: 'begin => munmap(_)\nbegin => mprotect(_)\n',
-    fixed: 'begin => munmap(_), mprotect(_)\n',
+    example: 'begin => getrlimit(_)\nbegin => readlink(_)\n',
+    fixed: 'begin => getrlimit(_), readlink(_)\n',
     fix: 'Merge the begin rules into one sequence.',
   },
   StarAfterStarAmbiguous: {
     meaning: 'A starred item is followed by an item for the same syscall; stars are greedy, so the starred item takes every such call and the next one can never match.',
-    example: 'begin => mprotect(_) *, mprotect(_, _, 3)\n',
-    fixed: 'begin => mprotect(_), mprotect(_, _, 3)\n',
+    example: 'begin => getrlimit(_) *, getrlimit(3, _)\n',
+    fixed: 'begin => getrlimit(_), getrlimit(3, _)\n',
     fix: 'Remove the * or the following item.',
   },
   DivergeWithoutReason: {
@@ -361,6 +361,18 @@ export const DIAGNOSTIC_DOCS: { readonly [K in DiagKey]?: DiagnosticDoc } = {
     example: 'read(_, _, _) * => nothing\n',
     fixed: 'read(_, _, _) => nothing\n',
     fix: 'Remove the *; a rule applies again to each later event it matches.',
+  },
+  RuleOnLocalCalls: {
+    meaning: "Every call this rule names is one that each version executes on its own: memory (mmap, munmap, mprotect, madvise, brk), signal handling (rt_sigaction, rt_sigprocmask, sigaltstack), threads (futex, rseq, set_robust_list), its own ids and limits (getuid, prlimit64, prctl)... The leader does not record them and the follower's are not stepped through the rules, so nothing ever compares them — and a rule on them could never act. The versions may already differ in these calls freely. Local calls that create descriptors (dup, pipe, socket), wait4/waitid and exit/exit_group are recorded and may be used in rules (docs/language.md, \"Local calls\").",
+    example: 'brk(_) => nothing\nnothing => rt_sigaction(15, _, _)\n',
+    fixed: 'nothing => getrlimit(7, _)\n',
+    fix: 'Remove the rule: differences in these calls need no rule. If the rule was meant for a recorded call that goes with them, write that call instead.',
+  },
+  LocalCallInRule: {
+    meaning: 'This rule names recorded calls, but also a call each version executes on its own (see MVR4014), which never reaches the matcher. On the left side the rule could never apply (the leader has no such event); on the right an unstarred item would wait for a call that never comes, so the rule could never complete (a begin rule never end) and the follower would diverge; a starred item never takes a call. In a group, such a member never matches.',
+    example: 'read(_, _, _) as r => rt_sigprocmask(_), r, rt_sigprocmask(_)\n',
+    fixed: 'read(_, _, _) as r => r\n',
+    fix: 'Remove the local call from the rule (or the group). To tie the rule to what follows it, name the recorded call that comes next instead.',
   },
   ShadowedNotListed: {
     meaning: 'A note: more than 100 rules can never fire (MVR4001). The first 100 are listed one by one; this note, at the first of the others, counts the rest, so a generated file that repeats a rule thousands of times does not print thousands of warnings.',

@@ -82,6 +82,8 @@ export const Diag = {
   ExternalExecNote: m('MVR4011', 'note', "'{0}' is local to the follower and will be executed by it"),
   StarredLeft: m('MVR4012', 'error', "'*' is only allowed on the right side"),
   ShadowedNotListed: m('MVR4013', 'note', '{0} more rule(s) can never fire (an earlier rule always applies first) and are not listed', 'remove the repeated rules and run again to see the rest'),
+  RuleOnLocalCalls: m('MVR4014', 'error', 'this rule names only calls that each version executes on its own ({0}): they are never recorded nor compared, so the rule can never act', 'remove the rule: the versions may differ in these calls without any rule'),
+  LocalCallInRule: m('MVR4015', 'error', "'{0}' is executed by each version on its own, never recorded nor compared, so {1}", "remove it: the versions may differ in it without any rule; to tie the rule to what comes next, name the recorded call that follows it"),
   // mvrc verify: findings about two traces under a rule file (codes 41xx)
   VerifyDivergence: m('MVR4101', 'error', 'divergence: {0}', 'write a rule that maps these calls (mvrc infer suggests one), or fix the new version'),
   VerifyLeftover: m('MVR4102', 'error', '{0} leader event(s) remain that the follower never made, from {1}', "map them to 'nothing' if the new version no longer makes them"),

@@ -24,15 +24,15 @@ struct mvr_state {
 #define MVR_ARENA_OVERFLOW(st) ((void)(st), 0)
 #define MVR_SCRATCH_OF(st) ((st)->scratch)
 
-/* rule 4 (varan.mvr:8): callback */
+/* rule 4 (varan.mvr:7): callback */
 static void mvr_cb_4_r0(const struct mvr_ctx *mvr_c, mvr_step *mvr_out, uint8_t (*mvr_scratch)[MVR_SCRATCH], struct mvr_arena *mvr_arena) {
   (void)mvr_c; (void)mvr_out; (void)mvr_scratch; (void)mvr_arena;
   size_t count = (size_t)mvr_c->call->args[2]; (void)count;
   long ret = (long)mvr_out->ret;
   {
-#line 8 "varan.mvr"
+#line 7 "varan.mvr"
                                              (ret) =  (count); 
-#line 8 "varan.mvr"
+#line 7 "varan.mvr"
   }
 #line 38 "rules.c"
   mvr_out->ret = (int64_t)ret;
@@ -41,30 +41,30 @@ static void mvr_cb_4_r0(const struct mvr_ctx *mvr_c, mvr_step *mvr_out, uint8_t 
 #include "mvr_default_match.h"
 _Static_assert(MVR_NSC <= MVR_SC_COUNT, "mvr_default_match.h is older than the syscall table");
 
-#define MVR_NARGS 22 /* argument pattern groups (six arguments each) */
-#define MVR_NALTS 22
-#define MVR_NLITEMS 7
-#define MVR_NRITEMS 19
+#define MVR_NARGS 17 /* argument pattern groups (six arguments each) */
+#define MVR_NALTS 17
+#define MVR_NLITEMS 5
+#define MVR_NRITEMS 14
 #define MVR_NRULES 6
 #define MVR_NU32 13
 #define MVR_NBUCKETS 1
 /* Rows of each section of mvr_tab: argument groups, alternatives, left items, right items, rules, rule-id list entries, buckets. */
-static const uint32_t mvr_tab_rows[7] = { 22u, 22u, 7u, 19u, 6u, 13u, 0u };
+static const uint32_t mvr_tab_rows[7] = { 17u, 17u, 5u, 14u, 6u, 13u, 0u };
 static const mvr_guard_fn mvr_guard_fns[] = { NULL };
 static const mvr_cb_fn mvr_cb_fns[] = { NULL, mvr_cb_4_r0 };
 /* Literal bytes (patterns, rewrites, diverge reasons), by offset. */
 static const char mvr_bytes[] =
-  "";
+  "/proc/self/exe";
 /* The rows: argument groups, alternatives, left items, right items, rules, rule-id lists, buckets. */
 static const char mvr_tab[] =
-  "0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 1 1 1 0 0 -1 0 0 15 0 0 4 3 1 0 0 0 0 0 0 0 0 0 0 2 0 32 1 8 2 13 3 13 "
-  "4 13 5 13 6 13 7 0 8 1 9 186 10 1 11 14 12 14 13 186 14 0 15 13 16 1 17 1 18 10 19 10 20 11 21 0 1 0 "
-  "0 3 1 1 0 4 1 1 0 5 1 1 0 6 1 1 0 8 2 1 0 17 1 0 0 0 0 0 0 1 1 0 0 0 0 0 0 0 1 2 0 0 0 1 0 1 0 0 0 0 "
-  "0 0 0 0 0 0 1 7 0 0 0 1 0 2 0 0 0 0 0 0 1 0 3 0 0 0 0 0 0 1 0 0 0 0 0 0 0 0 0 0 0 0 1 10 0 0 0 0 0 0 "
-  "0 1 11 0 0 0 0 0 0 0 1 12 0 0 0 1 0 0 0 0 0 0 0 0 0 0 0 0 1 13 0 0 0 0 0 0 0 1 14 0 0 0 0 0 0 0 1 15 "
-  "0 0 0 0 0 0 0 1 16 0 0 0 0 0 0 0 1 18 0 0 1 0 0 0 0 1 19 0 0 0 0 1 0 0 1 20 0 0 0 0 0 0 0 1 21 0 0 0 "
-  "0 0 1 2 0 0 0 1 1 0 0 4 5 1 2 0 2 1 0 0 1 7 5 7 0 3 1 0 0 0 1 6 14 0 4 1 0 0 1 1 6 15 0 5 1 0 0 0 3 7 "
-  "16 0 6 1 0 32 13 186 13 1 10 2 2 4 0 1 3 ";
+  "0 0 0 6 1 1 0 0 -1 0 0 1 0 1 1 0 0 -1 0 0 2 0 7 4 1 0 0 -1 0 0 0 0 1 1 0 0 -1 0 0 6 0 1 1 0 0 -1 0 0 "
+  "1 0 0 0 0 0 0 0 1 1 1 0 0 -1 0 0 7 0 0 4 3 1 0 0 0 0 0 0 0 0 0 1 2 2 0 0 -1 0 14 0 0 2 0 32 1 8 2 54 "
+  "3 54 4 0 5 1 6 186 7 1 8 186 9 0 10 97 11 1 12 1 13 97 14 97 15 89 16 0 1 0 0 3 1 1 0 4 1 1 0 5 2 1 0 "
+  "12 1 0 0 0 0 0 0 1 1 0 0 0 0 0 0 0 1 2 0 0 0 1 0 1 0 0 0 0 0 0 1 0 0 0 0 0 0 0 0 0 0 0 0 1 7 0 0 0 0 "
+  "0 0 0 1 8 0 0 0 1 0 0 0 0 0 0 0 0 0 0 0 0 1 9 0 0 0 0 0 0 0 1 10 0 0 0 0 0 0 0 1 11 0 0 0 0 0 0 0 1 13 "
+  "0 0 1 0 0 0 0 1 14 0 0 0 0 1 0 0 1 15 0 0 0 0 0 0 0 1 16 0 0 0 0 0 1 2 0 0 0 1 1 0 0 2 2 1 2 0 2 1 0 "
+  "0 1 5 3 4 0 3 1 0 0 0 1 4 9 0 4 1 0 0 1 1 4 10 0 5 1 0 0 0 3 5 11 0 6 1 0 32 54 186 97 1 97 2 2 4 0 1 "
+  "3 ";
 #include "mvr_tables.h"
 /* Leader dispatch by the next leader event's syscall number; arg >= 0: second level by that argument. */
 static const struct mvr_disp mvr_lead[MVR_NSC] = {
@@ -81,48 +81,48 @@ static const struct mvr_disp mvr_lead[MVR_NSC] = {
   { -1, 0u, 0u, 0u, 0u },
   { -1, 0u, 0u, 0u, 0u },
   { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
+  { -1, 0u, 0u, 0u, 0u },
   { -1, 11u, 1u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
-  { -1, 0u, 0u, 0u, 0u },
   { -1, 0u, 0u, 0u, 0u },
   { -1, 0u, 0u, 0u, 0u },
   { -1, 0u, 0u, 0u, 0u },
@@ -554,91 +554,91 @@ static const struct mvr_list mvr_noth[MVR_NSC] = {
   { 12u, 0u },
   { 12u, 0u },
   { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
+  { 12u, 0u },
   { 12u, 1u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
-  { 12u, 0u },
   { 12u, 0u },
   { 12u, 0u },
   { 12u, 0u },
@@ -1018,11 +1018,11 @@ const uint32_t mvr_rules_abi = MVR_RULES_ABI;
 const uint32_t mvr_rules_count = 6u;
 const mvr_rule_info mvr_rules_info[] = {
   { "varan.mvr", 2u, 1u, "", "open(_,_,_) => dup(_), lseek(_,_,_)" },
-  { "varan.mvr", 3u, 1u, "", "rt_sigaction(_,_) as segv, rt_sigaction(_,_) as ill, rt_sigaction(_,_) as bus, rt_sigaction(_,_) as fpe => ill, rt_sigaction(_,_), bus, fpe, segv" },
-  { "varan.mvr", 6u, 1u, "", "calls as self => gettid(), write(_,_,_), rt_sigprocmask(_), self, rt_sigprocmask(_), gettid(), read(_,_,_)" },
-  { "varan.mvr", 7u, 1u, "", "nothing => rt_sigaction(15,_,_)" },
-  { "varan.mvr", 8u, 1u, "", "write(_,_,_) => write(_,_,count) -> (ret) { $(ret) = $(count); }" },
-  { "varan.mvr", 9u, 1u, "", "begin => mprotect(_), mprotect(_) *, munmap(_)" },
+  { "varan.mvr", 3u, 1u, "", "setsockopt(fd,1,2,_,_) as reuse, setsockopt(fd,6,1,_,_) as nodelay => nodelay, reuse" },
+  { "varan.mvr", 5u, 1u, "", "calls as self => gettid(), write(_,_,_), self, gettid(), read(_,_,_)" },
+  { "varan.mvr", 6u, 1u, "", "nothing => getrlimit(7,_)" },
+  { "varan.mvr", 7u, 1u, "", "write(_,_,_) => write(_,_,count) -> (ret) { $(ret) = $(count); }" },
+  { "varan.mvr", 8u, 1u, "", "begin => getrlimit(_), getrlimit(_) *, readlink(\"/proc/self/exe\",_,_)" },
 };
 
 #include "mvr_matcher.h"
