@@ -73,17 +73,23 @@ await build({
 // Node 20 compiles the bundle's functions anew on every start (~30-40 ms of the ~150 ms a small
 // \`mvrc check\` may take). The cache is written once per Node version and bundle, after a run
 // (then it holds the functions that run compiled); any problem falls back to a plain require.
+// The cache's name carries a hash of the bundle's path: several installations (a global one, a
+// project's, several checkouts) share the user's cache directory, and each removes only its own
+// earlier caches — keyed by size and mtime alone, each one's cleanup deleted the others' cache,
+// so every run compiled the bundle anew.
 writeFileSync(
   'dist/mvrc.cjs',
   `#!/usr/bin/env node
 'use strict';
 const fs = require('node:fs'), path = require('node:path'), vm = require('node:vm'), os = require('node:os'), Module = require('node:module');
 const file = path.join(__dirname, 'mvrc-bundle.cjs');
-let script, cacheFile, cached;
+let script, cacheFile, cached, h;
 try {
   const st = fs.statSync(file);
   const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-  cacheFile = path.join(base, 'mvrc', 'mvrc-' + process.version + '-' + st.size + '-' + Math.floor(st.mtimeMs) + '.v8cache');
+  h = 0x811c9dc5;
+  for (let i = 0; i < file.length; i++) h = Math.imul(h ^ file.charCodeAt(i), 0x01000193) >>> 0;
+  cacheFile = path.join(base, 'mvrc', 'mvrc-' + h.toString(16) + '-' + process.version + '-' + st.size + '-' + Math.floor(st.mtimeMs) + '.v8cache');
   try { cached = fs.readFileSync(cacheFile); } catch {}
   script = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), { filename: file, cachedData: cached });
 } catch {
@@ -102,9 +108,11 @@ if (!script) {
         const tmp = cacheFile + '.' + process.pid;
         fs.writeFileSync(tmp, script.createCachedData());
         fs.renameSync(tmp, cacheFile);
-        // Caches of earlier builds are never read again.
+        // Caches of this installation's earlier builds are never read again (other
+        // installations' caches, with another path hash, are theirs to remove).
+        const own = 'mvrc-' + h.toString(16) + '-';
         for (const f of fs.readdirSync(path.dirname(cacheFile))) {
-          if (/^mvrc-v.*\\.v8cache$/.test(f) && f !== path.basename(cacheFile)) fs.rmSync(path.join(path.dirname(cacheFile), f), { force: true });
+          if (f.startsWith(own) && f.endsWith('.v8cache') && f !== path.basename(cacheFile)) fs.rmSync(path.join(path.dirname(cacheFile), f), { force: true });
         }
       } catch {}
     });

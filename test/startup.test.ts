@@ -1,9 +1,10 @@
 // Start-up of the CLI: the TypeScript compiler API (~9 MB) is loaded only for files with typed
 // blocks (scripts/build.mjs makes the import lazy; any eager use would load it for every command).
 import { expect } from 'chai';
-import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mvrc, tempDir } from './helpers/cli.ts';
+import { CLI, mvrc, tempDir } from './helpers/cli.ts';
 
 describe('CLI start-up', function () {
   this.timeout(60_000);
@@ -32,5 +33,24 @@ process.on('exit', () => process.stderr.write(ts ? 'TYPESCRIPT-LOADED\\n' : 'TYP
     const r = run(['check', 'typed.mvr']);
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stderr).to.contain('TYPESCRIPT-LOADED');
+  });
+
+  it('two installations keep their own V8 code caches in the shared cache directory', () => {
+    // Two copies of the CLI whose bundles differ (two checkouts, a global and a project install):
+    // each run writes its cache and removes only its own earlier ones, so neither deletes the
+    // other's and both start from a cache.
+    const cache = join(dir, 'xdg-cache');
+    const installs = ['a', 'b'].map((name) => {
+      const d = join(dir, `install-${name}`);
+      mkdirSync(d, { recursive: true });
+      copyFileSync(CLI, join(d, 'mvrc.cjs'));
+      copyFileSync(join(CLI, '..', 'mvrc-bundle.cjs'), join(d, 'mvrc-bundle.cjs'));
+      if (name === 'b') appendFileSync(join(d, 'mvrc-bundle.cjs'), '\n// another build\n');
+      return join(d, 'mvrc.cjs');
+    });
+    const runIn = (cli: string) => spawnSync(process.execPath, [cli, '--version'], { env: { ...process.env, XDG_CACHE_HOME: cache }, encoding: 'utf8' });
+    const caches = () => readdirSync(join(cache, 'mvrc')).filter((f) => f.endsWith('.v8cache'));
+    for (const cli of [...installs, ...installs]) expect(runIn(cli).status).to.equal(0);
+    expect(caches()).to.have.length(2);
   });
 });
