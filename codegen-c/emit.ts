@@ -6,7 +6,8 @@
 // The output depends only on the input: the same program gives byte-identical files.
 import type { Automaton } from '../compiler/lower/automaton.ts';
 import { lowerRule, type IrArg, type IrCallback, type IrGuard, type IrRule, type VarRef } from '../compiler/lower/ir.ts';
-import type { Program, ResolvedRule } from '../compiler/check/program-types.ts';
+import type { Program } from '../compiler/check/program-types.ts';
+import { ruleHasCBlock } from '../compiler/check/program.ts';
 import type { CBlock } from '../compiler/syntax/ast.ts';
 import { LineMap } from '../compiler/core/span.ts';
 import type { ParamKind } from '../compiler/syscalls/types.ts';
@@ -418,10 +419,7 @@ export function emitC(program: Program, automaton: Automaton, opts: EmitOptions 
   return { files: new Map([['rules.c', o.text()], ['rules.h', header]]), manifest };
 }
 
-function hasCBlock(r: ResolvedRule): boolean {
-  if (r.lhs.kind === 'seq' && r.lhs.items.some((it) => it.guard?.kind === 'CBlock')) return true;
-  return r.rhs.kind === 'seq' && r.rhs.items.some((it) => it.guard?.kind === 'CBlock' || it.callback?.body.kind === 'CBlock');
-}
+const hasCBlock = ruleHasCBlock;
 
 /**
  * What `mvrc check` gives the C compiler (`-fsyntax-only`): the file's #include items and one

@@ -11,7 +11,7 @@ import { GroupTable } from './binder.ts';
 import { checkRules, internalError, type RuleInput } from './checker.ts';
 import { Diag } from '../core/diagnostic-messages.ts';
 import { DiagnosticBag } from '../core/diagnostics.ts';
-import type { Program } from './program-types.ts';
+import type { Program, ResolvedRule } from './program-types.ts';
 import { readSourceFile } from '../core/source-io.ts';
 import { closestName } from '../core/suggest.ts';
 
@@ -225,4 +225,10 @@ export function loadProgram(entries: string[], opts: LoadOptions = {}): Program 
   const includes: Program['includes'] = [];
   for (const o of loader.ordered) if (o.item.kind === 'Include') includes.push({ file: o.file, include: o.item });
   return { files: loader.files, includes, rules, diagnostics: diags.sorted(), sources: loader.sources };
+}
+
+/** Whether a rule has a C guard or callback (which only a C compiler can check). */
+export function ruleHasCBlock(r: ResolvedRule): boolean {
+  if (r.lhs.kind === 'seq' && r.lhs.items.some((it) => it.guard?.kind === 'CBlock')) return true;
+  return r.rhs.kind === 'seq' && r.rhs.items.some((it) => it.guard?.kind === 'CBlock' || it.callback?.body.kind === 'CBlock');
 }

@@ -1,9 +1,7 @@
 // mvrc check FILE...: parse, resolve and check each file (with its imports) and report everything.
 import { dirname, resolve } from 'node:path';
 import type { Diagnostic } from '../core/diagnostics.ts';
-import { loadProgram } from '../check/program.ts';
-import { emitCBlockCheck } from '../../codegen-c/emit.ts';
-import { checkCBlocks } from '../../codegen-c/cc.ts';
+import { loadProgram, ruleHasCBlock } from '../check/program.ts';
 import { DIAGNOSTIC_OPTIONS, exitStatusFor, displayPath, parseOptions, Reporter } from './options.ts';
 import { UsageError, type CliIO } from './types.ts';
 
@@ -25,7 +23,12 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     const diags = [...program.diagnostics];
     // C blocks are compiled now (one compiler run per file that has any) rather than first at
     // build; a file with errors already is not, since its blocks may not lower.
-    if (!values['no-cc'] && !diags.some((d) => d.severity === 'error')) {
+    // The C generator and the compiler driver (with node:child_process) are loaded only for a
+    // file that has C blocks or #include items: most rule files have none, and loading them costs
+    // every `mvrc check` start-up time.
+    const hasC = program.includes.length > 0 || program.rules.some(ruleHasCBlock);
+    if (!values['no-cc'] && hasC && !diags.some((d) => d.severity === 'error')) {
+      const [{ emitCBlockCheck }, { checkCBlocks }] = await Promise.all([import('../../codegen-c/emit.ts'), import('../../codegen-c/cc.ts')]);
       const text = emitCBlockCheck(program);
       if (text !== undefined) {
         const includeDirs = [...new Set(program.includes.map((i) => dirname(i.file)))];
