@@ -4,7 +4,10 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { DiagnosticBag } from '../compiler/core/diagnostics.ts';
 import { LineMap } from '../compiler/core/span.ts';
-import { parseJsonTrace, threadEvents, traceThreads, type Trace } from '../compiler/traces/trace.ts';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseJsonTrace, readTraceFile, threadEvents, traceThreads, type Trace } from '../compiler/traces/trace.ts';
+import { mvrc, tempDir } from './helpers/cli.ts';
 import { parseStraceTrace, scalarValue, symbolicValue } from '../compiler/traces/strace.ts';
 import { syscallByName } from '../compiler/syscalls/lookup.ts';
 
@@ -293,4 +296,130 @@ describe('trace readers on arbitrary input', () => {
       );
     });
   }
+});
+
+describe('trace readers: linear time, -y, cut buffers, cut traces, other command lines', function () {
+  // The old reader matched a backtracking pattern over every line (looking for strace's
+  // "attached" message): one 1 MB line took over 300 s and a 10 MB trace 83 s. The timeout is only
+  // a hang detector; bench/trace-bench.mjs times the reader.
+  this.timeout(120_000);
+  const dir = tempDir('mvrc-trace-shape-');
+  const put = (name: string, t: string): string => {
+    writeFileSync(join(dir, name), t);
+    return join(dir, name);
+  };
+  const codes = (d: DiagnosticBag): string[] => d.items.map((x) => x.code);
+  const read = async (name: string, t: string): Promise<{ trace: Trace | undefined; diags: DiagnosticBag }> => {
+    const diags = new DiagnosticBag();
+    const trace = await readTraceFile(put(name, t), diags, name);
+    return { trace, diags };
+  };
+  const EXIT = '+++ exited with 0 +++\n';
+
+  it('reads a 1 MB line, and a 10 MB trace of long lines cut by strace messages', () => {
+    const big = 'a'.repeat(1 << 20);
+    const { trace, diags } = readStrace(`write(1, "${big}", ${big.length}) = ${big.length}\n${EXIT}`);
+    expect(codes(diags)).to.deep.equal([]);
+    expect(trace.events[0]!.bufs[1]!.length).to.equal(1 << 20);
+    // 1 MB of spaces and parentheses: what made the old patterns backtrack, read as one bad line
+    const odd = readStrace(`write(1, ${' ()'.repeat(350_000)}\n`);
+    expect(codes(odd.diags)).to.deep.equal(['MVR9006']);
+    // the same 1 MB line without its closing quote: a bad line
+    const bad = readStrace(`write(1, "${big}, 5) = 5\n`);
+    expect(codes(bad.diags)).to.deep.equal(['MVR9006']);
+    // 10 MB: 640 lines of 16 KB of -xx bytes, strace's "attached" message cutting some calls
+    const hx = '\\x61'.repeat(4096);
+    const lines: string[] = [];
+    for (let i = 0; i < 640; i++) lines.push(i % 16 === 0 ? `write(1, "${hx}", 4096strace: Process 9${i} attached\n) = 4096` : `write(1, "${hx}", 4096) = 4096`);
+    const many = readStrace(lines.join('\n') + '\n' + EXIT);
+    expect(codes(many.diags)).to.deep.equal([]);
+    expect(many.trace.events.length).to.equal(640);
+    expect(many.trace.events.every((e) => e.ret === 4096n && e.bufs[1]!.length === 4096 && e.bufs[1]![0] === 0x61)).to.equal(true);
+  });
+
+  it('reads -y and -yy annotations: the descriptor is the number, what it names is kept', () => {
+    const { trace, diags } = readStrace(
+      [
+        'openat(AT_FDCWD</home/u>, "/tmp/a, b (1)", O_RDONLY) = 3</tmp/a, b (1)>',
+        'read(3</tmp/a, b (1)>, "x", 1) = 1',
+        'connect(4<TCP:[127.0.0.1:40000->127.0.0.1:80]>, {sa_family=AF_INET, sin_port=htons(80), sin_addr=inet_addr("127.0.0.1")}, 16) = 0',
+        'write(1</dev/pts/0<char 136:0>>, "ok", 2) = 2',
+        'dup2(3</tmp/a, b (1)>, 5</tmp/c>) = 5</tmp/a, b (1)>',
+        'poll([{fd=3</tmp/a, b (1)>, events=POLLIN}], 1, 0) = 1 ([{fd=3, revents=POLLIN}])',
+        EXIT,
+      ].join('\n'),
+    );
+    expect(codes(diags)).to.deep.equal([]);
+    const [open, rd, conn, wr, dup, poll] = trace.events;
+    expect(open!.args[0]).to.equal(BigInt.asIntN(64, -100n));
+    expect(text(open!.bufs[1])).to.equal('/tmp/a, b (1)');
+    expect(open!.ret).to.equal(3n);
+    expect(open!.fdPaths?.[0]).to.equal('/home/u');
+    expect(open!.fdPaths?.[6]).to.equal('/tmp/a, b (1)');
+    expect([rd!.args[0], rd!.ret, text(rd!.bufs[1])]).to.deep.equal([3n, 1n, 'x']);
+    expect(rd!.fdPaths?.[0]).to.equal('/tmp/a, b (1)');
+    expect([conn!.args[0], conn!.args[2], conn!.fdPaths?.[0]]).to.deep.equal([4n, 16n, 'TCP:[127.0.0.1:40000->127.0.0.1:80]']);
+    expect([wr!.args[0], wr!.fdPaths?.[0]]).to.deep.equal([1n, '/dev/pts/0<char 136:0>']);
+    expect([dup!.args[0], dup!.args[1], dup!.ret]).to.deep.equal([3n, 5n, 5n]);
+    expect(poll!.bufs[0]?.[0]).to.equal(3); // the pollfd's fd, read from `fd=3</tmp/a, b (1)>`
+    // without -y the same calls read the same
+    const plain = readStrace('openat(AT_FDCWD, "/tmp/a, b (1)", O_RDONLY) = 3\nread(3, "x", 1) = 1\npoll([{fd=3, events=POLLIN}], 1, 0) = 1 ([{fd=3, revents=POLLIN}])\n');
+    expect(plain.trace.events.map((e) => [e.ret, text(e.bufs[0]), text(e.bufs[1])])).to.deep.equal([open, rd, poll].map((e) => [e!.ret, text(e!.bufs[0]), text(e!.bufs[1])]));
+    expect(plain.trace.events.slice(0, 2).map((e) => e.args[0])).to.deep.equal([open!.args[0], rd!.args[0]]);
+  });
+
+  it('reports buffers cut by strace -s (MVR9011) at the first cut line, counting them; none when nothing is cut', async () => {
+    const cut = await read('cut.strace', `execve("./p", ["./p"], 0x7ffc /* 1 var */) = 0\nwrite(1, "hello wo"..., 12) = 12\nwrite(1, "hi\\n", 3) = 3\nwrite(1, "second c"..., 20) = 20\n${EXIT}`);
+    expect(codes(cut.diags)).to.deep.equal(['MVR9011']);
+    expect(cut.diags.items[0]!.message).to.contain('line 2: a buffer of write is cut at 8 bytes (strace -s 8), as on 2 line(s)');
+    expect(cut.trace!.events[1]!.truncated).to.equal(true);
+    const whole = await read('whole.strace', `execve("./p", ["./p"], 0x7ffc /* 1 var */) = 0\nwrite(1, "hello world\\n", 12) = 12\n${EXIT}`);
+    expect(codes(whole.diags)).to.deep.equal([]);
+    // mvrc record marks a cut buffer "truncated"
+    const j = '{"mvrcTrace":1,"command":["./p"]}\n{"thread":0,"i":0,"name":"write","args":[1,0,9],"ret":9,"bufs":{"1":"6869"},"truncated":true}\n{"end":true,"status":0}\n';
+    expect(codes((await read('cut.jsonl', j)).diags)).to.deep.equal(['MVR9011']);
+  });
+
+  it('reports a trace cut in the middle of a line or before the exit (MVR9012), and not a whole one', async () => {
+    const head = 'execve("./p", ["./p"], 0x7ffc /* 1 var */) = 0\nwrite(1, "hi\\n", 3) = 3\n';
+    const mid = await read('mid.strace', head + 'write(1, "hi\\n", 3');
+    expect(codes(mid.diags)).to.include('MVR9012');
+    expect(mid.diags.items.find((d) => d.code === 'MVR9012')!.message).to.contain('last line (line 3) has no newline');
+    const noExit = await read('noexit.strace', head);
+    expect(codes(noExit.diags)).to.deep.equal(['MVR9012']);
+    expect(noExit.diags.items[0]!.message).to.contain("without the program's exit");
+    expect(codes((await read('whole2.strace', head + 'exit_group(0) = ?\n' + EXIT)).diags)).to.deep.equal([]);
+    expect(codes((await read('killed.strace', head + '+++ killed by SIGKILL +++\n')).diags)).to.deep.equal([]);
+    // mvrc JSON lines: the end line is the exit
+    const j = '{"mvrcTrace":1,"command":["./p"]}\n{"thread":0,"i":0,"name":"getpid","args":[],"ret":7}\n';
+    expect(codes((await read('a.jsonl', j)).diags)).to.deep.equal(['MVR9012']);
+    expect(codes((await read('b.jsonl', j + '{"end":true,"status":0}\n')).diags)).to.deep.equal([]);
+  });
+
+  it('warns when the two traces ran different command lines (MVR9013), not when only the program differs', () => {
+    const t = (argv: string[]): string => `execve("${argv[0]}", [${argv.map((a) => JSON.stringify(a)).join(', ')}], 0x7ffc /* 1 var */) = 0\nwrite(1, "hi\\n", 3) = 3\nexit_group(0) = ?\n${EXIT}`;
+    put('rules.mvr', '');
+    put('v1.strace', t(['./kv-v1', '--port', '0']));
+    put('v2.strace', t(['./kv-v2', '--port', '0']));
+    put('bb.strace', t(['/bin/busybox', 'kv-v2', '--port', '0']));
+    put('ls.strace', t(['/bin/ls', '-l']));
+    for (const same of ['v2.strace', 'bb.strace']) {
+      const r = mvrc(['verify', 'rules.mvr', '--leader-trace', 'v1.strace', '--follower-trace', same], { cwd: dir });
+      expect(r.status, r.stderr).to.equal(0);
+      expect(r.stderr).not.to.contain('MVR9013');
+    }
+    const other = mvrc(['verify', 'rules.mvr', '--leader-trace', 'v1.strace', '--follower-trace', 'ls.strace'], { cwd: dir });
+    expect(other.stderr).to.match(/^ls\.strace:1:1: warning MVR9013: the traces ran different command lines: the leader \(v1\.strace\) ran "\.\/kv-v1" "--port" "0", the follower "\/bin\/ls" "-l"/m);
+    const inf = mvrc(['infer', 'v1.strace', 'ls.strace'], { cwd: dir });
+    expect(inf.stderr).to.contain('warning MVR9013');
+  });
+
+  it('a difference hidden by a cut is reported with the cut (MVR9011), not verified silently', () => {
+    put('empty.mvr', '');
+    const t = (s: string): string => `execve("./p", ["./p"], 0x7ffc /* 1 var */) = 0\nwrite(1, "${s}"..., 12) = 12\nexit_group(0) = ?\n${EXIT}`;
+    put('c1.strace', t('hello wo'));
+    put('c2.strace', t('hello wo'));
+    const r = mvrc(['verify', 'empty.mvr', '--leader-trace', 'c1.strace', '--follower-trace', 'c2.strace'], { cwd: dir });
+    expect(r.stderr).to.match(/^c2\.strace:2:1: warning MVR9011: line 2: a buffer of write is cut at 8 bytes/m);
+  });
 });

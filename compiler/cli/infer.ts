@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { Diag } from '../core/diagnostic-messages.ts';
 import { DiagnosticBag } from '../core/diagnostics.ts';
 import { comparedTrace, hunkLocation, MAX_DIFF_EDITS, suggestRules } from '../traces/infer.ts';
-import { readTraceFile, type Trace } from '../traces/trace.ts';
+import { readTraceFile, reportCommandMismatch, type Trace } from '../traces/trace.ts';
 import { findingDiagnostics } from '../traces/verify.ts';
 import { DIAGNOSTIC_OPTIONS, displayPath, parseOptions, Reporter } from './options.ts';
 import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError, type CliIO } from './types.ts';
@@ -37,15 +37,18 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     // readTraceFile opens the path as given: a relative one only when it names the same file.
     traces.push(await readTraceFile(resolve(shown) === abs ? shown : abs, diags));
   }
+  if (traces[0] && traces[1]) reportCommandMismatch(traces[0], traces[1], diags);
   const sources = new Map<string, string>();
   for (const t of traces) if (t) sources.set(t.file.path, t.file.text);
   if (diags.hasErrors || !traces[0] || !traces[1]) {
     reporter.report(diags.sorted(), sources);
     // As `mvrc check` does: a file that cannot be read at all is an environment error (2);
     // a file that is not a trace, an input error (1).
-    const unreadable = new Set<string>([Diag.CannotReadFile.code, Diag.TraceIsADirectory.code, Diag.IsADirectory.code, Diag.FileTooLarge.code]);
+    const unreadable = new Set<string>([Diag.CannotReadFile.code, Diag.TraceIsADirectory.code, Diag.IsADirectory.code, Diag.TraceTooLarge.code]);
     return reporter.finish(diags.items.some((d) => unreadable.has(d.code)) ? EXIT_USAGE : EXIT_FINDINGS);
   }
+  // Warnings (cut buffers, a cut trace, different command lines) come before the rules' verdict.
+  if (diags.items.length) reporter.report(diags.sorted(), sources);
   const [leader, follower] = traces as [Trace, Trace];
   const outName = values.output !== undefined ? displayPath(io.cwd, resolve(io.cwd, values.output)) : 'inferred.mvr';
 

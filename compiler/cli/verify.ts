@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { DiagnosticBag, type Diagnostic } from '../core/diagnostics.ts';
 import { loadProgram } from '../check/program.ts';
-import { readTraceFile, type Trace } from '../traces/trace.ts';
+import { readTraceFile, reportCommandMismatch, type Trace } from '../traces/trace.ts';
 import { findingDiagnostics, verifyTraces } from '../traces/verify.ts';
 import { DIAGNOSTIC_OPTIONS, displayPath, exitStatusFor, parseOptions, Reporter } from './options.ts';
 import { EXIT_FINDINGS, EXIT_OK, UsageError, type CliIO } from './types.ts';
@@ -38,6 +38,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   };
   const leader = await read(values['leader-trace']);
   const follower = await read(values['follower-trace']);
+  if (leader && follower) reportCommandMismatch(leader, follower, bag);
   all.push(...bag.sorted());
 
   if (exitStatusFor(all) !== EXIT_OK || !leader || !follower) {

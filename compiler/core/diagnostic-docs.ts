@@ -474,4 +474,23 @@ export const DIAGNOSTIC_DOCS: { readonly [K in DiagKey]?: DiagnosticDoc } = {
     meaning: 'A trace file contains NUL bytes or invalid UTF-8: it is not a trace.',
     fix: 'Traces are text: mvrc JSON lines (mvrc record) or strace -f -s 4096 -xx output.',
   },
+  TraceBuffersCut: {
+    meaning:
+      'A warning of `mvrc verify` and `mvrc infer`, at the first line concerned: the recorder cut a buffer, so the trace shows only its first bytes. With `strace -s 8` the line `write(1, "hello wo"..., 12) = 12` shows 8 of the 12 bytes written (mvrc record marks such events `"truncated":true`). Two runs that differ after the cut look the same: a verdict holds only for the bytes shown. The message counts the lines with a cut.',
+    fix: 'Record again with a larger limit (`strace -f -s 65536 -xx`), or with mvrc record.',
+  },
+  TraceCut: {
+    meaning:
+      "A warning of `mvrc verify` and `mvrc infer`: the trace ends in the middle of a line (its last line has no newline), or without the program's exit — strace's `+++ exited with 0 +++` (or `+++ killed by SIG... +++`) for the first process, mvrc record's `{\"end\":...}` line. The recorder was stopped, or the file copied, before the run ended: what the program did after the cut is not compared.",
+    fix: 'Record the run to its end: let the program exit before stopping the recorder.',
+  },
+  TraceCommandsDiffer: {
+    meaning:
+      "A warning of `mvrc verify` and `mvrc infer`: the two traces ran different command lines — the arguments after the program's name differ (the first `execve`'s argv in strace output, the header's `command` in mvrc JSON lines). The program's name may differ (`kv-v1` and `kv-v2`), and a multi-call binary's applet counts as the name (`busybox ls -l` and `ls -l` ran the same command line). Two runs of different commands or inputs differ for reasons no rule should encode.",
+    fix: 'Record both versions with the same arguments and the same input.',
+  },
+  TraceTooLarge: {
+    meaning: '`mvrc infer` holds both traces in memory and refuses a trace larger than 512 MiB. `mvrc verify` streams its traces and takes any size.',
+    fix: 'Record a shorter run of the same workload for infer; verify the rules on the long one.',
+  },
 };

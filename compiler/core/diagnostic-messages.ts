@@ -110,6 +110,10 @@ export const Diag = {
   TraceEmpty: m('MVR9008', 'error', "'{0}' holds no events", 'record one with mvrc record -o FILE -- CMD...'),
   TraceIsADirectory: m('MVR9009', 'error', "'{0}' is a directory, not a trace", 'name a trace file (mvrc record -o FILE)'),
   TraceNotText: m('MVR9010', 'error', "'{0}' is not a trace: it contains NUL or invalid UTF-8 bytes", 'traces are text: mvrc JSON lines (mvrc record) or strace -f -s 4096 -xx output'),
+  TraceBuffersCut: m('MVR9011', 'warning', 'line {0}: a buffer of {1} is cut at {2} bytes ({3}), as on {4} line(s) of this trace: a difference past a cut is not seen, so the verdict holds only for the bytes shown', 'record with a larger limit (strace -s 65536, or mvrc record) to compare whole buffers'),
+  TraceCut: m('MVR9012', 'warning', 'the trace looks cut: {0}; what the program did after the cut is not compared', 'record the run to its end (let the program exit before stopping the recorder)'),
+  TraceCommandsDiffer: m('MVR9013', 'warning', 'the traces ran different command lines: the leader ({1}) ran {0}, the follower {2}; verify and infer compare two runs of the same workload', 'record both versions with the same arguments and input'),
+  TraceTooLarge: m('MVR9014', 'error', "'{0}' is {1} bytes; mvrc infer holds a trace in memory and reads traces of at most {2} bytes", 'record a shorter run for infer (mvrc verify streams traces of any size)'),
 } as const satisfies Record<string, MessageTemplate>;
 
 export type DiagKey = keyof typeof Diag;

@@ -15,6 +15,35 @@ export type SVal =
   | { t: 'call'; fn: string; args: SVal[] }
   | { t: 'change'; before: SVal; after: SVal };
 
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+/** The text without its comments (`/* 12 vars *\/`), strings left whole; one pass. */
+export function stripComments(text: string): string {
+  if (!text.includes('/*')) return text;
+  let out = '';
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '"') {
+      const s = parseQuoted(text, i);
+      if (!s) return text;
+      i = s.end - 1;
+    } else if (c === '/' && text[i + 1] === '*') {
+      const end = text.indexOf('*/', i + 2);
+      if (end < 0) break;
+      out += text.slice(start, i);
+      start = end + 2;
+      i = end + 1;
+    }
+  }
+  return out + text.slice(start);
+}
+
 /** A C-escaped string at text[at] === '"' (strace -xx: \xNN). */
 export function parseQuoted(text: string, at: number): { bytes: Uint8Array; end: number; truncated: boolean } | undefined {
   if (text[at] !== '"') return undefined;
@@ -29,6 +58,11 @@ export function parseQuoted(text: string, at: number): { bytes: Uint8Array; end:
     }
     if (c !== '\\') {
       const code = text.codePointAt(i)!;
+      if (code < 0x80) {
+        out.push(code);
+        i++;
+        continue;
+      }
       for (const b of Buffer.from(String.fromCodePoint(code), 'utf8')) out.push(b);
       i += code > 0xffff ? 2 : 1;
       continue;
@@ -38,10 +72,12 @@ export function parseQuoted(text: string, at: number): { bytes: Uint8Array; end:
     i += 2;
     switch (e) {
       case 'x': {
-        const m = /^[0-9a-fA-F]{1,2}/.exec(text.slice(i, i + 2));
-        if (!m) return undefined;
-        out.push(parseInt(m[0], 16));
-        i += m[0].length;
+        // one or two hex digits, read by character code (the reader's hot path under -xx)
+        const h1 = hexDigit(text.charCodeAt(i));
+        if (h1 < 0) return undefined;
+        const h2 = hexDigit(text.charCodeAt(i + 1));
+        out.push(h2 < 0 ? h1 : h1 * 16 + h2);
+        i += h2 < 0 ? 1 : 2;
         break;
       }
       case 'n': out.push(10); break;
@@ -75,7 +111,29 @@ export function parseQuoted(text: string, at: number): { bytes: Uint8Array; end:
   return { bytes: Uint8Array.from(out), end: i, truncated };
 }
 
-/** Splits at top-level separators (`,`), skipping strings and brackets. */
+/**
+ * Where a `-y`/`-yy` annotation that starts at text[at] === '<' ends (the index after its '>'),
+ * or -1 when text[at] does not start one. strace writes one right after a descriptor: `3</path>`,
+ * `AT_FDCWD</home/u>`, `3<TCP:[1.2.3.4:80->5.6.7.8:9]>`, `1</dev/pts/0<char 136:0>>`; a path in
+ * it may hold `,` `(` `)` (strace escapes `<` `>` in paths), and a socket's `->` is inside brackets.
+ */
+export function decorationEnd(text: string, at: number): number {
+  // `1<<20` is a shift, not an annotation.
+  if (text[at] !== '<' || text[at + 1] === '<' || at === 0 || !/[0-9A-Z_]/.test(text[at - 1]!)) return -1;
+  let angle = 0;
+  let square = 0;
+  for (let i = at; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '[') square++;
+    else if (c === ']') square = Math.max(0, square - 1);
+    else if (square === 0 && c === '<') angle++;
+    else if (square === 0 && c === '>' && --angle === 0) return i + 1;
+    else if (c === '\n') return -1;
+  }
+  return -1;
+}
+
+/** Splits at top-level separators (`,`), skipping strings, `-y` annotations and brackets. */
 function splitTop(text: string, sep: string): string[] | undefined {
   const out: string[] = [];
   let depth = 0;
@@ -87,6 +145,13 @@ function splitTop(text: string, sep: string): string[] | undefined {
       if (!s) return undefined;
       i = s.end - 1;
       continue;
+    }
+    if (c === '<') {
+      const end = decorationEnd(text, i);
+      if (end > 0) {
+        i = end - 1;
+        continue;
+      }
     }
     if (c === '(' || c === '[' || c === '{') depth++;
     else if (c === ')' || c === ']' || c === '}') depth--;
@@ -102,7 +167,7 @@ function splitTop(text: string, sep: string): string[] | undefined {
 
 /** Parses one value of strace's notation (never throws: what it cannot read is a word). */
 export function parseValue(text: string): SVal {
-  const t = text.replace(/\/\*.*?\*\//g, '').trim();
+  const t = stripComments(text).trim();
   const change = splitTop(t, ' => ');
   if (change && change.length === 2) return { t: 'change', before: parseValue(change[0]!), after: parseValue(change[1]!) };
   if (t.startsWith('"') || t.startsWith('@"')) {
@@ -163,8 +228,11 @@ export function parseNumber(text: string): bigint | undefined {
 /** A number, a name of the model's value sets, a product (8192*1024), a shift (1<<20), or an OR
  *  of those; undefined when a part is not one of them. */
 export function wordValue(text: string): bigint | undefined {
-  const t = text.trim();
+  let t = text.trim();
   if (t === 'NULL') return 0n;
+  // A descriptor shown with -y: `3</etc/hosts>` is 3.
+  const lt = t.indexOf('<');
+  if (lt > 0 && t.endsWith('>') && decorationEnd(t, lt) === t.length) t = t.slice(0, lt);
   if (t.includes('|')) {
     let v = 0n;
     for (const part of t.split('|')) {

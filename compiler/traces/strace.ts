@@ -27,8 +27,8 @@ import { syscallByName, syscallByNr } from '../syscalls/lookup.ts';
 import { canonicalArgs, isGathered, meaningfulInputs, paramsOf } from '../syscalls/meaning.ts';
 import type { ParamKind } from '../syscalls/types.ts';
 import { valueSet } from '../syscalls/values.ts';
-import { encodeParam, numberOf, parseNumber, parseQuoted, parseValue, wordValue } from './strace-values.ts';
-import type { Trace, TraceEvent } from './trace.ts';
+import { decorationEnd, encodeParam, numberOf, parseNumber, parseQuoted, parseValue, wordValue } from './strace-values.ts';
+import { forEachLine, lastLineCut, type Trace, type TraceEndInfo, type TraceEvent, type TraceSignal } from './trace.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Names: the model's value sets (compiler/syscalls/x86_64.tsv), read back into numbers.
@@ -59,7 +59,7 @@ export function symbolicValue(text: string): bigint {
   return SYMBOLIC_TAG | (h & 0xffffffffffffn);
 }
 
-export { parseNumber } from './strace-values.ts';
+export { decorationEnd, parseNumber } from './strace-values.ts';
 
 /** A scalar argument: a number, a name of the model's value sets, or an OR of those; else a value
  *  from its text (symbolicValue). */
@@ -69,7 +69,9 @@ export function scalarValue(text: string): bigint {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Strings and argument lists
+// Strings and argument lists. Every scan here looks at each character a bounded number of times
+// (no backtracking pattern runs over a whole line): one 1 MB line took over 300 s with the
+// pattern that looked for strace's "attached" message, so reading is kept linear in the input.
 
 /** A C-escaped string strace printed, at text[at] === '"' (its bytes, the index after it and a
  *  trailing `...`, whether it was cut); undefined when it is not terminated or holds a bad escape. */
@@ -78,42 +80,78 @@ export function parseCString(text: string, at: number): { bytes: Uint8Array; end
 }
 
 /**
+ * The index after the C string that starts at text[at] === '"' (and after a trailing `...`), or
+ * -1 when it is not terminated: what splitting an argument list needs, without decoding it (the
+ * escapes are checked when the string is decoded).
+ */
+export function skipCString(text: string, at: number): number {
+  for (let i = at + 1; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 92) i++; // a backslash escapes the next character
+    else if (c === 34) return text.startsWith('...', i + 1) ? i + 4 : i + 1;
+  }
+  return -1;
+}
+
+/** `3</path>` / `AT_FDCWD</dir>` (strace -y): the descriptor and what it names; else undefined. */
+export function splitDecoration(text: string): { fd: string; path: string } | undefined {
+  const open = text.indexOf('<');
+  if (open <= 0 || !text.endsWith('>')) return undefined;
+  const fd = text.slice(0, open);
+  if (!/^(?:-?\d+|AT_FDCWD)$/.test(fd)) return undefined;
+  if (decorationEnd(text, open) !== text.length) return undefined;
+  return { fd, path: text.slice(open + 1, -1) };
+}
+
+/**
  * Splits `text` (an argument list without its parentheses) at top-level commas, skipping strings,
- * comments and nested brackets. Returns undefined when a string or bracket is not closed.
+ * comments (left out of the arguments), `-y` annotations and nested brackets. Returns undefined
+ * when a string or bracket is not closed.
  */
 export function splitArgs(text: string): string[] | undefined {
   const out: string[] = [];
   let depth = 0;
   let start = 0;
+  let piece = '';
   let i = 0;
   while (i < text.length) {
     const c = text[i]!;
     if (c === '"') {
-      const s = parseCString(text, i);
-      if (!s) return undefined;
-      i = s.end;
+      const end = skipCString(text, i);
+      if (end < 0) return undefined;
+      i = end;
       continue;
     }
     if (c === '/' && text[i + 1] === '*') {
       const end = text.indexOf('*/', i + 2);
       if (end < 0) return undefined;
+      piece += text.slice(start, i);
       i = end + 2;
+      start = i;
       continue;
+    }
+    if (c === '<') {
+      const end = decorationEnd(text, i);
+      if (end > 0) {
+        i = end;
+        continue;
+      }
     }
     if (c === '(' || c === '[' || c === '{') depth++;
     else if (c === ')' || c === ']' || c === '}') {
       depth--;
       if (depth < 0) return undefined;
     } else if (c === ',' && depth === 0) {
-      out.push(text.slice(start, i));
+      out.push((piece + text.slice(start, i)).trim());
+      piece = '';
       start = i + 1;
     }
     i++;
   }
   if (depth !== 0) return undefined;
-  const last = text.slice(start);
-  if (out.length > 0 || last.trim() !== '') out.push(last);
-  return out.map((a) => a.replace(/\/\*.*?\*\//g, '').trim());
+  const last = (piece + text.slice(start)).trim();
+  if (out.length > 0 || last !== '') out.push(last);
+  return out;
 }
 
 /** The index of the ')' closing the argument list that starts after text[open] === '('. */
@@ -123,9 +161,9 @@ function closingParen(text: string, open: number): number {
   while (i < text.length) {
     const c = text[i]!;
     if (c === '"') {
-      const s = parseCString(text, i);
-      if (!s) return -1;
-      i = s.end;
+      const end = skipCString(text, i);
+      if (end < 0) return -1;
+      i = end;
       continue;
     }
     if (c === '/' && text[i + 1] === '*') {
@@ -133,6 +171,13 @@ function closingParen(text: string, open: number): number {
       if (end < 0) return -1;
       i = end + 2;
       continue;
+    }
+    if (c === '<') {
+      const end = decorationEnd(text, i);
+      if (end > 0) {
+        i = end;
+        continue;
+      }
     }
     if (c === '(' || c === '[' || c === '{') depth++;
     else if (c === ')' || c === ']' || c === '}') {
@@ -144,12 +189,31 @@ function closingParen(text: string, open: number): number {
   return -1;
 }
 
+/** The strings of an argv array as strace prints it (`["ls", "-l"]`, maybe `...` at the end). */
+export function parseArgv(text: string): string[] | undefined {
+  const t = text.trim();
+  if (!t.startsWith('[')) return undefined;
+  const out: string[] = [];
+  let i = 1;
+  for (;;) {
+    while (t[i] === ' ' || t[i] === ',') i++;
+    if (t[i] === ']') return out;
+    if (t[i] !== '"') return out.length ? out : undefined; // `...` or a count: what was shown
+    const s = parseCString(t, i);
+    if (!s) return undefined;
+    out.push(Buffer.from(s.bytes).toString('utf8'));
+    i = s.end;
+  }
+}
+
 interface ParsedArgs {
   args: bigint[];
   bufs: (Uint8Array | null)[];
   /** Capacities offered by outputs whose capacity is not an argument (iovecs, msghdr parts). */
   caps: (number | null)[];
   truncated: boolean;
+  /** `-y` annotations, by argument position: what the descriptor names. */
+  fdPaths?: (string | undefined)[];
 }
 
 const MEMORY: ReadonlySet<ParamKind> = new Set<ParamKind>(['in_bytes', 'out_bytes', 'path', 'in_struct', 'out_struct']);
@@ -169,6 +233,7 @@ function parseArgList(name: string, nr: number, raw: string[]): ParsedArgs | str
   const bufs: (Uint8Array | null)[] = [null, null, null, null, null, null];
   const caps: (number | null)[] = [null, null, null, null, null, null];
   let truncated = false;
+  let fdPaths: (string | undefined)[] | undefined;
   if (raw.length > 6) return `${name} has ${raw.length} arguments; a syscall takes at most 6`;
   const placed: { pos: number; text: string }[] = [];
   for (let k = 0; k < raw.length; k++) {
@@ -183,8 +248,11 @@ function parseArgList(name: string, nr: number, raw: string[]): ParsedArgs | str
       } else if (sc?.params.some((p) => p.alias)) text = named[2]!;
     }
     // fds shown with -y: 3</path/to/file>
-    const fdDecor = /^(-?\d+)<.*>$/s.exec(text);
-    if (fdDecor) text = fdDecor[1]!;
+    const fdDecor = splitDecoration(text);
+    if (fdDecor) {
+      text = fdDecor.fd;
+      (fdPaths ??= [])[pos] = fdDecor.path;
+    }
     placed.push({ pos, text });
   }
   const pointerValue = (text: string): bigint => (text === 'NULL' ? 0n : (parseNumber(text) ?? symbolicValue(text)));
@@ -231,15 +299,23 @@ function parseArgList(name: string, nr: number, raw: string[]): ParsedArgs | str
       });
     }
   }
-  return { args, bufs, caps, truncated };
+  return fdPaths ? { args, bufs, caps, truncated, fdPaths } : { args, bufs, caps, truncated };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Return values
 
-function parseReturn(text: string): { ret: bigint; noRet: boolean } | undefined {
-  // `-T` adds ` <0.000012>` at the end; `-y` shows a returned fd as `3</path>`.
-  const t = text.replace(/\s+<\d+(\.\d+)?>\s*$/, '').trim().replace(/^(\d+)<.*>$/s, '$1');
+function parseReturn(text: string): { ret: bigint; noRet: boolean; fdPath?: string } | undefined {
+  let t = text.trim();
+  // `-T` adds ` <0.000012>` at the end (looked for from the last '<' only: no backtracking).
+  const lt = t.lastIndexOf('<');
+  if (lt > 0 && /\s/.test(t[lt - 1]!) && /^<\d+(?:\.\d+)?>$/.test(t.slice(lt))) t = t.slice(0, lt).trim();
+  // `-y` shows a returned fd as `3</path>`.
+  const deco = splitDecoration(t);
+  if (deco) {
+    const v = parseNumber(deco.fd);
+    if (v !== undefined) return { ret: v, noRet: false, fdPath: deco.path };
+  }
   if (t === '?' || t.startsWith('? ')) {
     // `? ERESTARTSYS (To be restarted ...)`: interrupted by a signal; record the restart code.
     const m = /^\?\s+([A-Z][A-Z0-9_]*)\b/.exec(t);
@@ -265,6 +341,8 @@ function parseReturn(text: string): { ret: bigint; noRet: boolean } | undefined 
 // Lines
 
 const PREFIX = /^(?:\[pid\s+(\d+)\]\s+|(\d+)\s+)?(?:(?:\d{2}:\d{2}:\d{2}(?:\.\d+)?|\d+\.\d+)\s+)?/;
+const ATTACHED = 'strace: Process ';
+const ATTACHED_LINE = /^strace: Process \d+ attached(?: with \d+ threads)?$/;
 
 interface Pending {
   name: string;
@@ -274,29 +352,239 @@ interface Pending {
   line: number;
 }
 
-/** Reads strace output (see the header of this file). */
-export function parseStraceTrace(file: SourceFile, diags: DiagnosticBag): Trace {
-  const trace: Trace = { file, format: 'strace', command: null, events: [], signals: [] };
-  const text = file.text;
-  const next = new Map<number, bigint>();
-  const pending = new Map<number, Pending>();
-  let offset = 0;
-  let lineNo = 0;
+/** Where a reader's events and signals go (a Trace in memory, or a stream: compiler/traces/stream.ts). */
+export interface TraceSink {
+  /** An event, with the text of its call (arguments and result; for clone3's flags). */
+  event(e: TraceEvent, callText: string): void;
+  signal(s: TraceSignal): void;
+  /** Events and signals of thread `from` (read before its pid was known) are thread `to`'s. */
+  relabel(from: number, to: number): void;
+}
 
-  const bad = (line: number, at: Span, why: string): void => void diags.add(Diag.TraceLineInvalid, file.path, at, [line, why]);
+/** `... <unfinished ...>` (optionally followed by `)`) at the end: the index where it starts, or -1. */
+function unfinishedAt(body: string): number {
+  let end = body.length;
+  while (end > 0 && isSpace(body.charCodeAt(end - 1))) end--;
+  if (body[end - 1] === ')') {
+    end--;
+    while (end > 0 && isSpace(body.charCodeAt(end - 1))) end--;
+  }
+  const tag = '<unfinished ...>';
+  if (end < tag.length || !body.startsWith(tag, end - tag.length)) return -1;
+  let start = end - tag.length;
+  while (start > 0 && isSpace(body.charCodeAt(start - 1))) start--;
+  return start;
+}
 
-  const emit = (thread: number, name: string, nr: number, argText: string, retText: string | null, at: Span, line: number): void => {
+function isSpace(c: number): boolean {
+  return c === 32 || c === 9 || c === 13;
+}
+
+/**
+ * Reads strace output a line at a time (see the header of this file), so that a whole trace
+ * (parseStraceTrace) and a stream read a chunk at a time (compiler/traces/stream.ts) are read
+ * alike. Each line is looked at a bounded number of times whatever its length.
+ */
+export class StraceReader {
+  /** What the trace leaves out, and whether it shows the program's exit (reportTraceShape). */
+  readonly end: TraceEndInfo = { cutLines: 0, exited: false };
+  /** The traced command (the first execve's argv), its line's span and number. */
+  command: string[] | null = null;
+  commandAt: { span: Span; line: number } | undefined;
+  private readonly next = new Map<number, bigint>();
+  private readonly pending = new Map<number, Pending>();
+  private firstPid: number | null = null;
+  private firstSeen: number | null = null;
+  private readonly alive = new Set<number>();
+  private readonly exited = new Set<number>();
+  private held: { line: string; at: Span; lineNo: number } | undefined;
+
+  constructor(
+    private readonly path: string,
+    private readonly diags: DiagnosticBag,
+    private readonly sink: TraceSink,
+  ) {}
+
+  /** The start offset of the earliest unfinished call that may create a thread (Infinity: none):
+   *  until it resumes, the creation order of the threads after it is not known. */
+  pendingCreatorOffset(): number {
+    let min = Infinity;
+    for (const p of this.pending.values()) if (syscallByNr(p.nr)?.task && p.span.offset < min) min = p.span.offset;
+    return min;
+  }
+
+  /** One line of the file (without its newline), its offset and its 1-based number. */
+  line(text: string, offset: number, lineNo: number): void {
+    let line = text.endsWith('\r') ? text.slice(0, -1) : text;
+    let at = span(offset, line.length);
+    let startLine = lineNo;
+    if (this.held) {
+      // On stderr, strace's own messages can cut a call's line in two:
+      //   clone(child_stack=NULL, flags=...|SIGCHLDstrace: Process 29036 attached
+      //   , child_tidptr=0x7f6d1ebcba10) = 29036
+      const h = this.held;
+      this.held = undefined;
+      line = h.line + line;
+      at = span(h.at.offset, offset + at.length - h.at.offset);
+      startLine = h.lineNo;
+    } else {
+      const k = line.lastIndexOf(ATTACHED);
+      if (k > 0 && line.slice(0, k).trim() !== '' && ATTACHED_LINE.test(line.slice(k))) {
+        this.held = { line: line.slice(0, k), at, lineNo };
+        return;
+      }
+    }
+    this.take(line, at, startLine);
+  }
+
+  /** The end of the input: calls still unfinished did not return (their process exited or was killed). */
+  finish(): void {
+    if (this.held) {
+      const h = this.held;
+      this.held = undefined;
+      this.take(h.line, h.at, h.lineNo);
+    }
+    for (const [thread, p] of this.pending) this.finishCall(thread, p.name, p.nr, p.text + ')', p.span, p.line, true);
+    this.pending.clear();
+    this.end.exited = this.firstSeen !== null && this.exited.has(this.firstSeen);
+  }
+
+  private bad(line: number, at: Span, why: string): void {
+    this.diags.add(Diag.TraceLineInvalid, this.path, at, [line, why]);
+  }
+
+  private relabel(from: number, to: number): void {
+    this.sink.relabel(from, to);
+    for (const m of [this.next, this.pending] as Map<number, unknown>[]) {
+      if (m.has(from)) {
+        m.set(to, m.get(from));
+        m.delete(from);
+      }
+    }
+    if (this.alive.delete(from)) this.alive.add(to);
+    if (this.exited.delete(from)) this.exited.add(to);
+    if (this.firstSeen === from) this.firstSeen = to;
+  }
+
+  private take(line: string, at: Span, startLine: number): void {
+    if (line.trim() === '') return;
+    const trimmed = line.trimStart();
+    const pm = PREFIX.exec(trimmed)!;
+    const explicit = pm[1] ?? pm[2];
+    // Lines without a pid (strace writing to stderr shows none while it traces one process) belong
+    // to the only live process when there is one, else to the first process, whose pid is learned
+    // from the result of a call that returns the caller's thread id (`->tid` in the syscall model:
+    // set_tid_address, getpid, gettid; 0 until then).
+    let thread = explicit !== undefined ? Number(explicit) : this.alive.size === 1 ? this.alive.values().next().value! : (this.firstPid ?? 0);
+    const body = trimmed.slice(pm[0].length);
+
+    if (body.startsWith('strace: ')) return; // strace's own messages
+    if (body.startsWith('+++ ')) {
+      this.alive.delete(thread); // exited or killed
+      this.exited.add(thread);
+      return;
+    }
+    this.alive.add(thread);
+    this.firstSeen ??= thread;
+    if (explicit === undefined && this.firstPid === null && thread === 0) {
+      const name = /^[a-z_0-9]+(?=\()/.exec(body)?.[0];
+      const eq = body.lastIndexOf('=');
+      const ret = eq > 0 && body.endsWith(')', body.slice(0, eq).trimEnd().length) ? body.slice(eq + 1).trim() : '';
+      if (name && /^\d+$/.test(ret) && syscallByName(name)?.ret?.kind === 'tid' && Number(ret) > 0) {
+        this.firstPid = Number(ret);
+        this.relabel(0, this.firstPid);
+        thread = this.firstPid;
+      }
+    }
+    if (body.startsWith('--- ')) {
+      const m = /^--- (SIG[A-Z0-9_]+)\b/.exec(body);
+      const sig = m ? signalNumber(m[1]!) : undefined;
+      if (sig === undefined) this.bad(startLine, at, 'a signal line names no signal this reader knows');
+      // A signal that arrives while a call of the thread is unfinished is handled after that call.
+      else this.sink.signal({ thread, before: (this.next.get(thread) ?? 0n) + (this.pending.has(thread) ? 1n : 0n), signal: sig, span: at });
+      return;
+    }
+    if (body.startsWith('<... ')) {
+      const resumed = /^<\.\.\. ([A-Za-z0-9_]+) resumed>\s?/.exec(body);
+      if (resumed) {
+        const name = resumed[1]!;
+        const p = this.pending.get(thread);
+        if (!p || p.name !== name) {
+          this.bad(startLine, at, `'${name}' resumes a call this thread did not start`);
+          return;
+        }
+        this.pending.delete(thread);
+        const rest = body.slice(resumed[0].length);
+        const u = unfinishedAt(rest);
+        if (u >= 0) {
+          // resumed, then unfinished again (e.g. around a signal): keep collecting
+          this.pending.set(thread, { ...p, text: p.text + rest.slice(0, u) });
+          return;
+        }
+        this.finishCall(thread, p.name, p.nr, p.text + rest, p.span, p.line);
+        return;
+      }
+    }
+    const call = /^[A-Za-z_][A-Za-z0-9_]*(?=\()/.exec(body);
+    if (!call) {
+      this.bad(startLine, at, 'it is not a system call, a signal or an exit line of strace');
+      return;
+    }
+    const name = call[0];
+    const unfinished = unfinishedAt(body);
+    if (this.pending.has(thread)) {
+      // the thread's earlier call never resumed: it did not return
+      const p = this.pending.get(thread)!;
+      this.pending.delete(thread);
+      this.finishCall(thread, p.name, p.nr, p.text + ')', p.span, p.line, true);
+    }
+    const nr = this.lookup(name, at);
+    if (nr === undefined) return;
+    if (unfinished >= 0) {
+      this.pending.set(thread, { name, nr, text: body.slice(0, unfinished), span: at, line: startLine });
+      return;
+    }
+    this.finishCall(thread, name, nr, body, at, startLine);
+  }
+
+  private lookup(name: string, at: Span): number | undefined {
+    const known = syscallByName(name);
+    if (known) return known.nr;
+    const m = /^syscall_(0x[0-9a-fA-F]+|\d+)$/.exec(name);
+    if (m) {
+      const nr = Number(BigInt(m[1]!));
+      if (nr >= 0 && nr < 1024) return nr;
+    }
+    this.diags.add(Diag.TraceUnknownSyscall, this.path, at, [name]);
+    return undefined;
+  }
+
+  private finishCall(thread: number, name: string, nr: number, whole: string, at: Span, line: number, noReturn = false): void {
+    const open = whole.indexOf('(');
+    const close = closingParen(whole, open);
+    if (close < 0) return this.bad(line, at, 'its argument list is not closed');
+    const argText = whole.slice(open + 1, close);
+    if (noReturn) return this.emit(thread, name, nr, argText, null, at, line, whole);
+    const after = whole.slice(close + 1);
+    const rm = /^\s*=\s*/.exec(after);
+    if (!rm) return this.bad(line, at, "it has no return value ('= N' after the arguments)");
+    this.emit(thread, name, nr, argText, after.slice(rm[0].length), at, line, whole);
+  }
+
+  private emit(thread: number, name: string, nr: number, argText: string, retText: string | null, at: Span, line: number, whole: string): void {
     const raw = splitArgs(argText);
-    if (!raw) return bad(line, at, 'its argument list is not well formed (an unclosed string or bracket)');
+    if (!raw) return this.bad(line, at, 'its argument list is not well formed (an unclosed string or bracket)');
     const parsed = parseArgList(name, nr, raw);
-    if (typeof parsed === 'string') return bad(line, at, parsed);
+    if (typeof parsed === 'string') return this.bad(line, at, parsed);
     let ret = 0n;
     let noRet = true;
+    let retPath: string | undefined;
     if (retText !== null) {
       const r = parseReturn(retText);
-      if (!r) return bad(line, at, `its return value '${retText.trim()}' is not a number, '-1 ERRNO (...)' or '?'`);
+      if (!r) return this.bad(line, at, `its return value '${retText.trim().slice(0, 80)}' is not a number, '-1 ERRNO (...)' or '?'`);
       ret = r.ret;
       noRet = r.noRet;
+      retPath = r.fdPath;
     }
     const sc = syscallByNr(nr);
     if (!noRet && ret < 0n && ret >= -4095n) {
@@ -305,149 +593,58 @@ export function parseStraceTrace(file: SourceFile, diags: DiagnosticBag): Trace 
         if (p && (p.kind === 'out_bytes' || p.kind === 'out_struct')) parsed.bufs[j] = null;
       });
     }
-    const index = next.get(thread) ?? 0n;
-    next.set(thread, index + 1n);
+    if (parsed.truncated) {
+      this.end.cutLines++;
+      if (!this.end.firstCut) {
+        const cut = parsed.bufs.reduce((m, b) => Math.max(m, b?.length ?? 0), 0);
+        this.end.firstCut = { line, span: at, name, length: cut };
+      }
+    }
+    if (sc?.name === 'execve' && this.command === null && thread === this.firstSeen && raw[1] !== undefined) {
+      const argv = parseArgv(raw[1]);
+      if (argv) {
+        this.command = argv;
+        this.commandAt = { span: at, line };
+      }
+    }
+    const index = this.next.get(thread) ?? 0n;
+    this.next.set(thread, index + 1n);
     const args = canonicalArgs(sc, parsed.args);
     const ev: TraceEvent = { index, nr, args, ret, bufs: meaningfulInputs(sc, args, parsed.bufs), name, thread, truncated: parsed.truncated, noRet, span: at };
     if (parsed.caps.some((c) => c !== null)) ev.caps = parsed.caps;
-    trace.events.push(ev);
-  };
-
-  const lookup = (name: string, at: Span): number | undefined => {
-    const known = syscallByName(name);
-    if (known) return known.nr;
-    const m = /^syscall_(0x[0-9a-fA-F]+|\d+)$/.exec(name);
-    if (m) {
-      const nr = Number(BigInt(m[1]!));
-      if (nr >= 0 && nr < 1024) return nr;
+    if (parsed.fdPaths || retPath !== undefined) {
+      const paths = parsed.fdPaths ?? [];
+      if (retPath !== undefined) paths[6] = retPath;
+      ev.fdPaths = paths;
     }
-    diags.add(Diag.TraceUnknownSyscall, file.path, at, [name]);
-    return undefined;
-  };
-
-  // Lines without a pid (strace writing to stderr shows none while it traces one process) belong
-  // to the only live process when there is one, else to the first process, whose pid is learned
-  // from the result of a call that returns the caller's thread id (`->tid` in the syscall model:
-  // set_tid_address, getpid, gettid; 0 until then).
-  let firstPid: number | null = null;
-  const alive = new Set<number>();
-  const relabel = (from: number, to: number): void => {
-    for (const e of trace.events) if (e.thread === from) e.thread = to;
-    for (const g of trace.signals) if (g.thread === from) g.thread = to;
-    for (const m of [next, pending] as Map<number, unknown>[]) {
-      if (m.has(from)) {
-        m.set(to, m.get(from));
-        m.delete(from);
-      }
-    }
-    if (alive.delete(from)) alive.add(to);
-  };
-  const readLine = (): { line: string; at: Span } => {
-    const start = offset;
-    const nl = text.indexOf('\n', offset);
-    const end = nl < 0 ? text.length : nl;
-    let line = text.slice(offset, end);
-    if (line.endsWith('\r')) line = line.slice(0, -1);
-    offset = end + 1;
-    lineNo++;
-    return { line, at: span(start, line.length) };
-  };
-
-  while (offset < text.length) {
-    let { line, at } = readLine();
-    const startLine = lineNo;
-    // On stderr, strace's own messages can cut a call's line in two:
-    //   clone(child_stack=NULL, flags=...|SIGCHLDstrace: Process 29036 attached
-    //   , child_tidptr=0x7f6d1ebcba10) = 29036
-    const cut = /^(.*\S.*?)strace: Process \d+ attached(?: with \d+ threads)?$/.exec(line);
-    if (cut && offset < text.length) {
-      const rest = readLine();
-      line = cut[1]! + rest.line;
-      at = span(at.offset, rest.at.offset + rest.at.length - at.offset);
-    }
-    if (line.trim() === '') continue;
-    const trimmed = line.trimStart();
-    const pm = PREFIX.exec(trimmed)!;
-    const explicit = pm[1] ?? pm[2];
-    let thread = explicit !== undefined ? Number(explicit) : alive.size === 1 ? [...alive][0]! : (firstPid ?? 0);
-    const body = trimmed.slice(pm[0].length);
-
-    if (body.startsWith('strace: ')) continue; // strace's own messages
-    if (body.startsWith('+++ ')) {
-      alive.delete(thread); // exited or killed
-      continue;
-    }
-    alive.add(thread);
-    if (explicit === undefined && firstPid === null && thread === 0) {
-      const m = /^([a-z_0-9]+)\(.*\)\s*=\s*(\d+)\s*$/.exec(body);
-      if (m && syscallByName(m[1]!)?.ret?.kind === 'tid' && Number(m[2]) > 0) {
-        firstPid = Number(m[2]);
-        relabel(0, firstPid);
-        thread = firstPid;
-      }
-    }
-    if (body.startsWith('--- ')) {
-      const m = /^--- (SIG[A-Z0-9_]+)\b/.exec(body);
-      const sig = m ? signalNumber(m[1]!) : undefined;
-      if (sig === undefined) bad(startLine, at, 'a signal line names no signal this reader knows');
-      // A signal that arrives while a call of the thread is unfinished is handled after that call.
-      else trace.signals.push({ thread, before: (next.get(thread) ?? 0n) + (pending.has(thread) ? 1n : 0n), signal: sig, span: at });
-      continue;
-    }
-    const resumed = /^<\.\.\. ([A-Za-z0-9_]+) resumed>\s?(.*)$/s.exec(body);
-    if (resumed) {
-      const name = resumed[1]!;
-      const p = pending.get(thread);
-      if (!p || p.name !== name) {
-        bad(startLine, at, `'${name}' resumes a call this thread did not start`);
-        continue;
-      }
-      pending.delete(thread);
-      const rest = resumed[2]!;
-      if (/<unfinished \.\.\.>\s*\)?\s*$/.test(rest)) {
-        // resumed, then unfinished again (e.g. around a signal): keep collecting
-        pending.set(thread, { ...p, text: p.text + rest.replace(/\s*<unfinished \.\.\.>\s*\)?\s*$/, '') });
-        continue;
-      }
-      finishCall(thread, p.name, p.nr, p.text + rest, p.span, p.line);
-      continue;
-    }
-    const call = /^([A-Za-z_][A-Za-z0-9_]*)\(/.exec(body);
-    if (!call) {
-      bad(startLine, at, 'it is not a system call, a signal or an exit line of strace');
-      continue;
-    }
-    const name = call[1]!;
-    const unfinished = /\s*<unfinished \.\.\.>\s*$/.exec(body);
-    if (pending.has(thread)) {
-      // the thread's earlier call never resumed: it did not return
-      const p = pending.get(thread)!;
-      pending.delete(thread);
-      finishCall(thread, p.name, p.nr, p.text + ')', p.span, p.line, true);
-    }
-    const nr = lookup(name, at);
-    if (nr === undefined) continue;
-    if (unfinished) {
-      pending.set(thread, { name, nr, text: body.slice(0, unfinished.index), span: at, line: startLine });
-      continue;
-    }
-    finishCall(thread, name, nr, body, at, startLine);
+    this.sink.event(ev, whole);
   }
-  // Calls still unfinished when the trace ends (their process exited or was killed) did not return.
-  for (const [thread, p] of pending) finishCall(thread, p.name, p.nr, p.text + ')', p.span, p.line, true);
+}
+
+/** Reads strace output held in memory (see the header of this file). */
+export function parseStraceTrace(file: SourceFile, diags: DiagnosticBag): Trace {
+  const trace: Trace = { file, format: 'strace', command: null, events: [], signals: [] };
+  // Events read before the first pid is known (thread 0), to relabel without a pass over all.
+  const early: (TraceEvent | TraceSignal)[] = [];
+  const reader = new StraceReader(file.path, diags, {
+    event: (e) => {
+      trace.events.push(e);
+      if (e.thread === 0) early.push(e);
+    },
+    signal: (g) => {
+      trace.signals.push(g);
+      if (g.thread === 0) early.push(g);
+    },
+    relabel: (from, to) => {
+      for (const x of from === 0 ? early : [...trace.events, ...trace.signals]) if (x.thread === from) x.thread = to;
+    },
+  });
+  forEachLine(file.text, (line, offset, lineNo) => reader.line(line, offset, lineNo));
+  reader.finish();
   // Events of one thread keep their order; a resumed call takes the place of its start.
   trace.events.sort((a, b) => a.span.offset - b.span.offset);
+  trace.command = reader.command;
+  if (reader.commandAt) trace.commandAt = reader.commandAt;
+  trace.end = { ...reader.end, ...lastLineCut(file.text) };
   return trace;
-
-  function finishCall(thread: number, name: string, nr: number, whole: string, at: Span, line: number, noReturn = false): void {
-    const open = whole.indexOf('(');
-    const close = closingParen(whole, open);
-    if (close < 0) return bad(line, at, 'its argument list is not closed');
-    const argText = whole.slice(open + 1, close);
-    const after = whole.slice(close + 1);
-    if (noReturn) return emit(thread, name, nr, argText, null, at, line);
-    const rm = /^\s*=\s*(.*)$/s.exec(after);
-    if (!rm) return bad(line, at, "it has no return value ('= N' after the arguments)");
-    emit(thread, name, nr, argText, rm[1]!, at, line);
-  }
 }

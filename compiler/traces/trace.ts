@@ -14,7 +14,8 @@ import { canonicalArgs, meaningfulInputs } from '../syscalls/meaning.ts';
 
 /** The version of the JSON-lines format this file reads and `mvrc record` writes (runtime-c/common/mvr_abi.tsv). */
 export const TRACE_FORMAT_VERSION = MVR_TRACE_FORMAT_VERSION;
-/** Traces larger than this are refused (a trace is read whole into memory). */
+/** mvrc infer reads a trace whole into memory (a JavaScript string): larger ones are refused
+ *  (MVR9014). mvrc verify streams its traces and takes any size (compiler/traces/stream.ts). */
 export const MAX_TRACE_BYTES = 512 * 1024 * 1024;
 
 export interface TraceEvent extends LeaderEvent {
@@ -31,6 +32,21 @@ export interface TraceEvent extends LeaderEvent {
   caps?: (number | null)[];
   /** Where the event is in its trace file. */
   span: Span;
+  /** What descriptors name, by argument position (6: the result), when the trace says it
+   *  (strace -y: `3</etc/hosts>`, `3<TCP:[...]>`). */
+  fdPaths?: (string | undefined)[];
+}
+
+/** How a trace ends, and what its recorder left out (reportTraceShape). */
+export interface TraceEndInfo {
+  /** Events with a buffer cut by the recorder (strace -s N, mvrc record's cap). */
+  cutLines: number;
+  firstCut?: { line: number; span: Span; name: string; length: number };
+  /** The program's exit is in the trace (strace: `+++ exited/killed +++` of the first process;
+   *  mvrc: the `{"end":...}` line). */
+  exited: boolean;
+  /** The file's last line has no newline: the trace was cut in the middle of a line. */
+  cutMidLine?: { line: number; span: Span };
 }
 
 export interface TraceSignal {
@@ -52,6 +68,78 @@ export interface Trace {
   /** The threads in creation order, when they were fixed before events were taken out of the
    *  trace (comparedTrace in compiler/traces/infer.ts); else traceThreads works them out. */
   threadOrder?: TraceThread[];
+  /** Where the command was read (strace: the first execve), for MVR9013. */
+  commandAt?: { span: Span; line: number };
+  /** How the trace ends and what it leaves out (set by the readers). */
+  end?: TraceEndInfo;
+}
+
+/** Calls `f` with each line of `text` (without its newline), its offset and its 1-based number. */
+export function forEachLine(text: string, f: (line: string, offset: number, lineNo: number) => void): void {
+  let offset = 0;
+  let lineNo = 0;
+  while (offset < text.length) {
+    const nl = text.indexOf('\n', offset);
+    const end = nl < 0 ? text.length : nl;
+    f(text.slice(offset, end), offset, ++lineNo);
+    offset = end + 1;
+  }
+}
+
+/** When `text` does not end with a newline: its last line (cut in the middle, or written by hand). */
+export function lastLineCut(text: string): { cutMidLine?: { line: number; span: Span } } {
+  if (text.length === 0 || text.endsWith('\n')) return {};
+  const start = text.lastIndexOf('\n') + 1;
+  let line = 1;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) line++;
+  return { cutMidLine: { line, span: span(start, text.length - start) } };
+}
+
+/**
+ * Warnings about what a trace leaves out, at the lines concerned: buffers cut by the recorder
+ * (MVR9011: a difference past the cut is not seen, so the verdict holds only for the bytes shown),
+ * a trace that ends without the program's exit or in the middle of a line (MVR9012).
+ */
+export function reportTraceShape(path: string, end: TraceEndInfo | undefined, format: Trace['format'], diags: DiagnosticBag): void {
+  if (!end) return;
+  if (end.firstCut) {
+    const c = end.firstCut;
+    const how = format === 'strace' ? `strace -s ${c.length}` : "mvrc record's buffer cap";
+    diags.add(Diag.TraceBuffersCut, path, c.span, [c.line, c.name, c.length, how, end.cutLines]);
+  }
+  if (end.cutMidLine) diags.add(Diag.TraceCut, path, end.cutMidLine.span, [`its last line (line ${end.cutMidLine.line}) has no newline: it was cut in the middle of a line`]);
+  else if (!end.exited) {
+    const why = format === 'strace' ? "it ends without the program's exit ('+++ exited with N +++' or '+++ killed by SIG... +++' of the first process)" : 'it ends without its end line ({"end":...}), which mvrc record writes when the program exits';
+    diags.add(Diag.TraceCut, path, span(0, 0), [why]);
+  }
+}
+
+/**
+ * Whether two argv arrays ran the same command line: the same arguments after the program's name
+ * (`./kv-v1 --port 0`, `./kv-v2 --port 0`); a multi-call binary's applet is the program's name
+ * (`busybox ls -l`, `/bin/ls -l`).
+ */
+export function sameCommandLine(l: readonly string[], f: readonly string[]): boolean {
+  // `busybox ls -l`: the applet names the program.
+  const args = (argv: readonly string[]): readonly string[] => (MULTI_CALL.has((argv[0] ?? '').slice((argv[0] ?? '').lastIndexOf('/') + 1)) ? argv.slice(2) : argv.slice(1));
+  const [la, fa] = [args(l), args(f)];
+  return la.length === fa.length && la.every((x, i) => x === fa[i]);
+}
+
+/** Multi-call binaries, whose first argument is the program they run. */
+const MULTI_CALL = new Set(['busybox', 'toybox']);
+
+/**
+ * A warning (MVR9013) when the two traces ran different command lines (the arguments after the
+ * program's name differ): verify and infer compare two runs of the same workload, and two runs
+ * of different commands only look like a version change.
+ */
+export function reportCommandMismatch(leader: Trace, follower: Trace, diags: DiagnosticBag): void {
+  const l = leader.command;
+  const f = follower.command;
+  if (!l || !f || sameCommandLine(l, f)) return;
+  const show = (c: string[]): string => c.map((a) => JSON.stringify(a)).join(' ');
+  diags.add(Diag.TraceCommandsDiffer, follower.file.path, follower.commandAt?.span ?? span(0, 0), [show(l), leader.file.path, show(f)]);
 }
 
 /** A thread or process of the traced program (traceThreads). */
@@ -72,7 +160,7 @@ const CLONE_THREAD = 0x10000n;
  * CLONE_THREAD (posix_spawn, system) are not. Null for a call that creates nothing. How a call
  * creates a task, and where its clone flags are, is in the syscall model (`task=`).
  */
-function createsPairedChild(e: TraceEvent, text: string): boolean | null {
+export function createsPairedChild(e: TraceEvent, line: () => string): boolean | null {
   const task = syscallByNr(e.nr)?.task;
   if (!task) return null;
   let flags: bigint | undefined;
@@ -90,8 +178,7 @@ function createsPairedChild(e: TraceEvent, text: string): boolean | null {
       const b = e.bufs[task.param ?? 0];
       if (b && b.length >= 8) flags = new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(0, true);
       else {
-        const line = text.slice(e.span.offset, e.span.offset + e.span.length);
-        const m = /flags=([A-Za-z0-9_|]+)/.exec(line);
+        const m = /flags=([A-Za-z0-9_|]+)/.exec(line());
         if (!m) return true;
         const names = m[1]!.split('|');
         flags = (names.includes('CLONE_VM') ? CLONE_VM : 0n) | (names.includes('CLONE_VFORK') ? CLONE_VFORK : 0n) | (names.includes('CLONE_THREAD') ? CLONE_THREAD : 0n);
@@ -128,11 +215,11 @@ export function traceThreads(trace: Trace): TraceThread[] {
   const out: TraceThread[] = [{ id: main }];
   const seen = new Set<number>([main]);
   const unpaired = new Set<number>();
-  const creators = trace.events.filter((e) => !e.noRet && e.ret > 0n && createsPairedChild(e, trace.file.text) !== null).sort((a, b) => a.span.offset - b.span.offset);
+  const creators = trace.events.filter((e) => !e.noRet && e.ret > 0n && createsPairedChild(e, () => lineOf(trace, e)) !== null).sort((a, b) => a.span.offset - b.span.offset);
   for (const c of creators) {
     const pid = Number(c.ret);
     if (!Number.isSafeInteger(pid) || seen.has(pid) || unpaired.has(pid)) continue;
-    if (unpaired.has(c.thread) || !createsPairedChild(c, trace.file.text)) unpaired.add(pid);
+    if (unpaired.has(c.thread) || !createsPairedChild(c, () => lineOf(trace, c))) unpaired.add(pid);
     else {
       out.push({ id: pid, creator: c });
       seen.add(pid);
@@ -144,6 +231,10 @@ export function traceThreads(trace: Trace): TraceThread[] {
     seen.add(e.thread);
   }
   return out;
+}
+
+function lineOf(trace: Trace, e: TraceEvent): string {
+  return trace.file.text.slice(e.span.offset, e.span.offset + e.span.length);
 }
 
 /** How a thread is named in findings: `thread 1` (mvrc), `thread 1 (pid 4243)` (strace). */
@@ -183,141 +274,161 @@ function fromHex(s: unknown): Uint8Array | null {
  */
 export function parseJsonTrace(file: SourceFile, diags: DiagnosticBag): Trace {
   const trace: Trace = { file, format: 'mvrc', command: null, events: [], signals: [] };
-  const text = file.text;
-  let offset = 0;
-  let lineNo = 0;
-  const next = new Map<number, bigint>(); // expected next index per thread
-  while (offset < text.length) {
-    const nl = text.indexOf('\n', offset);
-    const end = nl < 0 ? text.length : nl;
-    const line = text.slice(offset, end);
-    const at = span(offset, end - offset);
-    offset = end + 1;
-    lineNo++;
-    if (line.trim() === '') continue;
-    const bad = (why: string): void => void diags.add(Diag.TraceLineInvalid, file.path, at, [lineNo, why]);
-    let v: unknown;
-    try {
-      v = JSON.parse(line);
-    } catch {
-      bad('it is not JSON');
-      continue;
-    }
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) {
-      bad('it is not a JSON object');
-      continue;
-    }
-    const o = v as Record<string, unknown>;
-    if ('mvrcTrace' in o) {
-      if (o.mvrcTrace !== TRACE_FORMAT_VERSION) bad(`format version ${String(o.mvrcTrace)} is not supported (this mvrc reads version ${TRACE_FORMAT_VERSION})`);
-      if (Array.isArray(o.command) && o.command.every((x) => typeof x === 'string')) trace.command = o.command as string[];
-      continue;
-    }
-    if ('end' in o) continue;
-    const thread = o.thread === undefined ? 0 : Number(o.thread);
-    if (!Number.isSafeInteger(thread) || thread < 0) {
-      bad("'thread' must be a non-negative integer");
-      continue;
-    }
-    if ('signal' in o) {
-      const before = toInt64(o.before);
-      const sig = Number(o.signal);
-      if (before === null || !Number.isInteger(sig) || sig < 1 || sig > 64) {
-        bad("a signal line needs 'signal' (1-64) and 'before' (an event index)");
-        continue;
-      }
-      trace.signals.push({ thread, before, signal: sig, span: at });
-      continue;
-    }
-    let nr: number | undefined;
-    if (typeof o.nr === 'number' && Number.isInteger(o.nr) && o.nr >= 0 && o.nr < 1024) nr = o.nr;
-    else if (typeof o.name === 'string') nr = syscallByName(o.name)?.nr;
-    if (nr === undefined) {
-      if (typeof o.name === 'string') diags.add(Diag.TraceUnknownSyscall, file.path, at, [o.name]);
-      else bad("an event line needs 'nr' or 'name'");
-      continue;
-    }
-    const args: bigint[] = [];
-    const rawArgs = Array.isArray(o.args) ? o.args : [];
-    if (rawArgs.length > 6) {
-      bad("'args' has more than 6 values");
-      continue;
-    }
-    let argsOk = true;
-    for (let i = 0; i < 6; i++) {
-      const a = i < rawArgs.length ? toInt64(rawArgs[i]) : 0n;
-      if (a === null) argsOk = false;
-      args.push(a ?? 0n);
-    }
-    if (!argsOk) {
-      bad("'args' must be 64-bit integers (JSON numbers, or decimal strings beyond 2^53)");
-      continue;
-    }
-    const noRet = o.noret === true;
-    const ret = o.ret === undefined && noRet ? 0n : toInt64(o.ret);
-    if (ret === null) {
-      bad("'ret' must be a 64-bit integer");
-      continue;
-    }
-    const bufs: (Uint8Array | null)[] = [null, null, null, null, null, null];
-    let bufsOk = true;
-    if (o.bufs !== undefined) {
-      if (typeof o.bufs !== 'object' || o.bufs === null || Array.isArray(o.bufs)) bufsOk = false;
-      else
-        for (const [k, hex] of Object.entries(o.bufs as Record<string, unknown>)) {
-          const i = Number(k);
-          const b = fromHex(hex);
-          if (!Number.isInteger(i) || i < 0 || i > 5 || b === null) bufsOk = false;
-          else bufs[i] = b;
-        }
-    }
-    if (!bufsOk) {
-      bad("'bufs' must map argument positions 0-5 to hexadecimal strings");
-      continue;
-    }
-    const caps: (number | null)[] = [null, null, null, null, null, null];
-    let capsOk = true;
-    if (o.caps !== undefined) {
-      if (typeof o.caps !== 'object' || o.caps === null || Array.isArray(o.caps)) capsOk = false;
-      else
-        for (const [k, c] of Object.entries(o.caps as Record<string, unknown>)) {
-          const i = Number(k);
-          if (!Number.isInteger(i) || i < 0 || i > 5 || typeof c !== 'number' || !Number.isSafeInteger(c) || c < 0) capsOk = false;
-          else caps[i] = c;
-        }
-    }
-    if (!capsOk) {
-      bad("'caps' must map argument positions 0-5 to non-negative integers");
-      continue;
-    }
-    const expect = next.get(thread) ?? 0n;
-    const index = o.i === undefined ? expect : toInt64(o.i);
-    if (index === null || index !== expect) {
-      bad(`event index ${String(o.i)} out of order: thread ${thread} expects ${expect}`);
-      continue;
-    }
-    next.set(thread, expect + 1n);
-    // Arguments and input bytes as they mean something (compiler/syscalls/meaning.ts): a 32-bit
-    // argument's upper half, the bytes after a sockaddr_un's path, padding and pointers inside
-    // structures are not part of a call's meaning.
-    const sc = syscallByNr(nr);
-    const canonical = canonicalArgs(sc, args);
-    const ev: TraceEvent = {
-      index,
-      nr,
-      args: canonical,
-      ret,
-      bufs: meaningfulInputs(sc, canonical, bufs),
-      name: sc?.name ?? `syscall_${nr}`,
-      thread,
-      truncated: o.truncated === true,
-      noRet,
-      span: at,
-    };
-    if (caps.some((c) => c !== null)) ev.caps = caps;
-    trace.events.push(ev);
-  }
+  const reader = new JsonTraceReader(file.path, diags, {
+    event: (e) => void trace.events.push(e),
+    signal: (g) => void trace.signals.push(g),
+  });
+  forEachLine(file.text, (line, offset, lineNo) => reader.line(line, offset, lineNo));
+  trace.command = reader.command;
+  trace.end = { ...reader.end, ...lastLineCut(file.text) };
   return trace;
+}
+
+/** Reads mvrc's JSON lines a line at a time (parseJsonTrace, and the streams of stream.ts). */
+export class JsonTraceReader {
+  readonly end: TraceEndInfo = { cutLines: 0, exited: false };
+  command: string[] | null = null;
+  private readonly next = new Map<number, bigint>(); // expected next index per thread
+  constructor(
+    private readonly path: string,
+    private readonly diags: DiagnosticBag,
+    private readonly sink: { event(e: TraceEvent, line: string): void; signal(g: TraceSignal): void },
+  ) {}
+
+  /** One line of the file (without its newline), its offset and its 1-based number. */
+  line(line: string, offset: number, lineNo: number): void {
+    const { diags, next } = this;
+    const at = span(offset, line.length);
+    if (line.trim() === '') return;
+  const bad = (why: string): void => void diags.add(Diag.TraceLineInvalid, this.path, at, [lineNo, why]);
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    bad('it is not JSON');
+    return;
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    bad('it is not a JSON object');
+    return;
+  }
+  const o = v as Record<string, unknown>;
+  if ('mvrcTrace' in o) {
+    if (o.mvrcTrace !== TRACE_FORMAT_VERSION) bad(`format version ${String(o.mvrcTrace)} is not supported (this mvrc reads version ${TRACE_FORMAT_VERSION})`);
+    if (Array.isArray(o.command) && o.command.every((x) => typeof x === 'string')) this.command = o.command as string[];
+    return;
+  }
+  if ('end' in o) {
+    this.end.exited = true;
+    return;
+  }
+  const thread = o.thread === undefined ? 0 : Number(o.thread);
+  if (!Number.isSafeInteger(thread) || thread < 0) {
+    bad("'thread' must be a non-negative integer");
+    return;
+  }
+  if ('signal' in o) {
+    const before = toInt64(o.before);
+    const sig = Number(o.signal);
+    if (before === null || !Number.isInteger(sig) || sig < 1 || sig > 64) {
+      bad("a signal line needs 'signal' (1-64) and 'before' (an event index)");
+      return;
+    }
+    this.sink.signal({ thread, before, signal: sig, span: at });
+    return;
+  }
+  let nr: number | undefined;
+  if (typeof o.nr === 'number' && Number.isInteger(o.nr) && o.nr >= 0 && o.nr < 1024) nr = o.nr;
+  else if (typeof o.name === 'string') nr = syscallByName(o.name)?.nr;
+  if (nr === undefined) {
+    if (typeof o.name === 'string') diags.add(Diag.TraceUnknownSyscall, this.path, at, [o.name]);
+    else bad("an event line needs 'nr' or 'name'");
+    return;
+  }
+  const args: bigint[] = [];
+  const rawArgs = Array.isArray(o.args) ? o.args : [];
+  if (rawArgs.length > 6) {
+    bad("'args' has more than 6 values");
+    return;
+  }
+  let argsOk = true;
+  for (let i = 0; i < 6; i++) {
+    const a = i < rawArgs.length ? toInt64(rawArgs[i]) : 0n;
+    if (a === null) argsOk = false;
+    args.push(a ?? 0n);
+  }
+  if (!argsOk) {
+    bad("'args' must be 64-bit integers (JSON numbers, or decimal strings beyond 2^53)");
+    return;
+  }
+  const noRet = o.noret === true;
+  const ret = o.ret === undefined && noRet ? 0n : toInt64(o.ret);
+  if (ret === null) {
+    bad("'ret' must be a 64-bit integer");
+    return;
+  }
+  const bufs: (Uint8Array | null)[] = [null, null, null, null, null, null];
+  let bufsOk = true;
+  if (o.bufs !== undefined) {
+    if (typeof o.bufs !== 'object' || o.bufs === null || Array.isArray(o.bufs)) bufsOk = false;
+    else
+      for (const [k, hex] of Object.entries(o.bufs as Record<string, unknown>)) {
+        const i = Number(k);
+        const b = fromHex(hex);
+        if (!Number.isInteger(i) || i < 0 || i > 5 || b === null) bufsOk = false;
+        else bufs[i] = b;
+      }
+  }
+  if (!bufsOk) {
+    bad("'bufs' must map argument positions 0-5 to hexadecimal strings");
+    return;
+  }
+  const caps: (number | null)[] = [null, null, null, null, null, null];
+  let capsOk = true;
+  if (o.caps !== undefined) {
+    if (typeof o.caps !== 'object' || o.caps === null || Array.isArray(o.caps)) capsOk = false;
+    else
+      for (const [k, c] of Object.entries(o.caps as Record<string, unknown>)) {
+        const i = Number(k);
+        if (!Number.isInteger(i) || i < 0 || i > 5 || typeof c !== 'number' || !Number.isSafeInteger(c) || c < 0) capsOk = false;
+        else caps[i] = c;
+      }
+  }
+  if (!capsOk) {
+    bad("'caps' must map argument positions 0-5 to non-negative integers");
+    return;
+  }
+  const expect = next.get(thread) ?? 0n;
+  const index = o.i === undefined ? expect : toInt64(o.i);
+  if (index === null || index !== expect) {
+    bad(`event index ${String(o.i)} out of order: thread ${thread} expects ${expect}`);
+    return;
+  }
+  next.set(thread, expect + 1n);
+  if (o.truncated === true) {
+    this.end.cutLines++;
+    this.end.firstCut ??= { line: lineNo, span: at, name: syscallByNr(nr)?.name ?? `syscall_${nr}`, length: bufs.reduce((m, b) => Math.max(m, b?.length ?? 0), 0) };
+  }
+  // Arguments and input bytes as they mean something (compiler/syscalls/meaning.ts): a 32-bit
+  // argument's upper half, the bytes after a sockaddr_un's path, padding and pointers inside
+  // structures are not part of a call's meaning.
+  const sc = syscallByNr(nr);
+  const canonical = canonicalArgs(sc, args);
+  const ev: TraceEvent = {
+    index,
+    nr,
+    args: canonical,
+    ret,
+    bufs: meaningfulInputs(sc, canonical, bufs),
+    name: sc?.name ?? `syscall_${nr}`,
+    thread,
+    truncated: o.truncated === true,
+    noRet,
+    span: at,
+  };
+  if (caps.some((c) => c !== null)) ev.caps = caps;
+  this.sink.event(ev, '');
+  }
 }
 
 /** True when the text looks like mvrc's JSON lines rather than strace output. */
@@ -343,7 +454,7 @@ export async function readTraceFile(path: string, diags: DiagnosticBag, display:
       return undefined;
     }
     if (st.size > MAX_TRACE_BYTES) {
-      diags.add(Diag.FileTooLarge, shown, at, [shown, st.size, MAX_TRACE_BYTES]);
+      diags.add(Diag.TraceTooLarge, shown, at, [shown, st.size, MAX_TRACE_BYTES]);
       return undefined;
     }
     const text = decodeSourceText(readFileSync(path));
@@ -356,9 +467,10 @@ export async function readTraceFile(path: string, diags: DiagnosticBag, display:
       diags.add(Diag.TraceEmpty, shown, at, [shown]);
       return undefined;
     }
-    if (isJsonTrace(text)) return parseJsonTrace(file, diags);
     const { parseStraceTrace } = await import('./strace.ts');
-    return parseStraceTrace(file, diags);
+    const trace = isJsonTrace(text) ? parseJsonTrace(file, diags) : parseStraceTrace(file, diags);
+    reportTraceShape(shown, trace.end, trace.format, diags);
+    return trace;
   } catch (e) {
     diags.add(Diag.CannotReadFile, shown, at, [shown, describeError(e as NodeJS.ErrnoException)]);
     return undefined;
