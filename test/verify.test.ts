@@ -10,6 +10,8 @@ import { loadProgram } from '../compiler/check/program.ts';
 import { syscallByName } from '../compiler/syscalls/lookup.ts';
 import { parseJsonTrace } from '../compiler/traces/trace.ts';
 import { verifyTraces } from '../compiler/traces/verify.ts';
+import { TraceStream, verifyStreams } from '../compiler/traces/stream.ts';
+import fc from 'fast-check';
 import { mvrc, REPO, tempDir, type CliResult } from './helpers/cli.ts';
 
 interface Ev {
@@ -300,6 +302,93 @@ describe('mvrc verify: threads and child processes, paired by creation order', f
     const execed = verify('e.strace', put('f.strace', exec(strace(5151, 5152, 5153, 'one\n'), 'other image!\n')));
     expect(execed.status, execed.stderr).to.equal(0);
     expect(readFileSync(join(dir, 'f.strace'), 'utf8')).to.contain('5152  execve("/bin/x"');
+  });
+});
+
+describe('mvrc verify streams its traces', function () {
+  this.timeout(120_000);
+  const dir = tempDir('mvrc-verify-stream-');
+  const put = putIn(dir);
+  const none = put('none.mvr', '// the default match only\n');
+  const program = loadProgram([join(dir, none)]);
+  const open = (name: string): TraceStream => TraceStream.open(join(dir, name), new DiagnosticBag(), name)!;
+  /** A server answering n requests on fd 5. */
+  const serve = (n: number, answer = (i: number): string => `OK ${i}\n`): Ev[] => {
+    const out: Ev[] = [];
+    for (let i = 0; i < n; i++) out.push(read(`GET k${i}\n`), write(answer(i)));
+    return [...out, close(), exit()];
+  };
+
+  it('a divergence early in a large trace is found without reading the rest of either trace', () => {
+    const n = 100_000;
+    put('big-a.jsonl', traceText(serve(n)));
+    put('big-b.jsonl', traceText(serve(n, (i) => (i === 2 ? 'ERR\n' : `OK ${i}\n`))));
+    const [l, f] = [open('big-a.jsonl'), open('big-b.jsonl')];
+    const r = verifyStreams(program, l, f);
+    expect(r.findings.map((x) => [x.kind, x.follower?.index])).to.deep.equal([['divergence', 5n]]);
+    expect(r.complete).to.equal(false);
+    // about one chunk (1 MiB) of each file: not a quarter of their 400,000 events
+    expect(l.eventsRead + f.eventsRead).to.be.below(n);
+    l.close();
+    f.close();
+    // the CLI says the same, at the follower's line (header: line 1, event 5: line 7)
+    const cli = mvrc(['verify', none, '--leader-trace', 'big-a.jsonl', '--follower-trace', 'big-b.jsonl'], { cwd: dir });
+    expect(cli.status).to.equal(1);
+    expect(cli.stderr).to.match(/^big-b\.jsonl:7:1: error MVR4101: .*write\(5, "ERR\\n", 4\) = 4 vs leader event 5: write\(5, "OK 2\\n", 5\) = 5/m);
+  });
+
+  it('holds a bounded number of events whatever the length of the traces', () => {
+    const held = (n: number): number => {
+      put(`same-${n}.jsonl`, traceText(serve(n)));
+      const r = verifyStreams(program, open(`same-${n}.jsonl`), open(`same-${n}.jsonl`));
+      expect([r.findings.length, r.followerCalls, r.complete]).to.deep.equal([0, 2 * n + 2, true]);
+      return r.peakHeld;
+    };
+    const small = held(10_000);
+    const large = held(100_000);
+    // the events of about one chunk of each file, not of the whole trace
+    expect(large).to.be.below(40_000);
+    expect(large).to.be.at.most(small * 2);
+  });
+
+  it('--keep-going reports the first finding of every thread pair; by default verify stops at the first', () => {
+    const a = put('kg-a.jsonl', threadsText(twoThreads('worker\n')));
+    const main = (line: string): [number, Ev][] => twoThreads('worker v2\n').map(([t, e]) => (t === 0 && e.name === 'write' ? [t, write(line, 1)] : [t, e]));
+    const b = put('kg-b.jsonl', threadsText(main('main v2\n')));
+    const first = mvrc(['verify', none, '--leader-trace', a, '--follower-trace', b], { cwd: dir });
+    expect(first.status).to.equal(1);
+    expect(first.stderr.match(/error MVR4101/g)).to.have.length(1);
+    const all = mvrc(['verify', none, '--leader-trace', a, '--follower-trace', b, '--keep-going'], { cwd: dir });
+    expect(all.status).to.equal(1);
+    expect(all.stderr.match(/error MVR4101/g)).to.have.length(2);
+    expect(all.stderr).to.match(/follower call 0 of thread 0: write\(1, "main v2\\n"/);
+    expect(all.stderr).to.match(/follower call 0 of thread 1: write\(1, "worker v2\\n"/);
+  });
+
+  it('property: the stream gives the findings verifyTraces gives on the whole traces', () => {
+    const evs = fc.array(
+      fc.oneof(
+        fc.constantFrom('a', 'b', 'cc').map((d) => read(d)),
+        fc.constantFrom('x', 'yy').map((d) => write(d)),
+        fc.constant(close()),
+        fc.constant<Ev>({ name: 'getpid', args: [], ret: 7 }),
+      ),
+      { maxLength: 12 },
+    );
+    fc.assert(
+      fc.property(evs, evs, fc.boolean(), (le, fe, keep) => {
+        const [lt, ft] = [traceText([...le, exit()]), traceText([...fe, exit()])];
+        put('p-l.jsonl', lt);
+        put('p-f.jsonl', ft);
+        const parse = (t: string) => parseJsonTrace({ path: 't', text: t }, new DiagnosticBag());
+        const whole = verifyTraces(program, parse(lt), parse(ft));
+        const streamed = verifyStreams(program, open('p-l.jsonl'), open('p-f.jsonl'), { keepGoing: keep });
+        const key = (r: typeof whole) => r.findings.map((x) => [x.kind, x.message, x.follower?.span.offset, x.leader?.span.offset, x.count]);
+        expect(key(streamed)).to.deep.equal(key(whole));
+        expect(streamed.followerCalls).to.equal(whole.followerCalls);
+      }),
+      { numRuns: 150 },
+    );
   });
 });
 

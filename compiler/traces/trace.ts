@@ -263,9 +263,9 @@ function toInt64(v: unknown): bigint | null {
 
 function fromHex(s: unknown): Uint8Array | null {
   if (typeof s !== 'string' || s.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(s)) return null;
-  const out = new Uint8Array(s.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
-  return out;
+  // Buffer's decoder, not a parseInt per byte: this is the JSON reader's hot path.
+  const b = Buffer.from(s, 'hex');
+  return new Uint8Array(b.buffer, b.byteOffset, b.length);
 }
 
 /**

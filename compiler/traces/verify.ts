@@ -238,68 +238,114 @@ export function verifyTraces(program: Program, leader: Trace, follower: Trace): 
 
 /** One thread pair: the follower thread's calls against the leader thread's events. */
 function verifyPair(automaton: ReturnType<typeof buildAutomaton>, lev: TraceEvent[], fev: TraceEvent[]): VerifyResult {
-  const interp = new Interpreter(automaton);
-  const view = new TraceLeaderView(lev);
-  const findings: VerifyFinding[] = [];
-  const used = new Set<number>();
-  const rule = (id: number): IrRule | undefined => (id >= 0 ? automaton.rules[id] : undefined);
-  const leaderAt = (i: bigint): TraceEvent | undefined => (i >= 0n && i < BigInt(lev.length) ? lev[Number(i)] : undefined);
-  const result = (n: number): VerifyResult => ({ findings, followerCalls: n, leaderEvents: lev.length, threadPairs: 1, rulesUsed: [...used].sort((a, b) => a - b) });
+  const run = new PairRun(automaton, new TraceLeaderView(lev), () => lev.length);
+  for (const f of fev) if (!run.step(f)) return run.result();
+  run.finish();
+  return run.result();
+}
 
-  const cBlock = (e: unknown, f: TraceEvent | undefined, at: bigint): boolean => {
+/** The leader thread's events as a pair run reads them; `release` lets a stream forget the ones
+ *  below an index (the interpreter never looks below its low-water mark again). */
+export interface PairLeaderView extends LeaderView {
+  get(index: bigint): { event: TraceEvent | null; eof: boolean };
+  release?(below: bigint): void;
+}
+
+/**
+ * The verification of one thread pair, a follower call at a time, so that a stream can feed it
+ * (compiler/traces/stream.ts) as well as an array (verifyPair): the follower's calls go to `step`
+ * in order until it returns false (a finding: the pair stops there, later calls would only repeat
+ * it), then `finish` checks that no leader event is left over. `leaderCount` says how many leader
+ * events the thread has (asked at the end, for the summary).
+ */
+export class PairRun {
+  readonly findings: VerifyFinding[] = [];
+  private readonly used = new Set<number>();
+  private readonly interp: Interpreter;
+  private n = 0;
+  private last: TraceEvent | undefined;
+  /** True once the pair has a finding or is finished: no more steps. */
+  stopped = false;
+
+  constructor(
+    private readonly automaton: ReturnType<typeof buildAutomaton>,
+    private readonly view: PairLeaderView,
+    private readonly leaderCount: () => number,
+  ) {
+    this.interp = new Interpreter(automaton);
+  }
+
+  /** The pair's verdict; `uncounted`: leave the leader's event count at 0 (not read to its end). */
+  result(uncounted = false): VerifyResult {
+    return { findings: this.findings, followerCalls: this.n, leaderEvents: uncounted ? 0 : this.leaderCount(), threadPairs: 1, rulesUsed: [...this.used].sort((a, b) => a - b) };
+  }
+
+  private rule(id: number): IrRule | undefined {
+    return id >= 0 ? this.automaton.rules[id] : undefined;
+  }
+
+  private leaderAt(i: bigint): TraceEvent | undefined {
+    return i >= 0n ? (this.view.get(i).event ?? undefined) : undefined;
+  }
+
+  private cBlock(e: unknown, f: TraceEvent | undefined, at: bigint): boolean {
     if (!(e instanceof UnsupportedBlockError)) return false;
     const r = e.rule;
-    findings.push({
+    const l = this.leaderAt(at);
+    this.findings.push({
       kind: 'c-block',
       ...(f ? { follower: f } : {}),
-      ...(leaderAt(at) ? { leader: leaderAt(at)! } : {}),
+      ...(l ? { leader: l } : {}),
       rule: r.id,
       message: `rule ${ruleName(r)} has a C ${e.what}, which mvrc verify cannot evaluate`,
       ruleAt: ruleAt(r),
     });
+    this.stopped = true;
     return true;
-  };
+  }
 
-  for (let n = 0; n < fev.length; n++) {
-    const f = fev[n]!;
+  /** Decides one follower call; false when the pair stopped at a finding. */
+  step(f: TraceEvent): boolean {
+    if (this.stopped) return false;
+    const interp = this.interp;
     const at = interp.lowWater();
+    this.view.release?.(at);
+    this.n++;
+    this.last = f;
     let res: StepResult;
     try {
       const call = followerCallOf(f);
       // a long run of leader-only events before this call: the rules that consumed them are used
       for (;;) {
-        res = interp.step(view, call);
+        res = interp.step(this.view, call);
         if (res.status !== 'progress') break;
-        for (const id of res.skippedBy ?? []) used.add(id);
+        for (const id of res.skippedBy ?? []) this.used.add(id);
       }
     } catch (e) {
-      if (cBlock(e, f, at)) return result(n + 1);
+      if (this.cBlock(e, f, at)) return false;
       throw e;
     }
-    const r = rule(res.rule);
+    const r = this.rule(res.rule);
+    const findings = this.findings;
     if (res.status === 'ok') {
-      used.add(res.rule);
-      for (const id of res.skippedBy ?? []) used.add(id);
-      const given = res.followerAction === 'match' ? leaderAt(res.event) : undefined;
+      this.used.add(res.rule);
+      for (const id of res.skippedBy ?? []) this.used.add(id);
+      const given = res.followerAction === 'match' ? this.leaderAt(res.event) : undefined;
       const stale = staleResult(res, given, f);
       if (stale) {
-        findings.push({
-          kind: 'stale-follower',
-          follower: f,
-          ...(given ?? leaderAt(at) ? { leader: (given ?? leaderAt(at))! } : {}),
-          rule: res.rule,
-          message: stale,
-          ...(r ? { ruleAt: ruleAt(r) } : {}),
-        });
-        return result(n + 1);
+        const l = given ?? this.leaderAt(at);
+        findings.push({ kind: 'stale-follower', follower: f, ...(l ? { leader: l } : {}), rule: res.rule, message: stale, ...(r ? { ruleAt: ruleAt(r) } : {}) });
+        this.stopped = true;
+        return false;
       }
-      continue;
+      return true;
     }
-    const l = leaderAt(at);
+    const l = this.leaderAt(at);
+    this.stopped = true;
     if (res.status === 'expected_diverge') {
-      used.add(res.rule);
+      this.used.add(res.rule);
       findings.push({ kind: 'expected-divergence', follower: f, ...(l ? { leader: l } : {}), rule: res.rule, message: res.reason, ...(r ? { ruleAt: ruleAt(r) } : {}) });
-      return result(n + 1);
+      return false;
     }
     // 'diverge' ('need_more' cannot happen: the view knows the leader's end).
     let why: string = res.reason;
@@ -307,40 +353,48 @@ function verifyPair(automaton: ReturnType<typeof buildAutomaton>, lev: TraceEven
     else if (res.reason === Reasons.noRule) why = l ? 'no rule reconciles the follower call with the leader event' : 'the leader trace has no more events for the follower call';
     else if (r) why = `${res.reason} ${ruleName(r)}`;
     findings.push({ kind: 'divergence', follower: f, ...(l ? { leader: l } : {}), rule: res.rule, message: why, ...(r ? { ruleAt: ruleAt(r) } : {}) });
-    return result(n + 1);
+    return false;
   }
 
-  const at = interp.lowWater();
-  let fin: StepResult;
-  try {
-    // One call decides at most one step's worth of leader events (64): more are left for the next
-    // (need_more with progress); no progress means the trace really ends inside a rule.
-    for (;;) {
-      const before = interp.lowWater();
-      fin = interp.finish(view);
-      if (fin.status !== 'need_more' || interp.lowWater() === before) break;
-      for (const id of fin.skippedBy ?? []) used.add(id);
+  /** After the follower's last call: are leader events left over? */
+  finish(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    const interp = this.interp;
+    const view = this.view;
+    const used = this.used;
+    const at = interp.lowWater();
+    let fin: StepResult;
+    try {
+      // One call decides at most one step's worth of leader events (64): more are left for the next
+      // (need_more with progress); no progress means the trace really ends inside a rule.
+      for (;;) {
+        const before = interp.lowWater();
+        view.release?.(before < at ? before : at);
+        fin = interp.finish(view);
+        if (fin.status !== 'need_more' || interp.lowWater() === before) break;
+        for (const id of fin.skippedBy ?? []) used.add(id);
+      }
+    } catch (e) {
+      if (this.cBlock(e, undefined, at)) return;
+      throw e;
     }
-  } catch (e) {
-    if (cBlock(e, undefined, at)) return result(fev.length);
-    throw e;
-  }
-  if (fin.status === 'ok') for (const id of fin.skippedBy ?? []) used.add(id);
-  if (fin.status !== 'ok') {
-    const stop = interp.lowWater();
-    const l = leaderAt(fin.status === 'diverge' && fin.reason === Reasons.leftover ? stop : at);
-    const r = rule(fin.rule);
-    const last = fev[fev.length - 1];
-    if (fin.status === 'expected_diverge') {
-      used.add(fin.rule);
-      findings.push({ kind: 'expected-divergence', ...(l ? { leader: l } : {}), rule: fin.rule, message: fin.reason, ...(r ? { ruleAt: ruleAt(r) } : {}) });
-    } else if (fin.reason === Reasons.leftover) {
-      findings.push({ kind: 'leftover', ...(l ? { leader: l } : {}), ...(last ? { follower: last } : {}), rule: RULE_DEFAULT, message: fin.reason, count: lev.length - Number(stop) });
-    } else {
-      findings.push({ kind: 'divergence', ...(l ? { leader: l } : {}), ...(last ? { follower: last } : {}), rule: fin.rule, message: r ? `${fin.reason} ${ruleName(r)}` : fin.reason, ...(r ? { ruleAt: ruleAt(r) } : {}) });
+    if (fin.status === 'ok') for (const id of fin.skippedBy ?? []) used.add(id);
+    if (fin.status !== 'ok') {
+      const stop = interp.lowWater();
+      const l = this.leaderAt(fin.status === 'diverge' && fin.reason === Reasons.leftover ? stop : at);
+      const r = this.rule(fin.rule);
+      const last = this.last;
+      if (fin.status === 'expected_diverge') {
+        used.add(fin.rule);
+        this.findings.push({ kind: 'expected-divergence', ...(l ? { leader: l } : {}), rule: fin.rule, message: fin.reason, ...(r ? { ruleAt: ruleAt(r) } : {}) });
+      } else if (fin.reason === Reasons.leftover) {
+        this.findings.push({ kind: 'leftover', ...(l ? { leader: l } : {}), ...(last ? { follower: last } : {}), rule: RULE_DEFAULT, message: fin.reason, count: this.leaderCount() - Number(stop) });
+      } else {
+        this.findings.push({ kind: 'divergence', ...(l ? { leader: l } : {}), ...(last ? { follower: last } : {}), rule: fin.rule, message: r ? `${fin.reason} ${ruleName(r)}` : fin.reason, ...(r ? { ruleAt: ruleAt(r) } : {}) });
+      }
     }
   }
-  return result(fev.length);
 }
 
 /**
