@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { DiagnosticBag } from '../compiler/core/diagnostics.ts';
 import { alignSequences, canonical, checkRuleText, comparedTrace, inferRules, suggestRules } from '../compiler/traces/infer.ts';
 import { parseJsonTrace, type Trace } from '../compiler/traces/trace.ts';
+import { parseStraceTrace } from '../compiler/traces/strace.ts';
 import { verifyTraces } from '../compiler/traces/verify.ts';
 import { mvrc, tempDir } from './helpers/cli.ts';
 
@@ -76,6 +77,10 @@ const UNRECONCILED = {
   leader: [read(0, 'x\n', 64), write(1, 'a\n'), read(0, 'x\n', 64), write(1, 'a\n')],
   follower: [write(2, 'a\n'), read(0, 'x\n', 64), write(1, 'a\n')],
 };
+
+function traceFile(path: string): Trace {
+  return parseStraceTrace({ path, text: readFileSync(path, 'utf8') }, new DiagnosticBag());
+}
 
 function traceOf(events: readonly Ev[], path: string): Trace {
   const diags = new DiagnosticBag();
@@ -189,13 +194,23 @@ describe('mvrc infer: rules from two traces', () => {
     expect(ruleLines(s.text)).to.deep.equal(['write(fd, "a\\x01\\xff\\"\\\\\\n", _) => write(fd, "b\\x00\\n", n) -> do { ret = n; }']);
   });
 
-  it('a follower-only read is emulated with the bytes and result its trace shows', () => {
+  it('a follower-only read is emulated with the bytes and result its trace shows (protocol data: a socket)', () => {
+    const base = [write(1, 'start\n'), write(1, 'end\n')];
+    const v2 = [base[0]!, { name: 'socket', args: [1, 1, 0], ret: 7 }, read(7, 'port=1\n', 512), base[1]!];
+    const s = suggestRules(traceOf(base, 'a'), traceOf(v2, 'b'))!;
+    expect(s.status).to.equal('verified');
+    expect(ruleLines(s.text)).to.deep.equal(['nothing => socket(1, 1, 0), read(_, "port=1\\n", 512)']);
+  });
+
+  it('file contents are never copied into rules: redacted to _ with a note, the result kept', () => {
     const base = [write(1, 'start\n'), write(1, 'end\n')];
     const v2 = [base[0]!, { name: 'openat', args: [-100, 0x1000, 0, 0], ret: 7, bufs: { 1: '/etc/kv.conf' } }, read(7, 'port=1\n', 512), base[1]!];
     const s = suggestRules(traceOf(base, 'a'), traceOf(v2, 'b'))!;
     expect(s.status).to.equal('verified');
     // openat's mode means nothing without O_CREAT: `_`.
-    expect(ruleLines(s.text)).to.deep.equal(['nothing => openat(_, "/etc/kv.conf", 0, _) -> do { ret = 7; }, read(_, "port=1\\n", 512)']);
+    expect(ruleLines(s.text)).to.deep.equal(['nothing => openat(_, "/etc/kv.conf", 0, _) -> do { ret = 7; }, read(_, _, 512) -> do { ret = 7; }']);
+    expect(s.text).to.contain('// note: the contents of /etc/kv.conf are redacted to _ (file contents read from the system are never copied into rules)');
+    expect(s.text).not.to.contain('port=1');
   });
 
   it('identical traces (local calls aside): no rules', () => {
@@ -338,7 +353,9 @@ describe('mvrc infer: rules from two traces', () => {
         for (const n of noise) b.splice(n % (b.length + 1), 0, mmap(0x9000 + n));
         const s = suggestRules(traceOf(a, 'a'), traceOf(b, 'b'))!;
         expect(s.status, `${s.text}\n${JSON.stringify(s.verdict.findings.map((f) => f.message))}`).to.equal(used.size === 0 ? 'identical' : 'verified');
-        expect(ruleCount(s.text)).to.be.at.most(used.size);
+        // a hunk whose calls the matcher would pair across different objects (a write to stdout
+        // with one to stderr) is written as a leader-only and a follower-only rule
+        expect(ruleCount(s.text)).to.be.at.most(2 * used.size);
       }),
       { numRuns: 300 },
     );
@@ -358,6 +375,87 @@ describe('mvrc infer: large traces', function () {
     expect(inf).to.not.equal(null);
     expect(inf!.leaderEvents.length).to.equal(150_000);
     expect(inf!.rules.map((r) => r.text)).to.deep.equal(['write(fd, "v0\\n", _) => write(fd, "changed\\n", n) -> do { ret = n; }']);
+  });
+});
+
+describe('mvrc infer: rules users can trust', function () {
+  this.timeout(60_000);
+  const dir = tempDir('mvrc-infer-trust-');
+  const EXIT = 'exit_group(0) = ?\n+++ exited with 0 +++\n';
+  const strace = (name: string, lines: string[]): string => {
+    writeFileSync(join(dir, name), `execve("./p", ["./p"], 0x7ffc /* 3 vars */) = 0\n${lines.join('\n')}\n${EXIT}`);
+    return name;
+  };
+
+  it('never copies the environment or a secret into the rules: redacted to _, with a note', () => {
+    const a = strace('env-a.strace', ['write(1, "hi\\n", 3) = 3']);
+    const b = strace('env-b.strace', [
+      'openat(AT_FDCWD, "/proc/self/environ", O_RDONLY|O_CLOEXEC) = 3',
+      'read(3, "HOME=/root\\x00SECRET=hunter2-xyz\\x00", 4096) = 29',
+      'close(3) = 0',
+      'write(1, "hi\\n", 3) = 3',
+      'write(2, "token: hunter2-xyz\\n", 19) = 19',
+    ]);
+    const r = mvrc(['infer', a, b, '-o', 'env.mvr'], { cwd: dir });
+    const rules = readFileSync(join(dir, 'env.mvr'), 'utf8');
+    expect(rules).not.to.contain('hunter2');
+    expect(rules).not.to.contain('HOME=');
+    expect(rules).to.contain('// note: the environment read from /proc/self/environ is redacted to _ (environment contents are never copied into rules)');
+    expect(rules).to.contain('// note: a value holding a secret the traces show (an environment variable, a key, a password) is redacted to _');
+    expect(r.stdout + r.stderr).not.to.contain('hunter2');
+    // what the program writes that is no secret is still copied
+    const c = strace('env-c.strace', ['write(1, "hi\\n", 3) = 3', 'write(2, "token: none\\n", 12) = 12']);
+    mvrc(['infer', a, c, '-o', 'plain.mvr'], { cwd: dir });
+    expect(readFileSync(join(dir, 'plain.mvr'), 'utf8')).to.contain('"token: none\\n"');
+  });
+
+  it('pids, timeouts and strace\'s stand-ins for unknown constants become _', () => {
+    const a = strace('v-a.strace', ['write(1, "hi\\n", 3) = 3']);
+    const b = strace('v-b.strace', [
+      'kill(4242, SIGTERM) = 0',
+      'nanosleep({tv_sec=0, tv_nsec=250000000}, NULL) = 0',
+      'ioctl(1, TCGETS, {c_iflag=ICRNL}) = 0',
+      'fcntl(1, F_GETFL) = 0x2 (flags O_RDWR)',
+      'epoll_wait(5, [], 64, 1234) = 0',
+      'write(1, "hi\\n", 3) = 3',
+    ]);
+    const r = mvrc(['infer', a, b], { cwd: dir });
+    expect(r.stdout).to.match(/kill\(_, 15\)/);
+    expect(r.stdout).to.match(/epoll_wait\(_, _, 64, _\)/);
+    expect(r.stdout).not.to.contain('4242');
+    expect(r.stdout).not.to.contain('1234');
+    expect(r.stdout).not.to.match(/\d{15,}/); // no 64-bit hash of a name
+  });
+
+  it('does not pair calls about different files: openat(locale-archive), openat(locale.alias) => openat("in1.txt") is no rule', () => {
+    const a = strace('loc-a.strace', [
+      'openat(AT_FDCWD, "/usr/lib/locale/locale-archive", O_RDONLY|O_CLOEXEC) = 3',
+      'close(3) = 0',
+      'openat(AT_FDCWD, "/usr/share/locale/locale.alias", O_RDONLY|O_CLOEXEC) = 3',
+      'close(3) = 0',
+      'write(1, "hi\\n", 3) = 3',
+    ]);
+    const b = strace('loc-b.strace', ['openat(AT_FDCWD, "in1.txt", O_RDONLY) = 3', 'close(3) = 0', 'write(1, "hi\\n", 3) = 3']);
+    const r = mvrc(['infer', a, b], { cwd: dir });
+    const lines = r.stdout.replace(/\n {4}/g, ' ').split('\n').filter((l) => l && !l.startsWith('//'));
+    expect(lines.some((l) => /locale.*=>.*in1\.txt/.test(l)), r.stdout).to.equal(false);
+    expect(lines.some((l) => /^nothing => openat\(_, "in1\.txt"/.test(l)), r.stdout).to.equal(true);
+    expect(lines.some((l) => /locale-archive.*=> nothing/.test(l)), r.stdout).to.equal(true);
+  });
+
+  it('aligns reads by the file their descriptor was opened from, not by its number', () => {
+    // v2 reads another file on descriptor 3 where v1 read its config: not the same call.
+    const a = strace('fd-a.strace', ['openat(AT_FDCWD, "a.conf", O_RDONLY) = 3', 'read(3, "x=1\\n", 64) = 4', 'close(3) = 0', 'write(1, "hi\\n", 3) = 3']);
+    const b = strace('fd-b.strace', ['openat(AT_FDCWD, "b.conf", O_RDONLY) = 3', 'read(3, "x=1\\n", 64) = 4', 'close(3) = 0', 'write(1, "hi\\n", 3) = 3']);
+    const ta = traceFile(join(dir, a));
+    const tb = traceFile(join(dir, b));
+    const inf = inferRules(ta, tb)!;
+    // the reads are in the hunk with their openat (one hunk), not aligned with each other
+    expect(inf.hunks).to.have.length(2);
+    expect(inf.hunks.map((h) => [h.leader.map((e) => e.name), h.follower.map((e) => e.name)])).to.deep.equal([
+      [['openat', 'read', 'close'], []],
+      [[], ['openat', 'read', 'close']],
+    ]);
   });
 });
 

@@ -30,6 +30,7 @@ import { LineMap } from '../core/span.ts';
 import type { ParamInfo, SyscallInfo } from '../syscalls/types.ts';
 import { syscallByNr } from '../syscalls/lookup.ts';
 import { compareClass, isGathered, matchKey as modelMatchKey, paramsOf } from '../syscalls/meaning.ts';
+import { analyzeTrace, holdsSecret, type TraceMeaning } from './roles.ts';
 import { traceThreads, type Trace, type TraceEvent } from './trace.ts';
 import { matchedEvents, pairName, threadPairs, verifyTraces, type ThreadPair, type VerifyFinding, type VerifyResult } from './verify.ts';
 
@@ -135,8 +136,13 @@ export interface Hunk {
 }
 
 /** The hunks between aligned events, in trace order; null when the traces differ too much. */
-export function diffHunks(leader: readonly TraceEvent[], follower: readonly TraceEvent[], maxEdits = MAX_DIFF_EDITS): Hunk[] | null {
-  const pairs = alignSequences(leader.map(matchKey), follower.map(matchKey), maxEdits);
+export function diffHunks(
+  leader: readonly TraceEvent[],
+  follower: readonly TraceEvent[],
+  maxEdits = MAX_DIFF_EDITS,
+  keys: { leader: (e: TraceEvent) => string; follower: (e: TraceEvent) => string } = { leader: matchKey, follower: matchKey },
+): Hunk[] | null {
+  const pairs = alignSequences(leader.map(keys.leader), follower.map(keys.follower), maxEdits);
   if (!pairs) return null;
   const hunks: Hunk[] = [];
   let i = 0;
@@ -181,7 +187,7 @@ function intLiteral(v: bigint): string {
  *   - an emulated call gets its recorded output bytes as a string literal (read-like calls) and
  *     `ret = N` when the emulated default (the requested count, or 0) is not what it returned.
  */
-export function hunkRule(h: Hunk, mode: InferMode): string {
+export function hunkRule(h: Hunk, mode: InferMode, ctx?: RuleContext): string {
   // fd numbers used more than once in the rule become variables (general mode).
   const fdUses = new Map<bigint, number>();
   if (mode === 'general') {
@@ -218,6 +224,21 @@ export function hunkRule(h: Hunk, mode: InferMode): string {
       const value = e.args[j] ?? 0n;
       let text = '_';
       const cls = compareClass(q);
+      const meaning = side === 'left' ? ctx?.leader : ctx?.follower;
+      // Bytes a rule must not hold: secrets the traces show (anywhere), and the contents of files
+      // an emulated call gives the follower (file contents, not protocol data).
+      const literal = (b: Uint8Array, output: boolean): string => {
+        const file = output ? meaning?.fileData.get(e.span.offset) : undefined;
+        if (file !== undefined) {
+          ctx?.notes.add(/environ$/.test(file) ? `the environment read from ${file} is redacted to _ (environment contents are never copied into rules)` : `the contents of ${file} are redacted to _ (file contents read from the system are never copied into rules)`);
+          return '_';
+        }
+        if (ctx && holdsSecret(b, ctx.secrets)) {
+          ctx.notes.add('a value holding a secret the traces show (an environment variable, a key, a password) is redacted to _');
+          return '_';
+        }
+        return encodeString(b);
+      };
       switch (p.kind) {
         case 'fd':
           if (cls === 'none') break;
@@ -226,7 +247,9 @@ export function hunkRule(h: Hunk, mode: InferMode): string {
           break;
         case 'int':
         case 'flags':
-          if (cls === 'scalar') text = intLiteral(value);
+          // Values that differ between runs of one version (pids, timeouts) and strace's stand-ins
+          // for constants it does not know are `_`.
+          if (cls === 'scalar' && !runVarying(q ?? p, value)) text = intLiteral(value);
           break;
         case 'size':
           if (j === sizeVar?.arg) text = sizeVar.name;
@@ -236,11 +259,11 @@ export function hunkRule(h: Hunk, mode: InferMode): string {
         case 'path':
         case 'in_struct':
           // A buffer cut by the recorder cannot be matched exactly: `_` (its length stays literal).
-          if (cls === 'content') text = e.bufs[j] && !e.truncated ? encodeString(e.bufs[j]!) : '_';
+          if (cls === 'content' && !TIMING_TYPES.has(q?.type ?? '')) text = e.bufs[j] && !e.truncated ? literal(e.bufs[j]!, false) : '_';
           break;
         case 'out_bytes':
           // What an emulated read-like call gives the follower: its own recorded bytes.
-          if (side === 'right' && role === 'own' && sc.effect === 'external' && p.lenFromRet && !p.fixedSize && e.bufs[j] && !e.truncated) text = encodeString(e.bufs[j]!);
+          if (side === 'right' && role === 'own' && sc.effect === 'external' && p.lenFromRet && !p.fixedSize && e.bufs[j] && !e.truncated) text = literal(e.bufs[j]!, true);
           break;
         default:
           break;
@@ -275,7 +298,8 @@ export function hunkRule(h: Hunk, mode: InferMode): string {
       let ret = defaultRet(sc, { nr: f.nr, args: f.args, bufs: f.bufs, caps: [0, 0, 0, 0, 0, 0] });
       for (let j = 0; j < sc.arity; j++) {
         const q = sc.params[j]!;
-        if (q.kind === 'out_bytes' && q.lenFromRet && !q.fixedSize && f.bufs[j] && !f.truncated) ret = BigInt(f.bufs[j]!.length);
+        // (a literal redacted to `_` gives no bytes: the result is then written out)
+        if (q.kind === 'out_bytes' && q.lenFromRet && !q.fixedSize && f.bufs[j] && !f.truncated && !ctx?.follower.fileData.has(f.span.offset)) ret = BigInt(f.bufs[j]!.length);
       }
       if (ret !== f.ret) text += ` -> do { ret = ${intLiteral(f.ret)}; }`;
     }
@@ -284,6 +308,28 @@ export function hunkRule(h: Hunk, mode: InferMode): string {
   const lhs = left.length ? left.join(', ') : 'nothing';
   const rhs = right.length ? right.join(', ') : 'nothing';
   return `${lhs} => ${rhs}`;
+}
+
+/** What hunkRule needs to know of the traces: their calls' meaning, the secrets they show, and
+ *  where it notes what it redacted. */
+export interface RuleContext {
+  leader: TraceMeaning;
+  follower: TraceMeaning;
+  secrets: Uint8Array[];
+  notes: Set<string>;
+}
+
+/** Structures that hold times (sleeps, timeouts, timers): they differ between runs. */
+const TIMING_TYPES = new Set(['timespec', 'timeval', 'itimerval', 'itimerspec', '__kernel_timespec', 'timezone']);
+/** Integer parameters whose values differ between runs of one version. */
+const RUN_VARYING = /^(?:pid|tgid|tid|pgid|pgrp|sid|upid|timeout|seconds|msecs|usecs|timeout_msecs)$/;
+const SYMBOLIC_TAG = 1n << 62n;
+
+/** Whether a scalar is one that differs between runs, or strace's hash of a name it does not know
+ *  (compiler/traces/strace.ts, symbolicValue). */
+function runVarying(p: ParamInfo, v: bigint): boolean {
+  if (RUN_VARYING.test(p.name)) return true;
+  return v >= SYMBOLIC_TAG && v < SYMBOLIC_TAG + (1n << 48n);
 }
 
 /** Why a hunk cannot become a rule, or null. */
@@ -299,6 +345,65 @@ export interface InferredRule {
   text: string;
   /** The hunks it came from (identical rules are written once). */
   hunks: Hunk[];
+  /** What was left out of it, and why (redacted secrets and file contents). */
+  notes: string[];
+}
+
+const meanings = new WeakMap<object, TraceMeaning>();
+
+/** The meaning of a trace's calls (roles.ts), computed once per trace file. */
+export function meaningOf(trace: Trace): TraceMeaning {
+  let m = meanings.get(trace.file);
+  if (!m) meanings.set(trace.file, (m = analyzeTrace(trace)));
+  return m;
+}
+
+/** The alignment key of an event: the default match's, and the roles of its descriptors. */
+function meaningKey(m: TraceMeaning): (e: TraceEvent) => string {
+  return (e) => {
+    const roles = m.roles.get(e.span.offset);
+    return roles ? `${matchKey(e)}|${roles.join(',')}` : matchKey(e);
+  };
+}
+
+/** Whether two calls are about the same thing: the same paths, descriptors in the same roles. */
+function sameObject(l: TraceEvent, f: TraceEvent, lm: TraceMeaning, fm: TraceMeaning): boolean {
+  const sc = syscallByNr(l.nr);
+  if (!sc || l.nr !== f.nr) return false;
+  for (let j = 0; j < sc.arity; j++) {
+    const p = sc.params[j]!;
+    if (p.kind === 'path' && !bytesEqual(l.bufs[j], f.bufs[j])) return false;
+    if (p.kind === 'fd' && lm.roles.get(l.span.offset)?.[j] !== fm.roles.get(f.span.offset)?.[j]) return false;
+  }
+  return true;
+}
+
+function bytesEqual(a: Uint8Array | null | undefined, b: Uint8Array | null | undefined): boolean {
+  if (!a || !b) return a === b;
+  return a.length === b.length && Buffer.from(a).equals(Buffer.from(b));
+}
+
+/**
+ * A hunk as rules can say it faithfully. The matcher pairs a right-side call with the next left
+ * event of the same syscall (MATCH: the follower gets that event's results); when it would pair
+ * calls about different things (`openat("locale-archive") => openat("in1.txt")`), the hunk is two
+ * one-sided hunks instead: the leader's calls map to nothing, the follower's are its own.
+ */
+function faithful(h: Hunk, lm: TraceMeaning, fm: TraceMeaning): Hunk[] {
+  if (h.leader.length === 0 || h.follower.length === 0) return [h];
+  let p = 0;
+  for (const f of h.follower) {
+    if (p < h.leader.length && h.leader[p]!.nr === f.nr) {
+      if (!sameObject(h.leader[p]!, f, lm, fm)) {
+        return [
+          { ...h, followerEnd: h.followerStart, follower: [] },
+          { ...h, leaderStart: h.leaderEnd, leader: [] },
+        ];
+      }
+      p++;
+    }
+  }
+  return [h];
 }
 
 export interface Inference {
@@ -345,6 +450,7 @@ function splitHunk(h: Hunk): Hunk[] {
  */
 export function inferRules(leader: Trace, follower: Trace, form: InferForm = INFER_FORMS[0]!, maxEdits = MAX_DIFF_EDITS): Inference | null {
   const mode = form.mode;
+  const [lm, fm] = [meaningOf(leader), meaningOf(follower)];
   const leaderEvents: TraceEvent[] = [];
   const followerEvents: TraceEvent[] = [];
   const hunks: Hunk[] = [];
@@ -364,10 +470,14 @@ export function inferRules(leader: Trace, follower: Trace, form: InferForm = INF
       continue;
     }
     pairs++;
-    const ph = diffHunks(lev, fev, maxEdits);
+    // Aligned by meaning: the default match's key and what each descriptor argument is (opened
+    // from which file, a socket, a pipe...), so that calls on descriptor 3 meaning different files
+    // are not aligned (the default match compares the numbers, so they stay in the key).
+    const ph = diffHunks(lev, fev, maxEdits, { leader: meaningKey(lm), follower: meaningKey(fm) });
     if (!ph) return null;
-    for (const h of ph) hunks.push(p.index === 0 ? h : { ...h, pair: p.index });
+    for (const h of ph) for (const part of faithful(h, lm, fm)) hunks.push(p.index === 0 ? part : { ...part, pair: p.index });
   }
+  const secrets = [...lm.secrets, ...fm.secrets];
   const byText = new Map<string, InferredRule>();
   for (const h of hunks) {
     if (skipped.some((k) => k.hunk === h)) continue;
@@ -377,10 +487,13 @@ export function inferRules(leader: Trace, follower: Trace, form: InferForm = INF
       continue;
     }
     for (const part of form.split ? splitHunk(h) : [h]) {
-      const text = hunkRule(part, mode);
+      const notes = new Set<string>();
+      const text = hunkRule(part, mode, { leader: lm, follower: fm, secrets, notes });
       const r = byText.get(text);
-      if (r) r.hunks.push(part);
-      else byText.set(text, { text, hunks: [part] });
+      if (r) {
+        r.hunks.push(part);
+        for (const n of notes) if (!r.notes.includes(n)) r.notes.push(n);
+      } else byText.set(text, { text, hunks: [part], notes: [...notes] });
     }
   }
   // Mapping rules first, then leader-only, then follower-only; in trace order within each. The
@@ -430,7 +543,9 @@ export function renderRules(inf: Inference, leader: Trace, follower: Trace, note
   for (const r of inf.rules) {
     const places = r.hunks.slice(0, MAX_PLACES).map((h) => hunkLocation(h, leader, follower, lines));
     const more = r.hunks.length > MAX_PLACES ? `; and ${r.hunks.length - MAX_PLACES} more` : '';
+    if (r.hunks.length > 1) out.push(`// applies at ${r.hunks.length} places:`);
     out.push(`// ${places.join('; ')}${more}`);
+    for (const n of r.notes) out.push(`// note: ${n}`);
     out.push(r.text);
   }
   const text = out.join('\n') + '\n';
