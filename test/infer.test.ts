@@ -376,6 +376,71 @@ describe('mvrc infer: large traces', function () {
     expect(inf!.leaderEvents.length).to.equal(150_000);
     expect(inf!.rules.map((r) => r.text)).to.deep.equal(['write(fd, "v0\\n", _) => write(fd, "changed\\n", n) -> do { ret = n; }']);
   });
+  it('infers from traces that differ in more events than Myers\' diff is given (it refused past 4,000)', () => {
+    const a: Ev[] = [];
+    const b: Ev[] = [];
+    for (let i = 0; i < 600; i++) {
+      a.push(getpid());
+      b.push(getpid());
+      for (let k = 0; k < 9; k++) {
+        a.push(write(1, 'old\n'));
+        b.push(write(1, 'new line\n'));
+      }
+    }
+    const s = suggestRules(traceOf(a, 'wide-a.jsonl'), traceOf(b, 'wide-b.jsonl'));
+    expect(s.status).to.equal('verified');
+    expect(s.inference.hunks).to.have.length(600);
+    expect(ruleCount(s.text)).to.equal(1);
+    expect(s.text).to.contain('// applies at 600 places:');
+  });
+});
+
+describe('mvrc infer: several pairs of traces', function () {
+  this.timeout(60_000);
+  const dir = tempDir('mvrc-infer-pairs-');
+  const run = (stamp: string): Ev[] => [write(2, `started at ${stamp}\n`), read(0, 'x\n', 64), write(1, 'hi\n')];
+  const old: Ev[] = [read(0, 'x\n', 64), write(1, 'hi\n')];
+  for (const [name, evs] of [['a1', old], ['b1', run('10:01')], ['a2', old], ['b2', run('10:02')], ['a3', old], ['b3', run('10:03')]] as const) writeFileSync(join(dir, `${name}.jsonl`), jsonTrace(evs));
+
+  it('keeps what holds on all pairs: a literal that differs between them becomes _, and the rules verify a third pair', () => {
+    const one = mvrc(['infer', 'a1.jsonl', 'b1.jsonl', '-o', 'one.mvr'], { cwd: dir });
+    expect(one.status, one.stderr).to.equal(0);
+    expect(readFileSync(join(dir, 'one.mvr'), 'utf8')).to.contain('"started at 10:01\\n"');
+    const both = mvrc(['infer', 'a1.jsonl', 'b1.jsonl', 'a2.jsonl', 'b2.jsonl', '-o', 'both.mvr'], { cwd: dir });
+    expect(both.status, both.stderr).to.equal(0);
+    expect(both.stderr).to.contain('verified: the rules reconcile the traces of all 2 pairs');
+    const text = readFileSync(join(dir, 'both.mvr'), 'utf8');
+    expect(ruleLines(text)).to.deep.equal(['nothing => write(_, _, _)']);
+    expect(text).to.contain('// applies at 2 places in 2 of the 2 pairs:');
+    expect(text).to.contain('// note: values that differ between the pairs of traces are _');
+    expect(text).to.match(/leader \(old version\): +a2\.jsonl/);
+    // a run neither pair is: the merged rules hold on it, the first pair's alone do not
+    const third = (rules: string) => mvrc(['verify', rules, '--leader-trace', 'a3.jsonl', '--follower-trace', 'b3.jsonl'], { cwd: dir });
+    expect(third('both.mvr').status).to.equal(0);
+    expect(third('one.mvr').status).to.equal(1);
+  });
+
+  it('traces come in pairs: an odd count is a usage error', () => {
+    const r = mvrc(['infer', 'a1.jsonl', 'b1.jsonl', 'a2.jsonl'], { cwd: dir });
+    expect(r.status).to.equal(2);
+    expect(r.stderr).to.contain('traces come in pairs');
+  });
+
+  it('shows progress on a terminal only (stderr), never in the rules or on a pipe', async () => {
+    const { run: inferRun } = await import('../compiler/cli/infer.ts');
+    const capture = async (isTTY: boolean): Promise<{ out: string; err: string }> => {
+      let out = '';
+      let err = '';
+      await inferRun(['a1.jsonl', 'b1.jsonl', 'a2.jsonl', 'b2.jsonl'], { stdout: (t) => void (out += t), stderr: (t) => void (err += t), cwd: dir, isTTY, env: {} });
+      return { out, err };
+    };
+    const tty = await capture(true);
+    expect(tty.err).to.match(/\r\x1b\[Kmvrc infer: (reading|form \d\/4: aligning pair)/);
+    expect(tty.out).not.to.contain('mvrc infer:');
+    const pipe = await capture(false);
+    expect(pipe.err).not.to.contain('\r');
+    expect(pipe.err).not.to.contain('mvrc infer: reading');
+  });
 });
 
 describe('mvrc infer: rules users can trust', function () {

@@ -59,21 +59,23 @@ const commands: Record<string, CommandEntry> = {
   },
   verify: {
     summary: 'check that rules reconcile two recorded runs (mvrc JSON-lines or strace traces)',
-    usage: `mvrc verify RULES.mvr --leader-trace A --follower-trace B ${DIAG_FLAGS}`,
+    usage: `mvrc verify RULES.mvr --leader-trace A --follower-trace B [--keep-going] ${DIAG_FLAGS}`,
     details: [
       ...DIAG_DETAILS,
       '  --leader-trace A    the old version\'s run; --follower-trace B: the new version\'s, under the same workload',
-      '                      (mvrc JSON lines, or `strace -f -s 4096 -xx -o FILE CMD...`; main threads are compared)',
+      '                      (mvrc JSON lines, or `strace -f -s 4096 -xx -o FILE CMD...`; read as a stream, any size)',
+      '  --keep-going        report the first finding of every thread pair (default: stop at the first finding)',
       'Exit status: 0 reconciled (one summary line), 1 a divergence, leftover leader events or bad input, 2 usage.',
     ],
     load: async () => (await import('./verify.ts')).run,
   },
   infer: {
     summary: 'suggest mapping rules from two traces (old version, new version) and verify them',
-    usage: `mvrc infer LEADER_TRACE FOLLOWER_TRACE [-o OUT.mvr] ${DIAG_FLAGS}`,
+    usage: `mvrc infer LEADER_TRACE FOLLOWER_TRACE [LEADER_TRACE2 FOLLOWER_TRACE2 ...] [-o OUT.mvr] ${DIAG_FLAGS}`,
     details: [
       ...DIAG_DETAILS,
       '  traces: mvrc JSON lines (mvrc record) or strace -f -s 4096 -xx output, same workload for both',
+      '  several pairs (other inputs, other runs): one rule set that holds on all of them',
       'Exit status: 0 the rules verify (or the traces do not differ), 1 they do not (still written, with the findings)',
       'or a trace cannot be read as one, 2 usage error or unreadable file.',
     ],

@@ -58,8 +58,8 @@ export function matchKey(e: TraceEvent): string {
   return modelMatchKey(e.nr, syscallByNr(e.nr), e);
 }
 
-/** Differences beyond this many inserted + deleted events are refused (memory is O(D^2)). */
-export const MAX_DIFF_EDITS = 4000;
+/** Myers' diff is tried up to this many inserted + deleted events (its memory is O(D^2), its time
+ *  O((N+M)D)); past it, or on long traces, alignLinear takes over: no pair is refused. */export const MAX_DIFF_EDITS = 4000;
 
 /**
  * The pairs (i, j) of a longest common subsequence of `a` and `b` (Myers 1986, greedy forward
@@ -122,6 +122,61 @@ export function alignSequences(a: readonly string[], b: readonly string[], maxEd
   return pairs.reverse();
 }
 
+/** Myers' work budget, (N+M)·D: past it the linear alignment is used. */
+const MYERS_WORK = 400_000_000;
+
+/**
+ * A common subsequence of `a` and `b` found in linear memory, for traces too long or too different
+ * for Myers' diff: equal keys are paired while they last; at a difference, the nearest point where
+ * the two sequences agree again (fewest events skipped on both sides, looking at most `window`
+ * events ahead) is the next pair. Not always the longest, but every pair is of equal keys and in
+ * order, and the work is O((N+M)·window) at worst.
+ */
+export function alignLinear(a: readonly string[], b: readonly string[], window = 2000): [number, number][] {
+  const pairs: [number, number][] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    if (a[i] === b[j]) {
+      pairs.push([i++, j++]);
+      continue;
+    }
+    // The first d (events skipped on both sides together) at which a[i+p] = b[j+q], p + q = d.
+    const seenA = new Map<string, number>();
+    const seenB = new Map<string, number>();
+    let found: [number, number] | undefined;
+    for (let d = 0; d <= window && !found; d++) {
+      if (i + d < a.length) {
+        const k = a[i + d]!;
+        if (!seenA.has(k)) seenA.set(k, i + d);
+        const q = seenB.get(k);
+        if (q !== undefined) found = [i + d, q];
+      }
+      if (!found && j + d < b.length) {
+        const k = b[j + d]!;
+        if (!seenB.has(k)) seenB.set(k, j + d);
+        const p = seenA.get(k);
+        if (p !== undefined) found = [p, j + d];
+      }
+    }
+    if (!found) {
+      // Nothing in common within the window: skip it on both sides.
+      i += window;
+      j += window;
+      continue;
+    }
+    [i, j] = found;
+  }
+  return pairs;
+}
+
+/** The pairs of an alignment: Myers' (a longest common subsequence) when within its budget, else
+ *  alignLinear's. */
+export function alignAny(a: readonly string[], b: readonly string[], maxEdits = MAX_DIFF_EDITS): [number, number][] {
+  const budget = Math.max(16, Math.min(maxEdits, Math.floor(MYERS_WORK / (a.length + b.length + 1))));
+  return alignSequences(a, b, budget) ?? alignLinear(a, b);
+}
+
 /** A stretch of events the default match does not pair: indices into the compared events. */
 export interface Hunk {
   /** Compared-event positions [start, end) in the leader and the follower sequences. */
@@ -133,17 +188,24 @@ export interface Hunk {
   follower: TraceEvent[];
   /** The thread pair (creation order, 0: the main threads) the hunk is in; 0 when not given. */
   pair?: number;
+  /** The traces it is in (set by inferRules; several pairs of traces may give one rule). */
+  traces?: TracePair;
 }
 
-/** The hunks between aligned events, in trace order; null when the traces differ too much. */
+/** Two recorded runs of one workload: the old version's (leader) and the new version's (follower). */
+export interface TracePair {
+  leader: Trace;
+  follower: Trace;
+}
+
+/** The hunks between aligned events, in trace order (alignAny: never refused). */
 export function diffHunks(
   leader: readonly TraceEvent[],
   follower: readonly TraceEvent[],
   maxEdits = MAX_DIFF_EDITS,
   keys: { leader: (e: TraceEvent) => string; follower: (e: TraceEvent) => string } = { leader: matchKey, follower: matchKey },
-): Hunk[] | null {
-  const pairs = alignSequences(leader.map(keys.leader), follower.map(keys.follower), maxEdits);
-  if (!pairs) return null;
+): Hunk[] {
+  const pairs = alignAny(leader.map(keys.leader), follower.map(keys.follower), maxEdits);
   const hunks: Hunk[] = [];
   let i = 0;
   let j = 0;
@@ -448,7 +510,8 @@ function splitHunk(h: Hunk): Hunk[] {
  * is reported in `skipped`, as one hunk holding its events). Null when the traces of a pair
  * differ in more than `maxEdits` events.
  */
-export function inferRules(leader: Trace, follower: Trace, form: InferForm = INFER_FORMS[0]!, maxEdits = MAX_DIFF_EDITS): Inference | null {
+export function inferRules(leader: Trace, follower: Trace, form: InferForm = INFER_FORMS[0]!, maxEdits = MAX_DIFF_EDITS): Inference {
+  const traces: TracePair = { leader, follower };
   const mode = form.mode;
   const [lm, fm] = [meaningOf(leader), meaningOf(follower)];
   const leaderEvents: TraceEvent[] = [];
@@ -464,7 +527,7 @@ export function inferRules(leader: Trace, follower: Trace, form: InferForm = INF
     for (const e of fev) followerEvents.push(e);
     if (!p.leader || !p.follower) {
       const side = p.follower ? 'follower' : 'leader';
-      const h: Hunk = { leaderStart: 0, leaderEnd: lev.length, followerStart: 0, followerEnd: fev.length, leader: lev, follower: fev, pair: p.index };
+      const h: Hunk = { leaderStart: 0, leaderEnd: lev.length, followerStart: 0, followerEnd: fev.length, leader: lev, follower: fev, pair: p.index, traces };
       hunks.push(h);
       skipped.push({ hunk: h, why: `${pairName(p, leader, follower)} exists in the ${side} trace only (threads and processes are paired by creation order): no rule can pair it` });
       continue;
@@ -474,8 +537,7 @@ export function inferRules(leader: Trace, follower: Trace, form: InferForm = INF
     // from which file, a socket, a pipe...), so that calls on descriptor 3 meaning different files
     // are not aligned (the default match compares the numbers, so they stay in the key).
     const ph = diffHunks(lev, fev, maxEdits, { leader: meaningKey(lm), follower: meaningKey(fm) });
-    if (!ph) return null;
-    for (const h of ph) for (const part of faithful(h, lm, fm)) hunks.push(p.index === 0 ? part : { ...part, pair: p.index });
+    for (const h of ph) for (const part of faithful(h, lm, fm)) hunks.push(p.index === 0 ? { ...part, traces } : { ...part, pair: p.index, traces });
   }
   const secrets = [...lm.secrets, ...fm.secrets];
   const byText = new Map<string, InferredRule>();
@@ -517,10 +579,18 @@ export function traceLines(name: string, lines: LineMap, events: readonly TraceE
 /** Where a hunk is, in both trace files: `leader.jsonl:12-13 => follower.jsonl:12`, followed by
  *  ` (thread 1)` for a hunk of a thread other than the main one. */
 export function hunkLocation(h: Hunk, leader: Trace, follower: Trace, lines?: { leader: LineMap; follower: LineMap }): string {
-  const lm = lines ?? { leader: new LineMap(leader.file.text), follower: new LineMap(follower.file.text) };
-  const l = h.leader.length ? traceLines(leader.file.path, lm.leader, h.leader) : `${leader.file.path}: nothing`;
-  const f = h.follower.length ? traceLines(follower.file.path, lm.follower, h.follower) : `${follower.file.path}: nothing`;
+  const [lt, ft] = h.traces ? [h.traces.leader, h.traces.follower] : [leader, follower];
+  const lm = h.traces ? { leader: lineMap(lt), follower: lineMap(ft) } : (lines ?? { leader: lineMap(lt), follower: lineMap(ft) });
+  const l = h.leader.length ? traceLines(lt.file.path, lm.leader, h.leader) : `${lt.file.path}: nothing`;
+  const f = h.follower.length ? traceLines(ft.file.path, lm.follower, h.follower) : `${ft.file.path}: nothing`;
   return `${l} => ${f}${h.pair ? ` (thread ${h.pair})` : ''}`;
+}
+
+const lineMaps = new WeakMap<object, LineMap>();
+function lineMap(t: Trace): LineMap {
+  let m = lineMaps.get(t.file);
+  if (!m) lineMaps.set(t.file, (m = new LineMap(t.file.text)));
+  return m;
 }
 
 /** How many places a rule comment lists before "and N more". */
@@ -530,26 +600,103 @@ const MAX_PLACES = 3;
  * The rule file: a header naming the traces, then each rule with a comment saying where its
  * hunks are, in canonical form (compiler/syntax/printer.ts). `notes` are extra header lines.
  */
-export function renderRules(inf: Inference, leader: Trace, follower: Trace, notes: readonly string[] = []): string {
-  const lines = { leader: new LineMap(leader.file.text), follower: new LineMap(follower.file.text) };
-  const out: string[] = [
-    '// Rules inferred by mvrc infer from two traces of the same workload:',
-    `//   leader (old version):   ${leader.file.path}${leader.command ? ` (${leader.command.join(' ')})` : ''}`,
-    `//   follower (new version): ${follower.file.path}${follower.command ? ` (${follower.command.join(' ')})` : ''}`,
-    `// ${inf.hunks.length} differing hunk${inf.hunks.length === 1 ? '' : 's'}, ${inf.rules.length} rule${inf.rules.length === 1 ? '' : 's'}. Suggestions: review every rule before using it.`,
-    ...notes.map((n) => `// ${n}`),
-    '',
-  ];
+export function renderRules(inf: Inference, pairs: readonly TracePair[], notes: readonly string[] = []): string {
+  const cmd = (t: Trace): string => (t.command ? ` (${t.command.join(' ')})` : '');
+  const out: string[] = [pairs.length === 1 ? '// Rules inferred by mvrc infer from two traces of the same workload:' : `// Rules inferred by mvrc infer from ${pairs.length} pairs of traces (each pair: one workload); they hold on all of them:`];
+  for (const p of pairs) {
+    out.push(`//   leader (old version):   ${p.leader.file.path}${cmd(p.leader)}`);
+    out.push(`//   follower (new version): ${p.follower.file.path}${cmd(p.follower)}`);
+  }
+  out.push(`// ${inf.hunks.length} differing hunk${inf.hunks.length === 1 ? '' : 's'}, ${inf.rules.length} rule${inf.rules.length === 1 ? '' : 's'}. Suggestions: review every rule before using it.`, ...notes.map((n) => `// ${n}`), '');
+  const [leader, follower] = [pairs[0]!.leader, pairs[0]!.follower];
   for (const r of inf.rules) {
-    const places = r.hunks.slice(0, MAX_PLACES).map((h) => hunkLocation(h, leader, follower, lines));
+    const places = r.hunks.slice(0, MAX_PLACES).map((h) => hunkLocation(h, leader, follower));
     const more = r.hunks.length > MAX_PLACES ? `; and ${r.hunks.length - MAX_PLACES} more` : '';
-    if (r.hunks.length > 1) out.push(`// applies at ${r.hunks.length} places:`);
+    if (r.hunks.length > 1) {
+      const inPairs = new Set(r.hunks.map((h) => h.traces)).size;
+      out.push(`// applies at ${r.hunks.length} places${pairs.length > 1 ? ` in ${inPairs} of the ${pairs.length} pairs` : ''}:`);
+    }
     out.push(`// ${places.join('; ')}${more}`);
     for (const n of r.notes) out.push(`// note: ${n}`);
     out.push(r.text);
   }
   const text = out.join('\n') + '\n';
   return canonical(text);
+}
+
+/**
+ * The rules of several pairs as one rule set: identical rules once; rules that differ only in
+ * literal arguments, one per pair in at least two pairs, become one rule with `_` where the
+ * literals differ (values that change from run to run: what holds on all pairs is kept).
+ */
+export function mergeInferences(infs: readonly Inference[]): Inference {
+  if (infs.length === 1) return infs[0]!;
+  const all: Inference = { leaderEvents: [], followerEvents: [], threadPairs: 0, hunks: [], rules: [], skipped: [] };
+  for (const inf of infs) {
+    for (const e of inf.leaderEvents) all.leaderEvents.push(e);
+    for (const e of inf.followerEvents) all.followerEvents.push(e);
+    all.threadPairs += inf.threadPairs;
+    for (const h of inf.hunks) all.hunks.push(h);
+    for (const k of inf.skipped) all.skipped.push(k);
+  }
+  const byText = new Map<string, { rule: InferredRule; pairs: Set<number> }>();
+  infs.forEach((inf, k) => {
+    for (const r of inf.rules) {
+      const x = byText.get(r.text);
+      if (x) {
+        x.rule.hunks.push(...r.hunks);
+        for (const n of r.notes) if (!x.rule.notes.includes(n)) x.rule.notes.push(n);
+        x.pairs.add(k);
+      } else byText.set(r.text, { rule: { ...r, hunks: [...r.hunks], notes: [...r.notes] }, pairs: new Set([k]) });
+    }
+  });
+  const byShape = new Map<string, { rule: InferredRule; pairs: Set<number> }[]>();
+  for (const x of byText.values()) {
+    const shape = literalsOf(x.rule.text).shape;
+    const g = byShape.get(shape);
+    if (g) g.push(x);
+    else byShape.set(shape, [x]);
+  }
+  for (const g of byShape.values()) {
+    const pairCount = g.reduce((n, x) => n + x.pairs.size, 0);
+    const distinct = new Set(g.flatMap((x) => [...x.pairs])).size;
+    if (g.length === 1 || distinct !== pairCount || distinct < 2) {
+      for (const x of g) all.rules.push(x.rule);
+      continue;
+    }
+    // One rule per pair, differing in literals: `_` where they differ.
+    const lits = g.map((x) => literalsOf(x.rule.text));
+    let text = '';
+    let at = 0;
+    const first = lits[0]!;
+    first.slots.forEach((slot, i) => {
+      const same = lits.every((l) => l.slots[i]!.text === slot.text);
+      text += g[0]!.rule.text.slice(at, slot.start) + (same ? slot.text : '_');
+      at = slot.end;
+    });
+    text += g[0]!.rule.text.slice(at);
+    const notes = [...new Set(g.flatMap((x) => x.rule.notes)), 'values that differ between the pairs of traces are _'];
+    all.rules.push({ text, hunks: g.flatMap((x) => x.rule.hunks), notes });
+  }
+  const rank = (r: InferredRule): number => (r.hunks[0]!.follower.length === 0 ? 1 : r.hunks[0]!.leader.length === 0 ? 2 : 0);
+  all.rules.sort((x, y) => rank(x) - rank(y));
+  return all;
+}
+
+/** The literal arguments of a rule's text (strings, integers; not a `ret = N` a rule sets), and
+ *  its text with each replaced by a mark. */
+function literalsOf(text: string): { shape: string; slots: { start: number; end: number; text: string }[] } {
+  const slots: { start: number; end: number; text: string }[] = [];
+  const re = /"(?:[^"\\]|\\.)*"|(?<![A-Za-z0-9_])-?\d+(?![A-Za-z0-9_])/g;
+  let shape = '';
+  let at = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    if (/ret\s*=\s*$/.test(text.slice(Math.max(0, m.index - 8), m.index))) continue;
+    slots.push({ start: m.index, end: m.index + m[0].length, text: m[0] });
+    shape += text.slice(at, m.index) + '\u0001';
+    at = m.index + m[0].length;
+  }
+  return { shape: shape + text.slice(at), slots };
 }
 
 /** The canonical form of generated rule text (the text itself if it somehow does not parse). */
@@ -583,48 +730,89 @@ export interface Suggestion {
   rules: InferredRule[];
   /** Rules the checker rejected (e.g. a conflict with an earlier rule), left out, with why. */
   dropped: { rule: InferredRule; why: string; where: string }[];
-  /** The checked program of `text`, and the verdict of verifyTraces on it. */
+  /** The checked program of `text`, and the verdict of verifyTraces on it (every pair's together). */
   program: Program;
   verdict: VerifyResult;
+  /** The verdict on each pair of traces, and the pairs' compared traces (comparedTrace). */
+  verdicts: { pair: TracePair; compared: TracePair; result: VerifyResult }[];
+}
+
+/** What suggestRulesFor reports while it works (for a progress line on a terminal). */
+export type Progress = (what: string) => void;
+
+/**
+ * The whole of `mvrc infer` but its input and output, for one pair of traces
+ * (suggestRulesFor([{ leader, follower }])).
+ */
+export function suggestRules(leader: Trace, follower: Trace, fileName = 'inferred.mvr', cwd = process.cwd(), maxEdits = MAX_DIFF_EDITS): Suggestion {
+  return suggestRulesFor([{ leader, follower }], fileName, cwd, { maxEdits });
 }
 
 /**
- * The whole of `mvrc infer` but its input and output. For each form of INFER_FORMS in turn:
- * infers the rules, checks them (a rule the checker rejects is left out and reported; a rule
- * that an earlier one of the same form covers is merged into it) and verifies them against the
- * traces' compared events; the first form whose rules verify is kept. When none does, the
- * attempt that verified furthest is kept, with NOT VERIFIED and the findings in its header.
- * `fileName` is what the rule file is called in the checker's and verifier's locations.
- * Null when the traces differ in more than `maxEdits` events.
+ * For each form of INFER_FORMS in turn: infers the rules of every pair (inferRules) and merges
+ * them (mergeInferences: what holds on all pairs), checks them (a rule the checker rejects is left
+ * out and reported; a rule that an earlier one of the same form covers is merged into it) and
+ * verifies them against every pair's compared events; the first form whose rules verify on all
+ * pairs is kept. When none does, the attempt that verified furthest is kept, with NOT VERIFIED and
+ * the findings in its header. `fileName` is what the rule file is called in the checker's and
+ * verifier's locations.
  */
-export function suggestRules(leader: Trace, follower: Trace, fileName = 'inferred.mvr', cwd = process.cwd(), maxEdits = MAX_DIFF_EDITS): Suggestion | null {
-  const lTrace = comparedTrace(leader);
-  const fTrace = comparedTrace(follower);
+export function suggestRulesFor(pairs: readonly TracePair[], fileName = 'inferred.mvr', cwd = process.cwd(), opts: { maxEdits?: number; progress?: Progress } = {}): Suggestion {
+  const progress = opts.progress ?? ((): void => {});
+  const compared = pairs.map((p) => ({ leader: comparedTrace(p.leader), follower: comparedTrace(p.follower) }));
   let best: Suggestion | undefined;
   const score = (x: Suggestion): number => x.verdict.followerCalls - (x.verdict.findings.length > 0 ? 1 : 0) - x.dropped.length;
-  for (const form of INFER_FORMS) {
-    const inf = inferRules(leader, follower, form, maxEdits);
-    if (!inf) return null;
+  for (const [n, form] of INFER_FORMS.entries()) {
+    const infs = pairs.map((p, k) => {
+      progress(`form ${n + 1}/${INFER_FORMS.length}: aligning pair ${k + 1}/${pairs.length} (${p.leader.events.length} + ${p.follower.events.length} events)`);
+      return inferRules(p.leader, p.follower, form, opts.maxEdits);
+    });
+    const inf = mergeInferences(infs);
     if (inf.hunks.length === 0) {
-      const text = renderRules(inf, leader, follower, ['No differences: the default match reconciles the traces.']);
+      const text = renderRules(inf, pairs, ['No differences: the default match reconciles the traces.']);
       const program = checkRuleText(text, fileName, cwd);
-      return { status: 'identical', text, form, inference: inf, rules: [], dropped: [], program, verdict: verifyTraces(program, lTrace, fTrace) };
+      const verdicts = verifyAll(program, pairs, compared, progress);
+      return { status: 'identical', text, form, inference: inf, rules: [], dropped: [], program, verdict: combine(verdicts), verdicts };
     }
-    const attempt = checkAndVerify(inf, form, leader, follower, lTrace, fTrace, fileName, cwd);
+    progress(`form ${n + 1}/${INFER_FORMS.length}: checking and verifying ${inf.rules.length} rules`);
+    const attempt = checkAndVerify(inf, form, pairs, compared, fileName, cwd, progress);
     if (attempt.status === 'verified') return attempt;
     if (!best || score(attempt) > score(best)) best = attempt;
   }
   // No form verifies: say why in the file itself.
   const s = best!;
-  const notes = ['NOT VERIFIED: these rules do not reconcile the two traces.'];
-  for (const k of s.inference.skipped) notes.push(`no rule for ${hunkLocation(k.hunk, leader, follower)}: ${k.why}`);
+  const notes = ['NOT VERIFIED: these rules do not reconcile the traces.'];
+  const [l0, f0] = [pairs[0]!.leader, pairs[0]!.follower];
+  for (const k of s.inference.skipped) notes.push(`no rule for ${hunkLocation(k.hunk, l0, f0)}: ${k.why}`);
   for (const d of s.dropped) notes.push(`no rule for ${d.where}: ${d.why}`);
-  for (const f of s.verdict.findings) notes.push(`${f.kind}${f.pair && f.kind !== 'unpaired-thread' ? ` in ${pairName(f.pair as ThreadPair, lTrace, fTrace)}` : ''}: ${f.message}${findingPlace(f, lTrace, fTrace)}`);
-  const text = renderRules({ ...s.inference, rules: s.rules }, leader, follower, notes);
+  for (const v of s.verdicts)
+    for (const f of v.result.findings) notes.push(`${f.kind}${f.pair && f.kind !== 'unpaired-thread' ? ` in ${pairName(f.pair as ThreadPair, v.compared.leader, v.compared.follower)}` : ''}: ${f.message}${findingPlace(f, v.compared.leader, v.compared.follower)}`);
+  const text = renderRules({ ...s.inference, rules: s.rules }, pairs, notes);
   const program = checkRuleText(text, fileName, cwd);
   // The verdict again, against the text as written (so that rule locations are right).
-  const verdict = program.diagnostics.some((d) => d.severity === 'error') ? s.verdict : verifyTraces(program, lTrace, fTrace);
-  return { ...s, text, program, verdict };
+  const verdicts = program.diagnostics.some((d) => d.severity === 'error') ? s.verdicts : verifyAll(program, pairs, compared, progress);
+  return { ...s, text, program, verdict: combine(verdicts), verdicts };
+}
+
+function verifyAll(program: Program, pairs: readonly TracePair[], compared: readonly TracePair[], progress: Progress): Suggestion['verdicts'] {
+  return pairs.map((pair, k) => {
+    if (pairs.length > 1) progress(`verifying on pair ${k + 1}/${pairs.length}`);
+    return { pair, compared: compared[k]!, result: verifyTraces(program, compared[k]!.leader, compared[k]!.follower) };
+  });
+}
+
+function combine(verdicts: Suggestion['verdicts']): VerifyResult {
+  const out: VerifyResult = { findings: [], followerCalls: 0, leaderEvents: 0, threadPairs: 0, rulesUsed: [] };
+  const used = new Set<number>();
+  for (const { result: r } of verdicts) {
+    for (const f of r.findings) out.findings.push(f);
+    out.followerCalls += r.followerCalls;
+    out.leaderEvents += r.leaderEvents;
+    out.threadPairs += r.threadPairs;
+    for (const id of r.rulesUsed) used.add(id);
+  }
+  out.rulesUsed = [...used].sort((a, b) => a - b);
+  return out;
 }
 
 /** Which of the three rule forms a rule is (they are tried at different points of a step). */
@@ -633,17 +821,19 @@ function ruleForm(r: InferredRule): 'mapping' | 'leader-only' | 'follower-only' 
   return h.leader.length === 0 ? 'follower-only' : h.follower.length === 0 ? 'leader-only' : 'mapping';
 }
 
-function checkAndVerify(inf: Inference, form: InferForm, leader: Trace, follower: Trace, lTrace: Trace, fTrace: Trace, fileName: string, cwd: string): Suggestion {
+function checkAndVerify(inf: Inference, form: InferForm, pairs: readonly TracePair[], compared: readonly TracePair[], fileName: string, cwd: string, progress: Progress): Suggestion {
   let rules = inf.rules;
   const dropped: Suggestion['dropped'] = [];
+  const [l0, f0] = [pairs[0]!.leader, pairs[0]!.follower];
   for (;;) {
-    const text = renderRules({ ...inf, rules }, leader, follower);
+    const text = renderRules({ ...inf, rules }, pairs);
     const program = checkRuleText(text, fileName, cwd);
     // The rule at an offset of the text: the last one that starts at or before it.
+    const starts = program.rules.map((r) => (r.file === fileName ? r.ast.span.offset : Infinity));
     const ruleAt = (offset: number): number => {
       let at = -1;
-      program.rules.forEach((r, i) => {
-        if (r.file === fileName && r.ast.span.offset <= offset) at = i;
+      starts.forEach((o, i) => {
+        if (o <= offset) at = i;
       });
       return at < rules.length ? at : -1;
     };
@@ -669,15 +859,16 @@ function checkAndVerify(inf: Inference, form: InferForm, leader: Trace, follower
     }
     const error = program.diagnostics.find((d) => d.severity === 'error');
     if (!error) {
-      const verdict = verifyTraces(program, lTrace, fTrace);
+      const verdicts = verifyAll(program, pairs, compared, progress);
+      const verdict = combine(verdicts);
       const ok = verdict.findings.length === 0 && dropped.length === 0 && inf.skipped.length === 0;
-      return { status: ok ? 'verified' : 'unverified', text, form, inference: inf, rules, dropped, program, verdict };
+      return { status: ok ? 'verified' : 'unverified', text, form, inference: inf, rules, dropped, program, verdict, verdicts };
     }
     const at = error.file === fileName ? ruleAt(error.span.offset) : -1;
     if (at < 0) throw new Error(`inferred rules do not check: ${error.code} ${error.message}`);
     const r = rules[at]!;
     const more = r.hunks.length > 1 ? ` and ${r.hunks.length - 1} more` : '';
-    dropped.push({ rule: r, why: `${error.code} ${error.message}`, where: `${hunkLocation(r.hunks[0]!, leader, follower)}${more}` });
+    dropped.push({ rule: r, why: `${error.code} ${error.message}`, where: `${hunkLocation(r.hunks[0]!, l0, f0)}${more}` });
     rules = rules.filter((_, i) => i !== at);
   }
 }
@@ -685,5 +876,5 @@ function checkAndVerify(inf: Inference, form: InferForm, leader: Trace, follower
 function findingPlace(f: VerifyFinding, leader: Trace, follower: Trace): string {
   const [t, e] = f.follower ? [follower, f.follower] : f.leader ? [leader, f.leader] : [undefined, undefined];
   if (!t || !e) return '';
-  return ` (${t.file.path}:${new LineMap(t.file.text).position(e.span.offset).line})`;
+  return ` (${t.file.path}:${lineMap(t).position(e.span.offset).line})`;
 }
