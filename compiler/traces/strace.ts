@@ -61,6 +61,17 @@ export function symbolicValue(text: string): bigint {
 
 export { decorationEnd, parseNumber } from './strace-values.ts';
 
+/**
+ * The address of memory strace shows by its contents (`"hello"`): never compared, but it must not
+ * look like NULL. A 32-bit hash of the text under the symbolic tag: one BigInt per argument, not
+ * one per byte as symbolicValue's (this was the strace reader's hottest path).
+ */
+function addressStandIn(text: string): bigint {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return SYMBOLIC_TAG | BigInt(h >>> 0);
+}
+
 /** A scalar argument: a number, a name of the model's value sets, or an OR of those; else a value
  *  from its text (symbolicValue). */
 export function scalarValue(text: string): bigint {
@@ -255,11 +266,11 @@ function parseArgList(name: string, nr: number, raw: string[]): ParsedArgs | str
     }
     placed.push({ pos, text });
   }
-  const pointerValue = (text: string): bigint => (text === 'NULL' ? 0n : (parseNumber(text) ?? symbolicValue(text)));
+  const pointerValue = (text: string): bigint => (text === 'NULL' ? 0n : (parseNumber(text) ?? addressStandIn(text)));
   // Scalars first: they decide the command.
   for (const { pos, text } of placed) {
     const kind: ParamKind = sc?.params[pos]?.kind ?? 'int';
-    if (MEMORY.has(kind) || kind === 'ptr') args[pos] = text.startsWith('"') ? symbolicValue(text) : pointerValue(text);
+    if (MEMORY.has(kind) || kind === 'ptr') args[pos] = text.startsWith('"') ? addressStandIn(text) : pointerValue(text);
     else args[pos] = scalarValue(text);
   }
   const ps = paramsOf(sc, args);
