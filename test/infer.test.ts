@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DiagnosticBag } from '../compiler/core/diagnostics.ts';
-import { alignSequences, canonical, checkRuleText, comparedTrace, inferRules, suggestRules } from '../compiler/traces/infer.ts';
+import { alignSequences, canonical, checkRuleText, comparedTrace, inferRules, suggestRules, suggestRulesFor } from '../compiler/traces/infer.ts';
 import { parseJsonTrace, type Trace } from '../compiler/traces/trace.ts';
 import { parseStraceTrace } from '../compiler/traces/strace.ts';
 import { verifyTraces } from '../compiler/traces/verify.ts';
@@ -418,6 +418,21 @@ describe('mvrc infer: several pairs of traces', function () {
     const third = (rules: string) => mvrc(['verify', rules, '--leader-trace', 'a3.jsonl', '--follower-trace', 'b3.jsonl'], { cwd: dir });
     expect(third('both.mvr').status).to.equal(0);
     expect(third('one.mvr').status).to.equal(1);
+  });
+
+  it('never generalises a string of the left side: it says when a rule applies (write(fd, _, _) => ... would take every write)', () => {
+    const lead = (port: string): Ev[] => [write(1, `listening on ${port}\n`), read(0, 'x\n', 64), write(1, 'hi\n')];
+    const follow = (port: string): Ev[] => [write(1, `listening on ${port}\n`), read(0, 'x\n', 64), write(1, 'hi\n')];
+    const pairs = [
+      { leader: traceOf(lead('1001'), 'p1a'), follower: traceOf(follow('2001'), 'p1b') },
+      { leader: traceOf(lead('1002'), 'p2a'), follower: traceOf(follow('2002'), 'p2b') },
+    ];
+    const s = suggestRulesFor(pairs);
+    expect(s.status).to.equal('verified');
+    expect(ruleLines(s.text)).to.deep.equal([
+      'write(fd, "listening on 1001\\n", _) => write(fd, "listening on 2001\\n", _)',
+      'write(fd, "listening on 1002\\n", _) => write(fd, "listening on 2002\\n", _)',
+    ]);
   });
 
   it('traces come in pairs: an odd count is a usage error', () => {

@@ -664,8 +664,14 @@ export function mergeInferences(infs: readonly Inference[]): Inference {
       for (const x of g) all.rules.push(x.rule);
       continue;
     }
-    // One rule per pair, differing in literals: `_` where they differ.
+    // One rule per pair, differing in literals: `_` where they differ; but never a string of the
+    // left side, which says when the rule applies (`write(fd, _, _) => ...` would take any write).
     const lits = g.map((x) => literalsOf(x.rule.text));
+    const arrow = arrowAt(g[0]!.rule.text);
+    if (lits[0]!.slots.some((slot, i) => slot.start < arrow && slot.text.startsWith('"') && lits.some((l) => l.slots[i]!.text !== slot.text))) {
+      for (const x of g) all.rules.push(x.rule);
+      continue;
+    }
     let text = '';
     let at = 0;
     const first = lits[0]!;
@@ -681,6 +687,16 @@ export function mergeInferences(infs: readonly Inference[]): Inference {
   const rank = (r: InferredRule): number => (r.hunks[0]!.follower.length === 0 ? 1 : r.hunks[0]!.leader.length === 0 ? 2 : 0);
   all.rules.sort((x, y) => rank(x) - rank(y));
   return all;
+}
+
+/** Where the rule's `=>` is (outside strings). */
+function arrowAt(text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === '"') {
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++;
+    } else if (text.startsWith('=>', i)) return i;
+  }
+  return text.length;
 }
 
 /** The literal arguments of a rule's text (strings, integers; not a `ret = N` a rule sets), and
