@@ -441,6 +441,24 @@ describe('mvrc infer: several pairs of traces', function () {
     expect(r.stderr).to.contain('traces come in pairs');
   });
 
+  it('warns when the traces have little in common (MVR9015: two different programs), not for two versions of one', async () => {
+    const { run: inferRun } = await import('../compiler/cli/infer.ts');
+    const ls: Ev[] = Array.from({ length: 30 }, (_, i) => write(1, `file${i}\n`));
+    const cat: Ev[] = Array.from({ length: 30 }, (_, i) => read(0, `line ${i}\n`, 4096));
+    writeFileSync(join(dir, 'ls.jsonl'), jsonTrace(ls, ['ls']));
+    writeFileSync(join(dir, 'cat.jsonl'), jsonTrace(cat, ['cat']));
+    const stderrOf = async (a: string, b: string): Promise<string> => {
+      let err = '';
+      await inferRun([a, b], { stdout: () => {}, stderr: (t) => void (err += t), cwd: dir, isTTY: false, env: {} });
+      return err;
+    };
+    expect(await stderrOf('ls.jsonl', 'cat.jsonl')).to.match(/cat\.jsonl:1:1: warning MVR9015: the traces have little in common: 0 of the leader's 30 events and 0 of the follower's 30 calls/);
+    const { v1, v2 } = kvTraces([5, 6, 7, 8, 9]);
+    writeFileSync(join(dir, 'kv1.jsonl'), jsonTrace(v1, ['./kv']));
+    writeFileSync(join(dir, 'kv2.jsonl'), jsonTrace(v2, ['./kv']));
+    expect(await stderrOf('kv1.jsonl', 'kv2.jsonl')).not.to.contain('MVR9015');
+  });
+
   it('shows progress on a terminal only (stderr), never in the rules or on a pipe', async () => {
     const { run: inferRun } = await import('../compiler/cli/infer.ts');
     const capture = async (isTTY: boolean): Promise<{ out: string; err: string }> => {

@@ -10,6 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Diag } from '../core/diagnostic-messages.ts';
 import { DiagnosticBag } from '../core/diagnostics.ts';
+import { span } from '../core/span.ts';
 import { hunkLocation, suggestRulesFor, type TracePair } from '../traces/infer.ts';
 import { readTraceFile, reportCommandMismatch, type Trace } from '../traces/trace.ts';
 import { findingDiagnostics } from '../traces/verify.ts';
@@ -84,6 +85,21 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   } finally {
     progress.done();
   }
+  // Two different programs share few calls: say so before the rules.
+  const little = new DiagnosticBag();
+  for (const v of s.verdicts) {
+    const [nl, nf] = [v.compared.leader.events.length, v.compared.follower.events.length];
+    let [dl, df] = [0, 0];
+    for (const h of s.inference.hunks) {
+      if (h.traces?.leader !== v.pair.leader) continue;
+      dl += h.leader.length;
+      df += h.follower.length;
+    }
+    if (nl >= 20 && nf >= 20 && Math.min(nl - dl, nf - df) * 10 < Math.min(nl, nf)) {
+      little.add(Diag.TraceLittleInCommon, v.pair.follower.file.path, span(0, 0), [nl - dl, nl, nf - df, nf]);
+    }
+  }
+  if (little.items.length) reporter.report(little.items, sources);
   if (values.output !== undefined) writeFileSync(resolve(io.cwd, values.output), s.text);
   else io.stdout(s.text);
   const into = values.output !== undefined ? ` (written to ${outName})` : '';

@@ -493,4 +493,9 @@ export const DIAGNOSTIC_DOCS: { readonly [K in DiagKey]?: DiagnosticDoc } = {
     meaning: '`mvrc infer` holds both traces in memory and refuses a trace larger than 512 MiB. `mvrc verify` streams its traces and takes any size.',
     fix: 'Record a shorter run of the same workload for infer; verify the rules on the long one.',
   },
+  TraceLittleInCommon: {
+    meaning:
+      'A warning of `mvrc infer`: fewer than a tenth of the calls of two traces (of 20 or more compared calls each) align — `ls` against `cat`, or a server against its client. Two versions of one program under one workload share most of their calls; rules inferred from two different programs describe their differences, not an update. (Two traces whose command lines differ are MVR9013.)',
+    fix: 'Record both versions of the same program with the same arguments and input.',
+  },
 };

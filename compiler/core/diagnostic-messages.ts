@@ -114,6 +114,7 @@ export const Diag = {
   TraceCut: m('MVR9012', 'warning', 'the trace looks cut: {0}; what the program did after the cut is not compared', 'record the run to its end (let the program exit before stopping the recorder)'),
   TraceCommandsDiffer: m('MVR9013', 'warning', 'the traces ran different command lines: the leader ({1}) ran {0}, the follower {2}; verify and infer compare two runs of the same workload', 'record both versions with the same arguments and input'),
   TraceTooLarge: m('MVR9014', 'error', "'{0}' is {1} bytes; mvrc infer holds a trace in memory and reads traces of at most {2} bytes", 'record a shorter run for infer (mvrc verify streams traces of any size)'),
+  TraceLittleInCommon: m('MVR9015', 'warning', 'the traces have little in common: {0} of the leader\'s {1} events and {2} of the follower\'s {3} calls are the same calls in the same order; are they runs of the same program under the same workload?', 'record both versions of one program with the same arguments and input'),
 } as const satisfies Record<string, MessageTemplate>;
 
 export type DiagKey = keyof typeof Diag;

@@ -7,13 +7,17 @@
 //    records and matches (without `local` calls: memory, signal masks, futex...). Steps 2-3 are
 //    done per thread pair; one rule file serves every pair (the runtime runs one rule module for
 //    every ring), so the rules of all pairs are merged as repeated hunks are.
-// 2. The two sequences are aligned (Myers' diff) on the key of the default match: the syscall
-//    and its input arguments (scalars and fds by value, input bytes, paths and input structures
-//    by content; never pointers or outputs). Aligned events are what the default match pairs.
+// 2. The two sequences are aligned (Myers' diff, or a linear alignment past its budget) on the
+//    key of the default match — the syscall and its input arguments (scalars and fds by value,
+//    input bytes, paths and input structures by content; never pointers or outputs) — and the
+//    roles of its descriptors (roles.ts: the file it was opened from, a socket...). Aligned
+//    events are what the default match pairs.
 // 3. Every stretch between aligned events (a hunk) becomes one rule: `L... => F...`,
 //    `L... => nothing` (leader only) or `nothing => F...` (follower only), with literal arguments
-//    for what identifies a call. Identical rules are written once.
-// 4. suggestRules checks them with the real checker and verifies them against the traces
+//    for what identifies a call — never secrets, file contents, pids or timeouts (`_`, with a
+//    note). Identical rules are written once; several pairs of traces give one rule set
+//    (mergeInferences: literals that differ between pairs become `_`).
+// 4. suggestRulesFor checks them with the real checker and verifies them against every pair
 //    (compiler/traces/verify.ts), trying the forms of INFER_FORMS in turn (fds generalised or literal;
 //    one-sided hunks as one rule, or one rule per call) until one verifies.
 // What is guaranteed, and the limits: docs/traces.md, "mvrc infer".
@@ -59,7 +63,8 @@ export function matchKey(e: TraceEvent): string {
 }
 
 /** Myers' diff is tried up to this many inserted + deleted events (its memory is O(D^2), its time
- *  O((N+M)D)); past it, or on long traces, alignLinear takes over: no pair is refused. */export const MAX_DIFF_EDITS = 4000;
+ *  O((N+M)D)); past it, or on long traces, alignLinear takes over: no pair is refused. */
+export const MAX_DIFF_EDITS = 4000;
 
 /**
  * The pairs (i, j) of a longest common subsequence of `a` and `b` (Myers 1986, greedy forward
@@ -480,7 +485,7 @@ export interface Inference {
   skipped: { hunk: Hunk; why: string }[];
 }
 
-/** The rules for two traces, or null when they differ in more than `maxEdits` events. */
+/** One way of writing the rules (INFER_FORMS). */
 export interface InferForm {
   mode: InferMode;
   /** Leader-only and follower-only hunks as one rule per event (`X => nothing`, `nothing => Y`)
@@ -507,8 +512,8 @@ function splitHunk(h: Hunk): Hunk[] {
 /**
  * The rules for two traces, thread pair by thread pair (threadPairs: creation order); one rule
  * set for all pairs, identical rules written once. A thread only one trace has gets no rule (it
- * is reported in `skipped`, as one hunk holding its events). Null when the traces of a pair
- * differ in more than `maxEdits` events.
+ * is reported in `skipped`, as one hunk holding its events). Never refused: past Myers'
+ * budget the alignment is alignLinear's.
  */
 export function inferRules(leader: Trace, follower: Trace, form: InferForm = INFER_FORMS[0]!, maxEdits = MAX_DIFF_EDITS): Inference {
   const traces: TracePair = { leader, follower };
