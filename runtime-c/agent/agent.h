@@ -238,6 +238,8 @@ typedef struct tstate {
   mvr_step step;
   uint8_t *gather; /* follower: a call's gathered input bytes (gather.c), max_buf bytes, made on first use */
   uint64_t gather_cap;
+  uint8_t *meta; /* follower: a sent mmsghdr vector's layout (gather.c), likewise */
+  uint64_t meta_cap;
   parsed win[WIN];
 } tstate;
 
@@ -284,9 +286,9 @@ extern rules_api g_rules;
 /* fds.c: per ring, events below this have their descriptors installed. */
 extern uint64_t g_fd_installed[MVR_MAX_RINGS];
 
-/* gather.c: where the bytes of a call's model positions are (iovec arrays, msghdrs and their
- * derived parts; mvr_si_model_slots). full[i]: the bytes there (inputs: as passed; outputs before
- * the call: the capacity; after it: what the kernel wrote), not yet capped. */
+/* gather.c: where the bytes of a call's model positions are (iovec arrays, msghdrs, mmsghdr
+ * vectors and their derived parts; mvr_si_model_slots). full[i]: the bytes there (inputs: as
+ * passed; outputs before the call: the capacity; after it: what the kernel wrote), not yet capped. */
 typedef struct model_src {
   uint32_t nr;
   unsigned mask;              /* the positions described */
@@ -295,6 +297,10 @@ typedef struct model_src {
   uint64_t iovcnt[6];
   void *ptr[6];          /* contiguous: msg_name, msg_control, &msg_flags */
   struct msghdr *msg[6]; /* the msghdr at a parameter */
+  struct mmsghdr *mm;    /* an mmsghdr vector (at mm_at; its layout at meta_at; -1: none) */
+  uint64_t mmcnt;        /* its messages: all those passed, or those received */
+  int mm_got;            /* received, after the call: the data lengths are msg_len */
+  int mm_at, meta_at;
   uint64_t full[6];
 } model_src;
 
@@ -331,7 +337,7 @@ void reissue(greg_t *g, uint32_t nr);
 int follower_restart(greg_t *g, uint32_t nr);
 
 /* fds.c */
-int creates_fds(uint32_t nr);
+int creates_fds(uint32_t nr, const int64_t *args);
 int leader_send_fds(tstate *ts, uint32_t nr, const int64_t *args, int64_t ret, uint64_t index);
 void follower_recv_fds(uint32_t ring, uint64_t event, const mvr_call *call);
 
@@ -339,8 +345,8 @@ void follower_recv_fds(uint32_t ring, uint64_t event, const mvr_call *call);
 void model_describe(uint32_t nr, const int64_t *args, int64_t ret, int after, model_src *m);
 void model_copy(const model_src *m, unsigned i, uint8_t *dst, uint64_t n);
 const uint8_t *model_view(const model_src *m, unsigned i, uint64_t n);
-void model_deliver(const model_src *m, const mvr_step *step);
-unsigned scm_rights(const uint8_t *ctl, uint64_t len, int32_t *fds, unsigned max);
+void model_deliver(const model_src *m, const mvr_step *step, int64_t ret);
+unsigned scm_rights(const uint8_t *ctl, uint64_t len, void (*each)(void *, int32_t), void *ctx);
 unsigned event_scm_rights(const mvr_event *e);
 
 /* record.c */
@@ -374,7 +380,6 @@ int follower_take_over(tstate *ts);
 
 /* tasks.c */
 void handle_creation(uint32_t nr, const int64_t *a, greg_t *g);
-int is_creation(uint32_t nr);
 
 /* sigsys.c */
 int agent_call(uint32_t nr, const int64_t *a, int64_t *ret);

@@ -1,62 +1,84 @@
 /* fds.c — descriptors: the leader passes those its calls create over the descriptor channel
  * (SCM_RIGHTS), the follower installs them under the leader's numbers. */
 #include "agent.h"
+#include "mvr_syscalls.h"
 
 /* ---- descriptors ------------------------------------------------------------------------------
  * Calls that create descriptors (socket, accept, open, pipe, epoll_create, dup...) are recorded
  * and matched even when their effect is local, and the leader passes the new descriptors to the
  * follower, which installs them under the same numbers: both hold the same kernel objects. */
 
-int creates_fds(uint32_t nr) {
-  /* recvmsg: the descriptors SCM_RIGHTS control data brings (recvmmsg's are not yet: its
-   * messages are not recorded). */
-  return nr == SYS_pipe || nr == SYS_pipe2 || nr == SYS_socketpair || nr == SYS_recvmsg || mvr_si_returns_fd(nr);
+_Static_assert(MVR_FDMSG_FDS <= MVR_FDPASS_MAX, "a descriptor message fits one mvr_fd_send");
+
+/* Whether a call with these arguments creates descriptors, by the model: it returns one, fills an
+ * int array (pipe, socketpair), receives SCM_RIGHTS (recvmsg, recvmmsg: only those whose
+ * control data holds any did), or its command returns one (fcntl F_DUPFD, ioctl TIOCGPTPEER). */
+int creates_fds(uint32_t nr, const int64_t *args) {
+  unsigned pol = mvr_si_policy(nr);
+  if (pol & MVR_POL_FDS) return 1;
+  return (pol & MVR_POL_CMD_FDS) && (mvr_si_cmd_flags(nr, args) & MVR_CF_RETFD);
 }
 
-/* The descriptors a successful call created; returns how many (0..2). */
-static unsigned created_fds(uint32_t nr, const int64_t *a, int64_t ret, int32_t fds[2]) {
-  if (ret < 0) return 0;
-  const int *pair = NULL;
-  if (nr == SYS_pipe || nr == SYS_pipe2) pair = (const int *)(uintptr_t)a[0];
-  else if (nr == SYS_socketpair) pair = (const int *)(uintptr_t)a[3];
-  if (pair) {
-    fds[0] = pair[0];
-    fds[1] = pair[1];
-    return 2;
-  }
-  if (nr == SYS_recvmsg) {
-    /* At most the two a channel message carries: more would need the monitor's relay to pass
-     * more per message (docs/runtime.md). */
-    const struct msghdr *h = (const struct msghdr *)(uintptr_t)a[1];
-    if (!h || !h->msg_control) return 0;
-    unsigned n = scm_rights(h->msg_control, h->msg_controllen, fds, 2);
-    return n > 2 ? 2 : n;
-  }
-  if (mvr_si_returns_fd(nr)) {
-    fds[0] = (int32_t)ret;
-    return 1;
-  }
-  return 0;
-}
-
-/* Sends the descriptors event `index` of this thread's ring created; 0 when the channel failed
- * (it never blocks: a full channel retires the follower, not the leader). */
-int leader_send_fds(tstate *ts, uint32_t nr, const int64_t *args, int64_t ret, uint64_t index) {
+/* The leader's descriptors of one event, sent MVR_FDMSG_FDS at a time (never blocking: a full
+ * channel retires the follower, not the leader). */
+typedef struct fd_sink {
   mvr_fdmsg m;
-  memset(&m, 0, sizeof m);
-  m.event = index;
-  m.ring = ts->ring;
-  m.n = created_fds(nr, args, ret, m.fds);
-  if (m.n == 0) return 1;
+  int ok;
+} fd_sink;
+
+static void sink_flush(fd_sink *s, int more) {
+  if (!s->ok) return;
+  s->m.more = (uint32_t)more;
   long r;
-  do r = mvr_fd_send(g_agent.fdsock, &m, sizeof m, m.fds, m.n, MSG_DONTWAIT | MSG_NOSIGNAL);
+  do r = mvr_fd_send(g_agent.fdsock, &s->m, sizeof s->m, s->m.fds, s->m.n, MSG_DONTWAIT | MSG_NOSIGNAL);
   while (r == -EINTR);
   if (r < 0) {
     g_agent.shm->fd_error = (int32_t)-r;
     __atomic_store_n(&g_agent.shm->overflow, 1, __ATOMIC_SEQ_CST);
-    return 0;
+    s->ok = 0;
   }
-  return 1;
+  s->m.n = 0;
+}
+
+static void sink_put(void *ctx, int32_t fd) {
+  fd_sink *s = ctx;
+  if (s->m.n == MVR_FDMSG_FDS) sink_flush(s, 1);
+  s->m.fds[s->m.n++] = fd;
+}
+
+/* Sends the descriptors event `index` of this thread's ring created; 0 when the channel failed. */
+int leader_send_fds(tstate *ts, uint32_t nr, const int64_t *args, int64_t ret, uint64_t index) {
+  if (ret < 0) return 1;
+  fd_sink s;
+  memset(&s, 0, sizeof s);
+  s.m.event = index;
+  s.m.ring = ts->ring;
+  s.ok = 1;
+  int where = mvr_si_new_fds(nr);
+  if (where == MVR_FDS_SCM) {
+    unsigned part = MVR_PART_NONE;
+    int from = -1;
+    for (unsigned j = 0; j < 6 && from < 0; j++)
+      if ((from = mvr_si_derived(nr, j, &part)) >= 0 && part != MVR_PART_CONTROL && part != MVR_PART_MSGS) from = -1;
+    if (from < 0 || !args[from]) return 1;
+    if (part == MVR_PART_CONTROL) { /* recvmsg */
+      const struct msghdr *h = (const struct msghdr *)(uintptr_t)args[from];
+      if (h->msg_control) scm_rights(h->msg_control, h->msg_controllen, sink_put, &s);
+    } else { /* recvmmsg: every message received */
+      const struct mmsghdr *v = (const struct mmsghdr *)(uintptr_t)args[from];
+      for (int64_t k = 0; k < ret; k++)
+        if (v[k].msg_hdr.msg_control) scm_rights(v[k].msg_hdr.msg_control, v[k].msg_hdr.msg_controllen, sink_put, &s);
+    }
+  } else if (where >= 0 && where < 6) {
+    /* An int array (pipe's, socketpair's two): its size is the parameter's. */
+    const int32_t *arr = (const int32_t *)(uintptr_t)args[where];
+    uint32_t n = arr ? mvr_si_fixed_size(nr, (unsigned)where) / sizeof(int32_t) : 0;
+    for (uint32_t k = 0; k < n; k++) sink_put(&s, arr[k]);
+  } else {
+    sink_put(&s, (int32_t)ret);
+  }
+  if (s.m.n) sink_flush(&s, 0);
+  return s.ok;
 }
 
 /* Installs the leader's descriptors up to and including those of event `event` of `ring`.
@@ -82,9 +104,9 @@ void follower_recv_fds(uint32_t ring, uint64_t event, const mvr_call *call) {
       spin_lock(&g_fd_lock);
       continue;
     }
-    int got[2] = {-1, -1};
+    int got[MVR_FDMSG_FDS];
     long r;
-    do r = mvr_fd_recv(g_agent.fdsock, &m, sizeof m, got, 2, &n, NULL, MSG_CMSG_CLOEXEC);
+    do r = mvr_fd_recv(g_agent.fdsock, &m, sizeof m, got, MVR_FDMSG_FDS, &n, NULL, MSG_CMSG_CLOEXEC);
     while (r == -EINTR);
     if (r != (long)sizeof m || m.ring >= MVR_MAX_RINGS) {
       for (unsigned k = 0; k < n; k++) RAW1(SYS_close, got[k]);
@@ -92,7 +114,7 @@ void follower_recv_fds(uint32_t ring, uint64_t event, const mvr_call *call) {
       follower_retire(MVR_REPORT_INTERNAL, "the descriptor channel from the leader failed", call, event,
                       MVR_RULE_DEFAULT);
     }
-    if (n != m.n) {
+    if (n != m.n || m.n > MVR_FDMSG_FDS) {
       spin_unlock(&g_fd_lock);
       follower_retire(MVR_REPORT_INTERNAL, "the leader's descriptors did not arrive", call, event, MVR_RULE_DEFAULT);
     }
@@ -108,7 +130,8 @@ void follower_recv_fds(uint32_t ring, uint64_t event, const mvr_call *call) {
       RAW3(SYS_dup3, got[k], m.fds[k], 0);
       RAW1(SYS_close, got[k]);
     }
-    if (m.event + 1 > g_fd_installed[m.ring]) g_fd_installed[m.ring] = m.event + 1;
+    /* An event's descriptors are in place once its last message is. */
+    if (!m.more && m.event + 1 > g_fd_installed[m.ring]) g_fd_installed[m.ring] = m.event + 1;
   }
   spin_unlock(&g_fd_lock);
 }

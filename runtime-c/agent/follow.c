@@ -1,6 +1,7 @@
 /* follow.c — follower: the leader view over the ring (the events the rule module sees), loading the
  * rule module, and one call (matched against the leader's events, then applied). */
 #include "agent.h"
+#include "mvr_syscalls.h"
 
 /* ---- follower: the leader view over the ring -------------------------------------------------- */
 
@@ -172,7 +173,8 @@ int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only) {
   memset(&call, 0, sizeof call);
   call.nr = nr;
   unsigned arity = mvr_si_arity(nr);
-  /* Iovec arrays and msghdrs: their gathered bytes and parts, or the capacities they offer. */
+  /* Iovec arrays, msghdrs, mmsghdr vectors: their gathered bytes and parts, or the capacities
+   * they offer. */
   unsigned slots = mvr_si_model_slots(nr);
   model_src ms;
   if (slots) model_describe(nr, args, 0, 0, &ms);
@@ -306,16 +308,18 @@ int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only) {
         memcpy((void *)(uintptr_t)args[i], step->out[i], n);
       }
       /* Scattered reads: the leader's bytes into the follower's own iovecs, its msghdr's parts. */
-      if (slots) model_deliver(&ms, step);
+      if (slots) model_deliver(&ms, step, ret);
       break;
     default:
       follower_retire(MVR_REPORT_INTERNAL, "the rules module returned an unknown follower action", &call, ts->low,
                       step->rule);
   }
-  if (step->follower_action == MVR_F_MATCH && ret >= 0) {
-    /* A recvmsg brings descriptors only when the leader's control data holds SCM_RIGHTS: only
-     * then did the leader send them. */
-    if (creates_fds(nr) && (nr != SYS_recvmsg || (mev && event_scm_rights(&mev->ev))))
+  if (step->follower_action == MVR_F_MATCH && ret >= 0 && mev) {
+    /* The descriptors the leader's event created (and sent), by the model: decided on the
+     * leader's event. A recvmsg/recvmmsg brings some only when the leader's control data holds
+     * SCM_RIGHTS; fcntl only for F_DUPFD and the like. */
+    if (creates_fds(nr, mev->ev.args) &&
+        (mvr_si_new_fds(nr) != MVR_FDS_SCM || event_scm_rights(&mev->ev)))
       follower_recv_fds(ts->ring, step->event, &call);
     /* The leader closed its descriptor: the follower drops its copy of the same object. */
     if (nr == SYS_close && args[0] >= 0 && args[0] < MVR_FD_BASE) RAW1(SYS_close, args[0]);

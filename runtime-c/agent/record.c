@@ -86,7 +86,7 @@ void leader_record(uint32_t nr, const int64_t *args, int64_t ret, uint32_t flags
   uint64_t lens[6];
   uint64_t need = sizeof(mvr_rec);
   unsigned arity = mvr_si_arity(nr);
-  /* Iovec arrays and msghdrs: the bytes they carry, by the model (gather.c). */
+  /* Iovec arrays, msghdrs, mmsghdr vectors: the bytes they carry, by the model (gather.c). */
   unsigned slots = mvr_si_model_slots(nr);
   model_src ms;
   if (slots) model_describe(nr, args, ret, 1, &ms);
@@ -133,7 +133,7 @@ void leader_record(uint32_t nr, const int64_t *args, int64_t ret, uint32_t flags
     p += mvr_align8(lens[i]);
   }
   /* Descriptors travel before the event is published, so the follower never waits for them. */
-  if (creates_fds(nr) && !(flags & MVR_RECF_NORET) && !leader_send_fds(ts, nr, args, ret, r->index)) {
+  if (creates_fds(nr, args) && !(flags & MVR_RECF_NORET) && !leader_send_fds(ts, nr, args, ret, r->index)) {
     ts->leader_stopped = 1;
     record_end(ts);
     return;

@@ -1,6 +1,7 @@
 /* sigsys.c — the SIGSYS handler (every trapped syscall) and agent_call, the part it shares with the
  * fast path's wrappers. */
 #include "agent.h"
+#include "mvr_syscalls.h"
 
 /* ---- the SIGSYS handler ----------------------------------------------------------------------- */
 
@@ -11,9 +12,11 @@
  * switch, it became the follower at a role switch, or the follower abandoned the call (take_restart
  * then raises the leader's signal that comes first; see follower_call). */
 int agent_call(uint32_t nr, const int64_t *a, int64_t *ret) {
-  /* wait4/waitid are local, but their results describe child processes, of which only the
-   * leader's are real to the outside: the follower gets the leader's. */
-  if (mvr_si_effect(nr) == MVR_EFFECT_LOCAL && !creates_fds(nr) && nr != SYS_wait4 && nr != SYS_waitid) {
+  /* Calls the model does not record (local to the process: memory, signal masks, futex) are
+   * executed by each version. Recorded are the others, and local calls whose results the follower
+   * must share: those creating descriptors, and wait4/waitid, whose results name the leader's
+   * child processes (mvr_syscalls.h, `recorded`). */
+  if (!(mvr_si_policy(nr) & MVR_POL_RECORDED)) {
     *ret = exec_call(nr, a);
     return 1;
   }
@@ -48,7 +51,7 @@ void on_sigsys(int sig, siginfo_t *info, void *ctx) {
   uint32_t nr = (uint32_t)info->si_syscall;
   int64_t a[6] = {g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8], g[REG_R9]};
   if (t_passthrough && nr != SYS_rt_sigreturn) {
-    if (t_handoff_fork && is_creation(nr)) handoff_fork(nr, a, g);
+    if (t_handoff_fork && (mvr_si_policy(nr) & MVR_POL_TASK)) handoff_fork(nr, a, g);
     else g[REG_RAX] = exec_call(nr, a);
     return;
   }
@@ -60,12 +63,13 @@ void on_sigsys(int sig, siginfo_t *info, void *ctx) {
   if (g_agent.role == ROLE_LEADER && !recording() && nr != SYS_rt_sigreturn && nr != SYS_rt_sigaction &&
       nr != SYS_rt_sigprocmask) {
     disarm_sud();
-    if (!is_creation(nr)) {
+    if (!(mvr_si_policy(nr) & MVR_POL_TASK)) {
       g[REG_RAX] = exec_call(nr, a);
       return;
     }
   }
 
+  /* The agent's own signal plumbing. */
   switch (nr) {
     case SYS_rt_sigreturn:
       /* Return from the program's signal frame through the agent's restorer (same stack). */
@@ -73,15 +77,17 @@ void on_sigsys(int sig, siginfo_t *info, void *ctx) {
       return;
     case SYS_rt_sigaction: g[REG_RAX] = do_rt_sigaction(a); return;
     case SYS_rt_sigprocmask: g[REG_RAX] = do_rt_sigprocmask(a, uc); return;
-    case SYS_clone:
-    case SYS_clone3:
-    case SYS_fork:
-    case SYS_vfork:
-      g[REG_RAX] = nr; /* a stub performs it */
-      handle_creation(nr, a, g);
-      return;
-    case SYS_execve:
-    case SYS_execveat:
+    default: break;
+  }
+  /* Threads and processes (the model's `task`), calls that return only on failure (exec) or never
+   * (exit): each has its own path. */
+  if (mvr_si_policy(nr) & MVR_POL_TASK) {
+    g[REG_RAX] = nr; /* a stub performs it */
+    handle_creation(nr, a, g);
+    return;
+  }
+  switch (mvr_si_noreturn(nr)) {
+    case MVR_NORET_SUCCESS:
       if (g_agent.role == ROLE_FOLLOWER) {
         mvr_call c;
         memset(&c, 0, sizeof c);
@@ -93,8 +99,7 @@ void on_sigsys(int sig, siginfo_t *info, void *ctx) {
       leader_record(nr, a, 0, MVR_RECF_NORET);
       g[REG_RAX] = exec_call(nr, a); /* returns only on failure */
       return;
-    case SYS_exit_group:
-    case SYS_exit:
+    case MVR_NORET_ALWAYS: /* exit, exit_group */
       if (g_agent.role == ROLE_FOLLOWER) {
         follower_call(nr, a, 0);
         if (follower_restart(g, nr)) return;

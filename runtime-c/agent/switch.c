@@ -40,9 +40,10 @@ static void become_leader(tstate *ts) {
   /* Descriptors still queued for this process (events it emulated) would stay open forever. */
   for (;;) {
     mvr_fdmsg m;
-    int got[2];
+    int got[MVR_FDMSG_FDS];
     unsigned n;
-    if (mvr_fd_recv(g_agent.fdsock, &m, sizeof m, got, 2, &n, NULL, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) <= 0) break;
+    if (mvr_fd_recv(g_agent.fdsock, &m, sizeof m, got, MVR_FDMSG_FDS, &n, NULL, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) <= 0)
+      break;
     for (unsigned k = 0; k < n; k++) RAW1(SYS_close, got[k]);
   }
   g_agent.shm->switch_event = rc->events;

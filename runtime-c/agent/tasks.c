@@ -1,6 +1,7 @@
 /* tasks.c — threads and processes: pairing the versions' new threads and child processes (ring k),
  * and the creation stubs' C side (mvr_thread_start, mvr_after_create). */
 #include "agent.h"
+#include "mvr_syscalls.h"
 
 /* The application's return address for the creation stubs (per thread). */
 HIDDEN TLS uint64_t mvr_native_ret;
@@ -15,19 +16,28 @@ static TLS struct {
 
 /* ---- threads and processes -------------------------------------------------------------------- */
 
-/* The flags and the child's initial stack pointer of a clone/clone3 call. */
+/* The clone flags and the child's initial stack pointer of a task creation, by the model
+ * (`task`, and `task_param`: where the flags or the struct clone_args are): fork is a clone
+ * without flags, vfork one with CLONE_VM | CLONE_VFORK, both on the parent's stack. */
 static uint64_t clone_flags(uint32_t nr, const int64_t *a, uint64_t *child_sp) {
+  unsigned at;
+  int task = mvr_si_task(nr, &at);
   *child_sp = 0;
-  if (nr == SYS_clone) {
-    *child_sp = (uint64_t)a[1];
-    return (uint64_t)a[0];
+  if (at >= 6) return 0;
+  switch (task) {
+    case MVR_TASK_VFORK: return CLONE_VM | CLONE_VFORK;
+    case MVR_TASK_CLONE:
+      *child_sp = (uint64_t)a[1]; /* x86-64: clone(flags, stack, ...) */
+      return (uint64_t)a[at];
+    case MVR_TASK_CLONE3:
+      if (at + 1 < 6 && a[at] && (uint64_t)a[at + 1] >= 64) { /* clone3(args, size) */
+        const struct clone_args *ca = (const struct clone_args *)(uintptr_t)a[at];
+        if (ca->stack) *child_sp = ca->stack + ca->stack_size;
+        return ca->flags;
+      }
+      return 0;
+    default: return 0; /* fork */
   }
-  if (nr == SYS_clone3 && a[0] && (uint64_t)a[1] >= 64) {
-    const struct clone_args *ca = (const struct clone_args *)(uintptr_t)a[0];
-    if (ca->stack) *child_sp = ca->stack + ca->stack_size;
-    return ca->flags;
-  }
-  return 0;
 }
 
 /* First thing a new thread runs (from mvr_thread_stub, on its own stack, before the program's
@@ -74,8 +84,7 @@ static void __attribute__((noreturn)) retire_unsupported(uint32_t nr, const int6
  * (their effects are external, performed by the leader's child). */
 void handle_creation(uint32_t nr, const int64_t *a, greg_t *g) {
   uint64_t child_sp;
-  uint64_t flags = nr == SYS_fork ? 0 : nr == SYS_vfork ? (CLONE_VM | CLONE_VFORK) : clone_flags(nr, a, &child_sp);
-  if (nr == SYS_fork || nr == SYS_vfork) child_sp = 0;
+  uint64_t flags = clone_flags(nr, a, &child_sp);
   int thread = (flags & CLONE_THREAD) && child_sp;
   if (thread) {
     if (g_agent.role == ROLE_FOLLOWER) {
@@ -154,5 +163,3 @@ long mvr_after_create(long ret) {
    * against the leader's, which name that pid. Its own child is never waited for (v1). */
   return t_create.leader_ret;
 }
-
-int is_creation(uint32_t nr) { return nr == SYS_clone || nr == SYS_clone3 || nr == SYS_fork || nr == SYS_vfork; }

@@ -404,23 +404,10 @@ static void effective(const struct mvr_syscall_info *si, const int64_t *args, st
   for (int j = 0; j < 6; j++) p[j] = si->params[j];
   *ret = si->ret;
   if (!si->cmd) return;
-  const struct mvr_cmd_table *t = &mvr_cmd_tables[si->cmd - 1];
-  uint64_t v[2] = {0, 0};
-  int b32[2] = {0, 0};
-  for (int k = 0; k < t->nsel; k++) {
-    b32[k] = (si->params[t->sel[k]].flags & MVR_PF_BITS32) != 0;
-    v[k] = width((uint64_t)args[t->sel[k]], b32[k]);
-    if (k == 0) v[k] &= width((uint64_t)t->mask, b32[k]);
-  }
-  for (unsigned e = 0; e < t->count; e++) {
-    const struct mvr_cmd_entry *en = &mvr_cmd_entries[t->first + e];
-    int holds = 1;
-    for (int k = 0; k < t->nsel && holds; k++) {
-      uint64_t c = width((uint64_t)en->cond[k].value, b32[k]);
-      if (en->cond[k].kind == MVR_CM_EQ) holds = v[k] == c;
-      else if (en->cond[k].kind == MVR_CM_ALL) holds = (v[k] & c) == c;
-    }
-    if (!holds) continue;
+  uint16_t idx[32];
+  unsigned n = mvr_si_cmd_entries((uint32_t)(si - mvr_syscall_table), args, idx, 32);
+  for (unsigned e = 0; e < n; e++) {
+    const struct mvr_cmd_entry *en = &mvr_cmd_entries[idx[e]];
     for (unsigned i = 0; i < en->count; i++) p[mvr_cmd_params[en->first + i].at] = mvr_cmd_params[en->first + i].p;
     if (en->ret.kind) *ret = en->ret;
   }

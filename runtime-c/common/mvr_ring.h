@@ -169,14 +169,20 @@ static inline uint64_t mvr_align8(uint64_t n) { return (n + 7u) & ~(uint64_t)7u;
  * generated mvr_abi.h, shared with the TypeScript side. */
 
 /* Descriptor channel (a SOCK_SEQPACKET pair, leader -> follower): for every leader event that
- * creates descriptors, one message carrying them (SCM_RIGHTS) and the numbers they have in the
- * leader, so the follower installs the same kernel objects under the same numbers. Sent before
- * the event is published, so the follower never waits for a message that is not on its way. */
+ * creates descriptors, messages carrying them (SCM_RIGHTS) and the numbers they have in the
+ * leader, so the follower installs the same kernel objects under the same numbers. An event that
+ * creates more than MVR_FDMSG_FDS (a recvmsg or recvmmsg passing many with SCM_RIGHTS: up to the
+ * kernel's SCM_MAX_FD, 253, per message) sends them in several messages, all but the last with
+ * `more` set. Sent before the event is published, so the follower never waits for a message that
+ * is not on its way. */
+#define MVR_FDMSG_FDS 8
 typedef struct mvr_fdmsg {
   uint64_t event;
   uint32_t ring;
   uint32_t n;
-  int32_t fds[2];
+  int32_t fds[MVR_FDMSG_FDS];
+  uint32_t more; /* another message of the same event follows */
+  uint32_t pad;
 } mvr_fdmsg;
 
 /* A descriptor message with this ring number carries no descriptor: the leader started a fresh

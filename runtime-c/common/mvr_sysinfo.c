@@ -111,7 +111,8 @@ static unsigned model_slots(uint32_t nr) {
   unsigned mask = 0;
   for (unsigned i = 0; i < si->nargs && i < 6; i++) {
     const struct mvr_param *p = &si->params[i];
-    if ((p->flags & MVR_PF_AGENT_PTR) && (p->type == MVR_T_IOVEC || p->type == MVR_T_MSGHDR)) mask |= 1u << i;
+    if ((p->flags & MVR_PF_AGENT_PTR) && (p->type == MVR_T_IOVEC || p->type == MVR_T_MSGHDR || p->type == MVR_T_MMSGHDR))
+      mask |= 1u << i;
   }
   for (unsigned j = si->nargs; j < 6 && j < (unsigned)si->nargs + si->nextra; j++) {
     int from = si->params[j].from;
@@ -120,20 +121,74 @@ static unsigned model_slots(uint32_t nr) {
   return mask;
 }
 
-/* Asked for every recorded event and every follower call: computed once per number (a benign race
- * between threads writes the same value; 0xff: not computed yet). */
-#define MODEL_SLOTS_CACHE 512u
-static uint8_t model_slots_cache[MODEL_SLOTS_CACHE];
-static int model_slots_ready;
+/* Bounded like the kernel's: a command selector is an int unless the table says otherwise. */
+static uint64_t sel_width(uint64_t v, int b32) { return b32 ? (uint64_t)(uint32_t)v : v; }
 
-unsigned mvr_si_model_slots(uint32_t nr) {
-  if (nr >= MODEL_SLOTS_CACHE) return model_slots(nr);
-  if (!__atomic_load_n(&model_slots_ready, __ATOMIC_ACQUIRE)) {
-    for (uint32_t k = 0; k < MODEL_SLOTS_CACHE; k++) model_slots_cache[k] = (uint8_t)model_slots(k);
-    __atomic_store_n(&model_slots_ready, 1, __ATOMIC_RELEASE);
+unsigned mvr_si_cmd_entries(uint32_t nr, const int64_t *args, uint16_t *out, unsigned max) {
+  const struct mvr_syscall_info *si = mvr_syscall_lookup(nr);
+  if (!si || !si->cmd) return 0;
+  const struct mvr_cmd_table *t = &mvr_cmd_tables[si->cmd - 1];
+  uint64_t v[2] = {0, 0};
+  int b32[2] = {0, 0};
+  for (int k = 0; k < t->nsel && k < 2; k++) {
+    b32[k] = (si->params[t->sel[k]].flags & MVR_PF_BITS32) != 0;
+    v[k] = sel_width((uint64_t)args[t->sel[k]], b32[k]);
+    if (k == 0) v[k] &= sel_width((uint64_t)t->mask, b32[k]);
   }
-  return model_slots_cache[nr];
+  unsigned n = 0;
+  for (unsigned e = 0; e < t->count && n < max; e++) {
+    const struct mvr_cmd_entry *en = &mvr_cmd_entries[t->first + e];
+    int holds = 1;
+    for (int k = 0; k < t->nsel && k < 2 && holds; k++) {
+      uint64_t c = sel_width((uint64_t)en->cond[k].value, b32[k]);
+      if (en->cond[k].kind == MVR_CM_EQ) holds = v[k] == c;
+      else if (en->cond[k].kind == MVR_CM_ALL) holds = (v[k] & c) == c;
+    }
+    if (holds) out[n++] = (uint16_t)(t->first + e);
+  }
+  return n;
 }
+
+unsigned mvr_si_cmd_flags(uint32_t nr, const int64_t *args) {
+  uint16_t idx[16];
+  unsigned n = mvr_si_cmd_entries(nr, args, idx, 16), flags = 0;
+  for (unsigned k = 0; k < n; k++) flags |= mvr_cmd_entries[idx[k]].flags;
+  return flags;
+}
+
+static unsigned policy(uint32_t nr) {
+  const struct mvr_syscall_info *si = mvr_syscall_lookup(nr);
+  if (!si) return MVR_POL_RECORDED; /* unknown numbers: external */
+  unsigned pol = 0;
+  if (si->recorded) pol |= MVR_POL_RECORDED;
+  if (si->returns_fd || si->new_fds != MVR_FDS_NONE) pol |= MVR_POL_FDS;
+  if (si->cmd) {
+    const struct mvr_cmd_table *t = &mvr_cmd_tables[si->cmd - 1];
+    for (unsigned e = 0; e < t->count; e++)
+      if (mvr_cmd_entries[t->first + e].flags & MVR_CF_RETFD) pol |= MVR_POL_CMD_FDS;
+  }
+  if (si->task != MVR_TASK_NONE) pol |= MVR_POL_TASK;
+  return pol;
+}
+
+/* Asked for every recorded event and every follower call: computed once per number (a benign race
+ * between threads writes the same value). Low byte: the model slots; high byte: the policy. */
+#define SI_CACHE 512u
+static uint16_t si_cache[SI_CACHE];
+static int si_cache_ready;
+
+static unsigned cached(uint32_t nr) {
+  if (nr >= SI_CACHE) return model_slots(nr) | policy(nr) << 8;
+  if (!__atomic_load_n(&si_cache_ready, __ATOMIC_ACQUIRE)) {
+    for (uint32_t k = 0; k < SI_CACHE; k++) si_cache[k] = (uint16_t)(model_slots(k) | policy(k) << 8);
+    __atomic_store_n(&si_cache_ready, 1, __ATOMIC_RELEASE);
+  }
+  return si_cache[nr];
+}
+
+unsigned mvr_si_model_slots(uint32_t nr) { return cached(nr) & 0xffu; }
+
+unsigned mvr_si_policy(uint32_t nr) { return cached(nr) >> 8; }
 
 int mvr_si_derived(uint32_t nr, unsigned j, unsigned *part) {
   const struct mvr_syscall_info *si = mvr_syscall_lookup(nr);

@@ -38,10 +38,24 @@ int mvr_si_blocks(uint32_t nr);                            /* may wait indefinit
 unsigned mvr_si_nextra(uint32_t nr);                       /* derived parameters after the arity (msghdr parts) */
 int mvr_si_type(uint32_t nr, unsigned i, unsigned *strct); /* enum mvr_type; *strct: MVR_T_STRUCT's index */
 /* The positions the agent records by the model rather than as plain bytes (bit i: position i): an
- * iovec array or msghdr parameter (MVR_T_IOVEC / MVR_T_MSGHDR, shown as a pointer by mvr_si_kind)
- * and the msghdr parts derived from it after the arity. 0 for every other call, so the hot path
+ * iovec array, msghdr or mmsghdr vector parameter (MVR_T_IOVEC / MVR_T_MSGHDR / MVR_T_MMSGHDR, shown as
+ * a pointer by mvr_si_kind) and the parts derived from it after the arity (a msghdr's name,
+ * control data, flags; a vector's layout). 0 for every other call, so the hot path
  * pays one table look-up. */
 unsigned mvr_si_model_slots(uint32_t nr);
+/* The agent's policy for a number, from the model (cached like mvr_si_model_slots): MVR_POL_*. */
+enum {
+  MVR_POL_RECORDED = 1, /* the leader records it, the follower matches it (else: each executes it) */
+  MVR_POL_FDS = 2,      /* it creates descriptors (returned, in an int array, or SCM_RIGHTS received) */
+  MVR_POL_CMD_FDS = 4,  /* some of its commands return a new descriptor (fcntl F_DUPFD): mvr_si_cmd_flags */
+  MVR_POL_TASK = 8,     /* it creates a thread or a process (mvr_si_task) */
+};
+unsigned mvr_si_policy(uint32_t nr);
+/* The command-table entries (x86_64.tsv, @commands) that apply to a call with these arguments:
+ * their indices in mvr_cmd_entries, in order, at most max; returns how many. */
+unsigned mvr_si_cmd_entries(uint32_t nr, const int64_t *args, uint16_t *out, unsigned max);
+/* The MVR_CF_* flags of those entries (MVR_CF_RETFD: the call returns a new descriptor). */
+unsigned mvr_si_cmd_flags(uint32_t nr, const int64_t *args);
 /* Derived position j (>= arity): the parameter it is a part of (-1: none) and the part (MVR_PART_*). */
 int mvr_si_derived(uint32_t nr, unsigned j, unsigned *part);
 

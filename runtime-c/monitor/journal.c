@@ -36,7 +36,7 @@ void journal_scan_closes(void) {
        * later connection may already have been given the same number (and be queued). */
       for (size_t i = jq_n; i-- > 0 && !done;) {
         if (jq[i].m.ring != 0 || jq[i].m.event >= r->index) continue;
-        for (unsigned k = 0; k < jq[i].m.n && k < 2; k++) {
+        for (unsigned k = 0; k < jq[i].m.n && k < MVR_FDMSG_FDS; k++) {
           if (jq[i].m.fds[k] != fd) continue;
           done = 1;
           /* A regular file or a directory is kept: a replaying follower may need its contents
@@ -56,7 +56,7 @@ void journal_scan_closes(void) {
 }
 
 static void jq_close(size_t i) {
-  for (unsigned k = 0; k < jq[i].m.n && k < 2; k++)
+  for (unsigned k = 0; k < jq[i].m.n && k < MVR_FDMSG_FDS; k++)
     if (jq[i].fds[k] >= 0) close(jq[i].fds[k]);
 }
 

@@ -94,7 +94,7 @@ void relay_forward(void);
 /* ---- the journal's descriptor queue (journal.c) -------------------------------------------------- */
 typedef struct jfd {
   mvr_fdmsg m;
-  int fds[2];
+  int fds[MVR_FDMSG_FDS];
 } jfd;
 extern jfd *jq;
 extern size_t jq_n, jq_cap, jq_fwd;

@@ -172,9 +172,9 @@ static int rec_drain_ring(unsigned k) {
 static void rec_drain_fds(void) {
   while (leader.chan >= 0) {
     mvr_fdmsg m;
-    int fds[2];
+    int fds[MVR_FDMSG_FDS];
     unsigned n;
-    ssize_t r = mvr_fd_recv(leader.chan, &m, sizeof m, fds, 2, &n, NULL, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    ssize_t r = mvr_fd_recv(leader.chan, &m, sizeof m, fds, MVR_FDMSG_FDS, &n, NULL, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (r == -EAGAIN || r == -EINTR) return;
     if (r <= 0) { /* every process that held the channel is gone */
       close(leader.chan);

@@ -51,11 +51,11 @@ void relay_read(void) {
       jq = mvr_xrealloc(jq, jq_cap * sizeof *jq);
     }
     jfd *e = &jq[jq_n];
-    e->fds[0] = e->fds[1] = -1;
+    for (unsigned k = 0; k < MVR_FDMSG_FDS; k++) e->fds[k] = -1;
     unsigned n;
     int msg_flags;
-    ssize_t r =
-        mvr_fd_recv(leader.chan, &e->m, sizeof e->m, e->fds, 2, &n, &msg_flags, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    ssize_t r = mvr_fd_recv(leader.chan, &e->m, sizeof e->m, e->fds, MVR_FDMSG_FDS, &n, &msg_flags,
+                            MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (r == -EAGAIN || r == -EINTR) return;
     if (r <= 0) { /* the leader is gone */
       close(leader.chan);
@@ -86,8 +86,10 @@ void relay_read(void) {
 void relay_forward(void) {
   while (follower.chan >= 0 && jq_fwd < jq_n) {
     jfd *e = &jq[jq_fwd];
-    /* e->m.n is at most 2: relay_read queued only messages whose count matched what came. */
-    int fds[2] = {e->fds[0] == -2 ? placeholder_fd : e->fds[0], e->fds[1] == -2 ? placeholder_fd : e->fds[1]};
+    /* e->m.n is at most MVR_FDMSG_FDS: relay_read queued only messages whose count matched what
+     * came. An event with more descriptors comes as several messages, relayed in turn. */
+    int fds[MVR_FDMSG_FDS];
+    for (unsigned k = 0; k < e->m.n; k++) fds[k] = e->fds[k] == -2 ? placeholder_fd : e->fds[k];
     ssize_t r = mvr_fd_send(follower.chan, &e->m, sizeof e->m, fds, e->m.n, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (r < 0) return; /* full (sent later) or the follower is gone */
     jq_fwd++;
