@@ -45,6 +45,17 @@ describe('runtime: gathered writes and scattered reads', function () {
     expect(diff.stderr).to.contain('follower: writev(1, "reply B\\n", 3)');
   });
 
+  // The report's call lines cut long buffers: the `differs:` line says where the bytes differ
+  // (the first differing byte, with the bytes around it), found by the syscall model.
+  it('says where a follower\'s gathered write differs: the first differing byte, past what the call lines show', () => {
+    const diff = mvrcRun(['--', bin, 'writev', `long-${'x'.repeat(60)}-A-tail`, ':::', bin, 'writev', `long-${'x'.repeat(60)}-B-tail`]);
+    expect(diff.stderr).to.match(/retired: divergence at leader event #\d+/);
+    expect(diff.stderr).to.contain('leader:   writev(1, "reply long-xxxxxxxxxxxxxxxxxxxxx"..., 3) = 79');
+    expect(diff.stderr).to.contain('differs:  argument 2 at byte 72 (79 bytes vs 79): ..."xxxxxxxxxxxxxxx-B-tail\\n" (follower) vs ..."xxxxxxxxxxxxxxx-A-tail\\n" (leader)');
+    const same = mvrcRun(['--', bin, 'writev', 'A', ':::', bin, 'writev', 'A']);
+    expect(same.stderr).to.not.contain('differs:');
+  });
+
   it('compares the data a follower sends with sendmsg: the same pass, one different byte is a divergence', () => {
     const same = mvrcRun(['--', bin, 'sendmsg', 'A', ':::', bin, 'sendmsg', 'A']);
     expect(same.stderr, same.stderr).to.not.match(/retired/);
@@ -111,6 +122,7 @@ describe('runtime: gathered writes and scattered reads', function () {
     expect(diff.stderr).to.match(/retired: divergence at leader event #\d+/);
     expect(diff.stderr).to.contain('leader:   sendmmsg(3, "msg1 Am2-A-two", 2, 0) = 2');
     expect(diff.stderr).to.contain('follower: sendmmsg(3, "msg1 Bm2-B-two", 2, 0)');
+    expect(diff.stderr).to.contain('differs:  argument 2 at byte 5');
   });
 
   // Every receiving buffer starts with 'Z', msg_len with 99, msg_namelen with 77, msg_flags with

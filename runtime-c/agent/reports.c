@@ -38,6 +38,13 @@ follower_retire(uint32_t kind, const char *reason, const mvr_call *call, uint64_
     at = mvr_sb_tail(&b, 0, &room);
     mvr_sb_advance(&b, mvr_format_call(at, room, call));
   }
+  /* Where they differ: the first argument that does not mean the same, and for bytes the first
+   * differing byte with the bytes around it (the lines above cut long buffers). */
+  if (ev && call && (kind == MVR_REPORT_DIVERGE || kind == MVR_REPORT_EXPECTED_DIVERGE)) {
+    mvr_sb_add(&b, "\n  differs:  ");
+    at = mvr_sb_tail(&b, 0, &room);
+    mvr_sb_advance(&b, mvr_format_difference(at, room, ev, call));
+  }
   mvr_sb_add(&b, "\n  rule:     ");
   at = mvr_sb_tail(&b, 0, &room);
   mvr_sb_advance(&b, mvr_format_rule(at, room, g_rules.info, g_rules.info ? g_rules.count : 0, rule));
