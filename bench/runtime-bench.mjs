@@ -8,10 +8,14 @@
 // Prints a table and, per row, the cost per request relative to native in the same run.
 //
 //   node bench/runtime-bench.mjs [--seconds S] [--warmup S] [--rounds N] [--clients 1,8] [--no-redis]
-//                                [--no-rules] [--json FILE] [--mvrc CLI]
+//                                [--no-rules] [--json FILE] [--mvrc CLI] [--baseline REV]
 // --no-rules: the leader+follower rows run the same version on both sides without --rules (the
 // default path: the follower runs the empty rule file's module).
 // --mvrc: the mvrc CLI to measure (default dist/mvrc.cjs; a .ts file, e.g. compiler/cli/main.ts, runs through tsx).
+// --baseline REV: also measure the leader+follower rows with the runtime (runtime-c/) of git
+// revision REV (e.g. main), built by this run with make and given to mvrc run through
+// MVRC_RUNTIME_DIR, interleaved with the others; the `vs baseline` column gives this runtime's
+// cost per request relative to that one (the hot path's cost of a runtime change).
 //
 // Each configuration is measured in --rounds rounds, interleaved (native, single leader,
 // leader + follower, native, ...), each round on a freshly started server, and the median is
@@ -32,7 +36,7 @@ const KV_DIR = path.join(ROOT, 'examples', 'kv');
 
 // ---- options ----
 function parseArgs(argv) {
-  const o = { seconds: 1.5, warmup: 0.3, rounds: 3, clients: [1, 8], redis: true, rules: true, json: null, mvrc: path.join(ROOT, 'dist', 'mvrc.cjs') };
+  const o = { seconds: 1.5, warmup: 0.3, rounds: 3, clients: [1, 8], redis: true, rules: true, json: null, mvrc: path.join(ROOT, 'dist', 'mvrc.cjs'), baseline: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -47,6 +51,7 @@ function parseArgs(argv) {
     else if (a === '--no-rules') o.rules = false;
     else if (a === '--json') o.json = val();
     else if (a === '--mvrc') o.mvrc = path.resolve(val());
+    else if (a === '--baseline') o.baseline = val();
     else if (a === '--help' || a === '-h') usage(null);
     else usage(`unknown option '${a}'`);
   }
@@ -59,7 +64,7 @@ function positive(flag, v) {
   return n;
 }
 function usage(err) {
-  const text = 'usage: node bench/runtime-bench.mjs [--seconds S] [--warmup S] [--rounds N] [--clients 1,8] [--no-redis] [--no-rules] [--json FILE] [--mvrc CLI]\n';
+  const text = 'usage: node bench/runtime-bench.mjs [--seconds S] [--warmup S] [--rounds N] [--clients 1,8] [--no-redis] [--no-rules] [--json FILE] [--mvrc CLI] [--baseline REV]\n';
   if (err) {
     process.stderr.write(`runtime-bench: error: ${err}\n${text}`);
     process.exit(2);
@@ -93,6 +98,18 @@ function build() {
   const cc = spawnSync('cc', ['-std=c11', '-Wall', '-Wextra', '-Werror', '-D_GNU_SOURCE', '-O2', '-o', load, path.join(KV_DIR, 'kv-load.c')], { encoding: 'utf8' });
   if (cc.status !== 0) throw new Error(`building kv-load failed:\n${cc.stderr}`);
   return load;
+}
+
+/** The runtime of git revision `rev`, built into the work directory: { dir } (for
+ *  MVRC_RUNTIME_DIR), or { why } when it cannot be. */
+function buildBaseline(rev) {
+  const src = path.join(work, 'baseline');
+  const tar = spawnSync('sh', ['-c', `mkdir -p "$2" && git -C "$1" archive "$3" runtime-c | tar -x -C "$2"`, 'sh', ROOT, src, rev], { encoding: 'utf8' });
+  if (tar.status !== 0) return { why: `baseline ${rev}: ${firstLine(tar.stderr) || 'git archive failed'}` };
+  const out = path.join(src, 'build');
+  const mk = spawnSync('make', ['-C', path.join(src, 'runtime-c'), '-s', '--no-print-directory', `OUT=${out}`], { encoding: 'utf8' });
+  if (mk.status !== 0) return { why: `baseline ${rev}: make failed: ${firstLine(mk.stderr)}` };
+  return { dir: out };
 }
 
 /** Why `mvrc run` cannot be used, or null when it can. */
@@ -139,8 +156,8 @@ function probe(port, request, timeoutMs = 1000) {
  * Starts a server and waits until it serves: for kv, its `listening on PORT` line; for redis (a
  * fixed port), a PING answered with PONG. Rejects with the reason if it exits or times out.
  */
-async function startServer(cmd, args, { port = null, timeoutMs = 90000 } = {}) {
-  const proc = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+async function startServer(cmd, args, { port = null, timeoutMs = 90000, env = process.env } = {}) {
+  const proc = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env });
   children.add(proc);
   let out = '';
   let err = '';
@@ -298,7 +315,7 @@ async function measureRound(cfg, loadFn, results, round) {
   }
   let srv;
   try {
-    srv = await startServer(cfg.cmd, cfg.args(), { port: cfg.port ?? null });
+    srv = await startServer(cfg.cmd, cfg.args(), { port: cfg.port ?? null, env: cfg.env ?? process.env });
   } catch (e) {
     for (const r of rows) r.notes.add(`did not start: ${e.message}`);
     return;
@@ -354,7 +371,8 @@ function fmt(n, digits = 0) {
 
 function printTable(results) {
   const native = (r) => results.find((x) => x.server === r.server && x.mode === 'native' && x.clients === r.clients);
-  const head = ['server', 'mode', 'clients', 'rounds', 'req/s', 'spread', 'p50 us', 'p99 us', 'cost/req', 'p99 vs native', 'RSS MiB', 'note'];
+  const baseline = (r) => results.find((x) => x.server === r.server && x.mode === `${r.mode} @${opts.baseline}` && x.clients === r.clients);
+  const head = ['server', 'mode', 'clients', 'rounds', 'req/s', 'spread', 'p50 us', 'p99 us', 'cost/req', 'p99 vs native', ...(opts.baseline ? ['vs baseline'] : []), 'RSS MiB', 'note'];
   const body = results.map((r) => {
     const n = native(r);
     // No ratio for a leader + follower row whose follower was lost: it would pass for one.
@@ -362,7 +380,11 @@ function printTable(results) {
     const cost = ok && r.rps && n?.rps ? `${(n.rps / r.rps).toFixed(2)}x` : '-';
     const p99 = ok && r.p99us && n?.p99us ? `${(r.p99us / n.p99us).toFixed(2)}x` : '-';
     const spread = r.spread === null ? '-' : `${Math.round(r.spread * 100)}%`;
-    return [r.server, r.mode, String(r.clients), String(r.rounds), fmt(r.rps), spread, fmt(r.p50us, 1), fmt(r.p99us, 1), cost, p99, fmt(r.rssMiB, 1), r.shortNote];
+    // This runtime's cost per request relative to the baseline's (its req/s over this row's).
+    const b = baseline(r);
+    r.vsBaseline = ok && b && !b.followerLost && r.rps && b.rps ? b.rps / r.rps : null;
+    const vsb = opts.baseline ? [r.vsBaseline === null ? '-' : `${r.vsBaseline.toFixed(3)}x`] : [];
+    return [r.server, r.mode, String(r.clients), String(r.rounds), fmt(r.rps), spread, fmt(r.p50us, 1), fmt(r.p99us, 1), cost, p99, ...vsb, fmt(r.rssMiB, 1), r.shortNote];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
@@ -421,6 +443,27 @@ async function main() {
     configs.push(r1, r2, r3);
   }
 
+  if (opts.baseline) {
+    // The leader + follower rows again, with the baseline's runtime, right after each of them.
+    const base = buildBaseline(opts.baseline);
+    const env = base.dir ? { ...process.env, MVRC_RUNTIME_DIR: base.dir } : process.env;
+    for (const cfg of configs.filter((c) => c.follower)) {
+      const twin = { ...cfg, mode: `${cfg.mode} @${opts.baseline}`, env, unavailable: cfg.unavailable ?? base.why ?? null };
+      // Redis's arguments read the port of the configuration they were made for: lend it the twin's.
+      if (cfg.needsPort)
+        twin.args = function () {
+          const own = cfg.port;
+          cfg.port = this.port;
+          try {
+            return cfg.args.call(this);
+          } finally {
+            cfg.port = own;
+          }
+        };
+      configs.splice(configs.indexOf(cfg) + 1, 0, twin);
+    }
+  }
+
   for (let round = 1; round <= opts.rounds; round++) {
     for (const cfg of configs) {
       if (cfg.needsPort) cfg.port = await freePort();
@@ -435,6 +478,7 @@ async function main() {
   console.log('');
   console.log(`cost/req = native req/s / row req/s (closed loop: time per request), same server and clients, this run. Load: ${tools.join(', ') || 'none'}.`);
   console.log('spread = (max - min) / median of req/s over the rounds; a large spread means a busy machine: compare ratios only when it is small.');
+  if (opts.baseline) console.log(`vs baseline = req/s with the runtime of ${opts.baseline} / this row's req/s (this runtime's cost per request relative to that one's; 1.000x: the same).`);
   console.log('Published (MVEDSUA, ASPLOS 2019, same-host client): single leader 1.01-1.10x; leader + follower 1.33x (vsftpd) to 2.06x (Memcached), 1.70x Redis.');
   console.log(`total ${((Date.now() - started) / 1000).toFixed(1)} s`);
   if (opts.json) {
