@@ -318,8 +318,7 @@ int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only) {
     /* The descriptors the leader's event created (and sent), by the model: decided on the
      * leader's event. A recvmsg/recvmmsg brings some only when the leader's control data holds
      * SCM_RIGHTS; fcntl only for F_DUPFD and the like. */
-    if (creates_fds(nr, mev->ev.args) &&
-        (mvr_si_new_fds(nr) != MVR_FDS_SCM || event_scm_rights(&mev->ev)))
+    if (creates_fds(nr, mev->ev.args) && (mvr_si_new_fds(nr) != MVR_FDS_SCM || event_scm_rights(&mev->ev)))
       follower_recv_fds(ts->ring, step->event, &call);
     /* The leader closed its descriptor: the follower drops its copy of the same object. */
     if (nr == SYS_close && args[0] >= 0 && args[0] < MVR_FD_BASE) RAW1(SYS_close, args[0]);

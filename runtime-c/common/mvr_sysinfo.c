@@ -111,7 +111,8 @@ static unsigned model_slots(uint32_t nr) {
   unsigned mask = 0;
   for (unsigned i = 0; i < si->nargs && i < 6; i++) {
     const struct mvr_param *p = &si->params[i];
-    if ((p->flags & MVR_PF_AGENT_PTR) && (p->type == MVR_T_IOVEC || p->type == MVR_T_MSGHDR || p->type == MVR_T_MMSGHDR))
+    if ((p->flags & MVR_PF_AGENT_PTR) &&
+        (p->type == MVR_T_IOVEC || p->type == MVR_T_MSGHDR || p->type == MVR_T_MMSGHDR))
       mask |= 1u << i;
   }
   for (unsigned j = si->nargs; j < 6 && j < (unsigned)si->nargs + si->nextra; j++) {
