@@ -171,7 +171,9 @@ export async function run(args: string[], io: CliIO): Promise<number> {
 export async function runMonitor(monitor: string, margs: string[], io: CliIO): Promise<number> {
   const child = spawn(monitor, margs, { cwd: io.cwd, env: io.env, stdio: 'inherit' });
   const forward = (sig: NodeJS.Signals) => () => void child.kill(sig);
-  const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
+  // The operator's signals reach the program (the monitor passes them to the leader): a stop
+  // (SIGTERM, ^C, SIGQUIT), a reload (SIGHUP), the user signals servers give meanings to.
+  const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const).map((s) => [s, forward(s)] as const);
   for (const [s, h] of handlers) process.on(s, h);
   try {
     return await new Promise<number>((resolve, reject) => {
@@ -184,6 +186,6 @@ export async function runMonitor(monitor: string, margs: string[], io: CliIO): P
 }
 
 function osSignal(name: NodeJS.Signals): number | undefined {
-  const table: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGSEGV: 11, SIGTERM: 15 };
+  const table: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR1: 10, SIGSEGV: 11, SIGUSR2: 12, SIGTERM: 15 };
   return table[name];
 }

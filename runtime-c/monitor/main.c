@@ -166,6 +166,8 @@ int main(int argc, char **argv) {
   sigaddset(&mask, SIGTERM);
   sigaddset(&mask, SIGHUP);
   sigaddset(&mask, SIGQUIT);
+  sigaddset(&mask, SIGUSR1);
+  sigaddset(&mask, SIGUSR2);
   sigprocmask(SIG_BLOCK, &mask, &orig_mask);
   int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sfd < 0) mvr_die_errno("signalfd");
@@ -217,9 +219,8 @@ int main(int argc, char **argv) {
     if (r < 0 && errno != EINTR) mvr_die_errno("poll");
     if (r > 0 && (pf[0].revents & POLLIN)) {
       struct signalfd_siginfo si;
-      while (read(sfd, &si, sizeof si) == sizeof si) {
-        if (si.ssi_signo != SIGCHLD && leader.state == P_RUNNING) kill(leader.pid, (int)si.ssi_signo);
-      }
+      while (read(sfd, &si, sizeof si) == sizeof si)
+        if (si.ssi_signo != SIGCHLD) operator_signal((int)si.ssi_signo);
     }
     relay_read();
     handoff_tick();
@@ -235,6 +236,7 @@ int main(int argc, char **argv) {
     if (leader.state == P_RUNNING) leader_exit_ms = 0;
     if (leader.state == P_EXITED) {
       if (!follower_active()) break;
+      if (stop_follower_at_end()) break;
       /* Give the follower time to reach the leader's end; then it is retired. */
       if (!leader_exit_ms) leader_exit_ms = now_ms();
       if (now_ms() - leader_exit_ms > (opt.deadline_ms > 2000 ? opt.deadline_ms : 2000)) {

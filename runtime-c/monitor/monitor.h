@@ -69,6 +69,8 @@ void end_follower(void);
 void reset_follower_side(void);
 int leader_exit_code(void);
 void reap(void);
+void operator_signal(int sig);
+int stop_follower_at_end(void);
 
 /* ---- reports (reports.c) ------------------------------------------------------------------------- */
 typedef struct retirement {

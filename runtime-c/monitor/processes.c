@@ -95,9 +95,35 @@ void spawn(struct version *v, char **argv, int log_fd, int chan, int dsu, const 
   _exit(127);
 }
 
+static int child_pidfd[MVR_MAX_RINGS];
+
+/* Ends the follower's whole process tree: its process group, and every child process the agents
+ * named in the rings, since a child that left the group (setsid, setpgid: daemons' and vsftpd's
+ * children do) is not reached through it. A child already seen is signalled through its pidfd (no
+ * pid reuse); one not seen yet only if it has not matched its exit. Waits (bounded) until they
+ * are gone, so that none outlives `mvrc run`. */
+static void kill_follower_tree(void) {
+  if (follower.pid > 0) kill(-follower.pid, SIGKILL);
+  struct pollfd pf[MVR_MAX_RINGS];
+  int n = 0;
+  for (unsigned k = 1; k < MVR_MAX_RINGS; k++) {
+    mvr_ringctl *rc = &shm->ring[k];
+    if (child_pidfd[k] == 0 && rc->follower_pid > 0 && !rc->follower_exited) {
+      int fd = (int)syscall(SYS_pidfd_open, rc->follower_pid, 0);
+      child_pidfd[k] = fd < 0 ? -1 : fd;
+    }
+    if (child_pidfd[k] <= 0) continue;
+    syscall(SYS_pidfd_send_signal, child_pidfd[k], SIGKILL, NULL, 0);
+    pf[n++] = (struct pollfd){child_pidfd[k], POLLIN, 0};
+  }
+  uint64_t t0 = now_ms();
+  for (int i = 0; i < n && now_ms() - t0 < 2000; i++)
+    while (poll(&pf[i], 1, 100) == 0 && now_ms() - t0 < 2000) {}
+}
+
 void retire(const char *reason, uint64_t event, char *detail) {
   detach_follower();
-  if (follower.pid > 0) kill(-follower.pid, SIGKILL); /* its process group: its own child processes too */
+  kill_follower_tree();
   if (follower.state == P_RUNNING) {
     kill(follower.pid, SIGKILL);
     int st;
@@ -113,19 +139,24 @@ static const char *report_reason(uint32_t kind) {
   return kind > 0 && kind < 5 ? names[kind] : "divergence";
 }
 
+/* The follower's main process ended and is retired: the rest of its tree goes with it. */
+static void follower_ended_retired(void) {
+  detach_follower();
+  kill_follower_tree();
+  follower.state = P_RETIRED;
+}
+
 void on_follower_exit(int st) {
   follower.state = P_EXITED;
   uint32_t kind = __atomic_load_n(&shm->report_kind, __ATOMIC_SEQ_CST);
   if (WIFEXITED(st) && WEXITSTATUS(st) == MVR_FOLLOWER_REPORT_EXIT && kind != MVR_REPORT_NONE) {
-    detach_follower();
-    follower.state = P_RETIRED;
+    follower_ended_retired();
     add_retirement(report_reason(kind), shm->report_event, mvr_fmt("  %s", shm->report));
     return;
   }
   if (WIFSIGNALED(st)) {
     int sig = WTERMSIG(st);
-    detach_follower();
-    follower.state = P_RETIRED;
+    follower_ended_retired();
     char *ctx = context_lines();
     add_retirement("crash", shm->ring[0].consumed,
                    mvr_fmt("  the follower was killed by signal %d (%s)%s\n%s", sig, strsignal(sig),
@@ -135,8 +166,7 @@ void on_follower_exit(int st) {
   }
   if (ho_state == HO_LOADING) {
     /* A handoff's new version that ended before it followed: it could not load the state. */
-    detach_follower();
-    follower.state = P_RETIRED;
+    follower_ended_retired();
     add_retirement("load-failed", 0,
                    mvr_fmt("  the new version exited with status %d before its first update point: %s\n",
                            WIFEXITED(st) ? WEXITSTATUS(st) : -1,
@@ -146,8 +176,7 @@ void on_follower_exit(int st) {
   if (!shm->ring[0].follower_exited) {
     /* It ended without matching the leader's exit: its agent could not start, or it was not
      * the program it should be. */
-    detach_follower();
-    follower.state = P_RETIRED;
+    follower_ended_retired();
     char *ctx = context_lines();
     add_retirement("runtime-error", shm->ring[0].consumed,
                    mvr_fmt("  the follower exited with status %d without reaching the leader's exit (see its log)\n%s",
@@ -161,8 +190,6 @@ void on_follower_exit(int st) {
 }
 
 static uint64_t last_consumed_k[MVR_MAX_RINGS], last_progress_k[MVR_MAX_RINGS];
-
-static int child_pidfd[MVR_MAX_RINGS];
 
 /* Follower processes other than the first (fork children) are not the monitor's children: their
  * end is seen through a pidfd, and their report through the shared header. */
@@ -271,6 +298,7 @@ void check_progress(void) {
 /* Ends the follower on request (rollback, commit): not a fault, so no retirement report. */
 void end_follower(void) {
   detach_follower();
+  kill_follower_tree();
   if (follower.pid > 0 && (follower.state == P_RUNNING || follower.state == P_FINISHED)) {
     kill(follower.pid, SIGKILL);
     int st;
@@ -302,6 +330,36 @@ void reset_follower_side(void) {
   }
 }
 
+/* Operator signals: those sent to `mvrc run` (SIGTERM from systemctl stop, a terminal's ^C...)
+ * are forwarded to the leader, which handles them as it would alone (a handler's run is recorded
+ * and replayed in the follower at the same event). One that ends the leader is a stop, not a
+ * crash: no failover; the follower is ended once it has consumed every event of the leader. */
+static uint64_t operator_sigs; /* the signals forwarded so far (bit N: signal N) */
+static int stopped_by;         /* the operator's signal that ended the leader, 0: none */
+
+void operator_signal(int sig) {
+  if (leader.state != P_RUNNING || sig <= 0 || sig >= 64) return;
+  operator_sigs |= 1ull << sig;
+  tl_add("signal", "%s from the operator, passed to version %d (pid %d)", strsignal(sig), leader.number, leader.pid);
+  kill(leader.pid, sig);
+}
+
+/* After a stop: once the follower has consumed all of the leader's events it is ended (its
+ * state is the leader's at its end; it is not retired). Returns whether it was. */
+int stop_follower_at_end(void) {
+  if (!stopped_by || total_consumed() < total_events()) return 0;
+  unsigned long long n = (unsigned long long)total_events();
+  int pid = follower.pid, number = follower.number;
+  end_follower();
+  tl_add("stop", "%s ended version %d; version %d had consumed all %llu events and was ended with it",
+         strsignal(stopped_by), leader.number, number, n);
+  fprintf(stderr,
+          "mvr-monitor: stopped: %s ended the leader (version %d); the follower (version %d, pid %d) had consumed all "
+          "%llu of its events and was ended with it\n",
+          strsignal(stopped_by), leader.number, number, pid, n);
+  return 1;
+}
+
 int leader_exit_code(void) {
   if (WIFEXITED(leader.status)) return WEXITSTATUS(leader.status);
   if (WIFSIGNALED(leader.status)) return 128 + WTERMSIG(leader.status);
@@ -312,9 +370,26 @@ void reap(void) {
   int st;
   pid_t p;
   while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+    /* A follower that took over (its agent finished the switch) and already ended, before this
+     * loop finished the switch: finish it first, so that its end is the leader's. */
+    if (p == follower.pid && role_switch.op != OP_NONE &&
+        __atomic_load_n(&shm->promote_state, __ATOMIC_SEQ_CST) == MVR_PROMOTE_DONE)
+      switch_progress();
     if (p == leader.pid) {
       leader.state = P_EXITED;
       leader.status = st;
+      int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+      if (sig > 0 && sig < 64 && (operator_sigs & (1ull << sig))) {
+        /* A stop: the follower catches up and is ended (stop_follower_at_end). Its streams are
+         * not ended, or its next call would find no leader event and diverge. */
+        stopped_by = sig;
+        if (role_switch.op != OP_NONE && role_switch.client >= 0) {
+          reply_error(role_switch.client, "the leader was stopped by the operator (%s) during the switch", strsignal(sig));
+          role_switch.client = -1;
+        }
+        role_switch.op = OP_NONE;
+        continue;
+      }
       if (lifecycle && WIFSIGNALED(st) && follower.state == P_RUNNING && shm->follower_attached && single_threaded() &&
           (stage == ST_OUTDATED || stage == ST_UPDATED)) {
         /* The leader crashed during MVE: its follower takes over once it consumed its events. */
