@@ -138,4 +138,43 @@ describe('runtime: a program\'s life (signals, process trees, tasks, sizes, limi
     expect(r.stderr).to.match(/retired: divergence/);
     expect(processesOf(binF), 'the follower\'s child outlived mvrc run').to.deep.equal([]);
   });
+
+  // Rings are reused once a pair of tasks ended: a program's 16th thread no longer cuts the
+  // follower off (16 rings by default, the main thread's included).
+  it('follows 100 threads started and joined one after another (rings reused), each one\'s calls matched', () => {
+    const log = join(dir, 'threads.log');
+    const r = mvrcRun(['--follower-log', log, '--', bin, 'threads', '100', ':::', binF, 'threads', '100']);
+    expect(r.stderr, r.stderr).to.not.match(/retired/);
+    expect(r.status).to.equal(0);
+    const want = Array.from({ length: 100 }, (_, i) => `thread ${i}\n`).join('') + 'joined 100\n';
+    expect(r.stdout).to.equal(want);
+    expect(readFileSync(log, 'utf8')).to.equal(want); // the follower's threads wrote the same, in order
+  });
+
+  it('more threads alive at once than --max-tasks allows: the follower is retired with an error naming the flag', () => {
+    const over = mvrcRun(['--max-tasks', '8', '--', bin, 'together', '8', ':::', binF, 'together', '8']);
+    expect(over.status).to.equal(0); // the leader is unaffected
+    expect(over.stdout).to.contain('joined 8\n');
+    expect(over.stderr).to.match(/retired: unsupported at leader event #\d+/);
+    expect(over.stderr).to.contain('more threads and processes alive at once than --max-tasks allows (8, the main thread included)');
+    const fits = mvrcRun(['--max-tasks', '9', '--', bin, 'together', '8', ':::', binF, 'together', '8']);
+    expect(fits.stderr, fits.stderr).to.not.match(/retired/);
+    expect(fits.stdout).to.contain('joined 8\n');
+  });
+
+  it('rejects a --max-tasks past the runtime\'s limit (usage error)', () => {
+    const r = mvrcRun(['--max-tasks', '5000', '--', bin, 'plain', ':::', binF, 'plain']);
+    expect(r.status).to.equal(2);
+    expect(r.stderr).to.contain('--max-tasks is at most 1024, got 5000');
+  });
+
+  // vsftpd limits its own address space to 200 MiB: the agent maps only the rings a process uses.
+  it('runs a program that limits its address space to 200 MiB (RLIMIT_AS) as leader and follower', () => {
+    const log = join(dir, 'rlimit.log');
+    const r = mvrcRun(['--follower-log', log, '--', bin, 'rlimit', ':::', binF, 'rlimit'], 'x\n');
+    expect(r.stderr, r.stderr).to.not.match(/retired/);
+    expect(r.stdout).to.equal('thread ok\nready\necho: x\ndone\n');
+    expect(r.status).to.equal(0);
+    expect(readFileSync(log, 'utf8')).to.equal(r.stdout);
+  });
 });

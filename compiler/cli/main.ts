@@ -89,7 +89,7 @@ const commands: Record<string, CommandEntry> = {
   },
   run: {
     summary: 'run a program as leader, optionally with a follower version beside it',
-    usage: 'mvrc run [--rules F] [--back B] [--control SOCK] [--state replay|handoff] [--journal-size BYTES] [--follower-log F] [--state-dir D] [--ring-size BYTES] [--deadline-ms N] [--leader-env K=V]... [--follower-env K=V]... -- LEADER_CMD... [::: FOLLOWER_CMD...]',
+    usage: 'mvrc run [--rules F] [--back B] [--control SOCK] [--state replay|handoff] [--journal-size BYTES] [--follower-log F] [--state-dir D] [--ring-size BYTES] [--deadline-ms N] [--max-tasks N] [--leader-env K=V]... [--follower-env K=V]... -- LEADER_CMD... [::: FOLLOWER_CMD...]',
     details: [
       '  --rules F          rules for the follower (.mvr, built on the fly, or a built .so); none: the default match only',
       '  --back B           backward rules, for the old version once it follows the new one (after promote)',
@@ -101,6 +101,9 @@ const commands: Record<string, CommandEntry> = {
       '  --deadline-ms N    a follower that makes no progress this long while the leader moves on is retired (3000)',
       '  --ring-size B      bytes of each thread pair\'s event ring (16 MiB; 64 MiB for a leader that can be updated:',
       '                     it holds what the leader records while a new version loads its state)',
+      '  --max-tasks N      threads and processes alive at once, the main thread included (16); each pair of',
+      '                     tasks has a ring while it lives, reused once both have ended',
+      'Signals sent to mvrc run go to the leader; one that ends it is a stop, not a crash: no failover.',
       'The exit status is the leader\'s. docs/lifecycle.md describes updates; docs/runtime.md the runtime.',
     ],
     load: async () => (await import('./run.ts')).run,

@@ -3,7 +3,7 @@
 // runs the monitor, which starts both versions. Exit status: the leader's.
 //
 //   mvrc run [--rules F] [--back B] [--control SOCK] [--state replay|handoff] [--journal-size BYTES]
-//            [--follower-log F] [--state-dir D] [--ring-size BYTES] [--deadline-ms N]
+//            [--follower-log F] [--state-dir D] [--ring-size BYTES] [--deadline-ms N] [--max-tasks N]
 //            [--leader-env K=V]... [--follower-env K=V]... -- LEADER_CMD... [::: FOLLOWER_CMD...]
 //
 // --rules/--back take a .mvr file (compiled with `mvrc build`) or an already built rules .so;
@@ -13,7 +13,8 @@
 // new version's state up to date (the default of `ctl update`): replay (the default) keeps a
 // journal of the leader's events, bounded by --journal-size (64 MiB; 0: off); handoff (programs
 // using runtime-c/dsu/mvr_dsu.h) keeps none unless --journal-size is given, so the leader runs
-// untrapped until the update.
+// untrapped until the update. --max-tasks bounds the threads and processes alive at once (the main
+// thread included; default 16): each pair of tasks has a ring while it lives, reused once it ends.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,13 +33,17 @@ export interface RunOptions {
   stateDir?: string;
   ringSize?: number;
   deadlineMs?: number;
+  maxTasks?: number;
   leaderEnv: string[];
   followerEnv: string[];
   leader: string[];
   follower?: string[];
 }
 
-const VALUE_OPTIONS = new Set(['--rules', '--back', '--state', '--journal-size', '--control', '--follower-log', '--state-dir', '--ring-size', '--deadline-ms', '--leader-env', '--follower-env']);
+const VALUE_OPTIONS = new Set(['--rules', '--back', '--state', '--journal-size', '--control', '--follower-log', '--state-dir', '--ring-size', '--deadline-ms', '--max-tasks', '--leader-env', '--follower-env']);
+
+/** The runtime's limit of task pairs alive at once (MVR_MAX_RINGS in runtime-c/common/mvr_ring.h). */
+const MAX_TASKS = 1024;
 
 function positiveInt(flag: string, v: string): number {
   if (!/^\d+$/.test(v) || Number(v) <= 0 || !Number.isSafeInteger(Number(v))) throw new UsageError(`${flag} expects a positive integer, got '${v}'`);
@@ -66,6 +71,10 @@ export function parseRunArgs(args: string[]): RunOptions {
       case '--state-dir': o.stateDir = v; break;
       case '--ring-size': o.ringSize = positiveInt(name, v); break;
       case '--deadline-ms': o.deadlineMs = positiveInt(name, v); break;
+      case '--max-tasks':
+        o.maxTasks = positiveInt(name, v);
+        if (o.maxTasks > MAX_TASKS) throw new UsageError(`--max-tasks is at most ${MAX_TASKS}, got ${v}`);
+        break;
       case '--leader-env':
       case '--follower-env':
         if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(v)) throw new UsageError(`${name} expects NAME=VALUE, got '${v}'`);
@@ -158,6 +167,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   margs.push('--state-dir', stateDir);
   if (o.ringSize) margs.push('--ring-size', String(o.ringSize));
   if (o.deadlineMs) margs.push('--deadline-ms', String(o.deadlineMs));
+  if (o.maxTasks) margs.push('--max-tasks', String(o.maxTasks));
   for (const e of o.leaderEnv) margs.push('--leader-env', e);
   for (const e of o.followerEnv) margs.push('--follower-env', e);
   margs.push('--', ...o.leader);

@@ -161,8 +161,10 @@ enum role { ROLE_NONE = 0, ROLE_LEADER, ROLE_FOLLOWER };
  * descriptors (fds.c), the rule module (follow.c). */
 typedef struct agent_state {
   enum role role;
-  mvr_shared *shm; /* the monitor's shared memory: the header (mvr_ring.h), then the rings' data */
-  uint8_t *data;   /* the rings' data: ring k at k * shm->data_size */
+  mvr_shared *shm; /* the monitor's shared memory: the header (mvr_ring.h); the rings' data follow */
+  int shm_fd;      /* its descriptor, to map a ring's data when a task of this process first uses it */
+  int32_t tgid;    /* this process's id (the rings' leader_tgid/follower_tgid name their owners) */
+  uint8_t *ring_map[MVR_MAX_RINGS]; /* ring k's data, once mapped here (ring_area) */
   /* Follower: writes to its own fd 1/2 (its log, set up by the monitor) are also performed after
    * matching, so that its output can be read there (MVR_MIRROR_STDIO=0 turns this off). */
   int mirror_stdio;
@@ -172,9 +174,6 @@ typedef struct agent_state {
    * is being loaded; only local calls are allowed). */
   int handoff_follower;
   volatile int prelude;
-  /* Rings owned by this process's threads (a fork child owns only its own). Used to end exactly
-   * this process's streams at exit_group, and to route descriptor messages. */
-  volatile uint32_t my_rings;
 } agent_state;
 
 extern agent_state g_agent;
@@ -230,6 +229,7 @@ typedef struct tstate {
   uint64_t wait_start;
   int restart;     /* the current call is abandoned: re-issue it after the signal's handler */
   int restart_sig; /* ... the leader's signal to raise first (0: none, e.g. after a take-over) */
+  uint32_t matched_flags; /* the record flags of the leader's creation a task creation matched */
   /* leader */
   volatile int in_record;     /* a record is being written (record_begin): handlers are deferred */
   volatile uint64_t deferred; /* signals whose handler was deferred (bit sig-1), with their info */
@@ -319,6 +319,9 @@ void futex_wake(volatile uint32_t *word);
 void spin_lock(volatile uint32_t *l);
 void spin_unlock(volatile uint32_t *l);
 tstate *tstate_new(uint32_t ring);
+void tstate_free(tstate *ts);
+uint8_t *ring_area(uint32_t ring);
+int ring_mine(uint32_t ring);
 
 /* init.c */
 void arm_sud(void);

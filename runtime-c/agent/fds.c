@@ -97,7 +97,7 @@ void follower_recv_fds(uint32_t ring, uint64_t event, const mvr_call *call) {
     long pr;
     do pr = mvr_fd_recv(g_agent.fdsock, &m, sizeof m, NULL, 0, &n, NULL, MSG_PEEK);
     while (pr == -EINTR);
-    if (pr == (long)sizeof m && m.ring < MVR_MAX_RINGS && !(g_agent.my_rings & (1u << m.ring))) {
+    if (pr == (long)sizeof m && m.ring < g_agent.shm->nrings && !ring_mine(m.ring)) {
       spin_unlock(&g_fd_lock);
       struct timespec pause = {0, 200000};
       RAW2(SYS_nanosleep, &pause, 0);

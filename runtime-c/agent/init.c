@@ -2,7 +2,7 @@
  * and the constructor that maps the monitor's shared memory and arms the main thread. */
 #include "agent.h"
 
-agent_state g_agent = {.role = ROLE_NONE, .mirror_stdio = 1, .fdsock = -1, .my_rings = 1u};
+agent_state g_agent = {.role = ROLE_NONE, .mirror_stdio = 1, .fdsock = -1, .shm_fd = -1};
 
 /* Never set to ALLOW: the agent's own syscalls come from the allowed region instead. One byte
  * for all threads. */
@@ -39,14 +39,12 @@ __attribute__((constructor)) static void mvr_agent_init(void) {
   if (!fds || !fdsock) agent_fatal("MVR_SHM_FD or MVR_FDSOCK_FD is not set");
   int fd = atoi(fds);
   g_agent.fdsock = atoi(fdsock);
-  mvr_shared *hdr = mmap(NULL, MVR_HDR_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (hdr == MAP_FAILED || hdr->magic != MVR_SHM_MAGIC || hdr->version != MVR_SHM_VERSION)
+  g_agent.shm_fd = fd;
+  g_agent.tgid = (int32_t)RAW0(SYS_getpid);
+  /* The header only: each ring's data is mapped once a task of this process uses it (ring_area). */
+  g_agent.shm = mmap(NULL, MVR_HDR_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (g_agent.shm == MAP_FAILED || g_agent.shm->magic != MVR_SHM_MAGIC || g_agent.shm->version != MVR_SHM_VERSION)
     agent_fatal("cannot map the monitor's shared memory");
-  size_t total = MVR_HDR_SIZE + (size_t)hdr->nrings * hdr->data_size;
-  munmap(hdr, MVR_HDR_SIZE);
-  g_agent.shm = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (g_agent.shm == MAP_FAILED) agent_fatal("cannot map the rings");
-  g_agent.data = (uint8_t *)g_agent.shm + MVR_HDR_SIZE;
   /* The handoff channel is the handoff library's, in this process only: a program that does not
    * use the library must not pass it on to what it execs. (The library clears the flag in the
    * handoff child, which reports on it.) */
@@ -60,8 +58,9 @@ __attribute__((constructor)) static void mvr_agent_init(void) {
    * or its first malloc would record a getrandom the follower never makes. */
   void *volatile first = malloc(16); /* volatile: the pair must not be optimized away */
   free(first);
-  tstate *ts = tstate_new(0);
+  tstate *ts;
   if (g_agent.role == ROLE_FOLLOWER) {
+    ts = tstate_new(0);
     follower_load_rules(getenv(MVR_ENV_RULES));
     follower_thread_init(ts);
     const char *handoff = getenv(MVR_ENV_HANDOFF);
@@ -76,8 +75,11 @@ __attribute__((constructor)) static void mvr_agent_init(void) {
       g_agent.role = ROLE_NONE;
       return;
     }
+    ts = tstate_new(0);
     ts->rc->in_use = 1;
+    ts->rc->leader_tgid = g_agent.tgid;
   }
+  if (g_agent.role == ROLE_FOLLOWER) ts->rc->follower_tgid = g_agent.tgid;
   t_ts = ts;
 
   install_sigsys();

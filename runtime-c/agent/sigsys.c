@@ -105,19 +105,25 @@ void on_sigsys(int sig, siginfo_t *info, void *ctx) {
         if (follower_restart(g, nr)) return;
         /* Tells the monitor this process ended as the leader's did (not a crash). */
         if (nr == SYS_exit_group) {
-          for (unsigned r = 0; r < MVR_MAX_RINGS; r++)
-            if (g_agent.my_rings & (1u << r)) g_agent.shm->ring[r].follower_exited = 1;
+          for (unsigned r = 0; r < g_agent.shm->nrings; r++)
+            if (ring_mine(r)) g_agent.shm->ring[r].follower_exited = 1;
         } else if (t_ts) {
           t_ts->rc->follower_exited = 1;
         }
       } else {
         leader_record(nr, a, 0, MVR_RECF_NORET);
         if (nr == SYS_exit_group) {
-          for (unsigned r = 0; r < MVR_MAX_RINGS; r++)
-            if (g_agent.my_rings & (1u << r)) ring_eof(&g_agent.shm->ring[r]);
+          for (unsigned r = 0; r < g_agent.shm->nrings; r++)
+            if (ring_mine(r)) ring_eof(&g_agent.shm->ring[r]);
         } else if (t_ts) {
           ring_eof(t_ts->rc);
         }
+      }
+      /* A thread's end: its ring is another pair's from now on, its state goes. */
+      if (nr == SYS_exit && t_ts) {
+        tstate *ts = t_ts;
+        t_ts = NULL;
+        tstate_free(ts);
       }
       mvr_raw_syscall(nr, a[0], 0, 0, 0, 0, 0);
       __builtin_unreachable();

@@ -44,12 +44,10 @@ static uint64_t clone_flags(uint32_t nr, const int64_t *a, uint64_t *child_sp) {
  * thread code): take its ring and arm syscall user dispatch. Ring ~0: run unfollowed. */
 
 void mvr_thread_start(uint64_t ring) {
-  if (ring >= MVR_MAX_RINGS) return;
+  if (ring >= g_agent.shm->nrings) return;
   if (g_agent.role == ROLE_LEADER && !recording()) return; /* nothing to follow */
   tstate *ts = tstate_new((uint32_t)ring);
-  __atomic_or_fetch(&g_agent.my_rings, 1u << ring, __ATOMIC_SEQ_CST);
   if (g_agent.role == ROLE_FOLLOWER) follower_thread_init(ts);
-  else ts->rc->in_use = 1;
   t_ts = ts;
   arm_sud();
 }
@@ -63,10 +61,86 @@ static void start_thread(greg_t *g, uint64_t child_sp, uint64_t ring) {
   g[REG_RIP] = (greg_t)(uintptr_t)mvr_thread_stub;
 }
 
-static uint64_t next_ring(volatile uint32_t *counter) {
-  uint32_t k = __atomic_add_fetch(counter, 1, __ATOMIC_SEQ_CST);
-  /* Past MVR_MAX_RINGS a new thread or process runs unfollowed, and its pair diverges. */
-  return k < MVR_MAX_RINGS ? k : ~0ull;
+/* ---- rings: one per task pair alive at once (mvr_ring.h) ---------------------------------------- */
+
+#define NO_RING (~0ull)
+
+/* Whether ring k's pair ended (its leader task recorded its end, its follower task matched its
+ * own or no follower is attached), so that a new pair may take it; never while the journal is
+ * kept, which a later version replays from every ring's event #0. */
+static int ring_reusable(const mvr_ringctl *rc) {
+  if (!rc->in_use) return 1;
+  if (!rc->leader_eof || g_agent.shm->journal_valid) return 0;
+  return rc->follower_exited || !g_agent.shm->follower_attached;
+}
+
+/* Leader: a ring for a new task (thread or process), taken before the creation is recorded, so
+ * that its event names it. When every ring's leader task is alive, there is none: the task runs
+ * unfollowed and the follower is retired at its own creation, naming --max-tasks. When some
+ * ring's leader task ended but its follower task has not yet, the leader waits for it, as it
+ * waits for ring space (bounded the same way). */
+static uint64_t claim_ring(void) {
+  mvr_shared *sh = g_agent.shm;
+  __atomic_add_fetch(&sh->leader_threads, 1, __ATOMIC_SEQ_CST);
+  uint64_t start = 0;
+  for (;;) {
+    int pending = 0;
+    spin_lock(&sh->ring_lock);
+    for (uint32_t k = 1; k < sh->nrings; k++) {
+      mvr_ringctl *rc = &sh->ring[k];
+      if (!ring_reusable(rc)) {
+        pending |= rc->in_use && rc->leader_eof;
+        continue;
+      }
+      /* A fresh stream for the new pair; the futex words keep counting (a sleeper compares them). */
+      rc->head = 0;
+      rc->events = 0;
+      rc->leader_eof = 0;
+      rc->leader_waiting = 0;
+      rc->tail = 0;
+      rc->consumed = 0;
+      rc->follower_waiting = 0;
+      rc->follower_calls = 0;
+      rc->follower_pid = 0;
+      rc->follower_exited = 0;
+      rc->follower_tgid = 0;
+      rc->leader_tgid = 0;
+      rc->fcur.valid = 0;
+      rc->last_rule = MVR_RULE_DEFAULT;
+      rc->gen++;
+      __atomic_store_n(&rc->in_use, 1, __ATOMIC_SEQ_CST);
+      spin_unlock(&sh->ring_lock);
+      return k;
+    }
+    spin_unlock(&sh->ring_lock);
+    if (!pending || !recording()) return NO_RING;
+    uint64_t t = now_ns();
+    if (!start) start = t;
+    if (t - start >= (uint64_t)sh->ring_wait_ms * 1000000ull) return NO_RING;
+    struct timespec pause = {0, 1000000};
+    RAW2(SYS_nanosleep, &pause, 0);
+  }
+}
+
+static uint32_t ring_flag(uint64_t k) { return k < MVR_MAX_RINGS ? MVR_RECF_RING(k) : 0; }
+
+/* Follower: the ring the leader's matching creation named (follower_call keeps its flags). */
+static uint64_t follower_ring(uint32_t nr, const int64_t *a) {
+  __atomic_add_fetch(&g_agent.shm->follower_threads, 1, __ATOMIC_SEQ_CST);
+  int64_t k = MVR_RECF_RING_OF(t_ts ? t_ts->matched_flags : 0);
+  if (k <= 0 || (uint64_t)k >= g_agent.shm->nrings) {
+    char why[200];
+    snprintf(why, sizeof why,
+             "more threads and processes alive at once than --max-tasks allows (%u, the main thread included): "
+             "the leader's new task is not followed",
+             g_agent.shm->nrings);
+    mvr_call c;
+    memset(&c, 0, sizeof c);
+    c.nr = nr;
+    for (int i = 0; i < 6; i++) c.args[i] = a[i];
+    follower_retire(MVR_REPORT_UNSUPPORTED, why, &c, t_ts ? t_ts->low : 0, MVR_RULE_DEFAULT);
+  }
+  return (uint64_t)k;
 }
 
 static void __attribute__((noreturn)) retire_unsupported(uint32_t nr, const int64_t *a, const char *why) {
@@ -90,13 +164,17 @@ void handle_creation(uint32_t nr, const int64_t *a, greg_t *g) {
     if (g_agent.role == ROLE_FOLLOWER) {
       follower_call(nr, a, 1); /* matched against the leader's thread creation, then performed */
       if (follower_restart(g, nr)) return;
-      uint64_t k = next_ring(&g_agent.shm->follower_threads);
-      /* An unarmed follower thread would act on the world: never let one run. */
-      if (k >= MVR_MAX_RINGS) retire_unsupported(nr, a, "more threads and processes than the runtime has rings (15)");
+      /* An unarmed follower thread would act on the world: never let one run (follower_ring
+       * retires the follower when the leader had no ring for it). */
+      uint64_t k = follower_ring(nr, a);
+      g_agent.shm->ring[k].follower_tgid = g_agent.tgid; /* a thread of this process */
+      g_fd_installed[k] = 0;                              /* a fresh stream (the ring may be reused) */
       start_thread(g, child_sp, k);
     } else {
-      leader_record(nr, a, 0, MVR_RECF_NORET);
-      start_thread(g, child_sp, next_ring(&g_agent.shm->leader_threads));
+      uint64_t k = claim_ring();
+      if (k != NO_RING) g_agent.shm->ring[k].leader_tgid = g_agent.tgid;
+      leader_record(nr, a, 0, MVR_RECF_NORET | ring_flag(k));
+      start_thread(g, child_sp, k);
     }
     return;
   }
@@ -113,15 +191,12 @@ void handle_creation(uint32_t nr, const int64_t *a, greg_t *g) {
     t_create.leader_ret = follower_call(nr, a, 0);
     if (follower_restart(g, nr)) return;
     if (!t_create.follow || t_create.leader_ret < 0) {
-      if (t_create.follow) next_ring(&g_agent.shm->follower_threads); /* stay in step with the leader's count */
-      g[REG_RAX] = t_create.leader_ret;                               /* no child: the leader's child does the work */
+      g[REG_RAX] = t_create.leader_ret; /* no child: the leader's child does the work */
       return;
     }
-    t_create.ring = next_ring(&g_agent.shm->follower_threads);
-    if (t_create.ring >= MVR_MAX_RINGS)
-      retire_unsupported(nr, a, "more threads and processes than the runtime has rings (15)");
+    t_create.ring = follower_ring(nr, a);
   } else if (t_create.follow) {
-    t_create.ring = next_ring(&g_agent.shm->leader_threads);
+    t_create.ring = claim_ring();
   }
   mvr_native_ret = (uint64_t)g[REG_RIP];
   g[REG_RAX] = nr;
@@ -135,15 +210,23 @@ long mvr_after_create(long ret) {
      * its calls are native, the fast path's included (t_armed: a copy of the parent's, or with
      * vfork the parent's own, given back in the parent's branch below). */
     t_armed = 0;
-    if (!t_create.follow || t_create.ring >= MVR_MAX_RINGS) return 0;
+    g_agent.tgid = (int32_t)RAW0(SYS_getpid);
+    if (!t_create.follow || t_create.ring >= g_agent.shm->nrings) return 0;
     if (g_agent.role == ROLE_LEADER && !recording()) return 0;
+    /* The parent's rings are its own: only this process's is kept mapped (address space). */
+    for (uint32_t k = 0; k < g_agent.shm->nrings; k++)
+      if (k != t_create.ring && g_agent.ring_map[k]) {
+        RAW2(SYS_munmap, g_agent.ring_map[k], g_agent.shm->data_size);
+        g_agent.ring_map[k] = NULL;
+      }
     tstate *ts = tstate_new((uint32_t)t_create.ring);
-    g_agent.my_rings = 1u << t_create.ring;
+    g_fd_installed[t_create.ring] = 0;
     if (g_agent.role == ROLE_FOLLOWER) {
       follower_thread_init(ts);
-      ts->rc->follower_pid = (int32_t)RAW0(SYS_getpid);
+      ts->rc->follower_pid = g_agent.tgid;
+      ts->rc->follower_tgid = g_agent.tgid;
     } else {
-      ts->rc->in_use = 1;
+      ts->rc->leader_tgid = g_agent.tgid;
     }
     t_ts = ts;
     arm_sud();
@@ -152,13 +235,22 @@ long mvr_after_create(long ret) {
   t_armed = t_create.armed;
   if (g_agent.role == ROLE_LEADER) {
     /* The parent records the creation with its result, the child's pid (or the error). */
-    leader_record(t_create.nr, t_create.args, ret, 0);
+    if (ret < 0 && t_create.ring < g_agent.shm->nrings) {
+      /* No child: its ring is free again (no follower task will take it). */
+      __atomic_store_n(&g_agent.shm->ring[t_create.ring].in_use, 0, __ATOMIC_SEQ_CST);
+      t_create.ring = NO_RING;
+    }
+    if (ret > 0 && t_create.ring < g_agent.shm->nrings) g_agent.shm->ring[t_create.ring].leader_tgid = (int32_t)ret;
+    leader_record(t_create.nr, t_create.args, ret, t_create.follow ? ring_flag(t_create.ring) : 0);
     return ret;
   }
   /* The monitor watches the follower's child processes through their rings: named here by the
    * parent too, so that a parent that exits at once never leaves a child unwatched (the child
    * names itself only when it first runs). */
-  if (ret > 0 && t_create.ring < MVR_MAX_RINGS) g_agent.shm->ring[t_create.ring].follower_pid = (int32_t)ret;
+  if (ret > 0 && t_create.ring < g_agent.shm->nrings) {
+    g_agent.shm->ring[t_create.ring].follower_pid = (int32_t)ret;
+    g_agent.shm->ring[t_create.ring].follower_tgid = (int32_t)ret;
+  }
   /* The follower's parent sees the leader's child pid: its later wait4/kill calls are matched
    * against the leader's, which name that pid. Its own child is never waited for (v1). */
   return t_create.leader_ret;

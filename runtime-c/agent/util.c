@@ -48,13 +48,52 @@ void spin_lock(volatile uint32_t *l) {
 }
 void spin_unlock(volatile uint32_t *l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
 
+/* Ring k's data area in this process, mapped on first use: a process maps only the rings its own
+ * tasks use, so that the agent's address space stays small (programs that limit RLIMIT_AS). */
+uint8_t *ring_area(uint32_t ring) {
+  if (ring >= g_agent.shm->nrings) agent_fatal("a ring number past --max-tasks");
+  uint8_t *p = __atomic_load_n(&g_agent.ring_map[ring], __ATOMIC_ACQUIRE);
+  if (p) return p;
+  uint64_t size = g_agent.shm->data_size;
+  long m = RAW6(SYS_mmap, 0, size, PROT_READ | PROT_WRITE, MAP_SHARED, g_agent.shm_fd,
+                (long)(MVR_HDR_SIZE + (uint64_t)ring * size));
+  if (m < 0 && m > -4096) agent_fatal("cannot map a ring (the address space is limited: see --ring-size)");
+  uint8_t *expected = NULL;
+  /* Two threads mapping it at once: one mapping wins, the other is dropped. */
+  if (!__atomic_compare_exchange_n(&g_agent.ring_map[ring], &expected, (uint8_t *)m, 0, __ATOMIC_SEQ_CST,
+                                   __ATOMIC_SEQ_CST)) {
+    RAW2(SYS_munmap, m, size);
+    return expected;
+  }
+  return (uint8_t *)m;
+}
+
+/* Whether ring k's task is one of this process's (descriptor messages, exit_group). */
+int ring_mine(uint32_t ring) {
+  if (ring >= g_agent.shm->nrings) return 0;
+  mvr_ringctl *rc = &g_agent.shm->ring[ring];
+  return (g_agent.role == ROLE_FOLLOWER ? rc->follower_tgid : rc->leader_tgid) == g_agent.tgid;
+}
+
 tstate *tstate_new(uint32_t ring) {
   tstate *ts = raw_alloc(sizeof(tstate));
   if (!ts) agent_fatal("cannot allocate the thread state");
   ts->ring = ring;
   ts->rc = &g_agent.shm->ring[ring];
-  ts->data = g_agent.data + (uint64_t)ring * g_agent.shm->data_size;
+  ts->data = ring_area(ring);
   ts->view.ctx = ts;
   ts->view.get = view_get;
   return ts;
+}
+
+/* A task's state when it ends (its thread's exit): a program that starts threads all its life
+ * must not leave one state (~200 KiB with the look-ahead window) per thread behind. */
+void tstate_free(tstate *ts) {
+  if (!ts) return;
+  if (ts->rstate) {
+    size_t n = g_rules.state_size ? g_rules.state_size() : 0;
+    RAW2(SYS_munmap, ts->rstate, n ? n : 16); /* as follower_thread_init allocated it */
+  }
+  if (ts->gather) RAW2(SYS_munmap, ts->gather, ts->gather_cap);
+  RAW2(SYS_munmap, ts, (sizeof(tstate) + 4095) & ~(size_t)4095);
 }

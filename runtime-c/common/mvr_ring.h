@@ -1,8 +1,9 @@
 /* mvr_ring.h — the shared memory between the monitor, the leader's agent and the follower's agent.
  *
  * One memfd, created by the monitor, mapped by all three. The header holds the global state (the
- * follower's report, flags) and each ring's control words; then come MVR_MAX_RINGS data areas,
- * one per thread pair (pages are only allocated when touched). Each is a single-producer (leader
+ * follower's report, flags) and each ring's control words; then come `nrings` data areas, one per
+ * task pair alive at once (`--max-tasks`; pages are only allocated when touched, and an agent maps
+ * a ring's area only once one of its tasks uses that ring). Each is a single-producer (leader
  * thread) single-consumer (follower thread) ring of variable-length event records.
  *
  * Positions (head, tail) are byte counters that only grow; the physical offset is pos % data_size.
@@ -21,8 +22,8 @@
 #include "mvr_abi.h"
 
 #define MVR_SHM_MAGIC 0x4d565231u /* "MVR1" */
-#define MVR_SHM_VERSION 4u
-#define MVR_HDR_SIZE 16384u
+#define MVR_SHM_VERSION 5u
+#define MVR_HDR_SIZE (256u * 1024u)
 #define MVR_REPORT_MAX 8192u
 
 #define MVR_REC_EVENT 1u
@@ -35,6 +36,12 @@
 /* Record flags. */
 #define MVR_RECF_TRUNCATED 1u /* some buffer was cut at the per-buffer cap */
 #define MVR_RECF_NORET 2u     /* recorded before the call (exit_group, execve, clone): ret unknown */
+/* A task creation (clone, fork) names the new task pair's ring in its upper 16 bits, as ring + 1
+ * (0: the leader had no ring for it, more tasks were alive at once than --max-tasks allows): the
+ * follower's matching creation takes the same ring. */
+#define MVR_RECF_RING_SHIFT 16u
+#define MVR_RECF_RING(k) ((uint32_t)((k) + 1u) << MVR_RECF_RING_SHIFT)
+#define MVR_RECF_RING_OF(flags) ((int64_t)((flags) >> MVR_RECF_RING_SHIFT) - 1) /* -1: none */
 
 typedef struct mvr_rec {
   uint32_t size; /* whole record, header + buffers, multiple of 8 */
@@ -80,9 +87,14 @@ enum mvr_promote {
 /* Exit status a follower uses after writing a report, so that the monitor tells it from a crash. */
 #define MVR_FOLLOWER_REPORT_EXIT 86
 
-/* Threads are paired by creation order: the leader's k-th thread and the follower's k-th thread
- * share ring k (the main threads ring 0). */
-#define MVR_MAX_RINGS 16
+/* Task pairs: the main threads share ring 0; a leader task creation takes a free ring and names it
+ * in its event (MVR_RECF_RING), and the follower's matching creation takes the same one. A ring is
+ * free again once its pair ended: the leader's task recorded its end (leader_eof) and the
+ * follower's matched its own (follower_exited), or no follower is attached; never while the
+ * journal is kept (a later version replays every ring from its event #0). `nrings` (--max-tasks)
+ * bounds the pairs alive at once, MVR_MAX_RINGS the flag. */
+#define MVR_MAX_RINGS 1024
+#define MVR_DEFAULT_RINGS 16
 
 /* One ring's control words. */
 typedef struct mvr_ringctl {
@@ -95,6 +107,8 @@ typedef struct mvr_ringctl {
   volatile uint64_t leader_want;       /* free bytes the waiting leader wants before it is woken */
   volatile uint32_t in_use;            /* 1 once a leader thread owns this ring (set by the leader) */
   volatile uint64_t leader_wait_ns;    /* total time the leader spent waiting for space */
+  volatile uint32_t gen;               /* times the ring was taken by a task pair (the monitor tells pairs apart) */
+  volatile int32_t leader_tgid;        /* the leader process whose task records here */
 
   /* Written by the follower thread. */
   _Alignas(64) volatile uint64_t tail; /* bytes released */
@@ -105,7 +119,7 @@ typedef struct mvr_ringctl {
   volatile int32_t follower_pid;       /* the follower process following this ring, when not the first */
   volatile uint32_t follower_exited;   /* 1: that process matched the leader's exit_group and exited */
   volatile uint32_t last_rule;         /* the rule of the follower's last decision (0xffffffff: default) */
-  volatile uint32_t pad2;
+  volatile int32_t follower_tgid;      /* the follower process whose task follows this ring */
   mvr_fcall fcur; /* the follower's current call */
 } mvr_ringctl;
 
@@ -118,10 +132,10 @@ typedef struct mvr_shared {
 
   volatile uint32_t overflow;         /* 1: the leader gave up on the follower (ring full, descriptor channel) */
   volatile int32_t fd_error;          /* errno of a failed descriptor send */
-  volatile uint32_t leader_threads;   /* rings handed out to leader threads (after ring 0) */
-  volatile uint32_t follower_threads; /* rings taken by follower threads (after ring 0) */
+  volatile uint32_t leader_threads;   /* threads and processes the leader created (followed or not) */
+  volatile uint32_t follower_threads; /* threads and processes the follower created */
   volatile uint32_t leader_started;   /* set by the leader's agent at start-up */
-  volatile uint32_t pad1;
+  volatile uint32_t ring_lock;        /* taken by a leader task claiming a ring (tasks.c) */
 
   /* The follower's report before it exits with MVR_FOLLOWER_REPORT_EXIT. */
   volatile uint32_t report_kind;  /* enum mvr_report_kind */

@@ -53,9 +53,9 @@ sigset_t orig_mask;
 
 static void usage(const char *msg) {
   mvr_die("%s\nusage: mvr-monitor --agent SO [--rules SO] [--back SO] [--control SOCK] [--follower-log FILE] "
-          "[--state-dir DIR] [--ring-size BYTES] [--journal-size BYTES] [--deadline-ms N] [--leader-env K=V]... "
-          "[--follower-env K=V]... -- LEADER_CMD... [::: FOLLOWER_CMD...]\n"
-          "       mvr-monitor --agent SO --record TRACE [--ring-size BYTES] [--leader-env K=V]... -- CMD...",
+          "[--state-dir DIR] [--ring-size BYTES] [--journal-size BYTES] [--deadline-ms N] [--max-tasks N] "
+          "[--leader-env K=V]... [--follower-env K=V]... -- LEADER_CMD... [::: FOLLOWER_CMD...]\n"
+          "       mvr-monitor --agent SO --record TRACE [--ring-size BYTES] [--max-tasks N] [--leader-env K=V]... -- CMD...",
           msg);
 }
 
@@ -75,6 +75,7 @@ static void parse_args(int argc, char **argv) {
   opt.ring_size = 16u << 20;
   opt.journal_size = 64u << 20;
   opt.deadline_ms = 3000;
+  opt.max_tasks = MVR_DEFAULT_RINGS;
   int i = 1;
   for (; i < argc; i++) {
     const char *a = argv[i];
@@ -97,6 +98,15 @@ static void parse_args(int argc, char **argv) {
     else if (!strcmp(a, "--state-dir")) opt.state_dir = v;
     else if (!strcmp(a, "--ring-size")) opt.ring_size = parse_num(a, v), opt.ring_size_given = 1;
     else if (!strcmp(a, "--deadline-ms")) opt.deadline_ms = (uint32_t)parse_num(a, v);
+    else if (!strcmp(a, "--max-tasks")) {
+      uint64_t n = parse_num(a, v);
+      if (n < 1 || n > MVR_MAX_RINGS) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "--max-tasks must be between 1 and %d", MVR_MAX_RINGS);
+        usage(msg);
+      }
+      opt.max_tasks = (uint32_t)n;
+    }
     else if (!strcmp(a, "--leader-env") || !strcmp(a, "--follower-env")) {
       int lead = a[2] == 'l';
       if (!strchr(v, '=')) usage("--leader-env/--follower-env expect K=V");

@@ -25,6 +25,7 @@ typedef struct options {
   const char *agent, *rules, *back, *control, *follower_log, *state_dir;
   const char *record; /* --record TRACE: write the leader's events there, no follower */
   uint64_t ring_size, journal_size;
+  uint32_t max_tasks; /* --max-tasks: task pairs alive at once (threads and processes, the main thread included) */
   int ring_size_given;
   uint32_t deadline_ms;
   const char *state; /* how `update` brings the new version's state up to date by default */

@@ -190,6 +190,7 @@ void on_follower_exit(int st) {
 }
 
 static uint64_t last_consumed_k[MVR_MAX_RINGS], last_progress_k[MVR_MAX_RINGS];
+static uint32_t child_gen[MVR_MAX_RINGS]; /* the ring's pair (mvr_ringctl.gen) child_pidfd watches */
 
 /* Follower processes other than the first (fork children) are not the monitor's children: their
  * end is seen through a pidfd, and their report through the shared header. */
@@ -201,11 +202,18 @@ static void check_follower_children(void) {
   }
   for (unsigned k = 1; k < MVR_MAX_RINGS; k++) {
     mvr_ringctl *rc = &shm->ring[k];
+    uint32_t gen = __atomic_load_n(&rc->gen, __ATOMIC_SEQ_CST);
+    if (child_pidfd[k] && child_gen[k] != gen) {
+      /* The ring was taken by a new pair: the process watched matched its exit before that. */
+      if (child_pidfd[k] > 0) close(child_pidfd[k]);
+      child_pidfd[k] = 0;
+    }
     if (rc->follower_pid <= 0) continue;
     if (child_pidfd[k] < 0) continue; /* already ended and judged */
     if (!child_pidfd[k]) {
       int fd = (int)syscall(SYS_pidfd_open, rc->follower_pid, 0);
       child_pidfd[k] = fd < 0 ? -1 : fd; /* gone already (reaped): judge it now */
+      child_gen[k] = gen;
     }
     if (child_pidfd[k] > 0) {
       struct pollfd pf = {child_pidfd[k], POLLIN, 0};
@@ -213,6 +221,7 @@ static void check_follower_children(void) {
       close(child_pidfd[k]);
       child_pidfd[k] = -1;
     }
+    if (__atomic_load_n(&rc->gen, __ATOMIC_SEQ_CST) != gen) continue; /* reused meanwhile: it had ended well */
     if (rc->follower_exited || __atomic_load_n(&shm->report_kind, __ATOMIC_SEQ_CST) != MVR_REPORT_NONE) continue;
     char *ctx = context_lines();
     retire("crash", rc->consumed,

@@ -203,7 +203,7 @@ static int rec_reap(void) {
  * nothing more can be recorded, even if a process the agent does not follow lives on. */
 static int rec_all_ended(void) {
   uint32_t n = __atomic_load_n(&shm->leader_threads, __ATOMIC_SEQ_CST);
-  for (uint32_t k = 0; k <= n && k < MVR_MAX_RINGS; k++)
+  for (uint32_t k = 0; k <= n && k < shm->nrings; k++)
     if (!__atomic_load_n(&shm->ring[k].leader_eof, __ATOMIC_SEQ_CST)) return 0;
   return 1;
 }
@@ -274,11 +274,11 @@ int record_run(int sfd) {
     return 2;
   }
   if (rec_errno) return 2;
-  if (__atomic_load_n(&shm->leader_threads, __ATOMIC_SEQ_CST) >= MVR_MAX_RINGS)
-    fprintf(
-        stderr,
-        "mvrc record: warning: the program created more than %d threads and processes: those past them were not recorded\n",
-        MVR_MAX_RINGS - 1);
+  if (__atomic_load_n(&shm->leader_threads, __ATOMIC_SEQ_CST) >= shm->nrings)
+    fprintf(stderr,
+            "mvrc record: warning: the program created more than %u threads and processes: those past them were not "
+            "recorded (--max-tasks)\n",
+            shm->nrings - 1);
   if (!shm->leader_started && !(WIFEXITED(leader.status) && WEXITSTATUS(leader.status) == 127))
     fprintf(
         stderr,

@@ -27,7 +27,7 @@ void create_shm(void) {
      * update. So an updatable leader gets room for seconds of that unless told otherwise. */
     if (!opt.ring_size_given && data_size < UPDATABLE_RING_SIZE) data_size = UPDATABLE_RING_SIZE;
   }
-  uint64_t total = MVR_HDR_SIZE + (uint64_t)MVR_MAX_RINGS * data_size;
+  uint64_t total = MVR_HDR_SIZE + (uint64_t)opt.max_tasks * data_size;
   if (ftruncate(fd, (off_t)total) < 0) mvr_die_errno("ftruncate of the ring (%llu bytes)", (unsigned long long)total);
   void *p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED) mvr_die_errno("mmap of the ring");
@@ -41,7 +41,7 @@ void create_shm(void) {
   /* A recording leader waits for the monitor's drain, which only the speed of the trace file
    * holds back: a full ring is worth a long wait there, as giving up loses events. */
   shm->ring_wait_ms = opt.record ? RECORD_WAIT_MS : opt.deadline_ms;
-  shm->nrings = MVR_MAX_RINGS;
+  shm->nrings = opt.max_tasks;
   shm->follower_attached = 1;
   shm_fd = fd;
 }
