@@ -177,4 +177,29 @@ describe('runtime: a program\'s life (signals, process trees, tasks, sizes, limi
     expect(r.status).to.equal(0);
     expect(readFileSync(log, 'utf8')).to.equal(r.stdout);
   });
+
+  // Redis's "very big payload" requests are 1-4 MB: one read of 4 MB reaches the follower whole,
+  // and one write of 4 MB is compared whole (a follower differing in the last byte is caught).
+  it('gives the follower a 4 MB read whole and compares a 4 MB write whole', () => {
+    const data = join(dir, 'big.bin');
+    const bytes = Buffer.alloc(4 << 20);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7 + (i >> 12)) & 0xff;
+    writeFileSync(data, bytes);
+    const log = join(dir, 'big.log');
+    const same = spawnSync(process.execPath, [CLI, 'run', '--follower-log', log, '--', bin, 'big', data, ':::', binF, 'big', data], { cwd: REPO, maxBuffer: 64 << 20, timeout: 100_000 });
+    const err = same.stderr.toString();
+    expect(err, err).to.not.match(/retired/);
+    expect(same.status).to.equal(0);
+    expect(Buffer.compare(same.stdout, bytes)).to.equal(0);
+    // The follower's log (its stdout and stderr): the same checksum line, then the leader's 4 MB.
+    const followerLog = readFileSync(log);
+    const line = followerLog.subarray(0, followerLog.length - bytes.length).toString();
+    expect(line).to.match(/^read 4194304 bytes, checksum \d+\n$/);
+    expect(err).to.contain(line);
+    expect(followerLog.subarray(followerLog.length - bytes.length).equals(bytes)).to.equal(true);
+    const diff = spawnSync(process.execPath, [CLI, 'run', '--', bin, 'big', data, ':::', binF, 'big', data, 'Z'], { cwd: REPO, maxBuffer: 64 << 20, timeout: 100_000 });
+    expect(diff.status).to.equal(0);
+    expect(diff.stderr.toString()).to.match(/retired: divergence at leader event #\d+/);
+    expect(diff.stderr.toString()).to.match(/follower: write\(1, /);
+  });
 });

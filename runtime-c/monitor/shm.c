@@ -37,7 +37,10 @@ void create_shm(void) {
   shm->magic = MVR_SHM_MAGIC;
   shm->version = MVR_SHM_VERSION;
   shm->data_size = data_size;
-  shm->max_buf = opt.ring_size / 16;
+  /* One buffer of a record may take a quarter of the ring (4 MiB by default: Redis's largest
+   * requests), so that a record with two large buffers still fits; a larger one is cut (a
+   * truncated event, which retires the follower if it needs those bytes). */
+  shm->max_buf = data_size / 4;
   /* A recording leader waits for the monitor's drain, which only the speed of the trace file
    * holds back: a full ring is worth a long wait there, as giving up loses events. */
   shm->ring_wait_ms = opt.record ? RECORD_WAIT_MS : opt.deadline_ms;
