@@ -267,17 +267,13 @@ describe('runtime: leader and follower side by side', function () {
     expect(r.status).to.equal(0);
     expect(r.stdout.trimEnd().split('\n').length).to.equal(4 * 20 + 1);
     expect(r.stderr).to.match(/retired: crash/);
-    // Thread 2 is the third thread created: pair #3; it crashed before line 10's clock_gettime.
-    expect(r.stderr).to.match(/task pair #3:\n {2}leader: +clock_gettime\(CLOCK_MONOTONIC, .*\(event #20\)/);
+    // Thread 2 crashed before line 10's clock_gettime. Its pair's number is its ring's, which a
+    // thread that ended before it was created may have had first (rings are reused).
+    expect(r.stderr).to.match(/task pair #\d+:\n {2}leader: +clock_gettime\(CLOCK_MONOTONIC, .*\(event #20\)/);
   });
 
-  it('retires the follower (never letting an unfollowed thread run) past the runtime\'s 15 rings', () => {
-    const r = mvrcRun(['--', bin.threads!, '17', '3', ':::', bin.threads!, '17', '3']);
-    expect(r.status).to.equal(0);
-    expect(r.stdout.trimEnd().split('\n').length).to.equal(17 * 3 + 1);
-    expect(r.stderr).to.match(/retired: unsupported/);
-    expect(r.stderr).to.contain('more threads and processes than the runtime has rings');
-  });
+  // More tasks alive at once than --max-tasks: test/runtime-life.test.ts (rings are reused once a
+  // pair ended, so how many threads a program starts over its life no longer matters).
 
   it('pairs child processes by creation order (fork), and the parent sees the leader\'s children', () => {
     const log = join(dir, 'fork.log');
@@ -296,7 +292,7 @@ describe('runtime: leader and follower side by side', function () {
     expect(r.status).to.equal(0);
     expect(r.stdout.trimEnd().split('\n').length).to.equal(3 * 11);
     expect(r.stderr).to.match(/retired: crash/);
-    expect(r.stderr).to.match(/child process \d+ \(task pair #2\) ended without reaching its leader's exit/);
+    expect(r.stderr).to.match(/child process \d+ \(task pair #\d+\) ended without reaching its leader's exit/);
   });
 
   it('runs a command the program spawns (system) once: the follower gets the leader\'s result', () => {
@@ -391,7 +387,7 @@ describe('runtime: leader and follower side by side', function () {
     await writer.close();
     expect(await run.exited, run.err).to.equal(0);
     expect(logText()).to.contain('handler: signal 10\necho: c\ndone\n');
-    expect(run.err).to.not.match(/retired/);
+    expect(run.err, run.err).to.not.match(/retired/);
   });
 
   it('a version updated by replay gets the files the old one mapped and closed (not a placeholder)', async () => {

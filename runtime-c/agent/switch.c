@@ -55,6 +55,7 @@ static void become_leader(tstate *ts) {
   g_agent.shm->follower_attached = g_agent.shm->old_follows;
   ts->leader_stopped = 0;
   g_agent.role = ROLE_LEADER;
+  rc->leader_tgid = g_agent.tgid; /* ring 0 is this process's as the leader now (ring_mine) */
   install_sigsys();
   /* The epoll instances hold the old leader's user data and were polled in its context (a
    * signalfd's wake-ups go to the process that registered it): register every descriptor again
@@ -77,6 +78,7 @@ static void become_follower(tstate *ts) {
   follower_load_rules(g_agent.shm->back_rules);
   t_passthrough = 0;
   g_agent.role = ROLE_FOLLOWER;
+  g_agent.shm->ring[0].follower_tgid = g_agent.tgid; /* and this one follows it (ring_mine) */
   g_agent.mirror_stdio = 0; /* its fd 1/2 are the terminal's, not a log */
   ts->scan_pos = 0;
   ts->scan_index = 0;

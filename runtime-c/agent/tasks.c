@@ -112,6 +112,16 @@ static uint64_t claim_ring(void) {
       spin_unlock(&sh->ring_lock);
       return k;
     }
+    if (pending && sh->journal_valid) {
+      /* A journal keeps every ring from event #0: it ends here, as past its bound, and the ring of
+       * a pair that ended is reused (a later update by replay is refused, saying why). */
+      if (__atomic_exchange_n(&sh->journal_valid, 0, __ATOMIC_SEQ_CST)) {
+        sh->journal_end = sh->ring[0].events;
+        sh->journal_ended_by_tasks = 1;
+      }
+      spin_unlock(&sh->ring_lock);
+      continue;
+    }
     spin_unlock(&sh->ring_lock);
     if (!pending || !recording()) return NO_RING;
     uint64_t t = now_ns();

@@ -155,7 +155,7 @@ typedef struct mvr_shared {
   volatile uint32_t promote_state; /* enum mvr_promote: the role switch handshake */
   volatile uint32_t leader_paused; /* set by the leader agent while it waits at a syscall entry */
   volatile uint32_t old_follows;   /* at the switch: the paused leader becomes the follower (else retired) */
-  volatile uint32_t pad3;
+  volatile uint32_t journal_ended_by_tasks; /* the journal ended because a ring was reused (tasks.c) */
   volatile uint64_t switch_event;   /* ring 0 events the follower had consumed when it took over */
   volatile uint64_t pause_start_ns; /* CLOCK_MONOTONIC when the leader paused for the switch */
   volatile uint64_t pause_ns;       /* how long it was paused until the follower took over */

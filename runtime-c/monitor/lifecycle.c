@@ -303,6 +303,12 @@ void cmd_update(int c, char **tok, int n) {
     return reply_error(
         c, "cannot replay: the journal ended at an earlier handoff (its fork point started a fresh event stream); "
            "use --state handoff; nothing changed, the old version keeps serving");
+  if (!handoff && !shm->journal_valid && shm->journal_ended_by_tasks)
+    return reply_error(c,
+                       "cannot replay: the journal ended at leader event #%llu, when a thread or process started "
+                       "after more than --max-tasks (%u) had run (the journal cannot reuse a ring); use --state "
+                       "handoff, or a larger --max-tasks; nothing changed, the old version keeps serving",
+                       (unsigned long long)shm->journal_end, shm->nrings);
   if (!handoff && !shm->journal_valid)
     return reply_error(
         c,
