@@ -39,18 +39,20 @@
  *    follower's own fd 1/2 (its log, set up by the monitor) are additionally performed, after
  *    matching, so that its output can be read in the log (MVR_MIRROR_STDIO=0 turns this off).
  *  - exit/exit_group are recorded before they run and matched, so a different exit is a divergence.
- *  - Threads: the leader's k-th new thread and the follower's k-th new thread are paired and share
- *    ring k (main threads: ring 0). The follower's clone is matched against the leader's, then
- *    really performed (its threads are its own); each new thread arms syscall user dispatch for
- *    itself on its first instruction (trampoline.S), as SUD is not inherited.
+ *  - Threads: the leader's new thread takes a free ring and names it in its creation's event; the
+ *    follower's thread whose creation matches that event shares it (main threads: ring 0). The
+ *    follower's clone is matched against the leader's, then really performed (its threads are its
+ *    own); each new thread arms syscall user dispatch for itself on its first instruction
+ *    (trampoline.S), as SUD is not inherited.
  *  - Processes: fork (and clone without CLONE_VM) pairs child processes the same way: the
  *    follower's fork is matched against the leader's (recorded after it, with the child's pid,
  *    which the follower's parent sees) and really performed; the child arms SUD for itself
  *    (mvr_after_create). vfork/posix_spawn/system (CLONE_VM without a thread) run unfollowed in
  *    the leader; the follower creates nothing and gets the leader's result, as the spawned
  *    program's effects are external. execve: recorded, run by the leader (the new image runs
- *    untouched); a follower reaching one is retired as "unsupported". Rings are not reused: at
- *    most 15 threads and child processes are followed; a follower needing more is retired.
+ *    untouched); a follower reaching one is retired as "unsupported". Rings are reused once a
+ *    pair ended (tasks.c): --max-tasks bounds the pairs alive at once; a follower needing more is
+ *    retired naming the flag. A process maps only its own tasks' rings (ring_area).
  *  - Once the follower is gone (and no journal is kept), the leader's threads disarm SUD and run
  *    natively.
  *  - Signals: SIGSYS is kept deliverable (stripped from every mask the program sets, handlers for
@@ -74,7 +76,7 @@
  * rollback from the updated-leader stage, failover): mvr_promote in mvr_ring.h; single-threaded
  * programs only (ring 0).
  *
- * Not in v1: following exec, reusing rings, calling mvr_rules_finish at the follower's exit,
+ * Not in v1: following exec, calling mvr_rules_finish at the follower's exit,
  * signals for rules with look-ahead across a signal, role switch of multi-threaded programs.
  */
 #ifndef MVR_AGENT_H
@@ -161,9 +163,9 @@ enum role { ROLE_NONE = 0, ROLE_LEADER, ROLE_FOLLOWER };
  * descriptors (fds.c), the rule module (follow.c). */
 typedef struct agent_state {
   enum role role;
-  mvr_shared *shm; /* the monitor's shared memory: the header (mvr_ring.h); the rings' data follow */
-  int shm_fd;      /* its descriptor, to map a ring's data when a task of this process first uses it */
-  int32_t tgid;    /* this process's id (the rings' leader_tgid/follower_tgid name their owners) */
+  mvr_shared *shm;                  /* the monitor's shared memory: the header (mvr_ring.h); the rings' data follow */
+  int shm_fd;                       /* its descriptor, to map a ring's data when a task of this process first uses it */
+  int32_t tgid;                     /* this process's id (the rings' leader_tgid/follower_tgid name their owners) */
   uint8_t *ring_map[MVR_MAX_RINGS]; /* ring k's data, once mapped here (ring_area) */
   /* Follower: writes to its own fd 1/2 (its log, set up by the monitor) are also performed after
    * matching, so that its output can be read there (MVR_MIRROR_STDIO=0 turns this off). */
@@ -227,8 +229,8 @@ typedef struct tstate {
   int idle_eof;              /* deciding as if the leader's stream ended here (see follower_call) */
   uint64_t wait_head;        /* follower_wait_events: the ring head when it started waiting, and when */
   uint64_t wait_start;
-  int restart;     /* the current call is abandoned: re-issue it after the signal's handler */
-  int restart_sig; /* ... the leader's signal to raise first (0: none, e.g. after a take-over) */
+  int restart;            /* the current call is abandoned: re-issue it after the signal's handler */
+  int restart_sig;        /* ... the leader's signal to raise first (0: none, e.g. after a take-over) */
   uint32_t matched_flags; /* the record flags of the leader's creation a task creation matched */
   /* leader */
   volatile int in_record;     /* a record is being written (record_begin): handlers are deferred */

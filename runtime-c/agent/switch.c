@@ -79,7 +79,7 @@ static void become_follower(tstate *ts) {
   t_passthrough = 0;
   g_agent.role = ROLE_FOLLOWER;
   g_agent.shm->ring[0].follower_tgid = g_agent.tgid; /* and this one follows it (ring_mine) */
-  g_agent.mirror_stdio = 0; /* its fd 1/2 are the terminal's, not a log */
+  g_agent.mirror_stdio = 0;                          /* its fd 1/2 are the terminal's, not a log */
   ts->scan_pos = 0;
   ts->scan_index = 0;
   ts->low = 0;

@@ -120,7 +120,7 @@ typedef struct mvr_ringctl {
   volatile uint32_t follower_exited;   /* 1: that process matched the leader's exit_group and exited */
   volatile uint32_t last_rule;         /* the rule of the follower's last decision (0xffffffff: default) */
   volatile int32_t follower_tgid;      /* the follower process whose task follows this ring */
-  mvr_fcall fcur; /* the follower's current call */
+  mvr_fcall fcur;                      /* the follower's current call */
 } mvr_ringctl;
 
 typedef struct mvr_shared {
@@ -148,20 +148,20 @@ typedef struct mvr_shared {
   _Alignas(64) volatile uint32_t follower_attached; /* 0: the leader stops recording at once */
 
   /* Live update (docs/lifecycle.md). */
-  volatile uint32_t lifecycle;     /* 1: the monitor takes update/promote/commit/rollback (informative) */
-  volatile uint32_t journal_valid; /* 1: ring data holds every leader event from #0 (nothing released) */
-  volatile uint64_t journal_limit; /* bytes of a ring the journal may use; past it journal_valid = 0 */
-  volatile uint64_t journal_end;   /* ring 0's event count when the journal bound was exceeded */
-  volatile uint32_t promote_state; /* enum mvr_promote: the role switch handshake */
-  volatile uint32_t leader_paused; /* set by the leader agent while it waits at a syscall entry */
-  volatile uint32_t old_follows;   /* at the switch: the paused leader becomes the follower (else retired) */
+  volatile uint32_t lifecycle;              /* 1: the monitor takes update/promote/commit/rollback (informative) */
+  volatile uint32_t journal_valid;          /* 1: ring data holds every leader event from #0 (nothing released) */
+  volatile uint64_t journal_limit;          /* bytes of a ring the journal may use; past it journal_valid = 0 */
+  volatile uint64_t journal_end;            /* ring 0's event count when the journal bound was exceeded */
+  volatile uint32_t promote_state;          /* enum mvr_promote: the role switch handshake */
+  volatile uint32_t leader_paused;          /* set by the leader agent while it waits at a syscall entry */
+  volatile uint32_t old_follows;            /* at the switch: the paused leader becomes the follower (else retired) */
   volatile uint32_t journal_ended_by_tasks; /* the journal ended because a ring was reused (tasks.c) */
-  volatile uint64_t switch_event;   /* ring 0 events the follower had consumed when it took over */
-  volatile uint64_t pause_start_ns; /* CLOCK_MONOTONIC when the leader paused for the switch */
-  volatile uint64_t pause_ns;       /* how long it was paused until the follower took over */
-  volatile uint64_t catch_target;   /* ring 0 events a replaying follower must consume to catch up */
-  volatile uint64_t catch_done_ns;  /* CLOCK_MONOTONIC when it had (written by the follower) */
-  char back_rules[1024];            /* rules module (or "") for the paused leader once it follows */
+  volatile uint64_t switch_event;           /* ring 0 events the follower had consumed when it took over */
+  volatile uint64_t pause_start_ns;         /* CLOCK_MONOTONIC when the leader paused for the switch */
+  volatile uint64_t pause_ns;               /* how long it was paused until the follower took over */
+  volatile uint64_t catch_target;           /* ring 0 events a replaying follower must consume to catch up */
+  volatile uint64_t catch_done_ns;          /* CLOCK_MONOTONIC when it had (written by the follower) */
+  char back_rules[1024];                    /* rules module (or "") for the paused leader once it follows */
 
   /* Handoff (docs/handoff.md, "Under multi-version execution"). */
   volatile uint32_t dsu_pending;   /* the monitor wrote a request on the leader's DSU channel */

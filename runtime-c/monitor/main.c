@@ -52,11 +52,12 @@ options opt;
 sigset_t orig_mask;
 
 static void usage(const char *msg) {
-  mvr_die("%s\nusage: mvr-monitor --agent SO [--rules SO] [--back SO] [--control SOCK] [--follower-log FILE] "
-          "[--state-dir DIR] [--ring-size BYTES] [--journal-size BYTES] [--deadline-ms N] [--max-tasks N] "
-          "[--leader-env K=V]... [--follower-env K=V]... -- LEADER_CMD... [::: FOLLOWER_CMD...]\n"
-          "       mvr-monitor --agent SO --record TRACE [--ring-size BYTES] [--max-tasks N] [--leader-env K=V]... -- CMD...",
-          msg);
+  mvr_die(
+      "%s\nusage: mvr-monitor --agent SO [--rules SO] [--back SO] [--control SOCK] [--follower-log FILE] "
+      "[--state-dir DIR] [--ring-size BYTES] [--journal-size BYTES] [--deadline-ms N] [--max-tasks N] "
+      "[--leader-env K=V]... [--follower-env K=V]... -- LEADER_CMD... [::: FOLLOWER_CMD...]\n"
+      "       mvr-monitor --agent SO --record TRACE [--ring-size BYTES] [--max-tasks N] [--leader-env K=V]... -- CMD...",
+      msg);
 }
 
 static uint64_t parse_num(const char *flag, const char *s) {
@@ -106,8 +107,7 @@ static void parse_args(int argc, char **argv) {
         usage(msg);
       }
       opt.max_tasks = (uint32_t)n;
-    }
-    else if (!strcmp(a, "--leader-env") || !strcmp(a, "--follower-env")) {
+    } else if (!strcmp(a, "--leader-env") || !strcmp(a, "--follower-env")) {
       int lead = a[2] == 'l';
       if (!strchr(v, '=')) usage("--leader-env/--follower-env expect K=V");
       if ((lead ? opt.n_leader_env : opt.n_follower_env) >= MAX_ENV) usage("too many environment settings");

@@ -393,7 +393,8 @@ void reap(void) {
          * not ended, or its next call would find no leader event and diverge. */
         stopped_by = sig;
         if (role_switch.op != OP_NONE && role_switch.client >= 0) {
-          reply_error(role_switch.client, "the leader was stopped by the operator (%s) during the switch", strsignal(sig));
+          reply_error(role_switch.client, "the leader was stopped by the operator (%s) during the switch",
+                      strsignal(sig));
           role_switch.client = -1;
         }
         role_switch.op = OP_NONE;
