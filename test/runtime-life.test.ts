@@ -178,11 +178,12 @@ describe('runtime: a program\'s life (signals, process trees, tasks, sizes, limi
     expect(readFileSync(log, 'utf8')).to.equal(r.stdout);
   });
 
-  // Redis's "very big payload" requests are 1-4 MB: one read of 4 MB reaches the follower whole,
-  // and one write of 4 MB is compared whole (a follower differing in the last byte is caught).
-  it('gives the follower a 4 MB read whole and compares a 4 MB write whole', () => {
+  // Redis's "very big payload" requests are 1-4 MB; a read or write of any size reaches the
+  // follower whole or is compared whole: 20 MB here, more than the whole ring (16 MiB), so the
+  // event is split across chunk records that the follower reassembles as the leader writes them.
+  it('gives the follower a 20 MB read whole and compares a 20 MB write whole (larger than the ring)', () => {
     const data = join(dir, 'big.bin');
-    const bytes = Buffer.alloc(4 << 20);
+    const bytes = Buffer.alloc(20_000_000);
     for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7 + (i >> 12)) & 0xff;
     writeFileSync(data, bytes);
     const log = join(dir, 'big.log');
@@ -191,15 +192,16 @@ describe('runtime: a program\'s life (signals, process trees, tasks, sizes, limi
     expect(err, err).to.not.match(/retired/);
     expect(same.status).to.equal(0);
     expect(Buffer.compare(same.stdout, bytes)).to.equal(0);
-    // The follower's log (its stdout and stderr): the same checksum line, then the leader's 4 MB.
+    // The follower's log (its stdout and stderr): the same checksum line, then the leader's 20 MB.
     const followerLog = readFileSync(log);
     const line = followerLog.subarray(0, followerLog.length - bytes.length).toString();
-    expect(line).to.match(/^read 4194304 bytes, checksum \d+\n$/);
+    expect(line).to.match(/^read 20000000 bytes, checksum \d+\n$/);
     expect(err).to.contain(line);
     expect(followerLog.subarray(followerLog.length - bytes.length).equals(bytes)).to.equal(true);
-    const diff = spawnSync(process.execPath, [CLI, 'run', '--', bin, 'big', data, ':::', binF, 'big', data, 'Z'], { cwd: REPO, maxBuffer: 64 << 20, timeout: 100_000 });
+    // A follower writing another last byte is caught (a 1 MiB ring: the write wraps it 20 times).
+    const diff = spawnSync(process.execPath, [CLI, 'run', '--ring-size', '1048576', '--', bin, 'big', data, ':::', binF, 'big', data, 'Z'], { cwd: REPO, maxBuffer: 64 << 20, timeout: 100_000 });
     expect(diff.status).to.equal(0);
     expect(diff.stderr.toString()).to.match(/retired: divergence at leader event #\d+/);
-    expect(diff.stderr.toString()).to.match(/follower: write\(1, /);
+    expect(diff.stderr.toString()).to.match(/follower: write\(1, ".*"\.\.\., 20000000\)/);
   });
 });

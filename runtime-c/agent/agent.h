@@ -208,6 +208,8 @@ typedef struct parsed {
   uint64_t pos; /* ring position of the record */
   uint32_t flags;
   uint64_t ep_data; /* epoll_ctl: the leader's epoll_event.data (blanked in the event itself) */
+  uint8_t *big;     /* a split event's bytes, reassembled here (freed once the event is released) */
+  uint64_t big_len;
 } parsed;
 
 /* One per thread the agent follows or records (its ring), allocated by tstate_new outside the
@@ -232,6 +234,10 @@ typedef struct tstate {
   int restart;            /* the current call is abandoned: re-issue it after the signal's handler */
   int restart_sig;        /* ... the leader's signal to raise first (0: none, e.g. after a take-over) */
   uint32_t matched_flags; /* the record flags of the leader's creation a task creation matched */
+  /* A split event being reassembled (MVR_RECF_SPLIT): its header, and its bytes so far. */
+  mvr_rec split_hdr;
+  uint8_t *split_buf;
+  uint64_t split_total, split_got;
   /* leader */
   volatile int in_record;     /* a record is being written (record_begin): handlers are deferred */
   volatile uint64_t deferred; /* signals whose handler was deferred (bit sig-1), with their info */

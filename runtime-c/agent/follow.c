@@ -5,6 +5,44 @@
 
 /* ---- follower: the leader view over the ring -------------------------------------------------- */
 
+/* A split event (MVR_RECF_SPLIT): its header, then chunk records with its bytes, which the follower
+ * copies into its own memory as they come and whose ring room it frees at once when it holds no
+ * earlier event (else the leader waits for that room, bounded as ever: rules that hold events
+ * across a larger-than-ring read are the limit). */
+static void split_begin(tstate *ts, const mvr_rec *r) {
+  if (ts->split_buf) agent_fatal("corrupt ring record");
+  uint64_t total = 0;
+  for (unsigned i = 0; i < 6; i++) total += r->len[i];
+  ts->split_hdr = *r;
+  ts->split_total = total;
+  ts->split_got = 0;
+  ts->split_buf = raw_alloc(total ? total : 1);
+  if (!ts->split_buf) agent_fatal("cannot allocate memory for a large leader event");
+  ts->scan_pos += r->size;
+  if (ts->low == ts->scan_index) __atomic_store_n(&ts->rc->tail, ts->scan_pos, __ATOMIC_SEQ_CST);
+}
+
+/* Takes one chunk; returns 1 when the event is complete (scan_pos then stays at the last chunk,
+ * which the caller skips like the event's own record). */
+static int split_take(tstate *ts, const mvr_ringrec *rr) {
+  mvr_ringctl *rc = ts->rc;
+  uint64_t n = rr->h.len[0];
+  if (!ts->split_buf || rr->h.index != ts->split_hdr.index || n > ts->split_total - ts->split_got)
+    agent_fatal("corrupt ring record");
+  memcpy(ts->split_buf + ts->split_got, rr->buf[0], n);
+  ts->split_got += n;
+  if (ts->split_got == ts->split_total) return 1;
+  ts->scan_pos += rr->h.size;
+  if (ts->low == ts->scan_index) {
+    __atomic_store_n(&rc->tail, ts->scan_pos, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&rc->leader_waiting, __ATOMIC_SEQ_CST)) {
+      __atomic_add_fetch(&rc->tail_seq, 1, __ATOMIC_SEQ_CST);
+      futex_wake(&rc->tail_seq);
+    }
+  }
+  return 0;
+}
+
 const mvr_event *view_get(void *ctx, uint64_t index, int *eof) {
   tstate *ts = ctx;
   mvr_ringctl *rc = ts->rc;
@@ -23,6 +61,20 @@ const mvr_event *view_get(void *ctx, uint64_t index, int *eof) {
     const mvr_rec *r = &rr.h;
     if (r->kind == MVR_REC_PAD) {
       ts->scan_pos += r->size;
+      continue;
+    }
+    if (r->kind == MVR_REC_CHUNK) {
+      if (!split_take(ts, &rr)) continue;
+      uint32_t last = rr.h.size;
+      rr.h = ts->split_hdr; /* complete: the event, its bytes in the follower's own memory */
+      rr.h.size = last;     /* what is skipped now: the last chunk */
+      uint64_t off = 0;
+      for (unsigned i = 0; i < 6; i++) {
+        rr.buf[i] = ts->split_buf + off;
+        off += rr.h.len[i];
+      }
+    } else if (r->kind == MVR_REC_EVENT && (r->flags & MVR_RECF_SPLIT)) {
+      split_begin(ts, r);
       continue;
     }
     if (r->kind == MVR_REC_AGENT) {
@@ -56,6 +108,13 @@ const mvr_event *view_get(void *ctx, uint64_t index, int *eof) {
     /* epoll_event.data is each version's own (a pointer, an index): it is taken out of the
      * comparison on both sides and translated instead (epoll_note_ctl, epoll_translate). */
     pe->ep_data = 0;
+    pe->big = NULL;
+    if (r->flags & MVR_RECF_SPLIT) { /* its ring room was freed with its chunks */
+      pe->big = ts->split_buf;
+      pe->big_len = ts->split_total;
+      pe->pos = ts->scan_pos + r->size;
+      ts->split_buf = NULL;
+    }
     if (r->nr == SYS_epoll_ctl && pe->ev.buf[3] && pe->ev.buf_len[3] >= 12) {
       memcpy(&pe->ep_data, pe->ev.buf[3] + 4, 8);
       memset((uint8_t *)(uintptr_t)pe->ev.buf[3] + 4, 0, 8);
@@ -112,6 +171,11 @@ static void follower_release(tstate *ts) {
   uint64_t lw = g_rules.low_water(ts->rstate);
   if (lw > ts->scan_index) lw = ts->scan_index;
   if (lw > ts->low) {
+    for (uint64_t i = ts->low; i < lw; i++) { /* split events' reassembled bytes */
+      parsed *pe = &ts->win[i % WIN];
+      if (pe->big) RAW2(SYS_munmap, pe->big, pe->big_len ? pe->big_len : 1);
+      pe->big = NULL;
+    }
     uint64_t pos = lw < ts->scan_index ? ts->win[lw % WIN].pos : ts->scan_pos;
     ts->low = lw;
     rc->consumed = lw;
@@ -178,10 +242,12 @@ int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only) {
   unsigned slots = mvr_si_model_slots(nr);
   model_src ms;
   if (slots) model_describe(nr, args, 0, 0, &ms);
+  /* The leader records buffers whole when they are split across chunks (as the leader's cap). */
+  uint64_t cap = g_agent.shm->split_events ? 0xfffffff8ull : g_agent.shm->max_buf;
   for (unsigned i = 0; i < 6; i++) {
     call.args[i] = args[i];
     if (slots & (1u << i)) {
-      uint64_t n = ms.full[i] < g_agent.shm->max_buf ? ms.full[i] : g_agent.shm->max_buf;
+      uint64_t n = ms.full[i] < cap ? ms.full[i] : cap;
       call.buf_len[i] = n;
       if (!ms.out[i]) call.buf[i] = model_view(&ms, i, n);
       continue;
@@ -190,7 +256,7 @@ int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only) {
     int k = mvr_si_kind(nr, i);
     if (mvr_kind_is_in(k) && args[i]) {
       call.buf[i] = (const uint8_t *)(uintptr_t)args[i];
-      call.buf_len[i] = mvr_in_len(nr, i, args, g_agent.shm->max_buf);
+      call.buf_len[i] = mvr_in_len(nr, i, args, cap);
     } else if (mvr_kind_is_out(k)) {
       call.buf_len[i] = mvr_out_cap(nr, i, args);
     }

@@ -233,7 +233,17 @@ const uint8_t *model_view(const model_src *m, unsigned i, uint64_t n) {
       break;
     }
   if (!ts) return NULL;
-  thread_buffer(&ts->gather, &ts->gather_cap);
+  if (ts->gather && n > ts->gather_cap && g_agent.shm->split_events) {
+    /* Larger than the cap: the leader's event holds it whole (split), so the call must too. */
+    RAW2(SYS_munmap, ts->gather, ts->gather_cap);
+    ts->gather = NULL;
+  }
+  if (!ts->gather) {
+    ts->gather_cap = g_agent.shm->max_buf ? g_agent.shm->max_buf : 1;
+    if (n > ts->gather_cap && g_agent.shm->split_events) ts->gather_cap = n;
+    ts->gather = raw_alloc(ts->gather_cap);
+    if (!ts->gather) agent_fatal("cannot allocate the gather buffer");
+  }
   if (n > ts->gather_cap) n = ts->gather_cap;
   iov_gather(ts->gather, m->iov[i], m->iovcnt[i], n);
   return ts->gather;

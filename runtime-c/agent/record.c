@@ -74,6 +74,43 @@ static void ring_publish(tstate *ts, uint64_t end) {
   }
 }
 
+/* Writes the bytes of a split event (MVR_RECF_SPLIT) after its header: chunk records of at most
+ * the per-buffer cap, each published at once so that the follower takes it and frees its room
+ * while the next is written. Returns 0 when the leader gave up on the follower. */
+static int write_chunks(tstate *ts, const int64_t *args, const uint64_t *lens, unsigned slots, const model_src *ms) {
+  uint64_t cap = g_agent.shm->max_buf;
+  for (unsigned i = 0; i < 6; i++) {
+    if (!lens[i]) continue;
+    const uint8_t *src = (const uint8_t *)(uintptr_t)args[i];
+    uint8_t *gathered = NULL;
+    if (slots & (1u << i)) { /* iovecs, a msghdr's parts: gathered once, then cut */
+      gathered = raw_alloc(lens[i]);
+      if (!gathered) return 0;
+      model_copy(ms, i, gathered, lens[i]);
+      src = gathered;
+    }
+    for (uint64_t off = 0; off < lens[i];) {
+      uint64_t n = lens[i] - off < cap ? lens[i] - off : cap;
+      uint64_t end;
+      mvr_rec *c = ring_reserve(ts, sizeof(mvr_rec) + mvr_align8(n), &end);
+      if (!c) {
+        if (gathered) RAW2(SYS_munmap, gathered, lens[i]);
+        return 0;
+      }
+      memset(c, 0, sizeof *c);
+      c->size = (uint32_t)(sizeof(mvr_rec) + mvr_align8(n));
+      c->kind = MVR_REC_CHUNK;
+      c->index = ts->rc->events;
+      c->len[0] = (uint32_t)n;
+      memcpy(c + 1, src + off, n);
+      ring_publish(ts, end);
+      off += n;
+    }
+    if (gathered) RAW2(SYS_munmap, gathered, lens[i]);
+  }
+  return 1;
+}
+
 void leader_record(uint32_t nr, const int64_t *args, int64_t ret, uint32_t flags) {
   tstate *ts = t_ts;
   if (!ts || ts->leader_stopped || g_agent.role != ROLE_LEADER) return;
@@ -83,6 +120,9 @@ void leader_record(uint32_t nr, const int64_t *args, int64_t ret, uint32_t flags
   }
   mvr_ringctl *rc = ts->rc;
   uint64_t cap = g_agent.shm->max_buf;
+  /* With a follower, a buffer past the cap is split across chunk records rather than cut (up to
+   * what a record's 32-bit lengths hold). */
+  uint64_t limit = g_agent.shm->split_events ? 0xfffffff8ull : cap;
   uint64_t lens[6];
   uint64_t need = sizeof(mvr_rec);
   unsigned arity = mvr_si_arity(nr);
@@ -94,8 +134,9 @@ void leader_record(uint32_t nr, const int64_t *args, int64_t ret, uint32_t flags
     lens[i] = 0;
     if (slots & (1u << i)) {
       uint64_t full = ms.out[i] && (flags & MVR_RECF_NORET) ? 0 : ms.full[i];
-      lens[i] = full > cap ? cap : full;
-      if (full > cap) flags |= MVR_RECF_TRUNCATED;
+      lens[i] = full > limit ? limit : full;
+      if (full > limit) flags |= MVR_RECF_TRUNCATED;
+      if (lens[i] > cap) flags |= MVR_RECF_SPLIT;
       need += mvr_align8(lens[i]);
       continue;
     }
@@ -104,10 +145,12 @@ void leader_record(uint32_t nr, const int64_t *args, int64_t ret, uint32_t flags
     uint64_t full = 0;
     if (mvr_kind_is_in(k)) full = mvr_in_len(nr, i, args, UINT64_MAX);
     else if (mvr_kind_is_out(k) && !(flags & MVR_RECF_NORET)) full = mvr_out_len(nr, i, args, ret, UINT64_MAX);
-    lens[i] = full > cap ? cap : full;
-    if (full > cap) flags |= MVR_RECF_TRUNCATED;
+    lens[i] = full > limit ? limit : full;
+    if (full > limit) flags |= MVR_RECF_TRUNCATED;
+    if (lens[i] > cap) flags |= MVR_RECF_SPLIT;
     need += mvr_align8(lens[i]);
   }
+  if (flags & MVR_RECF_SPLIT) need = sizeof(mvr_rec); /* the bytes follow in chunk records */
   /* No handler of the program runs while the record is written: its own syscalls would be
    * recorded in the middle of it otherwise (record_begin). */
   record_begin(ts);
@@ -128,6 +171,7 @@ void leader_record(uint32_t nr, const int64_t *args, int64_t ret, uint32_t flags
   uint8_t *p = (uint8_t *)(r + 1);
   for (unsigned i = 0; i < 6; i++) {
     r->len[i] = (uint32_t)lens[i];
+    if (flags & MVR_RECF_SPLIT) continue;
     if (lens[i] && (slots & (1u << i))) model_copy(&ms, i, p, lens[i]);
     else if (lens[i]) memcpy(p, (const void *)(uintptr_t)args[i], lens[i]);
     p += mvr_align8(lens[i]);
@@ -135,6 +179,17 @@ void leader_record(uint32_t nr, const int64_t *args, int64_t ret, uint32_t flags
   /* Descriptors travel before the event is published, so the follower never waits for them. */
   if (creates_fds(nr, args) && !(flags & MVR_RECF_NORET) && !leader_send_fds(ts, nr, args, ret, r->index)) {
     ts->leader_stopped = 1;
+    record_end(ts);
+    return;
+  }
+  if (flags & MVR_RECF_SPLIT) {
+    ring_publish(ts, end); /* the header first: the follower starts taking the chunks */
+    if (!write_chunks(ts, args, lens, slots, &ms)) {
+      ts->leader_stopped = 1;
+      record_end(ts);
+      return;
+    }
+    rc->events = rc->events + 1;
     record_end(ts);
     return;
   }

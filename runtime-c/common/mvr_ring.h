@@ -29,6 +29,7 @@
 #define MVR_REC_EVENT 1u
 #define MVR_REC_PAD 2u
 #define MVR_REC_SIGNAL 3u /* a signal handler of the leader ran before event `index`; nr = the signal */
+#define MVR_REC_CHUNK 5u  /* bytes of the split event before it (MVR_RECF_SPLIT): len[0] bytes follow the header */
 #define MVR_REC_AGENT                                                                                                  \
   4u /* a note between agents, not an event (no index): args[0] = fd, args[1] = the
                            * new leader's epoll user data for it (written when a follower is promoted) */
@@ -36,6 +37,10 @@
 /* Record flags. */
 #define MVR_RECF_TRUNCATED 1u /* some buffer was cut at the per-buffer cap */
 #define MVR_RECF_NORET 2u     /* recorded before the call (exit_group, execve, clone): ret unknown */
+/* A buffer was larger than the per-buffer cap: the record has no buffers, len[i] are the full
+ * lengths, and the bytes follow in MVR_REC_CHUNK records (each parameter's in order, unpadded),
+ * written as the follower frees room; it reassembles them in its own memory. */
+#define MVR_RECF_SPLIT 4u
 /* A task creation (clone, fork) names the new task pair's ring in its upper 16 bits, as ring + 1
  * (0: the leader had no ring for it, more tasks were alive at once than --max-tasks allows): the
  * follower's matching creation takes the same ring. */
@@ -170,6 +175,7 @@ typedef struct mvr_shared {
    * the backlog that built up meanwhile: a full ring then retires it at once, since waiting
    * would pause the leader's clients for a follower that is not consuming yet. */
   volatile uint32_t follower_catching_up;
+  uint32_t split_events; /* set by the monitor when a follower may run: the leader splits large buffers */
 
   mvr_ringctl ring[MVR_MAX_RINGS];
 } mvr_shared;

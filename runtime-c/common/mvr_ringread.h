@@ -32,7 +32,8 @@ typedef struct mvr_ringrec {
  *    within what is published (size <= head - pos) and within the data area (it never wraps);
  *  - a PAD record runs exactly to the end of the data area (only its size and kind are read);
  *  - any other record is one of the known kinds and holds at least its header and its buffers:
- *    sizeof(mvr_rec) + the sum of the 8-aligned len[i] <= size.
+ *    sizeof(mvr_rec) + the sum of the 8-aligned len[i] <= size, except an event split across
+ *    chunk records (MVR_RECF_SPLIT), whose len[i] are the bytes of the chunks after it.
  * Whether the index is the one expected is the caller's to check (it knows which one that is). */
 static inline int mvr_ring_read(const uint8_t *data, uint64_t data_size, uint64_t pos, uint64_t head,
                                 mvr_ringrec *out) {
@@ -50,11 +51,14 @@ static inline int mvr_ring_read(const uint8_t *data, uint64_t data_size, uint64_
     out->h.kind = sk[1];
     return MVR_RR_OK;
   }
-  if (sk[1] != MVR_REC_EVENT && sk[1] != MVR_REC_SIGNAL && sk[1] != MVR_REC_AGENT) return MVR_RR_CORRUPT;
+  if (sk[1] != MVR_REC_EVENT && sk[1] != MVR_REC_SIGNAL && sk[1] != MVR_REC_AGENT && sk[1] != MVR_REC_CHUNK)
+    return MVR_RR_CORRUPT;
   if (size < sizeof(mvr_rec)) return MVR_RR_CORRUPT;
   memcpy(&out->h, data + off, sizeof out->h);
   out->h.size = sk[0]; /* the values checked above, whatever the writer did since */
   out->h.kind = sk[1];
+  /* A split event's bytes follow in chunk records: len[i] are not in this one (buf[i] stay NULL). */
+  if (out->h.kind == MVR_REC_EVENT && (out->h.flags & MVR_RECF_SPLIT)) return MVR_RR_OK;
   uint64_t at = sizeof(mvr_rec);
   for (unsigned i = 0; i < 6; i++) {
     uint64_t n = mvr_align8(out->h.len[i]); /* at most 2^32: six of them cannot overflow */

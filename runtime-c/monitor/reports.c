@@ -27,8 +27,8 @@ static const mvr_rec *find_event(unsigned ring, uint64_t index, mvr_event *ev, m
       ev->ret = rr.h.ret;
       for (int i = 0; i < 6; i++) {
         ev->args[i] = rr.h.args[i];
-        ev->buf[i] = rr.h.len[i] ? rr.buf[i] : NULL;
-        ev->buf_len[i] = rr.h.len[i];
+        ev->buf[i] = rr.h.len[i] ? rr.buf[i] : NULL; /* NULL for a split event's (in chunks) */
+        ev->buf_len[i] = ev->buf[i] ? rr.h.len[i] : 0;
       }
       *hdr = rr.h;
       return hdr;

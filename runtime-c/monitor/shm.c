@@ -41,6 +41,8 @@ void create_shm(void) {
    * requests), so that a record with two large buffers still fits; a larger one is cut (a
    * truncated event, which retires the follower if it needs those bytes). */
   shm->max_buf = data_size / 4;
+  /* Larger ones are split across chunk records for a follower; a trace (--record) cuts them. */
+  shm->split_events = !opt.record;
   /* A recording leader waits for the monitor's drain, which only the speed of the trace file
    * holds back: a full ring is worth a long wait there, as giving up loses events. */
   shm->ring_wait_ms = opt.record ? RECORD_WAIT_MS : opt.deadline_ms;
