@@ -204,4 +204,28 @@ describe('runtime: a program\'s life (signals, process trees, tasks, sizes, limi
     expect(diff.stderr.toString()).to.match(/retired: divergence at leader event #\d+/);
     expect(diff.stderr.toString()).to.match(/follower: write\(1, ".*"\.\.\., 20000000\)/);
   });
+
+  // A user's LD_PRELOAD comes before the agent: its write() and clock_gettime() see the program's
+  // calls as without mvrc, and the agent records what they pass on (the follower, preloading the
+  // same library, gets the leader's clock through it and writes the same upper-cased lines).
+  it('a user\'s preloaded interposer sees the program's write and clock calls first; the agent sees what it passes on', () => {
+    const lib = join(dir, 'preload.so');
+    execFileSync('cc', ['-std=c11', '-Wall', '-Wextra', '-Werror', '-D_GNU_SOURCE', '-O1', '-shared', '-fPIC', '-o', lib, join(REPO, 'test', 'fixtures', 'mvr-preload.c'), '-ldl']);
+    const native = spawnSync(bin, ['clock'], { input: 'a\n', encoding: 'utf8', env: { ...process.env, LD_PRELOAD: lib } });
+    const shifted = (out: string) => Number(/^CLOCK (\d+)\n/.exec(out)?.[1]) - Date.now() / 1000;
+    expect(shifted(native.stdout)).to.be.above(999_000); // what the interposer does alone
+    const log = join(dir, 'preload.log');
+    const pre = `LD_PRELOAD=${lib}`;
+    const r = mvrcRun(['--leader-env', pre, '--follower-env', pre, '--follower-log', log, '--', bin, 'clock', ':::', binF, 'clock'], 'a\n');
+    expect(r.stderr, r.stderr).to.not.match(/retired/);
+    expect(r.status).to.equal(0);
+    expect(shifted(r.stdout)).to.be.above(999_000);
+    expect(r.stdout).to.match(/^CLOCK \d+\nECHO: A\nDONE\n$/);
+    expect(readFileSync(log, 'utf8')).to.equal(r.stdout);
+    // The leader's agent recorded the upper-cased write: a follower without the library differs.
+    const lone = mvrcRun(['--leader-env', pre, '--', bin, 'clock', ':::', binF, 'clock'], 'a\n');
+    expect(lone.stdout).to.match(/^CLOCK \d+\nECHO: A\nDONE\n$/);
+    expect(lone.stderr).to.match(/retired: divergence/);
+    expect(lone.stderr).to.match(/leader: +write\(1, "CLOCK \d+\\n", \d+\)/);
+  });
 });

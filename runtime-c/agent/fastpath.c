@@ -13,9 +13,11 @@
  * two versions' events compare the same whichever way each call came. They are not cancellation
  * points (pthread_cancel needs glibc's internals). */
 
-/* A library preloaded after the agent that defines one of these symbols (a user's LD_PRELOAD,
- * which the monitor keeps after the agent's) gets the call first, as without the agent: the
- * wrapper yields to it, and its own call of libc's function traps as usual. */
+/* A user's LD_PRELOAD comes before the agent (the monitor puts it there): its definitions get
+ * the program's calls first, and its calls of the next definition reach these wrappers. A library
+ * found after the agent that defines one of these symbols (loaded by the program itself) gets the
+ * call too, as without the agent: the wrapper yields to it, and its own call of libc's function
+ * traps as usual. */
 enum {
   FW_READ,
   FW_WRITE,

@@ -93,8 +93,8 @@ int start_handoff(char *err, size_t cap) {
   snprintf(tmp, sizeof tmp, "env=" MVR_ENV_DSU_CTL_FD "=%d", dsu_no);
   sb_field(&b, tmp);
   for (int i = 0; i < upd.n_env; i++) {
-    /* The agent first, as spawn() does: its time functions must win; the user's preloads stay. */
-    char *e = !strncmp(upd.env[i], "LD_PRELOAD=", 11) ? mvr_fmt("env=LD_PRELOAD=%s:%s", opt.agent, upd.env[i] + 11)
+    /* The user's preloads first, as spawn() does: they interpose as without mvrc. */
+    char *e = !strncmp(upd.env[i], "LD_PRELOAD=", 11) ? mvr_fmt("env=LD_PRELOAD=%s:%s", upd.env[i] + 11, opt.agent)
                                                       : mvr_fmt("env=%s", upd.env[i]);
     sb_field(&b, e);
     free(e);

@@ -47,7 +47,7 @@ void spawn(struct version *v, char **argv, int log_fd, int chan, int dsu, const 
     return;
   }
   sigprocmask(SIG_SETMASK, &orig_mask, NULL);
-  /* The user's settings first, so that a LD_PRELOAD among them is kept after the agent's. */
+  /* The user's settings first, so that a LD_PRELOAD among them is kept, before the agent's. */
   set_env_list(env, n_env);
   if (dsu >= 0) {
     char buf[32];
@@ -67,11 +67,16 @@ void spawn(struct version *v, char **argv, int log_fd, int chan, int dsu, const 
     fcntl(mine, F_SETFD, 0);
     const char *old = getenv("LD_PRELOAD");
     if (old && *old) {
-      /* The agent first: its time functions must win; the user's own preloads stay. */
+      /* The user's preloads first: a library interposing read, write, clock_gettime... gets the
+       * program's calls as it would without mvrc, and its own calls of the next definition reach
+       * the agent (which records or matches what it passes on). The dynamic loader runs the
+       * constructors in the reverse order, so the agent's arms syscall user dispatch before the
+       * user's run: their calls are recorded and matched too. A sanitizer runtime (libasan),
+       * which must come first, can be preloaded. */
       size_t n = strlen(opt.agent) + strlen(old) + 2;
       char *pre = malloc(n);
       if (!pre) _exit(127);
-      snprintf(pre, n, "%s:%s", opt.agent, old);
+      snprintf(pre, n, "%s:%s", old, opt.agent);
       setenv("LD_PRELOAD", pre, 1);
     } else {
       setenv("LD_PRELOAD", opt.agent, 1);
