@@ -212,6 +212,8 @@ typedef struct parsed {
   uint64_t big_len;
 } parsed;
 
+#define MATCHED_CREATION (1u << 15) /* in tstate.matched_flags: a creation was matched (not a record flag) */
+
 /* One per thread the agent follows or records (its ring), allocated by tstate_new outside the
  * program's heap (raw mmap); t_ts is the calling thread's (NULL: not followed). The follower's
  * fields hold its view over the ring (the window of parsed events the rule module looks at); the

@@ -346,7 +346,7 @@ int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only) {
   rc->last_rule = step->rule;
   if (is_creation(nr)) { /* the leader's creation names the new pair's ring (tasks.c) */
     const parsed *pe = step->follower_action == MVR_F_MATCH ? held(ts, step->event) : NULL;
-    ts->matched_flags = pe ? pe->flags : 0;
+    ts->matched_flags = pe ? pe->flags | MATCHED_CREATION : 0;
   }
   int64_t ret = step->ret;
   const parsed *mev = NULL;

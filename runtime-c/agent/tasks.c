@@ -137,13 +137,17 @@ static uint32_t ring_flag(uint64_t k) { return k < MVR_MAX_RINGS ? MVR_RECF_RING
 /* Follower: the ring the leader's matching creation named (follower_call keeps its flags). */
 static uint64_t follower_ring(uint32_t nr, const int64_t *a) {
   __atomic_add_fetch(&g_agent.shm->follower_threads, 1, __ATOMIC_SEQ_CST);
-  int64_t k = MVR_RECF_RING_OF(t_ts ? t_ts->matched_flags : 0);
+  uint32_t f = t_ts ? t_ts->matched_flags : 0;
+  int64_t k = MVR_RECF_RING_OF(f);
   if (k <= 0 || (uint64_t)k >= g_agent.shm->nrings) {
     char why[200];
-    snprintf(why, sizeof why,
-             "more threads and processes alive at once than --max-tasks allows (%u, the main thread included): "
-             "the leader's new task is not followed",
-             g_agent.shm->nrings);
+    if (!(f & MATCHED_CREATION))
+      snprintf(why, sizeof why, "the follower's new task matches no task the leader created (a rule decided it)");
+    else
+      snprintf(why, sizeof why,
+               "more threads and processes alive at once than --max-tasks allows (%u, the main thread included): "
+               "the leader's new task is not followed",
+               g_agent.shm->nrings);
     mvr_call c;
     memset(&c, 0, sizeof c);
     c.nr = nr;
@@ -220,7 +224,8 @@ long mvr_after_create(long ret) {
      * its calls are native, the fast path's included (t_armed: a copy of the parent's, or with
      * vfork the parent's own, given back in the parent's branch below). */
     t_armed = 0;
-    g_agent.tgid = (int32_t)RAW0(SYS_getpid);
+    /* Not in a vfork child (t_create.follow is 0), which shares the parent's memory. */
+    if (t_create.follow) g_agent.tgid = (int32_t)RAW0(SYS_getpid);
     if (!t_create.follow || t_create.ring >= g_agent.shm->nrings) return 0;
     if (g_agent.role == ROLE_LEADER && !recording()) return 0;
     /* The parent's rings are its own: only this process's is kept mapped (address space). */
