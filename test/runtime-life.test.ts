@@ -139,6 +139,16 @@ describe('runtime: a program\'s life (signals, process trees, tasks, sizes, limi
     expect(processesOf(binF), 'the follower\'s child outlived mvrc run').to.deep.equal([]);
   });
 
+  // The leader's parent kills its child (as servers end their workers): the child records no end,
+  // and the follower's child, asleep in a call of its own, would never learn its pair is over.
+  it('a leader child process killed by a signal ends its follower counterpart: no retirement, none left', () => {
+    const r = mvrcRun(['--', bin, 'forkchild', 'A', ':::', binF, 'forkchild', 'A']);
+    expect(r.stderr, r.stderr).to.not.match(/retired/);
+    expect(r.status).to.equal(0);
+    expect(r.stdout).to.equal('parent A\n');
+    expect(processesOf(binF), 'the follower\'s child outlived mvrc run').to.deep.equal([]);
+  });
+
   // Rings are reused once a pair of tasks ended: a program's 16th thread no longer cuts the
   // follower off (16 rings by default, the main thread's included).
   it('follows 100 threads started and joined one after another (rings reused), each one\'s calls matched', () => {
@@ -208,7 +218,7 @@ describe('runtime: a program\'s life (signals, process trees, tasks, sizes, limi
   // A user's LD_PRELOAD comes before the agent: its write() and clock_gettime() see the program's
   // calls as without mvrc, and the agent records what they pass on (the follower, preloading the
   // same library, gets the leader's clock through it and writes the same upper-cased lines).
-  it('a user\'s preloaded interposer sees the program's write and clock calls first; the agent sees what it passes on', () => {
+  it('a user\'s preloaded interposer sees the program\'s write and clock calls first; the agent sees what it passes on', () => {
     const lib = join(dir, 'preload.so');
     execFileSync('cc', ['-std=c11', '-Wall', '-Wextra', '-Werror', '-D_GNU_SOURCE', '-O1', '-shared', '-fPIC', '-o', lib, join(REPO, 'test', 'fixtures', 'mvr-preload.c'), '-ldl']);
     const native = spawnSync(bin, ['clock'], { input: 'a\n', encoding: 'utf8', env: { ...process.env, LD_PRELOAD: lib } });

@@ -247,8 +247,58 @@ static int children_alive(void) {
 
 int follower_active(void) { return follower.state == P_RUNNING || (follower.state == P_FINISHED && children_alive()); }
 
+/* A leader child process that ended without recording its end (killed by a signal: its parent's
+ * kill, as servers end their workers) ends its follower counterpart too, once that one has
+ * consumed all of its events: a follower task waiting in a call of its own (a sleep) would
+ * otherwise never learn that its pair is over. It is not a fault of the follower. */
+static void ring_eof_monitor(mvr_ringctl *rc) {
+  __atomic_store_n(&rc->leader_eof, 1, __ATOMIC_SEQ_CST);
+  __atomic_add_fetch(&rc->head_seq, 1, __ATOMIC_SEQ_CST);
+  futex_wake(&rc->head_seq);
+}
+
+static int lchild_pidfd[MVR_MAX_RINGS];
+static uint32_t lchild_gen[MVR_MAX_RINGS];
+
+static void end_with_leader_children(void) {
+  for (unsigned k = 1; k < shm->nrings && k < MVR_MAX_RINGS; k++) {
+    mvr_ringctl *rc = &shm->ring[k];
+    uint32_t gen = __atomic_load_n(&rc->gen, __ATOMIC_SEQ_CST);
+    if (lchild_pidfd[k] && lchild_gen[k] != gen) {
+      if (lchild_pidfd[k] > 0) close(lchild_pidfd[k]);
+      lchild_pidfd[k] = 0;
+    }
+    int tg = rc->leader_tgid;
+    if (lchild_pidfd[k] == -1 || tg <= 0 || tg == leader.pid || rc->leader_eof || rc->follower_exited) continue;
+    if (!lchild_pidfd[k]) {
+      int fd = (int)syscall(SYS_pidfd_open, tg, 0);
+      if (fd < 0 && errno != ESRCH) continue; /* try again later */
+      lchild_pidfd[k] = fd < 0 ? -2 : fd;     /* -2: gone already (its parent reaped it) */
+      lchild_gen[k] = gen;
+    }
+    if (lchild_pidfd[k] > 0) {
+      struct pollfd pf = {lchild_pidfd[k], POLLIN, 0};
+      if (poll(&pf, 1, 0) != 1) continue; /* still running */
+    }
+    if (rc->leader_eof || rc->consumed < rc->events || rc->follower_pid <= 0) continue;
+    if (lchild_pidfd[k] > 0) close(lchild_pidfd[k]);
+    lchild_pidfd[k] = -1; /* done with this pair */
+    int fpid = rc->follower_pid;
+    __atomic_store_n(&rc->follower_exited, 1, __ATOMIC_SEQ_CST); /* ended with its pair: no crash */
+    ring_eof_monitor(rc);
+    int fd = child_pidfd[k] > 0 ? child_pidfd[k] : (int)syscall(SYS_pidfd_open, fpid, 0);
+    if (fd >= 0) syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
+    if (fd >= 0 && fd != child_pidfd[k]) close(fd);
+    tl_add(
+        "task-end",
+        "the leader's child process %d (task pair #%u) was ended by a signal; its follower counterpart %d was ended with it",
+        tg, k, fpid);
+  }
+}
+
 void check_progress(void) {
   if (!follower_active()) return;
+  end_with_leader_children();
   check_follower_children();
   if (!follower_active()) {
     if (follower.state == P_FINISHED) detach_follower();
