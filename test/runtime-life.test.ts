@@ -48,6 +48,17 @@ function processesOf(exe: string): number[] {
   return pids;
 }
 
+/** Whether `pid` is blocked in read(2) (its next signal then arrives between two events: a signal
+ *  sent while the leader is between a call and its record is the signal mechanism's own matter,
+ *  docs/runtime.md). */
+function inRead(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/syscall`, 'utf8').split(' ')[0] === '0' && / S /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -80,12 +91,17 @@ describe('runtime: a program\'s life (signals, process trees, tasks, sizes, limi
     const log = join(dir, 'handlers.log');
     const run = startRun(['--follower-log', log, '--', bin, 'handlers', ':::', binF, 'handlers']);
     await run.waitFor('ready\n');
+    const [leader] = processesOf(bin);
+    const blocked = () => eventually(() => inRead(leader!), 'the leader blocked in read');
+    await blocked();
     run.child.kill('SIGHUP');
     await run.waitFor('reload\n');
+    await blocked();
     run.child.kill('SIGUSR1');
     await run.waitFor('usr1\n');
     run.child.stdin!.write('a\n');
     await run.waitFor('echo: a\n');
+    await blocked();
     run.child.kill('SIGTERM'); // the program's handler makes it end with status 3
     expect(await run.exited, run.err).to.equal(3);
     expect(run.out).to.equal('ready\nreload\nusr1\necho: a\nstopping\n');

@@ -259,6 +259,7 @@ static void ring_eof_monitor(mvr_ringctl *rc) {
 
 static int lchild_pidfd[MVR_MAX_RINGS];
 static uint32_t lchild_gen[MVR_MAX_RINGS];
+static uint8_t eof_by_monitor[MVR_MAX_RINGS]; /* ended by reap() at the leader's exit, not recorded */
 
 static void end_with_leader_children(void) {
   for (unsigned k = 1; k < shm->nrings && k < MVR_MAX_RINGS; k++) {
@@ -269,7 +270,9 @@ static void end_with_leader_children(void) {
       lchild_pidfd[k] = 0;
     }
     int tg = rc->leader_tgid;
-    if (lchild_pidfd[k] == -1 || tg <= 0 || tg == leader.pid || rc->leader_eof || rc->follower_exited) continue;
+    /* Its end recorded by the agent (not merely marked when the main leader process exited). */
+    int recorded_end = rc->leader_eof && !eof_by_monitor[k];
+    if (lchild_pidfd[k] == -1 || tg <= 0 || tg == leader.pid || recorded_end || rc->follower_exited) continue;
     if (!lchild_pidfd[k]) {
       int fd = (int)syscall(SYS_pidfd_open, tg, 0);
       if (fd < 0 && errno != ESRCH) continue; /* try again later */
@@ -280,7 +283,7 @@ static void end_with_leader_children(void) {
       struct pollfd pf = {lchild_pidfd[k], POLLIN, 0};
       if (poll(&pf, 1, 0) != 1) continue; /* still running */
     }
-    if (rc->leader_eof || rc->consumed < rc->events || rc->follower_pid <= 0) continue;
+    if (rc->consumed < rc->events || rc->follower_pid <= 0) continue;
     if (lchild_pidfd[k] > 0) close(lchild_pidfd[k]);
     lchild_pidfd[k] = -1; /* done with this pair */
     int fpid = rc->follower_pid;
@@ -475,6 +478,7 @@ void reap(void) {
         continue;
       }
       for (unsigned k = 0; k < MVR_MAX_RINGS; k++) {
+        if (!shm->ring[k].leader_eof) eof_by_monitor[k] = 1;
         __atomic_store_n(&shm->ring[k].leader_eof, 1, __ATOMIC_SEQ_CST);
         __atomic_add_fetch(&shm->ring[k].head_seq, 1, __ATOMIC_SEQ_CST);
         futex_wake(&shm->ring[k].head_seq);
