@@ -344,7 +344,7 @@ int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only) {
     follower_retire(MVR_REPORT_INTERNAL, "the rules module returned an unknown status", &call, ts->low, step->rule);
 
   rc->last_rule = step->rule;
-  if (is_creation(nr)) { /* the leader's creation names the new pair's ring (tasks.c) */
+  if (mvr_si_policy(nr) & MVR_POL_TASK) { /* the leader's creation names the new pair's ring (tasks.c) */
     const parsed *pe = step->follower_action == MVR_F_MATCH ? held(ts, step->event) : NULL;
     ts->matched_flags = pe ? pe->flags | MATCHED_CREATION : 0;
   }
