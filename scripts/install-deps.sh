@@ -21,6 +21,7 @@ REQUIRED=(
   "strace cmd:strace"
   "graphviz cmd:dot"
   "nginx file:/usr/sbin/nginx"
+  "memcached file:/usr/bin/memcached"
   "clang-format cmd:clang-format"
 )
 
