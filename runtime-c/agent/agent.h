@@ -9,7 +9,8 @@
  * epoll.c (epoll user data per version), signals.c
  * (signal-mask hygiene, the program's handlers, executing a call), tasks.c (threads and
  * processes), switch.c (role switch), handoff.c (handoff under MVE, mvr_agent_api.h), fastpath.c
- * (the hot calls' libc symbols), util.c (no-libc helpers), trampoline.S (the allowed region).
+ * (the hot calls' libc symbols), order.c (order across tasks), util.c (no-libc helpers),
+ * trampoline.S (the allowed region).
  *
  * Everything declared here is hidden (-fvisibility=hidden, and the pragma below for the
  * declarations): the agent exports only the fast path's libc symbols and mvr_agent.
@@ -210,6 +211,7 @@ typedef struct parsed {
   uint64_t ep_data; /* epoll_ctl: the leader's epoll_event.data (blanked in the event itself) */
   uint8_t *big;     /* a split event's bytes, reassembled here (freed once the event is released) */
   uint64_t big_len;
+  uint64_t prod;    /* the producers stamped before it (order.c) */
 } parsed;
 
 #define MATCHED_CREATION (1u << 15) /* in tstate.matched_flags: a creation was matched (not a record flag) */
@@ -241,7 +243,9 @@ typedef struct tstate {
   uint8_t *split_buf;
   uint64_t split_total, split_got;
   /* leader */
-  volatile int in_record;     /* a record is being written (record_begin): handlers are deferred */
+  volatile int in_record; /* records being written (record_begin, nested): handlers are deferred */
+  int pre_valid;          /* a producer's stamp, taken before its call (order.c) */
+  uint64_t pre_seq, pre_prod;
   volatile uint64_t deferred; /* signals whose handler was deferred (bit sig-1), with their info */
   siginfo_t deferred_info[65];
   mvr_leader_view view;
@@ -404,6 +408,14 @@ int prelude_call(uint32_t nr, const int64_t *a, greg_t *g);
 
 /* fastpath.c */
 void fast_init(void);
+
+/* order.c */
+void order_note_fds(uint32_t nr, const int64_t *a, int64_t ret);
+int order_enter(tstate *ts, uint32_t nr, const int64_t *a);
+void order_leave(tstate *ts);
+void order_stamp(tstate *ts, mvr_rec *r);
+void order_restart(void);
+void order_take(tstate *ts, const parsed *pe);
 
 #pragma GCC visibility pop
 

@@ -93,6 +93,7 @@ const mvr_event *view_get(void *ctx, uint64_t index, int *eof) {
     parsed *pe = &ts->win[ts->scan_index % WIN];
     pe->pos = ts->scan_pos;
     pe->flags = r->flags;
+    pe->prod = r->prod;
     pe->ev.index = r->index;
     pe->ev.nr = r->nr;
     pe->ev.ret = r->ret;
@@ -170,6 +171,8 @@ static void follower_release(tstate *ts) {
   mvr_ringctl *rc = ts->rc;
   uint64_t lw = g_rules.low_water(ts->rstate);
   if (lw > ts->scan_index) lw = ts->scan_index;
+  /* Taken one by one, each once the producers before it are (order.c). */
+  for (uint64_t i = ts->low; i < lw; i++) order_take(ts, &ts->win[i % WIN]);
   if (lw > ts->low) {
     for (uint64_t i = ts->low; i < lw; i++) { /* split events' reassembled bytes */
       parsed *pe = &ts->win[i % WIN];
@@ -348,6 +351,10 @@ int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only) {
     const parsed *pe = step->follower_action == MVR_F_MATCH ? held(ts, step->event) : NULL;
     ts->matched_flags = pe ? pe->flags | MATCHED_CREATION : 0;
   }
+  /* The events this decision consumes are taken in order before anything of it is applied: the
+   * descriptors it installs, the results the program sees. */
+  uint64_t lw = g_rules.low_water(ts->rstate);
+  for (uint64_t i = ts->low; i < lw && i < ts->scan_index; i++) order_take(ts, &ts->win[i % WIN]);
   int64_t ret = step->ret;
   const parsed *mev = NULL;
   if (decide_only) {

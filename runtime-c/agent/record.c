@@ -166,6 +166,7 @@ void leader_record(uint32_t nr, const int64_t *args, int64_t ret, uint32_t flags
   r->nr = nr;
   r->flags = flags;
   r->index = rc->events;
+  order_stamp(ts, r);
   for (unsigned i = 0; i < 6; i++) r->args[i] = args[i];
   r->ret = ret;
   uint8_t *p = (uint8_t *)(r + 1);
@@ -216,7 +217,7 @@ void leader_record_signal(int sig) {
   }
   memset(r, 0, sizeof *r);
   r->size = (uint32_t)sizeof(mvr_rec);
-  r->kind = MVR_REC_SIGNAL;
+  r->kind = MVR_REC_SIGNAL; /* not an event: no stamp */
   r->nr = (uint32_t)sig;
   r->index = ts->rc->events;
   ring_publish(ts, end);

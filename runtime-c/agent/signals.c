@@ -35,13 +35,13 @@ static struct ksigaction g_kact[65];
  * with the same siginfo, once the record is published. The kernel's own bookkeeping (sa_mask,
  * SA_RESTART of an interrupted call) applies at that second delivery. */
 void record_begin(tstate *ts) {
-  ts->in_record = 1;
+  ts->in_record++; /* nested: a producer's call and its record (order.c) */
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
 }
 
 void record_end(tstate *ts) {
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
-  ts->in_record = 0;
+  if (--ts->in_record > 0) return;
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
   while (ts->deferred) {
     int sig = __builtin_ctzll(ts->deferred) + 1;

@@ -17,6 +17,20 @@ int agent_call(uint32_t nr, const int64_t *a, int64_t *ret) {
    * must share: those creating descriptors, and wait4/waitid, whose results name the leader's
    * child processes (mvr_syscalls.h, `recorded`). */
   if (!(mvr_si_policy(nr) & MVR_POL_RECORDED)) {
+    if (g_agent.role == ROLE_FOLLOWER && t_ts && (nr == SYS_futex || mvr_si_blocks(nr))) {
+      /* A follower thread may block here on a lock another of its threads holds while that one
+       * waits for this one's next event (order.c): the monitor's report shows where it is. */
+      mvr_ringctl *rc = t_ts->rc;
+      rc->fcur.valid = 0;
+      rc->fcur.nr = nr;
+      for (unsigned i = 0; i < 6; i++) rc->fcur.args[i] = a[i];
+      rc->fcur.event = t_ts->low;
+      rc->fcur.valid = 1;
+      rc->in_local = 1;
+      *ret = exec_call(nr, a);
+      rc->in_local = 0;
+      return 1;
+    }
     *ret = exec_call(nr, a);
     return 1;
   }
@@ -28,12 +42,22 @@ int agent_call(uint32_t nr, const int64_t *a, int64_t *ret) {
     if (g_agent.role != ROLE_LEADER) return 0;
   }
   if (g_agent.role == ROLE_LEADER) {
+    /* A producer is stamped before its call (order.c). */
+    int ordered = order_enter(t_ts, nr, a);
     int64_t r = exec_call(nr, a);
     /* Kicked out of a blocking call for a role switch: the call did not happen; it is re-issued,
-     * and pauses at its entry. */
-    if (r == -EINTR && __atomic_load_n(&g_agent.shm->promote_state, __ATOMIC_SEQ_CST) == MVR_PROMOTE_REQ) return 0;
+     * and pauses at its entry (a producer keeps its stamp for it). */
+    if (r == -EINTR && __atomic_load_n(&g_agent.shm->promote_state, __ATOMIC_SEQ_CST) == MVR_PROMOTE_REQ) {
+      if (ordered) order_leave(t_ts);
+      return 0;
+    }
     if (nr == SYS_epoll_ctl && r == 0) epoll_note_own(a);
+    if (t_ts) order_note_fds(nr, a, r);
     leader_record(nr, a, r, 0);
+    if (ordered) {
+      t_ts->pre_valid = 0; /* used, or the follower is gone */
+      order_leave(t_ts);
+    }
     *ret = r;
     return 1;
   }

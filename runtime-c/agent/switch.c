@@ -32,6 +32,7 @@ void ring_restart(mvr_ringctl *rc) {
   rc->leader_wait_ns = 0;
   g_agent.shm->journal_valid = 0;
   g_agent.shm->overflow = 0;
+  order_restart();
 }
 
 /* The follower becomes the leader: it has consumed every event of the paused (or dead) leader. */

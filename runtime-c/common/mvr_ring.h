@@ -22,7 +22,7 @@
 #include "mvr_abi.h"
 
 #define MVR_SHM_MAGIC 0x4d565231u /* "MVR1" */
-#define MVR_SHM_VERSION 5u
+#define MVR_SHM_VERSION 6u
 #define MVR_HDR_SIZE (256u * 1024u)
 #define MVR_REPORT_MAX 8192u
 
@@ -47,6 +47,7 @@
 #define MVR_RECF_RING_SHIFT 16u
 #define MVR_RECF_RING(k) ((uint32_t)((k) + 1u) << MVR_RECF_RING_SHIFT)
 #define MVR_RECF_RING_OF(flags) ((int64_t)((flags) >> MVR_RECF_RING_SHIFT) - 1) /* -1: none */
+#define MVR_RECF_PRODUCER 8u  /* an effect other tasks may observe (see "Order across tasks" below) */
 
 typedef struct mvr_rec {
   uint32_t size; /* whole record, header + buffers, multiple of 8 */
@@ -57,7 +58,22 @@ typedef struct mvr_rec {
   int64_t args[6];
   int64_t ret;
   uint32_t len[6]; /* recorded bytes per parameter; buffers follow in parameter order, each 8-aligned */
+  uint64_t seq;    /* MVR_REC_EVENT: its place in the one order over all the leader's tasks (from 1) */
+  uint64_t prod;   /* MVR_REC_EVENT: producers stamped before it (a producer: its own number, from 0) */
 } mvr_rec;
+
+/* Order across tasks (threads and processes of one version; agent/order.c).
+ * Every event gets `seq` from the shared counter order_seq: one order over all tasks, consistent
+ * with each task's own. A *producer* is an event whose effect another task of the version may
+ * observe, through the kernel or through a client that acts on it: a write of any kind (to an
+ * eventfd or pipe between its threads, a reply to a client), a signal sent, a close or epoll_ctl in
+ * a multi-threaded process (the list is order.c's). A producer takes its stamp before
+ * the call runs (its effect comes after it), every other event after its call returned (what it
+ * observed came before it); `prod` counts the producers stamped before (order_prod). The follower
+ * takes an event only once order_done (the producers its tasks have taken, in producer order)
+ * reaches the event's `prod`: whatever another task did that could have caused it, the follower's
+ * task for it did first. Producers are thus taken in the leader's producer order; the rest of the
+ * events in any order that respects it. */
 
 /* What a follower thread is doing, for crash reports (written before each decision). */
 typedef struct mvr_fcall {
@@ -125,6 +141,8 @@ typedef struct mvr_ringctl {
   volatile uint32_t follower_exited;   /* 1: that process matched the leader's exit_group and exited */
   volatile uint32_t last_rule;         /* the rule of the follower's last decision (0xffffffff: default) */
   volatile int32_t follower_tgid;      /* the follower process whose task follows this ring */
+  volatile uint32_t in_local;          /* 1 while the follower thread is in a blocking call it executes itself */
+  volatile uint64_t order_wait;        /* 1 + the producer it waits for (order_done), 0: not waiting (reports) */
   mvr_fcall fcur;                      /* the follower's current call */
 } mvr_ringctl;
 
@@ -176,6 +194,14 @@ typedef struct mvr_shared {
    * would pause the leader's clients for a follower that is not consuming yet. */
   volatile uint32_t follower_catching_up;
   uint32_t split_events; /* set by the monitor when a follower may run: the leader splits large buffers */
+
+  /* Order across tasks (above): the leader's counters, and the producers the follower took. Both
+   * start again with a fresh stream (ring_restart) and for a new follower (from event #0). */
+  _Alignas(64) volatile uint64_t order_seq;  /* leader: events stamped */
+  volatile uint64_t order_prod;              /* leader: producers stamped */
+  _Alignas(64) volatile uint64_t order_done; /* follower: producers taken (all below it) */
+  volatile uint32_t order_wake;              /* futex word: bumped when order_done moves and someone waits */
+  volatile uint32_t order_waiters;           /* follower threads waiting for order_done */
 
   mvr_ringctl ring[MVR_MAX_RINGS];
 } mvr_shared;

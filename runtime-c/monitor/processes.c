@@ -380,6 +380,7 @@ void reset_follower_side(void) {
   shm->report_kind = MVR_REPORT_NONE;
   shm->report[0] = 0;
   shm->follower_threads = 0;
+  shm->order_done = 0; /* the new follower takes the producers from event #0 */
   for (unsigned k = 0; k < MVR_MAX_RINGS; k++) {
     mvr_ringctl *rc = &shm->ring[k];
     rc->tail = 0; /* the journal: nothing was released */
@@ -389,6 +390,8 @@ void reset_follower_side(void) {
     rc->follower_pid = 0;
     rc->follower_waiting = 0;
     rc->fcur.valid = 0;
+    rc->in_local = 0;
+    rc->order_wait = 0;
     rc->last_rule = MVR_RULE_DEFAULT;
     last_consumed_k[k] = 0;
     last_progress_k[k] = 0;

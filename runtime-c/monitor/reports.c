@@ -38,6 +38,37 @@ static const mvr_rec *find_event(unsigned ring, uint64_t index, mvr_event *ev, m
   return NULL;
 }
 
+/* Which task pair's leader event is producer `p` (mvr_ring.h, "Order across tasks"), among those
+ * not yet released; -1 when none is (its leader task has not recorded it yet). */
+static int find_producer(uint64_t p, uint64_t *index, char *text, size_t cap) {
+  for (unsigned k = 0; k < MVR_MAX_RINGS; k++) {
+    mvr_ringctl *rc = &shm->ring[k];
+    uint64_t pos = rc->tail, head = __atomic_load_n(&rc->head, __ATOMIC_ACQUIRE), size = shm->data_size;
+    const uint8_t *data = ring_data + (uint64_t)k * size;
+    mvr_ringrec rr;
+    while (mvr_ring_read(data, size, pos, head, &rr) == MVR_RR_OK) {
+      if (rr.h.kind == MVR_REC_EVENT && (rr.h.flags & MVR_RECF_PRODUCER) && rr.h.prod == p) {
+        mvr_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.index = rr.h.index;
+        ev.nr = rr.h.nr;
+        ev.ret = rr.h.ret;
+        for (int i = 0; i < 6; i++) {
+          ev.args[i] = rr.h.args[i];
+          ev.buf[i] = rr.h.len[i] ? rr.buf[i] : NULL;
+          ev.buf_len[i] = rr.h.len[i];
+        }
+        mvr_format_event(text, cap, &ev, !(rr.h.flags & MVR_RECF_NORET));
+        *index = rr.h.index;
+        return (int)k;
+      }
+      if (rr.h.kind == MVR_REC_EVENT && rr.h.prod > p) break; /* stamps grow along a ring */
+      pos += rr.h.size;
+    }
+  }
+  return -1;
+}
+
 /* The text of rule `idx` of the rules module, for reports (the module is a data table to the
  * monitor: it is opened, never run). */
 static void rule_text(char *out, size_t cap, uint32_t idx) {
@@ -94,8 +125,25 @@ char *context_lines(void) {
     if (k) mvr_sb_printf(&b, "  task pair #%u:\n", k);
     mvr_sb_printf(
         &b,
-        "  leader:   %s (event #%llu)\n  follower: %s (its last syscall, #%llu)\n  rule:     %s (its last decision)\n",
-        lev, (unsigned long long)event, fcall, (unsigned long long)rc->follower_calls, rule);
+        "  leader:   %s (event #%llu)\n  follower: %s (its last syscall, #%llu%s)\n  rule:     %s (its last decision)\n",
+        lev, (unsigned long long)event, fcall, (unsigned long long)rc->follower_calls,
+        rc->in_local ? "; blocked in it now, a call it makes itself: a lock or a condition?" : "", rule);
+    uint64_t w = rc->order_wait;
+    if (w) {
+      /* Order across tasks: this follower task waits until another takes an earlier producer. */
+      char ptext[1024];
+      uint64_t pidx = 0;
+      int m = find_producer(w - 1, &pidx, ptext, sizeof ptext);
+      if (m >= 0)
+        mvr_sb_printf(&b,
+                      "  order:    waits for task pair #%d to take its leader event #%llu first, which the leader made "
+                      "before this one and another task may have observed: %s\n",
+                      m, (unsigned long long)pidx, ptext);
+      else
+        mvr_sb_printf(
+            &b, "  order:    waits for an earlier leader event another task has not recorded yet (producer #%llu)\n",
+            (unsigned long long)(w - 1));
+    }
   }
   return mvr_sb_take(&b);
 }
