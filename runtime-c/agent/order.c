@@ -17,6 +17,8 @@
  *    client may act on it on another connection, which another task serves (memcached: a set
  *    answered on one connection, then a get of that key on another);
  *  - a signal sent (kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo);
+ *  - the creation of a followed child process (fork, clone without CLONE_VM): recorded in the
+ *    parent once it returns, when the child may have recorded events already (tasks.c);
  *  - close, shutdown, dup2/dup3 of a channel (the other end sees the end of the stream), and of any
  *    descriptor in a process with more than one followed thread (another thread's next descriptor
  *    may get that number, which the follower installs under the same number); epoll_ctl there
@@ -99,7 +101,10 @@ static int producer(uint32_t nr, const int64_t *a) {
     case SYS_tkill:
     case SYS_tgkill:
     case SYS_rt_sigqueueinfo:
-    case SYS_rt_tgsigqueueinfo: return 1;
+    case SYS_rt_tgsigqueueinfo:
+    case SYS_fork: /* a followed child process (tasks.c): it is recorded after the child's first events */
+    case SYS_clone:
+    case SYS_clone3: return 1;
     case SYS_close:
     case SYS_shutdown: return is_internal(a[0]) || (g_agent.my_rings & (g_agent.my_rings - 1));
     case SYS_dup2:

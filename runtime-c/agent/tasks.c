@@ -12,6 +12,7 @@ static TLS struct {
   int64_t args[6];
   int64_t leader_ret; /* follower: the leader's result, which the follower's program sees */
   int armed;          /* the parent's t_armed (a vfork child shares, and clears, the parent's) */
+  int ordered;        /* leader: the creation took its order stamp before the call (order.c) */
 } t_create;
 
 /* ---- threads and processes -------------------------------------------------------------------- */
@@ -212,6 +213,10 @@ void handle_creation(uint32_t nr, const int64_t *a, greg_t *g) {
   } else if (t_create.follow) {
     t_create.ring = claim_ring();
   }
+  /* A followed child is recorded in the parent after it returns, and the child may record events
+   * first: stamped before the call, the creation comes before them in the order (else the
+   * follower's parent would wait for the events of a child it has not created yet). */
+  t_create.ordered = g_agent.role == ROLE_LEADER && t_create.follow && order_enter(t_ts, nr, a);
   mvr_native_ret = (uint64_t)g[REG_RIP];
   g[REG_RAX] = nr;
   g[REG_RIP] = (greg_t)(uintptr_t)mvr_create_stub;
@@ -224,6 +229,11 @@ long mvr_after_create(long ret) {
      * its calls are native, the fast path's included (t_armed: a copy of the parent's, or with
      * vfork the parent's own, given back in the parent's branch below). */
     t_armed = 0;
+    /* The parent's stamp is the parent's to record; signals deferred meanwhile are raised here. */
+    if (t_create.ordered) {
+      t_ts->pre_valid = 0;
+      order_leave(t_ts);
+    }
     /* Not in a vfork child (t_create.follow is 0), which shares the parent's memory. */
     if (t_create.follow) g_agent.tgid = (int32_t)RAW0(SYS_getpid);
     if (!t_create.follow || t_create.ring >= g_agent.shm->nrings) return 0;
@@ -257,6 +267,10 @@ long mvr_after_create(long ret) {
     }
     if (ret > 0 && t_create.ring < g_agent.shm->nrings) g_agent.shm->ring[t_create.ring].leader_tgid = (int32_t)ret;
     leader_record(t_create.nr, t_create.args, ret, t_create.follow ? ring_flag(t_create.ring) : 0);
+    if (t_create.ordered) {
+      t_ts->pre_valid = 0;
+      order_leave(t_ts);
+    }
     return ret;
   }
   /* The monitor watches the follower's child processes through their rings: named here by the
