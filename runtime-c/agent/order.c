@@ -33,8 +33,8 @@
  * answers, which the second version can only reproduce by chance.
  *
  * Cost: one atomic add per event in the leader (order_seq), two for a producer; in the follower,
- * one load per event taken (order_done), per producer a compare-and-swap, and a wake-up only when
- * a task waits. Producers are taken in the leader's producer order, so follower tasks that serve
+ * one load per event taken (order_done), per producer a compare-and-swap, and a futex wake of
+ * exactly the tasks it lets go on, when some wait. Producers are taken in the leader's producer order, so follower tasks that serve
  * requests take turns at each reply. A producer blocked in the leader (a write to a full pipe or
  * to a slow client on a blocking socket) holds back every later event of the follower until it
  * returns. */
@@ -167,31 +167,36 @@ void order_take(tstate *ts, const parsed *pe) {
   mvr_shared *shm = g_agent.shm;
   uint64_t need = pe->prod;
   if (__atomic_load_n(&shm->order_done, __ATOMIC_ACQUIRE) < need) {
+    /* Asleep until the task that takes the producer it needs wakes exactly this one: on two
+     * vCPUs shared with the leader and its clients, yielding or waking every waiting task costs
+     * the scheduling rounds that the producer's own task needs. */
     mvr_ringctl *rc = ts->rc;
-    for (unsigned spins = 0;; spins++) {
-      uint32_t w = __atomic_load_n(&shm->order_wake, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&shm->order_waiters, 1, __ATOMIC_SEQ_CST);
+    for (;;) {
+      uint32_t w = __atomic_load_n(&rc->order_futex, __ATOMIC_SEQ_CST);
+      __atomic_store_n(&rc->order_need, need, __ATOMIC_SEQ_CST);
       uint64_t done = __atomic_load_n(&shm->order_done, __ATOMIC_SEQ_CST);
       if (done >= need) break;
       rc->order_wait = done + 1;
-      /* The producer is usually being taken on the other vCPU right now: yield a few times
-       * before sleeping (a futex round trip costs the other task a wake-up). */
-      if (spins < 4) {
-        RAW0(SYS_sched_yield);
-        continue;
-      }
-      __atomic_add_fetch(&shm->order_waiters, 1, __ATOMIC_SEQ_CST);
-      if (__atomic_load_n(&shm->order_done, __ATOMIC_SEQ_CST) < need) futex_wait(&shm->order_wake, w, 50 * 1000000ull);
-      __atomic_sub_fetch(&shm->order_waiters, 1, __ATOMIC_SEQ_CST);
+      futex_wait(&rc->order_futex, w, 50 * 1000000ull);
     }
+    __atomic_store_n(&rc->order_need, 0, __ATOMIC_SEQ_CST);
+    __atomic_sub_fetch(&shm->order_waiters, 1, __ATOMIC_SEQ_CST);
     rc->order_wait = 0;
   }
   /* All producers before it are taken: order_done == need, unless it was taken already (a
    * decision's events are taken before it is applied, and again when they are released). */
   if ((pe->flags & MVR_RECF_PRODUCER) &&
-      __atomic_compare_exchange_n(&shm->order_done, &need, need + 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
-    if (__atomic_load_n(&shm->order_waiters, __ATOMIC_SEQ_CST)) {
-      __atomic_add_fetch(&shm->order_wake, 1, __ATOMIC_SEQ_CST);
-      futex_wake(&shm->order_wake);
+      __atomic_compare_exchange_n(&shm->order_done, &need, need + 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST) &&
+      __atomic_load_n(&shm->order_waiters, __ATOMIC_SEQ_CST)) {
+    uint64_t done = need + 1;
+    for (unsigned k = 0; k < MVR_MAX_RINGS; k++) {
+      mvr_ringctl *o = &shm->ring[k];
+      uint64_t n = __atomic_load_n(&o->order_need, __ATOMIC_SEQ_CST);
+      if (n && n <= done) {
+        __atomic_add_fetch(&o->order_futex, 1, __ATOMIC_SEQ_CST);
+        futex_wake(&o->order_futex);
+      }
     }
   }
 }

@@ -143,6 +143,8 @@ typedef struct mvr_ringctl {
   volatile int32_t follower_tgid;      /* the follower process whose task follows this ring */
   volatile uint32_t in_local;          /* 1 while the follower thread is in a blocking call it executes itself */
   volatile uint64_t order_wait;        /* 1 + the producer it waits for (order_done), 0: not waiting (reports) */
+  volatile uint64_t order_need;        /* the order_done it waits for (0: none): who to wake (order.c) */
+  volatile uint32_t order_futex;       /* futex word it sleeps on meanwhile */
   mvr_fcall fcur;                      /* the follower's current call */
 } mvr_ringctl;
 
@@ -200,8 +202,7 @@ typedef struct mvr_shared {
   _Alignas(64) volatile uint64_t order_seq;  /* leader: events stamped */
   volatile uint64_t order_prod;              /* leader: producers stamped */
   _Alignas(64) volatile uint64_t order_done; /* follower: producers taken (all below it) */
-  volatile uint32_t order_wake;              /* futex word: bumped when order_done moves and someone waits */
-  volatile uint32_t order_waiters;           /* follower threads waiting for order_done */
+  volatile uint32_t order_waiters;           /* follower tasks waiting for order_done (each: ring order_need) */
 
   mvr_ringctl ring[MVR_MAX_RINGS];
 } mvr_shared;
