@@ -2,6 +2,10 @@
  * bench/runtime-bench.mjs. Each of --clients connections sends one request, waits for its answer,
  * records the round-trip time and sends the next, for --seconds after a --warmup period. Requests
  * are PUT (SET) and GET in equal parts on --keys random keys, so the server does real work.
+ * With --memcache it speaks memcached's text protocol (set/get) instead, for bench/memcached-bench.mjs:
+ * every key is set first (on the first connection), and a key's value is always the same, so that
+ * what a get answers never depends on which of two connections' requests on a key came first
+ * (which a multi-threaded server decides in its memory: a second version could not answer the same).
  * Prints one JSON line: requests, seconds, rps, p50_us, p99_us, max_us, errors.
  * Written in C rather than in the Node bench so that the client costs far less per request than
  * the server under test: a slow client would hide the server's overhead in the ratios.
@@ -66,7 +70,7 @@ struct client {
 	uint64_t sent_at;
 };
 
-static bool resp_mode;
+static bool resp_mode, mc_mode;
 static unsigned nkeys = 10000;
 
 static void make_request(struct client *c)
@@ -75,9 +79,13 @@ static void make_request(struct client *c)
 	bool put = rnd() & 1;
 	char k[32], v[32];
 	int kl = snprintf(k, sizeof k, "key:%u", key);
-	int vl = snprintf(v, sizeof v, "value-%016llx", (unsigned long long)rnd());
+	int vl = mc_mode ? snprintf(v, sizeof v, "value-%016llx", (unsigned long long)key * 0x9e3779b97f4a7c15ull)
+			 : snprintf(v, sizeof v, "value-%016llx", (unsigned long long)rnd());
 	int n;
-	if (!resp_mode)
+	if (mc_mode)
+		n = put ? snprintf(c->req, sizeof c->req, "set %s 0 0 %d\r\n%s\r\n", k, vl, v)
+			: snprintf(c->req, sizeof c->req, "get %s\r\n", k);
+	else if (!resp_mode)
 		n = put ? snprintf(c->req, sizeof c->req, "PUT %s %s\n", k, v)
 			: snprintf(c->req, sizeof c->req, "GET %s\n", k);
 	else if (put)
@@ -95,6 +103,14 @@ static long answer_len(const char *buf, size_t len)
 	if (!nl)
 		return 0;
 	size_t line = (size_t)(nl - buf) + 1;
+	if (mc_mode) {
+		/* STORED, END (a miss), or VALUE <key> <flags> <bytes>, the data, END. */
+		if (strncmp(buf, "VALUE ", 6) != 0)
+			return strncmp(buf, "STORED", 6) == 0 || strncmp(buf, "END", 3) == 0 ? (long)line : -1;
+		const char *sp = memrchr(buf, ' ', line);
+		size_t total = line + (size_t)strtoul(sp + 1, NULL, 10) + 2 + 5;
+		return len >= total ? (long)total : 0;
+	}
 	if (!resp_mode)
 		return strncmp(buf, "ERROR", 5) == 0 ? -1 : (long)line;
 	if (buf[0] == '-')
@@ -126,9 +142,13 @@ int main(int argc, char **argv)
 			resp_mode = true;
 			continue;
 		}
+		if (strcmp(a, "--memcache") == 0) {
+			mc_mode = true;
+			continue;
+		}
 		if (!v)
 			die("usage: " PROG
-			    " --port N [--clients C] [--seconds S] [--warmup W] [--keys K] [--seed X] [--resp]");
+			    " --port N [--clients C] [--seconds S] [--warmup W] [--keys K] [--seed X] [--resp | --memcache]");
 		i++;
 		if (strcmp(a, "--port") == 0)
 			port = atoi(v);
@@ -169,6 +189,26 @@ int main(int argc, char **argv)
 		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
 		if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0)
 			die("epoll_ctl:");
+	}
+
+	if (mc_mode) {
+		/* Every key set once before the load (so that no get misses because it came first). */
+		for (unsigned key = 0; key < nkeys; key++) {
+			char req[128], in[64];
+			int n = snprintf(req, sizeof req, "set key:%u 0 0 22\r\nvalue-%016llx\r\n", key,
+					 (unsigned long long)key * 0x9e3779b97f4a7c15ull);
+			if (write(cs[0].fd, req, (size_t)n) != n)
+				die("write:");
+			size_t got = 0;
+			while (got < 8) {
+				ssize_t r = read(cs[0].fd, in + got, sizeof in - got);
+				if (r <= 0)
+					die("preloading key %u: no answer", key);
+				got += (size_t)r;
+			}
+			if (strncmp(in, "STORED\r\n", 8) != 0)
+				die("preloading key %u: %.8s", key, in);
+		}
 	}
 
 	size_t lat_cap = 1 << 16, lat_n = 0;

@@ -44,7 +44,9 @@
  *    follower's thread whose creation matches that event shares it (main threads: ring 0). The
  *    follower's clone is matched against the leader's, then really performed (its threads are its
  *    own); each new thread arms syscall user dispatch for itself on its first instruction
- *    (trampoline.S), as SUD is not inherited.
+ *    (trampoline.S), as SUD is not inherited. Across threads and
+ *    processes, the follower takes events in the order that matters (order.c): every event is
+ *    stamped into one order, and an event is taken once the producers stamped before it are.
  *  - Processes: fork (and clone without CLONE_VM) pairs child processes the same way: the
  *    follower's fork is matched against the leader's (recorded after it, with the child's pid,
  *    which the follower's parent sees) and really performed; the child arms SUD for itself
