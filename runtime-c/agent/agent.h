@@ -170,6 +170,7 @@ typedef struct agent_state {
   int shm_fd;                       /* its descriptor, to map a ring's data when a task of this process first uses it */
   int32_t tgid;                     /* this process's id (the rings' leader_tgid/follower_tgid name their owners) */
   uint8_t *ring_map[MVR_MAX_RINGS]; /* ring k's data, once mapped here (ring_area) */
+  volatile uint32_t tasks;          /* this process's followed or recording tasks (tstate_new/tstate_free) */
   /* Follower: writes to its own fd 1/2 (its log, set up by the monitor) are also performed after
    * matching, so that its output can be read there (MVR_MIRROR_STDIO=0 turns this off). */
   int mirror_stdio;
@@ -213,7 +214,7 @@ typedef struct parsed {
   uint64_t ep_data; /* epoll_ctl: the leader's epoll_event.data (blanked in the event itself) */
   uint8_t *big;     /* a split event's bytes, reassembled here (freed once the event is released) */
   uint64_t big_len;
-  uint64_t prod;    /* the producers stamped before it (order.c) */
+  uint64_t prod; /* the producers stamped before it (order.c) */
 } parsed;
 
 #define MATCHED_CREATION (1u << 15) /* in tstate.matched_flags: a creation was matched (not a record flag) */

@@ -81,6 +81,9 @@ void order_note_fds(uint32_t nr, const int64_t *a, int64_t ret) {
   }
 }
 
+/* More than one task of this process is followed or recording: its descriptor table is shared. */
+static int multi_task(void) { return __atomic_load_n(&g_agent.tasks, __ATOMIC_RELAXED) > 1; }
+
 /* Whether a leader call is a producer (above). */
 static int producer(uint32_t nr, const int64_t *a) {
   switch (nr) {
@@ -106,10 +109,10 @@ static int producer(uint32_t nr, const int64_t *a) {
     case SYS_clone:
     case SYS_clone3: return 1;
     case SYS_close:
-    case SYS_shutdown: return is_internal(a[0]) || (g_agent.my_rings & (g_agent.my_rings - 1));
+    case SYS_shutdown: return is_internal(a[0]) || multi_task();
     case SYS_dup2:
-    case SYS_dup3: return is_internal(a[1]) || (g_agent.my_rings & (g_agent.my_rings - 1));
-    case SYS_epoll_ctl: return (g_agent.my_rings & (g_agent.my_rings - 1)) != 0;
+    case SYS_dup3: return is_internal(a[1]) || multi_task();
+    case SYS_epoll_ctl: return multi_task();
     default: return 0;
   }
 }
@@ -190,7 +193,7 @@ void order_take(tstate *ts, const parsed *pe) {
       __atomic_compare_exchange_n(&shm->order_done, &need, need + 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST) &&
       __atomic_load_n(&shm->order_waiters, __ATOMIC_SEQ_CST)) {
     uint64_t done = need + 1;
-    for (unsigned k = 0; k < MVR_MAX_RINGS; k++) {
+    for (unsigned k = 0; k < shm->nrings; k++) {
       mvr_ringctl *o = &shm->ring[k];
       uint64_t n = __atomic_load_n(&o->order_need, __ATOMIC_SEQ_CST);
       if (n && n <= done) {

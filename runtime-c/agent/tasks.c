@@ -244,6 +244,7 @@ long mvr_after_create(long ret) {
         RAW2(SYS_munmap, g_agent.ring_map[k], g_agent.shm->data_size);
         g_agent.ring_map[k] = NULL;
       }
+    g_agent.tasks = 0; /* a new process: its only task is this one */
     tstate *ts = tstate_new((uint32_t)t_create.ring);
     g_fd_installed[t_create.ring] = 0;
     if (g_agent.role == ROLE_FOLLOWER) {

@@ -83,6 +83,7 @@ tstate *tstate_new(uint32_t ring) {
   ts->data = ring_area(ring);
   ts->view.ctx = ts;
   ts->view.get = view_get;
+  __atomic_add_fetch(&g_agent.tasks, 1, __ATOMIC_RELAXED);
   return ts;
 }
 
@@ -90,6 +91,7 @@ tstate *tstate_new(uint32_t ring) {
  * must not leave one state (~200 KiB with the look-ahead window) per thread behind. */
 void tstate_free(tstate *ts) {
   if (!ts) return;
+  __atomic_sub_fetch(&g_agent.tasks, 1, __ATOMIC_RELAXED);
   if (ts->rstate) {
     size_t n = g_rules.state_size ? g_rules.state_size() : 0;
     RAW2(SYS_munmap, ts->rstate, n ? n : 16); /* as follower_thread_init allocated it */

@@ -23,7 +23,7 @@
 
 #define MVR_SHM_MAGIC 0x4d565231u /* "MVR1" */
 #define MVR_SHM_VERSION 6u
-#define MVR_HDR_SIZE (256u * 1024u)
+#define MVR_HDR_SIZE (512u * 1024u)
 #define MVR_REPORT_MAX 8192u
 
 #define MVR_REC_EVENT 1u
@@ -47,7 +47,7 @@
 #define MVR_RECF_RING_SHIFT 16u
 #define MVR_RECF_RING(k) ((uint32_t)((k) + 1u) << MVR_RECF_RING_SHIFT)
 #define MVR_RECF_RING_OF(flags) ((int64_t)((flags) >> MVR_RECF_RING_SHIFT) - 1) /* -1: none */
-#define MVR_RECF_PRODUCER 8u  /* an effect other tasks may observe (see "Order across tasks" below) */
+#define MVR_RECF_PRODUCER 8u /* an effect other tasks may observe (see "Order across tasks" below) */
 
 typedef struct mvr_rec {
   uint32_t size; /* whole record, header + buffers, multiple of 8 */
