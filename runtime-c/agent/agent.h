@@ -76,11 +76,11 @@
  * Live update (docs/lifecycle.md): while `journal_valid` is set, a leader without a follower keeps
  * SUD armed and records into the rings as a journal (nothing is released until the journal bound),
  * so that a new version started later replays its whole history. Role switch (promotion,
- * rollback from the updated-leader stage, failover): mvr_promote in mvr_ring.h; single-threaded
- * programs only (ring 0).
+ * rollback from the updated-leader stage, failover): mvr_promote in mvr_ring.h; a cut across
+ * every thread (switch.c); child processes are not switched.
  *
  * Not in v1: following exec, calling mvr_rules_finish at the follower's exit,
- * signals for rules with look-ahead across a signal, role switch of multi-threaded programs.
+ * signals for rules with look-ahead across a signal, role switch of programs with child processes.
  */
 #ifndef MVR_AGENT_H
 #define MVR_AGENT_H
@@ -180,6 +180,12 @@ typedef struct agent_state {
    * is being loaded; only local calls are allowed). */
   int handoff_follower;
   volatile int prelude;
+  /* Role switches (switch.c): the shm's switch_gen this process has applied (its role is the one
+   * that switch gave it), the lock under which one thread applies a switch for the whole process,
+   * and each ring's thread state here (the take-over writes agent notes into ring 0's). */
+  volatile uint32_t gen;
+  volatile uint32_t switch_lock;
+  struct tstate *ring_ts[MVR_MAX_RINGS];
 } agent_state;
 
 extern agent_state g_agent;
@@ -197,6 +203,9 @@ extern TLS int t_handoff_fork;
 extern TLS int t_armed;
 /* The application's return address for the creation stubs (tasks.c, read by trampoline.S). */
 extern TLS uint64_t mvr_native_ret;
+/* Set when the monitor's kick (a SIGSYS that is not syscall user dispatch) reached this thread:
+ * a local call it interrupted is made again instead of returning EINTR to the program. */
+extern TLS volatile int t_kicked;
 
 /* Whether the leader records: a follower is attached, or the journal is still being kept. */
 static inline int recording(void) {
@@ -225,6 +234,7 @@ typedef struct parsed {
  * leader's, the signal handlers deferred while a record is written (record_begin). */
 typedef struct tstate {
   uint32_t ring;
+  uint32_t gen; /* the process's switch generation this thread's state was set up for (switch.c) */
   mvr_ringctl *rc;
   uint8_t *data;
   int leader_stopped; /* leader: this thread stopped recording (follower gone, ring overflow) */
@@ -395,7 +405,10 @@ void epoll_translate(int64_t buf, int64_t count);
 /* switch.c */
 void install_sigsys(void);
 void ring_restart(mvr_ringctl *rc);
-void leader_pause(tstate *ts);
+int leader_enter(tstate *ts, uint32_t nr);
+void leader_leave(tstate *ts);
+int leader_signal_enter(tstate *ts);
+void thread_take_role(tstate *ts);
 int follower_take_over(tstate *ts);
 
 /* tasks.c */

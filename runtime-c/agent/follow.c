@@ -61,6 +61,8 @@ const mvr_event *view_get(void *ctx, uint64_t index, int *eof) {
     const mvr_rec *r = &rr.h;
     if (r->kind == MVR_REC_PAD) {
       ts->scan_pos += r->size;
+      /* Nothing held: released at once, so that a role switch sees this ring fully read. */
+      if (ts->low == ts->scan_index) __atomic_store_n(&rc->tail, ts->scan_pos, __ATOMIC_SEQ_CST);
       continue;
     }
     if (r->kind == MVR_REC_CHUNK) {
@@ -79,8 +81,10 @@ const mvr_event *view_get(void *ctx, uint64_t index, int *eof) {
     }
     if (r->kind == MVR_REC_AGENT) {
       /* A promoted leader's epoll registration: its user data for this fd. */
-      lmap_put((uint64_t)r->args[1], (int)r->args[0]);
+      if (r->kind == MVR_REC_AGENT) lmap_put((uint64_t)r->args[1], (int)r->args[0]);
       ts->scan_pos += r->size;
+      /* Nothing held: released at once, so that a role switch sees this ring fully read. */
+      if (ts->low == ts->scan_index) __atomic_store_n(&rc->tail, ts->scan_pos, __ATOMIC_SEQ_CST);
       continue;
     }
     if (r->kind == MVR_REC_SIGNAL) {
@@ -208,7 +212,12 @@ static void follower_wait_events(tstate *ts) {
   mvr_ringctl *rc = ts->rc;
   uint32_t seq = __atomic_load_n(&rc->head_seq, __ATOMIC_SEQ_CST);
   uint64_t head = __atomic_load_n(&rc->head, __ATOMIC_SEQ_CST);
-  if (head != ts->scan_pos || rc->leader_eof || g_agent.shm->leader_paused) return;
+  if (head != ts->scan_pos || rc->leader_eof) return;
+  if (__atomic_load_n(&g_agent.shm->promote_state, __ATOMIC_SEQ_CST) == MVR_PROMOTE_REQ) {
+    /* A role switch: the take-over depends on every ring, not only this one's wake-ups. */
+    futex_wait(&rc->head_seq, seq, 100u * 1000u);
+    return;
+  }
   uint64_t t = now_ns();
   if (head != ts->wait_head || !ts->wait_start) {
     ts->wait_head = head;
@@ -220,7 +229,8 @@ static void follower_wait_events(tstate *ts) {
   }
   __atomic_store_n(&rc->follower_waiting, 1, __ATOMIC_SEQ_CST);
   head = __atomic_load_n(&rc->head, __ATOMIC_SEQ_CST);
-  if (head == ts->scan_pos && !rc->leader_eof && !g_agent.shm->leader_paused)
+  if (head == ts->scan_pos && !rc->leader_eof &&
+      __atomic_load_n(&g_agent.shm->promote_state, __ATOMIC_SEQ_CST) != MVR_PROMOTE_REQ)
     futex_wait(&rc->head_seq, seq, 50 * 1000000ull);
   __atomic_store_n(&rc->follower_waiting, 0, __ATOMIC_SEQ_CST);
 }
@@ -333,9 +343,11 @@ int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only) {
     if (ts->scan_index - ts->low >= WIN)
       follower_retire(MVR_REPORT_INTERNAL, "the rules need a longer look-ahead than the runtime holds", &call, ts->low,
                       MVR_RULE_DEFAULT);
-    if (follower_take_over(ts)) {
-      /* Re-issued as the leader: it executes the call for real. */
+    if (ts->gen != __atomic_load_n(&g_agent.gen, __ATOMIC_ACQUIRE) || follower_take_over(ts)) {
+      /* This process now leads (this thread or another took over): re-issued as the leader's,
+       * the call is executed for real. */
       ts->restart = 1;
+      ts->restart_sig = 0;
       return 0;
     }
     follower_wait_events(ts);

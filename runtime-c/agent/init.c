@@ -12,6 +12,7 @@ TLS int t_passthrough;
 TLS int t_handoff_fork;
 TLS int t_armed;
 TLS tstate *t_ts;
+TLS volatile int t_kicked;
 
 /* ---- start-up ---------------------------------------------------------------------------------- */
 
@@ -58,6 +59,8 @@ __attribute__((constructor)) static void mvr_agent_init(void) {
    * or its first malloc would record a getrandom the follower never makes. */
   void *volatile first = malloc(16); /* volatile: the pair must not be optimized away */
   free(first);
+  /* A version started after earlier role switches starts in the current generation. */
+  g_agent.gen = g_agent.shm->switch_gen;
   tstate *ts;
   if (g_agent.role == ROLE_FOLLOWER) {
     ts = tstate_new(0);
@@ -78,6 +81,7 @@ __attribute__((constructor)) static void mvr_agent_init(void) {
     ts = tstate_new(0);
     ts->rc->in_use = 1;
     ts->rc->leader_tgid = g_agent.tgid;
+    ts->rc->leader_tid = (int32_t)RAW0(SYS_gettid);
   }
   if (g_agent.role == ROLE_FOLLOWER) ts->rc->follower_tgid = g_agent.tgid;
   t_ts = ts;

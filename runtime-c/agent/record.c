@@ -207,12 +207,16 @@ void leader_record_signal(int sig) {
     ts->leader_stopped = 1;
     return;
   }
+  /* A signal is an event of the cut as a call is (switch.c). */
+  int entered = leader_signal_enter(ts);
+  if (!entered) return; /* this process follows now: the handler runs unrecorded */
   record_begin(ts);
   uint64_t end;
   mvr_rec *r = ring_reserve(ts, sizeof(mvr_rec), &end);
   if (!r) {
     ts->leader_stopped = 1;
     record_end(ts);
+    if (entered > 0) leader_leave(ts);
     return;
   }
   memset(r, 0, sizeof *r);
@@ -222,6 +226,7 @@ void leader_record_signal(int sig) {
   r->index = ts->rc->events;
   ring_publish(ts, end);
   record_end(ts);
+  if (entered > 0) leader_leave(ts);
 }
 
 /* Writes an agent note (MVR_REC_AGENT): not an event, the follower's view applies and skips it. */

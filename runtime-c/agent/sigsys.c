@@ -15,49 +15,63 @@ int agent_call(uint32_t nr, const int64_t *a, int64_t *ret) {
   /* Calls the model does not record (local to the process: memory, signal masks, futex) are
    * executed by each version. Recorded are the others, and local calls whose results the follower
    * must share: those creating descriptors, and wait4/waitid, whose results name the leader's
-   * child processes (mvr_syscalls.h, `recorded`). */
+   * child processes (mvr_syscalls.h, `recorded`). The monitor's kick for a role switch is meant
+   * for threads inside a recorded call; one that reached a local call meanwhile (futex,
+   * nanosleep) makes it again, as with SA_RESTART. */
   if (!(mvr_si_policy(nr) & MVR_POL_RECORDED)) {
+    mvr_ringctl *rc = NULL;
     if (g_agent.role == ROLE_FOLLOWER && t_ts && (nr == SYS_futex || mvr_si_blocks(nr))) {
       /* A follower thread may block here on a lock another of its threads holds while that one
        * waits for this one's next event (order.c): the monitor's report shows where it is. */
-      mvr_ringctl *rc = t_ts->rc;
+      rc = t_ts->rc;
       rc->fcur.valid = 0;
       rc->fcur.nr = nr;
       for (unsigned i = 0; i < 6; i++) rc->fcur.args[i] = a[i];
       rc->fcur.event = t_ts->low;
       rc->fcur.valid = 1;
       rc->in_local = 1;
-      *ret = exec_call(nr, a);
-      rc->in_local = 0;
-      return 1;
     }
-    *ret = exec_call(nr, a);
+    int64_t r;
+    do {
+      t_kicked = 0;
+      r = exec_call(nr, a);
+    } while (r == -EINTR && t_kicked);
+    if (rc) rc->in_local = 0;
+    *ret = r;
     return 1;
   }
-  if (g_agent.role == ROLE_LEADER && t_ts &&
-      __atomic_load_n(&g_agent.shm->promote_state, __ATOMIC_SEQ_CST) == MVR_PROMOTE_REQ) {
-    leader_pause(t_ts);
-    /* Now the follower: re-issued, so that the call is decided under the follower's signal mask
-     * (the SIGSYS handler's, or the one the wrapper sets). */
-    if (g_agent.role != ROLE_LEADER) return 0;
-  }
-  if (g_agent.role == ROLE_LEADER) {
+  tstate *ts = t_ts;
+  if (ts && ts->gen != __atomic_load_n(&g_agent.gen, __ATOMIC_ACQUIRE)) thread_take_role(ts);
+  if (g_agent.role == ROLE_LEADER && ts) {
+    /* At a role switch's cut it pauses here; it may come back as the follower: then the call is
+     * re-issued, so that it is decided under the follower's signal mask. */
+    if (!leader_enter(ts, nr)) return 0;
     /* A producer is stamped before its call (order.c). */
-    int ordered = order_enter(t_ts, nr, a);
+    int ordered = order_enter(ts, nr, a);
+    t_kicked = 0;
     int64_t r = exec_call(nr, a);
     /* Kicked out of a blocking call for a role switch: the call did not happen; it is re-issued,
      * and pauses at its entry (a producer keeps its stamp for it). */
     if (r == -EINTR && __atomic_load_n(&g_agent.shm->promote_state, __ATOMIC_SEQ_CST) == MVR_PROMOTE_REQ) {
-      if (ordered) order_leave(t_ts);
+      if (ordered) order_leave(ts);
+      leader_leave(ts);
       return 0;
     }
     if (nr == SYS_epoll_ctl && r == 0) epoll_note_own(a);
-    if (t_ts) order_note_fds(nr, a, r);
+    order_note_fds(nr, a, r);
     leader_record(nr, a, r, 0);
     if (ordered) {
-      t_ts->pre_valid = 0; /* used, or the follower is gone */
-      order_leave(t_ts);
+      ts->pre_valid = 0; /* used, or the follower is gone */
+      order_leave(ts);
     }
+    leader_leave(ts);
+    *ret = r;
+    return 1;
+  }
+  if (g_agent.role == ROLE_LEADER) {
+    int64_t r = exec_call(nr, a);
+    if (nr == SYS_epoll_ctl && r == 0) epoll_note_own(a);
+    leader_record(nr, a, r, 0);
     *ret = r;
     return 1;
   }
@@ -71,7 +85,10 @@ void on_sigsys(int sig, siginfo_t *info, void *ctx) {
   (void)sig;
   ucontext_t *uc = ctx;
   greg_t *g = uc->uc_mcontext.gregs;
-  if (info->si_code != SYS_USER_DISPATCH) return; /* e.g. the monitor's kick at a role switch */
+  if (info->si_code != SYS_USER_DISPATCH) { /* the monitor's kick at a role switch */
+    t_kicked = 1;
+    return;
+  }
   uint32_t nr = (uint32_t)info->si_syscall;
   int64_t a[6] = {g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8], g[REG_R9]};
   if (t_passthrough && nr != SYS_rt_sigreturn) {
@@ -92,6 +109,10 @@ void on_sigsys(int sig, siginfo_t *info, void *ctx) {
       return;
     }
   }
+
+  /* A thread that slept through a role switch takes its new role first (switch.c). */
+  if (t_ts && nr != SYS_rt_sigreturn && t_ts->gen != __atomic_load_n(&g_agent.gen, __ATOMIC_ACQUIRE))
+    thread_take_role(t_ts);
 
   /* The agent's own signal plumbing. */
   switch (nr) {
@@ -120,8 +141,13 @@ void on_sigsys(int sig, siginfo_t *info, void *ctx) {
         follower_retire(MVR_REPORT_UNSUPPORTED, "the v1 runtime does not follow new processes or exec", &c,
                         t_ts ? t_ts->low : 0, MVR_RULE_DEFAULT);
       }
+      if (t_ts && !leader_enter(t_ts, nr)) {
+        reissue(g, nr); /* now the follower */
+        return;
+      }
       leader_record(nr, a, 0, MVR_RECF_NORET);
       g[REG_RAX] = exec_call(nr, a); /* returns only on failure */
+      if (t_ts) leader_leave(t_ts);
       return;
     case MVR_NORET_ALWAYS: /* exit, exit_group */
       if (g_agent.role == ROLE_FOLLOWER) {
@@ -135,6 +161,10 @@ void on_sigsys(int sig, siginfo_t *info, void *ctx) {
           t_ts->rc->follower_exited = 1;
         }
       } else {
+        if (t_ts && !leader_enter(t_ts, nr)) {
+          reissue(g, nr); /* now the follower */
+          return;
+        }
         leader_record(nr, a, 0, MVR_RECF_NORET);
         if (nr == SYS_exit_group) {
           for (unsigned r = 0; r < g_agent.shm->nrings; r++)
@@ -142,6 +172,7 @@ void on_sigsys(int sig, siginfo_t *info, void *ctx) {
         } else if (t_ts) {
           ring_eof(t_ts->rc);
         }
+        if (t_ts) leader_leave(t_ts); /* its stream ended: the cut no longer waits for it */
       }
       /* A thread's end: its ring is another pair's from now on, its state goes. */
       if (nr == SYS_exit && t_ts) {

@@ -49,6 +49,7 @@ void mvr_thread_start(uint64_t ring) {
   if (g_agent.role == ROLE_LEADER && !recording()) return; /* nothing to follow */
   tstate *ts = tstate_new((uint32_t)ring);
   if (g_agent.role == ROLE_FOLLOWER) follower_thread_init(ts);
+  else ts->rc->leader_tid = (int32_t)RAW0(SYS_gettid);
   t_ts = ts;
   arm_sud();
 }
@@ -186,15 +187,26 @@ void handle_creation(uint32_t nr, const int64_t *a, greg_t *g) {
       g_fd_installed[k] = 0;                             /* a fresh stream (the ring may be reused) */
       start_thread(g, child_sp, k);
     } else {
+      /* A role switch's cut: pauses here, or is a follower now (switch.c). */
+      if (t_ts && !leader_enter(t_ts, nr)) {
+        reissue(g, nr);
+        return;
+      }
       uint64_t k = claim_ring();
       if (k != NO_RING) g_agent.shm->ring[k].leader_tgid = g_agent.tgid;
       leader_record(nr, a, 0, MVR_RECF_NORET | ring_flag(k));
       start_thread(g, child_sp, k);
+      if (t_ts) leader_leave(t_ts);
     }
     return;
   }
   if ((flags & CLONE_THREAD) || (flags & CLONE_VM && !(flags & CLONE_VFORK) && child_sp)) {
     if (g_agent.role == ROLE_FOLLOWER) retire_unsupported(nr, a, "the v1 runtime does not follow this kind of clone");
+  }
+  /* The leader's creation is recorded in mvr_after_create (leader_leave there). */
+  if (g_agent.role == ROLE_LEADER && t_ts && !leader_enter(t_ts, nr)) {
+    reissue(g, nr);
+    return;
   }
   t_create.nr = nr;
   for (int i = 0; i < 6; i++) t_create.args[i] = a[i];
@@ -253,6 +265,8 @@ long mvr_after_create(long ret) {
       ts->rc->follower_tgid = g_agent.tgid;
     } else {
       ts->rc->leader_tgid = g_agent.tgid;
+      ts->rc->leader_tid = (int32_t)RAW0(SYS_gettid);
+      ts->rc->process = 1; /* a role switch does not cover child processes (lifecycle.c) */
     }
     t_ts = ts;
     arm_sud();
@@ -272,6 +286,7 @@ long mvr_after_create(long ret) {
       t_ts->pre_valid = 0;
       order_leave(t_ts);
     }
+    if (t_ts) leader_leave(t_ts);
     return ret;
   }
   /* The monitor watches the follower's child processes through their rings: named here by the

@@ -84,6 +84,8 @@ tstate *tstate_new(uint32_t ring) {
   ts->view.ctx = ts;
   ts->view.get = view_get;
   __atomic_add_fetch(&g_agent.tasks, 1, __ATOMIC_RELAXED);
+  ts->gen = g_agent.gen;
+  if (ring < MVR_MAX_RINGS) g_agent.ring_ts[ring] = ts;
   return ts;
 }
 
@@ -92,6 +94,7 @@ tstate *tstate_new(uint32_t ring) {
 void tstate_free(tstate *ts) {
   if (!ts) return;
   __atomic_sub_fetch(&g_agent.tasks, 1, __ATOMIC_RELAXED);
+  if (ts->ring < MVR_MAX_RINGS && g_agent.ring_ts[ts->ring] == ts) g_agent.ring_ts[ts->ring] = NULL;
   if (ts->rstate) {
     size_t n = g_rules.state_size ? g_rules.state_size() : 0;
     RAW2(SYS_munmap, ts->rstate, n ? n : 16); /* as follower_thread_init allocated it */

@@ -22,7 +22,7 @@
 #include "mvr_abi.h"
 
 #define MVR_SHM_MAGIC 0x4d565231u /* "MVR1" */
-#define MVR_SHM_VERSION 6u
+#define MVR_SHM_VERSION 7u
 #define MVR_HDR_SIZE (512u * 1024u)
 #define MVR_REPORT_MAX 8192u
 
@@ -92,11 +92,17 @@ enum mvr_report_kind {
 };
 
 /* The role switch (promotion, rollback from the updated-leader stage, failover after a leader
- * crash). The monitor sets REQ (and kicks the leader with SIGSYS so that a blocking call returns);
- * the leader agent stops at its next recorded syscall entry and sets leader_paused; the follower
- * agent, once it has consumed every event, moves REQ -> SWITCHING, becomes the leader (ring 0
- * restarts at event #0) and sets DONE. The paused agent then follows with back_rules when
- * old_follows, or waits to be killed. ABORT (set by the monitor, only from REQ): the leader resumes. */
+ * crash), for every thread of the program. The monitor sets REQ (and kicks each leader thread that
+ * is inside a recorded call with SIGSYS, so that a blocking call returns). A leader thread marks
+ * itself `in_call` (seq_cst) before it checks the state at a recorded call's entry, and clears the
+ * mark once the call's record is published: so once REQ is set, no thread can slip an event past
+ * the cut unseen. Each leader thread stops at its next recorded entry (leader_paused); one that is
+ * in no recorded call (blocked in a local call such as futex) is already at the cut. The follower
+ * agent, once no leader thread is inside a recorded call and every ring's events are consumed,
+ * moves REQ -> SWITCHING, becomes the leader (every ring restarts at event #0), bumps switch_gen and
+ * sets DONE. Its other threads, and the old leader's (following with back_rules when old_follows,
+ * else killed), take their new role at their next call (switch_gen against the one they applied).
+ * ABORT (set by the monitor, only from REQ): the leader's threads resume. */
 enum mvr_promote {
   MVR_PROMOTE_NONE = 0,
   MVR_PROMOTE_REQ = 1,
@@ -104,6 +110,9 @@ enum mvr_promote {
   MVR_PROMOTE_DONE = 3,
   MVR_PROMOTE_ABORT = 4
 };
+
+/* ringctl in_call while a leader thread records a signal it handles outside a call. */
+#define MVR_IN_CALL_SIGNAL 0xffffffffu
 
 /* Exit status a follower uses after writing a report, so that the monitor tells it from a crash. */
 #define MVR_FOLLOWER_REPORT_EXIT 86
@@ -130,6 +139,9 @@ typedef struct mvr_ringctl {
   volatile uint64_t leader_wait_ns;    /* total time the leader spent waiting for space */
   volatile uint32_t gen;               /* times the ring was taken by a task pair (the monitor tells pairs apart) */
   volatile int32_t leader_tgid;        /* the leader process whose task records here */
+  volatile uint32_t in_call;           /* syscall nr + 1 while the leader thread is inside a recorded call */
+  volatile int32_t leader_tid;         /* the leader thread's tid (the monitor kicks it at a role switch) */
+  volatile uint32_t process;           /* 1: the leader's task on this ring is a child process, not a thread */
 
   /* Written by the follower thread. */
   _Alignas(64) volatile uint64_t tail; /* bytes released */
@@ -181,6 +193,8 @@ typedef struct mvr_shared {
   volatile uint32_t leader_paused;          /* set by the leader agent while it waits at a syscall entry */
   volatile uint32_t old_follows;            /* at the switch: the paused leader becomes the follower (else retired) */
   volatile uint32_t journal_ended_by_tasks; /* the journal ended because a ring was reused (tasks.c) */
+  volatile uint32_t leader_dead;            /* failover: the leader is gone, no thread of it is at a call */
+  volatile uint32_t switch_gen;             /* role switches done (the follower bumps it as it takes over) */
   volatile uint64_t switch_event;           /* ring 0 events the follower had consumed when it took over */
   volatile uint64_t pause_start_ns;         /* CLOCK_MONOTONIC when the leader paused for the switch */
   volatile uint64_t pause_ns;               /* how long it was paused until the follower took over */

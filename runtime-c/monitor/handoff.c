@@ -67,7 +67,7 @@ int start_handoff(char *err, size_t cap) {
     return -1;
   }
   upd.attempt++;
-  reset_follower_side();
+  reset_follower_side(1);
   ho_error[0] = 0;
   char logp[PATH_MAX];
   int log_fd = open_update_log(logp, sizeof logp);

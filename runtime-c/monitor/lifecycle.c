@@ -10,6 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/syscall.h>
+
+#include "mvr_sysinfo.h"
 #include "monitor.h"
 
 int lifecycle; /* the leader runs under the agent and may be updated (--agent and --control) */
@@ -82,7 +85,7 @@ int open_update_log(char *path, size_t cap) {
 /* Starts (or restarts) the current update's new version as the follower, replaying the journal. */
 static void start_follower(void) {
   upd.attempt++;
-  reset_follower_side();
+  reset_follower_side(1);
   char logp[PATH_MAX];
   int log_fd = open_update_log(logp, sizeof logp);
   int child;
@@ -116,6 +119,54 @@ static void start_follower(void) {
 
 int single_threaded(void) { return shm->leader_threads == 0 && shm->follower_threads == 0; }
 
+/* The ring of a live child process of the leader, or -1. A role switch covers the program's
+ * threads (one process); its child processes have their own agents, which it does not switch. */
+int leader_child_process(void) {
+  for (unsigned k = 1; k < MVR_MAX_RINGS; k++)
+    if (shm->ring[k].in_use && shm->ring[k].process && !shm->ring[k].leader_eof) return (int)k;
+  return -1;
+}
+
+/* Events recorded and not yet consumed, over every ring. */
+static uint64_t switch_lag(void) {
+  uint64_t ev = total_events(), done = total_consumed();
+  return ev > done ? ev - done : 0;
+}
+
+/* Kicks every leader thread that is inside a recorded call (a blocking one returns EINTR and the
+ * agent pauses it at the call's entry); threads elsewhere are at the cut already. */
+static void kick_leader_threads(void) {
+  if (leader.pid <= 0) return;
+  for (unsigned k = 0; k < MVR_MAX_RINGS; k++) {
+    mvr_ringctl *rc = &shm->ring[k];
+    if (rc->in_use && !rc->leader_eof && rc->in_call && rc->leader_tid > 0)
+      syscall(SYS_tgkill, leader.pid, rc->leader_tid, SIGSYS);
+  }
+}
+
+/* What still holds the cut, for a switch that did not complete: the leader threads still inside a
+ * recorded call, else the rings the follower has not consumed. */
+static void switch_blockers(char *out, size_t cap) {
+  size_t n = 0;
+  out[0] = 0;
+  for (unsigned k = 0; k < MVR_MAX_RINGS && n < cap; k++) {
+    mvr_ringctl *rc = &shm->ring[k];
+    uint32_t c = rc->in_call;
+    if (!rc->in_use || rc->leader_eof || !c) continue;
+    const char *what = c == MVR_IN_CALL_SIGNAL ? "a signal record" : mvr_si_name(c - 1);
+    n += (size_t)snprintf(out + n, cap - n, "%sthread %u (ring %u, tid %d) stayed inside %s%s", n ? "; " : "", k, k,
+                          (int)rc->leader_tid, what, c == MVR_IN_CALL_SIGNAL ? "" : "()");
+  }
+  if (n) return;
+  for (unsigned k = 0; k < MVR_MAX_RINGS && n < cap; k++) {
+    mvr_ringctl *rc = &shm->ring[k];
+    if (!rc->in_use || (rc->consumed == rc->events && rc->tail == rc->head)) continue;
+    n += (size_t)snprintf(out + n, cap - n, "%sthe follower's thread %u consumed %llu of its %llu events",
+                          n ? "; " : "", k, (unsigned long long)rc->consumed, (unsigned long long)rc->events);
+  }
+  if (!n) snprintf(out, cap, "no thread of the follower was waiting for the leader's events to take over");
+}
+
 /* The leader is paused only once the follower is this close (in events), so that the pause lasts
  * about as long as the follower takes to consume a few events. */
 #define SWITCH_LAG 64
@@ -125,20 +176,25 @@ static void request_switch(void) {
   role_switch.t0 = now_ms();
   __atomic_store_n(&shm->promote_state, MVR_PROMOTE_REQ, __ATOMIC_SEQ_CST);
   futex_wake(&shm->promote_state);
-  if (role_switch.op != OP_FAILOVER && leader.pid > 0) kill(leader.pid, SIGSYS); /* out of a blocking call */
+  if (role_switch.op != OP_FAILOVER) kick_leader_threads(); /* out of a blocking call */
 }
 
 void begin_switch(enum op op, int old_follows, const char *back, int client) {
+  /* DONE may be left from an earlier switch: it must not pass for this one's. */
+  __atomic_store_n(&shm->promote_state, MVR_PROMOTE_NONE, __ATOMIC_SEQ_CST);
   snprintf(shm->back_rules, sizeof shm->back_rules, "%s", back ? back : "");
   shm->old_follows = (uint32_t)old_follows;
-  if (op != OP_FAILOVER) shm->leader_paused = 0;
+  if (op != OP_FAILOVER) {
+    shm->leader_paused = 0;
+    shm->leader_dead = 0;
+  }
   shm->pause_start_ns = 0;
   shm->pause_ns = 0;
   role_switch.op = op;
   role_switch.asked = now_ms();
   role_switch.client = client;
   role_switch.requested = 0;
-  if (op == OP_FAILOVER || shm->ring[0].events - shm->ring[0].consumed <= SWITCH_LAG) request_switch();
+  if (op == OP_FAILOVER || switch_lag() <= SWITCH_LAG) request_switch();
 }
 
 /* The switch finished: the follower leads. */
@@ -151,7 +207,9 @@ static void finish_switch(void) {
   leader.state = P_RUNNING;
   leader.rules = NULL;
   jq_clear(); /* the old stream's descriptors */
-  reset_follower_side();
+  /* Both versions made the same threads up to the cut: the pairing counters stay as they are
+   * (the new follower's threads count on from where the old leader's did, and the other way). */
+  reset_follower_side(0);
   int old_alive = old.state == P_RUNNING;
   if (shm->old_follows && old_alive) {
     follower = old; /* its pid, number and both channels */
@@ -205,12 +263,12 @@ static void finish_switch(void) {
 void switch_progress(void) {
   if (role_switch.op == OP_NONE) return;
   uint32_t st = __atomic_load_n(&shm->promote_state, __ATOMIC_SEQ_CST);
-  if (st == MVR_PROMOTE_DONE) {
+  if (st == MVR_PROMOTE_DONE && role_switch.requested) {
     finish_switch();
     return;
   }
   if (!role_switch.requested) {
-    uint64_t lag = shm->ring[0].events - shm->ring[0].consumed;
+    uint64_t lag = switch_lag();
     if (lag <= SWITCH_LAG) {
       request_switch();
     } else if (now_ms() - role_switch.asked > opt.deadline_ms) {
@@ -228,8 +286,7 @@ void switch_progress(void) {
     return;
   }
   uint64_t waited = now_ms() - role_switch.t0;
-  if (st == MVR_PROMOTE_REQ && !shm->leader_paused && leader.pid > 0 && role_switch.op != OP_FAILOVER)
-    kill(leader.pid, SIGSYS);
+  if (st == MVR_PROMOTE_REQ && role_switch.op != OP_FAILOVER) kick_leader_threads();
   if (st == MVR_PROMOTE_REQ && waited > opt.deadline_ms) {
     uint32_t want = MVR_PROMOTE_REQ;
     if (!__atomic_compare_exchange_n(&shm->promote_state, &want, MVR_PROMOTE_ABORT, 0, __ATOMIC_SEQ_CST,
@@ -246,11 +303,14 @@ void switch_progress(void) {
       free(ctx);
       return;
     }
-    tl_add(op == OP_PROMOTE ? "promote" : "rollback", "aborted: the %s was %s after %llu ms; nothing changed",
-           shm->leader_paused ? "follower" : "leader", shm->leader_paused ? "not caught up" : "not paused",
-           (unsigned long long)waited);
-    reply_error(role_switch.client, "%s aborted: the %s did not reach a consistent point within %u ms; nothing changed",
-                op == OP_PROMOTE ? "promote" : "rollback", shm->leader_paused ? "follower" : "leader", opt.deadline_ms);
+    char why[600];
+    switch_blockers(why, sizeof why);
+    tl_add(op == OP_PROMOTE ? "promote" : "rollback", "aborted after %llu ms: %s; nothing changed",
+           (unsigned long long)waited, why);
+    reply_error(role_switch.client,
+                "%s aborted: the versions did not reach a consistent point within %u ms (--deadline-ms): %s; nothing "
+                "changed, version %d keeps serving",
+                op == OP_PROMOTE ? "promote" : "rollback", opt.deadline_ms, why, leader.number);
     role_switch.client = -1;
   }
 }
@@ -358,8 +418,12 @@ void cmd_promote(int c) {
     return reply_error(c, "promote needs the outdated leader stage (now: %s)", stage_names[stage]);
   if (follower.state != P_RUNNING) return reply_error(c, "the follower is not running");
   if (leader.state != P_RUNNING) return reply_error(c, "the leader is not running");
-  if (!single_threaded())
-    return reply_error(c, "promotion supports single-threaded programs only (this runtime version)");
+  int child = leader_child_process();
+  if (child >= 0)
+    return reply_error(c,
+                       "promotion covers a program's threads, not its child processes (ring %d is a live child process "
+                       "of version %d); nothing changed",
+                       child, leader.number);
   begin_switch(OP_PROMOTE, upd.back != NULL, upd.back, c);
 }
 
@@ -400,8 +464,12 @@ void cmd_rollback(int c) {
     return reply_error(
         c,
         "the old version no longer follows (retired at or after promotion): rollback is not possible; commit instead");
-  if (!single_threaded())
-    return reply_error(c, "rollback supports single-threaded programs only (this runtime version)");
+  int child = leader_child_process();
+  if (child >= 0)
+    return reply_error(c,
+                       "rollback covers a program's threads, not its child processes (ring %d is a live child process "
+                       "of version %d); nothing changed",
+                       child, leader.number);
   begin_switch(OP_ROLLBACK, 0, "", c);
 }
 

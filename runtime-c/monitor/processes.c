@@ -376,23 +376,30 @@ void end_follower(void) {
   release_follower_side();
 }
 
-void reset_follower_side(void) {
+/* new_follower: a new version starts following (its thread count and the follower's words of
+ * every ring start afresh); else a role switch, where the agents restarted the rings themselves
+ * and the new follower may be consuming already: only the monitor's own bookkeeping is reset. */
+void reset_follower_side(int new_follower) {
   shm->report_kind = MVR_REPORT_NONE;
   shm->report[0] = 0;
-  shm->follower_threads = 0;
-  shm->order_done = 0; /* the new follower takes the producers from event #0 */
+  if (new_follower) {
+    shm->follower_threads = 0;
+    shm->order_done = 0; /* the new follower takes the producers from event #0 */
+  }
   for (unsigned k = 0; k < MVR_MAX_RINGS; k++) {
     mvr_ringctl *rc = &shm->ring[k];
-    rc->tail = 0; /* the journal: nothing was released */
-    rc->consumed = 0;
-    rc->follower_calls = 0;
-    rc->follower_exited = 0;
-    rc->follower_pid = 0;
-    rc->follower_waiting = 0;
-    rc->fcur.valid = 0;
-    rc->in_local = 0;
-    rc->order_wait = 0;
-    rc->last_rule = MVR_RULE_DEFAULT;
+    if (new_follower) {
+      rc->tail = 0; /* the journal: nothing was released */
+      rc->consumed = 0;
+      rc->follower_calls = 0;
+      rc->follower_exited = 0;
+      rc->follower_pid = 0;
+      rc->follower_waiting = 0;
+      rc->fcur.valid = 0;
+      rc->in_local = 0;
+      rc->order_wait = 0;
+      rc->last_rule = MVR_RULE_DEFAULT;
+    }
     last_consumed_k[k] = 0;
     last_progress_k[k] = 0;
     if (child_pidfd[k] > 0) close(child_pidfd[k]);
@@ -461,8 +468,8 @@ void reap(void) {
         role_switch.op = OP_NONE;
         continue;
       }
-      if (lifecycle && WIFSIGNALED(st) && follower.state == P_RUNNING && shm->follower_attached && single_threaded() &&
-          (stage == ST_OUTDATED || stage == ST_UPDATED)) {
+      if (lifecycle && WIFSIGNALED(st) && follower.state == P_RUNNING && shm->follower_attached &&
+          leader_child_process() < 0 && (stage == ST_OUTDATED || stage == ST_UPDATED)) {
         /* The leader crashed during MVE: its follower takes over once it consumed its events. */
         if (role_switch.op == OP_NONE)
           tl_add("crash", "the leader (version %d, pid %d) was killed by signal %d (%s): version %d takes over",
@@ -471,13 +478,18 @@ void reap(void) {
           reply_error(role_switch.client, "the leader crashed during the switch: its follower takes over");
           role_switch.client = -1;
         }
+        __atomic_store_n(&shm->leader_dead, 1, __ATOMIC_SEQ_CST); /* no thread of it is inside a call */
         __atomic_store_n(&shm->leader_paused, 1, __ATOMIC_SEQ_CST);
-        if (role_switch.op == OP_NONE || __atomic_load_n(&shm->promote_state, __ATOMIC_SEQ_CST) != MVR_PROMOTE_REQ)
+        uint32_t st = __atomic_load_n(&shm->promote_state, __ATOMIC_SEQ_CST);
+        if (role_switch.op == OP_NONE || !role_switch.requested ||
+            (st != MVR_PROMOTE_REQ && st != MVR_PROMOTE_SWITCHING))
           begin_switch(OP_FAILOVER, 0, "", -1);
         role_switch.op = OP_FAILOVER;
         shm->old_follows = 0;
-        __atomic_add_fetch(&shm->ring[0].head_seq, 1, __ATOMIC_SEQ_CST);
-        futex_wake(&shm->ring[0].head_seq);
+        for (unsigned k = 0; k < MVR_MAX_RINGS; k++) {
+          __atomic_add_fetch(&shm->ring[k].head_seq, 1, __ATOMIC_SEQ_CST);
+          futex_wake(&shm->ring[k].head_seq);
+        }
         continue;
       }
       for (unsigned k = 0; k < MVR_MAX_RINGS; k++) {
