@@ -154,7 +154,7 @@ static void switch_blockers(char *out, size_t cap) {
     uint32_t c = rc->in_call;
     if (!rc->in_use || rc->leader_eof || !c) continue;
     const char *what = c == MVR_IN_CALL_SIGNAL ? "a signal record" : mvr_si_name(c - 1);
-    n += (size_t)snprintf(out + n, cap - n, "%sthread %u (ring %u, tid %d) stayed inside %s%s", n ? "; " : "", k, k,
+    n += (size_t)snprintf(out + n, cap - n, "%sthe leader's thread of ring %u (tid %d) stayed inside %s%s", n ? "; " : "", k,
                           (int)rc->leader_tid, what, c == MVR_IN_CALL_SIGNAL ? "" : "()");
   }
   if (n) return;
