@@ -7,6 +7,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { query, type MonitorStatus } from '../compiler/cli/ctl.ts';
+import { ctl, ctlAsync, until } from './helpers/ctl.ts';
 import { CLI, REPO } from './helpers/cli.ts';
 import { rng } from '../examples/kv/client.ts';
 
@@ -198,6 +199,43 @@ describe('redis-server as leader and follower (end to end)', function () {
     expect(st!.follower?.state, report).to.equal('following');
     expect(st!.events.recorded).to.be.greaterThan(8 * 400);
     expect(st!.events.consumed).to.equal(st!.events.recorded);
+    proc.kill('SIGTERM');
+  });
+
+  it('updates a running redis-server by replay, promotes it under checked load (5 threads: main, bio, jemalloc) and commits; every key stays', async () => {
+    const port = await freePort();
+    const sock = join(dir, 'update.sock');
+    const rules = join(REPO, 'examples', 'redis', 'redis.mvr');
+    const server = ['redis-server', '--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'];
+    proc = spawn(process.execPath, [CLI, 'run', '--control', sock, '--state-dir', dir, '--', ...server], { stdio: ['ignore', 'pipe', 'pipe'] });
+    await untilPong(proc, port);
+    const bench = spawnSync('redis-benchmark', ['-p', String(port), '-t', 'set', '-n', '20000', '-r', '20000', '-P', '16', '-q'], { encoding: 'utf8' });
+    expect(bench.status, bench.stderr).to.equal(0);
+    const admin = await Resp.open(port);
+    const loaded = await admin.call('DBSIZE');
+    expect(loaded).to.be.greaterThan(10000);
+    const up = ctl(sock, ['update', '--rules', rules, '--back', rules, '--state', 'replay', '--', ...server]);
+    expect(up.status, up.stderr).to.equal(0);
+    const caught = await until(sock, (s) => s.catchUp?.done === true || s.stage === 'single leader', 'catch-up');
+    expect(caught.stage, JSON.stringify(caught.timeline)).to.equal('outdated leader');
+    expect(caught.threads, 'redis-server runs a main thread and background threads').to.be.greaterThan(1);
+    // Checked clients across the promotion and the commit.
+    const mismatches: string[] = [];
+    const clients = Promise.all(Array.from({ length: 8 }, (_, i) => client(port, 100 + i, 600, mismatches)));
+    const pro = await ctlAsync(sock, ['promote']);
+    expect(pro.status, pro.stderr + pro.stdout).to.equal(0);
+    expect(pro.stdout).to.match(/^promote: version 2 \(pid \d+\) leads; version 1 \(pid \d+\) follows with the backward rules/m);
+    const com = await ctlAsync(sock, ['commit']);
+    expect(com.status, com.stderr).to.equal(0);
+    const answered = await clients;
+    expect(mismatches, mismatches.slice(0, 5).join('\n')).to.deep.equal([]);
+    expect(answered.reduce((a, b) => a + b, 0)).to.equal(8 * 600);
+    // Every key the benchmark stored is still there, in the new version.
+    expect(await admin.call('EVAL', "return #redis.call('keys', 'key:*')", '0')).to.equal(loaded);
+    admin.close();
+    const st = JSON.parse(await query(sock, 'status')) as MonitorStatus;
+    expect(st.stage).to.equal('single leader');
+    expect(st.leader.version).to.equal(2);
     proc.kill('SIGTERM');
   });
 });

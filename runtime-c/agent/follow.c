@@ -309,10 +309,15 @@ int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only) {
      * the follower's later calls, as without look-ahead. */
     if (ts->scan_index > ts->low) {
       uint64_t t = now_ns();
-      if (!idle_since || idle_seen != ts->scan_index) {
+      /* At a role switch's cut, a leader thread that is not inside a recorded call makes no more
+       * events in this stream: it does end here, no need to wait to decide so. */
+      int cut = __atomic_load_n(&g_agent.shm->promote_state, __ATOMIC_SEQ_CST) == MVR_PROMOTE_REQ &&
+                (g_agent.shm->leader_dead || !__atomic_load_n(&rc->in_call, __ATOMIC_SEQ_CST)) &&
+                __atomic_load_n(&rc->head, __ATOMIC_SEQ_CST) == ts->scan_pos;
+      if (!cut && (!idle_since || idle_seen != ts->scan_index)) {
         idle_since = t;
         idle_seen = ts->scan_index;
-      } else if (t - idle_since >= IDLE_LOOKAHEAD_NS) {
+      } else if (cut || t - idle_since >= IDLE_LOOKAHEAD_NS) {
         ts->idle_eof = 1;
         memset(step, 0, offsetof(mvr_step, leader));
         step->n_leader = 0;
