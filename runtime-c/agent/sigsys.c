@@ -51,8 +51,10 @@ int agent_call(uint32_t nr, const int64_t *a, int64_t *ret) {
     t_kicked = 0;
     int64_t r = exec_call(nr, a);
     /* Kicked out of a blocking call for a role switch: the call did not happen; it is re-issued,
-     * and pauses at its entry (a producer keeps its stamp for it). */
-    if (r == -EINTR && __atomic_load_n(&g_agent.shm->promote_state, __ATOMIC_SEQ_CST) == MVR_PROMOTE_REQ) {
+     * and pauses at its entry (or, for a kick that arrived after the switch was aborted, simply
+     * runs again: the program never sees the kick's EINTR); a producer keeps its stamp for it. */
+    if (r == -EINTR &&
+        (t_kicked || __atomic_load_n(&g_agent.shm->promote_state, __ATOMIC_SEQ_CST) == MVR_PROMOTE_REQ)) {
       if (ordered) order_leave(ts);
       leader_leave(ts);
       return 0;

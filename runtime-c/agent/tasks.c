@@ -49,7 +49,11 @@ void mvr_thread_start(uint64_t ring) {
   if (g_agent.role == ROLE_LEADER && !recording()) return; /* nothing to follow */
   tstate *ts = tstate_new((uint32_t)ring);
   if (g_agent.role == ROLE_FOLLOWER) follower_thread_init(ts);
-  else ts->rc->leader_tid = (int32_t)RAW0(SYS_gettid);
+  else {
+    ts->rc->leader_tid = (int32_t)RAW0(SYS_gettid);
+    ts->rc->process = 0;
+    ts->rc->in_use = 1;
+  }
   t_ts = ts;
   arm_sud();
 }
