@@ -154,8 +154,8 @@ static void switch_blockers(char *out, size_t cap) {
     uint32_t c = rc->in_call;
     if (!rc->in_use || rc->leader_eof || !c) continue;
     const char *what = c == MVR_IN_CALL_SIGNAL ? "a signal record" : mvr_si_name(c - 1);
-    n += (size_t)snprintf(out + n, cap - n, "%sthe leader's thread of ring %u (tid %d) stayed inside %s%s", n ? "; " : "", k,
-                          (int)rc->leader_tid, what, c == MVR_IN_CALL_SIGNAL ? "" : "()");
+    n += (size_t)snprintf(out + n, cap - n, "%sthe leader's thread of ring %u (tid %d) stayed inside %s%s",
+                          n ? "; " : "", k, (int)rc->leader_tid, what, c == MVR_IN_CALL_SIGNAL ? "" : "()");
   }
   if (n) return;
   for (unsigned k = 0; k < MVR_MAX_RINGS && n < cap; k++) {
