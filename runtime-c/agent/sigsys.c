@@ -17,7 +17,8 @@ int agent_call(uint32_t nr, const int64_t *a, int64_t *ret) {
    * must share: those creating descriptors, and wait4/waitid, whose results name the leader's
    * child processes (mvr_syscalls.h, `recorded`). The monitor's kick for a role switch is meant
    * for threads inside a recorded call; one that reached a local call meanwhile (futex,
-   * nanosleep) makes it again, as with SA_RESTART. */
+   * nanosleep) makes it again, as with SA_RESTART (a handoff request's kick is not swallowed: no
+   * switch is requested then). */
   if (!(mvr_si_policy(nr) & MVR_POL_RECORDED)) {
     mvr_ringctl *rc = NULL;
     if (g_agent.role == ROLE_FOLLOWER && t_ts && (nr == SYS_futex || mvr_si_blocks(nr))) {
@@ -35,7 +36,8 @@ int agent_call(uint32_t nr, const int64_t *a, int64_t *ret) {
     do {
       t_kicked = 0;
       r = exec_call(nr, a);
-    } while (r == -EINTR && t_kicked);
+    } while (r == -EINTR && t_kicked &&
+             __atomic_load_n(&g_agent.shm->promote_state, __ATOMIC_SEQ_CST) == MVR_PROMOTE_REQ);
     if (rc) rc->in_local = 0;
     *ret = r;
     return 1;
@@ -51,10 +53,9 @@ int agent_call(uint32_t nr, const int64_t *a, int64_t *ret) {
     t_kicked = 0;
     int64_t r = exec_call(nr, a);
     /* Kicked out of a blocking call for a role switch: the call did not happen; it is re-issued,
-     * and pauses at its entry (or, for a kick that arrived after the switch was aborted, simply
-     * runs again: the program never sees the kick's EINTR); a producer keeps its stamp for it. */
-    if (r == -EINTR &&
-        (t_kicked || __atomic_load_n(&g_agent.shm->promote_state, __ATOMIC_SEQ_CST) == MVR_PROMOTE_REQ)) {
+     * and pauses at its entry. (Only then: a handoff request's kick must reach the program as
+     * EINTR, so that it gets to its update point.) A producer keeps its stamp for it. */
+    if (r == -EINTR && __atomic_load_n(&g_agent.shm->promote_state, __ATOMIC_SEQ_CST) == MVR_PROMOTE_REQ) {
       if (ordered) order_leave(ts);
       leader_leave(ts);
       return 0;
