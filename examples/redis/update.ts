@@ -153,7 +153,8 @@ export async function main(argv: string[]): Promise<number> {
       while (!stop) rounds.push(await runLoad(port, 8, 200, `r${round++}`));
     })();
 
-    const up = ctl(sock, ['update', '--rules', join(HERE, 'redis.mvr'), '--state', 'replay', '--', newBin, ...serverArgs]);
+    const rules = join(HERE, 'redis.mvr'); // both ways: the old version follows the new one after promote, so a rollback keeps its state
+    const up = ctl(sock, ['update', '--rules', rules, '--back', rules, '--state', 'replay', '--', newBin, ...serverArgs]);
     say(up.out.split('\n').filter((l) => l.startsWith('update:')).join(' ') || up.out);
     if (up.status !== 0) throw new Error('the update was refused');
     const caught = await waitFor('the catch-up', () => {
