@@ -154,19 +154,23 @@ export async function main(argv: string[]): Promise<number> {
     })();
 
     const rules = join(HERE, 'redis.mvr'); // both ways: the old version follows the new one after promote, so a rollback keeps its state
-    const up = ctl(sock, ['update', '--rules', rules, '--back', rules, '--state', 'replay', '--', newBin, ...serverArgs]);
+    // A divergence that comes from timing (Redis's cron reading /proc/self/stat at another event) is
+    // retried: the new version starts again and replays the journal (`--retries`).
+    const up = ctl(sock, ['update', '--rules', rules, '--back', rules, '--state', 'replay', '--retries', '2', '--', newBin, ...serverArgs]);
     say(up.out.split('\n').filter((l) => l.startsWith('update:')).join(' ') || up.out);
     if (up.status !== 0) throw new Error('the update was refused');
     const caught = await waitFor('the catch-up', () => {
       const s = status(sock);
-      return s.catchUp?.done || s.retirements.length ? s : undefined;
+      // Caught up, or given up (every retry retired: the old version leads alone again).
+      return s.catchUp?.done || (s.retirements.length && !s.follower) ? s : undefined;
     });
     for (const p of [caught.leader?.pid, caught.follower?.pid]) if (p) pids.push(p);
     let completed = false;
-    if (caught.retirements.length) {
+    if (!caught.catchUp?.done) {
       say(`the new version was retired while catching up (${caught.retirements[0]!.reason}); the old one keeps serving:\n${caught.retirements[0]!.report}`);
     } else {
-      say(`caught up: ${caught.catchUp!.target} journal events in ${caught.catchUp!.ms} ms; redis ${RELEASES[o.to]} follows live`);
+      const retried = caught.retirements.length ? ` (after ${caught.retirements.length} retired attempt(s): ${caught.retirements.map((r) => r.reason).join(', ')})` : '';
+      say(`caught up: ${caught.catchUp!.target} journal events in ${caught.catchUp!.ms} ms; redis ${RELEASES[o.to]} follows live${retried}`);
       await sleep(1000); // a second of following under load before the switch
       if (o.stopAfter === 'caught-up') completed = status(sock).retirements.length === 0;
       else {

@@ -124,8 +124,6 @@ const mvr_event *view_get(void *ctx, uint64_t index, int *eof) {
       memcpy(&pe->ep_data, pe->ev.buf[3] + 4, 8);
       memset((uint8_t *)(uintptr_t)pe->ev.buf[3] + 4, 0, 8);
     }
-    /* The leader's time, for the clock reads the follower makes on its own (clock.c). */
-    if (r->nr == SYS_clock_gettime || r->nr == SYS_gettimeofday || r->nr == SYS_time) clock_note_leader(&pe->ev);
     ts->scan_pos += r->size;
     ts->scan_index++;
   }
@@ -180,6 +178,10 @@ static void follower_release(tstate *ts) {
   if (lw > ts->low) {
     for (uint64_t i = ts->low; i < lw; i++) { /* split events' reassembled bytes */
       parsed *pe = &ts->win[i % WIN];
+      /* The leader's time, for the clock reads the follower makes on its own (clock.c): noted as
+       * the leader's reads are consumed, not as they are scanned (the scan runs up to a window ahead). */
+      uint32_t nr = pe->ev.nr;
+      if (nr == SYS_clock_gettime || nr == SYS_gettimeofday || nr == SYS_time) clock_note_leader(&pe->ev);
       if (pe->big) RAW2(SYS_munmap, pe->big, pe->big_len ? pe->big_len : 1);
       pe->big = NULL;
     }
