@@ -31,14 +31,7 @@ void install_sigsys(void) {
  * handoff's fork point): event #0 next, nothing held; the journal, which began at the old stream's
  * event #0, is over. */
 void ring_restart(mvr_ringctl *rc) {
-  rc->head = 0;
-  rc->tail = 0;
-  rc->events = 0;
-  rc->consumed = 0;
-  rc->leader_eof = 0;
-  rc->follower_exited = 0;
-  rc->follower_calls = 0;
-  rc->fcur.valid = 0;
+  mvr_ringctl_restart_stream(rc);
   rc->leader_wait_ns = 0;
   g_agent.shm->journal_valid = 0;
   g_agent.shm->overflow = 0;

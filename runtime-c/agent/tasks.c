@@ -99,19 +99,12 @@ static uint64_t claim_ring(void) {
         continue;
       }
       /* A fresh stream for the new pair; the futex words keep counting (a sleeper compares them). */
-      rc->head = 0;
-      rc->events = 0;
-      rc->leader_eof = 0;
+      mvr_ringctl_restart_stream(rc);
       rc->leader_waiting = 0;
-      rc->tail = 0;
-      rc->consumed = 0;
       rc->follower_waiting = 0;
-      rc->follower_calls = 0;
       rc->follower_pid = 0;
-      rc->follower_exited = 0;
       rc->follower_tgid = 0;
       rc->leader_tgid = 0;
-      rc->fcur.valid = 0;
       rc->last_rule = MVR_RULE_DEFAULT;
       rc->gen++;
       __atomic_store_n(&rc->in_use, 1, __ATOMIC_SEQ_CST);

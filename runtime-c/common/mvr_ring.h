@@ -225,6 +225,25 @@ _Static_assert(sizeof(mvr_shared) <= MVR_HDR_SIZE, "header must fit its page(s)"
 
 static inline uint64_t mvr_align8(uint64_t n) { return (n + 7u) & ~(uint64_t)7u; }
 
+/* A ring's follower side from the stream's start: nothing released, consumed or called. The one
+ * place that knows these fields (a new follower, a reused ring, a role switch all start here);
+ * the futex words keep counting, since a sleeper compares them. */
+static inline void mvr_ringctl_restart_follower(mvr_ringctl *rc) {
+  rc->tail = 0;
+  rc->consumed = 0;
+  rc->follower_calls = 0;
+  rc->follower_exited = 0;
+  rc->fcur.valid = 0;
+}
+
+/* A fresh stream: no event published, and the follower side from its start. */
+static inline void mvr_ringctl_restart_stream(mvr_ringctl *rc) {
+  rc->head = 0;
+  rc->events = 0;
+  rc->leader_eof = 0;
+  mvr_ringctl_restart_follower(rc);
+}
+
 /* The environment variables the monitor sets for the agents (MVR_ENV_*) and MVR_FD_BASE (the
  * runtime's own descriptors sit at or above it, the same numbers in both versions) are in the
  * generated mvr_abi.h, shared with the TypeScript side. */

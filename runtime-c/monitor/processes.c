@@ -389,13 +389,9 @@ void reset_follower_side(int new_follower) {
   for (unsigned k = 0; k < MVR_MAX_RINGS; k++) {
     mvr_ringctl *rc = &shm->ring[k];
     if (new_follower) {
-      rc->tail = 0; /* the journal: nothing was released */
-      rc->consumed = 0;
-      rc->follower_calls = 0;
-      rc->follower_exited = 0;
+      mvr_ringctl_restart_follower(rc); /* the journal: nothing was released */
       rc->follower_pid = 0;
       rc->follower_waiting = 0;
-      rc->fcur.valid = 0;
       rc->in_local = 0;
       rc->order_wait = 0;
       rc->last_rule = MVR_RULE_DEFAULT;
