@@ -5,7 +5,7 @@
 // directory and renames it into place.
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,6 +96,32 @@ function compile(cc: string, args: string[], env: NodeJS.ProcessEnv): void {
   }
 }
 
+/** A build takes seconds; one whose directory is an hour old was killed before it could clean up. */
+const STALE_BUILD_MS = 3600_000;
+
+/**
+ * Removes the temporary directories of builds that were killed mid-way (a stopped test run, ^C
+ * during the first `mvrc run`): nothing else removes them, and each holds a half-built runtime.
+ */
+function removeStaleBuilds(root: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return;
+  }
+  const now = Date.now();
+  for (const name of names) {
+    if (!name.startsWith('.build-')) continue;
+    const p = path.join(root, name);
+    try {
+      if (now - statSync(p).mtimeMs > STALE_BUILD_MS) rmSync(p, { recursive: true, force: true });
+    } catch {
+      // Another process removed it first, or it is not ours to remove: leave it.
+    }
+  }
+}
+
 /**
  * Builds (or finds in the cache) the agent and the monitor. $MVRC_RUNTIME_DIR names a directory
  * with a prebuilt pair instead (e.g. the checking build of `make -C runtime-c sanitize`).
@@ -131,6 +157,7 @@ export function buildRuntime(opts: RuntimeBuildOptions = {}): RuntimeBuild {
   if (existsSync(agent) && existsSync(monitor)) return { dir, agent, monitor, built: false };
 
   mkdirSync(root, { recursive: true });
+  removeStaleBuilds(root);
   const tmp = mkdtempSync(path.join(root, `.build-${key}-`));
   try {
     const inc = ['-I', path.join(src, 'include'), '-I', path.join(src, 'common'), '-I', path.join(src, 'dsu')];

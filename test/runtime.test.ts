@@ -3,7 +3,7 @@
 // echoes its stdin; build-time switches make faulty follower versions (crash, hang, different bytes).
 import { expect } from 'chai';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -519,9 +519,19 @@ describe('runtime: leader and follower side by side', function () {
     const again = buildRuntime(opts);
     expect(again).to.deep.equal({ ...first, built: false });
     appendFileSync(join(src, 'common', 'mvr_util.c'), '/* changed */\n');
+    // A build killed mid-way left its temporary directory: an old one is removed by the next
+    // build, a recent one (a build running beside this one) is left alone.
+    const stale = join(cacheDir, '.build-killed-x');
+    const running = join(cacheDir, '.build-running-x');
+    mkdirSync(stale);
+    mkdirSync(running);
+    const hourAgo = (Date.now() - 2 * 3600_000) / 1000;
+    utimesSync(stale, hourAgo, hourAgo);
     const changed = buildRuntime(opts);
     expect(changed.built).to.equal(true);
     expect(changed.dir).to.not.equal(first.dir);
+    expect(existsSync(stale), 'stale build directory').to.equal(false);
+    expect(existsSync(running), 'a running build directory').to.equal(true);
     // A compiler error is reported with the compiler's message, not thrown as a crash.
     appendFileSync(join(src, 'common', 'mvr_util.c'), 'int broken(void) { return }\n');
     expect(() => buildRuntime(opts)).to.throw(RuntimeBuildError, /building the mvr runtime failed[\s\S]*mvr_util\.c/);
