@@ -70,7 +70,7 @@ function freePort(): Promise<number> {
   });
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 300_000): Promise<T> {
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = Number(process.env['BENCH_WAIT_MS'] ?? 300_000)): Promise<T> {
   const t0 = Date.now();
   for (;;) {
     const v = await probe();
@@ -165,7 +165,11 @@ class Clients {
         const get = await c.request('GET', key);
         const t1 = performance.now();
         this.answers.push({ at: t1, ms: t1 - t0 });
-        if (set !== 'OK' || get !== v) this.wrong.push(`client ${ci}: SET ${key} ${v} -> ${JSON.stringify(set)}, GET -> ${JSON.stringify(get)}`);
+        // An error reply (Redis's -LOADING while it reads its RDB file) is a request that failed,
+        // not a wrong answer; anything else but the model's answer is wrong.
+        const isError = (r: unknown) => typeof r === 'object' && r !== null && 'error' in r;
+        if (isError(set) || isError(get)) this.failed++;
+        else if (set !== 'OK' || get !== v) this.wrong.push(`client ${ci}: SET ${key} ${v} -> ${JSON.stringify(set)}, GET -> ${JSON.stringify(get)}`);
         // Paced (about a thousand pairs a second per client at most), as a service's clients are:
         // an open loop at full speed would measure only how fast a replay can chase it.
         await sleep(1);
@@ -272,13 +276,20 @@ async function runWay(way: Way, oldBin: string, newBin: string): Promise<Row> {
       const st = async () => JSON.parse((await ctl('status', '--json')).stdout) as { catchUp?: { done: boolean; ms: number; target: number }; follower: unknown; retirements: { reason: string }[] };
       const up = await ctl('update', '--rules', RULES, '--back', RULES, '--state', 'replay', '--retries', '2', '--', newBin, ...BASE_ARGS(port));
       if (up.status !== 0) throw new Error(`update refused (exit ${up.status}): ${`${up.stdout}${up.stderr}`.replace(/\n/g, " / ")}`);
+      let last = '';
       const s = await waitFor('the catch-up', async () => {
-        const x = await st();
-        return x.catchUp?.done || (x.retirements.length && !x.follower) ? x : undefined;
+        const raw = await ctl('status', '--json');
+        last = raw.stdout;
+        const x = JSON.parse(raw.stdout) as Awaited<ReturnType<typeof st>> & { stage: string; update?: { attempt: number; retries: number } };
+        // Caught up; or every attempt retired (rolled back: the old version leads alone again).
+        const spent = x.stage === 'single leader' && x.retirements.length > 0 && (x.update?.attempt ?? 0) > (x.update?.retries ?? 0);
+        return x.catchUp?.done || spent ? x : undefined;
+      }).catch((e: Error) => {
+        throw new Error(`${e.message}; the monitor's last status: ${last.replace(/\s+/g, ' ').slice(0, 1500)}`);
       });
       if (!s.catchUp?.done) {
         ok = false;
-        note = `retired while catching up: ${s.retirements.map((r) => r.reason).join(', ')}`;
+        note = `retired while catching up: ${s.retirements.map((r) => `${r.reason}: ${(r as { report?: string }).report?.trim().split('\n')[0] ?? ''}`).join('; ')}`;
       } else {
         note = `replayed ${s.catchUp.target} events in ${s.catchUp.ms} ms${s.retirements.length ? `, after ${s.retirements.length} retried attempt(s)` : ''}`;
         const pro = await ctl('promote');
