@@ -280,9 +280,10 @@ async function runWay(way: Way, oldBin: string, newBin: string): Promise<Row> {
       const s = await waitFor('the catch-up', async () => {
         const raw = await ctl('status', '--json');
         last = raw.stdout;
-        const x = JSON.parse(raw.stdout) as Awaited<ReturnType<typeof st>> & { stage: string; update?: { attempt: number; retries: number } };
-        // Caught up; or every attempt retired (rolled back: the old version leads alone again).
-        const spent = x.stage === 'single leader' && x.retirements.length > 0 && (x.update?.attempt ?? 0) > (x.update?.retries ?? 0);
+        const x = JSON.parse(raw.stdout) as Awaited<ReturnType<typeof st>> & { stage: string; timeline: { event: string }[] };
+        // Caught up; or rolled back with no retry to come (the monitor retries a divergence, and
+        // says so in the timeline right after the rollback).
+        const spent = x.stage === 'single leader' && x.retirements.length > 0 && x.timeline.at(-1)?.event === 'rollback';
         return x.catchUp?.done || spent ? x : undefined;
       }).catch((e: Error) => {
         throw new Error(`${e.message}; the monitor's last status: ${last.replace(/\s+/g, ' ').slice(0, 1500)}`);
