@@ -18,6 +18,7 @@ import { RULE_DEFAULT } from '../semantics/interpreter.ts';
 import { syscallByNr } from '../syscalls/lookup.ts';
 import { StraceReader } from './strace.ts';
 import { createsPairedChild, JsonTraceReader, reportTraceShape, threadName, type Trace, type TraceEndInfo, type TraceEvent, type TraceThread } from './trace.ts';
+import { ImageStart } from './startup.ts';
 import { PairRun, runtimeMatches, type ThreadPair, type VerifyFinding, type VerifyResult } from './verify.ts';
 
 const CHUNK = 1 << 20;
@@ -113,6 +114,8 @@ interface Queue {
   leading: boolean;
   /** After an execve that succeeded: the new image runs unrecorded. */
   ended: boolean;
+  /** The start-up of the image the leading execve started (startup.ts). */
+  start?: ImageStart;
 }
 
 /**
@@ -264,11 +267,14 @@ export class TraceStream {
       // As matchedEvents: the runtime starts inside the new image, and an image replaced later
       // runs unrecorded.
       const replaces = syscallByNr(e.nr)?.noReturn === 'success';
-      if (q.leading && e.thread === this.main && replaces) return; // failed attempts too
+      if (q.leading && e.thread === this.main && replaces) {
+        q.start = new ImageStart(); // the new image's start-up is not compared (startup.ts)
+        return; // failed attempts too
+      }
       q.leading = false;
       if (replaces && (e.noRet || e.ret === 0n)) q.ended = true;
     }
-    if (!runtimeMatches(e.nr)) return;
+    if (!runtimeMatches(e.nr) || q.start?.skip(e)) return;
     const index = BigInt(q.total++);
     q.events.push(e.index === index ? e : { ...e, index });
   }

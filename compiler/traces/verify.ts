@@ -15,6 +15,7 @@ import type { Program } from '../check/program-types.ts';
 import { span, type Span } from '../core/span.ts';
 import { syscallByNr } from '../syscalls/lookup.ts';
 import { isGathered, paramsOf } from '../syscalls/meaning.ts';
+import { ImageStart } from './startup.ts';
 import { threadEvents, threadName, traceThreads, type Trace, type TraceEvent, type TraceThread } from './trace.ts';
 
 export interface VerifyFinding {
@@ -71,8 +72,10 @@ function replacesImage(e: TraceEvent): boolean {
 /**
  * A thread's calls as the runtime would see them (by default the main thread's: the first of
  * traceThreads): without the calls it does not match (runtimeMatches); in strace output, without
- * the main thread's own execve(s) at the start (the runtime starts inside the new image) and without
- * what follows a later execve that succeeded (the new image runs unrecorded); renumbered from 0.
+ * the main thread's own execve(s) at the start (the runtime starts inside the new image), without
+ * the new image's start-up the agent does not record (startup.ts: the dynamic loader's calls...)
+ * and without what follows a later execve that succeeded (the new image runs unrecorded);
+ * renumbered from 0.
  * mvrc record's traces have none of these.
  */
 export function matchedEvents(trace: Trace, thread: number | undefined = traceThreads(trace)[0]?.id): TraceEvent[] {
@@ -86,9 +89,12 @@ export function matchedEvents(trace: Trace, thread: number | undefined = traceTh
     const exec = all.findIndex((e, i) => i >= start && replacesImage(e) && (e.noRet || e.ret === 0n));
     if (exec >= 0) end = exec + 1;
   }
+  // The image's start-up before the agent records (the loader, a sanitizer's initialisation,
+  // malloc's seed: startup.ts) is not compared: the runtime never sees it.
+  const startup = start > 0 ? new ImageStart() : undefined;
   return all
     .slice(start, end)
-    .filter((e) => runtimeMatches(e.nr))
+    .filter((e) => runtimeMatches(e.nr) && !startup?.skip(e))
     .map((e, i) => (e.index === BigInt(i) ? e : { ...e, index: BigInt(i) }));
 }
 
