@@ -4,7 +4,7 @@
 // inputs, and of a MUTANT of the new version (the same new version with a real bug: a wrong
 // count, a wrong reply) under the third input.
 //
-//   npm run build && node bench/infer-eval.mjs [--keep DIR] [--only NAME]
+//   npm run build && node bench/infer-eval.mjs [--keep DIR] [--only NAME] [--reference-only]
 //
 // Per pair it prints:
 // - rules inferred from input 1, and whether they verify input 2 (do they generalise?);
@@ -25,6 +25,7 @@
 // dpkg -x into .cache/debian; nothing is installed); a pair whose build cannot be fetched is
 // skipped, saying why.
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -38,12 +39,15 @@ const args = process.argv.slice(2);
 const opt = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const keep = opt('--keep');
 const only = opt('--only');
+const refOnly = args.includes('--reference-only');
 const dir = keep ?? mkdtempSync(join(tmpdir(), 'mvrc-infer-eval-'));
 mkdirSync(dir, { recursive: true });
-const SECRET = `s3cr3t-${Math.random().toString(36).slice(2, 10)}`;
+const SECRET = `s3cr3t-${randomBytes(4).toString('hex')}`;
+// The programs' whole environment, the same on every machine and run: what a program reads of it
+// (wc v2 reads /proc/self/environ) then has one length, which a reference rule can state.
 // LeakSanitizer cannot run under ptrace (strace): it would end every ASan run with an error of
 // the recording itself, not of the program.
-const env = { ...process.env, MVRC_EVAL_TOKEN: SECRET, ASAN_OPTIONS: 'detect_leaks=0' };
+const env = { PATH: '/usr/bin:/bin', MVRC_EVAL_TOKEN: SECRET, ASAN_OPTIONS: 'detect_leaks=0' };
 
 for (const tool of ['strace', 'cc']) {
   if (spawnSync(tool, ['--version']).error) {
@@ -127,12 +131,18 @@ function freePort() {
 async function waitListening(port, proc, what) {
   for (let i = 0; i < 400; i++) {
     if (proc.exitCode !== null) throw new Error(`${what} exited before listening`);
+    // The probe waits for the server to close its connection (the end of the server's handling
+    // of it), so that the first request connects after that: else the probe and the first
+    // request race, and the accepts interleave differently from run to run (noise, not a change).
     const ok = await new Promise((res) => {
+      let connected = false;
       const s = connect(port, '127.0.0.1', () => {
-        s.destroy();
-        res(true);
+        connected = true;
+        s.end();
       });
-      s.on('error', () => res(false));
+      s.resume();
+      s.on('close', () => res(connected));
+      s.on('error', () => {});
     });
     if (ok) return;
     await new Promise((r) => setTimeout(r, 25));
@@ -155,15 +165,29 @@ function request(port, bytes, done) {
 }
 
 /** A server under strace answering `requests` (one connection each, in order), then stopped
- *  with SIGTERM. The connecting-probe before the requests is part of every trace alike. */
-async function recordServer(out, argv, port, requests, done) {
+ *  with SIGTERM. The connecting-probe before the requests is part of every trace alike (each
+ *  connection, the probe's too, is closed by the server before the next one opens). */
+async function recordServer(out, argv, port, requests, done, { ready, stop } = {}) {
+  rmSync(join(dir, out), { force: true }); // `ready` must not read an earlier run's trace
   const p = spawn('strace', ['-f', '-s', '65536', '-xx', '-o', join(dir, out), ...argv], { cwd: dir, env, stdio: 'ignore' });
+  const exited = new Promise((r) => p.on('exit', r));
+  // `ready(trace text)`: what the trace must show before the first connection (a start-up timer
+  // that would otherwise race with it).
+  while (ready && !ready(existsSync(join(dir, out)) ? readFileSync(join(dir, out), 'latin1') : '')) {
+    if (p.exitCode !== null) throw new Error(`${argv[0]} exited before it was ready`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
   await waitListening(port, p, argv[0]);
   for (const r of requests) await request(port, r, done);
-  const exited = new Promise((r) => p.on('exit', r));
-  // The server is strace's child: its pid starts the trace's lines (strace -f -o FILE).
-  const pid = Number(/^(\d+)/.exec(readFileSync(join(dir, out), 'utf8'))?.[1]);
-  if (pid > 0) process.kill(pid, 'SIGTERM');
+  if (stop) {
+    // A request that stops the server: handled by its main thread, where a signal is handled by
+    // whichever thread the kernel picks (Redis: another thread from run to run).
+    await request(port, stop, () => false);
+  } else {
+    // The server is strace's child: its pid starts the trace's lines (strace -f -o FILE).
+    const pid = Number(/^(\d+)/.exec(readFileSync(join(dir, out), 'utf8'))?.[1]);
+    if (pid > 0) process.kill(pid, 'SIGTERM');
+  }
   await exited;
 }
 
@@ -278,9 +302,16 @@ pairs.push({
   },
   record(k, side) {
     const bin = side === 'old' ? this.bins.old : this.bins.new;
-    const argv = [bin, '--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', '', '--daemonize', 'no'];
+    const argv = [bin, '--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', '', '--daemonize', 'no', '--hz', '1'];
     if (side === 'mutant') argv.push('--rename-command', 'GET', 'GET-RENAMED');
-    return recordServer(`${this.slug}-${side}-${k}.strace`, argv, this.port, REDIS_REQUESTS[k - 1], (got) => /\r\n$/.test(got));
+    // Redis's first serverCron runs 1 ms after its event loop starts and reads /proc/self/stat:
+    // the first connection waits for it (else it comes before or after it from run to run); with
+    // --hz 1 the next one is a second later, after the requests. SHUTDOWN NOSAVE stops it.
+    const cron = Buffer.from('/proc/self/stat').toString('hex').replace(/../g, '\\x$&');
+    return recordServer(`${this.slug}-${side}-${k}.strace`, argv, this.port, REDIS_REQUESTS[k - 1], (got) => /\r\n$/.test(got), {
+      ready: (text) => text.includes(cron),
+      stop: '*2\r\n$8\r\nSHUTDOWN\r\n$6\r\nNOSAVE\r\n',
+    });
   },
 });
 
@@ -318,6 +349,7 @@ function verifies(rulesText, [a, b]) {
 const verifiesFile = (f, pair) => verifies(readFileSync(join(dir, f), 'utf8'), pair);
 const ruleCount = (f) => (existsSync(join(dir, f)) ? splitRules(readFileSync(join(dir, f), 'utf8')).rules.length : NaN);
 
+const yes = (b) => (b ? 'yes' : 'no');
 const rows = [];
 for (const p of pairs) {
   if (only && !p.name.includes(only) && p.slug !== only) continue;
@@ -335,6 +367,13 @@ for (const p of pairs) {
   }
   await p.record(3, 'mutant');
   const mutant = [`${p.slug}-old-3.strace`, `${p.slug}-mutant-3.strace`];
+  if (refOnly) {
+    // --reference-only: whether the reference verifies the three inputs and catches the mutant.
+    const refFile = join(refDir, `${p.slug}.mvr`);
+    const verdicts = existsSync(refFile) ? [...rec, mutant].map((pair) => verifies(readFileSync(refFile, 'utf8'), pair)) : [];
+    console.log(`${p.name}: reference verifies inputs 1-3: ${verdicts.slice(0, 3).map(yes).join(' ')}; mutant caught: ${yes(verdicts.length > 0 && !verdicts[3])}`);
+    continue;
+  }
   progress(`${p.name}: inferring and verifying`);
   const one = `${p.slug}-1.mvr`;
   const both = `${p.slug}-12.mvr`;
@@ -372,7 +411,6 @@ for (const p of pairs) {
   rows.push(row);
 }
 
-const yes = (b) => (b ? 'yes' : 'no');
 console.log('mvrc infer on recorded pairs (strace -f -s 65536 -xx): rules inferred from input 1, and from inputs 1+2 at once');
 console.log('| pair | rules (1) | verify input 2 | rules (1+2) | verify input 3 | mutant caught | correct (reference) | secret in rules |');
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
