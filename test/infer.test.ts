@@ -648,3 +648,35 @@ describe('mvrc infer (CLI)', () => {
     expect(bad.stdout).to.equal('');
   });
 });
+
+// ---- values that differ between runs inside written bytes (compiler/traces/varying.ts) ----------
+
+describe('mvrc infer: pids and times inside log lines', () => {
+  const pidOf = (pid: number): Ev => ({ name: 'getpid', ret: pid });
+  const log = (pid: number, time: string, tag: string, msg: string): Ev => write(1, `${pid}:${tag} 07 Dec 2026 ${time} ${msg}\n`);
+  const run = (pid: number, times: string[], msgs: string[], last = msgs): Ev[] => [pidOf(pid), log(pid, times[0]!, 'C', msgs[0]!), pidOf(pid), log(pid, times[1]!, 'M', last[1]!), read(0, 'x\n'), write(1, 'done\n')];
+
+  it('lines that differ in the pid and the time only: one rule comparing the tag and the message, verified on another run', () => {
+    const msgs = ['# Server initialized', '* Ready to accept connections'];
+    const a = traceOf((run(6060, ['18:02:39.860', '18:02:39.861'], msgs)), 'a.jsonl');
+    const b = traceOf((run(6070, ['18:02:40.102', '18:02:40.105'], msgs)), 'b.jsonl');
+    const s = suggestRules(a, b);
+    expect(s.status, s.text).to.equal('verified');
+    expect(ruleLines(s.text).join(' ')).to.not.match(/6060|6070|18:02/);
+    expect(ruleCount(s.text)).to.equal(1);
+    // another run of both versions (other pids, other times, a pid of another length): verified
+    const c = traceOf((run(912, ['09:15:00.001', '09:15:00.002'], msgs)), 'c.jsonl');
+    const d = traceOf((run(10001, ['09:15:01.500', '09:15:01.900'], msgs)), 'd.jsonl');
+    expect(verifyTraces(s.program, comparedTrace(c), comparedTrace(d)).findings).to.deep.equal([]);
+    // a follower whose message differs is not let through
+    const e = traceOf((run(10001, ['09:15:01.500', '09:15:01.900'], msgs, ['', '* Ready to refuse connections'])), 'e.jsonl');
+    expect(verifyTraces(s.program, comparedTrace(c), comparedTrace(e)).findings).to.have.length(1);
+  });
+
+  it('a line that differs in another number (not a pid, not a time) keeps its literals', () => {
+    const a = traceOf(([pidOf(6060), write(1, 'keys: 5\n'), write(1, 'done\n')]), 'a.jsonl');
+    const b = traceOf(([pidOf(6070), write(1, 'keys: 6\n'), write(1, 'done\n')]), 'b.jsonl');
+    const s = suggestRules(a, b);
+    expect(ruleLines(s.text)).to.deep.equal(['write(fd, "keys: 5\\n", _) => write(fd, "keys: 6\\n", _)']);
+  });
+});

@@ -35,6 +35,7 @@ import type { ParamInfo, SyscallInfo } from '../syscalls/types.ts';
 import { syscallByNr } from '../syscalls/lookup.ts';
 import { compareClass, isGathered, matchKey as modelMatchKey, paramsOf } from '../syscalls/meaning.ts';
 import { analyzeTrace, holdsSecret, type TraceMeaning } from './roles.ts';
+import { pidTagTimeLayout, pidTagTimeRule, tracePids, templateGuard, varyingTemplate } from './varying.ts';
 import { traceThreads, type Trace, type TraceEvent } from './trace.ts';
 import { matchedEvents, pairName, threadPairs, verifyTraces, type ThreadPair, type VerifyFinding, type VerifyResult } from './verify.ts';
 
@@ -255,6 +256,8 @@ function intLiteral(v: bigint): string {
  *     `ret = N` when the emulated default (the requested count, or 0) is not what it returned.
  */
 export function hunkRule(h: Hunk, mode: InferMode, ctx?: RuleContext): string {
+  const varying = ctx && varyingWriteRule(h, mode, ctx);
+  if (varying) return varying;
   // fd numbers used more than once in the rule become variables (general mode).
   const fdUses = new Map<bigint, number>();
   if (mode === 'general') {
@@ -377,13 +380,57 @@ export function hunkRule(h: Hunk, mode: InferMode, ctx?: RuleContext): string {
   return `${lhs} => ${rhs}`;
 }
 
-/** What hunkRule needs to know of the traces: their calls' meaning, the secrets they show, and
- *  where it notes what it redacted. */
+/** What hunkRule needs to know of the traces: their calls' meaning, the secrets they show, the
+ *  pids they show (varying.ts), and where it notes what it redacted. */
 export interface RuleContext {
   leader: TraceMeaning;
   follower: TraceMeaning;
   secrets: Uint8Array[];
   notes: Set<string>;
+  pids?: { leader: ReadonlySet<string>; follower: ReadonlySet<string> };
+  /** Rules of varyingWriteRule that are log lines of one layout: the rule that covers them all. */
+  layouts?: Map<string, { key: string; text: string }>;
+}
+
+/**
+ * A hunk of one write (or send) on each side whose bytes differ only in values that differ between
+ * runs — the process's pid, times (varying.ts) — and in nothing else: one rule whose typed guards
+ * accept exactly the lines with the same fixed text, whatever those fields hold, the follower
+ * getting its own byte count. Undefined for any other hunk.
+ */
+function varyingWriteRule(h: Hunk, mode: InferMode, ctx: RuleContext): string | undefined {
+  if (h.leader.length !== 1 || h.follower.length !== 1 || !ctx.pids) return undefined;
+  const [l, f] = [h.leader[0]!, h.follower[0]!];
+  const sc = syscallByNr(l.nr);
+  const w = sc && l.nr === f.nr ? isWriteLike(sc) : undefined;
+  if (!sc || !w || l.truncated || f.truncated || l.noRet || f.noRet) return undefined;
+  const [lb, fb] = [l.bufs[w.bytes], f.bufs[w.bytes]];
+  if (!lb || !fb || l.ret !== l.args[w.len] || f.ret !== f.args[w.len]) return undefined;
+  for (let j = 0; j < sc.arity; j++) if (j !== w.bytes && j !== w.len && l.args[j] !== f.args[j]) return undefined;
+  const lt = varyingTemplate(lb, ctx.pids.leader);
+  const ft = varyingTemplate(fb, ctx.pids.follower);
+  if (!lt || !ft || lt.fixed.length !== ft.fixed.length || lt.fixed.some((x, i) => x !== ft.fixed[i])) return undefined;
+  const lg = templateGuard('s', lt.fixed);
+  if (!lg || holdsSecret(lb, ctx.secrets) || holdsSecret(fb, ctx.secrets)) return undefined;
+  const call = (side: 'left' | 'right'): string => {
+    const args: string[] = [];
+    for (let j = 0; j < sc.arity; j++) {
+      const p = sc.params[j]!;
+      if (j === w.bytes) args.push(side === 'left' ? 's' : 't');
+      else if (j === w.len) args.push(side === 'left' ? '_' : 'n');
+      else if (p.kind === 'fd') args.push(mode === 'exact' ? intLiteral(l.args[j]!) : 'fd');
+      else if (p.kind === 'int' || p.kind === 'flags' || p.kind === 'size') args.push(intLiteral(l.args[j]!));
+      else args.push('_');
+    }
+    return `${sc.name}(${args.join(', ')})`;
+  };
+  ctx.notes.add('the pid and times in these bytes differ from run to run: the guards compare the rest');
+  const text = `${call('left')} if (${lg}) => ${call('right')} if (${templateGuard('t', ft.fixed)!}) -> do { ret = n; }`;
+  // Log lines of one layout (pid, tag, time, message) become one rule later (inferRules).
+  const lay = sc.arity === 3 ? pidTagTimeLayout(lt) : undefined;
+  const fdText = mode === 'exact' ? intLiteral(l.args[0]!) : 'fd';
+  if (lay && sc.params[0]!.kind === 'fd') ctx.layouts?.set(text, { key: `${sc.name}|${fdText}|${lay.sep}|${lay.tag}|${lay.time}`, text: pidTagTimeRule(sc.name, fdText, lay) });
+  return text;
 }
 
 /** Structures that hold times (sleeps, timeouts, timers): they differ between runs. */
@@ -545,6 +592,8 @@ export function inferRules(leader: Trace, follower: Trace, form: InferForm = INF
     for (const h of ph) for (const part of faithful(h, lm, fm)) hunks.push(p.index === 0 ? { ...part, traces } : { ...part, pair: p.index, traces });
   }
   const secrets = [...lm.secrets, ...fm.secrets];
+  const pids = { leader: tracePids(leader), follower: tracePids(follower) };
+  const layouts = new Map<string, { key: string; text: string }>();
   const byText = new Map<string, InferredRule>();
   for (const h of hunks) {
     if (skipped.some((k) => k.hunk === h)) continue;
@@ -555,7 +604,7 @@ export function inferRules(leader: Trace, follower: Trace, form: InferForm = INF
     }
     for (const part of form.split ? splitHunk(h) : [h]) {
       const notes = new Set<string>();
-      const text = hunkRule(part, mode, { leader: lm, follower: fm, secrets, notes });
+      const text = hunkRule(part, mode, { leader: lm, follower: fm, secrets, notes, pids, layouts });
       const r = byText.get(text);
       if (r) {
         r.hunks.push(part);
@@ -569,7 +618,24 @@ export function inferRules(leader: Trace, follower: Trace, form: InferForm = INF
   // file order, does not take a mapping rule after a leader-only one with the same left side
   // for one that can never fire (MVR4001).
   const rank = (r: InferredRule): number => (r.hunks[0]!.follower.length === 0 ? 1 : r.hunks[0]!.leader.length === 0 ? 2 : 0);
-  const rules = [...byText.values()].sort((x, y) => rank(x) - rank(y));
+  // Two or more log lines of one layout (pid, tag, time, message): one rule comparing the tag and
+  // the message of the follower's line with the leader's covers them all, and the lines the
+  // program writes on other runs.
+  const byLayout = new Map<string, { text: string; rules: InferredRule[] }>();
+  for (const r of byText.values()) {
+    const lay = layouts.get(r.text);
+    if (!lay) continue;
+    const g = byLayout.get(lay.key);
+    if (g) g.rules.push(r);
+    else byLayout.set(lay.key, { text: lay.text, rules: [r] });
+  }
+  for (const g of byLayout.values()) {
+    if (g.rules.length < 2) continue;
+    for (const r of g.rules) byText.delete(r.text);
+    const hunksOf = g.rules.flatMap((r) => r.hunks).sort((x, y) => (x.pair ?? 0) - (y.pair ?? 0) || x.leaderStart - y.leaderStart);
+    byText.set(g.text, { text: g.text, hunks: hunksOf, notes: ['log lines: the pid and the time differ from run to run; the guards compare the tag and the message'] });
+  }
+  const rules = [...byText.values()].sort((x, y) => rank(x) - rank(y) || x.hunks[0]!.leaderStart - y.hunks[0]!.leaderStart);
   return { leaderEvents, followerEvents, threadPairs: pairs, hunks, rules, skipped };
 }
 
