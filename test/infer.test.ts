@@ -673,6 +673,18 @@ describe('mvrc infer: pids and times inside log lines', () => {
     expect(verifyTraces(s.program, comparedTrace(c), comparedTrace(e)).findings).to.have.length(1);
   });
 
+  it("a log line only the new version writes, holding its pid: a guard on the text around the pid, verified on another run", () => {
+    const v1 = (): Ev[] => [read(0, 'x\n'), write(1, 'done\n')];
+    const v2 = (pid: number): Ev[] => [pidOf(pid), write(2, `v2 pid ${pid}\n`), read(0, 'x\n'), write(1, 'done\n')];
+    const s = suggestRules(traceOf(v1(), 'a.jsonl'), traceOf(v2(6070), 'b.jsonl'));
+    expect(s.status, s.text).to.equal('verified');
+    expect(ruleLines(s.text).join(' ')).to.not.contain('6070');
+    expect(verifyTraces(s.program, comparedTrace(traceOf(v1(), 'c.jsonl')), comparedTrace(traceOf(v2(10001), 'd.jsonl'))).findings).to.deep.equal([]);
+    // another line there is not let through
+    const other = traceOf([pidOf(10001), write(2, 'v2 uid 10001\n'), read(0, 'x\n'), write(1, 'done\n')], 'e.jsonl');
+    expect(verifyTraces(s.program, comparedTrace(traceOf(v1(), 'c.jsonl')), comparedTrace(other)).findings).to.have.length(1);
+  });
+
   it('a line that differs in another number (not a pid, not a time) keeps its literals', () => {
     const a = traceOf(([pidOf(6060), write(1, 'keys: 5\n'), write(1, 'done\n')]), 'a.jsonl');
     const b = traceOf(([pidOf(6070), write(1, 'keys: 6\n'), write(1, 'done\n')]), 'b.jsonl');

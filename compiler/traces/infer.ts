@@ -274,6 +274,7 @@ export function hunkRule(h: Hunk, mode: InferMode, ctx?: RuleContext): string {
     return name;
   };
   let sizeVars = 0;
+  let ownTexts = 0;
 
   const callText = (e: TraceEvent, side: 'left' | 'right', role: 'paired' | 'own', sizeVar?: { arg: number; name: string }): string => {
     const sc = syscallByNr(e.nr)!;
@@ -281,6 +282,7 @@ export function hunkRule(h: Hunk, mode: InferMode, ctx?: RuleContext): string {
     // compare (unused by the command, a pointer, a length that only sizes another argument) is `_`.
     const eff = paramsOf(sc, e.args);
     const args: string[] = [];
+    let guard: string | undefined;
     // Length parameters implied by the content literal of their buffer.
     const implied = new Set<number>();
     for (let j = 0; j < sc.arity; j++) {
@@ -309,6 +311,9 @@ export function hunkRule(h: Hunk, mode: InferMode, ctx?: RuleContext): string {
         }
         return encodeString(b);
       };
+      // A buffer cut by the recorder cannot be matched exactly: `_` (its length stays literal).
+      const contentText = (k: number, pk: ParamInfo | undefined): string =>
+        compareClass(pk) === 'content' && !TIMING_TYPES.has(pk?.type ?? '') ? (e.bufs[k] && !e.truncated ? literal(e.bufs[k]!, false) : '_') : '_';
       switch (p.kind) {
         case 'fd':
           if (cls === 'none') break;
@@ -326,10 +331,24 @@ export function hunkRule(h: Hunk, mode: InferMode, ctx?: RuleContext): string {
           else if (cls === 'scalar' && !implied.has(j)) text = intLiteral(value);
           break;
         case 'in_bytes':
+          // The follower's own write of a line holding its pid or a time (a log line): a variable
+          // with a typed guard on the text around them (varying.ts), not this run's bytes.
+          if (side === 'right' && role === 'own' && ctx?.pids && cls === 'content' && e.bufs[j] && !e.truncated && !isGathered(p)) {
+            const tpl = varyingTemplate(e.bufs[j]!, ctx.pids.follower);
+            const name = `s${++ownTexts}`;
+            const g = tpl && !holdsSecret(e.bufs[j]!, ctx.secrets) ? templateGuard(name, tpl.fixed) : undefined;
+            if (g) {
+              text = name;
+              guard = g;
+              ctx.notes.add('the pid and times in these bytes differ from run to run: the guards compare the rest');
+              break;
+            }
+          }
+          text = contentText(j, q);
+          break;
         case 'path':
         case 'in_struct':
-          // A buffer cut by the recorder cannot be matched exactly: `_` (its length stays literal).
-          if (cls === 'content' && !TIMING_TYPES.has(q?.type ?? '')) text = e.bufs[j] && !e.truncated ? literal(e.bufs[j]!, false) : '_';
+          text = contentText(j, q);
           break;
         case 'out_bytes':
           // What an emulated read-like call gives the follower: its own recorded bytes.
@@ -340,7 +359,7 @@ export function hunkRule(h: Hunk, mode: InferMode, ctx?: RuleContext): string {
       }
       args.push(text);
     }
-    return `${sc.name}(${args.join(', ')})`;
+    return `${sc.name}(${args.join(', ')})${guard ? ` if (${guard})` : ''}`;
   };
 
   const left = h.leader.map((e) => callText(e, 'left', 'paired'));
