@@ -163,12 +163,25 @@ describe('mvrc verify', function () {
     expect(r.stdout).to.match(/^verified: 6 follower calls against 206 leader events in 1 thread pair;/);
   });
 
-  it('cannot evaluate a C guard: MVR4103 names the rule and the follower call', () => {
+  it('runs a C guard in the compiled rules; the interpreter (--interpreter) cannot: MVR4103 names the rule and the follower call', () => {
     const rules = put('cguard.mvr', 'write(_, _, _) {{ return 1; }} => write(_, _, _)\n');
     const r = verify(rules, leader, put('copy2.jsonl', traceText(LEADER)));
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/^verified: 6 follower calls against 6 leader events in 1 thread pair; rules used: default, cguard\.mvr:1\n$/);
+    // a guard that refuses: the default match decides, and the writes differ
+    const refusing = put('cguard0.mvr', 'write(5, _, _) {{ return 0; }} => write(5, _, _)\n');
+    expect(verify(refusing, leader, native).stderr).to.match(/^native\.jsonl:5:1: error MVR4101: /m);
+    const i = verify(rules, leader, 'copy2.jsonl', '--interpreter');
+    expect(i.status).to.equal(1);
+    expect(i.stderr).to.match(/^copy2\.jsonl:3:1: error MVR4103: rule 0 \(cguard\.mvr:1:1\) has a C guard, which the reference interpreter cannot evaluate, at follower call 1: write\(5, "OK\\n", 3\)/m);
+    expect(i.stderr).to.match(/^cguard\.mvr:1:1: note: rule 0: /m);
+  });
+
+  it('reports a C error in a rule block at its .mvr line (MVR5001), as build does', () => {
+    const rules = put('cbad.mvr', 'write(_, _, _) {{ return nope; }} => write(_, _, _)\n');
+    const r = verify(rules, leader, 'copy2.jsonl');
     expect(r.status).to.equal(1);
-    expect(r.stderr).to.match(/^copy2\.jsonl:3:1: error MVR4103: rule 0 \(cguard\.mvr:1:1\) has a C guard, which mvrc verify cannot evaluate, at follower call 1: write\(5, "OK\\n", 3\)/m);
-    expect(r.stderr).to.match(/^cguard\.mvr:1:1: note: rule 0: /m);
+    expect(r.stderr).to.match(/^cbad\.mvr:1:\d+: error MVR5001: C compiler: .*nope/m);
   });
 
   it('stops at an expected divergence with a note and exit 0', () => {

@@ -59,12 +59,14 @@ const commands: Record<string, CommandEntry> = {
   },
   verify: {
     summary: 'check that rules reconcile two recorded runs (mvrc JSON-lines or strace traces)',
-    usage: `mvrc verify RULES.mvr --leader-trace A --follower-trace B [--keep-going] ${DIAG_FLAGS}`,
+    usage: `mvrc verify RULES.mvr --leader-trace A --follower-trace B [--keep-going] [--interpreter] ${DIAG_FLAGS}`,
     details: [
       ...DIAG_DETAILS,
       '  --leader-trace A    the old version\'s run; --follower-trace B: the new version\'s, under the same workload',
       '                      (mvrc JSON lines, or `strace -f -s 4096 -xx -o FILE CMD...`; read as a stream, any size)',
       '  --keep-going        report the first finding of every thread pair (default: stop at the first finding)',
+      '  --interpreter       run the rules in the reference interpreter instead of compiling them ($CC); C blocks',
+      '                      then cannot be evaluated (also what verify does when there is no C compiler)',
       'Exit status: 0 reconciled (one summary line), 1 a divergence, leftover leader events or bad input, 2 usage.',
     ],
     load: async () => (await import('./verify.ts')).run,

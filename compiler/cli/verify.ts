@@ -15,6 +15,10 @@ import { loadProgram } from '../check/program.ts';
 import { reportCommandMismatch } from '../traces/trace.ts';
 import { excerptSource, reportStreamShape, TraceStream, verifyStreams } from '../traces/stream.ts';
 import { findingDiagnostics } from '../traces/verify.ts';
+import { verifyStreamsNative } from '../traces/native.ts';
+import { buildAutomaton } from '../lower/automaton.ts';
+import { buildVerifier, type VerifierBuild } from '../../codegen-c/verify-build.ts';
+import { rmSync } from 'node:fs';
 import { DIAGNOSTIC_OPTIONS, displayPath, exitStatusFor, parseOptions, Reporter } from './options.ts';
 import { EXIT_FINDINGS, EXIT_OK, UsageError, type CliIO } from './types.ts';
 
@@ -23,6 +27,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     'leader-trace': { type: 'string' },
     'follower-trace': { type: 'string' },
     'keep-going': { type: 'boolean' },
+    interpreter: { type: 'boolean' },
     ...DIAGNOSTIC_OPTIONS,
   });
   if (positionals.length === 0) throw new UsageError('no rule file given');
@@ -57,12 +62,20 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     reporter.report(out, sources);
     return reporter.finish(exitStatusFor(out));
   };
+  let native: VerifierBuild | undefined;
   try {
     if (exitStatusFor([...all, ...bag.items]) !== EXIT_OK || !leader || !follower) {
       const status = report([...all, ...bag.sorted()]);
       return status === EXIT_OK ? EXIT_FINDINGS : status;
     }
-    const result = verifyStreams(program, leader, follower, { keepGoing: values['keep-going'] === true });
+    // The compiled rules, as the runtime runs them (C blocks included); the reference interpreter
+    // when there is no C compiler, or with --interpreter.
+    const keepGoing = values['keep-going'] === true;
+    if (values.interpreter !== true) native = buildVerifier(program, buildAutomaton(program), { env: io.env, cwd: io.cwd });
+    if (native && !native.notFound && !native.exe) return report([...all, ...native.diagnostics]);
+    const result = native?.exe
+      ? await verifyStreamsNative(program, leader, follower, { keepGoing, exe: native.exe, reopen: (side) => TraceStream.open(files[side === 'leader' ? 0 : 1]!.abs, new DiagnosticBag(), files[side === 'leader' ? 0 : 1]!.shown) })
+      : verifyStreams(program, leader, follower, { keepGoing });
     reportStreamShape(leader, bag);
     reportStreamShape(follower, bag);
     reportCommandMismatch(leader.shell(), follower.shell(), bag);
@@ -88,6 +101,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   } finally {
     leader?.close();
     follower?.close();
+    if (native?.scratch) rmSync(native.scratch, { recursive: true, force: true });
   }
 }
 

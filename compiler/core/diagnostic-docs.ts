@@ -389,8 +389,8 @@ export const DIAGNOSTIC_DOCS: { readonly [K in DiagKey]?: DiagnosticDoc } = {
     fix: "Map them to 'nothing' if the new version no longer makes them.",
   },
   VerifyCBlock: {
-    meaning: 'Reported by `mvrc verify`: a rule needed on the way has a C predicate or callback, which the TypeScript interpreter cannot run.',
-    fix: 'Write the predicate or callback as a typed block (if (...) / do { ... }), or test the rule with mvrc run.',
+    meaning: 'Reported by `mvrc verify` when it runs the reference interpreter (with --interpreter, or when no C compiler can be started): a rule needed on the way has a C predicate or callback, which the interpreter cannot run. With a C compiler, verify runs the compiled rules, C blocks included.',
+    fix: 'Let verify compile the rules (install a C compiler, $CC or cc, and drop --interpreter), write the predicate or callback as a typed block (if (...) / do { ... }), or test the rule with mvrc run.',
   },
   VerifyExpectedDivergence: {
     meaning: "Reported by `mvrc verify`: a '=> diverge' rule matched, so the runs part here as the rules expect; verify stops there.",

@@ -87,7 +87,7 @@ export const Diag = {
   // mvrc verify: findings about two traces under a rule file (codes 41xx)
   VerifyDivergence: m('MVR4101', 'error', 'divergence: {0}', 'write a rule that maps these calls (mvrc infer suggests one), or fix the new version'),
   VerifyLeftover: m('MVR4102', 'error', '{0} leader event(s) remain that the follower never made, from {1}', "map them to 'nothing' if the new version no longer makes them"),
-  VerifyCBlock: m('MVR4103', 'error', 'rule {0} has a C {1}, which mvrc verify cannot evaluate, at {2}', 'write the predicate or callback as a typed block (if (...) / do { ... }), or test this rule with mvrc run'),
+  VerifyCBlock: m('MVR4103', 'error', 'rule {0} has a C {1}, which the reference interpreter cannot evaluate, at {2}', 'let verify compile the rules (it does when a C compiler, $CC or cc, is found, without --interpreter), write the predicate or callback as a typed block (if (...) / do { ... }), or test this rule with mvrc run'),
   VerifyExpectedDivergence: m('MVR4104', 'note', 'expected divergence: {0}'),
   VerifyStaleFollower: m('MVR4105', 'error', 'the follower trace was not recorded under these rules: {0}; its later calls react to other data, so verify stops here', 'record the follower under the rules (mvrc run) or compare the traces without this rule'),
   VerifyUnpairedThread: m('MVR4106', 'error', '{0} (threads and child processes are paired by creation order)', 'the two runs must create the same threads and processes in the same order; record both under the same workload'),

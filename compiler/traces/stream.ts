@@ -334,6 +334,11 @@ export class TraceStream {
     return this.eof ? null : undefined;
   }
 
+  /** Bytes of the file read so far. */
+  get bytesRead(): number {
+    return this.file.bytes;
+  }
+
   /** How many threads are known so far. */
   get threadCount(): number {
     return this.threads.length;

@@ -166,11 +166,11 @@ export function renderEvent(e: TraceEvent): string {
   return formatCall(e.nr, e.args, e.bufs.map((b) => b ?? undefined), e.noRet ? undefined : e.ret);
 }
 
-function ruleAt(r: IrRule): VerifyFinding['ruleAt'] {
+export function ruleAt(r: IrRule): VerifyFinding['ruleAt'] {
   return { file: r.file, line: r.line, column: r.column, text: r.text, span: r.source.ast.span };
 }
 
-function ruleName(r: IrRule): string {
+export function ruleName(r: IrRule): string {
   return `${r.name ? `@${r.name} ` : ''}(${r.file}:${r.line})`;
 }
 
@@ -303,7 +303,7 @@ export class PairRun {
       ...(f ? { follower: f } : {}),
       ...(l ? { leader: l } : {}),
       rule: r.id,
-      message: `rule ${ruleName(r)} has a C ${e.what}, which mvrc verify cannot evaluate`,
+      message: `rule ${ruleName(r)} has a C ${e.what}, which the reference interpreter cannot evaluate`,
       ruleAt: ruleAt(r),
     });
     this.stopped = true;

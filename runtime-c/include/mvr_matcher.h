@@ -17,6 +17,12 @@ struct mvr_w {
 
 #define MVR_BIT(i) ((uint64_t)1 << (i))
 
+/* Called with the id of each leader-only rule that consumes events in a step: nothing in the
+ * runtime's modules; `mvrc verify` (runtime-c/verify/mvr_verify.c) lists them among the rules used. */
+#ifndef MVR_SKIPPED_BY
+#define MVR_SKIPPED_BY(rid) ((void)0)
+#endif
+
 static const mvr_event *mvr_get(const struct mvr_w *w, uint64_t index, int *eof) {
   *eof = 0;
   return w->lv->get(w->lv->ctx, index, eof);
@@ -577,6 +583,7 @@ static int mvr_step_inner(struct mvr_w *w) {
         if (m == 0) continue;
         if (w->out->n_leader + r->nleft > MVR_MAX_LEADER_ACTIONS) return mvr_full(w);
         for (uint32_t i = 0; i < r->nleft; i++) mvr_act(w, w->s.next + i, MVR_L_SKIP);
+        MVR_SKIPPED_BY(rid);
         w->s.next += r->nleft;
         restarted = 1;
         break;
@@ -700,6 +707,7 @@ int mvr_rules_finish(void *state, const mvr_leader_view *leader, mvr_step *out) 
       else if (r->rhs == MVR_RHS_DIVERGE) status = mvr_expected(&w, rid);
       else {
         for (uint32_t i = 0; i < r->nleft; i++) mvr_act(&w, w.s.next + i, MVR_L_SKIP);
+        MVR_SKIPPED_BY(rid);
         w.s.next += r->nleft;
         found = 1;
         break;
