@@ -177,6 +177,18 @@ describe('mvrc verify', function () {
     expect(i.stderr).to.match(/^cguard\.mvr:1:1: note: rule 0: /m);
   });
 
+  it('without a C compiler, falls back to the reference interpreter (same verdicts; C blocks: MVR4103)', () => {
+    const env = { CC: join(dir, 'no-such-cc') };
+    const same = mvrc(['verify', none, '--leader-trace', leader, '--follower-trace', 'copy2.jsonl'], { cwd: dir, env });
+    expect(same.status, same.stderr).to.equal(0);
+    expect(same.stdout).to.equal('verified: 6 follower calls against 6 leader events in 1 thread pair; rules used: default\n');
+    const diverging = mvrc(['verify', none, '--leader-trace', leader, '--follower-trace', native], { cwd: dir, env });
+    expect(diverging.stderr).to.match(/^native\.jsonl:5:1: error MVR4101: /m);
+    const c = mvrc(['verify', 'cguard.mvr', '--leader-trace', leader, '--follower-trace', 'copy2.jsonl'], { cwd: dir, env });
+    expect(c.status).to.equal(1);
+    expect(c.stderr).to.match(/error MVR4103: rule 0 \(cguard\.mvr:1:1\) has a C guard/);
+  });
+
   it('reports a C error in a rule block at its .mvr line (MVR5001), as build does', () => {
     const rules = put('cbad.mvr', 'write(_, _, _) {{ return nope; }} => write(_, _, _)\n');
     const r = verify(rules, leader, 'copy2.jsonl');
