@@ -40,13 +40,23 @@ export function commandEntries(sc: SyscallInfo, args: readonly bigint[]): Comman
  * none (callers compare all six registers then).
  */
 export function paramsOf(sc: SyscallInfo | undefined, args: readonly bigint[]): (ParamInfo | undefined)[] {
-  const out: (ParamInfo | undefined)[] = [undefined, undefined, undefined, undefined, undefined, undefined];
-  if (!sc) return out;
-  sc.params.forEach((p, j) => (out[j] = p));
-  sc.extra?.forEach((p, k) => (out[sc.arity + k] = p));
+  if (!sc) return [undefined, undefined, undefined, undefined, undefined, undefined];
+  let base = baseParams.get(sc);
+  if (!base) {
+    base = [undefined, undefined, undefined, undefined, undefined, undefined];
+    for (let j = 0; j < sc.params.length; j++) base[j] = sc.params[j];
+    if (sc.extra) for (let k = 0; k < sc.extra.length; k++) base[sc.arity + k] = sc.extra[k];
+    baseParams.set(sc, base);
+  }
+  const out = base.slice();
+  // Readers call this for every event of a trace: most calls have no command table.
+  if (!sc.commands) return out;
   for (const e of commandEntries(sc, args)) for (const { at, param } of e.params) out[at] = param;
   return out;
 }
+
+/** A syscall's own parameters, then the derived ones, by position (paramsOf without commands). */
+const baseParams = new WeakMap<SyscallInfo, (ParamInfo | undefined)[]>();
 
 /** Whether this call (with its command) returns a new descriptor. */
 export function returnsFdOf(sc: SyscallInfo | undefined, args: readonly bigint[]): boolean {
