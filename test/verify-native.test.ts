@@ -158,6 +158,20 @@ describe('native mvrc verify gives the reference interpreter findings', function
     expect((await both(none(), one, a, true)).findings.map((x) => x[0])).to.deep.equal(['unpaired-thread']);
   });
 
+  it('large traces: a finding far behind the last events sent (read again from the file), and one near the start', async () => {
+    const serve = (n: number, answer = (i: number): string => `OK ${i}\n`): Ev[] => {
+      const out: Ev[] = [];
+      for (let i = 0; i < n; i++) out.push(read(`GET k${i}\n`), write(answer(i)));
+      return out;
+    };
+    const big = put('big.jsonl', traceText([...serve(20_000), close(), exit()]));
+    // the follower stops early: 39,900 leader events are left over, the first of them long sent
+    const left = await both(none(), big, put('big-short.jsonl', traceText(serve(50))));
+    expect(left.findings.map((x) => [x[0], x[6], x[7]])).to.deep.equal([['leftover', 100n, 39_902]]);
+    const early = await both(none(), big, put('big-early.jsonl', traceText([...serve(20_000, (i) => (i === 3 ? 'ERR\n' : `OK ${i}\n`)), close(), exit()])));
+    expect(early.findings.map((x) => [x[0], x[4]])).to.deep.equal([['divergence', 7n]]);
+  });
+
   it('property: random traces and rule sets give the same verdicts', async () => {
     const ruleSets = [
       '// none\n',

@@ -5,7 +5,8 @@
 // codegen-c/verify-build.ts). C blocks run as they would at run time. The program prints the
 // findings by event index; the events they name are read again from the files (a second pass that
 // stops at the last one) and the findings are made exactly as PairRun makes them (verify.ts), so
-// diagnostics, spans and exit codes are the interpreter's. The interpreter stays the reference: a
+// diagnostics, spans and exit codes are the interpreter's (the last events sent of each thread are
+// kept, so a finding among them needs no second read). The interpreter stays the reference: a
 // differential test runs both on the same traces.
 import { spawn } from 'node:child_process';
 import { buildAutomaton } from '../lower/automaton.ts';
@@ -96,6 +97,31 @@ function followerRecord(w: Records, k: number, e: TraceEvent): void {
   for (let j = 0; j < 6; j++) w.u32(call.caps[j] ?? 0);
   for (let j = 0; j < 6; j++) if (inMask & (1 << j)) w.bytes(call.bufs[j]!);
   for (let j = 0; j < 6; j++) if (gotMask & (1 << j)) w.bytes(e.bufs[j]!);
+}
+
+/** Events kept per thread after they are sent, so that a finding near them needs no second read. */
+const WINDOW = 16384;
+
+/** The last WINDOW events sent of one thread, by index. */
+class Window {
+  private events: TraceEvent[] = [];
+  private head = 0;
+  private base = 0; // the index of events[head]
+  push(e: TraceEvent): void {
+    this.events.push(e);
+    if (this.events.length - this.head > WINDOW) {
+      this.head++;
+      this.base++;
+      if (this.head >= WINDOW) {
+        this.events = this.events.slice(this.head);
+        this.head = 0;
+      }
+    }
+  }
+  get(i: number): TraceEvent | undefined {
+    const j = i - this.base;
+    return j >= 0 && this.head + j < this.events.length ? this.events[this.head + j] : undefined;
+  }
 }
 
 /** A finding as the program prints it, by event index. */
@@ -196,6 +222,8 @@ export async function verifyStreamsNative(program: Program, leader: TraceStream,
     nf: number;
     lDone: boolean;
     fDone: boolean;
+    lWin: Window;
+    fWin: Window;
   }
   const findings: { k: number; f: VerifyFinding; pair?: ThreadPair }[] = [];
   const byNative: Active[] = [];
@@ -207,7 +235,7 @@ export async function verifyStreamsNative(program: Program, leader: TraceStream,
   const newPair = (k: number, l: TraceThread | null, f: TraceThread | null): void => {
     const pair: ThreadPair = { index: k, leader: l, follower: f };
     if (l && f) {
-      const a: Active = { k, pair, native: byNative.length, nl: 0, nf: 0, lDone: false, fDone: false };
+      const a: Active = { k, pair, native: byNative.length, nl: 0, nf: 0, lDone: false, fDone: false, lWin: new Window(), fWin: new Window() };
       w.head('P', a.native, 0);
       byNative.push(a);
       active.push(a);
@@ -255,6 +283,7 @@ export async function verifyStreamsNative(program: Program, leader: TraceStream,
             break;
           }
           leaderRecord(w, a.native, e);
+        a.lWin.push(e);
           leader.release(lid, ++a.nl);
         }
         while (!a.fDone) {
@@ -267,6 +296,7 @@ export async function verifyStreamsNative(program: Program, leader: TraceStream,
             break;
           }
           followerRecord(w, a.native, e);
+        a.fWin.push(e);
           follower.release(fid, ++a.nf);
         }
       }
@@ -308,13 +338,18 @@ export async function verifyStreamsNative(program: Program, leader: TraceStream,
     if (!s) wants[side].set(k, (s = new Set()));
     s.add(i);
   };
+  const sent = (side: 'leader' | 'follower', a: Active, i: number): TraceEvent | undefined => (i < 0 ? undefined : (side === 'leader' ? a.lWin : a.fWin).get(i));
   for (const r of out.findings) {
-    const k = byNative[r.pair]!.k;
-    want('leader', k, r.lidx);
-    want('follower', k, r.fidx);
+    const a = byNative[r.pair]!;
+    if (!sent('leader', a, r.lidx)) want('leader', a.k, r.lidx);
+    if (!sent('follower', a, r.fidx)) want('follower', a.k, r.fidx);
   }
-  const got = { leader: fetchEvents(opts.reopen('leader'), wants.leader), follower: fetchEvents(opts.reopen('follower'), wants.follower) };
-  const ev = (side: 'leader' | 'follower', k: number, i: number): TraceEvent | undefined => (i >= 0 ? got[side].get(`${k}:${i}`) : undefined);
+  const got = { leader: fetchEvents(wants.leader.size ? opts.reopen('leader') : undefined, wants.leader), follower: fetchEvents(wants.follower.size ? opts.reopen('follower') : undefined, wants.follower) };
+  const ev = (side: 'leader' | 'follower', k: number, i: number): TraceEvent | undefined => {
+    if (i < 0) return undefined;
+    const a = byNative.find((x) => x.k === k)!;
+    return sent(side, a, i) ?? got[side].get(`${k}:${i}`);
+  };
 
   for (const r of out.findings) {
     const a = byNative[r.pair]!;
