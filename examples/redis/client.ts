@@ -3,6 +3,9 @@
 // reads every loaded key back. Speaks RESP2 over a plain socket (no client library: the answers
 // must be checked byte for byte, and a library's retries would hide a failed request).
 import { connect, type Socket } from 'node:net';
+import type { LoadResult, Server } from '../lib/update.ts';
+
+export type { LoadResult };
 
 type Reply = string | number | null | { error: string } | Reply[];
 
@@ -121,15 +124,6 @@ export async function checkKeys(port: number, n: number, window = 256): Promise<
   return bad;
 }
 
-export interface LoadResult {
-  answered: number;
-  /** Requests that got no answer (connection refused or closed). */
-  errors: string[];
-  /** Answers other than the model's. */
-  wrong: string[];
-  /** Each request's latency, in ms. */
-  latencies: number[];
-}
 
 /**
  * `clients` concurrent connections, each making `requests` requests one at a time, mixing SET,
@@ -206,3 +200,19 @@ export async function runLoad(port: number, clients: number, requests: number, t
   );
   return res;
 }
+
+/** The checked client as examples/lib/update.ts drives it. */
+export const redis: Server = {
+  name: 'redis',
+  async ping(port) {
+    const c = await RespConn.open(port);
+    try {
+      return (await c.request('PING')) === 'PONG';
+    } finally {
+      c.close();
+    }
+  },
+  loadKeys,
+  checkKeys,
+  runLoad,
+};
