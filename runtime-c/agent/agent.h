@@ -395,6 +395,9 @@ int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only);
 /* reports.c */
 void __attribute__((noreturn))
 follower_retire(uint32_t kind, const char *reason, const mvr_call *call, uint64_t event, uint32_t rule);
+/* signals.c: the fault whose program handler the thread runs (0: none), and its address. */
+extern TLS int t_fault_sig;
+extern TLS uintptr_t t_fault_addr;
 
 /* epoll.c */
 void lmap_put(uint64_t key, int fd);

@@ -14,14 +14,22 @@ follower_retire(uint32_t kind, const char *reason, const mvr_call *call, uint64_
   /* Straight into the shared header, cut at its size: no malloc on the trap path. */
   mvr_strbuf b;
   mvr_sb_fixed(&b, g_agent.shm->report, MVR_REPORT_MAX);
+  /* A fault handler's call the leader did not make (a crash report): the follower crashed. */
+  int crashed = kind == MVR_REPORT_DIVERGE && t_fault_sig;
+  if (crashed) kind = MVR_REPORT_CRASH;
   mvr_sb_printf(&b, "%s at leader event #%llu",
                 kind == MVR_REPORT_EXPECTED_DIVERGE ? "expected divergence"
                 : kind == MVR_REPORT_UNSUPPORTED    ? "unsupported"
                 : kind == MVR_REPORT_INTERNAL       ? "runtime error"
+                : kind == MVR_REPORT_CRASH          ? "crash"
                                                     : "divergence",
                 (unsigned long long)event);
   if (ts && ts->ring) mvr_sb_printf(&b, " of task pair #%u", ts->ring);
-  mvr_sb_printf(&b, ": %s\n", reason ? reason : "no rule reconciles the follower's call");
+  if (crashed)
+    mvr_sb_printf(&b, ": the follower crashed: signal %d (SIG%s) at address 0x%llx; its own fault handler then made the call below\n",
+                  t_fault_sig, sigabbrev_np(t_fault_sig) ? sigabbrev_np(t_fault_sig) : "?", (unsigned long long)t_fault_addr);
+  else
+    mvr_sb_printf(&b, ": %s\n", reason ? reason : "no rule reconciles the follower's call");
   int eof = 0;
   const mvr_event *ev = ts ? view_get(ts, event, &eof) : NULL;
   size_t room;

@@ -66,13 +66,29 @@ static int defer_handler(tstate *ts, int sig, const siginfo_t *info) {
   return 1;
 }
 
+/* The fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE from the kernel) whose program handler this thread
+ * runs, 0: none. A follower's crash handler (Redis's bug report, ...) makes calls the leader never
+ * made: its first divergence is reported as the crash it is (follower_retire), not as a mismatch.
+ * A handler that recovers and returns (a JIT's, a GC's) diverges in nothing and is unaffected. */
+TLS int t_fault_sig;
+TLS uintptr_t t_fault_addr;
+
 static void mvr_sig_wrapper(int sig, siginfo_t *info, void *ctx) {
   void *h = (sig > 0 && sig < 65) ? g_app_handler[sig] : NULL;
   if (!h) return;
   if (defer_handler(t_ts, sig, info)) return; /* raised again by record_end */
   leader_record_signal(sig);
+  int fault = (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE) && info && info->si_code > 0;
+  int outer_sig = t_fault_sig;
+  uintptr_t outer_addr = t_fault_addr;
+  if (fault) {
+    t_fault_sig = sig;
+    t_fault_addr = (uintptr_t)info->si_addr;
+  }
   if (g_app_flags[sig] & SA_SIGINFO) ((void (*)(int, siginfo_t *, void *))h)(sig, info, ctx);
   else ((void (*)(int))h)(sig);
+  t_fault_sig = outer_sig;
+  t_fault_addr = outer_addr;
 }
 
 /* ---- signal-mask hygiene (both roles) --------------------------------------------------------- */

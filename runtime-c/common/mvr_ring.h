@@ -89,6 +89,7 @@ enum mvr_report_kind {
   MVR_REPORT_EXPECTED_DIVERGE = 2, /* a `diverge "reason"` rule */
   MVR_REPORT_UNSUPPORTED = 3,      /* something the v1 runtime cannot follow (new processes, exec) */
   MVR_REPORT_INTERNAL = 4,         /* the follower's agent failed (ring, rules module, descriptors) */
+  MVR_REPORT_CRASH = 5,            /* a fault (SIGSEGV...) whose handler then diverged (a crash report) */
 };
 
 /* The role switch (promotion, rollback from the updated-leader stage, failover after a leader

@@ -140,8 +140,8 @@ void retire(const char *reason, uint64_t event, char *detail) {
 
 /* The retirement reason for a report the follower's agent left in the shared header. */
 static const char *report_reason(uint32_t kind) {
-  static const char *const names[] = {"", "divergence", "expected-divergence", "unsupported", "runtime-error"};
-  return kind > 0 && kind < 5 ? names[kind] : "divergence";
+  static const char *const names[] = {"", "divergence", "expected-divergence", "unsupported", "runtime-error", "crash"};
+  return kind > 0 && kind < 6 ? names[kind] : "divergence";
 }
 
 /* The follower's main process ended and is retired: the rest of its tree goes with it. */
