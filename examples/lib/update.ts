@@ -26,6 +26,8 @@ export interface LoadResult {
 /** A server's checked client, as the steps below use it. */
 export interface Server {
   name: string;
+  /** What its keys are, in the messages (default "keys"). */
+  unit?: string;
   /** Resolves true once the server answers on `port`. */
   ping(port: number): Promise<boolean>;
   loadKeys(port: number, n: number): Promise<void>;
@@ -209,7 +211,7 @@ export async function liveUpdate(server: Server, o: UpdateOptions): Promise<numb
   try {
     say(`${server.name} ${o.oldName} leads alone under mvrc (port ${s.port}), keeping a journal for updates`);
     await s.server.loadKeys(s.port, o.keys);
-    say(`loaded ${o.keys} keys`);
+    say(`loaded ${o.keys} ${server.unit ?? 'keys'}`);
     const stopLoad = s.load();
     const t0 = Date.now();
     // Both ways: the old version follows the new one after promote, so a rollback keeps its state.
@@ -224,6 +226,9 @@ export async function liveUpdate(server: Server, o: UpdateOptions): Promise<numb
       const st = s.status();
       // Caught up, or given up (every try retired: the old version leads alone again).
       return st.catchUp?.done || (st.retirements.length > retries && (!st.follower || st.follower.state === 'retired')) ? st : undefined;
+    }).catch((e: Error) => {
+      say(s.ctl(['status']).out); // where it stands, for the report
+      throw e;
     });
     let completed = false;
     if (!caught.catchUp?.done) {
@@ -250,7 +255,7 @@ export async function liveUpdate(server: Server, o: UpdateOptions): Promise<numb
     const fin = s.status();
     say(`clients: ${all.answered} answers checked, ${all.errors.length} failed, ${all.wrong.length} wrong, p99 ${p99(all.latencies).toFixed(2)} ms`);
     for (const e of [...all.errors, ...all.wrong].slice(0, 5)) say(`  ${e}`);
-    say(`keys: ${o.keys - lost.length} of ${o.keys} read back intact${lost.length ? ` (e.g. ${lost.slice(0, 3).join(', ')})` : ''}`);
+    say(`${server.unit ?? 'keys'}: ${o.keys - lost.length} of ${o.keys} read back intact${lost.length ? ` (e.g. ${lost.slice(0, 3).join(', ')})` : ''}`);
     say(`stage: ${fin.stage}, version ${fin.leader?.version} leads; retirements: ${fin.retirements.length}; ${(ms / 1000).toFixed(1)} s from update to ${o.stopAfter === 'commit' ? 'commit' : 'the end'}`);
     ok = completed && all.errors.length === 0 && all.wrong.length === 0 && lost.length === 0;
     say(ok ? 'the update completed: no failed or wrong answer, no lost key' : 'the update did NOT complete (see above)');
