@@ -26,7 +26,6 @@ ssize_t read(int fd, void *buf, size_t count) {
   if (!fault || !memmem(buf, (size_t)n, on, strlen(on))) return n;
   if (!strcmp(fault, "crash")) *(volatile int *)0 = 1;
   if (!strcmp(fault, "hang"))
-    for (volatile unsigned long spin = 0;; spin++) {
-    }
+    for (volatile unsigned long spin = 0;; spin++) {}
   return n;
 }

@@ -207,9 +207,13 @@ extern TLS uint64_t mvr_native_ret;
  * a local call it interrupted is made again instead of returning EINTR to the program. */
 extern TLS volatile int t_kicked;
 
-/* Whether the leader records: a follower is attached, or the journal is still being kept. */
+/* Set while a leader's thread runs the program's handler of its own fault (signals.c). */
+extern volatile int g_leader_fault;
+
+/* Whether the leader records: a follower is attached, or the journal is still being kept, and
+ * the process is not on its way down from a fault (its crash handler's calls are its own). */
 static inline int recording(void) {
-  return (g_agent.shm->follower_attached || g_agent.shm->journal_valid) && !g_agent.shm->overflow;
+  return (g_agent.shm->follower_attached || g_agent.shm->journal_valid) && !g_agent.shm->overflow && !g_leader_fault;
 }
 
 /* ---- per-thread state ------------------------------------------------------------------------- */

@@ -26,10 +26,11 @@ follower_retire(uint32_t kind, const char *reason, const mvr_call *call, uint64_
                 (unsigned long long)event);
   if (ts && ts->ring) mvr_sb_printf(&b, " of task pair #%u", ts->ring);
   if (crashed)
-    mvr_sb_printf(&b, ": the follower crashed: signal %d (SIG%s) at address 0x%llx; its own fault handler then made the call below\n",
-                  t_fault_sig, sigabbrev_np(t_fault_sig) ? sigabbrev_np(t_fault_sig) : "?", (unsigned long long)t_fault_addr);
-  else
-    mvr_sb_printf(&b, ": %s\n", reason ? reason : "no rule reconciles the follower's call");
+    mvr_sb_printf(
+        &b,
+        ": the follower crashed: signal %d (SIG%s) at address 0x%llx; its own fault handler then made the call below\n",
+        t_fault_sig, sigabbrev_np(t_fault_sig) ? sigabbrev_np(t_fault_sig) : "?", (unsigned long long)t_fault_addr);
+  else mvr_sb_printf(&b, ": %s\n", reason ? reason : "no rule reconciles the follower's call");
   int eof = 0;
   const mvr_event *ev = ts ? view_get(ts, event, &eof) : NULL;
   size_t room;

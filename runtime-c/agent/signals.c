@@ -72,13 +72,23 @@ static int defer_handler(tstate *ts, int sig, const siginfo_t *info) {
  * A handler that recovers and returns (a JIT's, a GC's) diverges in nothing and is unaffected. */
 TLS int t_fault_sig;
 TLS uintptr_t t_fault_addr;
+volatile int g_leader_fault;
 
 static void mvr_sig_wrapper(int sig, siginfo_t *info, void *ctx) {
   void *h = (sig > 0 && sig < 65) ? g_app_handler[sig] : NULL;
   if (!h) return;
   if (defer_handler(t_ts, sig, info)) return; /* raised again by record_end */
-  leader_record_signal(sig);
   int fault = (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE) && info && info->si_code > 0;
+  /* A version's own fault is not an input: it is not recorded, and a leader's handler runs
+   * unrecorded (a crash report is not a call the follower must make: the leader's stream ends at
+   * the fault, so that the follower takes over when the leader dies of it). A follower with the
+   * same bug takes the same fault itself. Recording resumes in this thread if the handler
+   * returns. */
+  tstate *ts = t_ts;
+  int leader_fault = fault && g_agent.role == ROLE_LEADER;
+  int outer_fault = g_leader_fault, stopped = ts ? ts->leader_stopped : 0;
+  if (leader_fault) g_leader_fault = 1; /* every thread: a crash handler may cancel the others */
+  else leader_record_signal(sig);
   int outer_sig = t_fault_sig;
   uintptr_t outer_addr = t_fault_addr;
   if (fault) {
@@ -89,6 +99,10 @@ static void mvr_sig_wrapper(int sig, siginfo_t *info, void *ctx) {
   else ((void (*)(int))h)(sig);
   t_fault_sig = outer_sig;
   t_fault_addr = outer_addr;
+  if (leader_fault) {
+    g_leader_fault = outer_fault;
+    if (ts) ts->leader_stopped = stopped; /* the other threads that called meanwhile stay stopped */
+  }
 }
 
 /* ---- signal-mask hygiene (both roles) --------------------------------------------------------- */
