@@ -224,8 +224,11 @@ export async function liveUpdate(server: Server, o: UpdateOptions): Promise<numb
     if (up.status !== 0) throw new Error('the update was refused');
     const caught = await waitFor('the catch-up', () => {
       const st = s.status();
-      // Caught up, or given up (every try retired: the old version leads alone again).
-      return st.catchUp?.done || (st.retirements.length > retries && (!st.follower || st.follower.state === 'retired')) ? st : undefined;
+      // Caught up, or given up: the old version leads alone again, with no retry to come (only a
+      // divergence is retried, up to `retries` times).
+      const last = st.retirements.at(-1);
+      const retried = last && /divergence/.test(last.reason) && st.retirements.length <= retries;
+      return st.catchUp?.done || (last && !retried && (!st.follower || st.follower.state === 'retired')) ? st : undefined;
     }).catch((e: Error) => {
       say(s.ctl(['status']).out); // where it stands, for the report
       throw e;
