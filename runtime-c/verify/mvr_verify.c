@@ -216,7 +216,8 @@ static int stale(uint32_t k, struct pair *p, const struct fcall *c, const mvr_st
   int64_t lidx = lev ? (int64_t)out->event : (int64_t)c->at;
   for (int j = 0; j < MVR_MAX_ARGS; j++) {
     if (out->out[j] == NULL || !((c->outmask >> j) & 1)) continue;
-    int rewritten = emulate || !(lev ? bufeq_prefix(out->out[j], out->out_len[j], lev->buf[j], lev->buf_len[j]) : out->out_len[j] == 0);
+    int rewritten = emulate || !(lev ? bufeq_prefix(out->out[j], out->out_len[j], lev->buf[j], lev->buf_len[j])
+                                     : out->out_len[j] == 0);
     if (!rewritten) continue;
     if (!((c->gotmask >> j) & 1)) continue;
     if (mvr_bufeq(out->out[j], out->out_len[j], c->got[j], c->got_len[j])) continue;
@@ -421,8 +422,14 @@ int main(int argc, char **argv) {
         drain(k);
         break;
       }
-      case 'E': pair_at(k)->leof = 1; drain(k); break;
-      case 'X': push_call(pair_at(k))->finish = 1; drain(k); break;
+      case 'E':
+        pair_at(k)->leof = 1;
+        drain(k);
+        break;
+      case 'X':
+        push_call(pair_at(k))->finish = 1;
+        drain(k);
+        break;
       case 'Q': summaries(0); return 0;
       default: die("bad record");
     }
