@@ -404,7 +404,7 @@ extern TLS int t_fault_sig;
 extern TLS uintptr_t t_fault_addr;
 
 /* epoll.c */
-void lmap_put(uint64_t key, int fd);
+void lmap_put(uint64_t key, uint64_t val);
 void epoll_note_own(const int64_t *fargs);
 void epoll_note_ctl(const int64_t *fargs, const parsed *lev);
 void epoll_translate(int64_t buf, int64_t count);

@@ -81,7 +81,8 @@ const mvr_event *view_get(void *ctx, uint64_t index, int *eof) {
     }
     if (r->kind == MVR_REC_AGENT) {
       /* A promoted leader's epoll registration: its user data for this fd. */
-      if (r->kind == MVR_REC_AGENT) lmap_put((uint64_t)r->args[1], (int)r->args[0]);
+      if (r->kind == MVR_REC_AGENT && r->args[0] >= 0 && r->args[0] < FDMAX)
+        lmap_put((uint64_t)r->args[1], g_fdata[r->args[0]]);
       ts->scan_pos += r->size;
       /* Nothing held: released at once, so that a role switch sees this ring fully read. */
       if (ts->low == ts->scan_index) __atomic_store_n(&rc->tail, ts->scan_pos, __ATOMIC_SEQ_CST);
