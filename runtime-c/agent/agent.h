@@ -206,6 +206,9 @@ extern TLS uint64_t mvr_native_ret;
 /* Set when the monitor's kick (a SIGSYS that is not syscall user dispatch) reached this thread:
  * a local call it interrupted is made again instead of returning EINTR to the program. */
 extern TLS volatile int t_kicked;
+/* Follower: set when a signal of its own (not a replay of the leader's) reached this thread and
+ * its handler was not run (signals.c): a local call it interrupted is made again. */
+extern TLS volatile int t_swallowed;
 
 /* Set while a leader's thread runs the program's handler of its own fault (signals.c). */
 extern volatile int g_leader_fault;
@@ -254,6 +257,7 @@ typedef struct tstate {
   uint64_t wait_start;
   int restart;            /* the current call is abandoned: re-issue it after the signal's handler */
   int restart_sig;        /* ... the leader's signal to raise first (0: none, e.g. after a take-over) */
+  siginfo_t restart_info; /* ... with the leader's siginfo */
   uint32_t matched_flags; /* the record flags of the leader's creation a task creation matched */
   /* A split event being reassembled (MVR_RECF_SPLIT): its header, and its bytes so far. */
   mvr_rec split_hdr;
@@ -265,6 +269,18 @@ typedef struct tstate {
   uint64_t pre_seq, pre_prod;
   volatile uint64_t deferred; /* signals whose handler was deferred (bit sig-1), with their info */
   siginfo_t deferred_info[65];
+  /* Follower: the leader's signals raised to this thread to replay them (bit sig-1), until their
+   * handler runs (signals.c); and the pending signal record's details: the local call the
+   * leader's thread was blocked in when its handler ran (0: none) and, for a sleep, the time it
+   * had left (MVR_SIG_* in mvr_ring.h). */
+  volatile uint64_t replaying;
+  uint32_t pending_sig_during;
+  int64_t pending_sig_args[6];
+  siginfo_t pending_sig_info; /* the leader's siginfo (si_code 0: none recorded) */
+  /* Leader: the local call this thread is blocked in (0: none), and its arguments: a signal
+   * recorded meanwhile names it (leader_record_signal). */
+  volatile uint32_t local_nr;
+  const int64_t *volatile local_args;
   mvr_leader_view view;
   mvr_step step;
   uint8_t *gather; /* follower: a call's gathered input bytes (gather.c), max_buf bytes, made on first use */
@@ -366,7 +382,8 @@ void record_end(tstate *ts);
 long do_rt_sigaction(const int64_t *a);
 long do_rt_sigprocmask(const int64_t *a, ucontext_t *uc);
 int64_t exec_call(uint32_t nr, const int64_t *a);
-int take_restart(void);
+void replay_signal(int sig, const siginfo_t *info, uint32_t nr, const int64_t *a, const uint64_t *prog);
+int take_restart(uint32_t nr, const int64_t *a, const uint64_t *prog);
 void reissue(greg_t *g, uint32_t nr);
 int follower_restart(greg_t *g, uint32_t nr);
 
@@ -385,7 +402,7 @@ unsigned event_scm_rights(const mvr_event *e);
 
 /* record.c */
 void leader_record(uint32_t nr, const int64_t *args, int64_t ret, uint32_t flags);
-void leader_record_signal(int sig);
+void leader_record_signal(int sig, const siginfo_t *info);
 void leader_note(int64_t fd, int64_t data);
 void ring_eof(mvr_ringctl *rc);
 
@@ -395,6 +412,7 @@ parsed *held(tstate *ts, uint64_t index);
 void follower_load_rules(const char *path);
 void follower_thread_init(tstate *ts);
 int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only);
+int follower_sleep(uint32_t nr, const int64_t *a, int64_t *ret);
 
 /* reports.c */
 void __attribute__((noreturn))

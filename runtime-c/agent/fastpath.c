@@ -99,7 +99,7 @@ static int64_t fast_call(uint32_t nr, int64_t a0, int64_t a1, int64_t a2, int64_
     int64_t ret;
     int done = agent_call(nr, a, &ret);
     if (fts) record_end(fts);
-    if (!done) take_restart(); /* the leader's signal: its handler runs now, then the call again */
+    if (!done) take_restart(nr, a, NULL); /* the leader's signal: its handler runs now, then the call again */
     if (done) return ret;
     /* Re-issued: after the signal's handler, or as the new role after a role switch. */
   }

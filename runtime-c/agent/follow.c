@@ -92,6 +92,10 @@ const mvr_event *view_get(void *ctx, uint64_t index, int *eof) {
       /* The matcher cannot look past a signal: the follower delivers it first (follower_call). */
       ts->pending_sig = (int)r->nr;
       ts->pending_sig_size = r->size;
+      ts->pending_sig_during = (r->args[0] & MVR_SIG_DURING) ? (uint32_t)r->args[1] : 0;
+      for (unsigned i = 0; i < 6; i++) ts->pending_sig_args[i] = r->args[i];
+      memset(&ts->pending_sig_info, 0, sizeof ts->pending_sig_info);
+      if (rr.buf[0] && r->len[0] >= sizeof(siginfo_t)) memcpy(&ts->pending_sig_info, rr.buf[0], sizeof(siginfo_t));
       return NULL;
     }
     if (r->index != ts->scan_index) agent_fatal("corrupt ring record");
@@ -345,6 +349,7 @@ int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only) {
       __atomic_store_n(&rc->tail, ts->scan_pos, __ATOMIC_SEQ_CST);
       /* Raised by take_restart, once the caller has left the agent's state alone. */
       ts->restart_sig = sig;
+      ts->restart_info = ts->pending_sig_info;
       ts->restart = 1;
       return 0;
     }
@@ -428,4 +433,120 @@ int64_t follower_call(uint32_t nr, const int64_t *args, int decide_only) {
     RAW3(SYS_write, args[0], args[1], args[2]);
   follower_release(ts);
   return ret;
+}
+
+/* ---- follower: sleeps --------------------------------------------------------------------------- */
+
+/* The leader's pending signal record, consumed (view_get stopped in front of it). */
+static int take_pending_sig(tstate *ts) {
+  int sig = ts->pending_sig;
+  ts->pending_sig = 0;
+  ts->scan_pos += ts->pending_sig_size;
+  __atomic_store_n(&ts->rc->tail, ts->scan_pos, __ATOMIC_SEQ_CST);
+  return sig;
+}
+
+/* The nanoseconds a clock_nanosleep/nanosleep request asks for from now on this clock, or -1 when
+ * the kernel would refuse it (it then gives its own error). */
+static int64_t sleep_length(uint32_t nr, const int64_t *a) {
+  const struct timespec *req = (const struct timespec *)(uintptr_t)(nr == SYS_nanosleep ? a[0] : a[2]);
+  clockid_t clk = nr == SYS_nanosleep ? CLOCK_MONOTONIC : (clockid_t)a[0];
+  if (clk != CLOCK_REALTIME && clk != CLOCK_MONOTONIC && clk != CLOCK_BOOTTIME && clk != CLOCK_TAI) return -1;
+  if (!req || req->tv_sec < 0 || req->tv_nsec < 0 || req->tv_nsec >= 1000000000L) return -1;
+  int64_t want = req->tv_sec > INT64_MAX / 2000000000 ? INT64_MAX / 2 : req->tv_sec * 1000000000 + req->tv_nsec;
+  if (nr == SYS_clock_nanosleep && (a[1] & TIMER_ABSTIME)) {
+    struct timespec now;
+    if (RAW2(SYS_clock_gettime, clk, &now) != 0) return -1;
+    want -= (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+    if (want < 0) want = 0;
+  }
+  return want;
+}
+
+/* pause, nanosleep and clock_nanosleep are local calls: each version makes its own, the leader's
+ * are not recorded. But the leader's ends early when a signal's handler runs meanwhile (EINTR,
+ * with the time left), and pause ends only so; the follower, which is sent no signal, would sleep
+ * on (its pause for ever). So a follower thread does not sleep in the kernel: it waits on its
+ * ring for the leader's thread to get past its own sleep, and ends as that one did:
+ *  - a signal record naming this call (MVR_SIG_DURING, record.c): the leader's handler ran while
+ *    it slept. It is replayed, and the call fails with EINTR and the leader's remaining time;
+ *  - a signal record naming no call or another one: the leader's handler ran before it slept
+ *    (or after a sleep that ended before its next event): it is replayed first, and the call is
+ *    made again (the restart of follower_call);
+ *  - the leader thread's next event: its sleep is over, so is the follower's, as it ended for the
+ *    leader (0; pause's only end is EINTR);
+ *  - its own time, and SLEEP_GRACE_NS more: a leader thread that makes no recorded call after its
+ *    sleep (a thread that sleeps, then wakes another through a lock) leaves no record of its end.
+ *    The grace is for a follower that got to its sleep a little before the leader did to its own:
+ *    a handler the leader runs within it still ends the follower's sleep with EINTR.
+ * Returns 1 with the result in *ret, 0 when the call is to be re-issued (take_restart: after the
+ * leader's handler, or in a new role). */
+#define SLEEP_GRACE_NS (100u * 1000000u)
+int follower_sleep(uint32_t nr, const int64_t *a, int64_t *ret) {
+  tstate *ts = t_ts;
+  mvr_ringctl *rc = ts->rc;
+  int64_t len = -2; /* pause: no end of its own */
+  if (nr != SYS_pause && (len = sleep_length(nr, a)) < 0) {
+    *ret = exec_call(nr, a);
+    return 1;
+  }
+  uint64_t start = now_ns();
+  uint64_t deadline = len < 0 || (uint64_t)len > UINT64_MAX / 4 ? UINT64_MAX : start + (uint64_t)len + SLEEP_GRACE_NS;
+  rc->fcur.valid = 0;
+  rc->fcur.nr = nr;
+  for (unsigned i = 0; i < 6; i++) rc->fcur.args[i] = a[i];
+  rc->fcur.event = ts->low;
+  rc->fcur.valid = 1;
+  rc->follower_calls++;
+  for (;;) {
+    if (ts->gen != __atomic_load_n(&g_agent.gen, __ATOMIC_ACQUIRE) || g_agent.role != ROLE_FOLLOWER ||
+        follower_take_over(ts)) {
+      ts->restart = 1; /* this process leads now: the call is re-issued as the leader's */
+      ts->restart_sig = 0;
+      return 0;
+    }
+    uint32_t seq = __atomic_load_n(&rc->head_seq, __ATOMIC_SEQ_CST);
+    uint64_t head = __atomic_load_n(&rc->head, __ATOMIC_SEQ_CST);
+    uint64_t before = ts->scan_index;
+    int eof = 0;
+    if (ts->low == ts->scan_index) view_get(ts, ts->scan_index, &eof);
+    if (ts->low == before && ts->scan_index > before) { /* the leader's thread made its next event */
+      *ret = nr == SYS_pause ? -EINTR : 0;
+      return 1;
+    }
+    if (ts->pending_sig && ts->low == ts->scan_index) {
+      int during = ts->pending_sig_during == nr;
+      int64_t flags = ts->pending_sig_args[0];
+      int64_t rem_sec = ts->pending_sig_args[2], rem_nsec = ts->pending_sig_args[3];
+      int sig = take_pending_sig(ts);
+      if (!during) {
+        ts->restart_sig = sig;
+        ts->restart_info = ts->pending_sig_info;
+        ts->restart = 1;
+        return 0;
+      }
+      struct timespec *rem = NULL;
+      if (nr == SYS_nanosleep) rem = (struct timespec *)(uintptr_t)a[1];
+      else if (nr == SYS_clock_nanosleep && !(a[1] & TIMER_ABSTIME)) rem = (struct timespec *)(uintptr_t)a[3];
+      if (rem && (flags & MVR_SIG_REM)) {
+        rem->tv_sec = rem_sec;
+        rem->tv_nsec = rem_nsec;
+      }
+      replay_signal(sig, &ts->pending_sig_info, nr, a, NULL); /* runs once the program's mask allows it: as the call returns */
+      *ret = -EINTR;
+      return 1;
+    }
+    (void)eof; /* the leader's stream ended: its own time ends the sleep */
+    uint64_t t = now_ns();
+    if (t >= deadline) {
+      *ret = 0;
+      return 1;
+    }
+    /* Woken by the leader's next record (follower_waiting), or at its own deadline. */
+    uint64_t wait = 50u * 1000000u;
+    if (deadline - t < wait) wait = deadline - t;
+    __atomic_store_n(&rc->follower_waiting, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&rc->head, __ATOMIC_SEQ_CST) == head) futex_wait(&rc->head_seq, seq, wait);
+    __atomic_store_n(&rc->follower_waiting, 0, __ATOMIC_SEQ_CST);
+  }
 }

@@ -13,6 +13,7 @@ TLS int t_handoff_fork;
 TLS int t_armed;
 TLS tstate *t_ts;
 TLS volatile int t_kicked;
+TLS volatile int t_swallowed;
 
 /* ---- start-up ---------------------------------------------------------------------------------- */
 

@@ -199,8 +199,9 @@ void leader_record(uint32_t nr, const int64_t *args, int64_t ret, uint32_t flags
   record_end(ts);
 }
 
-/* Records that the leader runs its handler for `sig` now, before its next event. */
-void leader_record_signal(int sig) {
+/* Records that the leader runs its handler for `sig` now, before its next event, with the siginfo
+ * the handler gets (its sender's pid, a child's status...: the follower's handler gets the same). */
+void leader_record_signal(int sig, const siginfo_t *info) {
   tstate *ts = t_ts;
   if (!ts || ts->leader_stopped || g_agent.role != ROLE_LEADER) return;
   if (!recording()) {
@@ -212,17 +213,36 @@ void leader_record_signal(int sig) {
   if (!entered) return; /* this process follows now: the handler runs unrecorded */
   record_begin(ts);
   uint64_t end;
-  mvr_rec *r = ring_reserve(ts, sizeof(mvr_rec), &end);
+  uint32_t need = (uint32_t)(sizeof(mvr_rec) + mvr_align8(sizeof(siginfo_t)));
+  mvr_rec *r = ring_reserve(ts, need, &end);
   if (!r) {
     ts->leader_stopped = 1;
     record_end(ts);
     if (entered > 0) leader_leave(ts);
     return;
   }
-  memset(r, 0, sizeof *r);
-  r->size = (uint32_t)sizeof(mvr_rec);
+  memset(r, 0, need);
+  r->size = need;
+  r->len[0] = (uint32_t)sizeof(siginfo_t);
+  if (info) memcpy(r + 1, info, sizeof *info);
   r->kind = MVR_REC_SIGNAL; /* not an event: no stamp */
   r->nr = (uint32_t)sig;
+  /* Blocked in a local call (agent_call): the follower's own one ends here too (follow.c). A
+   * sleep's remaining time is written by the kernel before the handler runs. */
+  uint32_t during = ts->local_nr;
+  const int64_t *la = ts->local_args;
+  if (during && la) {
+    r->args[0] = MVR_SIG_DURING;
+    r->args[1] = during;
+    const struct timespec *rem = NULL;
+    if (during == SYS_nanosleep) rem = (const struct timespec *)(uintptr_t)la[1];
+    else if (during == SYS_clock_nanosleep && !(la[1] & TIMER_ABSTIME)) rem = (const struct timespec *)(uintptr_t)la[3];
+    if (rem) {
+      r->args[0] |= MVR_SIG_REM;
+      r->args[2] = rem->tv_sec;
+      r->args[3] = rem->tv_nsec;
+    }
+  }
   r->index = ts->rc->events;
   ring_publish(ts, end);
   record_end(ts);

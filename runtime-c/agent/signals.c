@@ -74,9 +74,32 @@ TLS int t_fault_sig;
 TLS uintptr_t t_fault_addr;
 volatile int g_leader_fault;
 
+/* Follower: whether a signal the kernel delivers runs the program's handler. Only the leader's
+ * signals do, each replayed at the leader's event (take_restart, follower_sleep marks it in
+ * ts->replaying before raising it), and faults of the follower's own code (they happen in both).
+ * Its own asynchronous signals are not the leader's: a timer it armed itself (nginx's SIGALRM),
+ * its own children ending (SIGCHLD), a signal sent to its pid. Their handlers would run at points
+ * of the follower's own timing and make calls the leader made elsewhere (a SIGCHLD handler's
+ * waitpid); the leader's own counterparts of them are replayed instead. A local blocking call such
+ * a signal interrupts is made again (agent_call, t_swallowed). */
+static int follower_runs_handler(tstate *ts, int sig, const siginfo_t *info) {
+  uint64_t bit = 1ull << (sig - 1);
+  if (__atomic_load_n(&ts->replaying, __ATOMIC_SEQ_CST) & bit) {
+    __atomic_and_fetch(&ts->replaying, ~bit, __ATOMIC_SEQ_CST);
+    return 1;
+  }
+  int sync = sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGTRAP;
+  if (sync && info && info->si_code > 0) return 1;
+  /* The delivery reset a one-shot handler to the default action: put it back for the replay. */
+  if (g_app_flags[sig] & SA_RESETHAND) RAW4(SYS_rt_sigaction, sig, &g_kact[sig], 0, 8);
+  t_swallowed = 1;
+  return 0;
+}
+
 static void mvr_sig_wrapper(int sig, siginfo_t *info, void *ctx) {
   void *h = (sig > 0 && sig < 65) ? g_app_handler[sig] : NULL;
   if (!h) return;
+  if (g_agent.role == ROLE_FOLLOWER && t_ts && !follower_runs_handler(t_ts, sig, info)) return;
   if (defer_handler(t_ts, sig, info)) return; /* raised again by record_end */
   int fault = (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE) && info && info->si_code > 0;
   /* A version's own fault is not an input: it is not recorded, and a leader's handler runs
@@ -88,7 +111,7 @@ static void mvr_sig_wrapper(int sig, siginfo_t *info, void *ctx) {
   int leader_fault = fault && g_agent.role == ROLE_LEADER;
   int outer_fault = g_leader_fault, stopped = ts ? ts->leader_stopped : 0;
   if (leader_fault) g_leader_fault = 1; /* every thread: a crash handler may cancel the others */
-  else leader_record_signal(sig);
+  else leader_record_signal(sig, info);
   int outer_sig = t_fault_sig;
   uintptr_t outer_addr = t_fault_addr;
   if (fault) {
@@ -218,17 +241,82 @@ int64_t exec_call(uint32_t nr, const int64_t *a) {
   return mvr_raw_syscall(nr, b[0], b[1], b[2], b[3], b[4], b[5]);
 }
 
-/* Consumes the follower's "re-issue" flag (follower_call abandoned the call) and raises the
- * leader's signal it stands for, if any: the signal is delivered as soon as the signal mask lets
- * it (at the SIGSYS handler's return, or when a wrapper restores the mask), before the call is
- * re-issued. Returns whether the flag was set. */
-int take_restart(void) {
+/* The signal mask a call puts in effect while it waits (rt_sigsuspend, ppoll, pselect6,
+ * epoll_pwait/2); 0 when it carries none. */
+static int call_sigmask(uint32_t nr, const int64_t *a, uint64_t *mask) {
+  const uint64_t *p = NULL;
+  if (!a) return 0;
+  switch (nr) {
+    case SYS_rt_sigsuspend: p = (const uint64_t *)(uintptr_t)a[0]; break;
+    case SYS_ppoll: p = (const uint64_t *)(uintptr_t)a[3]; break;
+    case SYS_epoll_pwait:
+    case SYS_epoll_pwait2: p = (const uint64_t *)(uintptr_t)a[4]; break;
+    case SYS_pselect6:
+      if (a[5]) p = (const uint64_t *)(uintptr_t)((const uint64_t *)(uintptr_t)a[5])[0];
+      break;
+    default: break;
+  }
+  if (!p) return 0;
+  *mask = *p;
+  return 1;
+}
+
+/* Follower: runs the program's handler for the leader's signal `sig`, which the leader ran before
+ * this thread's next event, at the follower's call `nr` (args `a`; NULL: none that carries a
+ * mask). The signal is raised to this thread, marked as a replay (follower_runs_handler). It is
+ * delivered as soon as the program's mask `prog` lets it (NULL: the thread's current mask): at
+ * the SIGSYS handler's return, or at once on the fast path. A call that carries a mask is where
+ * the leader's handler ran when the program's own mask blocks the signal (nginx's master blocks
+ * its signals and waits in rt_sigsuspend with none blocked): the signal is delivered here, under
+ * the call's mask, as the kernel did during the leader's call, and the mask is then put back. */
+void replay_signal(int sig, const siginfo_t *info, uint32_t nr, const int64_t *a, const uint64_t *prog) {
+  tstate *ts = t_ts;
+  if (!ts || sig <= 0 || sig >= 65) return;
+  uint64_t bit = 1ull << (sig - 1);
+  /* A signal of the follower's own that waits blocked (its own child's SIGCHLD) would take the
+   * replay's place (a standard signal is pending once): it is dropped first. */
+  struct timespec zero = {0, 0};
+  siginfo_t drop;
+  for (int k = 0; k < 64 && RAW4(SYS_rt_sigtimedwait, &bit, &drop, &zero, 8) == sig; k++) {
+  }
+  __atomic_or_fetch(&ts->replaying, bit, __ATOMIC_SEQ_CST);
+  long pid = RAW0(SYS_getpid), tid = RAW0(SYS_gettid);
+  /* The leader's siginfo (nginx logs its sender's pid): a thread may queue any siginfo to itself. */
+  siginfo_t si;
+  if (info && info->si_signo == sig) si = *info;
+  else {
+    memset(&si, 0, sizeof si);
+    si.si_signo = sig;
+    si.si_code = SI_TKILL;
+    si.si_pid = (pid_t)pid;
+  }
+  uint64_t during;
+  if (call_sigmask(nr, a, &during)) {
+    uint64_t m;
+    if (prog) m = *prog;
+    else RAW4(SYS_rt_sigprocmask, SIG_BLOCK, 0, &m, 8);
+    if ((m & bit) && !(during & bit)) {
+      uint64_t old;
+      during &= ~KSIGSYS_BIT;
+      RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &during, &old, 8);
+      RAW4(SYS_rt_tgsigqueueinfo, pid, tid, sig, &si); /* its handler runs as this returns */
+      RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
+      return;
+    }
+  }
+  RAW4(SYS_rt_tgsigqueueinfo, pid, tid, sig, &si);
+}
+
+/* Consumes the follower's "re-issue" flag (follower_call abandoned the call `nr`, args `a`) and
+ * replays the leader's signal it stands for, if any (replay_signal: `prog` is the program's mask,
+ * NULL for the thread's current one). Returns whether the flag was set. */
+int take_restart(uint32_t nr, const int64_t *a, const uint64_t *prog) {
   tstate *ts = t_ts;
   if (!ts || !ts->restart) return 0;
   ts->restart = 0;
   int sig = ts->restart_sig;
   ts->restart_sig = 0;
-  if (sig) RAW3(SYS_tgkill, RAW0(SYS_getpid), RAW0(SYS_gettid), sig);
+  if (sig) replay_signal(sig, &ts->restart_info, nr, a, prog);
   return 1;
 }
 
@@ -241,7 +329,7 @@ void reissue(greg_t *g, uint32_t nr) {
 /* After a follower_call that delivered a signal instead (or took over as the leader): the call is
  * re-issued once the signal's handler has run. */
 int follower_restart(greg_t *g, uint32_t nr) {
-  if (!take_restart()) return 0;
+  if (!take_restart(nr, NULL, NULL)) return 0;
   reissue(g, nr);
   return 1;
 }

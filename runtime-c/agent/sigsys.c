@@ -21,6 +21,9 @@ int agent_call(uint32_t nr, const int64_t *a, int64_t *ret) {
    * switch is requested then). */
   if (!(mvr_si_policy(nr) & MVR_POL_RECORDED)) {
     mvr_ringctl *rc = NULL;
+    /* A follower's sleeps end where the leader's did (follow.c). */
+    if (g_agent.role == ROLE_FOLLOWER && t_ts && (nr == SYS_pause || nr == SYS_nanosleep || nr == SYS_clock_nanosleep))
+      return follower_sleep(nr, a, ret);
     if (g_agent.role == ROLE_FOLLOWER && t_ts && (nr == SYS_futex || mvr_si_blocks(nr))) {
       /* A follower thread may block here on a lock another of its threads holds while that one
        * waits for this one's next event (order.c): the monitor's report shows where it is. */
@@ -32,12 +35,21 @@ int agent_call(uint32_t nr, const int64_t *a, int64_t *ret) {
       rc->fcur.valid = 1;
       rc->in_local = 1;
     }
+    /* Leader: a signal whose handler runs while it is blocked here names the call (record.c). */
+    tstate *lts = g_agent.role == ROLE_LEADER ? t_ts : NULL;
+    if (lts) {
+      lts->local_args = a;
+      lts->local_nr = nr;
+    }
     int64_t r;
     do {
       t_kicked = 0;
+      t_swallowed = 0;
       r = exec_call(nr, a);
-    } while (r == -EINTR && t_kicked &&
-             __atomic_load_n(&g_agent.shm->promote_state, __ATOMIC_SEQ_CST) == MVR_PROMOTE_REQ);
+    } while (r == -EINTR && ((t_kicked && __atomic_load_n(&g_agent.shm->promote_state, __ATOMIC_SEQ_CST) ==
+                                              MVR_PROMOTE_REQ) ||
+                             (t_swallowed && g_agent.role == ROLE_FOLLOWER)));
+    if (lts) lts->local_nr = 0;
     if (rc) rc->in_local = 0;
     *ret = r;
     return 1;
@@ -191,7 +203,7 @@ void on_sigsys(int sig, siginfo_t *info, void *ctx) {
   if (agent_call(nr, a, &ret)) {
     g[REG_RAX] = ret;
   } else {
-    take_restart();
+    take_restart(nr, a, (const uint64_t *)&uc->uc_sigmask);
     reissue(g, nr);
   }
 }
