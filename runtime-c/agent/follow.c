@@ -532,7 +532,8 @@ int follower_sleep(uint32_t nr, const int64_t *a, int64_t *ret) {
         rem->tv_sec = rem_sec;
         rem->tv_nsec = rem_nsec;
       }
-      replay_signal(sig, &ts->pending_sig_info, nr, a, NULL); /* runs once the program's mask allows it: as the call returns */
+      /* Delivered once the program's mask allows it: as the call returns. */
+      replay_signal(sig, &ts->pending_sig_info, nr, a, NULL);
       *ret = -EINTR;
       return 1;
     }

@@ -277,8 +277,7 @@ void replay_signal(int sig, const siginfo_t *info, uint32_t nr, const int64_t *a
    * replay's place (a standard signal is pending once): it is dropped first. */
   struct timespec zero = {0, 0};
   siginfo_t drop;
-  for (int k = 0; k < 64 && RAW4(SYS_rt_sigtimedwait, &bit, &drop, &zero, 8) == sig; k++) {
-  }
+  for (int k = 0; k < 64 && RAW4(SYS_rt_sigtimedwait, &bit, &drop, &zero, 8) == sig; k++) {}
   __atomic_or_fetch(&ts->replaying, bit, __ATOMIC_SEQ_CST);
   long pid = RAW0(SYS_getpid), tid = RAW0(SYS_gettid);
   /* The leader's siginfo (nginx logs its sender's pid): a thread may queue any siginfo to itself. */

@@ -46,9 +46,9 @@ int agent_call(uint32_t nr, const int64_t *a, int64_t *ret) {
       t_kicked = 0;
       t_swallowed = 0;
       r = exec_call(nr, a);
-    } while (r == -EINTR && ((t_kicked && __atomic_load_n(&g_agent.shm->promote_state, __ATOMIC_SEQ_CST) ==
-                                              MVR_PROMOTE_REQ) ||
-                             (t_swallowed && g_agent.role == ROLE_FOLLOWER)));
+    } while (r == -EINTR &&
+             ((t_kicked && __atomic_load_n(&g_agent.shm->promote_state, __ATOMIC_SEQ_CST) == MVR_PROMOTE_REQ) ||
+              (t_swallowed && g_agent.role == ROLE_FOLLOWER)));
     if (lts) lts->local_nr = 0;
     if (rc) rc->in_local = 0;
     *ret = r;

@@ -29,6 +29,11 @@
 #define MVR_REC_EVENT 1u
 #define MVR_REC_PAD 2u
 #define MVR_REC_SIGNAL 3u /* a signal handler of the leader ran before event `index`; nr = the signal */
+#define MVR_REC_CHUNK 5u  /* bytes of the split event before it (MVR_RECF_SPLIT): len[0] bytes follow the header */
+#define MVR_REC_AGENT                                                                                                  \
+  4u /* a note between agents, not an event (no index): args[0] = fd, args[1] = the
+                           * new leader's epoll user data for it (written when a follower is promoted) */
+
 /* A signal record's args: where the leader's thread was when its handler ran. args[0] holds
  * MVR_SIG_DURING when it was blocked in a call it makes on its own (a local call: pause,
  * nanosleep, clock_nanosleep, futex...; its number in args[1]), with MVR_SIG_REM when that call
@@ -36,10 +41,6 @@
  * follower ends its own sleep there with EINTR and that remaining time (agent/follow.c). */
 #define MVR_SIG_DURING 1
 #define MVR_SIG_REM 2
-#define MVR_REC_CHUNK 5u  /* bytes of the split event before it (MVR_RECF_SPLIT): len[0] bytes follow the header */
-#define MVR_REC_AGENT                                                                                                  \
-  4u /* a note between agents, not an event (no index): args[0] = fd, args[1] = the
-                           * new leader's epoll user data for it (written when a follower is promoted) */
 
 /* Record flags. */
 #define MVR_RECF_TRUNCATED 1u /* some buffer was cut at the per-buffer cap */
