@@ -23,6 +23,7 @@ REQUIRED=(
   "nginx file:/usr/sbin/nginx"
   "memcached file:/usr/bin/memcached"
   "clang-format cmd:clang-format"
+  "valgrind cmd:valgrind"
 )
 
 present() {

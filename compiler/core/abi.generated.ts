@@ -19,6 +19,10 @@ export const MVR_ENV_DSU_CTL_FD = 'MVR_DSU_CTL_FD';
 export const MVR_ENV_DSU_STATE_FD = 'MVR_DSU_STATE_FD';
 /** where a new version reports "loaded" or "failed" (handoff) */
 export const MVR_ENV_DSU_REPORT_FD = 'MVR_DSU_REPORT_FD';
+/** "RING,FD": an image a followed task exec'd continues ring RING (FD: the follower's matcher state, -1 for the leader) */
+export const MVR_ENV_EXEC = 'MVR_EXEC';
+/** "N": the follower's command is a wrapper (a script, a launcher) whose first N images run on their own; the image after its Nth exec is followed */
+export const MVR_ENV_WRAPPER_EXECS = 'MVR_WRAPPER_EXECS';
 /** the runtime's own descriptors sit at or above this number in both versions */
 export const MVR_FD_BASE = 900;
 /** the version of the trace format (`mvrc record` writes it, compiler/traces reads it) */

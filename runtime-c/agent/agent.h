@@ -8,7 +8,7 @@
  * (descriptors passed from the leader), gather.c (iovec arrays and msghdrs by the syscall model),
  * epoll.c (epoll user data per version), signals.c
  * (signal-mask hygiene, the program's handlers, executing a call), tasks.c (threads and
- * processes), switch.c (role switch), handoff.c (handoff under MVE, mvr_agent_api.h), fastpath.c
+ * processes), exec.c (execve: the new image keeps the task's ring), switch.c (role switch), handoff.c (handoff under MVE, mvr_agent_api.h), fastpath.c
  * (the hot calls' libc symbols), order.c (order across tasks), util.c (no-libc helpers),
  * trampoline.S (the allowed region).
  *
@@ -52,8 +52,8 @@
  *    which the follower's parent sees) and really performed; the child arms SUD for itself
  *    (mvr_after_create). vfork/posix_spawn/system (CLONE_VM without a thread) run unfollowed in
  *    the leader; the follower creates nothing and gets the leader's result, as the spawned
- *    program's effects are external. execve: recorded, run by the leader (the new image runs
- *    untouched); a follower reaching one is retired as "unsupported". Rings are reused once a
+ *    program's effects are external. execve: recorded by the leader, matched by the follower, and
+ *    really made by both; the new image keeps the task's ring and goes on from there (exec.c). Rings are reused once a
  *    pair ended (tasks.c): --max-tasks bounds the pairs alive at once; a follower needing more is
  *    retired naming the flag. A process maps only its own tasks' rings (ring_area).
  *  - Once the follower is gone (and no journal is kept), the leader's threads disarm SUD and run
@@ -79,7 +79,7 @@
  * rollback from the updated-leader stage, failover): mvr_promote in mvr_ring.h; a cut across
  * every thread (switch.c); child processes are not switched.
  *
- * Not in v1: following exec, calling mvr_rules_finish at the follower's exit,
+ * Not in v1: calling mvr_rules_finish at the follower's exit,
  * signals for rules with look-ahead across a signal, role switch of programs with child processes.
  */
 #ifndef MVR_AGENT_H
@@ -435,6 +435,12 @@ void leader_leave(tstate *ts);
 int leader_signal_enter(tstate *ts);
 void thread_take_role(tstate *ts);
 int follower_take_over(tstate *ts);
+
+/* exec.c */
+void exec_save_env(void);
+int64_t exec_leader(uint32_t nr, const int64_t *a);
+int64_t exec_follower(uint32_t nr, const int64_t *a);
+tstate *exec_resume(const char *spec);
 
 /* tasks.c */
 void handle_creation(uint32_t nr, const int64_t *a, greg_t *g);

@@ -29,6 +29,44 @@ void disarm_sud(void) {
   t_armed = 0;
 }
 
+/* Whether this process is a guest of valgrind: its client request RUNNING_ON_VALGRIND (0x1001), the
+ * instruction sequence valgrind's JIT recognises (natively, four rotations of %rdi by 128 bits in
+ * all and an exchange of %rbx with itself: nothing, and %rdx keeps its 0). */
+static int on_valgrind(void) {
+  volatile unsigned long req[6] = {0x1001, 0, 0, 0, 0, 0};
+  unsigned long res = 0;
+  __asm__ volatile("rolq $3, %%rdi ; rolq $13, %%rdi\n\t"
+                   "rolq $61, %%rdi ; rolq $51, %%rdi\n\t"
+                   "xchgq %%rbx, %%rbx"
+                   : "=d"(res)
+                   : "a"(&req[0]), "0"(res)
+                   : "cc", "memory");
+  return res != 0;
+}
+
+/* MVR_WRAPPER_EXECS=N[:PID] (set with --follower-env): the follower's command is a wrapper whose
+ * first N images are not the program (Debian's valgrind: a shell script, then valgrind's launcher).
+ * Each wrapper image passes N-1 on (in place: the program's environment array is not replaced) with
+ * the follower's pid, so that processes a wrapper starts (a shell's command substitution) are told
+ * apart from the follower itself: they run untouched too. Returns 1 when this image is not the
+ * follower proper; the follower proper drops the variable. */
+static int wrapper_image(void) {
+  const char *w = getenv(MVR_ENV_WRAPPER_EXECS);
+  if (!w || !*w) return 0;
+  char *end;
+  unsigned long n = strtoul(w, &end, 10);
+  long pid = *end == ':' ? strtol(end + 1, NULL, 10) : (long)RAW0(SYS_getpid);
+  if (pid != RAW0(SYS_getpid)) return 1; /* a process a wrapper image started */
+  if (n == 0) {
+    unsetenv(MVR_ENV_WRAPPER_EXECS);
+    return 0;
+  }
+  char v[48];
+  snprintf(v, sizeof v, "%lu:%ld", n - 1, pid);
+  setenv(MVR_ENV_WRAPPER_EXECS, v, 1);
+  return 1;
+}
+
 __attribute__((constructor)) static void mvr_agent_init(void) {
   fast_init();
   const char *role = getenv(MVR_ENV_ROLE);
@@ -36,6 +74,19 @@ __attribute__((constructor)) static void mvr_agent_init(void) {
   if (!strcmp(role, "leader")) g_agent.role = ROLE_LEADER;
   else if (!strcmp(role, "follower")) g_agent.role = ROLE_FOLLOWER;
   else agent_fatal("MVR_ROLE must be leader or follower");
+  exec_save_env();
+  /* An image a followed task exec'd (exec.c): it continues that task's ring. Not passed on to the
+   * program's own children. */
+  char resume[64] = "";
+  const char *ex = getenv(MVR_ENV_EXEC);
+  if (ex && *ex) snprintf(resume, sizeof resume, "%s", ex);
+  unsetenv(MVR_ENV_EXEC);
+  /* A follower's wrapper (exec.c): its images before the program, and the processes they start,
+   * run on their own, untouched. */
+  if (g_agent.role == ROLE_FOLLOWER && !resume[0] && wrapper_image()) {
+    g_agent.role = ROLE_NONE;
+    return;
+  }
   const char *fds = getenv(MVR_ENV_SHM_FD);
   const char *fdsock = getenv(MVR_ENV_FDSOCK);
   if (!fds || !fdsock) agent_fatal("MVR_SHM_FD or MVR_FDSOCK_FD is not set");
@@ -63,7 +114,10 @@ __attribute__((constructor)) static void mvr_agent_init(void) {
   /* A version started after earlier role switches starts in the current generation. */
   g_agent.gen = g_agent.shm->switch_gen;
   tstate *ts;
-  if (g_agent.role == ROLE_FOLLOWER) {
+  if (resume[0]) {
+    if (g_agent.role == ROLE_FOLLOWER) follower_load_rules(getenv(MVR_ENV_RULES));
+    ts = exec_resume(resume);
+  } else if (g_agent.role == ROLE_FOLLOWER) {
     ts = tstate_new(0);
     follower_load_rules(getenv(MVR_ENV_RULES));
     follower_thread_init(ts);
@@ -73,8 +127,9 @@ __attribute__((constructor)) static void mvr_agent_init(void) {
       g_agent.prelude = 1; /* until its first update point (mvr_agent_api.h) */
     }
   } else {
-    /* A program the leader exec'ed (or its children's) finds the flag set: the follower does not
-     * follow exec (v1), so this image runs untouched, without trapping. */
+    /* A program exec'd unfollowed finds the flag set (a vfork/posix_spawn child's, or the leader's
+     * own once nothing records): this image runs untouched, without trapping. A followed task's
+     * exec passes MVR_EXEC instead (above). */
     if (__atomic_exchange_n(&g_agent.shm->leader_started, 1, __ATOMIC_SEQ_CST)) {
       g_agent.role = ROLE_NONE;
       return;
@@ -86,6 +141,21 @@ __attribute__((constructor)) static void mvr_agent_init(void) {
   }
   if (g_agent.role == ROLE_FOLLOWER) ts->rc->follower_tgid = g_agent.tgid;
   t_ts = ts;
+  /* Valgrind runs its guest's system calls itself, from its own code: syscall user dispatch would
+   * trap every one of valgrind's calls instead of the guest's (valgrind passes the prctl on to the
+   * kernel, and then dies of SIGSYS). Nothing of the guest can be intercepted: say so. */
+  if (on_valgrind()) {
+    mvr_call c;
+    memset(&c, 0, sizeof c);
+    c.nr = SYS_prctl;
+    c.args[0] = PR_SET_SYSCALL_USER_DISPATCH;
+    c.args[1] = PR_SYS_DISPATCH_ON;
+    const char *why =
+        "the program runs under valgrind, which makes its system calls from valgrind's own code: "
+        "syscall user dispatch cannot intercept them (see docs/runtime.md, \"Exec, wrappers and valgrind\")";
+    if (g_agent.role == ROLE_FOLLOWER) follower_retire(MVR_REPORT_UNSUPPORTED, why, &c, ts->low, MVR_RULE_DEFAULT);
+    agent_fatal(why);
+  }
 
   install_sigsys();
   uint64_t unblock = KSIGSYS_BIT;

@@ -147,22 +147,22 @@ void on_sigsys(int sig, siginfo_t *info, void *ctx) {
     return;
   }
   switch (mvr_si_noreturn(nr)) {
-    case MVR_NORET_SUCCESS:
+    case MVR_NORET_SUCCESS: /* execve, execveat: the new image keeps the task's ring (exec.c) */
       if (g_agent.role == ROLE_FOLLOWER) {
-        mvr_call c;
-        memset(&c, 0, sizeof c);
-        c.nr = nr;
-        for (int i = 0; i < 6; i++) c.args[i] = a[i];
-        follower_retire(MVR_REPORT_UNSUPPORTED, "the v1 runtime does not follow new processes or exec", &c,
-                        t_ts ? t_ts->low : 0, MVR_RULE_DEFAULT);
+        /* Matched against the leader's exec (or decided by a rule), then really made. */
+        follower_call(nr, a, 1);
+        if (follower_restart(g, nr)) return;
+        g[REG_RAX] = exec_follower(nr, a); /* returns only on failure */
+        return;
       }
       if (t_ts && !leader_enter(t_ts, nr)) {
         reissue(g, nr); /* now the follower */
         return;
       }
       leader_record(nr, a, 0, MVR_RECF_NORET);
-      g[REG_RAX] = exec_call(nr, a); /* returns only on failure */
+      /* The cut need not wait for it: its event is recorded, and the new image records on. */
       if (t_ts) leader_leave(t_ts);
+      g[REG_RAX] = t_ts && recording() ? exec_leader(nr, a) : exec_call(nr, a); /* returns only on failure */
       return;
     case MVR_NORET_ALWAYS: /* exit, exit_group */
       if (g_agent.role == ROLE_FOLLOWER) {

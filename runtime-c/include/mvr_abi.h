@@ -13,6 +13,8 @@
 #define MVR_ENV_DSU_CTL_FD "MVR_DSU_CTL_FD" /* the handoff library's control channel (runtime-c/dsu/mvr_dsu.h) */
 #define MVR_ENV_DSU_STATE_FD "MVR_DSU_STATE_FD" /* the state image a new version loads (handoff) */
 #define MVR_ENV_DSU_REPORT_FD "MVR_DSU_REPORT_FD" /* where a new version reports "loaded" or "failed" (handoff) */
+#define MVR_ENV_EXEC "MVR_EXEC" /* "RING,FD": an image a followed task exec'd continues ring RING (FD: the follower's matcher state, -1 for the leader) */
+#define MVR_ENV_WRAPPER_EXECS "MVR_WRAPPER_EXECS" /* "N": the follower's command is a wrapper (a script, a launcher) whose first N images run on their own; the image after its Nth exec is followed */
 #define MVR_FD_BASE 900 /* the runtime's own descriptors sit at or above this number in both versions */
 #define MVR_TRACE_FORMAT_VERSION 1 /* the version of the trace format (`mvrc record` writes it, compiler/traces reads it) */
 
