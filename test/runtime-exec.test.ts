@@ -166,6 +166,20 @@ describe('runtime: exec (re-exec, wrappers, valgrind) and sanitized followers', 
     }
   });
 
+  it('mvrc record follows execs too: the trace goes on in each new image', () => {
+    const out = join(dir, 'reexec.jsonl');
+    const r = spawnSync(process.execPath, [CLI, 'record', '-o', out, '--', reexec, '/bin/echo', 'hi'], { cwd: REPO, encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout).to.equal(`stage 1 pid ${r.stdout.match(/pid (\d+)/)?.[1]}\nstage 2\nhi\n`);
+    const events = readFileSync(out, 'utf8').trim().split('\n').slice(1).map((l) => JSON.parse(l) as { name?: string; bufs?: Record<string, string> });
+    const names = events.map((e) => e.name);
+    const writes = events.filter((e) => e.name === 'write').map((e) => Buffer.from(e.bufs!['1']!, 'hex').toString());
+    // Before, the trace ended at the first exec; now each image's calls follow its exec.
+    expect(names.filter((n) => n === 'execve')).to.have.length(2);
+    expect(writes).to.deep.equal([writes[0], 'stage 2\n', 'hi\n']);
+    expect(names.indexOf('execve')).to.be.below(names.lastIndexOf('write'));
+  });
+
   describe('an AddressSanitizer build of kv as follower (std/asan)', () => {
     let asan: string;
     let uaf: string;

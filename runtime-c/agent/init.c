@@ -154,7 +154,15 @@ __attribute__((constructor)) static void mvr_agent_init(void) {
         "the program runs under valgrind, which makes its system calls from valgrind's own code: "
         "syscall user dispatch cannot intercept them (see docs/runtime.md, \"Exec, wrappers and valgrind\")";
     if (g_agent.role == ROLE_FOLLOWER) follower_retire(MVR_REPORT_UNSUPPORTED, why, &c, ts->low, MVR_RULE_DEFAULT);
-    agent_fatal(why);
+    /* A leader (or `mvrc record`) runs on untouched: its stream ends here, as the recorded
+     * events up to the exec of the tool say what happened until then. */
+    RAW3(SYS_write, 2, "mvr-agent: not recorded from here on: ", 38);
+    RAW3(SYS_write, 2, why, strlen(why));
+    RAW3(SYS_write, 2, "\n", 1);
+    ring_eof(ts->rc);
+    t_ts = NULL;
+    g_agent.role = ROLE_NONE;
+    return;
   }
 
   install_sigsys();
