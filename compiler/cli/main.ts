@@ -105,6 +105,8 @@ const commands: Record<string, CommandEntry> = {
       '                     it holds what the leader records while a new version loads its state)',
       '  --max-tasks N      threads and processes alive at once, the main thread included (16); each pair of',
       '                     tasks has a ring while it lives, reused once both have ended',
+      '  --follower-env K=V the follower\'s environment (--leader-env: the leader\'s); MVR_WRAPPER_EXECS=N: the follower\'s',
+      '                     command is a wrapper whose first N images run on their own (a script that execs the program: 1)',
       'Signals sent to mvrc run go to the leader; one that ends it is a stop, not a crash: no failover.',
       'The exit status is the leader\'s. docs/lifecycle.md describes updates; docs/runtime.md the runtime.',
     ],
