@@ -22,6 +22,8 @@ REQUIRED=(
   "graphviz cmd:dot"
   "nginx file:/usr/sbin/nginx"
   "memcached file:/usr/bin/memcached"
+  "lighttpd file:/usr/sbin/lighttpd"
+  "vsftpd file:/usr/sbin/vsftpd"
   "clang-format cmd:clang-format"
   "valgrind cmd:valgrind"
 )
