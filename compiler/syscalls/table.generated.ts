@@ -2292,7 +2292,7 @@ export const SYSCALL_TABLE: readonly SyscallInfo[] = [
       { name: 'readfds', kind: 'out_struct', dir: 'inout', type: 'fd_set', fixedSize: 128 },
       { name: 'writefds', kind: 'out_struct', dir: 'inout', type: 'fd_set', fixedSize: 128 },
       { name: 'exceptfds', kind: 'out_struct', dir: 'inout', type: 'fd_set', fixedSize: 128 },
-      { name: 'timeout', kind: 'in_struct', dir: 'in', type: 'timespec', fixedSize: 16 },
+      { name: 'timeout', kind: 'out_struct', dir: 'inout', type: 'timespec', fixedSize: 16 },
       { name: 'sigmask', kind: 'in_struct', dir: 'in', type: 'sigset_argpack', fixedSize: 16 },
     ],
   },
@@ -2301,7 +2301,7 @@ export const SYSCALL_TABLE: readonly SyscallInfo[] = [
     params: [
       { name: 'fds', kind: 'out_struct', dir: 'inout', lenParam: 1, fixedSize: 8, type: 'pollfd' },
       { name: 'nfds', kind: 'size', dir: 'in' },
-      { name: 'tmo_p', kind: 'in_struct', dir: 'in', type: 'timespec', fixedSize: 16 },
+      { name: 'tmo_p', kind: 'out_struct', dir: 'inout', type: 'timespec', fixedSize: 16 },
       { name: 'sigmask', kind: 'in_struct', dir: 'in', lenParam: 4, type: 'sigset' },
       { name: 'sigsetsize', kind: 'size', dir: 'in' },
     ],

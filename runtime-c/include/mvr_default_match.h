@@ -307,8 +307,8 @@ static const struct mvr_sc mvr_sc[MVR_SC_COUNT] = {
   { 1, 1, MVR_NONE, 3, { 1, 2, 4, 1, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 267 readlinkat */
   { 1, 0, MVR_NONE, MVR_NONE, { 1, 2, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x5, MVR_NONE, 0, 0 }, /* 268 fchmodat */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 2, 1, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x5, MVR_NONE, 0, 0 }, /* 269 faccessat */
-  { 1, 1, MVR_NONE, MVR_NONE, { 1, 3, 3, 3, 2, 2 }, { 0, 0, 0, 0, 9, 34 }, 0x1, MVR_NONE, 0, 0 }, /* 270 pselect6 */
-  { 1, 1, MVR_NONE, MVR_NONE, { 3, 1, 2, 2, 1, 0 }, { 0, 0, 9, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 271 ppoll */
+  { 1, 1, MVR_NONE, MVR_NONE, { 1, 3, 3, 3, 3, 2 }, { 0, 0, 0, 0, 0, 34 }, 0x1, MVR_NONE, 0, 0 }, /* 270 pselect6 */
+  { 1, 1, MVR_NONE, MVR_NONE, { 3, 1, 3, 2, 1, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 271 ppoll */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 272 unshare */
   { 1, 1, MVR_NONE, MVR_NONE, { 0, 1, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x0, MVR_NONE, 0, 0 }, /* 273 set_robust_list */
   { 1, 1, MVR_NONE, MVR_NONE, { 1, 3, 3, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0 }, 0x1, MVR_NONE, 0, 0 }, /* 274 get_robust_list */
