@@ -149,6 +149,38 @@ describe('every rule acts: std files', () => {
     ]);
     actsOn('import "std/time"\n', leader, follower, ['std/time:12', 'std/time:13', 'std/time:16', 'std/time:23']);
   });
+
+  // Redis's INFO reply as both versions write it: another pid, run id and memory figures, so
+  // another length too. Only an INFO reply may differ: a GET's bulk reply is still compared.
+  describe('std/redis', () => {
+    const info = (pid: number, runId: string, mem: number): string => {
+      const text = `# Server\r\nredis_version:7.0.15\r\nprocess_id:${pid}\r\nrun_id:${runId}\r\n\r\n# Memory\r\nused_memory:${mem}\r\n`;
+      return `$${text.length}\r\n${text}\r\n`;
+    };
+    const esc = (x: string): string => x.replace(/\r/g, '\\r').replace(/\n/g, '\\n');
+    const session = (pid: number, reply: string, value: string): string =>
+      strace(pid, [
+        'read(8, "*1\\r\\n$4\\r\\nINFO\\r\\n", 16384) = 14',
+        `write(8, "${esc(reply)}", ${reply.length}) = ${reply.length}`,
+        'read(8, "*2\\r\\n$3\\r\\nGET\\r\\n$1\\r\\na\\r\\n", 16384) = 22',
+        `write(8, "$${value.length}\\r\\n${value}\\r\\n", ${value.length + 4 + String(value.length).length}) = ${value.length + 4 + String(value.length).length}`,
+        'exit_group(0) = ?',
+      ]);
+    const leader = session(100, info(100, 'f2461c38c25c64feb76d396121077209048e6d20', 941624), 'v1');
+
+    it('lets the follower\'s INFO reply differ (pid, run id, memory figures, length)', () => {
+      const follower = session(200, info(2001, '0bd3d6a0e5a3c0a97b31d2b5e3a1b1e62fb9b2c7', 1041880), 'v1');
+      actsOn('import "std/redis"\n', leader, follower, ['std/redis:18', 'default']);
+    });
+
+    it('still catches a GET reply that differs (and an INFO reply where the leader wrote another reply)', () => {
+      const get = session(200, info(2001, '0bd3d6a0e5a3c0a97b31d2b5e3a1b1e62fb9b2c7', 1041880), 'v2');
+      const r = verify('import "std/redis"\n', leader, get);
+      expect(r.result.findings.map((x) => x.kind)).to.deep.equal(['divergence']);
+      const notInfo = session(200, '+OK\r\n', 'v1');
+      expect(verify('import "std/redis"\n', leader, notInfo).result.findings.map((x) => x.kind)).to.deep.equal(['divergence']);
+    });
+  });
 });
 
 describe('every rule acts: the examples of docs/language.md §7', () => {
