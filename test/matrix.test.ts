@@ -1,0 +1,252 @@
+// The server matrix: Debian's servers as leader and follower (the same binary and configuration
+// on both sides) under a checked client load; each case asserts that every answer is right and
+// that the follower was never retired while it followed the whole load. Cases covered elsewhere
+// are not repeated here: redis-server under 8 model-checked clients (test/runtime-redis.test.ts),
+// memcached -t 4 on shared keys (test/runtime-order.test.ts), nginx with 2 workers (its own test).
+// Here: lighttpd, vsftpd (passive-mode uploads and downloads), redis-server's INFO under
+// std/redis, and python3 -m http.server (pending: see its case).
+import { expect } from 'chai';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { connect, createServer } from 'node:net';
+import { join } from 'node:path';
+import { query, type MonitorStatus } from '../compiler/cli/ctl.ts';
+import { CLI, eventually, tempDir } from './helpers/cli.ts';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const need = (cmd: string, args: string[]): void => {
+  if (spawnSync(cmd, args, { encoding: 'utf8' }).error) throw new Error(`${cmd} is required: run scripts/install-deps.sh`);
+};
+
+interface Run {
+  proc: ChildProcess;
+  sock: string;
+  stderr: () => string;
+}
+
+/** Starts `server` as leader and follower under `mvrc run` and waits until `port` accepts. */
+async function start(dir: string, name: string, server: string[], port: number, extra: string[] = []): Promise<Run> {
+  const sock = join(dir, `${name}.sock`);
+  const proc = spawn(process.execPath, [CLI, 'run', '--control', sock, '--follower-log', join(dir, `${name}.follower.log`), ...extra, '--', ...server, ':::', ...server], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  proc.stdout!.resume();
+  await eventually(
+    () =>
+      new Promise<boolean>((resolve) => {
+        if (proc.exitCode !== null) return resolve(true);
+        const c = connect(port, '127.0.0.1', () => (c.destroy(), resolve(true)));
+        c.once('error', () => resolve(false));
+      }),
+    `${name} under mvrc run to listen`,
+  );
+  expect(proc.exitCode, err).to.equal(null);
+  return { proc, sock, stderr: () => err };
+}
+
+/** Once the follower has consumed every event the leader recorded: no retirement, still following. */
+async function followedEverything(run: Run): Promise<MonitorStatus> {
+  let st: MonitorStatus | undefined;
+  await eventually(async () => {
+    st = JSON.parse(await query(run.sock, 'status')) as MonitorStatus;
+    return st.events.consumed === st.events.recorded || st.retirements.length > 0;
+  }, 'the follower to consume every event');
+  const report = st!.retirements.map((r) => r.report).join('\n') + run.stderr();
+  expect(st!.retirements, report).to.deep.equal([]);
+  expect(st!.follower?.state, report).to.equal('following');
+  return st!;
+}
+
+/** One HTTP/1.0-style GET per connection (a new connection each time): the body. */
+function get(port: number, path: string): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, agent: false, headers: { Connection: 'close' } }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (d: Buffer) => parts.push(d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Files of several sizes, some larger than a socket buffer. */
+function site(dir: string): Map<string, Buffer> {
+  mkdirSync(dir, { recursive: true });
+  const files = new Map<string, Buffer>();
+  for (let i = 0; i < 8; i++) {
+    const body = Buffer.from(`file ${i}: ${'abcdefghij'.repeat(1 + i * i * 400)}\n`);
+    writeFileSync(join(dir, `f${i}.txt`), body);
+    files.set(`/f${i}.txt`, body);
+  }
+  return files;
+}
+
+/** `clients` concurrent clients, `each` GETs each over new connections; returns the wrong answers. */
+async function httpLoad(port: number, files: Map<string, Buffer>, clients: number, each: number): Promise<string[]> {
+  const wrong: string[] = [];
+  const paths = [...files.keys()];
+  await Promise.all(
+    Array.from({ length: clients }, async (_, c) => {
+      for (let i = 0; i < each; i++) {
+        const p = paths[(c * 7 + i) % paths.length]!;
+        const r = await get(port, p);
+        if (r.status !== 200 || !r.body.equals(files.get(p)!)) wrong.push(`client ${c} GET ${p}: ${r.status}, ${r.body.length} bytes`);
+      }
+    }),
+  );
+  return wrong;
+}
+
+describe('server matrix: Debian servers as leader and follower under checked load', function () {
+  this.timeout(180_000);
+  let dir: string;
+  const runs: Run[] = [];
+
+  before(function () {
+    if (process.platform !== 'linux' || process.arch !== 'x64') this.skip();
+    dir = tempDir('mvrc-matrix-');
+  });
+  afterEach(() => {
+    for (const r of runs.splice(0)) if (r.proc.exitCode === null) r.proc.kill('SIGTERM');
+  });
+
+  it('lighttpd: 8 clients, 400 GETs of files up to 640 KB on new connections; no rule', async () => {
+    need('/usr/sbin/lighttpd', ['-v']);
+    const files = site(join(dir, 'lighttpd-www'));
+    const port = await freePort();
+    const conf = join(dir, 'lighttpd.conf');
+    writeFileSync(conf, [`server.document-root = "${join(dir, 'lighttpd-www')}"`, `server.port = ${port}`, 'server.bind = "127.0.0.1"', `server.errorlog = "${join(dir, 'lighttpd-error.log')}"`, 'mimetype.assign = (".txt" => "text/plain")', ''].join('\n'));
+    const run = await start(dir, 'lighttpd', ['/usr/sbin/lighttpd', '-D', '-f', conf], port);
+    runs.push(run);
+    expect(await httpLoad(port, files, 8, 50)).to.deep.equal([]);
+    const st = await followedEverything(run);
+    expect(st.events.recorded).to.be.greaterThan(400);
+  });
+
+  // Passive mode: each transfer is a new data connection the server accepts and closes; a
+  // download ends when the server closes it, so a descriptor the runtime kept open would hang it.
+  // vsftpd forks a session process per client, which forks its pre-login and post-login
+  // processes (in new network namespaces: vsftpd's default isolation, kept here).
+  it('vsftpd: 4 anonymous clients, passive-mode uploads and downloads checked byte for byte; no rule', async () => {
+    need('/usr/sbin/vsftpd', ['-v']);
+    need('python3', ['-V']);
+    const root = join(dir, 'ftp-root');
+    mkdirSync(join(root, 'pub'), { recursive: true });
+    chmodSync(root, 0o555); // vsftpd refuses a chroot its user can write to
+    chmodSync(join(root, 'pub'), 0o777);
+    mkdirSync(join(dir, 'ftp-empty'), { recursive: true });
+    const port = await freePort();
+    const conf = join(dir, 'vsftpd.conf');
+    // Anonymous sessions as Debian's `daemon` user (an account every Debian system has, whose home
+    // exists), uploads world-readable so that they can be downloaded again.
+    writeFileSync(conf, ['listen=YES', 'listen_ipv6=NO', 'listen_address=127.0.0.1', `listen_port=${port}`, 'background=NO', 'anonymous_enable=YES', 'local_enable=NO', 'no_anon_password=YES', 'write_enable=YES', 'anon_upload_enable=YES', 'anon_umask=022', `anon_root=${root}`, 'ftp_username=daemon', 'nopriv_user=daemon', `secure_chroot_dir=${join(dir, 'ftp-empty')}`, 'pasv_enable=YES', 'pasv_address=127.0.0.1', 'xferlog_enable=NO', 'seccomp_sandbox=NO', ''].join('\n'));
+    const run = await start(dir, 'vsftpd', ['/usr/sbin/vsftpd', conf], port);
+    runs.push(run);
+    const client = join(dir, 'ftp-client.py');
+    writeFileSync(client, [
+      'import ftplib, io, sys',
+      'port, cid, n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])',
+      'f = ftplib.FTP(); f.connect("127.0.0.1", port, timeout=60); f.login(); f.set_pasv(True)',
+      'bad = 0',
+      'for i in range(n):',
+      '    data = (b"client %d upload %d\\n" % (cid, i)) * (300 * (i + 1))',
+      '    name = "pub/c%d-%d.txt" % (cid, i)',
+      '    f.storbinary("STOR " + name, io.BytesIO(data))',
+      '    got = io.BytesIO(); f.retrbinary("RETR " + name, got.write)',
+      '    if got.getvalue() != data: bad += 1; print("wrong download of", name, len(got.getvalue()), len(data))',
+      'listed = sorted(f.nlst("pub"))',
+      'mine = [x for x in listed if x.startswith("pub/c%d-" % cid)]',
+      'if len(mine) != n: bad += 1; print("listing", listed)',
+      'f.quit(); print("ok" if bad == 0 else "bad"); sys.exit(1 if bad else 0)',
+      '',
+    ].join('\n'));
+    const results = await Promise.all(
+      Array.from({ length: 4 }, (_, c) =>
+        new Promise<string>((resolve) => {
+          const p = spawn('python3', [client, String(port), String(c), '6'], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+          let out = '';
+          p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+          p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+          p.on('close', (code) => resolve(`${code}: ${out}`));
+        }),
+      ),
+    );
+    expect(results, run.stderr()).to.deep.equal(['0: ok\n', '0: ok\n', '0: ok\n', '0: ok\n']);
+    for (let c = 0; c < 4; c++) for (let i = 0; i < 6; i++) expect(readFileSync(join(root, 'pub', `c${c}-${i}.txt`)).length).to.equal(Buffer.byteLength(`client ${c} upload ${i}\n`) * 300 * (i + 1));
+    await followedEverything(run);
+  });
+
+  it('redis-server: INFO between checked SET/GET on 4 connections; std/redis lets only INFO replies differ', async () => {
+    need('redis-server', ['--version']);
+    const port = await freePort();
+    const rules = join(dir, 'redis.mvr');
+    writeFileSync(rules, 'import "std/time"\nimport "std/redis"\n');
+    const server = ['redis-server', '--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'];
+    const run = await start(dir, 'redis', server, port, ['--rules', rules]);
+    runs.push(run);
+    const wrong: string[] = [];
+    await Promise.all(
+      Array.from({ length: 4 }, async (_, c) => {
+        const s = connect(port, '127.0.0.1');
+        let buf = '';
+        let want: ((b: string) => boolean) | undefined;
+        let done: (() => void) | undefined;
+        s.on('data', (d: Buffer) => {
+          buf += d.toString('latin1');
+          if (want && want(buf)) (buf = ''), done!();
+        });
+        const ask = (cmd: string[], complete: (b: string) => boolean): Promise<string> =>
+          new Promise((resolve) => {
+            let last = '';
+            done = () => resolve(last);
+            want = (b) => (complete(b) ? ((last = b), true) : false);
+            s.write(`*${cmd.length}\r\n${cmd.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`);
+          });
+        const bulk = (b: string): boolean => {
+          const eol = b.indexOf('\r\n');
+          return eol > 0 && (b.startsWith('$-1') || b.length >= eol + 2 + Number(b.slice(1, eol)) + 2);
+        };
+        for (let i = 0; i < 40; i++) {
+          const v = `value-${c}-${i}`;
+          const ok = await ask(['SET', `k${c}`, v], (b) => b.endsWith('\r\n'));
+          if (ok !== '+OK\r\n') wrong.push(`client ${c} SET: ${JSON.stringify(ok)}`);
+          const got = await ask(['GET', `k${c}`], bulk);
+          if (got !== `$${v.length}\r\n${v}\r\n`) wrong.push(`client ${c} GET: ${JSON.stringify(got)}`);
+          if (i % 10 === 0) {
+            const info = await ask(['INFO'], bulk);
+            if (!/^\$\d+\r\n# Server\r\nredis_version:/.test(info)) wrong.push(`client ${c} INFO: ${JSON.stringify(info.slice(0, 40))}`);
+          }
+        }
+        s.destroy();
+      }),
+    );
+    expect(wrong).to.deep.equal([]);
+    await followedEverything(run);
+  });
+
+  // Pending: ThreadingHTTPServer starts a thread per connection; under MVE the follower hangs
+  // within a few hundred requests, a follower thread blocked on the interpreter's lock (a futex:
+  // the GIL is handed between threads through memory, which the cross-thread order does not see)
+  // while the thread it waits for waits for an event the first one must take. Its threads'
+  // start-up also differs (gettid in the follower where the leader's thread recorded none).
+  it.skip('python3 -m http.server: many connections over time (more threads than --max-tasks)', async () => {
+    const files = site(join(dir, 'py-www'));
+    const port = await freePort();
+    const run = await start(dir, 'python', ['python3', '-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', join(dir, 'py-www')], port, ['--max-tasks', '16']);
+    runs.push(run);
+    expect(await httpLoad(port, files, 8, 50)).to.deep.equal([]);
+    await followedEverything(run);
+  });
+});
