@@ -166,9 +166,30 @@ void order_restart(void) {
  * that never ends (a follower task blocked on a lock that another holds while it waits here: the
  * versions took it in another order) is the monitor's to see: the pair makes no progress, and its
  * report says what this task waits for (order_wait). */
+/* Calls whose result no other task's call can have caused: a clock read, the caller's own ids. The
+ * follower gets the leader's result whatever its other tasks have taken, so such an event does not
+ * wait for the producers before it (it is no producer either). Why it matters: a follower thread
+ * that holds a lock of the program's while it makes one (Python's interpreter lock around
+ * time.monotonic() and the thread's gettid at its start) would otherwise wait there for another
+ * thread's event that comes only after that thread got the lock: the follower hung. The thread's
+ * next other call still waits for every producer before it. */
+static int observes_nothing(uint32_t nr) {
+  switch (nr) {
+    case SYS_clock_gettime:
+    case SYS_gettimeofday:
+    case SYS_time:
+    case SYS_clock_getres:
+    case SYS_gettid:
+    case SYS_getpid:
+    case SYS_getppid: return 1;
+    default: return 0;
+  }
+}
+
 void order_take(tstate *ts, const parsed *pe) {
   mvr_shared *shm = g_agent.shm;
   uint64_t need = pe->prod;
+  if (!(pe->flags & MVR_RECF_PRODUCER) && observes_nothing(pe->ev.nr)) return;
   if (__atomic_load_n(&shm->order_done, __ATOMIC_ACQUIRE) < need) {
     /* Asleep until the task that takes the producer it needs wakes exactly this one: on two
      * vCPUs shared with the leader and its clients, yielding or waking every waiting task costs
