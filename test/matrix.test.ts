@@ -4,7 +4,7 @@
 // are not repeated here: redis-server under 8 model-checked clients (test/runtime-redis.test.ts),
 // memcached -t 4 on shared keys (test/runtime-order.test.ts), nginx with 2 workers (its own test).
 // Here: lighttpd, vsftpd (passive-mode uploads and downloads), redis-server's INFO under
-// std/redis, and python3 -m http.server (pending: see its case).
+// std/redis, and python3 -m http.server (one connection at a time: see its case).
 import { expect } from 'chai';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,6 +13,7 @@ import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { query, type MonitorStatus } from '../compiler/cli/ctl.ts';
 import { CLI, eventually, tempDir } from './helpers/cli.ts';
+import { Resp } from './helpers/resp.ts';
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -197,56 +198,48 @@ describe('server matrix: Debian servers as leader and follower under checked loa
     const run = await start(dir, 'redis', server, port, ['--rules', rules]);
     runs.push(run);
     const wrong: string[] = [];
+    let infos = 0;
     await Promise.all(
       Array.from({ length: 4 }, async (_, c) => {
-        const s = connect(port, '127.0.0.1');
-        let buf = '';
-        let want: ((b: string) => boolean) | undefined;
-        let done: (() => void) | undefined;
-        s.on('data', (d: Buffer) => {
-          buf += d.toString('latin1');
-          if (want && want(buf)) (buf = ''), done!();
-        });
-        const ask = (cmd: string[], complete: (b: string) => boolean): Promise<string> =>
-          new Promise((resolve) => {
-            let last = '';
-            done = () => resolve(last);
-            want = (b) => (complete(b) ? ((last = b), true) : false);
-            s.write(`*${cmd.length}\r\n${cmd.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`);
-          });
-        const bulk = (b: string): boolean => {
-          const eol = b.indexOf('\r\n');
-          return eol > 0 && (b.startsWith('$-1') || b.length >= eol + 2 + Number(b.slice(1, eol)) + 2);
-        };
+        const r = await Resp.open(port);
         for (let i = 0; i < 40; i++) {
           const v = `value-${c}-${i}`;
-          const ok = await ask(['SET', `k${c}`, v], (b) => b.endsWith('\r\n'));
-          if (ok !== '+OK\r\n') wrong.push(`client ${c} SET: ${JSON.stringify(ok)}`);
-          const got = await ask(['GET', `k${c}`], bulk);
-          if (got !== `$${v.length}\r\n${v}\r\n`) wrong.push(`client ${c} GET: ${JSON.stringify(got)}`);
+          const ok = await r.call('SET', `k${c}`, v);
+          if (ok !== 'OK') wrong.push(`client ${c} SET: ${JSON.stringify(ok)}`);
+          const got = await r.call('GET', `k${c}`);
+          if (got !== v) wrong.push(`client ${c} GET: ${JSON.stringify(got)}, want ${v}`);
           if (i % 10 === 0) {
-            const info = await ask(['INFO'], bulk);
-            if (!/^\$\d+\r\n# Server\r\nredis_version:/.test(info)) wrong.push(`client ${c} INFO: ${JSON.stringify(info.slice(0, 40))}`);
+            const info = await r.call('INFO');
+            if (typeof info !== 'string' || !info.startsWith('# Server\r\nredis_version:')) wrong.push(`client ${c} INFO: ${JSON.stringify(info).slice(0, 60)}`);
+            else infos++;
           }
         }
-        s.destroy();
+        r.close();
       }),
     );
+    expect(infos).to.equal(16);
     expect(wrong).to.deep.equal([]);
     await followedEverything(run);
   });
 
-  // Pending: ThreadingHTTPServer starts a thread per connection; under MVE the follower hangs
-  // within a few hundred requests, a follower thread blocked on the interpreter's lock (a futex:
-  // the GIL is handed between threads through memory, which the cross-thread order does not see)
-  // while the thread it waits for waits for an event the first one must take. Its threads'
-  // start-up also differs (gettid in the follower where the leader's thread recorded none).
-  it.skip('python3 -m http.server: many connections over time (more threads than --max-tasks)', async () => {
+  // ThreadingHTTPServer starts a thread per connection: 120 connections one after another are 120
+  // threads over its life, far more than --max-tasks (rings are reused). The main thread reads
+  // the clock around its poll a number of times that depends on timing (std/time), and glibc's
+  // malloc reads /proc/sys/vm/overcommit_memory when it first trims a thread's heap, which one
+  // version may do and the other not (std/libc). Concurrent
+  // clients are not covered yet: with 8 at once the follower hangs within a few hundred requests,
+  // a follower thread waiting on a lock of the interpreter's (a futex, which no recorded call shows)
+  // while the thread that would release it waits for an event of the first one.
+  it('python3 -m http.server: 120 connections over time (120 threads, --max-tasks 16), std/time + std/libc', async () => {
+    need('/usr/bin/python3', ['-V']);
     const files = site(join(dir, 'py-www'));
     const port = await freePort();
-    const run = await start(dir, 'python', ['python3', '-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', join(dir, 'py-www')], port, ['--max-tasks', '16']);
+    const rules = join(dir, 'python.mvr');
+    writeFileSync(rules, 'import "std/time"\nimport "std/libc"\n');
+    const run = await start(dir, 'python', ['/usr/bin/python3', '-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', join(dir, 'py-www')], port, ['--rules', rules, '--max-tasks', '16']);
     runs.push(run);
-    expect(await httpLoad(port, files, 8, 50)).to.deep.equal([]);
-    await followedEverything(run);
+    expect(await httpLoad(port, files, 1, 120)).to.deep.equal([]);
+    const st = await followedEverything(run);
+    expect(st.events.recorded).to.be.greaterThan(120 * 10);
   });
 });
