@@ -24,8 +24,8 @@
  *    may get that number, which the follower installs under the same number); epoll_ctl there
  *    (another thread may wait on that epoll instance). In a single-threaded process of a
  *    multi-process program these stay private to it; the internal[] table says what is a channel.
- * Not producers: reads, waits, accepts, clock reads... — they wait for the producers before them,
- * and nothing waits for them, so an idle task blocked in epoll_wait in the leader, or a follower
+ * Not producers: reads, waits, accepts, clock reads... — they wait for the producers before them
+ * (except clock reads and own-id queries: observes_nothing below), and nothing waits for them, so an idle task blocked in epoll_wait in the leader, or a follower
  * task that makes fewer clock reads, holds no other task back. Hand-offs through memory alone
  * (spinning on a flag) are not ordered: no system call says that they happened; nor is the order
  * in which two tasks change the same memory between their calls (two clients' sets of one key
