@@ -186,9 +186,20 @@ typedef struct agent_state {
   volatile uint32_t gen;
   volatile uint32_t switch_lock;
   struct tstate *ring_ts[MVR_MAX_RINGS];
+  /* The agent's own messages (a retirement report, a fatal error) go to a copy of the stderr the
+   * process started with, kept at MVR_FD_BASE or above: a server's child process often makes fd 2
+   * its client's socket (vsftpd's sessions, inetd-style servers), and a report written there
+   * reached the client in the middle of its protocol. 0 until set: fd 2. */
+  int errfd;
+  uint64_t errfd_dev, errfd_ino; /* what it is, to tell it from a descriptor the program put there */
 } agent_state;
 
 extern agent_state g_agent;
+
+/* Where the agent's own messages go (see errfd): fd 2 if the copy was not made or the program
+ * closed it (its number may hold one of the program's descriptors since). */
+int agent_errfd(void);
+void agent_keep_stderr(void);
 
 /* ---- per-thread state outside tstate (init.c, tasks.c) ------------------------------------------ */
 

@@ -87,6 +87,7 @@ __attribute__((constructor)) static void mvr_agent_init(void) {
     g_agent.role = ROLE_NONE;
     return;
   }
+  agent_keep_stderr(); /* before the program can move anything onto fd 2 */
   const char *fds = getenv(MVR_ENV_SHM_FD);
   const char *fdsock = getenv(MVR_ENV_FDSOCK);
   if (!fds || !fdsock) agent_fatal("MVR_SHM_FD or MVR_FDSOCK_FD is not set");

@@ -62,8 +62,8 @@ follower_retire(uint32_t kind, const char *reason, const mvr_call *call, uint64_
   g_agent.shm->report_rule = rule;
   g_agent.shm->report_ring = ts ? ts->ring : 0;
   __atomic_store_n(&g_agent.shm->report_kind, kind, __ATOMIC_SEQ_CST);
-  RAW3(SYS_write, 2, "mvr-agent: follower retired: ", 29);
-  RAW3(SYS_write, 2, b.p, b.len);
+  RAW3(SYS_write, agent_errfd(), "mvr-agent: follower retired: ", 29);
+  RAW3(SYS_write, agent_errfd(), b.p, b.len);
   RAW1(SYS_exit_group, MVR_FOLLOWER_REPORT_EXIT);
   __builtin_unreachable();
 }

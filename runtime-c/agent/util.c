@@ -3,10 +3,33 @@
  * trap path (inside the SIGSYS handler or the fast path). */
 #include "agent.h"
 
+void agent_keep_stderr(void) {
+  /* Above the numbers the relay and descriptor parking use, which are taken lowest first; F_DUPFD
+   * skips any taken already. Close-on-exec: an exec'd image's agent takes its own copy. */
+  long e = RAW3(SYS_fcntl, 2, F_DUPFD_CLOEXEC, MVR_FD_BASE + 48);
+  struct stat st;
+  if (e < MVR_FD_BASE) return;
+  if (RAW2(SYS_fstat, e, &st) != 0) {
+    RAW1(SYS_close, e);
+    return;
+  }
+  g_agent.errfd_dev = st.st_dev;
+  g_agent.errfd_ino = st.st_ino;
+  g_agent.errfd = (int)e;
+}
+
+int agent_errfd(void) {
+  struct stat st;
+  if (g_agent.errfd < MVR_FD_BASE || RAW2(SYS_fstat, g_agent.errfd, &st) != 0 || st.st_dev != g_agent.errfd_dev ||
+      st.st_ino != g_agent.errfd_ino)
+    return 2;
+  return g_agent.errfd;
+}
+
 void __attribute__((noreturn)) agent_fatal(const char *msg) {
-  RAW3(SYS_write, 2, "mvr-agent: ", 11);
-  RAW3(SYS_write, 2, msg, strlen(msg));
-  RAW3(SYS_write, 2, "\n", 1);
+  RAW3(SYS_write, agent_errfd(), "mvr-agent: ", 11);
+  RAW3(SYS_write, agent_errfd(), msg, strlen(msg));
+  RAW3(SYS_write, agent_errfd(), "\n", 1);
   if (g_agent.shm && g_agent.role == ROLE_FOLLOWER) {
     /* A follower's failure is a retirement with a reason, never a silent exit. */
     size_t n = strlen(msg);
