@@ -7,7 +7,7 @@
 // std/redis, and python3 -m http.server (one connection at a time: see its case).
 import { expect } from 'chai';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
@@ -118,6 +118,56 @@ async function httpLoad(port: number, files: Map<string, Buffer>, clients: numbe
   return wrong;
 }
 
+/** vsftpd as leader and follower (its config written here), and a Python ftplib client script:
+ * `client PORT ID N` makes N passive-mode uploads and downloads, checked byte for byte. */
+async function vsftpd(dir: string, name: string, extra: string[] = []): Promise<{ run: Run; port: number; root: string; clients: (ids: number[]) => Promise<string[]> }> {
+  need('/usr/sbin/vsftpd', ['-v']);
+  need('python3', ['-V']);
+  const root = join(dir, `${name}-root`);
+  mkdirSync(join(root, 'pub'), { recursive: true });
+  chmodSync(root, 0o555); // vsftpd refuses a chroot its user can write to
+  chmodSync(join(root, 'pub'), 0o777);
+  mkdirSync(join(dir, `${name}-empty`), { recursive: true });
+  const port = await freePort();
+  const conf = join(dir, `${name}.conf`);
+  // Anonymous sessions as Debian's `daemon` user (an account every Debian system has, whose home
+  // exists), uploads world-readable so that they can be downloaded again.
+  writeFileSync(conf, ['listen=YES', 'listen_ipv6=NO', 'listen_address=127.0.0.1', `listen_port=${port}`, 'background=NO', 'anonymous_enable=YES', 'local_enable=NO', 'no_anon_password=YES', 'write_enable=YES', 'anon_upload_enable=YES', 'anon_umask=022', `anon_root=${root}`, 'ftp_username=daemon', 'nopriv_user=daemon', `secure_chroot_dir=${join(dir, `${name}-empty`)}`, 'pasv_enable=YES', 'pasv_address=127.0.0.1', 'xferlog_enable=NO', 'seccomp_sandbox=NO', ''].join('\n'));
+  const run = await start(dir, name, ['/usr/sbin/vsftpd', conf], port, extra);
+  const client = join(dir, `${name}-client.py`);
+  writeFileSync(client, [
+    'import ftplib, io, sys',
+    'port, cid, n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])',
+    'f = ftplib.FTP(); f.connect("127.0.0.1", port, timeout=60); f.login(); f.set_pasv(True)',
+    'bad = 0',
+    'for i in range(n):',
+    '    data = (b"client %d upload %d\\n" % (cid, i)) * (300 * (i + 1))',
+    '    name = "pub/c%d-%d.txt" % (cid, i)',
+    '    f.storbinary("STOR " + name, io.BytesIO(data))',
+    '    got = io.BytesIO(); f.retrbinary("RETR " + name, got.write)',
+    '    if got.getvalue() != data: bad += 1; print("wrong download of", name, len(got.getvalue()), len(data))',
+    'listed = sorted(f.nlst("pub"))',
+    'mine = [x for x in listed if x.startswith("pub/c%d-" % cid)]',
+    'if len(mine) != n: bad += 1; print("listing", listed)',
+    'f.quit(); print("ok" if bad == 0 else "bad"); sys.exit(1 if bad else 0)',
+    '',
+  ].join('\n'));
+  const clients = (ids: number[]): Promise<string[]> =>
+    Promise.all(
+      ids.map(
+        (id) =>
+          new Promise<string>((resolve) => {
+            const p = spawn('python3', [client, String(port), String(id), '6'], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+            let out = '';
+            p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+            p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+            p.on('close', (code) => resolve(`${code}: ${out}`));
+          }),
+      ),
+    );
+  return { run, port, root, clients };
+}
+
 describe('server matrix: Debian servers as leader and follower under checked load', function () {
   this.timeout(180_000);
   let dir: string;
@@ -149,59 +199,46 @@ describe('server matrix: Debian servers as leader and follower under checked loa
   // vsftpd forks a session process per client, which forks its pre-login and post-login
   // processes (in new network namespaces: vsftpd's default isolation, kept here).
   it('vsftpd: 2 rounds of 4 anonymous clients, 48 passive-mode uploads and downloads checked byte for byte, the monitor holding no closed connection; no rule', async () => {
-    need('/usr/sbin/vsftpd', ['-v']);
-    need('python3', ['-V']);
-    const root = join(dir, 'ftp-root');
-    mkdirSync(join(root, 'pub'), { recursive: true });
-    chmodSync(root, 0o555); // vsftpd refuses a chroot its user can write to
-    chmodSync(join(root, 'pub'), 0o777);
-    mkdirSync(join(dir, 'ftp-empty'), { recursive: true });
-    const port = await freePort();
-    const conf = join(dir, 'vsftpd.conf');
-    // Anonymous sessions as Debian's `daemon` user (an account every Debian system has, whose home
-    // exists), uploads world-readable so that they can be downloaded again.
-    writeFileSync(conf, ['listen=YES', 'listen_ipv6=NO', 'listen_address=127.0.0.1', `listen_port=${port}`, 'background=NO', 'anonymous_enable=YES', 'local_enable=NO', 'no_anon_password=YES', 'write_enable=YES', 'anon_upload_enable=YES', 'anon_umask=022', `anon_root=${root}`, 'ftp_username=daemon', 'nopriv_user=daemon', `secure_chroot_dir=${join(dir, 'ftp-empty')}`, 'pasv_enable=YES', 'pasv_address=127.0.0.1', 'xferlog_enable=NO', 'seccomp_sandbox=NO', ''].join('\n'));
-    const run = await start(dir, 'vsftpd', ['/usr/sbin/vsftpd', conf], port);
+    const { run, root, clients } = await vsftpd(dir, 'vsftpd');
     runs.push(run);
-    const client = join(dir, 'ftp-client.py');
-    writeFileSync(client, [
-      'import ftplib, io, sys',
-      'port, cid, n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])',
-      'f = ftplib.FTP(); f.connect("127.0.0.1", port, timeout=60); f.login(); f.set_pasv(True)',
-      'bad = 0',
-      'for i in range(n):',
-      '    data = (b"client %d upload %d\\n" % (cid, i)) * (300 * (i + 1))',
-      '    name = "pub/c%d-%d.txt" % (cid, i)',
-      '    f.storbinary("STOR " + name, io.BytesIO(data))',
-      '    got = io.BytesIO(); f.retrbinary("RETR " + name, got.write)',
-      '    if got.getvalue() != data: bad += 1; print("wrong download of", name, len(got.getvalue()), len(data))',
-      'listed = sorted(f.nlst("pub"))',
-      'mine = [x for x in listed if x.startswith("pub/c%d-" % cid)]',
-      'if len(mine) != n: bad += 1; print("listing", listed)',
-      'f.quit(); print("ok" if bad == 0 else "bad"); sys.exit(1 if bad else 0)',
-      '',
-    ].join('\n'));
     // Round r's clients are numbered 10r..10r+3: anonymous users may not overwrite a file.
-    const round = (r: number): Promise<string[]> => Promise.all(
-      Array.from({ length: 4 }, (_, c) =>
-        new Promise<string>((resolve) => {
-          const p = spawn('python3', [client, String(port), String(10 * r + c), '6'], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
-          let out = '';
-          p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-          p.stderr.on('data', (d: Buffer) => (out += d.toString()));
-          p.on('close', (code) => resolve(`${code}: ${out}`));
-        }),
-      ),
-    );
+    const round = (r: number): Promise<string[]> => clients([0, 1, 2, 3].map((c) => 10 * r + c));
     expect(await round(0), run.stderr()).to.deep.equal(['0: ok\n', '0: ok\n', '0: ok\n', '0: ok\n']);
-    // The monitor holds no descriptor of a closed session or data connection: a second round of
-    // 24 transfers leaves it with as many open descriptors as after the first.
+    // The monitor holds no socket of a closed session or data connection: a second round of 24
+    // transfers leaves it with as many as after the first (its own channels to the agents). Its
+    // other descriptors are per task pair (pidfds), bounded by --max-tasks.
     const monitor = monitorPid(run);
-    const after1 = readdirSync(`/proc/${monitor}/fd`).length;
+    const sockets = (): string[] => readdirSync(`/proc/${monitor}/fd`).map((fd) => { try { return readlinkSync(`/proc/${monitor}/fd/${fd}`); } catch { return ''; } }).filter((l) => l.startsWith('socket:'));
+    const after1 = sockets();
     expect(await round(1), run.stderr()).to.deep.equal(['0: ok\n', '0: ok\n', '0: ok\n', '0: ok\n']);
-    expect(readdirSync(`/proc/${monitor}/fd`).length).to.equal(after1);
+    expect(sockets()).to.deep.equal(after1);
     for (const c of [0, 1, 2, 3, 10, 11, 12, 13]) for (let i = 0; i < 6; i++) expect(readFileSync(join(root, 'pub', `c${c}-${i}.txt`)).length).to.equal(Buffer.byteLength(`client ${c} upload ${i}\n`) * 300 * (i + 1));
     await followedEverything(run);
+  });
+
+  // A follower retired in the middle of a session (an expected divergence at a session process's
+  // "226" reply): its whole process tree ends, its report goes to its log, and the session goes on
+  // unharmed. vsftpd's session processes make fd 2 the client's socket: the agent's report was
+  // written there, into the client's FTP replies (the client read it as the answer to its next
+  // command), until the agent kept its own copy of the stderr it started with.
+  it('vsftpd: a follower retired in the middle of a session; the client sees nothing of it and the follower\'s tree ends', async () => {
+    const rules = join(dir, 'vsftpd-retire.mvr');
+    writeFileSync(rules, 'write(_, s, _) if (s.startsWith("226 ")) => diverge "retired on purpose by the test"\n');
+    const { run, clients } = await vsftpd(dir, 'vsftpd-retire', ['--rules', rules]);
+    runs.push(run);
+    expect(await clients([0, 1]), run.stderr()).to.deep.equal(['0: ok\n', '0: ok\n']);
+    const st = JSON.parse(await query(run.sock, 'status')) as MonitorStatus;
+    expect(st.retirements.map((r) => r.reason)).to.deep.equal(['expected-divergence']);
+    expect(readFileSync(join(dir, 'vsftpd-retire.follower.log'), 'utf8')).to.contain('retired on purpose by the test');
+    const follower = st.retirements[0]!.pid;
+    const alive = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ')[1] === String(follower) || p === String(follower);
+      } catch {
+        return false;
+      }
+    });
+    expect(alive, 'the retired follower and its children').to.deep.equal([]);
   });
 
   it('redis-server: INFO between checked SET/GET on 4 connections; std/redis lets only INFO replies differ', async () => {
