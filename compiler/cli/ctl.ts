@@ -31,7 +31,7 @@ export interface MonitorStatus {
   threads: number;
   ring: { size: number; used: number; leaderWaitMs: number };
   retirements: { pid: number; reason: string; event: number; report: string }[];
-  journal?: { enabled: boolean; valid: boolean; limit: number; used: number; descriptors: number; exceededAtEvent: number; endedByHandoff?: boolean };
+  journal?: { enabled: boolean; valid: boolean; limit: number; used: number; descriptors: number; exceededAtEvent: number; endedByHandoff?: boolean; endedBySpace?: boolean; disk?: number; file?: string | null };
   catchUp?: { target: number; done: boolean; ms: number; eventsPerSec: number } | null;
   update?: { attempt: number; retries: number };
   timeline?: TimelineEntry[];
@@ -101,7 +101,7 @@ export function formatStatus(st: MonitorStatus): string {
     if (st.follower?.version) lines[2] += ` version ${st.follower.version}`;
   }
   if (st.journal?.enabled)
-    lines.push(`journal:     ${st.journal.valid ? `${bytes(st.journal.used)} of ${bytes(st.journal.limit)}` : st.journal.endedByHandoff ? 'ended at a handoff (a replay is no longer possible; a handoff is)' : `bound exceeded at event #${st.journal.exceededAtEvent}`}`);
+    lines.push(`journal:     ${st.journal.valid ? `${bytes(st.journal.used)} of ${bytes(st.journal.limit)}` : st.journal.endedByHandoff ? 'ended at a handoff (a replay is no longer possible; a handoff is)' : st.journal.endedBySpace ? `ended at event #${st.journal.exceededAtEvent}: no room left in the state directory (--journal-min-free)` : `bound exceeded at event #${st.journal.exceededAtEvent}`}${st.journal.file ? `; ${bytes(st.journal.disk ?? 0)} on disk in ${st.journal.file}` : ''}`);
   if (st.catchUp)
     lines.push(`catch-up:    ${st.catchUp.done ? 'done' : 'in progress'}, ${st.catchUp.target} journal events, ${st.catchUp.ms} ms (${st.catchUp.eventsPerSec} events/s)`);
   for (const r of st.retirements) {

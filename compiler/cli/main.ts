@@ -91,7 +91,7 @@ const commands: Record<string, CommandEntry> = {
   },
   run: {
     summary: 'run a program as leader, optionally with a follower version beside it',
-    usage: 'mvrc run [--rules F] [--back B] [--control SOCK] [--state replay|handoff] [--journal-size BYTES] [--follower-log F] [--state-dir D] [--ring-size BYTES] [--deadline-ms N] [--max-tasks N] [--leader-env K=V]... [--follower-env K=V]... -- LEADER_CMD... [::: FOLLOWER_CMD...]',
+    usage: 'mvrc run [--rules F] [--back B] [--control SOCK] [--state replay|handoff] [--journal-size BYTES] [--journal-min-free BYTES] [--follower-log F] [--state-dir D] [--ring-size BYTES] [--deadline-ms N] [--max-tasks N] [--leader-env K=V]... [--follower-env K=V]... -- LEADER_CMD... [::: FOLLOWER_CMD...]',
     details: [
       '  --rules F          rules for the follower (.mvr, built on the fly, or a built .so); none: the default match only',
       '  --back B           backward rules, for the old version once it follows the new one (after promote)',
@@ -99,7 +99,10 @@ const commands: Record<string, CommandEntry> = {
       '  --state S          with --control: how a later `ctl update` brings the new version\'s state up to date by',
       '                     default: replay (keeps a journal) or handoff (programs using runtime-c/dsu/mvr_dsu.h;',
       '                     no journal, so the leader runs untrapped until the update)',
-      '  --journal-size B   the journal a replay needs (default 64 MiB with --state replay, 0 with handoff)',
+      '  --journal-size B   the journal a replay needs, a file in --state-dir: the most each thread\'s part may take',
+      '                     (default 16 GiB with --state replay, 0 with handoff)',
+      '  --journal-min-free B  free space the journal leaves on its filesystem (default 5% of it, at most 1 GiB)',
+      '  --state-dir D      where the journal and built rules go (private; default: a new directory in $TMPDIR)',
       '  --deadline-ms N    a follower that makes no progress this long while the leader moves on is retired (3000)',
       '  --ring-size B      bytes of each thread pair\'s event ring (16 MiB; 64 MiB for a leader that can be updated:',
       '                     it holds what the leader records while a new version loads its state)',

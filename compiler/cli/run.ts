@@ -3,7 +3,7 @@
 // runs the monitor, which starts both versions. Exit status: the leader's.
 //
 //   mvrc run [--rules F] [--back B] [--control SOCK] [--state replay|handoff] [--journal-size BYTES]
-//            [--follower-log F] [--state-dir D] [--ring-size BYTES] [--deadline-ms N] [--max-tasks N]
+//            [--journal-min-free BYTES] [--follower-log F] [--state-dir D] [--ring-size BYTES] [--deadline-ms N] [--max-tasks N]
 //            [--leader-env K=V]... [--follower-env K=V]... -- LEADER_CMD... [::: FOLLOWER_CMD...]
 //
 // --rules/--back take a .mvr file (compiled with `mvrc build`) or an already built rules .so;
@@ -11,7 +11,8 @@
 // With --control the leader runs under the agent even alone, so that `mvrc ctl SOCK update`
 // can start a new version later (docs/lifecycle.md). --state says how a later update brings the
 // new version's state up to date (the default of `ctl update`): replay (the default) keeps a
-// journal of the leader's events, bounded by --journal-size (64 MiB; 0: off); handoff (programs
+// journal of the leader's events in a file of the state directory, bounded by --journal-size (16 GiB
+// for each thread's part; 0: off) and by --journal-min-free (free space it leaves); handoff (programs
 // using runtime-c/dsu/mvr_dsu.h) keeps none unless --journal-size is given, so the leader runs
 // untrapped until the update. --max-tasks bounds the threads and processes alive at once (the main
 // thread included; default 16): each pair of tasks has a ring while it lives, reused once it ends.
@@ -29,6 +30,7 @@ export interface RunOptions {
   back?: string;
   control?: string;
   journalSize?: number;
+  journalMinFree?: number;
   followerLog?: string;
   stateDir?: string;
   ringSize?: number;
@@ -40,7 +42,7 @@ export interface RunOptions {
   follower?: string[];
 }
 
-const VALUE_OPTIONS = new Set(['--rules', '--back', '--state', '--journal-size', '--control', '--follower-log', '--state-dir', '--ring-size', '--deadline-ms', '--max-tasks', '--leader-env', '--follower-env']);
+const VALUE_OPTIONS = new Set(['--rules', '--back', '--state', '--journal-size', '--journal-min-free', '--control', '--follower-log', '--state-dir', '--ring-size', '--deadline-ms', '--max-tasks', '--leader-env', '--follower-env']);
 
 /** The runtime's limit of task pairs alive at once (MVR_MAX_RINGS in runtime-c/common/mvr_ring.h). */
 const MAX_TASKS = 1024;
@@ -65,6 +67,10 @@ export function parseRunArgs(args: string[]): RunOptions {
       case '--journal-size':
         if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw new UsageError(`--journal-size expects a number of bytes, got '${v}'`);
         o.journalSize = Number(v);
+        break;
+      case '--journal-min-free':
+        if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw new UsageError(`--journal-min-free expects a number of bytes, got '${v}'`);
+        o.journalMinFree = Number(v);
         break;
       case '--control': o.control = v; break;
       case '--follower-log': o.followerLog = v; break;
@@ -120,7 +126,8 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   const o = parseRunArgs(args);
   const abs = (p: string): string => path.resolve(io.cwd, p);
   const stateDir = o.stateDir ? abs(o.stateDir) : mkdtempSync(path.join(tmpdir(), 'mvrc-run-'));
-  mkdirSync(stateDir, { recursive: true });
+  // Private: the journal there holds every byte the program read and wrote.
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
 
   let rulesSo: string | undefined;
   if (o.rules) {
@@ -163,6 +170,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   // A handoff needs no journal: the leader runs untrapped until the update (unless one is asked for).
   const journal = o.journalSize ?? (o.state === 'handoff' ? 0 : undefined);
   if (journal !== undefined) margs.push('--journal-size', String(journal));
+  if (o.journalMinFree !== undefined) margs.push('--journal-min-free', String(o.journalMinFree));
   if (o.follower) margs.push('--follower-log', o.followerLog ? abs(o.followerLog) : path.join(stateDir, 'follower.log'));
   margs.push('--state-dir', stateDir);
   if (o.ringSize) margs.push('--ring-size', String(o.ringSize));

@@ -379,6 +379,7 @@ void spin_unlock(volatile uint32_t *l);
 tstate *tstate_new(uint32_t ring);
 void tstate_free(tstate *ts);
 uint8_t *ring_area(uint32_t ring);
+int journal_allocate(uint32_t ring, uint64_t upto); /* record.c: the journal file, ahead of a head */
 int ring_mine(uint32_t ring);
 
 /* init.c */

@@ -1,5 +1,7 @@
 /* record.c — leader: recording events, signals and agent notes into this thread's ring (mvr_ring.h),
  * waiting (bounded) for room, and ending a stream. */
+#include <sys/vfs.h>
+
 #include "agent.h"
 
 /* ---- leader: recording ---------------------------------------------------------------------- */
@@ -9,12 +11,6 @@ static int leader_wait_space(tstate *ts, uint64_t need) {
   mvr_ringctl *rc = ts->rc;
   uint64_t size = g_agent.shm->data_size;
   uint64_t start = 0;
-  if (__atomic_load_n(&g_agent.shm->journal_valid, __ATOMIC_SEQ_CST)) {
-    /* The journal keeps every event from #0: nothing is ever overwritten while it lasts. */
-    if (rc->head + need <= g_agent.shm->journal_limit && rc->head + need <= size) return 1;
-    if (__atomic_exchange_n(&g_agent.shm->journal_valid, 0, __ATOMIC_SEQ_CST))
-      g_agent.shm->journal_end = g_agent.shm->ring[0].events;
-  }
   for (;;) {
     uint64_t head = rc->head;
     uint64_t tail = __atomic_load_n(&rc->tail, __ATOMIC_ACQUIRE);
@@ -45,13 +41,81 @@ static int leader_wait_space(tstate *ts, uint64_t need) {
   }
 }
 
+/* ---- leader: the journal on disk (mvr_ring.h, journal_file) ------------------------------------ */
+
+#define JOURNAL_STEP (64ull << 20) /* the most a ring is allocated ahead at once */
+#define JOURNAL_MIN_STEP (1ull << 20)
+
+/* Allocates ring k's part of the file up to at least `upto`, and a step ahead when the filesystem
+ * has room for it: one fallocate every few MiB of records, so that writes through the mapping
+ * never meet an unallocated block (SIGBUS). Returns 0 when the filesystem would be left with less
+ * than journal_min_free, or refuses (ENOSPC, a quota): the caller ends the journal. */
+int journal_allocate(uint32_t ring, uint64_t upto) {
+  mvr_shared *sh = g_agent.shm;
+  uint64_t size = sh->data_size, have = __atomic_load_n(&sh->journal_alloc[ring], __ATOMIC_ACQUIRE);
+  if (upto <= have) return 1;
+  /* Past the journal's bound a ring needs no more than its floor (what it wraps at later). */
+  uint64_t lim = sh->journal_limit > sh->ring_floor ? sh->journal_limit : sh->ring_floor;
+  lim = (lim + 4095) & ~4095ull;
+  if (lim > size) lim = size;
+  if (upto > lim) return 0;
+  /* Steps grow with the ring (a thread that records little takes little disk). */
+  uint64_t step = have < JOURNAL_MIN_STEP ? JOURNAL_MIN_STEP : have < JOURNAL_STEP ? have : JOURNAL_STEP;
+  uint64_t want = (upto + step + 4095) & ~4095ull;
+  uint64_t least = (upto + 4095) & ~4095ull;
+  if (want > lim) want = lim;
+  if (least > lim) least = lim;
+  struct statfs sf;
+  if (RAW2(SYS_fstatfs, g_agent.shm_fd, &sf) == 0) {
+    uint64_t avail = (uint64_t)sf.f_bavail * (uint64_t)sf.f_bsize, keep = sh->journal_min_free;
+    if (avail < keep + (want - have) + MVR_JOURNAL_SLACK) want = least;
+    if (avail < keep + (want - have) + MVR_JOURNAL_SLACK) return 0;
+  }
+  uint64_t base = MVR_HDR_SIZE + (uint64_t)ring * size;
+  uint64_t end = want + MVR_JOURNAL_SLACK < size ? want + MVR_JOURNAL_SLACK : size;
+  if (RAW4(SYS_fallocate, g_agent.shm_fd, 0, base + have, end - have) < 0) return 0;
+  __atomic_store_n(&sh->journal_alloc[ring], want, __ATOMIC_RELEASE);
+  return 1;
+}
+
+/* While the journal lasts, room for `need` more bytes at the head: within its bound and
+ * allocated. Else the journal ends here (a later update by replay is refused, saying why) and the
+ * leader goes on, its ring an ordinary ring from now on. */
+static void journal_keep(tstate *ts, uint64_t need) {
+  mvr_shared *sh = g_agent.shm;
+  if (!__atomic_load_n(&sh->journal_valid, __ATOMIC_SEQ_CST)) return;
+  uint64_t end = ts->rc->head + need;
+  uint32_t space = 0;
+  /* The journal keeps every event from #0: nothing is ever overwritten while it lasts. */
+  if (end <= sh->journal_limit && end <= sh->data_size) {
+    if (!sh->journal_file || end <= __atomic_load_n(&sh->journal_alloc[ts->ring], __ATOMIC_ACQUIRE)) return;
+    if (journal_allocate(ts->ring, end)) return;
+    space = 1;
+  }
+  if (__atomic_exchange_n(&sh->journal_valid, 0, __ATOMIC_SEQ_CST)) {
+    sh->journal_end = sh->ring[0].events;
+    sh->journal_ended_by_space = space;
+  }
+}
+
+/* Where the ring wraps: its data area's end, but a ring of the journal's file past the journal
+ * only has what was allocated (at least ring_floor): it wraps there, with a PAD record to the
+ * area's end, whose 8-byte header lies within MVR_JOURNAL_SLACK. The free-space check against the
+ * whole area stays right: the PAD's bytes count as used until the follower passes them. */
+static uint64_t ring_wrap(const tstate *ts) {
+  mvr_shared *sh = g_agent.shm;
+  if (!sh->journal_file || __atomic_load_n(&sh->journal_valid, __ATOMIC_SEQ_CST)) return sh->data_size;
+  return __atomic_load_n(&sh->journal_alloc[ts->ring], __ATOMIC_ACQUIRE);
+}
+
 /* Room for a record of `need` bytes at the ring's head (a pad record first when it would wrap);
  * NULL when the leader gave up on the follower. *end is the head to publish once it is written. */
 static mvr_rec *ring_reserve(tstate *ts, uint64_t need, uint64_t *end) {
-  uint64_t size = g_agent.shm->data_size;
+  journal_keep(ts, need);
+  uint64_t size = g_agent.shm->data_size, wrap = ring_wrap(ts);
   uint64_t head = ts->rc->head;
   uint64_t off = head % size;
-  uint64_t pad = (size - off < need) ? size - off : 0;
+  uint64_t pad = (off + need > wrap) ? size - off : 0;
   if (!leader_wait_space(ts, pad + need)) return NULL;
   if (pad) {
     mvr_rec *p = (mvr_rec *)(ts->data + off);

@@ -109,6 +109,15 @@ static uint64_t claim_ring(void) {
       rc->gen++;
       __atomic_store_n(&rc->in_use, 1, __ATOMIC_SEQ_CST);
       spin_unlock(&sh->ring_lock);
+      /* The journal's file: a ring gets its floor on disk before its first record (mvr_ring.h). */
+      if (sh->journal_file && !journal_allocate(k, sh->ring_floor)) {
+        if (__atomic_exchange_n(&sh->journal_valid, 0, __ATOMIC_SEQ_CST)) {
+          sh->journal_end = sh->ring[0].events;
+          sh->journal_ended_by_space = 1;
+        }
+        __atomic_store_n(&rc->in_use, 0, __ATOMIC_SEQ_CST);
+        return NO_RING;
+      }
       return k;
     }
     if (pending && sh->journal_valid) {

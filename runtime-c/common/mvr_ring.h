@@ -228,7 +228,23 @@ typedef struct mvr_shared {
   volatile uint32_t order_waiters;           /* follower tasks waiting for order_done (each: ring order_need) */
 
   mvr_ringctl ring[MVR_MAX_RINGS];
+
+  /* The journal on disk (docs/lifecycle.md, "The journal"): an updatable single leader's rings are
+   * a sparse file in the state directory, not memory. A write through the mapping to a block the
+   * filesystem has not allocated would raise SIGBUS in the leader (a full disk), so every ring is
+   * allocated (fallocate) ahead of its head by the leader's agent, and a ring is written only
+   * below its journal_alloc (plus an 8-byte PAD header at it: MVR_JOURNAL_SLACK more is allocated).
+   * When no more can be allocated (--journal-size, or --journal-min-free of the filesystem), the
+   * journal ends as at its bound, and each ring goes on as an ordinary ring over what it has:
+   * it wraps at its journal_alloc (a PAD record to the end of the data area), at least ring_floor. */
+  uint32_t journal_file;                          /* 1: the rings are that file (else a memfd: all writable) */
+  volatile uint32_t journal_ended_by_space;       /* the journal ended: its filesystem had no room (min free) */
+  uint64_t ring_floor;                            /* bytes a ring gets when first used: its size past the journal */
+  uint64_t journal_min_free;                      /* bytes of its filesystem the journal leaves free */
+  volatile uint64_t journal_alloc[MVR_MAX_RINGS]; /* ring k: positions [0, alloc) are allocated in the file */
 } mvr_shared;
+
+#define MVR_JOURNAL_SLACK 4096u
 
 _Static_assert(sizeof(mvr_shared) <= MVR_HDR_SIZE, "header must fit its page(s)");
 

@@ -83,11 +83,15 @@ static char *status_json(void) {
   mvr_sb_printf(
       &b,
       "\"journal\":{\"enabled\":%s,\"valid\":%s,\"limit\":%llu,\"used\":%llu,\"descriptors\":%llu,\"exceededAtEvent\":%llu,"
-      "\"endedByHandoff\":%s},",
+      "\"endedByHandoff\":%s,\"endedBySpace\":%s,\"disk\":%llu,\"file\":",
       lifecycle && opt.journal_size ? "true" : "false", shm->journal_valid ? "true" : "false",
       (unsigned long long)shm->journal_limit, (unsigned long long)(shm->journal_valid ? shm->ring[0].head : 0),
       (unsigned long long)(jq_keep ? jq_n : 0), (unsigned long long)shm->journal_end,
-      shm->handoff_point ? "true" : "false");
+      shm->handoff_point ? "true" : "false", shm->journal_ended_by_space ? "true" : "false",
+      (unsigned long long)journal_disk());
+  if (journal_path[0]) mvr_json_str(&b, journal_path);
+  else mvr_sb_add(&b, "null");
+  mvr_sb_add(&b, "},");
   if (catchup.target || catchup.done_ms) {
     uint64_t ms = (catchup.done_ms ? catchup.done_ms : now_ms()) - catchup.start_ms;
     uint64_t ev = catchup.done_ms ? catchup.events : (stage == ST_OUTDATED ? shm->ring[0].consumed : 0);

@@ -369,6 +369,14 @@ void cmd_update(int c, char **tok, int n) {
                        "after more than --max-tasks (%u) had run (the journal cannot reuse a ring); use --state "
                        "handoff, or a larger --max-tasks; nothing changed, the old version keeps serving",
                        (unsigned long long)shm->journal_end, shm->nrings);
+  if (!handoff && !shm->journal_valid && shm->journal_ended_by_space)
+    return reply_error(c,
+                       "cannot replay: the journal ended at leader event #%llu, when its file in the state directory "
+                       "(--state-dir) could not grow without leaving less than %llu bytes free on its filesystem "
+                       "(--journal-min-free), so the new version cannot rebuild the leader's state from its history; "
+                       "free space there, or start with a --state-dir on a larger disk; nothing changed, the old "
+                       "version keeps serving",
+                       (unsigned long long)shm->journal_end, (unsigned long long)shm->journal_min_free);
   if (!handoff && !shm->journal_valid)
     return reply_error(
         c,

@@ -3,7 +3,8 @@
  * syscall path: the agents in both processes talk through the ring.
  *
  *   mvr-monitor --agent SO [--rules SO] [--back SO] [--control SOCK] [--follower-log FILE] [--state-dir DIR]
- *               [--state replay|handoff] [--ring-size BYTES] [--journal-size BYTES] [--deadline-ms N] [--leader-env K=V]...
+ *               [--state replay|handoff] [--ring-size BYTES] [--journal-size BYTES] [--journal-min-free BYTES]
+ *               [--deadline-ms N] [--leader-env K=V]...
  *               [--follower-env K=V]... -- LEADER_CMD... [::: FOLLOWER_CMD...]
  *   mvr-monitor --agent SO --record TRACE [--ring-size BYTES] [--leader-env K=V]... -- CMD...
  *
@@ -54,7 +55,7 @@ sigset_t orig_mask;
 static void usage(const char *msg) {
   mvr_die(
       "%s\nusage: mvr-monitor --agent SO [--rules SO] [--back SO] [--control SOCK] [--follower-log FILE] "
-      "[--state-dir DIR] [--ring-size BYTES] [--journal-size BYTES] [--deadline-ms N] [--max-tasks N] "
+      "[--state-dir DIR] [--ring-size BYTES] [--journal-size BYTES] [--journal-min-free BYTES] [--deadline-ms N] [--max-tasks N] "
       "[--leader-env K=V]... [--follower-env K=V]... -- LEADER_CMD... [::: FOLLOWER_CMD...]\n"
       "       mvr-monitor --agent SO --record TRACE [--ring-size BYTES] [--max-tasks N] [--leader-env K=V]... -- CMD...",
       msg);
@@ -74,7 +75,8 @@ static uint64_t parse_num(const char *flag, const char *s) {
 
 static void parse_args(int argc, char **argv) {
   opt.ring_size = 16u << 20;
-  opt.journal_size = 64u << 20;
+  /* On disk and sparse (shm.c): large, as free space bounds it as well (--journal-min-free). */
+  opt.journal_size = 16ull << 30;
   opt.deadline_ms = 3000;
   opt.max_tasks = MVR_DEFAULT_RINGS;
   int i = 1;
@@ -90,6 +92,7 @@ static void parse_args(int argc, char **argv) {
     else if (!strcmp(a, "--rules")) opt.rules = v;
     else if (!strcmp(a, "--back")) opt.back = v;
     else if (!strcmp(a, "--journal-size")) opt.journal_size = parse_num(a, v);
+    else if (!strcmp(a, "--journal-min-free")) opt.journal_min_free = parse_num(a, v), opt.journal_min_free_given = 1;
     else if (!strcmp(a, "--state")) {
       if (strcmp(v, "replay") && strcmp(v, "handoff")) usage("--state expects replay or handoff");
       opt.state = v;
@@ -162,7 +165,7 @@ int main(int argc, char **argv) {
   placeholder_fd = high_fd(nul);
   if (lifecycle) {
     shm->lifecycle = 1;
-    if (!opt.follower_argv && opt.journal_size) {
+    if (!opt.follower_argv && opt.journal_size && !shm->journal_ended_by_space) {
       shm->journal_limit = opt.journal_size;
       shm->journal_valid = 1;
       jq_keep = 1;

@@ -32,6 +32,8 @@ typedef struct options {
   const char *leader_env[MAX_ENV], *follower_env[MAX_ENV];
   int n_leader_env, n_follower_env;
   char **leader_argv, **follower_argv;
+  uint64_t journal_min_free; /* --journal-min-free: free space the journal leaves on its filesystem */
+  int journal_min_free_given;
 } options;
 extern options opt;
 extern sigset_t orig_mask; /* the signal mask before the monitor blocked its signals (for children) */
@@ -41,6 +43,8 @@ extern mvr_shared *shm;
 extern uint8_t *ring_data;
 extern int shm_fd; /* the shared memory's descriptor, at the same number in both versions */
 void create_shm(void);
+extern char journal_path[]; /* the journal's file in the state directory ("" when the rings are memory) */
+uint64_t journal_disk(void); /* bytes its file takes on disk */
 void futex_wake(volatile uint32_t *w);
 uint64_t total_events(void);
 uint64_t total_consumed(void);
