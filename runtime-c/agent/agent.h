@@ -380,6 +380,8 @@ tstate *tstate_new(uint32_t ring);
 void tstate_free(tstate *ts);
 uint8_t *ring_area(uint32_t ring);
 int journal_allocate(uint32_t ring, uint64_t upto); /* record.c: the journal file, ahead of a head */
+int journal_allocate_keep(uint32_t ring, uint64_t upto, uint64_t keep);
+void journal_end(uint32_t by_space); /* record.c: the journal is over (a bound passed) */
 int ring_mine(uint32_t ring);
 
 /* init.c */

@@ -50,7 +50,10 @@ static int leader_wait_space(tstate *ts, uint64_t need) {
  * has room for it: one fallocate every few MiB of records, so that writes through the mapping
  * never meet an unallocated block (SIGBUS). Returns 0 when the filesystem would be left with less
  * than journal_min_free, or refuses (ENOSPC, a quota): the caller ends the journal. */
-int journal_allocate(uint32_t ring, uint64_t upto) {
+int journal_allocate(uint32_t ring, uint64_t upto) { return journal_allocate_keep(ring, upto, g_agent.shm->journal_min_free); }
+
+/* The same, leaving `keep` bytes free: a ring's floor may take from the journal's reserve. */
+int journal_allocate_keep(uint32_t ring, uint64_t upto, uint64_t keep) {
   mvr_shared *sh = g_agent.shm;
   uint64_t size = sh->data_size, have = __atomic_load_n(&sh->journal_alloc[ring], __ATOMIC_ACQUIRE);
   if (upto <= have) return 1;
@@ -67,15 +70,34 @@ int journal_allocate(uint32_t ring, uint64_t upto) {
   if (least > lim) least = lim;
   struct statfs sf;
   if (RAW2(SYS_fstatfs, g_agent.shm_fd, &sf) == 0) {
-    uint64_t avail = (uint64_t)sf.f_bavail * (uint64_t)sf.f_bsize, keep = sh->journal_min_free;
+    uint64_t avail = (uint64_t)sf.f_bavail * (uint64_t)sf.f_bsize;
     if (avail < keep + (want - have) + MVR_JOURNAL_SLACK) want = least;
     if (avail < keep + (want - have) + MVR_JOURNAL_SLACK) return 0;
   }
   uint64_t base = MVR_HDR_SIZE + (uint64_t)ring * size;
   uint64_t end = want + MVR_JOURNAL_SLACK < size ? want + MVR_JOURNAL_SLACK : size;
   if (RAW4(SYS_fallocate, g_agent.shm_fd, 0, base + have, end - have) < 0) return 0;
-  __atomic_store_n(&sh->journal_alloc[ring], want, __ATOMIC_RELEASE);
+  /* Another thread may give this ring its floor meanwhile (journal_end): the larger one stays. */
+  uint64_t cur = __atomic_load_n(&sh->journal_alloc[ring], __ATOMIC_ACQUIRE);
+  while (cur < want && !__atomic_compare_exchange_n(&sh->journal_alloc[ring], &cur, want, 0, __ATOMIC_SEQ_CST,
+                                                    __ATOMIC_ACQUIRE)) {
+  }
   return 1;
+}
+
+/* Ends the journal (once, whoever passes a bound first): a later replay is refused, saying why.
+ * Each ring of its file then goes on as an ordinary ring over what it has: it gets its floor
+ * (--ring-size) now, taken from the reserve if need be, so that it works as a ring of that size;
+ * on a full disk it keeps what it has (a record larger than that is lost to a follower, which
+ * is retired: ring_reserve). */
+void journal_end(uint32_t by_space) {
+  mvr_shared *sh = g_agent.shm;
+  if (!__atomic_exchange_n(&sh->journal_valid, 0, __ATOMIC_SEQ_CST)) return;
+  sh->journal_end = sh->ring[0].events;
+  sh->journal_ended_by_space = by_space;
+  if (!sh->journal_file) return;
+  for (uint32_t k = 0; k < sh->nrings; k++)
+    if (__atomic_load_n(&sh->journal_alloc[k], __ATOMIC_ACQUIRE)) journal_allocate_keep(k, sh->ring_floor, 0);
 }
 
 /* While the journal lasts, room for `need` more bytes at the head: within its bound and
@@ -92,14 +114,11 @@ static void journal_keep(tstate *ts, uint64_t need) {
     if (journal_allocate(ts->ring, end)) return;
     space = 1;
   }
-  if (__atomic_exchange_n(&sh->journal_valid, 0, __ATOMIC_SEQ_CST)) {
-    sh->journal_end = sh->ring[0].events;
-    sh->journal_ended_by_space = space;
-  }
+  journal_end(space);
 }
 
 /* Where the ring wraps: its data area's end, but a ring of the journal's file past the journal
- * only has what was allocated (at least ring_floor): it wraps there, with a PAD record to the
+ * only has what was allocated (ring_floor unless the disk was full): it wraps there, with a PAD record to the
  * area's end, whose 8-byte header lies within MVR_JOURNAL_SLACK. The free-space check against the
  * whole area stays right: the PAD's bytes count as used until the follower passes them. */
 static uint64_t ring_wrap(const tstate *ts) {
@@ -116,6 +135,11 @@ static mvr_rec *ring_reserve(tstate *ts, uint64_t need, uint64_t *end) {
   uint64_t head = ts->rc->head;
   uint64_t off = head % size;
   uint64_t pad = (off + need > wrap) ? size - off : 0;
+  if (need > wrap) {
+    /* A ring the full disk left smaller than this record: it can never hold it (ring_wrap). */
+    __atomic_store_n(&g_agent.shm->overflow, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+  }
   if (!leader_wait_space(ts, pad + need)) return NULL;
   if (pad) {
     mvr_rec *p = (mvr_rec *)(ts->data + off);

@@ -109,23 +109,29 @@ static uint64_t claim_ring(void) {
       rc->gen++;
       __atomic_store_n(&rc->in_use, 1, __ATOMIC_SEQ_CST);
       spin_unlock(&sh->ring_lock);
-      /* The journal's file: a ring gets its floor on disk before its first record (mvr_ring.h). */
-      if (sh->journal_file && !journal_allocate(k, sh->ring_floor)) {
-        if (__atomic_exchange_n(&sh->journal_valid, 0, __ATOMIC_SEQ_CST)) {
-          sh->journal_end = sh->ring[0].events;
-          sh->journal_ended_by_space = 1;
+      /* The journal's file: a ring gets its first step on disk before its first record, its floor
+       * once the journal is over (mvr_ring.h). */
+      uint64_t first = sh->journal_valid && sh->ring_floor > MVR_JOURNAL_FIRST ? MVR_JOURNAL_FIRST : sh->ring_floor;
+      if (sh->journal_file && !journal_allocate(k, first)) {
+        journal_end(1);
+        /* Without even that, the ring is no use: the task runs unfollowed. */
+        if (!journal_allocate_keep(k, first, 0)) {
+          __atomic_store_n(&rc->in_use, 0, __ATOMIC_SEQ_CST);
+          return NO_RING;
         }
-        __atomic_store_n(&rc->in_use, 0, __ATOMIC_SEQ_CST);
-        return NO_RING;
       }
+      /* The journal ended meanwhile (journal_end gives floors to the rings it saw allocated). */
+      if (sh->journal_file && !sh->journal_valid) journal_allocate_keep(k, sh->ring_floor, 0);
       return k;
     }
     if (pending && sh->journal_valid) {
       /* A journal keeps every ring from event #0: it ends here, as past its bound, and the ring of
        * a pair that ended is reused (a later update by replay is refused, saying why). */
-      if (__atomic_exchange_n(&sh->journal_valid, 0, __ATOMIC_SEQ_CST)) {
-        sh->journal_end = sh->ring[0].events;
+      if (__atomic_load_n(&sh->journal_valid, __ATOMIC_SEQ_CST)) {
         sh->journal_ended_by_tasks = 1;
+        spin_unlock(&sh->ring_lock);
+        journal_end(0);
+        continue;
       }
       spin_unlock(&sh->ring_lock);
       continue;

@@ -235,8 +235,9 @@ typedef struct mvr_shared {
    * allocated (fallocate) ahead of its head by the leader's agent, and a ring is written only
    * below its journal_alloc (plus an 8-byte PAD header at it: MVR_JOURNAL_SLACK more is allocated).
    * When no more can be allocated (--journal-size, or --journal-min-free of the filesystem), the
-   * journal ends as at its bound, and each ring goes on as an ordinary ring over what it has:
-   * it wraps at its journal_alloc (a PAD record to the end of the data area), at least ring_floor. */
+   * journal ends as at its bound, each ring is given ring_floor (if the disk has it), and goes on
+   * as an ordinary ring over what it has: it wraps at its journal_alloc (a PAD record to the end
+   * of the data area). */
   uint32_t journal_file;                          /* 1: the rings are that file (else a memfd: all writable) */
   volatile uint32_t journal_ended_by_space;       /* the journal ended: its filesystem had no room (min free) */
   uint64_t ring_floor;                            /* bytes a ring gets when first used: its size past the journal */
@@ -245,6 +246,7 @@ typedef struct mvr_shared {
 } mvr_shared;
 
 #define MVR_JOURNAL_SLACK 4096u
+#define MVR_JOURNAL_FIRST (1u << 20) /* a ring's first allocation while the journal lasts */
 
 _Static_assert(sizeof(mvr_shared) <= MVR_HDR_SIZE, "header must fit its page(s)");
 

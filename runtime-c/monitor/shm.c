@@ -114,9 +114,11 @@ void create_shm(void) {
   /* A single leader that may be updated keeps its journal in the rings: room for the bound. */
   if (journal && opt.journal_size > data_size) data_size = (opt.journal_size + 4095) & ~(uint64_t)4095;
   uint64_t total = MVR_HDR_SIZE + (uint64_t)opt.max_tasks * data_size;
+  /* Ring 0's first step on disk (the agent allocates the rest as the leader records). */
+  uint64_t ring0 = floor < MVR_JOURNAL_FIRST ? floor : MVR_JOURNAL_FIRST;
   int fd = -1, no_room = 0;
   if (journal) {
-    uint64_t first = MVR_HDR_SIZE + (floor + MVR_JOURNAL_SLACK < data_size ? floor + MVR_JOURNAL_SLACK : data_size);
+    uint64_t first = MVR_HDR_SIZE + (ring0 + MVR_JOURNAL_SLACK < data_size ? ring0 + MVR_JOURNAL_SLACK : data_size);
     fd = open_journal_file(total, first);
     no_room = fd < 0;
   }
@@ -152,7 +154,7 @@ void create_shm(void) {
   shm->journal_min_free = opt.journal_min_free;
   if (journal && !no_room) {
     shm->journal_file = 1;
-    shm->journal_alloc[0] = floor < data_size ? floor : data_size;
+    shm->journal_alloc[0] = ring0;
   }
   /* No room for the journal: it is over before it began (a replay is refused, saying why). */
   shm->journal_ended_by_space = (uint32_t)no_room;
