@@ -5,6 +5,7 @@
 import { expect } from 'chai';
 import { existsSync, readdirSync, readFileSync, statfsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseRunArgs } from '../compiler/cli/run.ts';
 import { CLI, REPO } from './helpers/cli.ts';
 import { clean, ctl, KV, prepareKv, status, until } from './helpers/ctl.ts';
 import { checkKeys, LineConn, loadKeys, runLoad, startKv, type KvServer } from '../examples/kv/client.ts';
@@ -58,6 +59,13 @@ async function checkBig(port: number, rounds: number, keys: number, size: number
     conn.close();
   }
 }
+
+describe('mvrc run: the journal flags', () => {
+  it('--journal-min-free takes a number of bytes, passed on; anything else is a usage error', () => {
+    expect(parseRunArgs(['--control', 's', '--journal-min-free', '1048576', '--', 'a']).journalMinFree).to.equal(1048576);
+    expect(() => parseRunArgs(['--control', 's', '--journal-min-free', '1G', '--', 'a'])).to.throw(/--journal-min-free expects a number of bytes, got '1G'/);
+  });
+});
 
 describe('the journal on disk', function () {
   this.timeout(180_000);
