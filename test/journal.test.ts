@@ -65,6 +65,10 @@ describe('mvrc run: the journal flags', () => {
     expect(parseRunArgs(['--control', 's', '--journal-min-free', '1048576', '--', 'a']).journalMinFree).to.equal(1048576);
     expect(() => parseRunArgs(['--control', 's', '--journal-min-free', '1G', '--', 'a'])).to.throw(/--journal-min-free expects a number of bytes, got '1G'/);
   });
+  it('--journal-size is at most a ring (4 GiB - 4 KiB): a PAD record\'s size is 32 bits', () => {
+    expect(parseRunArgs(['--control', 's', '--journal-size', String(0xfffff000), '--', 'a']).journalSize).to.equal(0xfffff000);
+    expect(() => parseRunArgs(['--control', 's', '--journal-size', String(2 ** 32), '--', 'a'])).to.throw(/--journal-size is at most 4294963200 bytes/);
+  });
 });
 
 describe('the journal on disk', function () {
@@ -137,6 +141,24 @@ describe('the journal on disk', function () {
     expect(st.retirements).to.deep.equal([]);
     expect((await checkKeys(kv.port, 2000)).mismatches).to.deep.equal([]);
     await checkBig(kv.port, 384, 8, 256 * 1024);
+  });
+
+  it('after a promotion the rings are ordinary rings of --ring-size: the old version follows 79 MiB of 900 KiB requests', async () => {
+    // The journal ends at the switch; ring 0 had taken only its first 1 MiB on disk, less than one
+    // of these requests' records: it must get its floor (64 MiB), or the old version is retired;
+    // and the ring wraps around past it (a PAD record to the end of its 4 GiB data area).
+    const { kv, sock } = await single();
+    await loadKeys(kv.port, 100);
+    expect(update(sock).status).to.equal(0);
+    await until(sock, (s) => s.catchUp?.done === true, 'catch-up');
+    expect(ctl(sock, ['promote']).status).to.equal(0);
+    await putBig(kv.port, 90, 3, 900 * 1024);
+    const st = await until(sock, (s) => s.events.consumed === s.events.recorded, 'the old version to follow everything');
+    expect(st.retirements).to.deep.equal([]);
+    expect(st.follower).to.deep.include({ version: 1, state: 'following' });
+    expect(ctl(sock, ['commit']).status).to.equal(0);
+    await checkBig(kv.port, 90, 3, 900 * 1024);
+    expect((await checkKeys(kv.port, 100)).mismatches).to.deep.equal([]);
   });
 
   it('a filesystem without room ends the journal: a replay is refused naming --journal-min-free, and the leader serves on', async () => {

@@ -100,7 +100,7 @@ const commands: Record<string, CommandEntry> = {
       '                     default: replay (keeps a journal) or handoff (programs using runtime-c/dsu/mvr_dsu.h;',
       '                     no journal, so the leader runs untrapped until the update)',
       '  --journal-size B   the journal a replay needs, a file in --state-dir: the most each thread\'s part may take',
-      '                     (default 16 GiB with --state replay, 0 with handoff)',
+      '                     (default and most 4 GiB with --state replay, 0 with handoff)',
       '  --journal-min-free B  free space the journal leaves on its filesystem (default 5% of it, at most 1 GiB)',
       '  --state-dir D      where the journal and built rules go (private; default: a new directory in $TMPDIR)',
       '  --deadline-ms N    a follower that makes no progress this long while the leader moves on is retired (3000)',

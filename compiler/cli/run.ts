@@ -11,8 +11,8 @@
 // With --control the leader runs under the agent even alone, so that `mvrc ctl SOCK update`
 // can start a new version later (docs/lifecycle.md). --state says how a later update brings the
 // new version's state up to date (the default of `ctl update`): replay (the default) keeps a
-// journal of the leader's events in a file of the state directory, bounded by --journal-size (16 GiB
-// for each thread's part; 0: off) and by --journal-min-free (free space it leaves); handoff (programs
+// journal of the leader's events in a file of the state directory, bounded by --journal-size (4 GiB
+// for each thread's part, the most; 0: off) and by --journal-min-free (free space it leaves); handoff (programs
 // using runtime-c/dsu/mvr_dsu.h) keeps none unless --journal-size is given, so the leader runs
 // untrapped until the update. --max-tasks bounds the threads and processes alive at once (the main
 // thread included; default 16): each pair of tasks has a ring while it lives, reused once it ends.
@@ -44,6 +44,9 @@ export interface RunOptions {
 
 const VALUE_OPTIONS = new Set(['--rules', '--back', '--state', '--journal-size', '--journal-min-free', '--control', '--follower-log', '--state-dir', '--ring-size', '--deadline-ms', '--max-tasks', '--leader-env', '--follower-env']);
 
+/** The largest ring, and so journal bound (MVR_RING_MAX in runtime-c/common/mvr_ring.h). */
+const RING_MAX = 0xfffff000;
+
 /** The runtime's limit of task pairs alive at once (MVR_MAX_RINGS in runtime-c/common/mvr_ring.h). */
 const MAX_TASKS = 1024;
 
@@ -67,6 +70,7 @@ export function parseRunArgs(args: string[]): RunOptions {
       case '--journal-size':
         if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw new UsageError(`--journal-size expects a number of bytes, got '${v}'`);
         o.journalSize = Number(v);
+        if (o.journalSize > RING_MAX) throw new UsageError(`--journal-size is at most ${RING_MAX} bytes (4 GiB - 4 KiB: each ring's part), got ${v}`);
         break;
       case '--journal-min-free':
         if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw new UsageError(`--journal-min-free expects a number of bytes, got '${v}'`);

@@ -382,6 +382,7 @@ uint8_t *ring_area(uint32_t ring);
 int journal_allocate(uint32_t ring, uint64_t upto); /* record.c: the journal file, ahead of a head */
 int journal_allocate_keep(uint32_t ring, uint64_t upto, uint64_t keep);
 void journal_end(uint32_t by_space); /* record.c: the journal is over (a bound passed) */
+void journal_floors(void);           /* record.c: its rings become ordinary rings of --ring-size */
 int ring_mine(uint32_t ring);
 
 /* init.c */

@@ -95,6 +95,12 @@ void journal_end(uint32_t by_space) {
   if (!__atomic_exchange_n(&sh->journal_valid, 0, __ATOMIC_SEQ_CST)) return;
   sh->journal_end = sh->ring[0].events;
   sh->journal_ended_by_space = by_space;
+  journal_floors();
+}
+
+/* Every ring of the journal's file in use gets its floor (the journal is over). */
+void journal_floors(void) {
+  mvr_shared *sh = g_agent.shm;
   if (!sh->journal_file) return;
   for (uint32_t k = 0; k < sh->nrings; k++)
     if (__atomic_load_n(&sh->journal_alloc[k], __ATOMIC_ACQUIRE)) journal_allocate_keep(k, sh->ring_floor, 0);

@@ -33,7 +33,8 @@ void install_sigsys(void) {
 void ring_restart(mvr_ringctl *rc) {
   mvr_ringctl_restart_stream(rc);
   rc->leader_wait_ns = 0;
-  g_agent.shm->journal_valid = 0;
+  /* The journal's file: its rings go on as ordinary rings, each with its floor (record.c). */
+  if (__atomic_exchange_n(&g_agent.shm->journal_valid, 0, __ATOMIC_SEQ_CST)) journal_floors();
   g_agent.shm->overflow = 0;
   order_restart();
 }

@@ -246,6 +246,8 @@ typedef struct mvr_shared {
 } mvr_shared;
 
 #define MVR_JOURNAL_SLACK 4096u
+/* The largest data area: a PAD record runs to the area's end and its size is 32 bits. */
+#define MVR_RING_MAX 0xfffff000ull
 #define MVR_JOURNAL_FIRST (1u << 20) /* a ring's first allocation while the journal lasts */
 
 _Static_assert(sizeof(mvr_shared) <= MVR_HDR_SIZE, "header must fit its page(s)");

@@ -75,8 +75,9 @@ static uint64_t parse_num(const char *flag, const char *s) {
 
 static void parse_args(int argc, char **argv) {
   opt.ring_size = 16u << 20;
-  /* On disk and sparse (shm.c): large, as free space bounds it as well (--journal-min-free). */
-  opt.journal_size = 16ull << 30;
+  /* On disk and sparse (shm.c): as large as a ring can be, free space bounding it as well
+   * (--journal-min-free). */
+  opt.journal_size = MVR_RING_MAX;
   opt.deadline_ms = 3000;
   opt.max_tasks = MVR_DEFAULT_RINGS;
   int i = 1;
@@ -138,6 +139,12 @@ static void parse_args(int argc, char **argv) {
   if (opt.record && (opt.follower_argv || opt.control || opt.state || opt.rules || opt.back))
     usage("--record records a single program: no follower, --control, --state, --rules or --back");
   if (opt.ring_size < (1u << 16)) usage("--ring-size must be at least 65536");
+  if (opt.ring_size > MVR_RING_MAX || opt.journal_size > MVR_RING_MAX) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "--ring-size and --journal-size are at most %llu bytes (4 GiB - 4 KiB) per ring",
+             (unsigned long long)MVR_RING_MAX);
+    usage(msg);
+  }
   opt.ring_size = (opt.ring_size + 4095) & ~(uint64_t)4095;
   if (opt.deadline_ms == 0) usage("--deadline-ms must be positive");
 }
