@@ -50,7 +50,9 @@ static int leader_wait_space(tstate *ts, uint64_t need) {
  * has room for it: one fallocate every few MiB of records, so that writes through the mapping
  * never meet an unallocated block (SIGBUS). Returns 0 when the filesystem would be left with less
  * than journal_min_free, or refuses (ENOSPC, a quota): the caller ends the journal. */
-int journal_allocate(uint32_t ring, uint64_t upto) { return journal_allocate_keep(ring, upto, g_agent.shm->journal_min_free); }
+int journal_allocate(uint32_t ring, uint64_t upto) {
+  return journal_allocate_keep(ring, upto, g_agent.shm->journal_min_free);
+}
 
 /* The same, leaving `keep` bytes free: a ring's floor may take from the journal's reserve. */
 int journal_allocate_keep(uint32_t ring, uint64_t upto, uint64_t keep) {
@@ -79,9 +81,8 @@ int journal_allocate_keep(uint32_t ring, uint64_t upto, uint64_t keep) {
   if (RAW4(SYS_fallocate, g_agent.shm_fd, 0, base + have, end - have) < 0) return 0;
   /* Another thread may give this ring its floor meanwhile (journal_end): the larger one stays. */
   uint64_t cur = __atomic_load_n(&sh->journal_alloc[ring], __ATOMIC_ACQUIRE);
-  while (cur < want && !__atomic_compare_exchange_n(&sh->journal_alloc[ring], &cur, want, 0, __ATOMIC_SEQ_CST,
-                                                    __ATOMIC_ACQUIRE)) {
-  }
+  while (cur < want &&
+         !__atomic_compare_exchange_n(&sh->journal_alloc[ring], &cur, want, 0, __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE)) {}
   return 1;
 }
 

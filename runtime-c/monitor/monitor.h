@@ -43,7 +43,7 @@ extern mvr_shared *shm;
 extern uint8_t *ring_data;
 extern int shm_fd; /* the shared memory's descriptor, at the same number in both versions */
 void create_shm(void);
-extern char journal_path[]; /* the journal's file in the state directory ("" when the rings are memory) */
+extern char journal_path[];  /* the journal's file in the state directory ("" when the rings are memory) */
 uint64_t journal_disk(void); /* bytes its file takes on disk */
 void futex_wake(volatile uint32_t *w);
 uint64_t total_events(void);

@@ -53,13 +53,13 @@ static int open_journal_file(uint64_t total, uint64_t first) {
   }
   if (mkdir(dir, 0700) == 0) {
     if (snprintf(made_dir, sizeof made_dir, "%s", dir) >= (int)sizeof made_dir) made_dir[0] = 0;
-  }
-  else if (errno != EEXIST) mvr_die_errno("cannot create the state directory %s (--state-dir)", dir);
+  } else if (errno != EEXIST) mvr_die_errno("cannot create the state directory %s (--state-dir)", dir);
   struct statfs sf;
   if (statfs(dir, &sf) < 0) mvr_die_errno("cannot read the state directory %s (--state-dir)", dir);
   if ((uint64_t)sf.f_type == TMPFS_MAGIC || (uint64_t)sf.f_type == RAMFS_MAGIC)
     warn("the state directory %s is in memory (tmpfs): the journal will take memory as it grows; "
-             "give --state-dir a directory on a disk", dir);
+         "give --state-dir a directory on a disk",
+         dir);
   if (!opt.journal_min_free_given) {
     /* A full disk hurts every program on it: the journal leaves 5% of it free, at most 1 GiB. */
     uint64_t fs = (uint64_t)sf.f_blocks * (uint64_t)sf.f_bsize / 20;
@@ -83,14 +83,15 @@ static int open_journal_file(uint64_t total, uint64_t first) {
   if (room && fallocate(fd, 0, 0, (off_t)first) < 0) {
     if (errno == EOPNOTSUPP)
       mvr_die("the filesystem of the state directory %s cannot allocate ahead (fallocate), which the journal needs "
-              "so that a full disk never stops the server: give --state-dir another directory", dir);
+              "so that a full disk never stops the server: give --state-dir another directory",
+              dir);
     room = 0;
   }
   if (!room) {
     warn("the state directory %s has %llu bytes free, less than the %llu the journal needs with "
-             "--journal-min-free %llu: no journal, an update by replay will be refused",
-             dir, (unsigned long long)avail, (unsigned long long)(first + opt.journal_min_free),
-             (unsigned long long)opt.journal_min_free);
+         "--journal-min-free %llu: no journal, an update by replay will be refused",
+         dir, (unsigned long long)avail, (unsigned long long)(first + opt.journal_min_free),
+         (unsigned long long)opt.journal_min_free);
     close(fd);
     remove_journal();
     journal_path[0] = 0;
