@@ -243,7 +243,7 @@ async function runWay(way: Way, oldBin: string, newBin: string): Promise<Row> {
     const sock = join(dir, 'control.sock');
     const first =
       way === 'mvrc'
-        ? spawnServer(process.execPath, [CLI, 'run', '--control', sock, '--journal-size', String(4 * 2 ** 30), '--', oldBin, ...BASE_ARGS(port)])
+        ? spawnServer(process.execPath, [CLI, 'run', '--control', sock, '--state-dir', join(dir, 'state'), '--', oldBin, ...BASE_ARGS(port)])
         : spawnServer(oldBin, SERVER_ARGS(port, dir));
     rssRoots = [first.p.pid!];
     await waitFor('the old build to answer', async () => {

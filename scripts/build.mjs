@@ -123,7 +123,11 @@ if (!script) {
   // The bundle runs as this module (its entry check is require.main === module).
   const req = Module.createRequire(file);
   req.main = module;
-  if (!cached || script.cachedDataRejected) {
+  // The cache holds the functions this run compiled: one written by \`mvrc --version\` would leave
+  // every later check to compile its front end again (~30 ms). So a run that only prints help or
+  // the version leaves the writing to the next real command.
+  const trivial = process.argv.length <= 2 || /^(--version|-V|--help|-h|help)$/.test(process.argv[2]);
+  if ((!cached || script.cachedDataRejected) && !trivial) {
     process.on('exit', () => {
       try {
         fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
@@ -144,3 +148,13 @@ if (!script) {
 `,
 );
 chmodSync('dist/mvrc.cjs', 0o755);
+
+// Write the V8 code cache of this build now, from a real command (a check of the std rule files),
+// so that the first command a user types starts from a cache holding the front end. Best effort:
+// a build without a writable cache directory still works, it compiles on first use.
+{
+  const { spawnSync } = await import('node:child_process');
+  const { readdirSync } = await import('node:fs');
+  const std = readdirSync('stdlib-rules').filter((f) => f.endsWith('.mvr')).map((f) => `stdlib-rules/${f}`);
+  spawnSync(process.execPath, ['dist/mvrc.cjs', 'check', '--no-warnings', ...std], { stdio: 'ignore' });
+}

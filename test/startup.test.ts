@@ -1,115 +1,81 @@
-// Where the comparison of a strace trace starts (compiler/traces/startup.ts): the runtime's agent
-// records from its constructor on, after the dynamic loader has loaded every shared object and a
-// sanitizer run-time has initialised itself, so verify and infer leave that start-up out. A pair
-// that differs only in the libraries it links (native vs ASan, one more library) verifies with no
-// rule; a pair that differs in what main does still diverges, also in a library it dlopens later.
+// Start-up of the CLI: the TypeScript compiler API (~9 MB) is loaded only for files with typed
+// blocks (scripts/build.mjs makes the import lazy; any eager use would load it for every command).
 import { expect } from 'chai';
-import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DiagnosticBag } from '../compiler/core/diagnostics.ts';
-import { parseStraceTrace } from '../compiler/traces/strace.ts';
-import { matchedEvents } from '../compiler/traces/verify.ts';
-import { mvrc, tempDir } from './helpers/cli.ts';
+import { CLI, mvrc, tempDir } from './helpers/cli.ts';
 
-const hx = (t: string): string => `"${[...Buffer.from(t)].map((b) => `\\x${b.toString(16).padStart(2, '0')}`).join('')}"`;
-
-/** The loader's calls for one library (ld.so opens, reads the ELF header, fstat's, maps, closes). */
-function load(pid: number, path: string): string[] {
-  return [
-    `${pid}  openat(AT_FDCWD, ${hx(path)}, O_RDONLY|O_CLOEXEC) = 3`,
-    `${pid}  read(3, ${hx('\x7fELF\x02\x01\x01')}, 832) = 832`,
-    `${pid}  newfstatat(3, "", {st_mode=S_IFREG|0755, st_size=1926232, ...}, AT_EMPTY_PATH) = 0`,
-    `${pid}  mmap(NULL, 1970000, PROT_READ, MAP_PRIVATE|MAP_DENYWRITE, 3, 0) = 0x7f0000000000`,
-    `${pid}  close(3) = 0`,
-  ];
-}
-
-/** A program's strace output: the loader (libs), then `init` (a sanitizer's start-up), then main. */
-function trace(pid: number, libs: string[], init: string[], main: string[]): string {
-  return (
-    [
-      `${pid}  execve("./p", ["./p"], 0x7ffc8a5e0f18 /* 20 vars */) = 0`,
-      `${pid}  brk(NULL) = 0x5555555000`,
-      `${pid}  access(${hx('/etc/ld.so.preload')}, R_OK) = -1 ENOENT (No such file or directory)`,
-      `${pid}  openat(AT_FDCWD, ${hx('/etc/ld.so.cache')}, O_RDONLY|O_CLOEXEC) = 3`,
-      `${pid}  newfstatat(3, "", {st_mode=S_IFREG|0644, st_size=35267, ...}, AT_EMPTY_PATH) = 0`,
-      `${pid}  close(3) = 0`,
-      ...libs.flatMap((l) => load(pid, l)),
-      `${pid}  arch_prctl(ARCH_SET_FS, 0x7f0000001740) = 0`,
-      ...init.map((l) => `${pid}  ${l}`),
-      ...main.map((l) => `${pid}  ${l}`),
-      `${pid}  exit_group(0) = ?`,
-      `${pid}  +++ exited with 0 +++`,
-    ].join('\n') + '\n'
-  );
-}
-
-const LIBC = '/lib/x86_64-linux-gnu/libc.so.6';
-const ASAN_INIT = [
-  `readlink(${hx('/proc/self/exe')}, ${hx('/tmp/p')}, 4096) = 6`,
-  `open(${hx('/proc/self/maps')}, O_RDONLY) = 3`,
-  `read(3, ${hx('55f59a86c000-55f59a871000 r--p 00000000 08:01 1 /tmp/p\n')}, 4096) = 57`,
-  `read(3, "", 4039) = 0`,
-  'close(3) = 0',
-  'getpid() = 4242',
-  'clock_gettime(CLOCK_MONOTONIC, {tv_sec=22427, tv_nsec=322780478}) = 0',
-];
-const main = (text: string): string[] => [
-  `getrandom(${hx('\x01\x02\x03\x04\x05\x06\x07\x08')}, 8, GRND_NONBLOCK) = 8`,
-  `openat(AT_FDCWD, ${hx('in.txt')}, O_RDONLY) = 3`,
-  `read(3, ${hx(text)}, 4096) = ${text.length}`,
-  `write(1, ${hx(text)}, ${text.length}) = ${text.length}`,
-];
-
-describe('strace traces are compared from where the runtime records (the loader, a sanitizer start-up)', function () {
+describe('CLI start-up', function () {
   this.timeout(60_000);
   const dir = tempDir('mvrc-startup-');
-  const put = (name: string, text: string): string => {
-    writeFileSync(join(dir, name), text);
-    return name;
-  };
-  const none = put('none.mvr', '// the default match only\n');
-  const verify = (a: string, b: string): ReturnType<typeof mvrc> => mvrc(['verify', none, '--leader-trace', a, '--follower-trace', b], { cwd: dir });
-  const native = put('native.strace', trace(4242, [LIBC], [], main('one\n')));
+  // Preloaded into the CLI's process: reports on exit whether anything resolved 'typescript'.
+  const hook = join(dir, 'hook.cjs');
+  writeFileSync(
+    hook,
+    `const M = require('node:module'); const orig = M._resolveFilename; let ts = false;
+M._resolveFilename = function (req, ...rest) { if (req === 'typescript') ts = true; return orig.call(this, req, ...rest); };
+process.on('exit', () => process.stderr.write(ts ? 'TYPESCRIPT-LOADED\\n' : 'TYPESCRIPT-NOT-LOADED\\n'));\n`,
+  );
+  const run = (args: string[]) => mvrc(args, { cwd: dir, env: { NODE_OPTIONS: `--require ${hook}` } });
 
-  it('native vs ASan: other libraries and the sanitizer start-up are not compared; main is', () => {
-    const asan = put('asan.strace', trace(5151, ['/lib/x86_64-linux-gnu/libasan.so.8', LIBC, '/lib/x86_64-linux-gnu/libm.so.6'], ASAN_INIT, main('one\n').slice(1)));
-    const r = verify(native, asan);
+  it('check, compile and build of a file without typed blocks never load TypeScript', () => {
+    writeFileSync(join(dir, 'plain.mvr'), 'open(_,_,_) => dup(_), lseek(_,_,_)\nread(fd,s,n) {{ return n > 0; }} => read(fd,s,n)\nwrite(1,"x",_) => nothing\n');
+    for (const args of [['check', 'plain.mvr'], ['build', 'plain.mvr', '-o', 'out'], ['fmt', 'plain.mvr'], ['--help']]) {
+      const r = run(args);
+      expect(r.status, `${args.join(' ')}: ${r.stderr}`).to.equal(0);
+      expect(r.stderr, args.join(' ')).to.contain('TYPESCRIPT-NOT-LOADED');
+    }
+  });
+
+  it('a file with a typed block does load it (the hook sees the load)', () => {
+    writeFileSync(join(dir, 'typed.mvr'), 'read(fd, s, _) if (s.startsWith("A")) as r => r(fd, "b", 1)\n');
+    const r = run(['check', 'typed.mvr']);
     expect(r.status, r.stderr).to.equal(0);
-    // main's calls and the exit (glibc's malloc seed, a getrandom of 8 bytes, comes before the
-    // agent records: the agent's constructor mallocs first)
-    expect(r.stdout).to.equal('verified: 4 follower calls against 4 leader events in 1 thread pair; rules used: default\n');
-    const other = verify(native, put('asan-other.strace', trace(5151, ['/lib/x86_64-linux-gnu/libasan.so.8', LIBC], ASAN_INIT, main('uno\n').slice(1))));
-    expect(other.status).to.equal(1);
-    expect(other.stderr).to.match(/error MVR4101: divergence: .*follower call 2: write\(1, "uno\\n", 4\) = 4/);
+    expect(r.stderr).to.contain('TYPESCRIPT-LOADED');
   });
 
-  it('the same program linked against one more library verifies; what main does still differs', () => {
-    const more = put('more.strace', trace(5151, ['/lib/x86_64-linux-gnu/libresolv.so.2', LIBC], [], main('one\n')));
-    expect(verify(native, more).status).to.equal(0);
-    const diff = verify(native, put('more-other.strace', trace(5151, ['/lib/x86_64-linux-gnu/libresolv.so.2', LIBC], [], main('two\n'))));
-    expect(diff.status).to.equal(1);
-    expect(diff.stderr).to.contain('follower call 2: write(1, "two\\n", 4)');
+  it('two installations keep their own V8 code caches in the shared cache directory', () => {
+    // Two copies of the CLI whose bundles differ (two checkouts, a global and a project install):
+    // each run writes its cache and removes only its own earlier ones, so neither deletes the
+    // other's and both start from a cache.
+    const cache = join(dir, 'xdg-cache');
+    const installs = ['a', 'b'].map((name) => {
+      const d = join(dir, `install-${name}`);
+      mkdirSync(d, { recursive: true });
+      copyFileSync(CLI, join(d, 'mvrc.cjs'));
+      copyFileSync(join(CLI, '..', 'mvrc-bundle.cjs'), join(d, 'mvrc-bundle.cjs'));
+      if (name === 'b') appendFileSync(join(d, 'mvrc-bundle.cjs'), '\n// another build\n');
+      return join(d, 'mvrc.cjs');
+    });
+    writeFileSync(join(dir, 'one.mvr'), 'write(1,"x",_) => nothing\n');
+    const runIn = (cli: string) => spawnSync(process.execPath, [cli, 'check', join(dir, 'one.mvr')], { env: { ...process.env, XDG_CACHE_HOME: cache }, encoding: 'utf8' });
+    const caches = () => readdirSync(join(cache, 'mvrc')).filter((f) => f.endsWith('.v8cache'));
+    for (const cli of [...installs, ...installs]) expect(runIn(cli).status).to.equal(0);
+    expect(caches()).to.have.length(2);
   });
 
-  it('without a sanitizer, calls about the process itself after the loader are compared', () => {
-    const r = verify(native, put('selfq.strace', trace(5151, [LIBC], [], ['getpid() = 5151', ...main('one\n')])));
-    expect(r.status).to.equal(1);
-    expect(r.stderr).to.match(/follower call 0: getpid\(\) = 5151/);
-  });
-
-  it('a library opened later (dlopen from main) is compared: only the start-up is left out', () => {
-    const late = (pid: number, lib: string): string => trace(pid, [LIBC], [], [...main('one\n'), ...load(pid, lib).map((l) => l.replace(/^\d+ {2}/, ''))]);
-    const a = put('late-a.strace', late(4242, '/usr/lib/x86_64-linux-gnu/libfoo.so.1'));
-    expect(verify(a, put('late-b.strace', late(5151, '/usr/lib/x86_64-linux-gnu/libfoo.so.1'))).status).to.equal(0);
-    const r = verify(a, put('late-c.strace', late(5151, '/usr/lib/x86_64-linux-gnu/libbar.so.1')));
-    expect(r.status).to.equal(1);
-    expect(r.stderr).to.contain('libbar.so.1');
-  });
-
-  it('matchedEvents (infer) leaves out what the stream (verify) leaves out', () => {
-    const text = trace(5151, ['/lib/x86_64-linux-gnu/libasan.so.8', LIBC], ASAN_INIT, main('one\n'));
-    const t = parseStraceTrace({ path: 'x.strace', text }, new DiagnosticBag());
-    expect(matchedEvents(t).map((e) => e.name)).to.deep.equal(['openat', 'read', 'write', 'exit_group']);
+  it('a first run that only prints the version leaves the code cache to the next real command', () => {
+    // A cache written by `--version` holds none of the front end, and every later check would
+    // compile it again: the first real command writes it instead.
+    const d = join(dir, 'install-c');
+    mkdirSync(d, { recursive: true });
+    copyFileSync(CLI, join(d, 'mvrc.cjs'));
+    copyFileSync(join(CLI, '..', 'mvrc-bundle.cjs'), join(d, 'mvrc-bundle.cjs'));
+    appendFileSync(join(d, 'mvrc-bundle.cjs'), '\n// a third build\n');
+    const cache = join(dir, 'xdg-cache-c');
+    const run = (args: string[]) => spawnSync(process.execPath, [join(d, 'mvrc.cjs'), ...args], { env: { ...process.env, XDG_CACHE_HOME: cache }, encoding: 'utf8' });
+    const caches = () => {
+      try {
+        return readdirSync(join(cache, 'mvrc')).filter((f) => f.endsWith('.v8cache'));
+      } catch {
+        return [];
+      }
+    };
+    expect(run(['--version']).status).to.equal(0);
+    expect(caches(), 'after --version').to.have.length(0);
+    writeFileSync(join(dir, 'two.mvr'), 'write(1,"y",_) => nothing\n');
+    expect(run(['check', join(dir, 'two.mvr')]).status).to.equal(0);
+    expect(caches(), 'after check').to.have.length(1);
   });
 });
