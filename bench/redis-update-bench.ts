@@ -114,15 +114,15 @@ function treeRss(root: number): number {
     }
   }
   let kib = 0;
-  const todo = [root];
-  while (todo.length) {
-    const p = todo.pop()!;
+  const pending = [root];
+  while (pending.length) {
+    const p = pending.pop()!;
     try {
       kib += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
     } catch {
       /* gone */
     }
-    todo.push(...(children.get(p) ?? []));
+    pending.push(...(children.get(p) ?? []));
   }
   return kib;
 }
