@@ -15,8 +15,8 @@ import type { Program } from '../check/program-types.ts';
 import { showBytesPair } from '../syscalls/decode.ts';
 import { syscallByNr } from '../syscalls/lookup.ts';
 import { paramsOf } from '../syscalls/meaning.ts';
-import type { TraceStream, StreamVerifyOptions, StreamVerifyResult } from './stream.ts';
-import { threadName, type TraceEvent, type TraceThread } from './trace.ts';
+import { unpairedThreadFinding, type TraceStream, type StreamVerifyOptions, type StreamVerifyResult } from './stream.ts';
+import type { TraceEvent, TraceThread } from './trace.ts';
 import { followerCallOf, ruleAt, ruleName, type ThreadPair, type VerifyFinding } from './verify.ts';
 
 /** Bytes buffered before they are written to the program. */
@@ -242,19 +242,7 @@ export async function verifyStreamsNative(program: Program, leader: TraceStream,
       return;
     }
     // A thread on one side only, as verifyStreams reports it.
-    const side = f ? 'follower' : 'leader';
-    const [s, th] = f ? [follower, f] : [leader, l!];
-    const first = s.need(th.id, 0) ?? th.creator;
-    findings.push({
-      k,
-      f: {
-        kind: 'unpaired-thread',
-        ...(first ? { [side]: first } : {}),
-        rule: RULE_DEFAULT,
-        message: `the ${side} started ${threadName(s.shell(), k, th.id)}, which the ${side === 'follower' ? 'leader' : 'follower'} did not`,
-        pair,
-      },
-    });
+    findings.push({ k, f: unpairedThreadFinding(leader, follower, pair) });
     if (!opts.keepGoing) stop = true;
   };
 

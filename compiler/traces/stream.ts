@@ -413,6 +413,21 @@ export interface StreamVerifyResult extends VerifyResult {
  * at the first finding unless `keepGoing` (then each pair stops at its own first finding, as
  * verifyTraces does). Findings are in pair order.
  */
+/** The finding for a thread only one version started (pair.leader or pair.follower is null): the
+ *  same text from the interpreter and the native verifier (native.ts), which tests compare. */
+export function unpairedThreadFinding(leader: TraceStream, follower: TraceStream, pair: ThreadPair): VerifyFinding {
+  const side = pair.follower ? 'follower' : 'leader';
+  const [s, th] = pair.follower ? [follower, pair.follower] : [leader, pair.leader!];
+  const first = s.need(th.id, 0) ?? th.creator;
+  return {
+    kind: 'unpaired-thread',
+    ...(first ? { [side]: first } : {}),
+    rule: RULE_DEFAULT,
+    message: `the ${side} started ${threadName(s.shell(), pair.index, th.id)}, which the ${side === 'follower' ? 'leader' : 'follower'} did not`,
+    pair,
+  };
+}
+
 export function verifyStreams(program: Program, leader: TraceStream, follower: TraceStream, opts: StreamVerifyOptions = {}): StreamVerifyResult {
   const automaton = buildAutomaton(program);
   interface Active {
@@ -445,19 +460,7 @@ export function verifyStreams(program: Program, leader: TraceStream, follower: T
       return;
     }
     // A thread on one side only: the other version never created its counterpart.
-    const side = f ? 'follower' : 'leader';
-    const [s, th] = f ? [follower, f] : [leader, l!];
-    const first = s.need(th.id, 0) ?? th.creator;
-    findings.push({
-      k,
-      f: {
-        kind: 'unpaired-thread',
-        ...(first ? { [side]: first } : {}),
-        rule: RULE_DEFAULT,
-        message: `the ${side} started ${threadName(s.shell(), k, th.id)}, which the ${side === 'follower' ? 'leader' : 'follower'} did not`,
-        pair,
-      },
-    });
+    findings.push({ k, f: unpairedThreadFinding(leader, follower, pair) });
     if (!opts.keepGoing) stop = true;
   };
 

@@ -142,7 +142,11 @@ void on_sigsys(int sig, siginfo_t *info, void *ctx) {
   /* Threads and processes (the model's `task`), calls that return only on failure (exec) or never
    * (exit): each has its own path. */
   if (mvr_si_policy(nr) & MVR_POL_TASK) {
-    g[REG_RAX] = nr; /* a stub performs it */
+    /* The call is made after this handler returns, by mvr_create_stub (handle_creation points RIP
+     * at it: a clone's child must start outside the signal frame), with the number in RAX; a path
+     * that decides the call here instead (a follower's thread the leader never made) writes the
+     * result over it. */
+    g[REG_RAX] = nr;
     handle_creation(nr, a, g);
     return;
   }
