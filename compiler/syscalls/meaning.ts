@@ -154,9 +154,10 @@ export function matchKey(nr: number, sc: SyscallInfo | undefined, e: CallLike): 
  * readers give the interpreter): so that literals in rules and bytes compared across calls are the
  * bytes that mean something.
  */
-export function meaningfulInputs(sc: SyscallInfo | undefined, args: readonly bigint[], bufs: (Uint8Array | null)[]): (Uint8Array | null)[] {
+// `params`: paramsOf(sc, args), when the caller has it (a trace reader, once per event).
+export function meaningfulInputs(sc: SyscallInfo | undefined, args: readonly bigint[], bufs: (Uint8Array | null)[], params?: readonly (ParamInfo | undefined)[]): (Uint8Array | null)[] {
   if (!sc) return bufs;
-  const ps = paramsOf(sc, args);
+  const ps = params ?? paramsOf(sc, args);
   return bufs.map((b, j) => (b && compareClass(ps[j]) === 'content' ? meaningfulBytes(ps[j], b) : b));
 }
 
@@ -166,9 +167,10 @@ export function meaningfulInputs(sc: SyscallInfo | undefined, args: readonly big
  * by its sign for fd and int (AT_FDCWD is -100 however the caller loaded it), by zeros for flags.
  * Trace readers keep arguments in this form, so that rules and reports see what the kernel saw.
  */
-export function canonicalArgs(sc: SyscallInfo | undefined, args: readonly bigint[]): bigint[] {
+// `params`: paramsOf(sc, args), when the caller has it.
+export function canonicalArgs(sc: SyscallInfo | undefined, args: readonly bigint[], params?: readonly (ParamInfo | undefined)[]): bigint[] {
   if (!sc) return [...args];
-  const ps = paramsOf(sc, args);
+  const ps = params ?? paramsOf(sc, args);
   return args.map((v, j) => {
     const p = ps[j];
     if (p?.bits !== 32) return v;

@@ -25,9 +25,9 @@ import type { DiagnosticBag } from '../core/diagnostics.ts';
 import { span, type SourceFile, type Span } from '../core/span.ts';
 import { syscallByName, syscallByNr } from '../syscalls/lookup.ts';
 import { canonicalArgs, isGathered, meaningfulInputs, paramsOf } from '../syscalls/meaning.ts';
-import type { ParamKind } from '../syscalls/types.ts';
+import type { ParamInfo, ParamKind } from '../syscalls/types.ts';
 import { valueSet } from '../syscalls/values.ts';
-import { decorationEnd, encodeParam, numberOf, parseNumber, parseQuoted, parseValue, wordValue } from './strace-values.ts';
+import { decorationEnd, encodeParam, numberOf, parseNumber, parseQuoted, parseValue, plainDecimal, wordValue } from './strace-values.ts';
 import { forEachLine, lastLineCut, type Trace, type TraceEndInfo, type TraceEvent, type TraceSignal } from './trace.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -225,6 +225,8 @@ interface ParsedArgs {
   truncated: boolean;
   /** `-y` annotations, by argument position: what the descriptor names. */
   fdPaths?: (string | undefined)[];
+  /** paramsOf the call, as the arguments were read. */
+  ps: (ParamInfo | undefined)[];
 }
 
 const MEMORY: ReadonlySet<ParamKind> = new Set<ParamKind>(['in_bytes', 'out_bytes', 'path', 'in_struct', 'out_struct']);
@@ -250,7 +252,8 @@ function parseArgList(name: string, nr: number, raw: string[]): ParsedArgs | str
   for (let k = 0; k < raw.length; k++) {
     let text = raw[k]!;
     let pos = k;
-    const named = /^([a-z_]+)=(.*)$/s.exec(text);
+    const c0 = text.charCodeAt(0);
+    const named = (c0 >= 97 && c0 <= 122) || c0 === 95 ? /^([a-z_]+)=(.*)$/s.exec(text) : null;
     if (named) {
       const at = sc?.params.findIndex((p) => p.name === named[1] || p.alias?.includes(named[1]!)) ?? -1;
       if (at >= 0) {
@@ -310,13 +313,16 @@ function parseArgList(name: string, nr: number, raw: string[]): ParsedArgs | str
       });
     }
   }
-  return fdPaths ? { args, bufs, caps, truncated, fdPaths } : { args, bufs, caps, truncated };
+  return fdPaths ? { args, bufs, caps, truncated, fdPaths, ps } : { args, bufs, caps, truncated, ps };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Return values
 
 function parseReturn(text: string): { ret: bigint; noRet: boolean; fdPath?: string } | undefined {
+  // The common case, a plain decimal (what the patterns below make of it), without them.
+  const plain = plainDecimal(text);
+  if (plain !== undefined) return { ret: plain, noRet: false };
   let t = text.trim();
   // `-T` adds ` <0.000012>` at the end (looked for from the last '<' only: no backtracking).
   const lt = t.lastIndexOf('<');
@@ -598,9 +604,12 @@ export class StraceReader {
       retPath = r.fdPath;
     }
     const sc = syscallByNr(nr);
+    // Without a command table a call's parameters do not depend on its arguments: the ones the
+    // arguments were read by serve below (paramsOf thrice per event was a tenth of the reading).
+    const ps = sc && !sc.commands ? parsed.ps : undefined;
     if (!noRet && ret < 0n && ret >= -4095n) {
       // A failed call returned nothing in its output buffers; strace shows their addresses.
-      paramsOf(sc, parsed.args).forEach((p, j) => {
+      (ps ?? paramsOf(sc, parsed.args)).forEach((p, j) => {
         if (p && (p.kind === 'out_bytes' || p.kind === 'out_struct')) parsed.bufs[j] = null;
       });
     }
@@ -620,8 +629,8 @@ export class StraceReader {
     }
     const index = this.next.get(thread) ?? 0n;
     this.next.set(thread, index + 1n);
-    const args = canonicalArgs(sc, parsed.args);
-    const ev: TraceEvent = { index, nr, args, ret, bufs: meaningfulInputs(sc, args, parsed.bufs), name, thread, truncated: parsed.truncated, noRet, span: at };
+    const args = canonicalArgs(sc, parsed.args, ps);
+    const ev: TraceEvent = { index, nr, args, ret, bufs: meaningfulInputs(sc, args, parsed.bufs, ps), name, thread, truncated: parsed.truncated, noRet, span: at };
     if (parsed.caps.some((c) => c !== null)) ev.caps = parsed.caps;
     if (parsed.fdPaths || retPath !== undefined) {
       const paths = parsed.fdPaths ?? [];
