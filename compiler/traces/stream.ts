@@ -374,6 +374,9 @@ export class TraceStream {
     if (!q) return;
     const drop = Math.min(below - q.base, q.events.length - q.head);
     if (drop <= 0) return;
+    // Let go of the events now, not at the next compaction: held a few thousand events longer,
+    // every event outlived two young-generation collections and was copied to the old one.
+    for (let i = q.head; i < q.head + drop; i++) (q.events as (TraceEvent | undefined)[])[i] = undefined;
     q.head += drop;
     q.base += drop;
     if (q.head > 4096 && q.head * 2 > q.events.length) {
