@@ -240,6 +240,11 @@ const PART_OF: Record<string, 'name' | 'control' | 'flags' | 'msgs'> = { name: '
  * scalars are read first, then the memory by the call's command. Named arguments (`flags=...`,
  * clone's) go to the parameter of that name or alias.
  */
+/** A pointer argument's value: NULL is 0, an address its number, anything else a stand-in. */
+function pointerValue(text: string): bigint {
+  return text === 'NULL' ? 0n : (parseNumber(text) ?? addressStandIn(text));
+}
+
 function parseArgList(name: string, nr: number, raw: string[]): ParsedArgs | string {
   const sc = syscallByNr(nr);
   const args = [0n, 0n, 0n, 0n, 0n, 0n];
@@ -248,7 +253,9 @@ function parseArgList(name: string, nr: number, raw: string[]): ParsedArgs | str
   let truncated = false;
   let fdPaths: (string | undefined)[] | undefined;
   if (raw.length > 6) return `${name} has ${raw.length} arguments; a syscall takes at most 6`;
-  const placed: { pos: number; text: string }[] = [];
+  // Where each argument goes and its text (two arrays: no object per argument).
+  const places: number[] = [];
+  const texts: string[] = [];
   for (let k = 0; k < raw.length; k++) {
     let text = raw[k]!;
     let pos = k;
@@ -267,17 +274,21 @@ function parseArgList(name: string, nr: number, raw: string[]): ParsedArgs | str
       text = fdDecor.fd;
       (fdPaths ??= [])[pos] = fdDecor.path;
     }
-    placed.push({ pos, text });
+    places.push(pos);
+    texts.push(text);
   }
-  const pointerValue = (text: string): bigint => (text === 'NULL' ? 0n : (parseNumber(text) ?? addressStandIn(text)));
   // Scalars first: they decide the command.
-  for (const { pos, text } of placed) {
+  for (let k = 0; k < places.length; k++) {
+    const pos = places[k]!;
+    const text = texts[k]!;
     const kind: ParamKind = sc?.params[pos]?.kind ?? 'int';
     if (MEMORY.has(kind) || kind === 'ptr') args[pos] = text.startsWith('"') ? addressStandIn(text) : pointerValue(text);
     else args[pos] = scalarValue(text);
   }
   const ps = paramsOf(sc, args);
-  for (const { pos, text } of placed) {
+  for (let k = 0; k < places.length; k++) {
+    const pos = places[k]!;
+    const text = texts[k]!;
     const p = ps[pos];
     if (!p) continue;
     if (!MEMORY.has(p.kind)) {
