@@ -171,9 +171,15 @@ export function meaningfulInputs(sc: SyscallInfo | undefined, args: readonly big
 export function canonicalArgs(sc: SyscallInfo | undefined, args: readonly bigint[], params?: readonly (ParamInfo | undefined)[]): bigint[] {
   if (!sc) return [...args];
   const ps = params ?? paramsOf(sc, args);
-  return args.map((v, j) => {
+  const out = args.slice();
+  for (let j = 0; j < out.length; j++) {
     const p = ps[j];
-    if (p?.bits !== 32) return v;
-    return p.kind === 'flags' ? BigInt.asUintN(32, v) : BigInt.asIntN(32, v);
-  });
+    if (p?.bits !== 32) continue;
+    const v = out[j]!;
+    // A value already in range is kept (no new BigInt per argument: readers call this per event).
+    if (p.kind === 'flags') {
+      if (v < 0n || v > 0xffffffffn) out[j] = BigInt.asUintN(32, v);
+    } else if (v < -0x80000000n || v > 0x7fffffffn) out[j] = BigInt.asIntN(32, v);
+  }
+  return out;
 }

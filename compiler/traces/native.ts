@@ -22,38 +22,35 @@ import { followerCallOf, ruleAt, ruleName, type ThreadPair, type VerifyFinding }
 /** Bytes buffered before they are written to the program. */
 const FLUSH_AT = 1 << 18;
 
-const I64 = new BigInt64Array(1);
-const I64_BYTES = new Uint8Array(I64.buffer);
-if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('the native verifier reads little-endian records');
-
-/** A growable buffer of little-endian records. */
+/** A growable buffer of little-endian records, written through a DataView: Buffer's
+ *  writeUInt32LE/writeBigInt64LE check and split each value in JavaScript (a fifth of the
+ *  serialising); setBigInt64 wraps to 64 bits as BigInt.asIntN does. */
 class Records {
   buf = Buffer.allocUnsafe(1 << 20);
+  view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   n = 0;
   private room(k: number): void {
     if (this.n + k <= this.buf.length) return;
     const b = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.n + k));
     this.buf.copy(b, 0, 0, this.n);
     this.buf = b;
+    this.view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   }
   head(type: string, pair: number, more: number): void {
     this.room(5 + more);
     this.buf[this.n] = type.charCodeAt(0);
-    this.buf.writeUInt32LE(pair, this.n + 1);
+    this.view.setUint32(this.n + 1, pair, true);
     this.n += 5;
   }
   u8(v: number): void {
     this.buf[this.n++] = v;
   }
   u32(v: number): void {
-    this.buf.writeUInt32LE(v >>> 0, this.n);
+    this.view.setUint32(this.n, v >>> 0, true);
     this.n += 4;
   }
   i64(v: bigint): void {
-    // Through a typed array (which wraps to 64 bits as BigInt.asIntN does): Buffer's
-    // writeBigInt64LE checks and splits the value in JavaScript, a tenth of the serialising.
-    I64[0] = v;
-    this.buf.set(I64_BYTES, this.n);
+    this.view.setBigInt64(this.n, v, true);
     this.n += 8;
   }
   bytes(b: Uint8Array): void {

@@ -247,7 +247,8 @@ export function parseNumber(text: string): bigint | undefined {
   const digits = m[2]!;
   let v: bigint;
   if (/^0[xX]/.test(digits)) v = BigInt(digits);
-  else if (digits.length > 1 && digits.startsWith('0')) v = BigInt(`0o${digits.slice(1)}`);
+  // A leading 0 is octal when the digits are (`08` is read as decimal, not a thrown SyntaxError).
+  else if (digits.length > 1 && digits.startsWith('0') && /^[0-7]+$/.test(digits)) v = BigInt(`0o${digits.slice(1)}`);
   else v = BigInt(digits);
   if (m[1] === '-') v = -v;
   if (v < INT64_MIN || v > UINT64_MAX) return undefined;
