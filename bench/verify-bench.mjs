@@ -29,7 +29,9 @@ function measure(cmd, cmdArgs) {
   const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', cmd, ...cmdArgs], { cwd: repo, encoding: 'utf8', maxBuffer: 1 << 26 });
   const m = /(\d+(?:\.\d+)?) (\d+(?:\.\d+)?) (\d+(?:\.\d+)?) (\d+)\s*$/.exec(r.stderr);
   if (!m) return { s: NaN, cpu: NaN, mb: NaN, out: r.stdout + r.stderr };
-  return { s: Number(m[1]), cpu: Number(m[2]) + Number(m[3]), mb: Math.round(Number(m[4]) / 1024), out: r.stdout.trim().split('\n').pop() ?? '' };
+  // What it said: the summary on stdout, or else the first finding's headline on stderr.
+  const said = r.stdout.trim().split('\n').pop() || r.stderr.slice(0, m.index).trim().split('\n')[0] || '';
+  return { s: Number(m[1]), cpu: Number(m[2]) + Number(m[3]), mb: Math.round(Number(m[4]) / 1024), out: said };
 }
 
 // The native verifier is built once per rule file and cached: build it on a small pair first, so

@@ -404,6 +404,11 @@ function unfinishedAt(body: string): number {
   return start;
 }
 
+/** A letter, '_', '+', '-' or '<': how a call, an exit, a signal or a resumed call starts. */
+function startsBody(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 43 || c === 45 || c === 60;
+}
+
 function isSpace(c: number): boolean {
   return c === 32 || c === 9 || c === 13;
 }
@@ -495,16 +500,30 @@ export class StraceReader {
   }
 
   private take(line: string, at: Span, startLine: number): void {
-    if (line.trim() === '') return;
-    const trimmed = line.trimStart();
-    const pm = PREFIX.exec(trimmed)!;
-    const explicit = pm[1] ?? pm[2];
+    // The common prefix, a pid and spaces before the call (`-f -o FILE`), is read by hand; any
+    // other (none, `[pid N]`, timestamps, other spaces) by the pattern.
+    // PREFIX reads such a line alike: its digits and spaces, then no timestamp (no digit follows).
+    let explicit: string | undefined;
+    let body: string;
+    let d = 0;
+    while (d < line.length && line.charCodeAt(d) >= 48 && line.charCodeAt(d) <= 57) d++;
+    let b = d;
+    while (b < line.length && (line.charCodeAt(b) === 32 || line.charCodeAt(b) === 9)) b++;
+    if (d > 0 && b > d && b < line.length && startsBody(line.charCodeAt(b))) {
+      explicit = line.slice(0, d);
+      body = line.slice(b);
+    } else {
+      if (line.trim() === '') return;
+      const trimmed = line.trimStart();
+      const pm = PREFIX.exec(trimmed)!;
+      explicit = pm[1] ?? pm[2];
+      body = trimmed.slice(pm[0].length);
+    }
     // Lines without a pid (strace writing to stderr shows none while it traces one process) belong
     // to the only live process when there is one, else to the first process, whose pid is learned
     // from the result of a call that returns the caller's thread id (`->tid` in the syscall model:
     // set_tid_address, getpid, gettid; 0 until then).
     let thread = explicit !== undefined ? Number(explicit) : this.alive.size === 1 ? this.alive.values().next().value! : (this.firstPid ?? 0);
-    const body = trimmed.slice(pm[0].length);
 
     if (body.startsWith('strace: ')) return; // strace's own messages
     if (body.startsWith('+++ ')) {
@@ -553,12 +572,17 @@ export class StraceReader {
         return;
       }
     }
-    const call = /^[A-Za-z_][A-Za-z0-9_]*(?=\()/.exec(body);
-    if (!call) {
+    // A name (`[A-Za-z_][A-Za-z0-9_]*`) right before '(', read by hand.
+    let n = 0;
+    for (; n < body.length; n++) {
+      const c = body.charCodeAt(n);
+      if (!((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || (n > 0 && c >= 48 && c <= 57))) break;
+    }
+    if (n === 0 || body.charCodeAt(n) !== 40) {
       this.bad(startLine, at, 'it is not a system call, a signal or an exit line of strace');
       return;
     }
-    const name = call[0];
+    const name = body.slice(0, n);
     const unfinished = unfinishedAt(body);
     if (this.pending.has(thread)) {
       // the thread's earlier call never resumed: it did not return
@@ -594,9 +618,10 @@ export class StraceReader {
     const argText = whole.slice(open + 1, close);
     if (noReturn) return this.emit(thread, name, nr, argText, null, at, line, whole);
     const after = whole.slice(close + 1);
-    const rm = /^\s*=\s*/.exec(after);
-    if (!rm) return this.bad(line, at, "it has no return value ('= N' after the arguments)");
-    this.emit(thread, name, nr, argText, after.slice(rm[0].length), at, line, whole);
+    // ` = ` (the common case read by hand) or any spaces around '='.
+    const eq = after.startsWith(' = ') ? 3 : (/^\s*=\s*/.exec(after)?.[0].length ?? -1);
+    if (eq < 0) return this.bad(line, at, "it has no return value ('= N' after the arguments)");
+    this.emit(thread, name, nr, argText, after.slice(eq), at, line, whole);
   }
 
   private emit(thread: number, name: string, nr: number, argText: string, retText: string | null, at: Span, line: number, whole: string): void {
