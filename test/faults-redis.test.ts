@@ -2,6 +2,7 @@
 // under 8 checked clients and 3,000 loaded keys. A fault injector (examples/redis/fault-inject.c,
 // built here) is preloaded into one version only; it wraps read() and crashes (a null write,
 // SIGSEGV) or spins forever when the data read holds HMGET, as Redis 7fb16bac crashed on HMGET.
+// A divergence from timing (MVR_FAULT=diverge on the first try only) is got past with --retries.
 // In every case no client sees a failed or wrong answer, the HMGET that set off the fault is
 // answered, and every key is read back from the version left serving.
 import { expect } from 'chai';
@@ -61,8 +62,11 @@ describe('faults on real servers: Redis deb12u7 -> deb12u10 with a fault injecto
     extra?: string[];
     runArgs?: string[];
     env?: string[];
+    retries?: number;
     fault: (s: Session, caught: Status) => Promise<void>;
     settled: (st: Status) => boolean;
+    /** After the outcome, under the same load: e.g. promote and commit. */
+    then?: (s: Session) => Promise<void>;
   }): Promise<{ fin: Status; text: string }> {
     const extra = o.extra ?? [];
     const s = await Session.start(redis, (p) => [oldBin, ...redisArgs(p), ...extra], o.runArgs ?? []);
@@ -70,7 +74,8 @@ describe('faults on real servers: Redis deb12u7 -> deb12u10 with a fault injecto
       await redis.loadKeys(s.port, KEYS);
       const stopLoad = s.load();
       const env = (o.env ?? []).flatMap((e) => ['--env', e]);
-      const up = s.ctl(['update', '--rules', REDIS_RULES, '--back', REDIS_RULES, '--state', 'replay', ...env, '--', newBin, ...redisArgs(s.port), ...extra]);
+      const retries = o.retries === undefined ? [] : ['--retries', String(o.retries)];
+      const up = s.ctl(['update', '--rules', REDIS_RULES, '--back', REDIS_RULES, '--state', 'replay', ...retries, ...env, '--', newBin, ...redisArgs(s.port), ...extra]);
       expect(up.status, up.out).to.equal(0);
       const caught = await waitFor('the catch-up', () => {
         const st = s.status();
@@ -85,7 +90,10 @@ describe('faults on real servers: Redis deb12u7 -> deb12u10 with a fault injecto
       const fin = await waitFor('the fault to be handled', () => {
         const st = s.status();
         return o.settled(st) ? st : undefined;
-      }, 60_000);
+      }, 60_000).catch((e: Error) => {
+        throw new Error(`${e.message}; the status:\n${s.ctl(['status']).out}`);
+      });
+      if (o.then) await o.then(s);
       await sleep(500); // the clients run on against the version left serving
       const load = await stopLoad();
       expect(load.answered).to.be.greaterThan(0);
@@ -163,5 +171,61 @@ describe('faults on real servers: Redis deb12u7 -> deb12u10 with a fault injecto
     expect(fin.leader?.version).to.equal(1);
     expect(fin.retirements.map((r) => r.reason)).to.deep.equal(['hang']);
     expect(text).to.match(/no progress for \d+ ms while the leader moved on/);
+  });
+
+  // A divergence from timing (MVEDSUA §6.2): the new version makes a call the old one did not at
+  // HMGET — as a timer firing at another event would — on its first try only (MVR_FAULT_ATTEMPTS=1
+  // against the MVR_UPDATE_ATTEMPT the monitor gives each try).
+  const divergeOnce = () => [`LD_PRELOAD=${inject}`, 'MVR_FAULT=diverge', 'MVR_FAULT_ATTEMPTS=1']; // inject is set in before()
+  const update = (st: Status) => (st as Status & { update: { attempt: number; retries: number } }).update;
+
+  it('the new version diverges once from timing: --retries 1 starts it again, it replays the journal (HMGET included), catches up, and the update completes', async () => {
+    const { fin, text } = await scenario({
+      env: divergeOnce(),
+      retries: 1,
+      fault: (s) => hmget(s.port),
+      settled: (st) => update(st).attempt === 2 && st.catchUp?.done === true && st.follower?.state !== 'retired',
+      then: async (s) => {
+        await sleep(300); // the second try follows live under load
+        const pro = s.ctl(['promote']);
+        expect(pro.status, pro.out).to.equal(0);
+        const com = s.ctl(['commit']);
+        expect(com.status, com.out).to.equal(0);
+      },
+    });
+    expect(fin.retirements.map((r) => r.reason)).to.deep.equal(['divergence']);
+    expect(fin.retirements[0]!.report).to.contain('getpeername');
+    expect(text).to.match(/leader: +pid \d+ .*version 2/); // promoted and committed
+    expect(text).to.match(/retry: attempt 2 of 2 in 300 ms/);
+    expect(text).to.match(/update: attempt 2: version 2/);
+  });
+
+  it('the same divergence with --retries 0: rolled back, no second try, the status says why', async () => {
+    const { fin, text } = await scenario({
+      env: divergeOnce(),
+      retries: 0,
+      fault: (s) => hmget(s.port),
+      settled: retired('divergence'),
+    });
+    expect(fin.leader?.version).to.equal(1);
+    expect(update(fin).attempt).to.equal(1);
+    expect(fin.retirements.map((r) => r.reason)).to.deep.equal(['divergence']);
+    expect(text).to.match(/rollback: automatic: the new version \(pid \d+\) was retired \(divergence\)/);
+    expect(text).not.to.contain('retry:');
+  });
+
+  it('a new version that diverges on every try: rolled back after --retries 1 + 1 tries', async () => {
+    const { fin, text } = await scenario({
+      env: [`LD_PRELOAD=${inject}`, 'MVR_FAULT=diverge'],
+      retries: 1,
+      fault: (s) => hmget(s.port),
+      settled: (st) => st.retirements.length === 2 && (!st.follower || st.follower.state === 'retired'),
+    });
+    const st = fin;
+    expect(st.leader?.version).to.equal(1);
+    expect(update(st).attempt).to.equal(2);
+    expect(st.retirements.map((r) => r.reason)).to.deep.equal(['divergence', 'divergence']);
+    expect(text).to.match(/retry: attempt 2 of 2 in 300 ms/);
+    expect(text).not.to.match(/attempt 3/); // the status is read after 500 ms more of load: no third try came
   });
 });

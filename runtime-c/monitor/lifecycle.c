@@ -96,7 +96,16 @@ static void start_follower(void) {
   int dsu_child;
   follower.dsu = new_dsu_channel(&dsu_child);
   follower.number = next_version;
-  spawn(&follower, upd.argv, log_fd, child, dsu_child, (const char *const *)upd.env, upd.n_env);
+  /* The user's environment, then MVR_UPDATE_ATTEMPT=N (1 for the first try): the new version can
+   * tell a retry from the first try without a system call (a fault injector that diverges on its
+   * first try only, test/faults-redis.test.ts). */
+  const char **env = mvr_xcalloc((size_t)upd.n_env + 2, sizeof *env);
+  for (int k = 0; k < upd.n_env; k++) env[k] = upd.env[k];
+  char attempt[40];
+  snprintf(attempt, sizeof attempt, "MVR_UPDATE_ATTEMPT=%d", upd.attempt);
+  env[upd.n_env] = attempt;
+  spawn(&follower, upd.argv, log_fd, child, dsu_child, env, upd.n_env + 1);
+  free(env);
   close(child);
   close(dsu_child);
   close(log_fd);
