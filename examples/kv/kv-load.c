@@ -6,6 +6,8 @@
  * every key is set first (on the first connection), and a key's value is always the same, so that
  * what a get answers never depends on which of two connections' requests on a key came first
  * (which a multi-threaded server decides in its memory: a second version could not answer the same).
+ * With --http PATH it sends keep-alive HTTP/1.1 GETs of PATH (for bench/nginx-bench.mjs) and checks
+ * each answer: status 200 and, with --body FILE, a body equal to FILE's bytes.
  * Prints one JSON line: requests, seconds, rps, p50_us, p99_us, max_us, errors.
  * Written in C rather than in the Node bench so that the client costs far less per request than
  * the server under test: a slow client would hide the server's overhead in the ratios.
@@ -72,6 +74,9 @@ struct client {
 
 static bool resp_mode, mc_mode;
 static unsigned nkeys = 10000;
+static const char *http_path;	  /* --http: GET this path */
+static char *http_body;		  /* --body: what each answer's body must be (NULL: not checked) */
+static size_t http_body_len;
 
 static void make_request(struct client *c)
 {
@@ -82,7 +87,9 @@ static void make_request(struct client *c)
 	int vl = mc_mode ? snprintf(v, sizeof v, "value-%016llx", (unsigned long long)key * 0x9e3779b97f4a7c15ull)
 			 : snprintf(v, sizeof v, "value-%016llx", (unsigned long long)rnd());
 	int n;
-	if (mc_mode)
+	if (http_path)
+		n = snprintf(c->req, sizeof c->req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", http_path);
+	else if (mc_mode)
 		n = put ? snprintf(c->req, sizeof c->req, "set %s 0 0 %d\r\n%s\r\n", k, vl, v)
 			: snprintf(c->req, sizeof c->req, "get %s\r\n", k);
 	else if (!resp_mode)
@@ -99,6 +106,24 @@ static void make_request(struct client *c)
 /* Length of the complete answer at the start of buf, 0 if incomplete, -1 if it is an error. */
 static long answer_len(const char *buf, size_t len)
 {
+	if (http_path) {
+		/* Headers, then Content-Length bytes of body (nginx sends static files with a length). */
+		const char *end = memmem(buf, len, "\r\n\r\n", 4);
+		if (!end)
+			return 0;
+		size_t head = (size_t)(end - buf) + 4;
+		const char *cl = memmem(buf, head, "Content-Length: ", 16);
+		if (!cl)
+			return -1;
+		size_t total = head + (size_t)strtoul(cl + 16, NULL, 10);
+		if (len < total)
+			return 0;
+		if (strncmp(buf, "HTTP/1.1 200 ", 13) != 0)
+			return -(long)total;
+		if (http_body && (total - head != http_body_len || memcmp(buf + head, http_body, http_body_len) != 0))
+			return -(long)total;
+		return (long)total;
+	}
 	const char *nl = memchr(buf, '\n', len);
 	if (!nl)
 		return 0;
@@ -147,10 +172,21 @@ int main(int argc, char **argv)
 			continue;
 		}
 		if (!v)
-			die("usage: " PROG
-			    " --port N [--clients C] [--seconds S] [--warmup W] [--keys K] [--seed X] [--resp | --memcache]");
+			die("usage: " PROG " --port N [--clients C] [--seconds S] [--warmup W] [--keys K] [--seed X] "
+			    "[--resp | --memcache | --http PATH [--body FILE]]");
 		i++;
-		if (strcmp(a, "--port") == 0)
+		if (strcmp(a, "--http") == 0)
+			http_path = v;
+		else if (strcmp(a, "--body") == 0) {
+			FILE *f = fopen(v, "rb");
+			if (!f)
+				die("%s:", v);
+			http_body = malloc(1 << 20);
+			if (!http_body)
+				die("out of memory");
+			http_body_len = fread(http_body, 1, 1 << 20, f);
+			fclose(f);
+		} else if (strcmp(a, "--port") == 0)
 			port = atoi(v);
 		else if (strcmp(a, "--clients") == 0)
 			nclients = atoi(v);
@@ -263,8 +299,12 @@ int main(int argc, char **argv)
 			uint64_t t = now_ns();
 			if (alen < 0) {
 				errors++;
-				const char *nl = memchr(c->in, '\n', c->in_len);
-				alen = (long)(nl - c->in) + 1;
+				if (http_path && alen < -1) {
+					alen = -alen; /* a whole answer, but not the expected one */
+				} else {
+					const char *nl = memchr(c->in, '\n', c->in_len);
+					alen = (long)(nl - c->in) + 1;
+				}
 			}
 			if (c->sent_at >= measure_from && t <= stop_at) {
 				if (lat_n == lat_cap) {
