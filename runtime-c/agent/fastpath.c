@@ -37,11 +37,25 @@ enum {
   FW_EPOLL_WAIT,
   FW_EPOLL_PWAIT,
   FW_EPOLL_CTL,
+  /* A static file served per request (nginx: open, fstat, pread, close): these trapped 3 times a
+   * request in both versions. */
+  FW_OPEN,
+  FW_OPEN64,
+  FW_OPENAT,
+  FW_OPENAT64,
+  FW_FSTAT,
+  FW_FSTAT64,
+  FW_FSTATAT,
+  FW_FSTATAT64,
+  FW_PREAD,
+  FW_PREAD64,
   FW_N
 };
 static const char *const g_fast_names[FW_N] = {
     "read",    "write",  "readv",   "writev",   "recv",       "recvfrom", "recvmsg",    "send",        "sendto",
-    "sendmsg", "accept", "accept4", "shutdown", "setsockopt", "close",    "epoll_wait", "epoll_pwait", "epoll_ctl"};
+    "sendmsg", "accept", "accept4", "shutdown", "setsockopt", "close",    "epoll_wait", "epoll_pwait", "epoll_ctl",
+    "open",    "open64", "openat",  "openat64", "fstat",      "fstat64",  "fstatat",    "fstatat64",   "pread",
+    "pread64"};
 static void *g_fast_next[FW_N];
 
 /* The real vDSO-backed functions, for threads the agent does not intercept. */
@@ -191,6 +205,62 @@ EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, c
 EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev) {
   YIELD(FW_EPOLL_CTL, int (*)(int, int, int, struct epoll_event *), epfd, op, fd, ev);
   return (int)fast_ret(fast_call(SYS_epoll_ctl, I(epfd), I(op), I(fd), P(ev), 0, 0));
+}
+
+/* open and openat take a mode only with O_CREAT or O_TMPFILE; glibc passes 0 otherwise, and makes
+ * openat(AT_FDCWD, ...) of an open: the same syscall here. */
+static inline int64_t open_mode(int flags, va_list ap) {
+  return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? (int64_t)va_arg(ap, int) : 0;
+}
+#define OPEN_AT(i, dirfd, path, flags)                                                                                 \
+  do {                                                                                                                 \
+    va_list ap;                                                                                                        \
+    va_start(ap, flags);                                                                                               \
+    int64_t mode = open_mode(flags, ap);                                                                               \
+    va_end(ap);                                                                                                        \
+    YIELD(i, int (*)(int, const char *, int, ...), dirfd, path, flags, (int)mode);                                    \
+    return (int)fast_ret(fast_call(SYS_openat, I(dirfd), P(path), I(flags), mode, 0, 0));                            \
+  } while (0)
+#define OPEN(i, path, flags)                                                                                           \
+  do {                                                                                                                 \
+    va_list ap;                                                                                                        \
+    va_start(ap, flags);                                                                                               \
+    int64_t mode = open_mode(flags, ap);                                                                               \
+    va_end(ap);                                                                                                        \
+    YIELD(i, int (*)(const char *, int, ...), path, flags, (int)mode);                                                \
+    return (int)fast_ret(fast_call(SYS_openat, I(AT_FDCWD), P(path), I(flags), mode, 0, 0));                         \
+  } while (0)
+EXPORT int open(const char *path, int flags, ...) { OPEN(FW_OPEN, path, flags); }
+EXPORT int open64(const char *path, int flags, ...) { OPEN(FW_OPEN64, path, flags); }
+EXPORT int openat(int dirfd, const char *path, int flags, ...) { OPEN_AT(FW_OPENAT, dirfd, path, flags); }
+EXPORT int openat64(int dirfd, const char *path, int flags, ...) { OPEN_AT(FW_OPENAT64, dirfd, path, flags); }
+#undef OPEN
+#undef OPEN_AT
+/* glibc (2.33 on) makes fstat a newfstatat(fd, "", st, AT_EMPTY_PATH): the same syscall here, so a
+ * version whose call traps and one whose call came this way record the same event. */
+EXPORT int fstat(int fd, struct stat *st) {
+  YIELD(FW_FSTAT, int (*)(int, struct stat *), fd, st);
+  return (int)fast_ret(fast_call(SYS_newfstatat, I(fd), P(""), P(st), AT_EMPTY_PATH, 0, 0));
+}
+EXPORT int fstat64(int fd, struct stat64 *st) {
+  YIELD(FW_FSTAT64, int (*)(int, struct stat64 *), fd, st);
+  return (int)fast_ret(fast_call(SYS_newfstatat, I(fd), P(""), P(st), AT_EMPTY_PATH, 0, 0));
+}
+EXPORT int fstatat(int dirfd, const char *restrict path, struct stat *restrict st, int flags) {
+  YIELD(FW_FSTATAT, int (*)(int, const char *, struct stat *, int), dirfd, path, st, flags);
+  return (int)fast_ret(fast_call(SYS_newfstatat, I(dirfd), P(path), P(st), I(flags), 0, 0));
+}
+EXPORT int fstatat64(int dirfd, const char *restrict path, struct stat64 *restrict st, int flags) {
+  YIELD(FW_FSTATAT64, int (*)(int, const char *, struct stat64 *, int), dirfd, path, st, flags);
+  return (int)fast_ret(fast_call(SYS_newfstatat, I(dirfd), P(path), P(st), I(flags), 0, 0));
+}
+EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off) {
+  YIELD(FW_PREAD, ssize_t(*)(int, void *, size_t, off_t), fd, buf, n, off);
+  return fast_ret(fast_call(SYS_pread64, I(fd), P(buf), U(n), I(off), 0, 0));
+}
+EXPORT ssize_t pread64(int fd, void *buf, size_t n, off64_t off) {
+  YIELD(FW_PREAD64, ssize_t(*)(int, void *, size_t, off64_t), fd, buf, n, off);
+  return fast_ret(fast_call(SYS_pread64, I(fd), P(buf), U(n), I(off), 0, 0));
 }
 
 /* vDSO time functions: made into real syscalls while intercepted, so they are recorded and replayed. */
