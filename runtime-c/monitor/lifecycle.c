@@ -386,6 +386,14 @@ void cmd_update(int c, char **tok, int n) {
                        "free space there, or start with a --state-dir on a larger disk; nothing changed, the old "
                        "version keeps serving",
                        (unsigned long long)shm->journal_end, (unsigned long long)shm->journal_min_free);
+  if (!handoff && !shm->journal_valid && jq_ended_by_fds)
+    return reply_error(c,
+                       "cannot replay: the journal ended at leader event #%llu, when the monitor could not take a "
+                       "descriptor the leader created (%s; the journal holds those a replay needs), so the new "
+                       "version cannot rebuild the leader's state from its history; raise the descriptor limit "
+                       "(ulimit -n) of `mvrc run`, or use --state handoff; nothing changed, the old version keeps "
+                       "serving",
+                       (unsigned long long)shm->journal_end, strerror(shm->fd_error ? shm->fd_error : EMFILE));
   if (!handoff && !shm->journal_valid)
     return reply_error(
         c,

@@ -66,7 +66,7 @@ void relay_read(void) {
       /* The leader started a fresh stream (a handoff): the old one's descriptors are not needed. */
       for (unsigned k = 0; k < n; k++) close(e->fds[k]);
       jq_clear();
-      jscan_pos = 0;
+      memset(jscan_pos, 0, sizeof jscan_pos);
       continue;
     }
     if (r != (ssize_t)sizeof e->m || (msg_flags & MSG_CTRUNC) || n != e->m.n) {
@@ -74,6 +74,7 @@ void relay_read(void) {
        * mvr_fdmsg (its count cannot be trusted): the journal ends here. */
       for (unsigned k = 0; k < n; k++) close(e->fds[k]);
       if (__atomic_exchange_n(&shm->journal_valid, 0, __ATOMIC_SEQ_CST)) shm->journal_end = shm->ring[0].events;
+      if (jq_keep) jq_ended_by_fds = 1;
       jq_drop_journal();
       __atomic_store_n(&shm->overflow, 1, __ATOMIC_SEQ_CST);
       shm->fd_error = EMFILE;
@@ -89,7 +90,7 @@ void relay_forward(void) {
     /* e->m.n is at most MVR_FDMSG_FDS: relay_read queued only messages whose count matched what
      * came. An event with more descriptors comes as several messages, relayed in turn. */
     int fds[MVR_FDMSG_FDS];
-    for (unsigned k = 0; k < e->m.n; k++) fds[k] = e->fds[k] == -2 ? placeholder_fd : e->fds[k];
+    for (unsigned k = 0; k < e->m.n; k++) fds[k] = jq_fd(e->fds[k]);
     ssize_t r = mvr_fd_send(follower.chan, &e->m, sizeof e->m, fds, e->m.n, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (r < 0) return; /* full (sent later) or the follower is gone */
     jq_fwd++;
