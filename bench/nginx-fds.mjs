@@ -155,5 +155,10 @@ while (done < o.requests) {
 const grew = { monitor: last.monitor - first.monitor, master: last.leader - first.leader, workers: last.workers.map((w, i) => w - first.workers[i]) };
 const flat = grew.monitor <= 2 && grew.master <= 2 && grew.workers.every((g) => g <= 2);
 console.log(`${done} requests in ${((Date.now() - t0) / 1000).toFixed(0)} s; descriptors from the first sample to the last: monitor ${grew.monitor >= 0 ? '+' : ''}${grew.monitor}, master ${grew.master >= 0 ? '+' : ''}${grew.master}${grew.workers.length ? `, workers ${grew.workers.join(' ')}` : ''}: ${flat ? 'flat' : 'GROWING'}; journal ${last.journalValid ? 'whole (an update can replay it)' : 'ENDED'}; load average ${loadavg().map((x) => x.toFixed(2)).join(', ')}`);
+if (!last.journalValid) {
+  // Why it ended: an update by replay is refused with the reason (and changes nothing).
+  const r = spawnSync(process.execPath, [o.mvrc, 'ctl', sock, 'update', '--state', 'replay', '--', NGINX, '-p', work, '-c', conf], { encoding: 'utf8' });
+  console.log(`why the journal ended (mvrc ctl update --state replay): ${(r.stderr || r.stdout).trim()}`);
+}
 proc.kill('SIGTERM');
 process.exitCode = flat && last.journalValid ? 0 : 1;

@@ -15,6 +15,7 @@ int jq_keep;                        /* the queue is the journal's */
 int placeholder_fd = -1;            /* sent instead of a journal descriptor the leader already closed */
 uint64_t jscan_pos[MVR_MAX_RINGS];  /* per ring, the position up to which close events were looked at */
 int jq_ended_by_fds;
+uint64_t jrecv_next[MVR_MAX_RINGS];
 
 /* While the journal is kept, the monitor would hold every descriptor the leader ever created (and
  * a connection the leader closed would never be shut down): when the leader closes one, the
@@ -121,25 +122,44 @@ static void end_closed(uint32_t ring, uint64_t index, int fd) {
   }
 }
 
+/* Looks at ring k's records up to head for closes. `bounded`: stops at a close whose ring has not
+ * had the descriptors of a later event received yet (the creation it ends may still be on the
+ * channel: a ring's messages come in order). */
+static void scan_ring(uint32_t k, uint64_t head, int bounded) {
+  const uint8_t *data = ring_data + (uint64_t)k * shm->data_size;
+  while (jscan_pos[k] < head) {
+    mvr_ringrec rr;
+    /* A PAD record: the ring wrapped, so it no longer holds every event from #0 (journal over). */
+    if (mvr_ring_read(data, shm->data_size, jscan_pos[k], head, &rr) != MVR_RR_OK || rr.h.kind == MVR_REC_PAD) return;
+    const mvr_rec *r = &rr.h;
+    if (r->kind == MVR_REC_EVENT && r->nr == SYS_close && r->ret == 0) {
+      if (bounded && jrecv_next[k] <= r->index) return;
+      end_closed(k, r->index, (int)r->args[0]);
+    }
+    jscan_pos[k] += r->size;
+  }
+}
+
 void journal_scan_closes(void) {
-  if (!jq_keep || !shm->journal_valid) return;
-  uint64_t heads[MVR_MAX_RINGS];
+  if (!jq_keep || !shm->journal_valid) {
+    relay_read();
+    return;
+  }
+  static uint64_t heads[MVR_MAX_RINGS];
   uint32_t nrings = shm->nrings < MVR_MAX_RINGS ? shm->nrings : MVR_MAX_RINGS;
   for (uint32_t k = 0; k < nrings; k++) heads[k] = __atomic_load_n(&shm->ring[k].head, __ATOMIC_ACQUIRE);
   /* The agent sends an event's descriptors before it publishes the event: once the heads are
-   * read, draining the channel queues the descriptors of every event up to them. */
-  relay_read();
-  for (uint32_t k = 0; k < nrings; k++) {
-    const uint8_t *data = ring_data + (uint64_t)k * shm->data_size;
-    while (jscan_pos[k] < heads[k]) {
-      mvr_ringrec rr;
-      /* A PAD record: the ring wrapped, so it no longer holds every event from #0 (journal over). */
-      if (mvr_ring_read(data, shm->data_size, jscan_pos[k], heads[k], &rr) != MVR_RR_OK || rr.h.kind == MVR_REC_PAD) break;
-      const mvr_rec *r = &rr.h;
-      if (r->kind == MVR_REC_EVENT && r->nr == SYS_close && r->ret == 0) end_closed(k, r->index, (int)r->args[0]);
-      jscan_pos[k] += r->size;
-    }
+   * read, draining the channel queues the descriptors of every event up to them. It is drained a
+   * batch at a time, each followed by the closes it allows: a monitor that got little CPU for a
+   * while (a loaded machine) would otherwise take tens of thousands of descriptors the leader
+   * already closed at once, and run out (the journal ended at ~850,000 nginx requests). */
+  for (;;) {
+    size_t got = relay_read_some(256);
+    for (uint32_t k = 0; k < nrings; k++) scan_ring(k, heads[k], 1);
+    if (got < 256 || !shm->journal_valid) break;
   }
+  if (!shm->journal_valid) return;
+  for (uint32_t k = 0; k < nrings; k++) scan_ring(k, heads[k], 0);
 }
 
 static void jq_close(size_t i) {

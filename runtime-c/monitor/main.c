@@ -242,7 +242,10 @@ int main(int argc, char **argv) {
       while (read(sfd, &si, sizeof si) == sizeof si)
         if (si.ssi_signo != SIGCHLD) operator_signal((int)si.ssi_signo);
     }
-    relay_read();
+    /* While the journal is kept, the channel is drained a batch at a time between scans of the
+     * leader's closes, so the monitor never holds a burst of descriptors it could drop. */
+    if (jq_keep && shm->journal_valid) journal_scan_closes();
+    else relay_read();
     handoff_tick();
     journal_scan_closes();
     relay_forward();

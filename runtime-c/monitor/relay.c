@@ -44,8 +44,12 @@ int new_channel(int *child) {
   return m;
 }
 
-void relay_read(void) {
-  while (leader.chan >= 0) {
+void relay_read(void) { relay_read_some((size_t)-1); }
+
+/* Reads at most `max` messages from the leader's channel; returns how many it read. */
+size_t relay_read_some(size_t max) {
+  size_t got = 0;
+  while (leader.chan >= 0 && got < max) {
     if (jq_n == jq_cap) {
       jq_cap = jq_cap ? jq_cap * 2 : 256;
       jq = mvr_xrealloc(jq, jq_cap * sizeof *jq);
@@ -56,17 +60,19 @@ void relay_read(void) {
     int msg_flags;
     ssize_t r = mvr_fd_recv(leader.chan, &e->m, sizeof e->m, e->fds, MVR_FDMSG_FDS, &n, &msg_flags,
                             MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-    if (r == -EAGAIN || r == -EINTR) return;
+    if (r == -EAGAIN || r == -EINTR) return got;
     if (r <= 0) { /* the leader is gone */
       close(leader.chan);
       leader.chan = -1;
-      return;
+      return got;
     }
+    got++;
     if (e->m.ring == MVR_FDMSG_RESET) {
       /* The leader started a fresh stream (a handoff): the old one's descriptors are not needed. */
       for (unsigned k = 0; k < n; k++) close(e->fds[k]);
       jq_clear();
       memset(jscan_pos, 0, sizeof jscan_pos);
+      memset(jrecv_next, 0, sizeof jrecv_next);
       continue;
     }
     if (r != (ssize_t)sizeof e->m || (msg_flags & MSG_CTRUNC) || n != e->m.n) {
@@ -78,10 +84,12 @@ void relay_read(void) {
       jq_drop_journal();
       __atomic_store_n(&shm->overflow, 1, __ATOMIC_SEQ_CST);
       shm->fd_error = EMFILE;
-      return;
+      return got;
     }
+    if (e->m.ring < MVR_MAX_RINGS && e->m.event + 1 > jrecv_next[e->m.ring]) jrecv_next[e->m.ring] = e->m.event + 1;
     jq_n++;
   }
+  return got;
 }
 
 void relay_forward(void) {
