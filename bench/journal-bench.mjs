@@ -7,8 +7,8 @@
 //
 // Rows: native redis-server; mvrc with the journal in a file of the state directory (this
 // runtime); and with --baseline REV, the runtime of git revision REV (built from its runtime-c/
-// into a temporary directory, run through MVRC_RUNTIME_DIR): before this change, the journal was a
-// memfd (shared memory), sized here by --baseline-journal (default 1 GiB) so that N keys fit.
+// into a temporary directory, run through MVRC_RUNTIME_DIR), with --journal-size from
+// --baseline-journal (default 1 GiB) so that N keys fit even where the journal was a memfd.
 //
 // The load: N `SET key:i value-i-...` commands written by `redis-cli --pipe` (Redis's own mass
 // insertion tool: one connection, pipelined, C), timed from its start to its exit; then
@@ -187,7 +187,7 @@ const configs = [
   { name: 'mvrc, journal in a file (this runtime)', mode: 'mvrc', flags: [] },
 ];
 if (BASELINE)
-  configs.push({ name: `mvrc, journal in memory (@${BASELINE})`, mode: 'mvrc', flags: ['--journal-size', String(BASELINE_JOURNAL)], runtimeDir: buildBaseline(BASELINE) });
+  configs.push({ name: `mvrc, runtime of @${BASELINE}`, mode: 'mvrc', flags: ['--journal-size', String(BASELINE_JOURNAL)], runtimeDir: buildBaseline(BASELINE) });
 
 const results = new Map(configs.map((c) => [c.name, []]));
 for (let r = 0; r < ROUNDS; r++)

@@ -372,6 +372,8 @@ uint64_t now_ns(void);
 /* clock.c */
 void clock_note_leader(const mvr_event *ev);
 int clock_follower_own(uint32_t nr, const int64_t *args, int64_t *ret);
+void clock_init(void *libc);
+int leader_clock(uint32_t nr, const int64_t *args, int64_t *ret);
 void futex_wait(volatile uint32_t *word, uint32_t val, uint64_t timeout_ns);
 void futex_wake(volatile uint32_t *word);
 void spin_lock(volatile uint32_t *l);
@@ -388,6 +390,7 @@ int ring_mine(uint32_t ring);
 /* init.c */
 void arm_sud(void);
 void disarm_sud(void);
+void sud_allow(int on);
 
 /* signals.c */
 void block_signals(uint64_t *old);
@@ -417,6 +420,7 @@ unsigned event_scm_rights(const mvr_event *e);
 
 /* record.c */
 void leader_record(uint32_t nr, const int64_t *args, int64_t ret, uint32_t flags);
+void leader_record_clock(uint32_t nr, int64_t clk, int64_t ptr, const int64_t val[2]);
 void leader_record_signal(int sig, const siginfo_t *info);
 void leader_note(int64_t fd, int64_t data);
 void ring_eof(mvr_ringctl *rc);

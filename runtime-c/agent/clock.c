@@ -1,4 +1,5 @@
-/* clock.c — follower: the time a follower sees when it reads the clock on its own.
+/* clock.c — the clock: how the leader reads it (below, "leader"), and the time a follower sees
+ * when it reads the clock on its own.
  *
  * A clock read the rules let the follower make without a leader counterpart (std/time's
  * `nothing => clock_gettime(_, _)`) used to be executed for real. A follower that follows live
@@ -112,4 +113,77 @@ int clock_follower_own(uint32_t nr, const int64_t *args, int64_t *ret) {
     }
     default: return 0;
   }
+}
+
+/* ---- leader: clock reads through the vDSO ---------------------------------------------------------
+ * A clock read is the program's most frequent call (Redis: two per command), and natively costs no
+ * syscall: libc calls the vDSO. The leader used to make it a real syscall (exec_call: on this kind
+ * of VM ~4 us against ~80 ns) and record it as a whole event (136 bytes). Now a leader thread that
+ * records reads the clock through libc's own function, as the program would, and records the value
+ * in a compact record (mvr_clockrec); the follower's view reads that as the event it stands for.
+ *
+ * libc's function may make a syscall itself (a clock id the vDSO does not serve, a clocksource it
+ * cannot read from user space): during the read this thread's syscall user dispatch selector is
+ * ALLOW (sud_allow), so whatever libc does runs natively and unrecorded; the agent records the
+ * result. No program handler runs meanwhile (record_begin defers it), and the value is read into
+ * the agent's own memory, so nothing in that window can fault; it is given to the program once the
+ * record is published. Errors (an unknown clock id) are recorded as ordinary events; a NULL
+ * destination (the kernel's EFAULT) and gettimeofday's time zone take the ordinary path. */
+static int (*g_libc_clock_gettime)(clockid_t, struct timespec *);
+static int (*g_libc_gettimeofday)(struct timeval *restrict, void *restrict);
+static time_t (*g_libc_time)(time_t *);
+
+/* libc's own definitions (not the next one in the search order, which may be a library's). */
+void clock_init(void *libc) {
+  if (!libc) return;
+  g_libc_clock_gettime = (int (*)(clockid_t, struct timespec *))dlsym(libc, "clock_gettime");
+  g_libc_gettimeofday = (int (*)(struct timeval *restrict, void *restrict))dlsym(libc, "gettimeofday");
+  g_libc_time = (time_t(*)(time_t *))dlsym(libc, "time");
+}
+
+/* A clock read of a recording leader thread: 1 with the program's result (or -errno) in *ret; 0
+ * when the ordinary path must take it (not a recording leader thread, a role switch to apply, a
+ * shape the compact record does not hold). */
+int leader_clock(uint32_t nr, const int64_t *a, int64_t *ret) {
+  tstate *ts = t_ts;
+  if (g_agent.role != ROLE_LEADER || !ts || ts->leader_stopped || t_passthrough || g_agent.prelude || !recording() ||
+      ts->gen != __atomic_load_n(&g_agent.gen, __ATOMIC_ACQUIRE))
+    return 0;
+  int64_t ptr;
+  switch (nr) {
+    case SYS_clock_gettime:
+      if (!g_libc_clock_gettime || !a[1]) return 0;
+      ptr = a[1];
+      break;
+    case SYS_gettimeofday:
+      if (!g_libc_gettimeofday || !a[0] || a[1]) return 0;
+      ptr = a[0];
+      break;
+    case SYS_time:
+      if (!g_libc_time) return 0;
+      ptr = a[0];
+      break;
+    default: return 0;
+  }
+  /* The cut of a role switch: the read is an event like any other (switch.c). Paused and now the
+   * follower: the ordinary path decides the call as the follower. */
+  if (!leader_enter(ts, nr)) return 0;
+  int64_t val[2] = {0, 0};
+  int64_t r;
+  record_begin(ts);
+  sud_allow(1);
+  switch (nr) {
+    case SYS_clock_gettime: r = g_libc_clock_gettime((clockid_t)a[0], (struct timespec *)val); break;
+    case SYS_gettimeofday: r = g_libc_gettimeofday((struct timeval *)val, NULL); break;
+    default: r = val[0] = (int64_t)g_libc_time(NULL); break;
+  }
+  sud_allow(0);
+  if (r == -1 && nr != SYS_time) r = -errno;
+  if (r >= 0) leader_record_clock(nr, nr == SYS_clock_gettime ? a[0] : 0, ptr, val);
+  else leader_record(nr, a, r, 0); /* nothing was written: an ordinary event */
+  record_end(ts);
+  leader_leave(ts);
+  if (r >= 0 && ptr) memcpy((void *)(uintptr_t)ptr, val, nr == SYS_time ? 8 : 16);
+  *ret = r;
+  return 1;
 }

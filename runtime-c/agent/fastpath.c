@@ -76,6 +76,7 @@ void fast_init(void) {
     void *own = libc ? dlsym(libc, g_fast_names[i]) : NULL;
     g_fast_next[i] = next && next != own ? next : NULL;
   }
+  clock_init(libc); /* the leader's clock reads (clock.c) */
   if (libc) dlclose(libc);
 }
 
@@ -263,17 +264,25 @@ EXPORT ssize_t pread64(int fd, void *buf, size_t n, off64_t off) {
   return fast_ret(fast_call(SYS_pread64, I(fd), P(buf), U(n), I(off), 0, 0));
 }
 
-/* vDSO time functions: made into real syscalls while intercepted, so they are recorded and replayed. */
+/* vDSO time functions: a recording leader reads the vDSO and records the value (clock.c,
+ * leader_clock); otherwise, while intercepted, they are made into real syscalls, so that they are
+ * recorded (an error, an odd shape) or replayed (the follower). */
 EXPORT int clock_gettime(clockid_t clk, struct timespec *ts) {
   if (!t_armed && g_real_clock_gettime) return g_real_clock_gettime(clk, ts);
+  int64_t a[6] = {I(clk), P(ts)}, r;
+  if (leader_clock(SYS_clock_gettime, a, &r)) return (int)fast_ret(r);
   return (int)fast_ret(fast_call(SYS_clock_gettime, I(clk), P(ts), 0, 0, 0, 0));
 }
 EXPORT int gettimeofday(struct timeval *restrict tv, void *restrict tz) {
   if (!t_armed && g_real_gettimeofday) return g_real_gettimeofday(tv, tz);
+  int64_t a[6] = {P(tv), P(tz)}, r;
+  if (leader_clock(SYS_gettimeofday, a, &r)) return (int)fast_ret(r);
   return (int)fast_ret(fast_call(SYS_gettimeofday, P(tv), P(tz), 0, 0, 0, 0));
 }
 EXPORT time_t time(time_t *t) {
   if (!t_armed && g_real_time) return g_real_time(t);
+  int64_t a[6] = {P(t)}, r;
+  if (leader_clock(SYS_time, a, &r)) return (time_t)r;
   return (time_t)fast_call(SYS_time, P(t), 0, 0, 0, 0, 0);
 }
 

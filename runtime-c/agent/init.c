@@ -4,9 +4,11 @@
 
 agent_state g_agent = {.role = ROLE_NONE, .mirror_stdio = 1, .fdsock = -1, .shm_fd = -1};
 
-/* Never set to ALLOW: the agent's own syscalls come from the allowed region instead. One byte
- * for all threads. */
-static volatile char g_selector = SELECTOR_BLOCK;
+/* Each thread's own selector byte (the kernel reads it at every syscall of the thread that armed
+ * it): BLOCK, the agent's own syscalls come from the allowed region instead; ALLOW only while the
+ * leader reads the clock through libc (clock.c, sud_allow), whose vDSO may fall back to a syscall
+ * the agent records itself. Per thread, so that no other thread's call slips through meanwhile. */
+static TLS volatile char t_selector = SELECTOR_BLOCK;
 
 TLS int t_passthrough;
 TLS int t_handoff_fork;
@@ -19,9 +21,15 @@ TLS volatile int t_swallowed;
 
 void arm_sud(void) {
   long r = RAW6(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON, (long)(uintptr_t)mvr_allowed_start,
-                (long)(mvr_allowed_end - mvr_allowed_start), (long)(uintptr_t)&g_selector, 0);
+                (long)(mvr_allowed_end - mvr_allowed_start), (long)(uintptr_t)&t_selector, 0);
   if (r != 0) agent_fatal("syscall user dispatch is not available (prctl PR_SET_SYSCALL_USER_DISPATCH failed)");
   t_armed = 1;
+}
+
+void sud_allow(int on) {
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  t_selector = on ? 0 : SELECTOR_BLOCK; /* 0: SYSCALL_DISPATCH_FILTER_ALLOW */
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
 }
 
 void disarm_sud(void) {

@@ -206,11 +206,67 @@ static int write_chunks(tstate *ts, const int64_t *args, const uint64_t *lens, u
   return 1;
 }
 
+/* Records a successful clock read as a compact record (mvr_clockrec in mvr_ring.h): `val` holds
+ * the bytes the call wrote (or time's result). Called inside the read's leader_enter. */
+void leader_record_clock(uint32_t nr, int64_t clk, int64_t ptr, const int64_t val[2]) {
+  tstate *ts = t_ts;
+  if (!ts || ts->leader_stopped || g_agent.role != ROLE_LEADER) return;
+  if (!recording()) {
+    ts->leader_stopped = 1;
+    return;
+  }
+  record_begin(ts);
+  uint64_t end;
+  mvr_clockrec *c = (mvr_clockrec *)ring_reserve(ts, sizeof *c, &end);
+  if (!c) {
+    ts->leader_stopped = 1;
+    record_end(ts);
+    return;
+  }
+  c->size = (uint32_t)sizeof *c;
+  c->kind = MVR_REC_CLOCK;
+  c->nr = nr;
+  c->clk = (int32_t)clk;
+  c->index = ts->rc->events;
+  c->ptr = ptr;
+  c->val[0] = val[0];
+  c->val[1] = val[1];
+  ts->rc->events = c->index + 1;
+  ring_publish(ts, end);
+  record_end(ts);
+}
+
+/* Whether an event fits a compact clock record, and its value: a successful read whose value went
+ * where mvr_clockrec says (a trapped call's, read back from the program's memory). */
+static int clock_compact(uint32_t nr, const int64_t *args, int64_t ret, int64_t val[2]) {
+  val[0] = val[1] = 0;
+  switch (nr) {
+    case SYS_clock_gettime:
+      if (ret != 0 || !args[1] || args[0] != (int32_t)args[0]) return 0;
+      memcpy(val, (const void *)(uintptr_t)args[1], 16);
+      return 1;
+    case SYS_gettimeofday:
+      if (ret != 0 || !args[0] || args[1]) return 0;
+      memcpy(val, (const void *)(uintptr_t)args[0], 16);
+      return 1;
+    case SYS_time:
+      if (ret < 0) return 0;
+      val[0] = ret;
+      return 1;
+    default: return 0;
+  }
+}
+
 void leader_record(uint32_t nr, const int64_t *args, int64_t ret, uint32_t flags) {
   tstate *ts = t_ts;
   if (!ts || ts->leader_stopped || g_agent.role != ROLE_LEADER) return;
   if (!recording()) {
     ts->leader_stopped = 1;
+    return;
+  }
+  int64_t cval[2];
+  if (!(flags & MVR_RECF_NORET) && clock_compact(nr, args, ret, cval)) {
+    leader_record_clock(nr, nr == SYS_clock_gettime ? args[0] : 0, nr == SYS_clock_gettime ? args[1] : args[0], cval);
     return;
   }
   mvr_ringctl *rc = ts->rc;

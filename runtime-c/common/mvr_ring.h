@@ -33,6 +33,10 @@
 #define MVR_REC_AGENT                                                                                                  \
   4u /* a note between agents, not an event (no index): args[0] = fd, args[1] = the
                            * new leader's epoll user data for it (written when a follower is promoted) */
+/* A successful clock read (clock_gettime, gettimeofday, time), compact: mvr_clockrec, 48 bytes
+ * against an event record's 136. The ring reader (mvr_ringread.h) gives it as the MVR_REC_EVENT it
+ * stands for (with MVR_RECF_CLOCK), so every consumer reads it as any other event. */
+#define MVR_REC_CLOCK 6u
 
 /* A signal record's args: where the leader's thread was when its handler ran. args[0] holds
  * MVR_SIG_DURING when it was blocked in a call it makes on its own (a local call: pause,
@@ -56,6 +60,7 @@
 #define MVR_RECF_RING(k) ((uint32_t)((k) + 1u) << MVR_RECF_RING_SHIFT)
 #define MVR_RECF_RING_OF(flags) ((int64_t)((flags) >> MVR_RECF_RING_SHIFT) - 1) /* -1: none */
 #define MVR_RECF_PRODUCER 8u /* an effect other tasks may observe (see "Order across tasks" below) */
+#define MVR_RECF_CLOCK 16u   /* read from a compact clock record (MVR_REC_CLOCK): no seq or prod stamp */
 
 typedef struct mvr_rec {
   uint32_t size; /* whole record, header + buffers, multiple of 8 */
@@ -69,6 +74,24 @@ typedef struct mvr_rec {
   uint64_t seq;    /* MVR_REC_EVENT: its place in the one order over all the leader's tasks (from 1) */
   uint64_t prod;   /* MVR_REC_EVENT: producers stamped before it (a producer: its own number, from 0) */
 } mvr_rec;
+
+/* A clock read as the leader records it when it succeeded (agent/clock.c): the leader reads the
+ * clock through the vDSO, as the program would, and records the value, not a whole event. Redis
+ * reads the clock twice per command: at 136 bytes an event, those reads were two thirds of its
+ * journal. The event it stands for: clock_gettime(clk, ptr) = 0 with val's 16 bytes (a timespec)
+ * at ptr; gettimeofday(ptr, NULL) = 0 with a timeval; time(ptr) = val[0], with val[0]'s 8 bytes at
+ * ptr unless ptr is NULL. Not stamped in the order across tasks: a clock read waits for nothing
+ * and nothing waits for it (order.c, observes_nothing). Any other shape (an error, gettimeofday's
+ * time zone) is an ordinary event record. */
+typedef struct mvr_clockrec {
+  uint32_t size; /* sizeof(mvr_clockrec) */
+  uint32_t kind; /* MVR_REC_CLOCK */
+  uint32_t nr;   /* SYS_clock_gettime, SYS_gettimeofday or SYS_time */
+  int32_t clk;   /* clock_gettime's clock id (0 for the others) */
+  uint64_t index;
+  int64_t ptr;    /* where the program got the value: clock_gettime's args[1], the others' args[0] */
+  int64_t val[2]; /* the bytes the call wrote (timespec, timeval), or time's result in val[0] */
+} mvr_clockrec;
 
 /* Order across tasks (threads and processes of one version; agent/order.c).
  * Every event gets `seq` from the shared counter order_seq: one order over all tasks, consistent
