@@ -46,12 +46,14 @@ describe('C runtime primitives (runtime-c/common) under ASan + UBSan', function 
     });
     const accepts = ['event accepted', 'event buffers located', 'signal accepted', 'agent note accepted', 'end at head',
       'end before head is published', 'record before the wrap', 'pad to the end accepted', 'record after the wrap',
-      '8-byte pad at the end', 'record filling the area'];
+      '8-byte pad at the end', 'record filling the area', 'clock_gettime record read as its event',
+      'gettimeofday record read as its event', 'time(NULL) record read as its event'];
     const rejects = ['size 0 rejected (would never advance)', 'pad of size 0 rejected', 'size not a multiple of 8 rejected',
       'size past the published head rejected', 'size past the end of the area rejected', 'event smaller than its header rejected',
       'signal smaller than its header rejected', 'buffers longer than the record rejected', 'a huge buffer length rejected',
       'buffer lengths summing past the record rejected', 'pad that stops short of the end rejected', 'unknown kind rejected',
-      'kind 0 rejected', 'misaligned position rejected', 'area size not a multiple of 8 rejected', 'area smaller than a header rejected'];
+      'kind 0 rejected', 'misaligned position rejected', 'area size not a multiple of 8 rejected', 'area smaller than a header rejected',
+      'clock record of another size rejected', 'clock record of another call rejected'];
 
     it('runs to the end without a sanitizer report', () => {
       expect(out.lines.at(-1), out.lines.join('\n')).to.equal('0 failed');

@@ -299,6 +299,9 @@ typedef struct tstate {
   uint8_t *meta; /* follower: a sent mmsghdr vector's layout (gather.c), likewise */
   uint64_t meta_cap;
   parsed win[WIN];
+  /* Leader: ring position up to which the pages ahead of the head were faulted in (record.c,
+   * ring_populate). */
+  uint64_t populated;
 } tstate;
 
 extern TLS tstate *t_ts;
