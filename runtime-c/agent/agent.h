@@ -412,6 +412,7 @@ int follower_restart(greg_t *g, uint32_t nr);
 int creates_fds(uint32_t nr, const int64_t *args);
 int leader_send_fds(tstate *ts, uint32_t nr, const int64_t *args, int64_t ret, uint64_t index);
 void follower_recv_fds(uint32_t ring, uint64_t event, const mvr_call *call);
+void fd_ring_fresh(uint32_t k);
 
 /* gather.c */
 void model_describe(uint32_t nr, const int64_t *args, int64_t ret, int after, model_src *m);

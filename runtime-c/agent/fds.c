@@ -85,7 +85,30 @@ int leader_send_fds(tstate *ts, uint32_t nr, const int64_t *args, int64_t ret, u
  * Messages from all leader threads share the channel: whichever follower thread reads a message
  * installs it and notes it, so a thread may find its descriptors already in place. */
 static volatile uint32_t g_fd_lock;
-uint64_t g_fd_installed[MVR_MAX_RINGS]; /* per ring: events below this have their descriptors */
+uint64_t g_fd_installed[MVR_MAX_RINGS];  /* per ring: events below this have their descriptors */
+static uint32_t g_fd_gen[MVR_MAX_RINGS]; /* ... of the ring's task pair of this generation (its gen) */
+
+/* Ring k's count for its current pair: a pair's descriptors may be installed before the follower
+ * creates its thread (below), so a new pair starts from 0 only if none of its own were noted. */
+void fd_ring_fresh(uint32_t k) {
+  uint32_t gen = __atomic_load_n(&g_agent.shm->ring[k].gen, __ATOMIC_SEQ_CST);
+  if (g_fd_gen[k] == gen) return;
+  g_fd_gen[k] = gen;
+  g_fd_installed[k] = 0;
+}
+
+/* Whether a descriptor message of ring k is this process's to install: a ring of one of its own
+ * tasks, or of a thread that the leader process it pairs with (that of `own`, the caller's ring)
+ * created and this process has not created yet. The latter matters: the leader's new thread may
+ * send its descriptors (its first openat) before the follower's main thread, which waits for a
+ * task pair's event behind them, gets to create the thread; left in the channel, that message
+ * held back every later one, and the follower hung (Python's http.server under load). */
+static int fd_msg_ours(uint32_t k, uint32_t own) {
+  if (ring_mine(k)) return 1;
+  mvr_ringctl *rc = &g_agent.shm->ring[k];
+  return __atomic_load_n(&rc->follower_tgid, __ATOMIC_SEQ_CST) == 0 && rc->in_use &&
+         rc->leader_tgid == g_agent.shm->ring[own].leader_tgid && rc->leader_tgid != 0;
+}
 
 void follower_recv_fds(uint32_t ring, uint64_t event, const mvr_call *call) {
   spin_lock(&g_fd_lock);
@@ -97,7 +120,7 @@ void follower_recv_fds(uint32_t ring, uint64_t event, const mvr_call *call) {
     long pr;
     do pr = mvr_fd_recv(g_agent.fdsock, &m, sizeof m, NULL, 0, &n, NULL, MSG_PEEK);
     while (pr == -EINTR);
-    if (pr == (long)sizeof m && m.ring < g_agent.shm->nrings && !ring_mine(m.ring)) {
+    if (pr == (long)sizeof m && m.ring < g_agent.shm->nrings && !fd_msg_ours(m.ring, ring)) {
       spin_unlock(&g_fd_lock);
       struct timespec pause = {0, 200000};
       RAW2(SYS_nanosleep, &pause, 0);
@@ -131,6 +154,7 @@ void follower_recv_fds(uint32_t ring, uint64_t event, const mvr_call *call) {
       RAW1(SYS_close, got[k]);
     }
     /* An event's descriptors are in place once its last message is. */
+    if (m.ring < g_agent.shm->nrings && !ring_mine(m.ring)) fd_ring_fresh(m.ring);
     if (!m.more && m.event + 1 > g_fd_installed[m.ring]) g_fd_installed[m.ring] = m.event + 1;
   }
   spin_unlock(&g_fd_lock);

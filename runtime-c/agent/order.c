@@ -186,6 +186,80 @@ static int observes_nothing(uint32_t nr) {
   }
 }
 
+/* Wakes the follower tasks that wait for no more than `done` producers taken. */
+static void wake_waiters(uint64_t done) {
+  mvr_shared *shm = g_agent.shm;
+  if (!__atomic_load_n(&shm->order_waiters, __ATOMIC_SEQ_CST)) return;
+  for (unsigned k = 0; k < shm->nrings; k++) {
+    mvr_ringctl *o = &shm->ring[k];
+    uint64_t n = __atomic_load_n(&o->order_need, __ATOMIC_SEQ_CST);
+    if (n && n <= done) {
+      __atomic_add_fetch(&o->order_futex, 1, __ATOMIC_SEQ_CST);
+      futex_wake(&o->order_futex);
+    }
+  }
+}
+
+/* ---- follower: a lock of the program's held across a wait for order ---------------------------
+ * The order says which task reaches a producer first; the program's own locks (futexes, which are
+ * not recorded) say which task runs when, and the follower's tasks take those locks in their own
+ * order. The two can cross: Python's handler thread released its interpreter lock to close its
+ * connection (a producer, stamped as it began), and meanwhile the main thread took the lock, made
+ * a call while holding it (the getsockname of a new connection, the clone of a new thread) and was
+ * recorded after that stamp. In the follower the main thread can get the lock first, after both
+ * threads' previous calls: it then waits for the handler thread's close while holding the lock that
+ * thread needs to get there. Neither moves again; the monitor would retire the follower as hung.
+ * So a task that has waited ORDER_BREAK_NS while no producer was taken, for a producer whose task
+ * (of this process, its event already recorded) is blocked in a call of its own (a futex: a lock
+ * or a condition), goes on without it: the producers up to its own event count as taken
+ * (order_skip), and their tasks no longer wait when they reach them. What the order guarded may
+ * then differ (memory the skipped task would have written before its producer); a follower that
+ * acts on that differs from its leader and is retired as diverging, where it was otherwise sure to
+ * hang. A producer not recorded yet (the leader's task still inside a blocking write) is never
+ * skipped: that wait ends when the leader's call does. */
+#define ORDER_BREAK_NS (200u * 1000000ull)
+
+/* Whether producer `p` is an unconsumed event of another task of this process whose follower is
+ * blocked in a call it makes itself. Another task's ring is read as the monitor reads it (from its
+ * tail; records there stay until that task consumes them, and that task is blocked). */
+static int lock_inversion(tstate *ts, uint64_t p, const parsed *pe) {
+  mvr_shared *shm = g_agent.shm;
+  for (uint32_t k = 0; k < shm->nrings; k++) {
+    mvr_ringctl *o = &shm->ring[k];
+    uint8_t *data = __atomic_load_n(&g_agent.ring_map[k], __ATOMIC_ACQUIRE);
+    if (k == ts->ring || !data || !o->in_use || o->follower_tgid != g_agent.tgid) continue;
+    if (!__atomic_load_n(&o->in_local, __ATOMIC_SEQ_CST)) continue;
+    uint64_t pos = __atomic_load_n(&o->tail, __ATOMIC_SEQ_CST), head = __atomic_load_n(&o->head, __ATOMIC_ACQUIRE);
+    mvr_ringrec rr;
+    while (mvr_ring_read(data, shm->data_size, pos, head, &rr) == MVR_RR_OK) {
+      if (rr.h.kind == MVR_REC_EVENT && (rr.h.flags & MVR_RECF_PRODUCER) && rr.h.prod == p) {
+        /* Still blocked, its records still there: what was read is its producer. */
+        if (!__atomic_load_n(&o->in_local, __ATOMIC_SEQ_CST) || __atomic_load_n(&o->tail, __ATOMIC_SEQ_CST) > pos)
+          return 0;
+        char line[256];
+        int n = snprintf(line, sizeof line,
+                         "mvr-agent: task pair #%u went on at its leader event #%llu without waiting for task pair "
+                         "#%u's event #%llu, which is blocked on a lock (order across tasks)\n",
+                         ts->ring, (unsigned long long)pe->ev.index, k, (unsigned long long)rr.h.index);
+        if (n > 0) RAW3(SYS_write, agent_errfd(), line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+        return 1;
+      }
+      if (rr.h.kind == MVR_REC_EVENT && rr.h.prod > p) break; /* stamps grow along a ring */
+      pos += rr.h.size;
+    }
+  }
+  return 0;
+}
+
+/* Counts the producers below `need` as taken, and lets go the tasks that waited for them. */
+static void order_skip(uint64_t need) {
+  mvr_shared *shm = g_agent.shm;
+  uint64_t cur = __atomic_load_n(&shm->order_done, __ATOMIC_SEQ_CST);
+  while (cur < need &&
+         !__atomic_compare_exchange_n(&shm->order_done, &cur, need, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {}
+  wake_waiters(need);
+}
+
 void order_take(tstate *ts, const parsed *pe) {
   mvr_shared *shm = g_agent.shm;
   uint64_t need = pe->prod;
@@ -195,6 +269,7 @@ void order_take(tstate *ts, const parsed *pe) {
      * vCPUs shared with the leader and its clients, yielding or waking every waiting task costs
      * the scheduling rounds that the producer's own task needs. */
     mvr_ringctl *rc = ts->rc;
+    uint64_t seen = ~0ull, since = 0;
     __atomic_add_fetch(&shm->order_waiters, 1, __ATOMIC_SEQ_CST);
     for (;;) {
       uint32_t w = __atomic_load_n(&rc->order_futex, __ATOMIC_SEQ_CST);
@@ -202,6 +277,14 @@ void order_take(tstate *ts, const parsed *pe) {
       uint64_t done = __atomic_load_n(&shm->order_done, __ATOMIC_SEQ_CST);
       if (done >= need) break;
       rc->order_wait = done + 1;
+      uint64_t t = now_ns();
+      if (done != seen) {
+        seen = done;
+        since = t;
+      } else if (t - since >= ORDER_BREAK_NS && lock_inversion(ts, done, pe)) {
+        order_skip(need);
+        break;
+      }
       futex_wait(&rc->order_futex, w, 50 * 1000000ull);
     }
     __atomic_store_n(&rc->order_need, 0, __ATOMIC_SEQ_CST);
@@ -211,16 +294,6 @@ void order_take(tstate *ts, const parsed *pe) {
   /* All producers before it are taken: order_done == need, unless it was taken already (a
    * decision's events are taken before it is applied, and again when they are released). */
   if ((pe->flags & MVR_RECF_PRODUCER) &&
-      __atomic_compare_exchange_n(&shm->order_done, &need, need + 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST) &&
-      __atomic_load_n(&shm->order_waiters, __ATOMIC_SEQ_CST)) {
-    uint64_t done = need + 1;
-    for (unsigned k = 0; k < shm->nrings; k++) {
-      mvr_ringctl *o = &shm->ring[k];
-      uint64_t n = __atomic_load_n(&o->order_need, __ATOMIC_SEQ_CST);
-      if (n && n <= done) {
-        __atomic_add_fetch(&o->order_futex, 1, __ATOMIC_SEQ_CST);
-        futex_wake(&o->order_futex);
-      }
-    }
-  }
+      __atomic_compare_exchange_n(&shm->order_done, &need, need + 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+    wake_waiters(need + 1);
 }

@@ -196,7 +196,7 @@ void handle_creation(uint32_t nr, const int64_t *a, greg_t *g) {
        * retires the follower when the leader had no ring for it). */
       uint64_t k = follower_ring(nr, a);
       g_agent.shm->ring[k].follower_tgid = g_agent.tgid; /* a thread of this process */
-      g_fd_installed[k] = 0;                             /* a fresh stream (the ring may be reused) */
+      fd_ring_fresh((uint32_t)k);                        /* a fresh stream (the ring may be reused) */
       start_thread(g, child_sp, k);
     } else {
       /* A role switch's cut: pauses here, or is a follower now (switch.c). */
