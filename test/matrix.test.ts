@@ -76,6 +76,24 @@ async function followedEverything(run: Run): Promise<MonitorStatus> {
   return st!;
 }
 
+/** The zombie processes among `pid`'s descendants (state Z in /proc/PID/stat), as "pid ppid". */
+function zombies(pid: number): string[] {
+  const procs = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).flatMap((p) => {
+    try {
+      const rest = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return [{ pid: Number(p), state: rest[0]!, ppid: Number(rest[1]) }];
+    } catch {
+      return [];
+    }
+  });
+  const tree = new Set([pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const p of procs) if (tree.has(p.ppid) && !tree.has(p.pid)) (tree.add(p.pid), (grew = true));
+  }
+  return procs.filter((p) => p.state === 'Z' && tree.has(p.ppid)).map((p) => `${p.pid} ${p.ppid}`);
+}
+
 /** One HTTP/1.0-style GET per connection (a new connection each time): the body. */
 function get(port: number, path: string): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
@@ -213,7 +231,14 @@ describe('server matrix: Debian servers as leader and follower under checked loa
     expect(await round(1), run.stderr()).to.deep.equal(['0: ok\n', '0: ok\n', '0: ok\n', '0: ok\n']);
     expect(sockets()).to.deep.equal(after1);
     for (const c of [0, 1, 2, 3, 10, 11, 12, 13]) for (let i = 0; i < 6; i++) expect(readFileSync(join(root, 'pub', `c${c}-${i}.txt`)).length).to.equal(Buffer.byteLength(`client ${c} upload ${i}\n`) * 300 * (i + 1));
-    await followedEverything(run);
+    const st = await followedEverything(run);
+    // The follower reaps its own session processes once the leader has waited for its own: its
+    // matched wait4 gets the leader's result, and left 8 zombies here (one per session) before.
+    const leaderZombies = zombies(st.leader!.pid);
+    expect(leaderZombies, 'the leader reaps its sessions').to.deep.equal([]);
+    let left: string[] = [];
+    await eventually(() => (left = zombies(st.follower!.pid)).length === 0, `the follower's zombie children to be reaped (${left.length} left)`, 20_000).catch(() => {});
+    expect(left, "the follower's zombie children").to.deep.equal([]);
   });
 
   // A follower retired in the middle of a session (an expected divergence at a session process's

@@ -467,6 +467,8 @@ tstate *exec_resume(const char *spec);
 
 /* tasks.c */
 void handle_creation(uint32_t nr, const int64_t *a, greg_t *g);
+void follower_reaped(uint32_t nr, const int64_t *a, int64_t ret);
+void follower_reap_pending(void);
 
 /* sigsys.c */
 int agent_call(uint32_t nr, const int64_t *a, int64_t *ret);

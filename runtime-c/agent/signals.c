@@ -92,6 +92,8 @@ static int follower_runs_handler(tstate *ts, int sig, const siginfo_t *info) {
   if (sync && info && info->si_code > 0) return 1;
   /* The delivery reset a one-shot handler to the default action: put it back for the replay. */
   if (g_app_flags[sig] & SA_RESETHAND) RAW4(SYS_rt_sigaction, sig, &g_kact[sig], 0, 8);
+  /* One of its own children ended: reaped if the leader's counterpart was (tasks.c). */
+  if (sig == SIGCHLD) follower_reap_pending();
   t_swallowed = 1;
   return 0;
 }

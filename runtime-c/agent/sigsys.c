@@ -92,6 +92,7 @@ int agent_call(uint32_t nr, const int64_t *a, int64_t *ret) {
   }
   int64_t r = follower_call(nr, a, 0);
   if (t_ts && t_ts->restart) return 0;
+  if (nr == SYS_wait4 || nr == SYS_waitid) follower_reaped(nr, a, r);
   *ret = r;
   return 1;
 }

@@ -15,6 +15,67 @@ static TLS struct {
   int ordered;        /* leader: the creation took its order stamp before the call (order.c) */
 } t_create;
 
+/* ---- follower: reaping its own child processes --------------------------------------------------
+ * A follower's wait4/waitid is matched against the leader's and gets its result (the leader's
+ * child's pid and status): the program must see that. Its own child process, which followed the
+ * leader's, would then never be waited for and stay a zombie once it ends (one per vsftpd
+ * session). So the follower notes each of its children beside the leader's pid the program saw at
+ * the fork, and once the leader's wait reaps that pid, the follower reaps its own counterpart:
+ * at once if it has ended (WNOHANG), else when its SIGCHLD arrives (signals.c: the follower's own
+ * signals run no handler of the program's) or at the next matched wait. A child the leader has
+ * not waited for stays a zombie in both versions alike. The table is lock-free (a SIGCHLD may
+ * arrive while a thread updates it); past REAP_MAX children alive at once, the extra ones are not
+ * reaped (as before). */
+#define REAP_MAX 1024
+static struct {
+  volatile int32_t own;    /* the follower's child (0: a free entry, -1: being set up) */
+  volatile int32_t leader; /* the leader's child the program saw */
+  volatile uint32_t state; /* 0: the leader's is not reaped yet, 1: it is, 2: reaping ours */
+} g_reap[REAP_MAX];
+
+static void reap_note(int32_t leader, int32_t own) {
+  if (leader <= 0 || own <= 0) return;
+  for (unsigned i = 0; i < REAP_MAX; i++) {
+    int32_t z = 0;
+    if (!__atomic_compare_exchange_n(&g_reap[i].own, &z, -1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) continue;
+    g_reap[i].leader = leader;
+    g_reap[i].state = 0;
+    __atomic_store_n(&g_reap[i].own, own, __ATOMIC_SEQ_CST);
+    return;
+  }
+}
+
+/* Reaps the follower's children whose leader counterparts were reaped, if they have ended. */
+void follower_reap_pending(void) {
+  for (unsigned i = 0; i < REAP_MAX; i++) {
+    int32_t own = __atomic_load_n(&g_reap[i].own, __ATOMIC_SEQ_CST);
+    uint32_t one = 1;
+    if (own <= 0 || !__atomic_compare_exchange_n(&g_reap[i].state, &one, 2, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+      continue;
+    long r = RAW4(SYS_wait4, own, 0, WNOHANG | __WALL, 0);
+    if (r == own || r == -ECHILD) {
+      __atomic_store_n(&g_reap[i].own, 0, __ATOMIC_SEQ_CST);
+      continue;
+    }
+    __atomic_store_n(&g_reap[i].state, 1, __ATOMIC_SEQ_CST);
+  }
+}
+
+/* After a follower's matched wait4/waitid (`ret`, the leader's result the program got): the
+ * leader's child it names was reaped, so the follower's own counterpart may be. */
+void follower_reaped(uint32_t nr, const int64_t *a, int64_t ret) {
+  int32_t leader = 0;
+  if (nr == SYS_wait4 && ret > 0) leader = (int32_t)ret;
+  if (nr == SYS_waitid && ret == 0 && a[2] && !(a[3] & WNOWAIT)) leader = ((const siginfo_t *)(uintptr_t)a[2])->si_pid;
+  if (leader <= 0) return;
+  for (unsigned i = 0; i < REAP_MAX; i++)
+    if (__atomic_load_n(&g_reap[i].own, __ATOMIC_SEQ_CST) > 0 && g_reap[i].leader == leader) {
+      uint32_t zero = 0;
+      __atomic_compare_exchange_n(&g_reap[i].state, &zero, 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    }
+  follower_reap_pending();
+}
+
 /* ---- threads and processes -------------------------------------------------------------------- */
 
 /* The clone flags and the child's initial stack pointer of a task creation, by the model
@@ -268,7 +329,8 @@ long mvr_after_create(long ret) {
         RAW2(SYS_munmap, g_agent.ring_map[k], g_agent.shm->data_size);
         g_agent.ring_map[k] = NULL;
       }
-    g_agent.tasks = 0; /* a new process: its only task is this one */
+    g_agent.tasks = 0;                        /* a new process: its only task is this one */
+    memset((void *)g_reap, 0, sizeof g_reap); /* the parent's children are not this one's */
     tstate *ts = tstate_new((uint32_t)t_create.ring);
     g_fd_installed[t_create.ring] = 0;
     if (g_agent.role == ROLE_FOLLOWER) {
@@ -309,6 +371,7 @@ long mvr_after_create(long ret) {
     g_agent.shm->ring[t_create.ring].follower_tgid = (int32_t)ret;
   }
   /* The follower's parent sees the leader's child pid: its later wait4/kill calls are matched
-   * against the leader's, which name that pid. Its own child is never waited for (v1). */
+   * against the leader's, which name that pid. Its own child is reaped once the leader's is. */
+  if (ret > 0 && t_create.follow) reap_note((int32_t)t_create.leader_ret, (int32_t)ret);
   return t_create.leader_ret;
 }
