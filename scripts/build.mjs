@@ -73,6 +73,44 @@ const chevrotainCharIndex = {
   },
 };
 
+// `mvrc check` and `mvrc fmt` (the commands a rule author runs most, often from an editor's save
+// hook) get a bundle of their own: the same entry with every other command's module left out, so
+// that V8 reads, deserializes and runs ~40% less code at their start-up (the trace readers, the
+// interpreter, the C generator's back end, the runtime driver, the language server's services).
+// dist/mvrc.cjs picks the bundle from the command name.
+const FRONT_COMMANDS = ['check', 'fmt'];
+const backEndCommands = {
+  name: 'back-end-commands',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/[a-z-]+\.ts$/ }, (args) => {
+      if (!/compiler[\\/]cli[\\/]main\.ts$/.test(args.importer)) return undefined;
+      const name = args.path.slice(2, -3);
+      if (FRONT_COMMANDS.includes(name) || name === 'types') return undefined;
+      return { path: name, namespace: 'back-end-command' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'back-end-command' }, (args) => ({
+      // Never reached: dist/mvrc.cjs runs this bundle only for the front commands.
+      contents: `export async function run() { throw new Error('mvrc ${'${args.path}'} is not in the check bundle (dist/mvrc-check.cjs)'); }`,
+      loader: 'js',
+    }));
+  },
+};
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  // The protocol library of `mvrc lsp` (~215 KB minified) stays a runtime dependency, required
+  // only when the lsp command's module is first run: bundled, V8 would parse it at every start of
+  // every command (~10-15 ms of `mvrc check`'s start-up for a command it never runs).
+  external: ['vscode-languageserver', 'vscode-languageserver/node', 'vscode-languageserver-textdocument'],
+  define: { 'process.env.MVRC_SKIP_GRAMMAR_VALIDATION': '"1"' },
+  minify: true,
+  sourcemap: 'linked',
+  logLevel: 'warning',
+};
+await build({ ...common, entryPoints: ['compiler/cli/main.ts'], outfile: 'dist/mvrc-check.cjs', plugins: [lazyTypeScript, chevrotainCharIndex, backEndCommands] });
 await build({
   entryPoints: ['compiler/cli/main.ts'],
   outfile: 'dist/mvrc-bundle.cjs',
@@ -104,7 +142,8 @@ writeFileSync(
   `#!/usr/bin/env node
 'use strict';
 const fs = require('node:fs'), path = require('node:path'), vm = require('node:vm'), os = require('node:os'), Module = require('node:module');
-const file = path.join(__dirname, 'mvrc-bundle.cjs');
+// check and fmt run their own, smaller bundle (see FRONT_COMMANDS in scripts/build.mjs).
+const file = path.join(__dirname, ${JSON.stringify(FRONT_COMMANDS)}.includes(process.argv[2]) ? 'mvrc-check.cjs' : 'mvrc-bundle.cjs');
 let script, cacheFile, cached, h;
 try {
   const st = fs.statSync(file);
@@ -157,4 +196,10 @@ chmodSync('dist/mvrc.cjs', 0o755);
   const { readdirSync } = await import('node:fs');
   const std = readdirSync('stdlib-rules').filter((f) => f.endsWith('.mvr')).map((f) => `stdlib-rules/${f}`);
   spawnSync(process.execPath, ['dist/mvrc.cjs', 'check', '--no-warnings', ...std], { stdio: 'ignore' });
+  // The full bundle's cache, from a command only it runs (compile: the back end).
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const out = mkdtempSync(`${tmpdir()}/mvrc-build-`);
+  spawnSync(process.execPath, ['dist/mvrc.cjs', 'compile', std[0], '-o', out], { stdio: 'ignore' });
+  rmSync(out, { recursive: true, force: true });
 }

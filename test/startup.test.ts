@@ -18,6 +18,16 @@ M._resolveFilename = function (req, ...rest) { if (req === 'typescript') ts = tr
 process.on('exit', () => process.stderr.write(ts ? 'TYPESCRIPT-LOADED\\n' : 'TYPESCRIPT-NOT-LOADED\\n'));\n`,
   );
   const run = (args: string[]) => mvrc(args, { cwd: dir, env: { NODE_OPTIONS: `--require ${hook}` } });
+  // A copy of the built CLI in directory d (another installation); `note` makes its bundles differ.
+  const install = (d: string, note?: string) => {
+    mkdirSync(d, { recursive: true });
+    copyFileSync(CLI, join(d, 'mvrc.cjs'));
+    for (const bundle of ['mvrc-bundle.cjs', 'mvrc-check.cjs']) {
+      copyFileSync(join(CLI, '..', bundle), join(d, bundle));
+      if (note) appendFileSync(join(d, bundle), `\n// ${note}\n`);
+    }
+    return join(d, 'mvrc.cjs');
+  };
 
   it('check, compile and build of a file without typed blocks never load TypeScript', () => {
     writeFileSync(join(dir, 'plain.mvr'), 'open(_,_,_) => dup(_), lseek(_,_,_)\nread(fd,s,n) {{ return n > 0; }} => read(fd,s,n)\nwrite(1,"x",_) => nothing\n');
@@ -41,12 +51,7 @@ process.on('exit', () => process.stderr.write(ts ? 'TYPESCRIPT-LOADED\\n' : 'TYP
     // other's and both start from a cache.
     const cache = join(dir, 'xdg-cache');
     const installs = ['a', 'b'].map((name) => {
-      const d = join(dir, `install-${name}`);
-      mkdirSync(d, { recursive: true });
-      copyFileSync(CLI, join(d, 'mvrc.cjs'));
-      copyFileSync(join(CLI, '..', 'mvrc-bundle.cjs'), join(d, 'mvrc-bundle.cjs'));
-      if (name === 'b') appendFileSync(join(d, 'mvrc-bundle.cjs'), '\n// another build\n');
-      return join(d, 'mvrc.cjs');
+      return install(join(dir, `install-${name}`), name === 'b' ? 'another build' : undefined);
     });
     writeFileSync(join(dir, 'one.mvr'), 'write(1,"x",_) => nothing\n');
     const runIn = (cli: string) => spawnSync(process.execPath, [cli, 'check', join(dir, 'one.mvr')], { env: { ...process.env, XDG_CACHE_HOME: cache }, encoding: 'utf8' });
@@ -59,10 +64,7 @@ process.on('exit', () => process.stderr.write(ts ? 'TYPESCRIPT-LOADED\\n' : 'TYP
     // A cache written by `--version` holds none of the front end, and every later check would
     // compile it again: the first real command writes it instead.
     const d = join(dir, 'install-c');
-    mkdirSync(d, { recursive: true });
-    copyFileSync(CLI, join(d, 'mvrc.cjs'));
-    copyFileSync(join(CLI, '..', 'mvrc-bundle.cjs'), join(d, 'mvrc-bundle.cjs'));
-    appendFileSync(join(d, 'mvrc-bundle.cjs'), '\n// a third build\n');
+    install(d, 'a third build');
     const cache = join(dir, 'xdg-cache-c');
     const run = (args: string[]) => spawnSync(process.execPath, [join(d, 'mvrc.cjs'), ...args], { env: { ...process.env, XDG_CACHE_HOME: cache }, encoding: 'utf8' });
     const caches = () => {
@@ -77,5 +79,28 @@ process.on('exit', () => process.stderr.write(ts ? 'TYPESCRIPT-LOADED\\n' : 'TYP
     writeFileSync(join(dir, 'two.mvr'), 'write(1,"y",_) => nothing\n');
     expect(run(['check', join(dir, 'two.mvr')]).status).to.equal(0);
     expect(caches(), 'after check').to.have.length(1);
+  });
+
+  it('check (its own, smaller bundle) and the other commands keep one code cache each', () => {
+    // dist/mvrc.cjs runs dist/mvrc-check.cjs for check and fmt, dist/mvrc-bundle.cjs for the
+    // rest: a graph or build must not remove the check bundle's cache (nor a check theirs), or
+    // every check after a build would compile its front end again.
+    const d = join(dir, 'install-d');
+    const cli = install(d, 'a fourth build');
+    const cache = join(dir, 'xdg-cache-d');
+    writeFileSync(join(dir, 'three.mvr'), 'write(1,"z",_) => nothing\n');
+    const run = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { cwd: dir, env: { ...process.env, XDG_CACHE_HOME: cache }, encoding: 'utf8' });
+    const caches = () => readdirSync(join(cache, 'mvrc')).filter((f) => f.endsWith('.v8cache'));
+    let r = run(['check', 'three.mvr']);
+    expect(r.status, r.stderr).to.equal(0);
+    expect(caches(), 'after check').to.have.length(1);
+    r = run(['graph', 'three.mvr']);
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout).to.contain('digraph');
+    expect(caches(), 'after graph').to.have.length(2);
+    r = run(['fmt', 'three.mvr']);
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout).to.contain('write(1, "z", _) => nothing');
+    expect(caches(), 'after fmt').to.have.length(2);
   });
 });
