@@ -74,8 +74,8 @@ struct client {
 
 static bool resp_mode, mc_mode;
 static unsigned nkeys = 10000;
-static const char *http_path;	  /* --http: GET this path */
-static char *http_body;		  /* --body: what each answer's body must be (NULL: not checked) */
+static const char *http_path; /* --http: GET this path */
+static char *http_body;       /* --body: what each answer's body must be (NULL: not checked) */
 static size_t http_body_len;
 
 static void make_request(struct client *c)

@@ -52,10 +52,10 @@ enum {
   FW_N
 };
 static const char *const g_fast_names[FW_N] = {
-    "read",    "write",  "readv",   "writev",   "recv",       "recvfrom", "recvmsg",    "send",        "sendto",
-    "sendmsg", "accept", "accept4", "shutdown", "setsockopt", "close",    "epoll_wait", "epoll_pwait", "epoll_ctl",
-    "open",    "open64", "openat",  "openat64", "fstat",      "fstat64",  "fstatat",    "fstatat64",   "pread",
-    "pread64"};
+    "read",     "write",      "readv",       "writev",    "recv",      "recvfrom", "recvmsg",
+    "send",     "sendto",     "sendmsg",     "accept",    "accept4",   "shutdown", "setsockopt",
+    "close",    "epoll_wait", "epoll_pwait", "epoll_ctl", "open",      "open64",   "openat",
+    "openat64", "fstat",      "fstat64",     "fstatat",   "fstatat64", "pread",    "pread64"};
 static void *g_fast_next[FW_N];
 
 /* The real vDSO-backed functions, for threads the agent does not intercept. */
@@ -219,8 +219,8 @@ static inline int64_t open_mode(int flags, va_list ap) {
     va_start(ap, flags);                                                                                               \
     int64_t mode = open_mode(flags, ap);                                                                               \
     va_end(ap);                                                                                                        \
-    YIELD(i, int (*)(int, const char *, int, ...), dirfd, path, flags, (int)mode);                                    \
-    return (int)fast_ret(fast_call(SYS_openat, I(dirfd), P(path), I(flags), mode, 0, 0));                            \
+    YIELD(i, int (*)(int, const char *, int, ...), dirfd, path, flags, (int)mode);                                     \
+    return (int)fast_ret(fast_call(SYS_openat, I(dirfd), P(path), I(flags), mode, 0, 0));                              \
   } while (0)
 #define OPEN(i, path, flags)                                                                                           \
   do {                                                                                                                 \
@@ -228,8 +228,8 @@ static inline int64_t open_mode(int flags, va_list ap) {
     va_start(ap, flags);                                                                                               \
     int64_t mode = open_mode(flags, ap);                                                                               \
     va_end(ap);                                                                                                        \
-    YIELD(i, int (*)(const char *, int, ...), path, flags, (int)mode);                                                \
-    return (int)fast_ret(fast_call(SYS_openat, I(AT_FDCWD), P(path), I(flags), mode, 0, 0));                         \
+    YIELD(i, int (*)(const char *, int, ...), path, flags, (int)mode);                                                 \
+    return (int)fast_ret(fast_call(SYS_openat, I(AT_FDCWD), P(path), I(flags), mode, 0, 0));                           \
   } while (0)
 EXPORT int open(const char *path, int flags, ...) { OPEN(FW_OPEN, path, flags); }
 EXPORT int open64(const char *path, int flags, ...) { OPEN(FW_OPEN64, path, flags); }

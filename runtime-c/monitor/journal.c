@@ -11,9 +11,9 @@
 
 jfd *jq;
 size_t jq_n, jq_cap, jq_fwd;
-int jq_keep;                        /* the queue is the journal's */
-int placeholder_fd = -1;            /* sent instead of a journal descriptor the leader already closed */
-uint64_t jscan_pos[MVR_MAX_RINGS];  /* per ring, the position up to which close events were looked at */
+int jq_keep;                       /* the queue is the journal's */
+int placeholder_fd = -1;           /* sent instead of a journal descriptor the leader already closed */
+uint64_t jscan_pos[MVR_MAX_RINGS]; /* per ring, the position up to which close events were looked at */
 int jq_ended_by_fds;
 uint64_t jrecv_next[MVR_MAX_RINGS];
 
@@ -44,7 +44,8 @@ static uint32_t *kept_ix;
 static size_t kept_ix_cap;
 
 static size_t kept_slot(dev_t dev, ino_t ino, int flags) {
-  uint64_t h = ((uint64_t)dev * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)ino * 0xc2b2ae3d27d4eb4full) ^ (uint64_t)(unsigned)flags;
+  uint64_t h =
+      ((uint64_t)dev * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)ino * 0xc2b2ae3d27d4eb4full) ^ (uint64_t)(unsigned)flags;
   h ^= h >> 29;
   return (size_t)(h & (kept_ix_cap - 1));
 }

@@ -106,12 +106,12 @@ typedef struct jfd {
 } jfd;
 extern jfd *jq;
 extern size_t jq_n, jq_cap, jq_fwd;
-extern int jq_keep;        /* the queue is the journal's */
-extern int placeholder_fd; /* sent instead of a journal descriptor the leader already closed */
-extern uint64_t jscan_pos[MVR_MAX_RINGS]; /* per ring, the position up to which close events were looked at */
+extern int jq_keep;                        /* the queue is the journal's */
+extern int placeholder_fd;                 /* sent instead of a journal descriptor the leader already closed */
+extern uint64_t jscan_pos[MVR_MAX_RINGS];  /* per ring, the position up to which close events were looked at */
 extern uint64_t jrecv_next[MVR_MAX_RINGS]; /* per ring, 1 + the newest event whose descriptors were received */
-extern int jq_ended_by_fds;               /* the journal ended: the monitor could not take a descriptor */
-int jq_fd(int stored);                    /* the descriptor to send for a queued one */
+extern int jq_ended_by_fds;                /* the journal ended: the monitor could not take a descriptor */
+int jq_fd(int stored);                     /* the descriptor to send for a queued one */
 void journal_scan_closes(void);
 void jq_trim(void);
 void jq_clear(void);
