@@ -294,6 +294,8 @@ async function runWay(way: Way, oldBin: string, newBin: string): Promise<Row> {
       } else {
         note = `replayed ${s.catchUp.target} events in ${s.catchUp.ms} ms${s.retirements.length ? `, after ${s.retirements.length} retried attempt(s)` : ''}`;
         const pro = await ctl('promote');
+        const paused = /leader paused (\d+) ms/.exec(pro.stdout + pro.stderr);
+        if (paused) note += `, promote paused the leader ${paused[1]} ms`; // the switch's own cost
         const com = pro.status === 0 ? await ctl('commit') : pro;
         if (com.status !== 0) {
           ok = false;
