@@ -132,6 +132,10 @@ http { access_log off; keepalive_requests 1000000; ${temp} server { listen 127.0
     }, 'the new version to replay the journal', 180_000);
     expect(last!.retirements.map((r) => r.report), stderr).to.deep.equal([]);
     agent.destroy();
+    // A stop ends both versions and `mvrc run` itself; waited for, so that no monitor outlives the
+    // test (killing `mvrc run` at once left its monitor serving, holding mocha's pipe open).
+    const exited = new Promise<number | null>((res) => proc!.once('exit', (c) => res(c)));
     proc.kill('SIGTERM');
+    expect(await exited, stderr).to.equal(0);
   });
 });
