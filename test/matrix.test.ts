@@ -9,21 +9,12 @@ import { expect } from 'chai';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { query, type MonitorStatus } from '../compiler/cli/ctl.ts';
 import { CLI, eventually, tempDir } from './helpers/cli.ts';
 import { Resp } from './helpers/resp.ts';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from './helpers/processes.ts';
 
 const need = (cmd: string, args: string[]): void => {
   if (spawnSync(cmd, args, { encoding: 'utf8' }).error) throw new Error(`${cmd} is required: run scripts/install-deps.sh`);

@@ -7,36 +7,14 @@
 // retired. The long run (a million requests) is bench/nginx-fds.mjs.
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { request, Agent } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { query, type MonitorStatus } from '../compiler/cli/ctl.ts';
 import { CLI, REPO, eventually, mvrc, tempDir } from './helpers/cli.ts';
+import { freePort, childrenOf } from './helpers/processes.ts';
 
 const NGINX = '/usr/sbin/nginx';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(e));
-    } catch { /* ended meanwhile */ }
-  }
-  return out;
-}
 
 const openFds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
 

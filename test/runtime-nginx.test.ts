@@ -7,38 +7,14 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { request, Agent } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { query, type MonitorStatus } from '../compiler/cli/ctl.ts';
 import { CLI, REPO, eventually, tempDir } from './helpers/cli.ts';
+import { freePort, childrenOf } from './helpers/processes.ts';
 
 const NGINX = '/usr/sbin/nginx';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** The pids of the processes whose parent is `pid`. */
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === pid && fields[0] !== 'Z') out.push(Number(e));
-    } catch { /* ended meanwhile */ }
-  }
-  return out;
-}
 
 function alive(pid: number): boolean {
   try {

@@ -4,11 +4,11 @@
 import { expect } from 'chai';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { query, type MonitorStatus } from '../compiler/cli/ctl.ts';
 import { CLI, REPO, eventually, tempDir } from './helpers/cli.ts';
 import { LineConn, rng } from '../examples/kv/client.ts';
+import { freePort } from './helpers/processes.ts';
 
 const CFLAGS = ['-std=c11', '-Wall', '-Wextra', '-Werror', '-D_GNU_SOURCE', '-O1', '-pthread'];
 const KEYS = 8;
@@ -131,16 +131,6 @@ describe('runtime: order across threads (memcached\'s hand-off of connections to
     expect(await run.exited, run.err).to.equal(0);
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** A memcached text-protocol client: one request at a time. */
 class Memcache {

@@ -3,7 +3,6 @@
 import { expect } from 'chai';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { query, type MonitorStatus } from '../compiler/cli/ctl.ts';
@@ -11,16 +10,7 @@ import { ctl, ctlAsync, until } from './helpers/ctl.ts';
 import { CLI, REPO } from './helpers/cli.ts';
 import { rng } from '../examples/kv/client.ts';
 import { Resp, type Reply } from './helpers/resp.ts';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from './helpers/processes.ts';
 
 /** Random SET/GET/INCR/RPUSH/LRANGE/DEL on keys this client owns, checked against a model. */
 async function client(port: number, id: number, requests: number, mismatches: string[]): Promise<number> {
